@@ -1,0 +1,3 @@
+"""Ostiary: an OAuth 2.0 / OpenID Connect identity server."""
+
+__version__ = "0.1.0"

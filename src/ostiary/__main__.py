@@ -1,0 +1,3 @@
+from ostiary.cli.main import main
+
+raise SystemExit(main())

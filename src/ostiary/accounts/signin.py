@@ -1,0 +1,57 @@
+"""Password sign-in and SSO sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
+from ostiary.services import Services
+from ostiary.storage.repos.sessions import Session
+from ostiary.storage.repos.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    session: Session
+    user: User
+
+
+async def check_password(services: Services, username: str, password: str) -> User | None:
+    """The user if the password is right and the account enabled; same cost either way."""
+    user = await services.store.users.by_username(username)
+    ok = await services.passwords.verify(user.password_hash if user else None, password)
+    if not ok or user is None or user.disabled:
+        return None
+    if user.password_hash and services.passwords.needs_rehash(user.password_hash):
+        await services.store.users.set_password_hash(
+            user.id, await services.passwords.hash(password)
+        )
+    return user
+
+
+async def start_session(services: Services, user: User, previous: str | None) -> str:
+    """A new session (and cookie value) at each login, so a planted id is worthless."""
+    if previous:
+        await services.store.sessions.delete(digest(previous))
+    token = new_secret(SESSION_PREFIX)
+    await services.store.sessions.add(
+        id_hash=digest(token), user_id=user.id, ttl=services.settings.sessions.ttl
+    )
+    return token
+
+
+async def current(services: Services, cookie: str | None) -> SignedIn | None:
+    if not cookie or len(cookie) > 200:
+        return None
+    session = await services.store.sessions.get_live(digest(cookie))
+    if session is None:
+        return None
+    user = await services.store.users.get(session.user_id)
+    if user is None or user.disabled:
+        return None
+    return SignedIn(session, user)
+
+
+async def end_session(services: Services, cookie: str | None) -> None:
+    if cookie:
+        await services.store.sessions.delete(digest(cookie))

@@ -1,0 +1,1 @@
+"""The ``ostiary`` command line (see shared/DESIGN.md for the contract)."""

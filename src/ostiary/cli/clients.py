@@ -1,0 +1,118 @@
+"""ostiary client create | list | show | delete"""
+
+from __future__ import annotations
+
+import argparse
+
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.oauth.registration import ClientSpec, RegistrationError, register
+from ostiary.services import Services
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("client", help="manage OAuth clients")
+    cmds = parser.add_subparsers(dest="action", required=True)
+
+    create = cmds.add_parser("create", help="register a client")
+    create.add_argument("--name", required=True)
+    create.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
+    create.add_argument("--grant-type", action="append", default=[], dest="grant_types")
+    create.add_argument("--scope", default="", help='space-separated, e.g. "a b c"')
+    create.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
+    create.add_argument(
+        "--auth-method",
+        choices=["client_secret_basic", "client_secret_post"],
+        help="token endpoint auth method of a confidential client",
+    )
+    create.add_argument("--audience", action="append", default=[], help="access-token aud")
+    create.add_argument("--first-party", action="store_true", help="skip the consent page")
+    create.add_argument("--access-token-ttl", type=int)
+    create.add_argument("--refresh-token-ttl", type=int)
+    create.add_argument("--client-id", help="choose the client_id instead of a random one")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=create_client)
+
+    list_ = cmds.add_parser("list", help="list clients")
+    list_.add_argument("--json", action="store_true")
+    list_.set_defaults(func=list_clients)
+
+    show = cmds.add_parser("show", help="show one client")
+    show.add_argument("client_id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=show_client)
+
+    delete = cmds.add_parser("delete", help="delete a client")
+    delete.add_argument("client_id")
+    delete.add_argument("--json", action="store_true")
+    delete.set_defaults(func=delete_client)
+
+
+def create_client(args: argparse.Namespace) -> None:
+    spec = ClientSpec(
+        name=args.name,
+        redirect_uris=args.redirect_uris,
+        grant_types=args.grant_types,
+        scopes=args.scope.split(),
+        public=args.public,
+        auth_method=args.auth_method,
+        audience=args.audience,
+        first_party=args.first_party,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        client_id=args.client_id,
+    )
+
+    async def action(services: Services) -> None:
+        try:
+            client, secret = await register(services.store.clients, spec)
+        except RegistrationError as exc:
+            raise CommandError(str(exc)) from None
+        document = client.public_view()
+        if secret:
+            document["client_secret"] = secret
+        if args.json:
+            emit_json(document)
+        else:
+            say(f"created client {client.client_id}")
+            if secret:
+                say(f"client_secret: {secret}\n(shown once; only its hash is stored)")
+
+    run_with_services(action)
+
+
+def list_clients(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        clients = [c.public_view() for c in await services.store.clients.list()]
+        if args.json:
+            emit_json(clients)
+        else:
+            table(clients, ["client_id", "client_name", "public", "grant_types", "scope"])
+
+    run_with_services(action)
+
+
+def show_client(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        client = await services.store.clients.get(args.client_id)
+        if client is None:
+            raise CommandError(f"no client {args.client_id!r}")
+        if args.json:
+            emit_json(client.public_view())
+        else:
+            for key, value in client.public_view().items():
+                print(f"{key}: {value}")
+
+    run_with_services(action)
+
+
+def delete_client(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        if not await services.store.clients.delete(args.client_id):
+            raise CommandError(f"no client {args.client_id!r}")
+        if args.json:
+            emit_json({"client_id": args.client_id, "deleted": True})
+        else:
+            say(f"deleted client {args.client_id}")
+
+    run_with_services(action)

@@ -1,0 +1,70 @@
+"""ostiary keys list | rotate"""
+
+from __future__ import annotations
+
+import argparse
+
+from ostiary import clock
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import emit_json, say, table
+from ostiary.keys.algorithms import SUPPORTED
+from ostiary.services import Services
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("keys", help="signing keys")
+    cmds = parser.add_subparsers(dest="action", required=True)
+    list_ = cmds.add_parser("list", help="list signing keys and their state")
+    list_.add_argument("--json", action="store_true")
+    list_.set_defaults(func=list_keys)
+    rotate = cmds.add_parser("rotate", help="add a new key, published before it signs")
+    rotate.add_argument("--alg", choices=SUPPORTED, action="append", dest="algs")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(func=rotate_keys)
+
+
+def _state(activates_at: int, retired_at: int | None, expires_at: int | None) -> str:
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    if activates_at > now:
+        return "published"
+    if retired_at is not None and retired_at <= now:
+        return "retired"
+    return "signing"
+
+
+def list_keys(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        rows = [
+            {
+                "kid": k.kid,
+                "alg": k.alg,
+                "state": _state(k.activates_at, k.retired_at, k.expires_at),
+                "created_at": k.created_at,
+                "activates_at": k.activates_at,
+                "retired_at": k.retired_at,
+                "expires_at": k.expires_at,
+            }
+            for k in await services.store.keys.all()
+        ]
+        if args.json:
+            emit_json(rows)
+        else:
+            table(rows, ["kid", "alg", "state", "activates_at", "expires_at"])
+
+    run_with_services(action)
+
+
+def rotate_keys(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        algs = args.algs or sorted(services.signing_algs())
+        created = [{"alg": alg, "kid": await services.keys.rotate(alg)} for alg in algs]
+        if args.json:
+            emit_json(created)
+        else:
+            delay = services.settings.keys.publish_ahead
+            for row in created:
+                say(f"new {row['alg']} key {row['kid']}: published now, signs in {delay}s")
+
+    run_with_services(action)

@@ -1,0 +1,36 @@
+"""``--json`` prints exactly one JSON document on stdout; people read stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+
+
+class CommandError(Exception):
+    """A failure to report on stderr with exit status 1."""
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table on stdout for people."""
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def read_secret_stdin(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise CommandError(f"no {what} on standard input")
+    return value

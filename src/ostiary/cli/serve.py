@@ -1,0 +1,74 @@
+"""ostiary serve"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+import uvicorn
+
+from ostiary.cli.output import CommandError, say
+from ostiary.settings import load_settings
+from ostiary.storage.engine import create_engine
+from ostiary.storage.migrate import upgrade
+
+DEMO_DIR = Path(".ostiary")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("serve", help="run the server (migrates the database first)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="create a demo user and client on an empty database and print how to try them",
+    )
+    parser.set_defaults(func=serve)
+
+
+def _prepare_demo_environment(port: int) -> None:
+    """Demo mode on a fresh clone: a local database and a persistent generated secret."""
+    DEMO_DIR.mkdir(exist_ok=True)
+    os.environ["OSTIARY_DEMO"] = "true"
+    os.environ.setdefault("OSTIARY_DATABASE_URL", f"sqlite+aiosqlite:///{DEMO_DIR}/demo.db")
+    os.environ.setdefault("OSTIARY_ISSUER", f"http://127.0.0.1:{port}")
+    if "OSTIARY_SECRET_KEY" not in os.environ:
+        key_file = DEMO_DIR / "secret_key"
+        if not key_file.exists():
+            key_file.touch(mode=0o600)
+            key_file.write_text(secrets.token_urlsafe(48))
+        os.environ["OSTIARY_SECRET_KEY"] = key_file.read_text().strip()
+
+
+def serve(args: argparse.Namespace) -> None:
+    if args.demo:
+        if args.workers != 1:
+            raise CommandError("demo mode runs one worker")
+        _prepare_demo_environment(args.port)
+    settings = load_settings()
+    settings.require_secret_key()
+
+    async def migrate() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    say(f"Ostiary {settings.issuer} listening on http://{args.host}:{args.port}")
+    uvicorn.run(
+        "ostiary.web.asgi:build",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -1,0 +1,148 @@
+"""ostiary user create | list | show | disable | set-password"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
+from ostiary.services import Services
+from ostiary.storage.repos.users import DuplicateUserError
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("user", help="manage local users")
+    cmds = parser.add_subparsers(dest="action", required=True)
+
+    create = cmds.add_parser("create", help="create a user")
+    create.add_argument("--username", required=True)
+    create.add_argument("--email")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=create_user)
+
+    list_ = cmds.add_parser("list", help="list users")
+    list_.add_argument("--json", action="store_true")
+    list_.set_defaults(func=list_users)
+
+    for name, func, text in (
+        ("show", show_user, "show one user"),
+        ("disable", disable_user, "disable a user and end their sessions and tokens"),
+        ("enable", enable_user, "enable a disabled user"),
+        ("set-password", set_password, "set a password (stdin, or prompted on a terminal)"),
+    ):
+        cmd = cmds.add_parser(name, help=text)
+        cmd.add_argument("username")
+        cmd.add_argument("--json", action="store_true")
+        cmd.set_defaults(func=func)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        password = read_secret_stdin("password")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CommandError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def create_user(args: argparse.Namespace) -> None:
+    username = args.username.strip()
+    if not username or len(username) > 150:
+        raise CommandError("a username has 1 to 150 characters")
+    password = _password(True) if args.password_stdin else None
+
+    async def action(services: Services) -> None:
+        password_hash = await services.passwords.hash(password) if password else None
+        try:
+            user = await services.store.users.add(
+                username=username, email=args.email, password_hash=password_hash
+            )
+        except DuplicateUserError as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            emit_json(user.public_view())
+        else:
+            say(f"created user {user.username} ({user.id})")
+
+    run_with_services(action)
+
+
+def list_users(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        users = [u.public_view() for u in await services.store.users.list()]
+        if args.json:
+            emit_json(users)
+        else:
+            table(users, ["id", "username", "email", "disabled"])
+
+    run_with_services(action)
+
+
+async def _find(services: Services, key: str):  # type: ignore[no-untyped-def]
+    user = await services.store.users.find(key)
+    if user is None:
+        raise CommandError(f"no user {key!r}")
+    return user
+
+
+def show_user(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        if args.json:
+            emit_json(user.public_view())
+        else:
+            for key, value in user.public_view().items():
+                print(f"{key}: {value}")
+
+    run_with_services(action)
+
+
+def disable_user(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        await services.store.users.set_disabled(user.id, True)
+        ended = await services.store.sessions.delete_for_user(user.id)
+        if args.json:
+            emit_json({**user.public_view(), "disabled": True, "sessions_ended": ended})
+        else:
+            say(f"disabled {user.username}; ended {ended} session(s); their tokens stop working")
+
+    run_with_services(action)
+
+
+def enable_user(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        await services.store.users.set_disabled(user.id, False)
+        if args.json:
+            emit_json({**user.public_view(), "disabled": False})
+        else:
+            say(f"enabled {user.username}")
+
+    run_with_services(action)
+
+
+def set_password(args: argparse.Namespace) -> None:
+    password = _password(False)
+
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        await services.store.users.set_password_hash(
+            user.id, await services.passwords.hash(password)
+        )
+        if args.json:
+            emit_json({"id": user.id, "username": user.username, "password_set": True})
+        else:
+            say(f"password set for {user.username}")
+
+    run_with_services(action)

@@ -1,0 +1,1 @@
+"""Small wrappers over `secrets`, `hashlib` and `cryptography`; no hand-written crypto."""

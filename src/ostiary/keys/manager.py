@@ -1,0 +1,150 @@
+"""The key ring: which key signs now, which public keys are published.
+
+Rotation (``ostiary keys rotate``) adds a key that is published ``publish_ahead``
+seconds before it signs, so verifiers that cache the JWKS learn it first; the key it
+replaces stops signing at that moment and stays published until every token it signed
+has expired (``MAX_TOKEN_LIFETIME`` after retirement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from joserfc.jwk import import_key
+
+from ostiary import clock
+from ostiary.crypto.sealing import Sealer
+from ostiary.keys.algorithms import SigningKey, generate
+from ostiary.storage.repos.keys import KeyRepository, StoredKey
+
+# Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
+MAX_TOKEN_LIFETIME = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedKey:
+    kid: str
+    alg: str
+    key: SigningKey
+    public_jwk: dict[str, Any]
+    activates_at: int
+    retired_at: int | None
+    expires_at: int | None
+
+
+class NoSigningKeyError(RuntimeError):
+    pass
+
+
+class KeyManager:
+    def __init__(
+        self, repo: KeyRepository, sealer: Sealer, *, publish_ahead: int, cache_ttl: int
+    ) -> None:
+        self._repo = repo
+        self._sealer = sealer
+        self._publish_ahead = publish_ahead
+        self._cache_ttl = cache_ttl
+        self._keys: list[LoadedKey] = []
+        self._by_kid: dict[str, LoadedKey] = {}
+        self._loaded_at = -(10**9)
+        self._jwks_json = b'{"keys":[]}'
+        self._lock = asyncio.Lock()
+
+    # -- loading -----------------------------------------------------------------
+
+    async def load(self) -> None:
+        stored = await self._repo.unexpired()
+        loaded = [self._unseal(s) for s in stored]
+        self._keys = loaded
+        self._by_kid = {k.kid: k for k in loaded}
+        self._jwks_json = orjson.dumps({"keys": [k.public_jwk for k in loaded]})
+        self._loaded_at = clock.now()
+
+    async def fresh(self) -> KeyManager:
+        """Reload from the database when the in-memory copy is older than the cache TTL."""
+        if clock.now() - self._loaded_at >= self._cache_ttl:
+            async with self._lock:
+                if clock.now() - self._loaded_at >= self._cache_ttl:
+                    await self.load()
+        return self
+
+    def _unseal(self, stored: StoredKey) -> LoadedKey:
+        private = orjson.loads(self._sealer.unseal(stored.private_sealed))
+        key = import_key(private)
+        return LoadedKey(
+            kid=stored.kid,
+            alg=stored.alg,
+            key=key,  # type: ignore[arg-type]
+            public_jwk=stored.public_jwk,
+            activates_at=stored.activates_at,
+            retired_at=stored.retired_at,
+            expires_at=stored.expires_at,
+        )
+
+    # -- use -----------------------------------------------------------------------
+
+    def signing_key(self, alg: str) -> LoadedKey:
+        now = clock.now()
+        active = [k for k in self._keys if k.alg == alg and k.activates_at <= now]
+        if not active:
+            raise NoSigningKeyError(f"no active {alg} signing key")
+        return max(active, key=lambda k: k.activates_at)
+
+    def by_kid(self, kid: str) -> LoadedKey | None:
+        return self._by_kid.get(kid)
+
+    @property
+    def jwks_json(self) -> bytes:
+        return self._jwks_json
+
+    def jwks(self) -> dict[str, Any]:
+        return orjson.loads(self._jwks_json)
+
+    # -- administration ------------------------------------------------------------
+
+    async def ensure(self, algs: set[str]) -> list[str]:
+        """Create a key for each algorithm that has none yet (first start)."""
+        await self.load()
+        created = []
+        for alg in sorted(algs):
+            if not any(k.alg == alg and k.retired_at is None for k in self._keys):
+                created.append(await self._create(alg, activates_at=clock.now()))
+        if created:
+            await self.load()
+        return created
+
+    async def rotate(self, alg: str) -> str:
+        await self.load()
+        activates_at = clock.now() + self._publish_ahead
+        kid = await self._create(alg, activates_at=activates_at)
+        for old in self._keys:
+            if old.alg == alg and old.retired_at is None:
+                await self._repo.retire(
+                    old.kid, retired_at=activates_at, expires_at=activates_at + MAX_TOKEN_LIFETIME
+                )
+        await self.load()
+        return kid
+
+    async def _create(self, alg: str, *, activates_at: int) -> str:
+        key = generate(alg)
+        kid = secrets.token_urlsafe(12)
+        public = key.as_dict(private=False)
+        public.update({"kid": kid, "alg": alg, "use": "sig"})
+        private = key.as_dict(private=True)
+        await self._repo.add(
+            StoredKey(
+                kid=kid,
+                alg=alg,
+                private_sealed=self._sealer.seal(orjson.dumps(private)),
+                public_jwk=public,
+                created_at=clock.now(),
+                activates_at=activates_at,
+                retired_at=None,
+                expires_at=None,
+            )
+        )
+        return kid

@@ -1,0 +1,32 @@
+"""Look up the client and run the method it registered (RFC 6749 §2.3, RFC 7591 §2)."""
+
+from __future__ import annotations
+
+from ostiary.errors import invalid_client
+from ostiary.oauth.client_auth.base import AuthMethod, presented_credentials
+from ostiary.oauth.client_auth.none import NoneMethod
+from ostiary.oauth.client_auth.secret import ClientSecretBasic, ClientSecretPost
+from ostiary.storage.repos.clients import Client, ClientRepository
+
+METHODS: dict[str, AuthMethod] = {
+    m.name: m for m in (ClientSecretBasic(), ClientSecretPost(), NoneMethod())
+}
+
+
+async def authenticate_client(
+    clients: ClientRepository, params: dict[str, str], authorization: str | None
+) -> Client:
+    presented = presented_credentials(params, authorization)
+    basic = presented.method == "client_secret_basic"
+    client = await clients.get(presented.client_id)
+    if client is None:
+        raise invalid_client("client authentication failed", basic=basic, detail="unknown client")
+    # A client uses the method it registered; anything else is a failed authentication
+    # (as node-oidc-provider and Hydra enforce token_endpoint_auth_method).
+    if presented.method != client.token_endpoint_auth_method:
+        raise invalid_client(
+            f"client must authenticate with {client.token_endpoint_auth_method}",
+            basic=basic,
+        )
+    METHODS[presented.method].authenticate(client, presented)
+    return client

@@ -1,0 +1,27 @@
+"""client_secret_basic and client_secret_post (RFC 6749 §2.3.1)."""
+
+from __future__ import annotations
+
+from ostiary.crypto.tokens import matches
+from ostiary.errors import invalid_client
+from ostiary.oauth.client_auth.base import Presented
+from ostiary.storage.repos.clients import Client
+
+
+class _SecretMethod:
+    name = ""
+
+    def authenticate(self, client: Client, presented: Presented) -> None:
+        if presented.secret is None or not matches(presented.secret, client.secret_hash):
+            raise invalid_client(
+                "client authentication failed",
+                basic=presented.method == "client_secret_basic",
+            )
+
+
+class ClientSecretBasic(_SecretMethod):
+    name = "client_secret_basic"
+
+
+class ClientSecretPost(_SecretMethod):
+    name = "client_secret_post"

@@ -1,0 +1,1 @@
+"""Grant handlers, one module per grant_type (RFC 6749 §4, §6)."""

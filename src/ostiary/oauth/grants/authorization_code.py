@@ -1,0 +1,88 @@
+"""Authorization code grant, token request (RFC 6749 §4.1.3, RFC 7636 §4.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary import clock
+from ostiary.crypto.tokens import digest
+from ostiary.errors import invalid_grant, invalid_request
+from ostiary.oauth import pkce
+from ostiary.oauth.grants.base import TokenRequest
+from ostiary.services import Services
+from ostiary.storage.repos.codes import AuthorizationCode
+from ostiary.tokens.service import Grant, token_response
+
+
+class AuthorizationCodeGrant:
+    grant_type = "authorization_code"
+
+    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+        params, client = request.params, request.client
+        code_value = params.get("code")
+        if code_value is None:
+            raise invalid_request("code is required")
+        code_hash = digest(code_value)
+        code = await services.store.codes.get(code_hash)
+        # RFC 6749 §4.1.3: the code was issued to the authenticated client.
+        if code is None or code.client_id != client.client_id:
+            raise invalid_grant("authorization code is invalid")
+        if code.consumed_at is not None:
+            await _revoke_issued(code, services)
+            raise invalid_grant("authorization code was already used")
+        if code.expires_at <= clock.now():
+            raise invalid_grant("authorization code has expired")
+        _check_redirect_uri(code, params.get("redirect_uri"))
+        _check_pkce(code, params.get("code_verifier"))
+        user = await services.store.users.get(code.user_id)
+        if user is None or user.disabled:
+            raise invalid_grant("the user is no longer active")
+
+        # Single use, exact even under concurrency: only one request consumes the code.
+        if not await services.store.codes.consume(code_hash):
+            await _revoke_issued(code, services)
+            raise invalid_grant("authorization code was already used")
+
+        scopes = frozenset(code.scopes)
+        grant = Grant(client, user.id, user.id, scopes, auth_time=code.auth_time)
+        access = await services.tokens.access_token(grant)
+        refresh, family = None, None
+        if "refresh_token" in client.grant_types:
+            refresh, family = await services.tokens.refresh_token(grant, access)
+        await services.store.codes.record_issued(
+            code_hash, family_id=family, access_jti=access.jti, access_expires_at=access.expires_at
+        )
+        return token_response(access, scopes, refresh)
+
+
+def _check_redirect_uri(code: AuthorizationCode, given: str | None) -> None:
+    # RFC 6749 §4.1.3: required if it was in the authorization request, and identical.
+    if code.redirect_uri_given and given is None:
+        raise invalid_grant("redirect_uri is required")
+    if given is not None and given != code.redirect_uri:
+        raise invalid_grant("redirect_uri does not match the authorization request")
+
+
+def _check_pkce(code: AuthorizationCode, verifier: str | None) -> None:
+    if code.code_challenge is None:
+        # RFC 9700 §4.8.2: a verifier without a challenge is a downgrade attempt.
+        if verifier is not None:
+            raise invalid_grant("code_verifier sent but no code_challenge was used")
+        return
+    if verifier is None:
+        raise invalid_grant("code_verifier is required")
+    if not pkce.verify(verifier, code.code_challenge):
+        raise invalid_grant("code_verifier does not match the code_challenge")
+
+
+async def _revoke_issued(code: AuthorizationCode, services: Services) -> None:
+    """RFC 6749 §4.1.2: on a replayed code, SHOULD revoke tokens issued from it."""
+    denied: list[tuple[str, int]] = []
+    if code.family_id:
+        denied += [
+            (r.jti, r.expires_at)
+            for r in await services.store.refresh_tokens.revoke_family(code.family_id)
+        ]
+    if code.access_jti and code.access_expires_at:
+        denied.append((code.access_jti, code.access_expires_at))
+    await services.store.revocations.revoke(denied)

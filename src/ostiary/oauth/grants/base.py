@@ -1,0 +1,22 @@
+"""The interface every grant handler implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ostiary.services import Services
+from ostiary.storage.repos.clients import Client
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    params: dict[str, str]
+    client: Client
+
+
+class GrantHandler(Protocol):
+    grant_type: str
+
+    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+        """Return the RFC 6749 §5.1 response body or raise an ``OAuthError``."""

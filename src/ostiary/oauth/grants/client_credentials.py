@@ -1,0 +1,27 @@
+"""Client credentials grant (RFC 6749 §4.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary.errors import unauthorized_client
+from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oauth.scopes import check_allowed, parse_scope
+from ostiary.services import Services
+from ostiary.tokens.service import Grant, token_response
+
+
+class ClientCredentialsGrant:
+    grant_type = "client_credentials"
+
+    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+        client = request.client
+        # RFC 6749 §4.4: MUST only be used by confidential clients.
+        if client.public:
+            raise unauthorized_client("public clients cannot use client_credentials")
+        scopes = check_allowed(parse_scope(request.params.get("scope")), client.scopes)
+        # RFC 9068 §2.2: with no resource owner, sub identifies the client.
+        grant = Grant(client=client, subject=client.client_id, user_id=None, scopes=scopes)
+        access = await services.tokens.access_token(grant)
+        # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+        return token_response(access, scopes)

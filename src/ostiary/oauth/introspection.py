@@ -1,0 +1,85 @@
+"""Token introspection (RFC 7662), for authenticated confidential clients only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary import clock
+from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
+from ostiary.errors import invalid_client, invalid_request
+from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.params import parse_params
+from ostiary.oauth.scopes import format_scope
+from ostiary.services import Services
+from ostiary.tokens import jwt_access
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+async def introspect(services: Services, body: bytes, authorization: str | None) -> dict[str, Any]:
+    params = parse_params(body)
+    caller = await authenticate_client(services.store.clients, params, authorization)
+    # RFC 7662 §2.1 / §4: the endpoint MUST require authorization; public clients
+    # cannot prove who they are, so they may not probe tokens.
+    if caller.public:
+        raise invalid_client("public clients may not introspect tokens")
+    value = params.get("token")
+    if value is None:
+        raise invalid_request("token is required")
+
+    if value.startswith(REFRESH_TOKEN_PREFIX):
+        return await _refresh_token(services, value, caller.client_id)
+    if jwt_access.looks_like_jwt(value):
+        return await _access_token(services, value)
+    return INACTIVE
+
+
+async def _access_token(services: Services, value: str) -> dict[str, Any]:
+    keys = await services.keys.fresh()
+    try:
+        claims = jwt_access.decode(keys, value, issuer=services.settings.issuer)
+    except jwt_access.InvalidAccessToken:
+        return INACTIVE
+    if await services.store.revocations.is_revoked(claims["jti"]):
+        return INACTIVE
+    response: dict[str, Any] = {"active": True, "token_type": "Bearer"}
+    for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time"):
+        if name in claims:
+            response[name] = claims[name]
+    if claims.get("sub") and claims.get("sub") != claims.get("client_id"):
+        user = await services.store.users.get(claims["sub"])
+        if user is None or user.disabled:
+            return INACTIVE
+        response["username"] = user.username
+    return response
+
+
+async def _refresh_token(services: Services, value: str, caller_id: str) -> dict[str, Any]:
+    token = await services.store.refresh_tokens.get(digest(value))
+    # Refresh tokens are only ever shown to the client that holds them (RFC 7662 §2.2:
+    # a token the caller may not see is reported inactive).
+    if (
+        token is None
+        or token.client_id != caller_id
+        or token.revoked_at is not None
+        or token.used_at is not None
+        or token.expires_at <= clock.now()
+    ):
+        return INACTIVE
+    response: dict[str, Any] = {
+        "active": True,
+        "token_type": "refresh_token",
+        "client_id": token.client_id,
+        "exp": token.expires_at,
+        "iat": token.created_at,
+        "iss": services.settings.issuer,
+        "sub": token.user_id or token.client_id,
+    }
+    if token.scopes:
+        response["scope"] = format_scope(token.scopes)
+    if token.user_id:
+        user = await services.store.users.get(token.user_id)
+        if user is None or user.disabled:
+            return INACTIVE
+        response["username"] = user.username
+    return response

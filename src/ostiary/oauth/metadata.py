@@ -1,0 +1,34 @@
+"""Authorization server metadata (RFC 8414 §2): only what Ostiary really supports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary.oauth.client_auth.registry import METHODS
+from ostiary.oauth.grants.registry import GRANTS
+from ostiary.oauth.pkce import SUPPORTED_METHODS
+from ostiary.settings import Settings
+from ostiary.tokens.jwt_access import ALLOWED_ALGS
+
+
+def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
+    issuer = settings.issuer
+    auth_methods = sorted(METHODS)
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "jwks_uri": f"{issuer}/jwks.json",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": sorted(GRANTS),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": [m for m in auth_methods if m != "none"],
+        "code_challenge_methods_supported": list(SUPPORTED_METHODS),
+        # RFC 9207: the iss parameter in authorization responses (mix-up defence).
+        "authorization_response_iss_parameter_supported": True,
+        "access_token_signing_alg_values_supported": ALLOWED_ALGS,
+    }

@@ -1,0 +1,103 @@
+"""Client registration rules (RFC 6749 §2, RFC 7591 §2 metadata semantics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
+from ostiary.oauth.client_auth.registry import METHODS
+from ostiary.oauth.grants.registry import GRANTS
+from ostiary.oauth.redirect_uris import registration_problem
+from ostiary.oauth.scopes import is_scope_token
+from ostiary.storage.repos.clients import Client, ClientRepository
+
+
+class RegistrationError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    name: str
+    redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    public: bool = False
+    auth_method: str | None = None
+    audience: list[str] | None = None
+    first_party: bool = False
+    access_token_ttl: int | None = None
+    refresh_token_ttl: int | None = None
+    client_id: str | None = None
+
+
+def _default_grants(spec: ClientSpec) -> list[str]:
+    if spec.redirect_uris:
+        return ["authorization_code", "refresh_token"]
+    return ["client_credentials"]
+
+
+def check(spec: ClientSpec) -> tuple[list[str], str]:
+    """Validate a registration; returns the grant types and the auth method to store."""
+    if not spec.name.strip():
+        raise RegistrationError("name must not be empty")
+    grant_types = spec.grant_types or _default_grants(spec)
+    unknown = set(grant_types) - set(GRANTS)
+    if unknown:
+        raise RegistrationError(
+            f"unsupported grant type(s): {', '.join(sorted(unknown))} "
+            f"(supported: {', '.join(sorted(GRANTS))})"
+        )
+    for uri in spec.redirect_uris:
+        problem = registration_problem(uri)
+        if problem:
+            raise RegistrationError(f"redirect URI {uri!r}: {problem}")
+    if "authorization_code" in grant_types and not spec.redirect_uris:
+        raise RegistrationError("the authorization_code grant needs at least one --redirect-uri")
+    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+        raise RegistrationError("refresh_token is only issued with authorization_code")
+    for scope in spec.scopes:
+        if not is_scope_token(scope):
+            raise RegistrationError(f"scope {scope!r} has characters outside RFC 6749 §3.3")
+    if spec.public:
+        # RFC 6749 §4.4: client credentials are for confidential clients only.
+        if "client_credentials" in grant_types:
+            raise RegistrationError("a public client cannot use client_credentials")
+        if spec.auth_method not in (None, "none"):
+            raise RegistrationError("a public client authenticates with 'none'")
+        method = "none"
+    else:
+        method = spec.auth_method or "client_secret_basic"
+        if method not in METHODS or method == "none":
+            raise RegistrationError(
+                f"auth method {method!r} is not one of client_secret_basic, client_secret_post"
+            )
+    for ttl in (spec.access_token_ttl, spec.refresh_token_ttl):
+        if ttl is not None and ttl <= 0:
+            raise RegistrationError("token lifetimes must be positive")
+    if spec.access_token_ttl is not None and spec.access_token_ttl > 86400:
+        raise RegistrationError("access-token lifetime is capped at 86400 seconds")
+    return grant_types, method
+
+
+async def register(clients: ClientRepository, spec: ClientSpec) -> tuple[Client, str | None]:
+    """Store a client; a confidential one gets a 256-bit secret, returned only here."""
+    grant_types, method = check(spec)
+    if spec.client_id is not None and await clients.get(spec.client_id) is not None:
+        raise RegistrationError(f"client_id {spec.client_id!r} is taken")
+    secret = None if spec.public else new_secret(CLIENT_SECRET_PREFIX)
+    client = await clients.add(
+        client_id=spec.client_id,
+        name=spec.name,
+        secret_hash=digest(secret) if secret else None,
+        public=spec.public,
+        token_endpoint_auth_method=method,
+        redirect_uris=spec.redirect_uris,
+        grant_types=grant_types,
+        scopes=spec.scopes,
+        audience=spec.audience,
+        first_party=spec.first_party,
+        access_token_ttl=spec.access_token_ttl,
+        refresh_token_ttl=spec.refresh_token_ttl,
+    )
+    return client, secret

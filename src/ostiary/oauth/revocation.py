@@ -1,0 +1,46 @@
+"""Token revocation (RFC 7009)."""
+
+from __future__ import annotations
+
+from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
+from ostiary.errors import OAuthError, invalid_request
+from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.grants.refresh_token import revoke_family
+from ostiary.oauth.params import parse_params
+from ostiary.services import Services
+from ostiary.tokens import jwt_access
+
+_HINTS = {"access_token", "refresh_token"}
+
+
+async def revoke(services: Services, body: bytes, authorization: str | None) -> None:
+    """Revoke a token the calling client holds. Unknown tokens are not an error (§2.2)."""
+    params = parse_params(body)
+    client = await authenticate_client(services.store.clients, params, authorization)
+    value = params.get("token")
+    if value is None:
+        raise invalid_request("token is required")
+    hint = params.get("token_type_hint")
+    if hint is not None and hint not in _HINTS:
+        # RFC 7009 §2.2.1: a hint we do not know is unsupported_token_type.
+        raise OAuthError("unsupported_token_type", f"token_type_hint '{hint}' is not supported")
+
+    # The hint only speeds the lookup (§2.1); the token's shape decides.
+    if value.startswith(REFRESH_TOKEN_PREFIX):
+        token = await services.store.refresh_tokens.get(digest(value))
+        if token is not None and token.client_id == client.client_id:
+            # §2.1: revoking a refresh token SHOULD also invalidate the access tokens
+            # of the same grant: the whole rotation family goes.
+            await revoke_family(services, token.family_id)
+        return
+    if jwt_access.looks_like_jwt(value):
+        keys = await services.keys.fresh()
+        try:
+            claims = jwt_access.decode(
+                keys, value, issuer=services.settings.issuer, allow_expired=True
+            )
+        except jwt_access.InvalidAccessToken:
+            return
+        # §2.1: only the client the token was issued to may revoke it.
+        if claims.get("client_id") == client.client_id:
+            await services.store.revocations.revoke([(claims["jti"], claims["exp"])])

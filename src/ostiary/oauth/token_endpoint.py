@@ -1,0 +1,27 @@
+"""Token endpoint (RFC 6749 §3.2): a short list of named steps, then the grant handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary.errors import OAuthError, invalid_request, unauthorized_client
+from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oauth.grants.registry import GRANTS
+from ostiary.oauth.params import parse_params
+from ostiary.services import Services
+
+
+async def token(services: Services, body: bytes, authorization: str | None) -> dict[str, Any]:
+    params = parse_params(body)
+    grant_type = params.get("grant_type")
+    if grant_type is None:
+        raise invalid_request("grant_type is required")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise OAuthError("unsupported_grant_type", f"grant_type '{grant_type}' is not supported")
+    client = await authenticate_client(services.store.clients, params, authorization)
+    # RFC 6749 §5.2 unauthorized_client: the client may not use this grant type.
+    if grant_type not in client.grant_types:
+        raise unauthorized_client(f"this client may not use {grant_type}")
+    return await handler.handle(TokenRequest(params, client), services)

@@ -1,0 +1,179 @@
+"""One settings model: ``OSTIARY_*`` environment variables and an optional TOML file.
+
+Nested sections use a double underscore in the environment, e.g.
+``OSTIARY_TOKENS__ACCESS_TOKEN_TTL=600``. The TOML file named by ``OSTIARY_CONFIG``
+uses the same names as tables (``[tokens] access_token_ttl = 600``); environment
+variables win over the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """Raised at start-up when a setting is missing or invalid; the message names it."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenSettings(BaseModel):
+    access_token_ttl: int = Field(
+        3600, ge=60, le=86400, description="Default access-token lifetime in seconds."
+    )
+    refresh_token_ttl: int = Field(
+        30 * 86400, ge=300, description="Default refresh-token lifetime in seconds."
+    )
+    authorization_code_ttl: int = Field(
+        60, ge=10, le=600, description="Authorization-code lifetime in seconds (RFC 6749 §4.1.2)."
+    )
+    access_token_alg: Literal["ES256", "RS256", "EdDSA"] = Field(
+        "ES256", description="JWS algorithm for JWT access tokens (RFC 9068)."
+    )
+    default_audience: str | None = Field(
+        None,
+        description="`aud` of access tokens for clients without a registered audience; "
+        "defaults to the issuer.",
+    )
+
+
+class KeySettings(BaseModel):
+    publish_ahead: int = Field(
+        300,
+        ge=0,
+        description="Seconds a rotated-in key is published in the JWKS before it signs.",
+    )
+    cache_ttl: int = Field(
+        30, ge=1, description="Seconds a node keeps the signing keys in memory before reloading."
+    )
+
+
+class SessionSettings(BaseModel):
+    ttl: int = Field(8 * 3600, ge=60, description="SSO session lifetime in seconds.")
+    interaction_ttl: int = Field(
+        900, ge=60, description="Seconds a pending login/consent interaction stays valid."
+    )
+
+
+class PasswordSettings(BaseModel):
+    """Argon2id parameters; defaults are OWASP's minimum (m=19 MiB, t=2, p=1)."""
+
+    memory_cost: int = Field(19456, ge=19456, description="Argon2id memory in KiB.")
+    time_cost: int = Field(2, ge=2, description="Argon2id iterations.")
+    parallelism: int = Field(1, ge=1, description="Argon2id lanes.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OSTIARY_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///ostiary.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
+    )
+    issuer: str = Field(
+        "http://127.0.0.1:8080",
+        description="Issuer identifier: https, or http on a loopback host for development.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Root secret (>= 32 characters) from which the at-rest encryption key is "
+        "derived. Required to serve.",
+    )
+    demo: bool = Field(False, description="Create a demo user and client on an empty database.")
+    tokens: TokenSettings = Field(default_factory=TokenSettings)  # type: ignore[arg-type]
+    keys: KeySettings = Field(default_factory=KeySettings)  # type: ignore[arg-type]
+    sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
+    passwords: PasswordSettings = Field(default_factory=PasswordSettings)  # type: ignore[arg-type]
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        # RFC 8414 §2: https, no query or fragment. Loopback http is a development exception.
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and is_loopback_host(parts.hostname)
+        ):
+            raise ValueError("must be an https URL (http only on a loopback host)")
+        if parts.query or parts.fragment or not parts.hostname:
+            raise ValueError("must be a URL with a host and no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    def require_secret_key(self) -> bytes:
+        if self.secret_key is None:
+            raise SettingsError(
+                "OSTIARY_SECRET_KEY is not set: give a random value of at least 32 characters "
+                "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        return self.secret_key.get_secret_value().encode()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``OSTIARY_CONFIG``, if set."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("OSTIARY_CONFIG")
+        if not path:
+            return {}
+        try:
+            return tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"OSTIARY_CONFIG ({path}): {exc}") from exc
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one message naming each setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "OSTIARY_" + "__".join(str(p) for p in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Repositories: async methods over SQLAlchemy Core, one module per aggregate."""

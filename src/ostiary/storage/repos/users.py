@@ -1,0 +1,103 @@
+"""Local user accounts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary import clock
+from ostiary.storage.tables import users
+
+
+class DuplicateUserError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    email: str | None
+    password_hash: str | None
+    disabled: bool
+    created_at: int
+    updated_at: int
+
+    def public_view(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "email": self.email,
+            "disabled": self.disabled,
+            "has_password": self.password_hash is not None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def _row_to_user(row: object) -> User:
+    m = row._mapping  # type: ignore[attr-defined]
+    return User(**{k: m[k] for k in User.__slots__})  # type: ignore[attr-defined]
+
+
+class UserRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, *, username: str, email: str | None, password_hash: str | None) -> User:
+        ts = clock.now()
+        values = {
+            "id": str(uuid.uuid4()),
+            "username": username,
+            "email": email,
+            "password_hash": password_hash,
+            "disabled": False,
+            "created_at": ts,
+            "updated_at": ts,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(users).values(**values))
+        except IntegrityError:
+            raise DuplicateUserError(f"user {username!r} already exists") from None
+        return User(**values)  # type: ignore[arg-type]
+
+    async def get(self, user_id: str) -> User | None:
+        return await self._one(users.c.id == user_id)
+
+    async def by_username(self, username: str) -> User | None:
+        return await self._one(users.c.username == username)
+
+    async def find(self, key: str) -> User | None:
+        """By id or username: what the command line accepts."""
+        return await self._one(or_(users.c.username == key, users.c.id == key))
+
+    async def _one(self, condition: object) -> User | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(users).where(condition))).first()  # type: ignore[arg-type]
+        return _row_to_user(row) if row else None
+
+    async def list(self) -> list[User]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(users).order_by(users.c.username))).all()
+        return [_row_to_user(r) for r in rows]
+
+    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(password_hash=password_hash, updated_at=clock.now())
+            )
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(disabled=disabled, updated_at=clock.now())
+            )

@@ -1,0 +1,29 @@
+"""All repositories over one engine."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.repos.clients import ClientRepository
+from ostiary.storage.repos.codes import CodeRepository
+from ostiary.storage.repos.consents import ConsentRepository
+from ostiary.storage.repos.interactions import InteractionRepository
+from ostiary.storage.repos.keys import KeyRepository
+from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
+from ostiary.storage.repos.revocations import RevocationRepository
+from ostiary.storage.repos.sessions import SessionRepository
+from ostiary.storage.repos.users import UserRepository
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.clients = ClientRepository(engine)
+        self.users = UserRepository(engine)
+        self.keys = KeyRepository(engine)
+        self.sessions = SessionRepository(engine)
+        self.interactions = InteractionRepository(engine)
+        self.consents = ConsentRepository(engine)
+        self.codes = CodeRepository(engine)
+        self.refresh_tokens = RefreshTokenRepository(engine)
+        self.revocations = RevocationRepository(engine)

@@ -1,0 +1,1 @@
+"""Token formats and the one service that issues tokens."""

@@ -1,0 +1,110 @@
+"""The one place that decides what tokens look like: format, lifetime, audience, claims.
+
+Grants ask for tokens here and never sign anything themselves.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ostiary import clock
+from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest, new_secret
+from ostiary.keys.manager import KeyManager
+from ostiary.oauth.scopes import format_scope
+from ostiary.settings import Settings
+from ostiary.storage.repos.clients import Client
+from ostiary.storage.store import Store
+from ostiary.tokens import jwt_access
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    jti: str
+    expires_at: int
+    expires_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What the resource owner (or, for client credentials, the client) was granted."""
+
+    client: Client
+    subject: str
+    user_id: str | None
+    scopes: frozenset[str]
+    auth_time: int | None = None
+
+
+class TokenService:
+    def __init__(self, settings: Settings, store: Store, keys: KeyManager) -> None:
+        self._settings = settings
+        self._store = store
+        self._keys = keys
+
+    def audience(self, client: Client) -> str | list[str]:
+        aud = list(client.audience) or [
+            self._settings.tokens.default_audience or self._settings.issuer
+        ]
+        return aud[0] if len(aud) == 1 else aud
+
+    async def access_token(self, grant: Grant) -> IssuedAccessToken:
+        """An RFC 9068 JWT access token."""
+        client = grant.client
+        ttl = client.access_token_ttl or self._settings.tokens.access_token_ttl
+        now = clock.now()
+        jti = secrets.token_urlsafe(16)
+        claims: dict[str, Any] = {
+            "iss": self._settings.issuer,
+            "sub": grant.subject,
+            "aud": self.audience(client),
+            "exp": now + ttl,
+            "iat": now,
+            "jti": jti,
+            "client_id": client.client_id,
+        }
+        if grant.scopes:
+            claims["scope"] = format_scope(grant.scopes)
+        if grant.auth_time is not None:
+            claims["auth_time"] = grant.auth_time
+        keys = await self._keys.fresh()
+        token = jwt_access.encode(keys, self._settings.tokens.access_token_alg, claims)
+        return IssuedAccessToken(token, jti, now + ttl, ttl)
+
+    async def refresh_token(
+        self, grant: Grant, access: IssuedAccessToken, *, family_id: str | None = None
+    ) -> tuple[str, str]:
+        """An opaque refresh token, stored as a digest; returns (token, family id)."""
+        family = family_id or str(uuid.uuid4())
+        token = new_secret(REFRESH_TOKEN_PREFIX)
+        await self._store.refresh_tokens.add(
+            token_hash=digest(token),
+            family_id=family,
+            client_id=grant.client.client_id,
+            user_id=grant.user_id,
+            scopes=sorted(grant.scopes),
+            auth_time=grant.auth_time,
+            ttl=grant.client.refresh_token_ttl or self._settings.tokens.refresh_token_ttl,
+            access_jti=access.jti,
+            access_expires_at=access.expires_at,
+        )
+        return token, family
+
+
+def token_response(
+    access: IssuedAccessToken, scopes: frozenset[str], refresh_token: str | None = None
+) -> dict[str, Any]:
+    """RFC 6749 §5.1 successful response body."""
+    body: dict[str, Any] = {
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": access.expires_in,
+    }
+    if scopes:
+        body["scope"] = format_scope(scopes)
+    if refresh_token:
+        body["refresh_token"] = refresh_token
+    return body

@@ -1,0 +1,1 @@
+"""The HTTP shell: parse requests, call protocol code, render results."""

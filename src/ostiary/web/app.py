@@ -1,0 +1,97 @@
+"""The application factory: routes, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ostiary.services import Services, build_services
+from ostiary.settings import Settings
+from ostiary.web import authorize_routes as authz
+from ostiary.web import demo, token_routes, wellknown
+from ostiary.web.browser import Browser
+
+log = logging.getLogger("ostiary")
+
+PURGE_INTERVAL = 600
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """Build the ASGI app. The database must already be migrated (``ostiary serve`` does it)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc = services or build_services(settings)
+        app.state.services = svc
+        app.state.browser = Browser(settings)
+        created = await svc.keys.ensure(svc.signing_algs())
+        for kid in created:
+            log.info("generated signing key %s", kid)
+        if settings.demo:
+            credentials = await demo.seed(svc)
+            if credentials is not None:
+                _announce_demo(credentials)
+        purger = asyncio.create_task(_purge_forever(svc))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            if services is None:
+                await svc.close()
+
+    routes = [
+        Route("/authorize", authz.authorization_endpoint, methods=["GET", "POST"]),
+        Route("/interaction/{interaction_id}", authz.interaction_page, methods=["GET"]),
+        Route("/interaction/{interaction_id}/login", authz.login_submit, methods=["POST"]),
+        Route("/interaction/{interaction_id}/consent", authz.consent_submit, methods=["POST"]),
+        Route("/interaction/{interaction_id}/abort", authz.abort, methods=["POST"]),
+        Route("/logout", authz.logout_page, methods=["GET"]),
+        Route("/logout", authz.logout, methods=["POST"]),
+        Route("/token", token_routes.token, methods=["POST"]),
+        Route("/revoke", token_routes.revoke, methods=["POST"]),
+        Route("/introspect", token_routes.introspect, methods=["POST"]),
+        Route("/jwks.json", wellknown.jwks, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", wellknown.oauth_metadata, methods=["GET"]),
+        Route("/health", wellknown.health, methods=["GET"]),
+        Route("/demo", demo.demo_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _announce_demo(credentials: demo.DemoCredentials) -> None:
+    print(
+        "\n"
+        "  Ostiary demo mode\n"
+        f"    open:      {credentials.url}\n"
+        f"    username:  {credentials.username}\n"
+        f"    password:  {credentials.password}\n"
+        f"    client_id: {credentials.client_id} (public client, PKCE)\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+async def _purge_forever(services: Services) -> None:
+    """Forget expired codes, tokens, sessions and interactions: keep nothing for longer."""
+    store = services.store
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL)
+        try:
+            await store.codes.purge_expired()
+            await store.refresh_tokens.purge_expired()
+            await store.revocations.purge_expired()
+            await store.sessions.purge_expired()
+            await store.interactions.purge_expired()
+        except Exception:
+            log.exception("purging expired rows failed")

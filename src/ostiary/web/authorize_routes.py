@@ -1,0 +1,256 @@
+"""Authorization endpoint and the login/consent interaction behind it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary import clock
+from ostiary.accounts import signin
+from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
+from ostiary.oauth import authorize
+from ostiary.oauth.authorize import AuthorizationRequest
+from ostiary.oauth.consent import needs_consent
+from ostiary.oauth.params import parse_params
+from ostiary.services import Services
+from ostiary.storage.repos.interactions import Interaction
+from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
+from ostiary.web.responses import error_page, page, redirect
+
+log = logging.getLogger("ostiary.web")
+
+EXPIRED = (
+    "This sign-in request has expired or was opened in another browser. "
+    "Go back to the application and start again."
+)
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def _browser(request: Request) -> Browser:
+    return request.app.state.browser
+
+
+async def authorization_endpoint(request: Request) -> Response:
+    """RFC 6749 §3.1: GET and POST are both supported."""
+    services = _services(request)
+    try:
+        if request.method == "POST":
+            params = parse_params(await request.body())
+        else:
+            params = parse_params(request.scope.get("query_string", b""))
+        client, auth_request = await authorize.validate(services, params)
+    except UnsafeRedirectError as exc:
+        return error_page(exc.message)
+    except AuthorizationError as exc:
+        return redirect(authorize.error_uri(services, exc))
+    except OAuthError as exc:
+        return error_page(exc.description or exc.error)
+
+    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+    if signed_in is not None and not await needs_consent(
+        services, client, signed_in.user.id, frozenset(auth_request.scopes)
+    ):
+        return redirect(await _issue(services, auth_request, signed_in))
+
+    browser = _browser(request)
+    browser_id = browser.browser_id(request) or browser.new_browser_id()
+    interaction = Interaction(
+        id=secrets.token_urlsafe(24),
+        browser_hash=hashlib.sha256(browser_id.encode()).digest(),
+        client_id=client.client_id,
+        request=auth_request.to_json(),
+        expires_at=clock.now() + services.settings.sessions.interaction_ttl,
+    )
+    await services.store.interactions.add(interaction)
+    response = redirect(f"/interaction/{interaction.id}")
+    browser.set_cookie(response, BROWSER_COOKIE, browser_id, services.settings.sessions.ttl)
+    return response
+
+
+async def _issue(
+    services: Services, auth_request: AuthorizationRequest, signed_in: signin.SignedIn
+) -> str:
+    return await authorize.issue_code(
+        services,
+        auth_request,
+        user_id=signed_in.user.id,
+        session_hash=signed_in.session.id_hash,
+        auth_time=signed_in.session.auth_time,
+    )
+
+
+async def _load(request: Request) -> tuple[Interaction, str] | None:
+    """The live interaction of this URL, if it belongs to this browser."""
+    services = _services(request)
+    browser_id = Browser.browser_id(request)
+    interaction_id = request.path_params["interaction_id"]
+    if not browser_id or len(interaction_id) > 64:
+        return None
+    interaction = await services.store.interactions.get_live(interaction_id)
+    if interaction is None:
+        return None
+    if not secrets.compare_digest(
+        interaction.browser_hash, hashlib.sha256(browser_id.encode()).digest()
+    ):
+        return None
+    return interaction, browser_id
+
+
+async def interaction_page(request: Request) -> Response:
+    loaded = await _load(request)
+    if loaded is None:
+        return error_page(EXPIRED)
+    interaction, browser_id = loaded
+    services = _services(request)
+    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return await _login_page(request, interaction, browser_id)
+    return await _consent_or_finish(request, interaction, browser_id, signed_in)
+
+
+async def _login_page(
+    request: Request,
+    interaction: Interaction,
+    browser_id: str,
+    *,
+    error: str | None = None,
+    username: str = "",
+    status: int = 200,
+) -> Response:
+    client = await _services(request).store.clients.get(interaction.client_id)
+    client_name = client.name if client else interaction.client_id
+    return page(
+        "login.html",
+        status,
+        interaction_id=interaction.id,
+        csrf=_browser(request).csrf_token(interaction.id, browser_id),
+        client_name=client_name,
+        error=error,
+        username=username,
+    )
+
+
+async def _consent_or_finish(
+    request: Request, interaction: Interaction, browser_id: str, signed_in: signin.SignedIn
+) -> Response:
+    services = _services(request)
+    auth_request = AuthorizationRequest.from_json(interaction.request)
+    client = await services.store.clients.get(interaction.client_id)
+    if client is None:
+        await services.store.interactions.delete(interaction.id)
+        return error_page("The application is no longer registered.")
+    if await needs_consent(services, client, signed_in.user.id, frozenset(auth_request.scopes)):
+        return page(
+            "consent.html",
+            interaction_id=interaction.id,
+            csrf=_browser(request).csrf_token(interaction.id, browser_id),
+            client_name=client.name,
+            scopes=auth_request.scopes,
+            username=signed_in.user.username,
+        )
+    return await _finish(services, interaction, signed_in)
+
+
+async def _finish(
+    services: Services, interaction: Interaction, signed_in: signin.SignedIn
+) -> Response:
+    # Deleting first makes the interaction single use even if the form is posted twice.
+    if not await services.store.interactions.delete(interaction.id):
+        return error_page(EXPIRED)
+    auth_request = AuthorizationRequest.from_json(interaction.request)
+    return redirect(await _issue(services, auth_request, signed_in))
+
+
+async def _posted(request: Request) -> tuple[Interaction, str, dict[str, str]] | Response:
+    loaded = await _load(request)
+    if loaded is None:
+        return error_page(EXPIRED)
+    interaction, browser_id = loaded
+    try:
+        form = parse_params(await request.body())
+    except OAuthError as exc:
+        return error_page(exc.description or "Malformed form.")
+    if not _browser(request).csrf_ok(interaction.id, browser_id, form.get("csrf")):
+        return error_page("The form has expired. Go back to the application and start again.", 403)
+    return interaction, browser_id, form
+
+
+async def login_submit(request: Request) -> Response:
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    interaction, browser_id, form = posted
+    services = _services(request)
+    username = form.get("username", "")[:150]
+    user = await signin.check_password(services, username, form.get("password", ""))
+    if user is None:
+        log.info("failed login for interaction %s", interaction.id[:8])
+        return await _login_page(
+            request,
+            interaction,
+            browser_id,
+            error="Wrong username or password.",
+            username=username,
+            status=401,
+        )
+    token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
+    response = redirect(f"/interaction/{interaction.id}")
+    _browser(request).set_session(response, token)
+    return response
+
+
+async def consent_submit(request: Request) -> Response:
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    interaction, _browser_id, form = posted
+    services = _services(request)
+    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+    if signed_in is None:
+        return redirect(f"/interaction/{interaction.id}")
+    if form.get("decision") != "allow":
+        return await _deny(services, interaction)
+    auth_request = AuthorizationRequest.from_json(interaction.request)
+    await services.store.consents.grant(
+        signed_in.user.id, interaction.client_id, frozenset(auth_request.scopes)
+    )
+    return await _finish(services, interaction, signed_in)
+
+
+async def abort(request: Request) -> Response:
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    return await _deny(_services(request), posted[0])
+
+
+async def _deny(services: Services, interaction: Interaction) -> Response:
+    await services.store.interactions.delete(interaction.id)
+    auth_request = AuthorizationRequest.from_json(interaction.request)
+    error = AuthorizationError(
+        "access_denied",
+        "the user denied the request",
+        redirect_uri=auth_request.redirect_uri,
+        state=auth_request.state,
+    )
+    return redirect(authorize.error_uri(services, error))
+
+
+async def logout_page(request: Request) -> Response:
+    return page("logout.html")
+
+
+async def logout(request: Request) -> Response:
+    """Ends the SSO session of this browser (RP-initiated logout arrives with OIDC)."""
+    services = _services(request)
+    await signin.end_session(services, request.cookies.get(SESSION_COOKIE))
+    response = page("logged_out.html")
+    _browser(request).clear_session(response)
+    return response

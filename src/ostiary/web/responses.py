@@ -1,0 +1,91 @@
+"""Every response shape in one place: JSON, OAuth errors, pages, redirects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ostiary.errors import OAuthError
+
+log = logging.getLogger("ostiary.web")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+PAGE_HEADERS = {
+    **NO_STORE,
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # The URL of an interaction or callback must not leak to other sites.
+    "Referrer-Policy": "no-referrer",
+}
+
+templates = Environment(
+    loader=PackageLoader("ostiary.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    """RFC 6749 §5.2: JSON body, 400 (or 401 for invalid_client), never cached."""
+    if exc.detail:
+        log.info("oauth error %s: %s", exc.error, exc.detail)
+    return json_response(exc.body(), exc.status, {**NO_STORE, **exc.headers})
+
+
+def server_error() -> Response:
+    return json_response(
+        {"error": "server_error", "error_description": "an unexpected error occurred"},
+        500,
+        NO_STORE,
+    )
+
+
+def page(name: str, status: int = 200, **context: Any) -> Response:
+    html = templates.get_template(name).render(**context)
+    return Response(html, status_code=status, media_type="text/html", headers=PAGE_HEADERS)
+
+
+def error_page(message: str, status: int = 400) -> Response:
+    return page("error.html", status, message=message)
+
+
+def redirect(location: str) -> Response:
+    # 303 so a POST (login, consent) is followed by a GET at the client (RFC 9700 §4.12).
+    return RedirectResponse(location, status_code=303, headers=NO_STORE)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def protocol_endpoint(handler: Endpoint) -> Endpoint:
+    """OAuth errors become §5.2 JSON; anything unexpected becomes a bare server_error."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except OAuthError as exc:
+            return oauth_error(exc)
+        except Exception:
+            log.exception("unexpected error on %s", request.url.path)
+            return server_error()
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
