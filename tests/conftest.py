@@ -1,0 +1,161 @@
+"""Shared fixtures: a database per backend per run, and a real server on a free port.
+
+Every storage-touching test runs on SQLite and on PostgreSQL. PostgreSQL is required:
+when it cannot be reached the run fails, unless OSTIARY_TEST_SKIP_POSTGRES=1 says to
+skip it on purpose (never set in CI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+import uvicorn
+
+from ostiary.services import Services
+from ostiary.settings import Settings, load_settings
+from ostiary.storage.engine import create_engine
+from ostiary.storage.migrate import upgrade
+from ostiary.web.app import create_app
+
+T = TypeVar("T")
+PG_ADMIN_DSN = os.environ.get("OSTIARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgresql"]
+SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, migrated database for this run; dropped at the end."""
+    backend = request.param
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "ostiary.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        asyncio.run(_migrate(url))
+        yield url
+        return
+    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("OSTIARY_TEST_SKIP_POSTGRES") == "1":
+            pytest.skip(f"PostgreSQL skipped on purpose: {exc}")
+        pytest.fail(f"PostgreSQL is required for the tests and unreachable: {exc}")
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(_migrate(url))
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" in metafunc.fixturenames:
+        metafunc.parametrize("database_url", BACKENDS, indirect=True, scope="session")
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn serving Ostiary in a thread, with a way into its event loop."""
+
+    base_url: str
+    settings: Settings
+    loop: asyncio.AbstractEventLoop
+    app: Any
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+    def call(self, fn: Callable[[Services], Awaitable[T]]) -> T:
+        """Run ``fn(services)`` in the server's loop (register clients, inspect rows)."""
+        future = asyncio.run_coroutine_threadsafe(fn(self.services), self.loop)
+        return future.result(timeout=30)
+
+
+def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[], None]]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(server.serve())
+
+    thread = threading.Thread(target=run, name=f"ostiary-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+        loop.close()
+
+    return LiveServer(settings.issuer, settings, loop, app), stop
+
+
+def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "issuer": f"http://127.0.0.1:{port}",
+        "secret_key": SECRET_KEY,
+        "keys": {"publish_ahead": 0, "cache_ttl": 1},
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[LiveServer]:
+    port = free_port()
+    live, stop = start_server(server_settings(database_url, port), port)
+    yield live
+    stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
