@@ -69,6 +69,8 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # Access logs would record query strings, and those carry authorization codes.
+        access_log=False,
         proxy_headers=False,
         server_header=False,
     )

@@ -23,6 +23,7 @@ from ostiary.storage.repos.keys import KeyRepository, StoredKey
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
 MAX_TOKEN_LIFETIME = 86400
+UNKNOWN_KID_RELOAD_INTERVAL = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,17 @@ class KeyManager:
 
     def by_kid(self, kid: str) -> LoadedKey | None:
         return self._by_kid.get(kid)
+
+    async def find(self, kid: str) -> LoadedKey | None:
+        """A key by id; an unknown id triggers a reload (at most once a second), since
+        another node may have rotated a key in since this one last loaded."""
+        key = self._by_kid.get(kid)
+        if key is None and clock.now() - self._loaded_at >= UNKNOWN_KID_RELOAD_INTERVAL:
+            async with self._lock:
+                if clock.now() - self._loaded_at >= UNKNOWN_KID_RELOAD_INTERVAL:
+                    await self.load()
+            key = self._by_kid.get(kid)
+        return key
 
     @property
     def jwks_json(self) -> bytes:

@@ -37,10 +37,13 @@ async def introspect(services: Services, body: bytes, authorization: str | None)
 async def _access_token(services: Services, value: str) -> dict[str, Any]:
     keys = await services.keys.fresh()
     try:
-        claims = jwt_access.decode(keys, value, issuer=services.settings.issuer)
+        claims = await jwt_access.decode(keys, value, issuer=services.settings.issuer)
     except jwt_access.InvalidAccessToken:
         return INACTIVE
     if await services.store.revocations.is_revoked(claims["jti"]):
+        return INACTIVE
+    # A deleted client's tokens die with it.
+    if await services.store.clients.get(claims.get("client_id", "")) is None:
         return INACTIVE
     response: dict[str, Any] = {"active": True, "token_type": "Bearer"}
     for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time"):

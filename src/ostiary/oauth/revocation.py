@@ -36,7 +36,7 @@ async def revoke(services: Services, body: bytes, authorization: str | None) -> 
     if jwt_access.looks_like_jwt(value):
         keys = await services.keys.fresh()
         try:
-            claims = jwt_access.decode(
+            claims = await jwt_access.decode(
                 keys, value, issuer=services.settings.issuer, allow_expired=True
             )
         except jwt_access.InvalidAccessToken:

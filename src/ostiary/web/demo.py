@@ -60,8 +60,8 @@ async def seed(services: Services) -> DemoCredentials | None:
 
 async def demo_page(request: Request) -> Response:
     services: Services = request.app.state.services
-    if await services.store.clients.get(DEMO_CLIENT_ID) is None:
-        return error_page("The demo client does not exist: start Ostiary with --demo.", 404)
+    if not services.settings.demo or await services.store.clients.get(DEMO_CLIENT_ID) is None:
+        return error_page("The demo application runs only in demo mode (--demo).", 404)
     return page(
         "demo.html",
         client_id=DEMO_CLIENT_ID,
