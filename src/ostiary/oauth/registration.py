@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
@@ -37,10 +38,25 @@ def _default_grants(spec: ClientSpec) -> list[str]:
     return ["client_credentials"]
 
 
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{3,64}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _check_client_id(client_id: str) -> None:
+    if not _CLIENT_ID.fullmatch(client_id):
+        raise RegistrationError("client_id takes 3 to 64 characters of A-Z a-z 0-9 . _ ~ -")
+    # RFC 9700 §4.15: a client's sub (client credentials) must never equal a user's sub,
+    # and user ids are UUIDs.
+    if _UUID.fullmatch(client_id):
+        raise RegistrationError("client_id must not have the form of a user id (UUID)")
+
+
 def check(spec: ClientSpec) -> tuple[list[str], str]:
     """Validate a registration; returns the grant types and the auth method to store."""
     if not spec.name.strip():
         raise RegistrationError("name must not be empty")
+    if spec.client_id is not None:
+        _check_client_id(spec.client_id)
     grant_types = spec.grant_types or _default_grants(spec)
     unknown = set(grant_types) - set(GRANTS)
     if unknown:

@@ -244,13 +244,21 @@ async def _deny(services: Services, interaction: Interaction) -> Response:
 
 
 async def logout_page(request: Request) -> Response:
-    return page("logout.html")
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return page("logout.html", csrf=_browser(request).csrf_token("logout", cookie))
 
 
 async def logout(request: Request) -> Response:
     """Ends the SSO session of this browser (RP-initiated logout arrives with OIDC)."""
     services = _services(request)
-    await signin.end_session(services, request.cookies.get(SESSION_COOKIE))
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        form = parse_params(await request.body())
+    except OAuthError as exc:
+        return error_page(exc.description or "Malformed form.")
+    if not _browser(request).csrf_ok("logout", cookie, form.get("csrf")):
+        return error_page("The form has expired. Open /logout again.", 403)
+    await signin.end_session(services, cookie)
     response = page("logged_out.html")
     _browser(request).clear_session(response)
     return response

@@ -1,0 +1,38 @@
+"""Ending the SSO session from the browser, with CSRF protection on the form."""
+
+from __future__ import annotations
+
+from tests.conftest import LiveServer
+from tests.e2e.helpers import (
+    authorize_params,
+    browser,
+    csrf_of,
+    login_and_consent,
+    make_client,
+    make_user,
+    pkce_pair,
+)
+
+
+def test_logout_ends_the_session_and_needs_csrf(server: LiveServer) -> None:
+    client = make_client(server, first_party=True)
+    username = make_user(server)
+    _, challenge = pkce_pair()
+    with browser(server) as web:
+        first = login_and_consent(web, authorize_params(client, challenge), username)
+        assert "code=" in first.headers["location"]
+        # Signed in: a second request goes straight back with a code.
+        again = web.get("/authorize", params=authorize_params(client, challenge))
+        assert "code=" in again.headers["location"]
+
+        forged = web.post("/logout", data={"csrf": "forged"})
+        assert forged.status_code == 403
+        still = web.get("/authorize", params=authorize_params(client, challenge))
+        assert "code=" in still.headers["location"]
+
+        confirm = web.get("/logout")
+        done = web.post("/logout", data={"csrf": csrf_of(confirm.text)})
+        assert done.status_code == 200
+        assert "signed out" in done.text
+        after = web.get("/authorize", params=authorize_params(client, challenge))
+        assert after.headers["location"].startswith("/interaction/")
