@@ -1,0 +1,127 @@
+"""The demo application in a real browser: Debian's Chromium driven by Playwright.
+
+docs/demo.md: /demo is a public client running the authorization-code flow with PKCE
+(RFC 6749 §4.1, RFC 7636 S256), showing the decoded access token (RFC 9068), refreshing
+with rotation (RFC 6749 §6) and revoking the refresh token (RFC 7009).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.conftest import free_port
+from tests.e2e.processes import Servers, clean_env
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/ostiary-demo.png")
+TIMEOUT_MS = 15_000
+SHOWS_NEW_REFRESH_TOKEN = """(previous) => {
+  try {
+    const shown = JSON.parse(document.getElementById("response").textContent);
+    return typeof shown.refresh_token === "string" && shown.refresh_token !== previous;
+  } catch {
+    return false;
+  }
+}"""
+
+
+def require_chromium() -> None:
+    """Skip without Chromium on a laptop; in CI (CI set) a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: apt-get install chromium"
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {message}")
+    pytest.skip(message)
+
+
+@contextlib.contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    pool = Servers()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def shown_json(page: Page, element_id: str) -> dict[str, object]:
+    return json.loads(page.locator(f"#{element_id}").inner_text())
+
+
+def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
+    servers: Servers, tmp_path: Path
+) -> None:
+    require_chromium()
+    server = servers.start("--demo", port=free_port(), env=clean_env(), cwd=tmp_path)
+    credentials = server.demo_credentials()
+
+    with launch_chromium() as chromium:  # closing the browser closes its pages
+        page = chromium.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(credentials.url)
+        page.get_by_role("button", name="Sign in with Ostiary").click()
+
+        # Login page of the authorization server (RFC 6749 §4.1.1 → user authentication).
+        page.wait_for_url("**/interaction/**")
+        page.locator("input[name=username]").fill(credentials.username)
+        page.locator("input[name=password]").fill(credentials.password)
+        page.get_by_role("button", name="Sign in").click()
+
+        # Consent page, then the redirect back to /demo with the code.
+        expect(page.get_by_role("heading", name="Allow access?")).to_be_visible()
+        expect(page.locator("ul.scopes")).to_contain_text("demo:read")
+        page.get_by_role("button", name="Allow").click()
+
+        page.wait_for_url(credentials.url)
+        expect(page.locator("#result")).to_be_visible()
+        expect(page.locator("#error")).to_be_hidden()
+        header = shown_json(page, "at-header")
+        claims = shown_json(page, "at-claims")
+        assert header["typ"] == "at+jwt"
+        assert claims["client_id"] == credentials.client_id
+        assert claims["iss"] == server.base_url
+        assert set(str(claims["scope"]).split()) == {"demo:read", "demo:write"}
+        first = shown_json(page, "response")
+        assert str(first["refresh_token"]).startswith("ost_rt_")
+
+        # Refresh: a new token response with a rotated refresh token (RFC 6749 §6).
+        page.get_by_role("button", name="Refresh tokens").click()
+        page.wait_for_function(SHOWS_NEW_REFRESH_TOKEN, arg=first["refresh_token"])
+        second = shown_json(page, "response")
+        assert second["access_token"] != first["access_token"]
+
+        # Revoke the refresh token (RFC 7009), then refreshing must fail visibly.
+        page.get_by_role("button", name="Revoke refresh token").click()
+        expect(page.locator("#response")).to_contain_text("Refresh token revoked")
+        page.get_by_role("button", name="Refresh tokens").click()
+        expect(page.locator("#error")).to_be_visible()
+        expect(page.locator("#error")).to_contain_text("invalid_grant")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+    server.stop_cleanly()
