@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class SettingsError(Exception):
@@ -34,7 +36,12 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-class TokenSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt nested setting is an error, as a misspelt top-level one is.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenSettings(_Section):
     access_token_ttl: int = Field(
         3600, ge=60, le=86400, description="Default access-token lifetime in seconds."
     )
@@ -54,7 +61,7 @@ class TokenSettings(BaseModel):
     )
 
 
-class KeySettings(BaseModel):
+class KeySettings(_Section):
     publish_ahead: int = Field(
         300,
         ge=0,
@@ -65,14 +72,14 @@ class KeySettings(BaseModel):
     )
 
 
-class SessionSettings(BaseModel):
+class SessionSettings(_Section):
     ttl: int = Field(8 * 3600, ge=60, description="SSO session lifetime in seconds.")
     interaction_ttl: int = Field(
         900, ge=60, description="Seconds a pending login/consent interaction stays valid."
     )
 
 
-class PasswordSettings(BaseModel):
+class PasswordSettings(_Section):
     """Argon2id parameters; defaults are OWASP's minimum (m=19 MiB, t=2, p=1)."""
 
     memory_cost: int = Field(19456, ge=19456, description="Argon2id memory in KiB.")
@@ -113,7 +120,7 @@ class Settings(BaseSettings):
             parts.scheme == "http" and is_loopback_host(parts.hostname)
         ):
             raise ValueError("must be an https URL (http only on a loopback host)")
-        if parts.query or parts.fragment or not parts.hostname:
+        if "?" in value or "#" in value or not parts.hostname:
             raise ValueError("must be a URL with a host and no query or fragment")
         return value.rstrip("/")
 
@@ -177,3 +184,8 @@ def load_settings(**overrides: Any) -> Settings:
             name = "OSTIARY_" + "__".join(str(p) for p in error["loc"]).upper()
             problems.append(f"{name}: {error['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    except SourceError as exc:
+        # e.g. OSTIARY_TOKENS='not json': name the variable pydantic-settings could not parse.
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = f"OSTIARY_{match.group(1).upper()}" if match else "OSTIARY_*"
+        raise SettingsError(f"invalid settings: {name}: {exc}") from None

@@ -287,23 +287,11 @@ async def test_rfc7517_rotation_without_publish_ahead_switches_at_once(
         assert [r.kid for r in rows.values() if r.alg == "ES256" and r.retired_at is None] == [new]
 
 
-SAME_SECOND_ROTATION_BUG = (
-    "BUG: KeyManager.signing_key (src/ostiary/keys/manager.py) takes max(activates_at) over keys "
-    "with activates_at <= now and ignores retired_at; after `keys rotate` with publish_ahead=0 "
-    "in the same second the current key was activated, old and new key have equal activates_at, "
-    "so max() returns whichever row the database listed first and the retired key can keep "
-    "signing (always on SQLite, where rows come back in insertion order; on PostgreSQL it "
-    "depends on the physical row order)"
-)
-
-
 @pytest.mark.anyio
 async def test_rfc7517_retired_key_stops_signing_even_in_its_activation_second(
     keyring_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """RFC 7517 §5: once a key is retired (retired_at <= now) its successor signs, always."""
-    deterministic = keyring_url.startswith("sqlite")
-    request.applymarker(pytest.mark.xfail(strict=deterministic, reason=SAME_SECOND_ROTATION_BUG))
     Clock(monkeypatch)
     async with empty_keyring(keyring_url, publish_ahead=0) as services:
         keys = services.keys

@@ -124,11 +124,6 @@ def test_rfc6749_appendix_b_raw_non_utf8_bytes_rejected(body: bytes) -> None:
     assert error.description == "parameters are not valid UTF-8"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_params lets parse_qsl decode invalid percent-encoded UTF-8 with "
-    "errors='replace', so b'state=%FF' silently becomes U+FFFD instead of invalid_request",
-)
 @pytest.mark.parametrize(
     "body",
     [b"state=%FF", b"state=%C3%28", "state=%FF", b"%FE=1"],

@@ -117,14 +117,6 @@ def test_rfc5116_truncated_sealed_data_is_unseal_error(length: int) -> None:
         sealer.unseal(sealer.seal(b"secret")[:length])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: Sealer.unseal (src/ostiary/crypto/sealing.py) passes sealed[1:13] to "
-    "AESGCM.decrypt without checking its length; for 1..8-byte inputs starting with the version "
-    "byte the nonce is 0..7 bytes and cryptography raises ValueError('Nonce must be between 8 "
-    "and 128 bytes') instead of UnsealError",
-)
 @pytest.mark.parametrize("length", range(1, 9))
 def test_rfc5116_very_short_sealed_data_is_unseal_error(length: int) -> None:
     """RFC 5116 §2.2: even a value shorter than a nonce is an UnsealError, nothing else."""

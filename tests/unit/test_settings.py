@@ -92,12 +92,6 @@ def test_rfc8414_s2_bad_issuer_is_error_naming_ostiary_issuer(issuer: str) -> No
     assert "OSTIARY_ISSUER" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Settings._issuer_is_https (src/ostiary/settings.py) tests parts.query/"
-    "parts.fragment for truthiness, so an empty query or fragment ('https://id.example.com/?' "
-    "or '/#') is accepted and kept in the issuer (rstrip('/') leaves the '?'/'#')",
-)
 @pytest.mark.parametrize("issuer", ["https://id.example.com/?", "https://id.example.com/#"])
 def test_rfc8414_s2_empty_query_or_fragment_is_still_a_component(issuer: str) -> None:
     """RFC 8414 §2 / RFC 3986 §3: '?' or '#' with nothing after is still a query/fragment."""
@@ -249,26 +243,12 @@ def test_init_overrides_win_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings(issuer="https://arg.example.com").issuer == "https://arg.example.com"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_settings (src/ostiary/settings.py) catches only pydantic.ValidationError; "
-    "OSTIARY_TOKENS='not json' makes pydantic-settings raise its own "
-    "pydantic_settings.exceptions.SettingsError ('error parsing value for field \"tokens\"'), "
-    "which escapes unconverted and does not name OSTIARY_TOKENS",
-)
 def test_bad_json_for_a_section_env_var_is_settings_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Errors are ostiary SettingsError naming the variable, whatever the source."""
     monkeypatch.setenv("OSTIARY_TOKENS", "not json")
     assert "OSTIARY_TOKENS" in _error()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Settings sets extra='forbid' but the nested models (TokenSettings, KeySettings, "
-    "SessionSettings, PasswordSettings in src/ostiary/settings.py) keep pydantic's default "
-    "extra='ignore', so a misspelt nested setting (OSTIARY_TOKENS__ACCES_TOKEN_TTL, "
-    "[tokens] acces_token_ttl, tokens={'acces_token_ttl': ...}) is silently ignored",
-)
 def test_misspelt_nested_setting_is_error_naming_it() -> None:
     """A typo in a nested setting is reported, as a typo at the top level is."""
     assert "OSTIARY_TOKENS__ACCES_TOKEN_TTL" in _error(tokens={"acces_token_ttl": 600})

@@ -35,6 +35,8 @@ class Sealer:
     def unseal(self, sealed: bytes) -> bytes:
         if sealed[:1] != _VERSION:
             raise UnsealError("unknown sealing version")
+        if len(sealed) < 1 + 12 + 16:
+            raise UnsealError("sealed value is truncated")
         try:
             return self._aead.decrypt(sealed[1:13], sealed[13:], self._aad)
         except InvalidTag:

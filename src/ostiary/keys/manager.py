@@ -90,7 +90,13 @@ class KeyManager:
 
     def signing_key(self, alg: str) -> LoadedKey:
         now = clock.now()
-        active = [k for k in self._keys if k.alg == alg and k.activates_at <= now]
+        active = [
+            k
+            for k in self._keys
+            if k.alg == alg
+            and k.activates_at <= now
+            and (k.retired_at is None or k.retired_at > now)
+        ]
         if not active:
             raise NoSigningKeyError(f"no active {alg} signing key")
         return max(active, key=lambda k: k.activates_at)

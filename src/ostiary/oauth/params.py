@@ -25,8 +25,15 @@ def parse_params(encoded: str | bytes) -> dict[str, str]:
             raise invalid_request("parameters are not valid UTF-8") from None
     try:
         pairs = parse_qsl(
-            encoded, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_PARAMS
+            encoded,
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_PARAMS,
+            errors="strict",
         )
+    except UnicodeDecodeError:
+        # Percent-escapes that are not UTF-8 would otherwise turn into U+FFFD silently.
+        raise invalid_request("parameters are not valid UTF-8") from None
     except ValueError:
         raise invalid_request("too many parameters") from None
     params: dict[str, str] = {}

@@ -33,4 +33,4 @@ def verify(verifier: str, challenge: str) -> bool:
     """RFC 7636 §4.6, compared in constant time."""
     if not is_valid_verifier(verifier):
         return False
-    return hmac.compare_digest(s256(verifier), challenge)
+    return hmac.compare_digest(s256(verifier).encode(), challenge.encode())

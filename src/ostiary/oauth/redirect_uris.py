@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob"}
@@ -47,6 +48,11 @@ def registration_problem(uri: str) -> str | None:
     return "private-use schemes must be reverse domain names (e.g. com.example.app)"
 
 
+# A loopback redirect URI split into host, optional port and the rest, strictly: no
+# normalisation (case, white space, empty port) of the kind urlsplit() applies.
+_LOOPBACK = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?([/?][\x21-\x7e]*)?")
+
+
 def matches(requested: str, registered: str) -> bool:
     """Exact string comparison (RFC 9700 §4.1.3), with one exception.
 
@@ -55,28 +61,14 @@ def matches(requested: str, registered: str) -> bool:
     """
     if requested == registered:
         return True
-    try:
-        req, reg = urlsplit(requested), urlsplit(registered)
-        req_port, reg_port = req.port, reg.port
-    except ValueError:
+    reg = _LOOPBACK.fullmatch(registered)
+    req = _LOOPBACK.fullmatch(requested)
+    if reg is None or req is None or "#" in requested:
         return False
-    del req_port, reg_port
-    if reg.scheme != "http" or req.scheme != "http" or not _loopback_ip(reg.hostname):
+    port = req.group(2)
+    if port is not None and not 0 < int(port) <= 65535:
         return False
-    return (
-        req.hostname == reg.hostname
-        and _netloc_without_port(req.netloc) == _netloc_without_port(reg.netloc)
-        and req.path == reg.path
-        and req.query == reg.query
-        and req.fragment == "" == reg.fragment
-        and "#" not in requested
-    )
-
-
-def _netloc_without_port(netloc: str) -> str:
-    if netloc.startswith("["):
-        return netloc[: netloc.index("]") + 1]
-    return netloc.rsplit(":", 1)[0] if ":" in netloc else netloc
+    return req.group(1) == reg.group(1) and (req.group(3) or "") == (reg.group(3) or "")
 
 
 def find_match(requested: str, registered: tuple[str, ...]) -> str | None:
