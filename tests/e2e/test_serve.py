@@ -106,12 +106,6 @@ def test_serve_without_secret_key_exits_1_naming_OSTIARY_SECRET_KEY(tmp_path: Pa
     assert result.stdout == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `keys rotate` on a database without keys creates keys that only sign after "
-    "publish_ahead seconds, and serve's KeyManager.ensure() counts them as existing, so the "
-    "started server has no signing key and /token answers 500 server_error",
-)
 def test_keys_rotate_before_first_serve_still_leaves_a_signing_key(
     servers: Servers, tmp_path: Path
 ) -> None:

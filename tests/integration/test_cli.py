@@ -30,7 +30,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ostiary.storage.migrate import MIGRATIONS
 from tests.conftest import SECRET_KEY, LiveServer, _pg_admin, unique
-from tests.e2e.helpers import PASSWORD, make_client, obtain_code
+from tests.e2e.helpers import (
+    PASSWORD,
+    RegisteredClient,
+    authorize_params,
+    browser,
+    csrf_of,
+    make_client,
+    make_user,
+    obtain_code,
+    pkce_pair,
+)
 from tests.e2e.processes import OSTIARY, clean_env
 
 SECRET_RE = re.compile(r"ost_cs_(?P<random>[A-Za-z0-9_-]{43,})")
@@ -331,16 +341,33 @@ def test_user_list_show_and_set_password_from_stdin(env: dict[str, str], databas
     assert PasswordHasher().verify(after, new_password)
 
 
-def test_user_disable_ends_sessions_and_refresh_tokens(
-    env: dict[str, str], database_url: str, server: LiveServer
-) -> None:
-    """docs/cli.md: `user disable` ends the user's sessions at once; tokens stop working."""
-    username = unique("dave")
+def test_user_password_the_cli_accepts_can_sign_in(env: dict[str, str], server: LiveServer) -> None:
+    """What `user create --password-stdin` accepts, the login form must accept too."""
+    username = unique("long")
+    password = "x" * 1025
     created = ostiary(
-        env, "user", "create", "--username", username, "--password-stdin", "--json",
-        stdin=PASSWORD,
-    )  # fmt: skip
-    user = one_json_document(created)
+        env, "user", "create", "--username", username, "--password-stdin", stdin=password
+    )
+    if created.returncode == 1:  # refusing it up front is fine too
+        failed(created, "password")
+        return
+    ok(created)
+    client = make_client(server)
+    _, challenge = pkce_pair()
+    with browser(server) as web:
+        interaction = web.get("/authorize", params=authorize_params(client, challenge))
+        location = interaction.headers["location"]
+        page = web.get(location)
+        login = web.post(
+            f"{location}/login",
+            data={"csrf": csrf_of(page.text), "username": username, "password": password},
+        )
+    assert login.status_code == 303, "the login form refuses the password the CLI stored"
+
+
+def signed_in_tokens(server: LiveServer) -> tuple[str, RegisteredClient, dict[str, Any]]:
+    """A user who signed in (an SSO session) and got tokens: (username, client, tokens)."""
+    username = make_user(server)
     client = make_client(server)
     code, verifier, params = obtain_code(server, client, username)
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
@@ -354,31 +381,62 @@ def test_user_disable_ends_sessions_and_refresh_tokens(
             },
             auth=client.basic_auth(),
         )
-        assert response.status_code == 200, response.text
-        tokens = response.json()
+    assert response.status_code == 200, response.text
+    return username, client, response.json()
 
-        count = "SELECT count(*) AS n FROM sessions WHERE user_id = :id"
-        sessions = sql(database_url, count, id=user["id"])[0]["n"]
-        assert sessions >= 1, "signing in created an SSO session"
 
-        disabled = one_json_document(ostiary(env, "user", "disable", username, "--json"))
-        assert disabled["disabled"] is True
-        assert disabled["sessions_ended"] == sessions
-        assert sql(database_url, count, id=user["id"]) == [{"n": 0}]
-        (row,) = sql(database_url, "SELECT disabled FROM users WHERE id = :id", id=user["id"])
-        assert bool(row["disabled"]) is True
-
-        refresh = http.post(
+def refresh_and_introspect(
+    server: LiveServer, client: RegisteredClient, tokens: dict[str, Any]
+) -> tuple[httpx.Response, dict[str, Any]]:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        refreshed = http.post(
             "/token",
             data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
             auth=client.basic_auth(),
         )
-        assert refresh.status_code == 400
-        assert refresh.json()["error"] == "invalid_grant"
         introspected = http.post(
             "/introspect", data={"token": tokens["access_token"]}, auth=client.basic_auth()
         )
-        assert introspected.json() == {"active": False}
+    return refreshed, introspected.json()
+
+
+SESSIONS_OF = (
+    "SELECT count(*) AS n FROM sessions JOIN users ON users.id = sessions.user_id"
+    " WHERE users.username = :u"
+)
+
+
+def test_user_disable_ends_sessions_and_refresh_tokens(
+    env: dict[str, str], database_url: str, server: LiveServer
+) -> None:
+    """docs/cli.md: `user disable` ends the user's sessions at once; tokens stop working."""
+    username, client, tokens = signed_in_tokens(server)
+    (row,) = sql(database_url, SESSIONS_OF, u=username)
+    assert row["n"] >= 1, "signing in created an SSO session"
+
+    disabled = one_json_document(ostiary(env, "user", "disable", username, "--json"))
+    assert disabled["username"] == username
+    assert disabled["disabled"] is True
+    assert disabled["sessions_ended"] == row["n"]
+    assert sql(database_url, SESSIONS_OF, u=username) == [{"n": 0}]
+    (user,) = sql(database_url, "SELECT disabled FROM users WHERE username = :u", u=username)
+    assert bool(user["disabled"]) is True
+
+    refreshed, introspected = refresh_and_introspect(server, client, tokens)
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+    assert introspected == {"active": False}
+
+
+def test_user_disable_ends_tokens_for_good_even_after_enable(
+    env: dict[str, str], server: LiveServer
+) -> None:
+    username, client, tokens = signed_in_tokens(server)
+    ok(ostiary(env, "user", "disable", username))
+    ok(ostiary(env, "user", "enable", username))
+    refreshed, introspected = refresh_and_introspect(server, client, tokens)
+    assert refreshed.status_code == 400, refreshed.text
+    assert introspected == {"active": False}
 
 
 # -- keys and schema ----------------------------------------------------------------------

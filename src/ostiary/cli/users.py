@@ -6,6 +6,8 @@ import argparse
 import getpass
 import sys
 
+from ostiary.accounts import lifecycle
+from ostiary.accounts.passwords import MAX_PASSWORD_LENGTH
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
 from ostiary.services import Services
@@ -52,6 +54,8 @@ def _password(from_stdin: bool) -> str:
             raise CommandError("the passwords differ")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CommandError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise CommandError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
     return password
 
 
@@ -110,12 +114,21 @@ def show_user(args: argparse.Namespace) -> None:
 def disable_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
-        await services.store.users.set_disabled(user.id, True)
-        ended = await services.store.sessions.delete_for_user(user.id)
+        cutoff = await lifecycle.disable(services, user)
         if args.json:
-            emit_json({**user.public_view(), "disabled": True, "sessions_ended": ended})
+            emit_json(
+                {
+                    **user.public_view(),
+                    "disabled": True,
+                    "sessions_ended": cutoff.sessions_ended,
+                    "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
+                }
+            )
         else:
-            say(f"disabled {user.username}; ended {ended} session(s); their tokens stop working")
+            say(
+                f"disabled {user.username}; ended {cutoff.sessions_ended} session(s); "
+                "their tokens are revoked"
+            )
 
     run_with_services(action)
 

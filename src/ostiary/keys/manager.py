@@ -88,15 +88,18 @@ class KeyManager:
 
     # -- use -----------------------------------------------------------------------
 
-    def signing_key(self, alg: str) -> LoadedKey:
+    def _signing_now(self, alg: str) -> list[LoadedKey]:
         now = clock.now()
-        active = [
+        return [
             k
             for k in self._keys
             if k.alg == alg
             and k.activates_at <= now
             and (k.retired_at is None or k.retired_at > now)
         ]
+
+    def signing_key(self, alg: str) -> LoadedKey:
+        active = self._signing_now(alg)
         if not active:
             raise NoSigningKeyError(f"no active {alg} signing key")
         return max(active, key=lambda k: k.activates_at)
@@ -129,7 +132,7 @@ class KeyManager:
         await self.load()
         created = []
         for alg in sorted(algs):
-            if not any(k.alg == alg and k.retired_at is None for k in self._keys):
+            if not self._signing_now(alg):
                 created.append(await self._create(alg, activates_at=clock.now()))
         if created:
             await self.load()
@@ -137,7 +140,9 @@ class KeyManager:
 
     async def rotate(self, alg: str) -> str:
         await self.load()
-        activates_at = clock.now() + self._publish_ahead
+        # With no key signing now there is nothing to publish ahead of: sign at once.
+        ahead = self._publish_ahead if self._signing_now(alg) else 0
+        activates_at = clock.now() + ahead
         kid = await self._create(alg, activates_at=activates_at)
         for old in self._keys:
             if old.alg == alg and old.retired_at is None:

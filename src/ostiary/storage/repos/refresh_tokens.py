@@ -113,6 +113,26 @@ class RefreshTokenRepository:
             ).all()
         return [RevokedAccess(r.access_jti, r.access_expires_at) for r in rows]
 
+    async def revoke_for_user(self, user_id: str) -> list[RevokedAccess]:
+        """Revoke every refresh token of a user; return the live access-token ids issued."""
+        now = clock.now()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(rt)
+                .where(rt.c.user_id == user_id, rt.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            rows = (
+                await conn.execute(
+                    select(rt.c.access_jti, rt.c.access_expires_at).where(
+                        rt.c.user_id == user_id,
+                        rt.c.access_jti.is_not(None),
+                        rt.c.access_expires_at > now,
+                    )
+                )
+            ).all()
+        return [RevokedAccess(r.access_jti, r.access_expires_at) for r in rows]
+
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(rt).where(rt.c.expires_at < clock.now()))
