@@ -48,6 +48,14 @@ clients = Table(
     Column("access_token_ttl", Integer),
     Column("refresh_token_ttl", Integer),
     Column("created_at", Timestamp, nullable=False),
+    # OpenID Connect registration metadata (Dynamic Client Registration 1.0 §2 names).
+    Column("post_logout_redirect_uris", JSON, nullable=False, server_default="[]"),
+    Column("backchannel_logout_uri", Text),
+    Column("backchannel_logout_session_required", Boolean, nullable=False, server_default="0"),
+    Column("id_token_signed_response_alg", String(16)),
+    Column("id_token_ttl", Integer),
+    # Refresh tokens for OpenID requests without offline_access, bound to the SSO session.
+    Column("session_refresh_tokens", Boolean, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -58,6 +66,11 @@ users = Table(
     Column("email", String(320)),
     Column("password_hash", String(200)),
     Column("disabled", Boolean, nullable=False, default=False),
+    Column("email_verified", Boolean, nullable=False, server_default="0"),
+    Column("phone_number", String(40)),
+    Column("phone_number_verified", Boolean, nullable=False, server_default="0"),
+    # Other OpenID Connect standard claims (OIDC Core §5.1): name, given_name, address...
+    Column("profile", JSON, nullable=False, server_default="{}"),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
 )
@@ -84,7 +97,33 @@ sessions = Table(
     Column("auth_time", Timestamp, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
+    # The public session id (OIDC `sid` claim), safe to put in tokens.
+    Column("sid", String(64), nullable=False, server_default=""),
+    Column("amr", JSON, nullable=False, server_default="[]"),
     Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_sid", "sid"),
+)
+
+# Which clients received tokens in which session: who to tell at logout.
+session_clients = Table(
+    "session_clients",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("client_id", String(64), primary_key=True),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+backchannel_logout_failures = Table(
+    "backchannel_logout_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False),
+    Column("sid", String(64)),
+    Column("sub", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", Timestamp, nullable=False),
+    Index("ix_backchannel_logout_failures_failed_at", "failed_at"),
 )
 
 interactions = Table(
@@ -95,6 +134,8 @@ interactions = Table(
     Column("client_id", String(64), nullable=False),
     Column("request", JSON, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
+    # Set once the user signed in within this interaction (prompt=login, max_age).
+    Column("authenticated", Boolean, nullable=False, server_default="0"),
     Index("ix_interactions_expires_at", "expires_at"),
 )
 
@@ -124,6 +165,11 @@ authorization_codes = Table(
     Column("scopes", JSON, nullable=False),
     Column("code_challenge", String(128)),
     Column("auth_time", Timestamp, nullable=False),
+    Column("nonce", Text),
+    Column("sid", String(64)),
+    Column("acr", String(64)),
+    Column("amr", JSON),
+    Column("claims", JSON),
     Column("expires_at", Timestamp, nullable=False),
     Column("consumed_at", Timestamp),
     # What the first exchange issued, so a replay can revoke it (RFC 6749 §4.1.2).
@@ -144,6 +190,11 @@ refresh_tokens = Table(
     Column("auth_time", Timestamp),
     Column("created_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
+    # Session-bound refresh tokens die with the SSO session; offline ones (sid NULL) don't.
+    Column("sid", String(64)),
+    Column("acr", String(64)),
+    Column("amr", JSON),
+    Column("claims", JSON),
     Column("used_at", Timestamp),
     Column("revoked_at", Timestamp),
     # The access token issued alongside this refresh token, revoked with the family.
@@ -152,6 +203,7 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_family_id", "family_id"),
     Index("ix_refresh_tokens_user_id", "user_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
+    Index("ix_refresh_tokens_sid", "sid"),
 )
 
 revoked_tokens = Table(

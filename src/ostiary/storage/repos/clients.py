@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
@@ -27,6 +28,12 @@ class Client:
     access_token_ttl: int | None
     refresh_token_ttl: int | None
     created_at: int
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    id_token_signed_response_alg: str | None = None
+    id_token_ttl: int | None = None
+    session_refresh_tokens: bool = False
 
     def public_view(self) -> dict[str, object]:
         """The registration as shown to operators; never includes the secret hash."""
@@ -42,6 +49,12 @@ class Client:
             "first_party": self.first_party,
             "access_token_ttl": self.access_token_ttl,
             "refresh_token_ttl": self.refresh_token_ttl,
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "id_token_ttl": self.id_token_ttl,
+            "session_refresh_tokens": self.session_refresh_tokens,
             "created_at": self.created_at,
         }
 
@@ -62,7 +75,30 @@ def _row_to_client(row: object) -> Client:
         access_token_ttl=m["access_token_ttl"],
         refresh_token_ttl=m["refresh_token_ttl"],
         created_at=m["created_at"],
+        post_logout_redirect_uris=tuple(m["post_logout_redirect_uris"]),
+        backchannel_logout_uri=m["backchannel_logout_uri"],
+        backchannel_logout_session_required=m["backchannel_logout_session_required"],
+        id_token_signed_response_alg=m["id_token_signed_response_alg"],
+        id_token_ttl=m["id_token_ttl"],
+        session_refresh_tokens=m["session_refresh_tokens"],
     )
+
+
+_OIDC_FIELDS = {
+    "post_logout_redirect_uris": [],
+    "backchannel_logout_uri": None,
+    "backchannel_logout_session_required": False,
+    "id_token_signed_response_alg": None,
+    "id_token_ttl": None,
+    "session_refresh_tokens": False,
+}
+
+
+def _oidc_values(given: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(given) - set(_OIDC_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown client fields {sorted(unknown)}")
+    return {**_OIDC_FIELDS, **{k: v for k, v in given.items() if v is not None}}
 
 
 class ClientRepository:
@@ -84,6 +120,7 @@ class ClientRepository:
         access_token_ttl: int | None = None,
         refresh_token_ttl: int | None = None,
         client_id: str | None = None,
+        **oidc: Any,
     ) -> Client:
         values = {
             "client_id": client_id or secrets.token_urlsafe(16),
@@ -99,6 +136,7 @@ class ClientRepository:
             "access_token_ttl": access_token_ttl,
             "refresh_token_ttl": refresh_token_ttl,
             "created_at": clock.now(),
+            **_oidc_values(oidc),
         }
         async with self._engine.begin() as conn:
             await conn.execute(insert(clients).values(**values))
@@ -117,6 +155,20 @@ class ClientRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(select(clients).order_by(clients.c.created_at))).all()
         return [_row_to_client(r) for r in rows]
+
+    async def update(self, client_id: str, **changes: Any) -> Client | None:
+        """Change registration fields; names are the column names."""
+        unknown = set(changes) - set(clients.c.keys()) | (
+            {"client_id", "created_at"} & set(changes)
+        )
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        if changes:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    update(clients).where(clients.c.client_id == client_id).values(**changes)
+                )
+        return await self.get(client_id)
 
     async def delete(self, client_id: str) -> bool:
         async with self._engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +23,11 @@ class AuthorizationCode:
     scopes: tuple[str, ...]
     code_challenge: str | None
     auth_time: int
+    nonce: str | None
+    sid: str | None
+    acr: str | None
+    amr: list[str] | None
+    claims: dict[str, Any] | None
     expires_at: int
     consumed_at: int | None
     family_id: str | None
@@ -53,6 +59,11 @@ class CodeRepository:
         code_challenge: str | None,
         auth_time: int,
         ttl: int,
+        nonce: str | None = None,
+        sid: str | None = None,
+        acr: str | None = None,
+        amr: list[str] | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -66,6 +77,11 @@ class CodeRepository:
                     scopes=scopes,
                     code_challenge=code_challenge,
                     auth_time=auth_time,
+                    nonce=nonce,
+                    sid=sid,
+                    acr=acr,
+                    amr=amr,
+                    claims=claims,
                     expires_at=clock.now() + ttl,
                 )
             )

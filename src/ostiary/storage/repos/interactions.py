@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
@@ -19,6 +19,7 @@ class Interaction:
     client_id: str
     request: dict[str, Any]
     expires_at: int
+    authenticated: bool = False
 
 
 class InteractionRepository:
@@ -48,6 +49,14 @@ class InteractionRepository:
                 )
             ).first()
         return Interaction(**row._mapping) if row else None
+
+    async def mark_authenticated(self, interaction_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(interactions)
+                .where(interactions.c.id == interaction_id)
+                .values(authenticated=True)
+            )
 
     async def delete(self, interaction_id: str) -> bool:
         async with self._engine.begin() as conn:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
@@ -21,6 +22,10 @@ class RefreshToken:
     auth_time: int | None
     created_at: int
     expires_at: int
+    sid: str | None
+    acr: str | None
+    amr: list[str] | None
+    claims: dict[str, Any] | None
     used_at: int | None
     revoked_at: int | None
     access_jti: str | None
@@ -58,6 +63,10 @@ class RefreshTokenRepository:
         ttl: int,
         access_jti: str,
         access_expires_at: int,
+        sid: str | None = None,
+        acr: str | None = None,
+        amr: list[str] | None = None,
+        claims: dict[str, Any] | None = None,
     ) -> None:
         now = clock.now()
         async with self._engine.begin() as conn:
@@ -73,6 +82,10 @@ class RefreshTokenRepository:
                     expires_at=now + ttl,
                     access_jti=access_jti,
                     access_expires_at=access_expires_at,
+                    sid=sid,
+                    acr=acr,
+                    amr=amr,
+                    claims=claims,
                 )
             )
 
@@ -95,39 +108,29 @@ class RefreshTokenRepository:
 
     async def revoke_family(self, family_id: str) -> list[RevokedAccess]:
         """Revoke every token of a family; return the live access-token ids it issued."""
-        now = clock.now()
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(rt)
-                .where(rt.c.family_id == family_id, rt.c.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-            rows = (
-                await conn.execute(
-                    select(rt.c.access_jti, rt.c.access_expires_at).where(
-                        rt.c.family_id == family_id,
-                        rt.c.access_jti.is_not(None),
-                        rt.c.access_expires_at > now,
-                    )
-                )
-            ).all()
-        return [RevokedAccess(r.access_jti, r.access_expires_at) for r in rows]
+        return await self._revoke_where(rt.c.family_id == family_id)
+
+    async def revoke_for_session(self, sid: str) -> list[RevokedAccess]:
+        """Revoke the session-bound refresh tokens of one SSO session (offline ones stay)."""
+        return await self._revoke_where(rt.c.sid == sid)
 
     async def revoke_for_user(self, user_id: str) -> list[RevokedAccess]:
         """Revoke every refresh token of a user; return the live access-token ids issued."""
+        return await self._revoke_where(rt.c.user_id == user_id)
+
+    async def revoke_for_client(self, client_id: str) -> list[RevokedAccess]:
+        return await self._revoke_where(rt.c.client_id == client_id)
+
+    async def _revoke_where(self, condition: ColumnElement[bool]) -> list[RevokedAccess]:
         now = clock.now()
         async with self._engine.begin() as conn:
             await conn.execute(
-                update(rt)
-                .where(rt.c.user_id == user_id, rt.c.revoked_at.is_(None))
-                .values(revoked_at=now)
+                update(rt).where(condition, rt.c.revoked_at.is_(None)).values(revoked_at=now)
             )
             rows = (
                 await conn.execute(
                     select(rt.c.access_jti, rt.c.access_expires_at).where(
-                        rt.c.user_id == user_id,
-                        rt.c.access_jti.is_not(None),
-                        rt.c.access_expires_at > now,
+                        condition, rt.c.access_jti.is_not(None), rt.c.access_expires_at > now
                     )
                 )
             ).all()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,10 @@ class User:
     disabled: bool
     created_at: int
     updated_at: int
+    email_verified: bool = False
+    phone_number: str | None = None
+    phone_number_verified: bool = False
+    profile: dict[str, Any] = field(default_factory=dict)
 
     def public_view(self) -> dict[str, object]:
         return {
@@ -33,6 +38,10 @@ class User:
             "username": self.username,
             "email": self.email,
             "disabled": self.disabled,
+            "email_verified": self.email_verified,
+            "phone_number": self.phone_number,
+            "phone_number_verified": self.phone_number_verified,
+            "profile": self.profile,
             "has_password": self.password_hash is not None,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -48,7 +57,17 @@ class UserRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, *, username: str, email: str | None, password_hash: str | None) -> User:
+    async def add(
+        self,
+        *,
+        username: str,
+        email: str | None,
+        password_hash: str | None,
+        email_verified: bool = False,
+        phone_number: str | None = None,
+        phone_number_verified: bool = False,
+        profile: dict[str, Any] | None = None,
+    ) -> User:
         ts = clock.now()
         values = {
             "id": str(uuid.uuid4()),
@@ -58,6 +77,10 @@ class UserRepository:
             "disabled": False,
             "created_at": ts,
             "updated_at": ts,
+            "email_verified": email_verified,
+            "phone_number": phone_number,
+            "phone_number_verified": phone_number_verified,
+            "profile": profile or {},
         }
         try:
             async with self._engine.begin() as conn:
@@ -92,6 +115,15 @@ class UserRepository:
                 update(users)
                 .where(users.c.id == user_id)
                 .values(password_hash=password_hash, updated_at=clock.now())
+            )
+
+    async def update_profile(self, user_id: str, **changes: Any) -> None:
+        allowed = {"email", "email_verified", "phone_number", "phone_number_verified", "profile"}
+        if set(changes) - allowed:
+            raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(users).where(users.c.id == user_id).values(**changes, updated_at=clock.now())
             )
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
