@@ -60,11 +60,18 @@ class AuthorizationError(OAuthError):
     """An error to send back to the client's redirect URI (RFC 6749 §4.1.2.1)."""
 
     def __init__(
-        self, error: str, description: str | None, *, redirect_uri: str, state: str | None
+        self,
+        error: str,
+        description: str | None,
+        *,
+        redirect_uri: str,
+        state: str | None,
+        response_mode: str = "query",
     ) -> None:
         super().__init__(error, description)
         self.redirect_uri = redirect_uri
         self.state = state
+        self.response_mode = response_mode
 
 
 class UnsafeRedirectError(Exception):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.accounts.passwords import Passwords
 from ostiary.crypto.sealing import Sealer
+from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
@@ -24,12 +28,26 @@ class Services:
     tokens: TokenService
     passwords: Passwords
 
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run work after the response (back-channel logout); awaited at shutdown."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def drain(self, within: float = 30) -> None:
+        if self.background:
+            await asyncio.wait(set(self.background), timeout=within)
+
     async def close(self) -> None:
+        await self.drain()
         await self.engine.dispose()
 
     def signing_algs(self) -> set[str]:
-        # RS256 is kept for OpenID Connect ID tokens (mandatory to implement).
-        return {self.settings.tokens.access_token_alg, "RS256"}
+        # One key per algorithm a client may choose for ID tokens (RS256 is the OIDC
+        # default and mandatory to implement), so no registration ever finds none.
+        return set(SUPPORTED)
 
 
 def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Services:

@@ -87,6 +87,21 @@ class PasswordSettings(_Section):
     parallelism: int = Field(1, ge=1, description="Argon2id lanes.")
 
 
+class OidcSettings(_Section):
+    id_token_ttl: int = Field(3600, ge=60, le=86400, description="ID-token lifetime in seconds.")
+    id_token_scope_claims: bool = Field(
+        True,
+        description="Put the claims of the granted scopes (profile, email...) in the ID token "
+        "too, as Keycloak does; false releases them only at the UserInfo endpoint.",
+    )
+    backchannel_logout_timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds to wait for a client's back-channel logout URI."
+    )
+    backchannel_logout_attempts: int = Field(
+        3, ge=1, le=10, description="Attempts per back-channel logout before it is recorded failed."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OSTIARY_", env_nested_delimiter="__", extra="forbid"
@@ -110,6 +125,7 @@ class Settings(BaseSettings):
     keys: KeySettings = Field(default_factory=KeySettings)  # type: ignore[arg-type]
     sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
     passwords: PasswordSettings = Field(default_factory=PasswordSettings)  # type: ignore[arg-type]
+    oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]
 
     @field_validator("issuer")
     @classmethod

@@ -326,7 +326,7 @@ REDIRECTED_ERRORS = [
         "confidential", {"response_mode": "fragment"}, "invalid_request", id="fragment-mode"
     ),
     pytest.param(
-        "confidential", {"response_mode": "form_post"}, "invalid_request", id="form-post-mode"
+        "confidential", {"response_mode": "fragment.jwt"}, "invalid_request", id="jarm-mode"
     ),
     pytest.param(
         "public",
@@ -799,14 +799,6 @@ def test_rfc6749_10_12_expired_interaction_shows_page(
 def test_rfc6749_4_1_2_1_interaction_id_with_nul_is_a_page_not_500(
     server: LiveServer, request: pytest.FixtureRequest
 ) -> None:
-    if is_postgres(server):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a NUL in the interaction id reaches PostgreSQL unchecked "
-                "(web/authorize_routes.py _load) and the server answers 500",
-            )
-        )
     with browser(server) as web:
         web.cookies.set("ost_browser", "some-browser")
         page = web.get("/interaction/abc%00def")

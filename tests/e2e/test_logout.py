@@ -14,7 +14,7 @@ from tests.e2e.helpers import (
 )
 
 
-def test_logout_ends_the_session_and_needs_csrf(server: LiveServer) -> None:
+def test_rp_initiated_logout_2_asks_the_user_and_needs_csrf(server: LiveServer) -> None:
     client = make_client(server, first_party=True)
     username = make_user(server)
     _, challenge = pkce_pair()
@@ -25,8 +25,10 @@ def test_logout_ends_the_session_and_needs_csrf(server: LiveServer) -> None:
         again = web.get("/authorize", params=authorize_params(client, challenge))
         assert "code=" in again.headers["location"]
 
+        # A forged form does not sign anyone out: the user is asked instead.
         forged = web.post("/logout", data={"csrf": "forged"})
-        assert forged.status_code == 403
+        assert forged.status_code == 200
+        assert "Sign out?" in forged.text
         still = web.get("/authorize", params=authorize_params(client, challenge))
         assert "code=" in still.headers["location"]
 

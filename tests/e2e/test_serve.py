@@ -62,7 +62,7 @@ def ostiary(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
 def test_serve_migrates_generates_keys_and_creates_nothing_else(
     servers: Servers, tmp_path: Path
 ) -> None:
-    """CLI contract: serve migrates and makes ES256 + RS256 keys; no implicit users/clients."""
+    """CLI contract: serve migrates and makes one key per algorithm; no implicit users/clients."""
     port = free_port()
     db = tmp_path / "ostiary.db"
     issuer = f"http://127.0.0.1:{port}"
@@ -77,7 +77,7 @@ def test_serve_migrates_generates_keys_and_creates_nothing_else(
         jwks = http.get("/jwks.json").json()
         metadata = http.get("/.well-known/oauth-authorization-server").json()
         demo = http.get("/demo")
-    assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "RS256"]
+    assert sorted(k["alg"] for k in jwks["keys"]) == ["ES256", "EdDSA", "PS256", "RS256"]
     assert all("d" not in k for k in jwks["keys"]), "JWKS must not publish private parts"
     assert metadata["issuer"] == issuer
     assert demo.status_code == 404, "outside demo mode /demo does not exist"

@@ -441,6 +441,9 @@ def test_user_disable_ends_tokens_for_good_even_after_enable(
 
 # -- keys and schema ----------------------------------------------------------------------
 
+# One key per algorithm a client may pick for its ID tokens (RS256 is the OIDC default).
+ALGS = sorted(["ES256", "EdDSA", "PS256", "RS256"])
+
 
 def test_keys_rotate_publishes_new_key_ahead_while_old_key_still_signs(
     fresh_database_url: str,
@@ -450,17 +453,18 @@ def test_keys_rotate_publishes_new_key_ahead_while_old_key_still_signs(
     now = {**env, "OSTIARY_KEYS__PUBLISH_AHEAD": "0"}
     created = ok(ostiary(now, "keys", "rotate"))
     assert created.stdout == "", "migrating the fresh database prints nothing on stdout"
-    assert "new ES256 key" in created.stderr and "new RS256 key" in created.stderr
+    for alg in ALGS:
+        assert f"new {alg} key" in created.stderr
     listed = ok(ostiary(env, "keys", "list")).stdout
     rows = [line.split() for line in listed.splitlines()[1:]]
-    assert sorted((row[1], row[2]) for row in rows) == [("ES256", "signing"), ("RS256", "signing")]
+    assert sorted((row[1], row[2]) for row in rows) == [(alg, "signing") for alg in ALGS]
     old_kids = {row[0] for row in rows}
 
     ahead = {**env, "OSTIARY_KEYS__PUBLISH_AHEAD": "300"}
     before = int(time.time())
     rotated = one_json_document(ostiary(ahead, "keys", "rotate", "--json"))
     after = int(time.time())
-    assert sorted(r["alg"] for r in rotated) == ["ES256", "RS256"]
+    assert sorted(r["alg"] for r in rotated) == ALGS
     new_kids = {r["kid"] for r in rotated}
     assert not new_kids & old_kids
 

@@ -614,12 +614,15 @@ async def test_rfc6749_s4_1_2_code_is_single_use(database_url: str) -> None:
         assert stored is not None
         assert stored.consumed_at is None
         assert stored.scopes == ("read",)
-        assert await codes.consume(code_hash) is True
-        assert await codes.consume(code_hash) is False
+        issued = {"family_id": "family-1", "access_jti": "jti-1", "access_expires_at": 9}
+        assert await codes.consume(code_hash, **issued) is True
+        assert await codes.consume(code_hash, **{**issued, "access_jti": "jti-2"}) is False
         consumed = await codes.get(code_hash)
         assert consumed is not None
         assert consumed.consumed_at is not None
-        assert await codes.consume(digest("never-issued")) is False
+        # What the winner issues is recorded with the consumption, not by a later write.
+        assert (consumed.family_id, consumed.access_jti) == ("family-1", "jti-1")
+        assert await codes.consume(digest("never-issued"), **issued) is False
 
 
 @pytest.mark.anyio
@@ -640,7 +643,12 @@ async def test_rfc6749_s4_1_2_concurrent_consume_has_one_winner(database_url: st
             auth_time=clock.now(),
             ttl=60,
         )
-        results = await asyncio.gather(*(codes.consume(code_hash) for _ in range(5)))
+        results = await asyncio.gather(
+            *(
+                codes.consume(code_hash, family_id=None, access_jti=f"j{i}", access_expires_at=9)
+                for i in range(5)
+            )
+        )
         assert sorted(results) == [False, False, False, False, True]
 
 

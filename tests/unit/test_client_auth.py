@@ -66,10 +66,25 @@ def test_rfc6749_s2_3_1_basic_decoding_table(raw: str, expected: tuple[str, str]
     assert read_basic(header) == expected
 
 
-@given(client_id=st.text(max_size=40), secret=st.text(max_size=40))
-def test_rfc6749_s2_3_1_basic_round_trips_any_text(client_id: str, secret: str) -> None:
-    """RFC 6749 §2.3.1: any client_id and secret survive the encode/decode round trip."""
+_PRINTABLE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Cf", "Co", "Cn")),
+    max_size=40,
+).filter(str.isprintable)
+
+
+@given(client_id=_PRINTABLE, secret=_PRINTABLE)
+def test_rfc6749_s2_3_1_basic_round_trips_any_printable_text(client_id: str, secret: str) -> None:
+    """RFC 6749 §2.3.1: any printable client_id and secret survive the round trip."""
     assert read_basic(basic(client_id, secret)) == (client_id, secret)
+
+
+@pytest.mark.parametrize(("client_id", "secret"), [("a\x00b", "s"), ("a", "s\x1f"), ("\n", "s")])
+def test_rfc6749_s2_3_1_control_characters_are_invalid_client(client_id: str, secret: str) -> None:
+    """No client id or secret has control characters; they never reach the database."""
+    with pytest.raises(OAuthError) as caught:
+        read_basic(basic(client_id, secret))
+    assert caught.value.error == "invalid_client"
+    assert caught.value.status == 401
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC", "bAsIc"])

@@ -1,14 +1,14 @@
-"""Authorization endpoint (RFC 6749 §3.1, §4.1.1): an explicit list of small checks.
+"""Authorization endpoint (RFC 6749 §3.1, §4.1.1; OIDC Core §3.1.2): a list of small checks.
 
 The first two checks (client, redirect URI) decide whether it is safe to redirect at
 all; until both pass, errors are shown as a page (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
-After that, errors go back to the client's redirect URI.
+After that, errors go back to the client in the requested response mode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -16,9 +16,14 @@ from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
-from ostiary.oauth.scopes import check_allowed, format_scope, parse_scope
+from ostiary.oauth.scopes import check_allowed, parse_scope
+from ostiary.oidc import claims as oidc_claims
+from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.storage.repos.clients import Client
+
+RESPONSE_MODES = ("query", "form_post")
+PROMPTS = ("none", "login", "consent", "select_account")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +37,46 @@ class AuthorizationRequest:
     state: str | None
     code_challenge: str | None
     nonce: str | None
+    response_mode: str = "query"
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    login_hint: str | None = None
+    id_token_hint_sub: str | None = None
+    acr_values: tuple[str, ...] = ()
+    claims: dict[str, Any] | None = field(default=None)
+
+    @property
+    def openid(self) -> bool:
+        return "openid" in self.scopes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
-        return cls(**{**data, "scopes": tuple(data["scopes"])})
+        tuples = ("scopes", "prompt", "acr_values")
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
+    def fail(self, error: str, description: str) -> AuthorizationError:
+        return AuthorizationError(
+            error,
+            description,
+            redirect_uri=self.redirect_uri,
+            state=self.state,
+            response_mode=self.response_mode,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationResponse:
+    """Parameters for the client, delivered by redirect or form post."""
+
+    redirect_uri: str
+    params: dict[str, str]
+    response_mode: str
+
+    def location(self) -> str:
+        return response_uri(self.redirect_uri, self.params)
 
 
 async def validate(
@@ -47,13 +85,28 @@ async def validate(
     client = await _client(services, params)
     redirect_uri = _redirect_uri(client, params)
     state = params.get("state")
+    mode = params.get("response_mode", "query")
+    known_mode = mode in RESPONSE_MODES
 
     def fail(error: str, description: str) -> AuthorizationError:
-        return AuthorizationError(error, description, redirect_uri=redirect_uri, state=state)
+        return AuthorizationError(
+            error,
+            description,
+            redirect_uri=redirect_uri,
+            state=state,
+            response_mode=mode if known_mode else "query",
+        )
 
+    if not known_mode:
+        raise fail("invalid_request", f"response_mode '{mode}' is not supported")
     for check in CHECKS:
         check(client, params, fail)
-    scopes = check_allowed_for_redirect(client, params, fail)
+    scopes = _scopes(client, params, fail)
+    try:
+        claims = oidc_claims.parse_claims_request(params.get("claims"))
+    except OAuthError as exc:
+        raise fail(exc.error, exc.description or "invalid claims") from None
+    hint_sub = await _id_token_hint(services, client, params, fail)
     return client, AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -62,6 +115,13 @@ async def validate(
         state=state,
         code_challenge=params.get("code_challenge"),
         nonce=params.get("nonce"),
+        response_mode=mode,
+        prompt=tuple(params.get("prompt", "").split()),
+        max_age=int(params["max_age"]) if "max_age" in params else None,
+        login_hint=params.get("login_hint"),
+        id_token_hint_sub=hint_sub,
+        acr_values=tuple(params.get("acr_values", "").split()),
+        claims=claims,
     )
 
 
@@ -92,6 +152,7 @@ Fail = Callable[[str, str], AuthorizationError]
 
 
 def _no_request_objects(client: Client, params: dict[str, str], fail: Fail) -> None:
+    # OIDC Core §6: request objects are optional; metadata says they are unsupported.
     if "request" in params:
         raise fail("request_not_supported", "request objects are not supported")
     if "request_uri" in params:
@@ -105,12 +166,6 @@ def _response_type(client: Client, params: dict[str, str], fail: Fail) -> None:
     # Only the code flow: no implicit grant (RFC 9700 §2.1.2).
     if response_type != "code":
         raise fail("unsupported_response_type", "only response_type=code is supported")
-
-
-def _response_mode(client: Client, params: dict[str, str], fail: Fail) -> None:
-    mode = params.get("response_mode")
-    if mode is not None and mode != "query":
-        raise fail("invalid_request", f"response_mode '{mode}' is not supported")
 
 
 def _grant_allowed(client: Client, params: dict[str, str], fail: Fail) -> None:
@@ -135,35 +190,66 @@ def _pkce(client: Client, params: dict[str, str], fail: Fail) -> None:
         raise fail("invalid_request", "code_challenge is malformed")
 
 
-CHECKS = (_no_request_objects, _response_type, _response_mode, _grant_allowed, _pkce)
+def _prompt(client: Client, params: dict[str, str], fail: Fail) -> None:
+    values = params.get("prompt", "").split()
+    unknown = set(values) - set(PROMPTS)
+    if unknown:
+        raise fail("invalid_request", f"unsupported prompt value {sorted(unknown)[0]!r}")
+    # OIDC Core §3.1.2.1: none with any other value is an error.
+    if "none" in values and len(values) > 1:
+        raise fail("invalid_request", "prompt=none cannot be combined with other values")
 
 
-def check_allowed_for_redirect(
-    client: Client, params: dict[str, str], fail: Fail
-) -> frozenset[str]:
+def _max_age(client: Client, params: dict[str, str], fail: Fail) -> None:
+    value = params.get("max_age")
+    if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise fail("invalid_request", "max_age must be a non-negative integer")
+
+
+CHECKS = (_no_request_objects, _response_type, _grant_allowed, _pkce, _prompt, _max_age)
+
+
+def _scopes(client: Client, params: dict[str, str], fail: Fail) -> frozenset[str]:
     try:
         return check_allowed(parse_scope(params.get("scope")), client.scopes)
     except OAuthError as exc:
         raise fail(exc.error, exc.description or "invalid scope") from None
 
 
-def response_uri(redirect_uri: str, values: dict[str, str | None]) -> str:
+async def _id_token_hint(
+    services: Services, client: Client, params: dict[str, str], fail: Fail
+) -> str | None:
+    hint = params.get("id_token_hint")
+    if hint is None:
+        return None
+    try:
+        claims = await id_token.check_hint(services, hint)
+    except id_token.InvalidHint:
+        raise fail(
+            "invalid_request", "id_token_hint is not a valid ID token from this issuer"
+        ) from None
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
+
+
+def response_uri(redirect_uri: str, values: dict[str, str]) -> str:
     """Add response parameters to the redirect URI, keeping its query (RFC 6749 §3.1.2)."""
     parts = urlsplit(redirect_uri)
-    extra = urlencode({k: v for k, v in values.items() if v is not None})
+    extra = urlencode(values)
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def error_uri(services: Services, error: AuthorizationError) -> str:
-    return response_uri(
-        error.redirect_uri,
-        {
-            "error": error.error,
-            "error_description": error.description,
-            "state": error.state,
-            "iss": services.settings.issuer,
-        },
+def error_response(services: Services, error: AuthorizationError) -> AuthorizationResponse:
+    values = {
+        "error": error.error,
+        "error_description": error.description,
+        "state": error.state,
+        # RFC 9207 §2: iss on error responses too.
+        "iss": services.settings.issuer,
+    }
+    return AuthorizationResponse(
+        error.redirect_uri, {k: v for k, v in values.items() if v is not None}, error.response_mode
     )
 
 
@@ -172,10 +258,11 @@ async def issue_code(
     request: AuthorizationRequest,
     *,
     user_id: str,
+    sid: str | None,
     session_hash: bytes | None,
-    auth_time: int,
-) -> str:
-    """Create a code and return the redirect URI that carries it (RFC 6749 §4.1.2)."""
+    auth: id_token.Authentication,
+) -> AuthorizationResponse:
+    """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2)."""
     code = new_secret(AUTHORIZATION_CODE_PREFIX)
     await services.store.codes.add(
         code_hash=digest(code),
@@ -186,15 +273,20 @@ async def issue_code(
         redirect_uri_given=request.redirect_uri_given,
         scopes=list(request.scopes),
         code_challenge=request.code_challenge,
-        auth_time=auth_time,
+        auth_time=auth.auth_time,
         ttl=services.settings.tokens.authorization_code_ttl,
+        nonce=request.nonce,
+        sid=sid,
+        acr=auth.acr,
+        amr=auth.amr,
+        claims=request.claims,
     )
+    if sid is not None:
+        await services.store.sessions.add_client(sid, request.client_id)
+    values = {"code": code, "state": request.state, "iss": services.settings.issuer}
     # RFC 9207 §2: iss in the response lets the client detect mix-up attacks.
-    return response_uri(
+    return AuthorizationResponse(
         request.redirect_uri,
-        {"code": code, "state": request.state, "iss": services.settings.issuer},
+        {k: v for k, v in values.items() if v is not None},
+        request.response_mode,
     )
-
-
-def scope_text(request: AuthorizationRequest) -> str:
-    return format_scope(request.scopes)

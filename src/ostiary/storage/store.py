@@ -9,6 +9,7 @@ from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.consents import ConsentRepository
 from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
+from ostiary.storage.repos.logout_failures import LogoutFailureRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
@@ -27,3 +28,4 @@ class Store:
         self.codes = CodeRepository(engine)
         self.refresh_tokens = RefreshTokenRepository(engine)
         self.revocations = RevocationRepository(engine)
+        self.logout_failures = LogoutFailureRepository(engine)

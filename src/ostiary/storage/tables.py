@@ -172,6 +172,7 @@ authorization_codes = Table(
     Column("claims", JSON),
     Column("expires_at", Timestamp, nullable=False),
     Column("consumed_at", Timestamp),
+    Column("replayed_at", Timestamp),
     # What the first exchange issued, so a replay can revoke it (RFC 6749 §4.1.2).
     Column("family_id", String(36)),
     Column("access_jti", String(64)),

@@ -37,6 +37,27 @@ class Grant:
     user_id: str | None
     scopes: frozenset[str]
     auth_time: int | None = None
+    # OpenID Connect context, carried from the code to refresh tokens.
+    sid: str | None = None
+    acr: str | None = None
+    amr: list[str] | None = None
+    claims: dict[str, Any] | None = None
+
+    def refresh_policy(self) -> tuple[bool, str | None]:
+        """Whether a refresh token goes with this grant, and the session it is bound to.
+
+        OIDC Core §11: offline_access asks for a refresh token that outlives the session.
+        Other refresh tokens are bound to the SSO session and die with it; for OpenID
+        requests they are only issued to clients registered for them (as
+        node-oidc-provider does), otherwise offline_access is the way to ask.
+        """
+        if "refresh_token" not in self.client.grant_types:
+            return False, None
+        if "offline_access" in self.scopes:
+            return True, None
+        if "openid" in self.scopes and not self.client.session_refresh_tokens:
+            return False, None
+        return True, self.sid
 
 
 class TokenService:
@@ -70,12 +91,23 @@ class TokenService:
             claims["scope"] = format_scope(grant.scopes)
         if grant.auth_time is not None:
             claims["auth_time"] = grant.auth_time
+        if grant.sid is not None:
+            claims["sid"] = grant.sid
+        userinfo = (grant.claims or {}).get("userinfo")
+        if userinfo:
+            # OIDC Core §5.5: claims requested for the UserInfo endpoint travel with the token.
+            claims["userinfo_claims"] = sorted(userinfo)
         keys = await self._keys.fresh()
         token = jwt_access.encode(keys, self._settings.tokens.access_token_alg, claims)
         return IssuedAccessToken(token, jti, now + ttl, ttl)
 
     async def refresh_token(
-        self, grant: Grant, access: IssuedAccessToken, *, family_id: str | None = None
+        self,
+        grant: Grant,
+        access: IssuedAccessToken,
+        *,
+        family_id: str | None = None,
+        sid: str | None = None,
     ) -> tuple[str, str]:
         """An opaque refresh token, stored as a digest; returns (token, family id)."""
         family = family_id or str(uuid.uuid4())
@@ -90,12 +122,19 @@ class TokenService:
             ttl=grant.client.refresh_token_ttl or self._settings.tokens.refresh_token_ttl,
             access_jti=access.jti,
             access_expires_at=access.expires_at,
+            sid=sid,
+            acr=grant.acr,
+            amr=grant.amr,
+            claims=grant.claims,
         )
         return token, family
 
 
 def token_response(
-    access: IssuedAccessToken, scopes: frozenset[str], refresh_token: str | None = None
+    access: IssuedAccessToken,
+    scopes: frozenset[str],
+    refresh_token: str | None = None,
+    id_token: str | None = None,
 ) -> dict[str, Any]:
     """RFC 6749 §5.1 successful response body."""
     body: dict[str, Any] = {
@@ -107,4 +146,6 @@ def token_response(
         body["scope"] = format_scope(scopes)
     if refresh_token:
         body["refresh_token"] = refresh_token
+    if id_token:
+        body["id_token"] = id_token
     return body

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
 from ostiary.web import authorize_routes as authz
-from ostiary.web import demo, token_routes, wellknown
+from ostiary.web import demo, oidc_routes, token_routes, wellknown
 from ostiary.web.browser import Browser
 
 log = logging.getLogger("ostiary")
@@ -55,8 +55,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/interaction/{interaction_id}/login", authz.login_submit, methods=["POST"]),
         Route("/interaction/{interaction_id}/consent", authz.consent_submit, methods=["POST"]),
         Route("/interaction/{interaction_id}/abort", authz.abort, methods=["POST"]),
-        Route("/logout", authz.logout_page, methods=["GET"]),
-        Route("/logout", authz.logout, methods=["POST"]),
+        Route("/logout", oidc_routes.end_session, methods=["GET", "POST"]),
+        Route("/userinfo", oidc_routes.userinfo_endpoint, methods=["GET", "POST", "OPTIONS"]),
+        Route("/.well-known/openid-configuration", oidc_routes.discovery, methods=["GET"]),
         Route("/token", token_routes.token, methods=["POST"]),
         Route("/revoke", token_routes.revoke, methods=["POST"]),
         Route("/introspect", token_routes.introspect, methods=["POST"]),
@@ -93,5 +94,6 @@ async def _purge_forever(services: Services) -> None:
             await store.revocations.purge_expired()
             await store.sessions.purge_expired()
             await store.interactions.purge_expired()
+            await store.logout_failures.purge_older_than(30 * 86400)
         except Exception:
             log.exception("purging expired rows failed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 
 from starlette.requests import Request
@@ -13,16 +14,18 @@ from ostiary import clock
 from ostiary.accounts import signin
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
-from ostiary.oauth.authorize import AuthorizationRequest
-from ostiary.oauth.consent import needs_consent
+from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
 from ostiary.oauth.params import parse_params
+from ostiary.oidc import prompt
+from ostiary.oidc.prompt import Step
 from ostiary.services import Services
 from ostiary.storage.repos.interactions import Interaction
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
-from ostiary.web.responses import error_page, page, redirect
+from ostiary.web.responses import error_page, form_post, page, redirect
 
 log = logging.getLogger("ostiary.web")
 
+_INTERACTION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 EXPIRED = (
     "This sign-in request has expired or was opened in another browser. "
     "Go back to the application and start again."
@@ -37,8 +40,15 @@ def _browser(request: Request) -> Browser:
     return request.app.state.browser
 
 
+def deliver(response: AuthorizationResponse) -> Response:
+    """query: a 303 redirect; form_post: an auto-submitting form (Form Post Response Mode)."""
+    if response.response_mode == "form_post":
+        return form_post(response.redirect_uri, response.params)
+    return redirect(response.location())
+
+
 async def authorization_endpoint(request: Request) -> Response:
-    """RFC 6749 §3.1: GET and POST are both supported."""
+    """RFC 6749 §3.1 and OIDC Core §3.1.2.1: GET and POST are both supported."""
     services = _services(request)
     try:
         if request.method == "POST":
@@ -46,18 +56,18 @@ async def authorization_endpoint(request: Request) -> Response:
         else:
             params = parse_params(request.scope.get("query_string", b""))
         client, auth_request = await authorize.validate(services, params)
+        signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+        step = await prompt.next_step(services, client, auth_request, signed_in)
     except UnsafeRedirectError as exc:
         return error_page(exc.message)
     except AuthorizationError as exc:
-        return redirect(authorize.error_uri(services, exc))
+        return deliver(authorize.error_response(services, exc))
     except OAuthError as exc:
         return error_page(exc.description or exc.error)
 
-    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
-    if signed_in is not None and not await needs_consent(
-        services, client, signed_in.user.id, frozenset(auth_request.scopes)
-    ):
-        return redirect(await _issue(services, auth_request, signed_in))
+    if step is Step.ISSUE:
+        assert signed_in is not None
+        return deliver(await _issue(services, auth_request, signed_in, authenticated_here=False))
 
     browser = _browser(request)
     browser_id = browser.browser_id(request) or browser.new_browser_id()
@@ -75,14 +85,19 @@ async def authorization_endpoint(request: Request) -> Response:
 
 
 async def _issue(
-    services: Services, auth_request: AuthorizationRequest, signed_in: signin.SignedIn
-) -> str:
+    services: Services,
+    auth_request: AuthorizationRequest,
+    signed_in: signin.SignedIn,
+    *,
+    authenticated_here: bool,
+) -> AuthorizationResponse:
     return await authorize.issue_code(
         services,
         auth_request,
         user_id=signed_in.user.id,
+        sid=signed_in.session.sid,
         session_hash=signed_in.session.id_hash,
-        auth_time=signed_in.session.auth_time,
+        auth=prompt.authentication(signed_in, authenticated_here=authenticated_here),
     )
 
 
@@ -91,7 +106,7 @@ async def _load(request: Request) -> tuple[Interaction, str] | None:
     services = _services(request)
     browser_id = Browser.browser_id(request)
     interaction_id = request.path_params["interaction_id"]
-    if not browser_id or len(interaction_id) > 64:
+    if not browser_id or not _INTERACTION_ID.fullmatch(interaction_id):
         return None
     interaction = await services.store.interactions.get_live(interaction_id)
     if interaction is None:
@@ -109,44 +124,19 @@ async def interaction_page(request: Request) -> Response:
         return error_page(EXPIRED)
     interaction, browser_id = loaded
     services = _services(request)
-    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
-    if signed_in is None:
-        return await _login_page(request, interaction, browser_id)
-    return await _consent_or_finish(request, interaction, browser_id, signed_in)
-
-
-async def _login_page(
-    request: Request,
-    interaction: Interaction,
-    browser_id: str,
-    *,
-    error: str | None = None,
-    username: str = "",
-    status: int = 200,
-) -> Response:
-    client = await _services(request).store.clients.get(interaction.client_id)
-    client_name = client.name if client else interaction.client_id
-    return page(
-        "login.html",
-        status,
-        interaction_id=interaction.id,
-        csrf=_browser(request).csrf_token(interaction.id, browser_id),
-        client_name=client_name,
-        error=error,
-        username=username,
-    )
-
-
-async def _consent_or_finish(
-    request: Request, interaction: Interaction, browser_id: str, signed_in: signin.SignedIn
-) -> Response:
-    services = _services(request)
     auth_request = AuthorizationRequest.from_json(interaction.request)
     client = await services.store.clients.get(interaction.client_id)
     if client is None:
         await services.store.interactions.delete(interaction.id)
         return error_page("The application is no longer registered.")
-    if await needs_consent(services, client, signed_in.user.id, frozenset(auth_request.scopes)):
+    signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+    step = await prompt.next_step(
+        services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
+    )
+    if step is Step.LOGIN:
+        return await _login_page(request, interaction, browser_id)
+    assert signed_in is not None
+    if step is Step.CONSENT:
         return page(
             "consent.html",
             interaction_id=interaction.id,
@@ -158,6 +148,31 @@ async def _consent_or_finish(
     return await _finish(services, interaction, signed_in)
 
 
+async def _login_page(
+    request: Request,
+    interaction: Interaction,
+    browser_id: str,
+    *,
+    error: str | None = None,
+    username: str | None = None,
+    status: int = 200,
+) -> Response:
+    client = await _services(request).store.clients.get(interaction.client_id)
+    client_name = client.name if client else interaction.client_id
+    if username is None:
+        # OIDC Core §3.1.2.1: login_hint fills in the username.
+        username = (interaction.request.get("login_hint") or "")[:150]
+    return page(
+        "login.html",
+        status,
+        interaction_id=interaction.id,
+        csrf=_browser(request).csrf_token(interaction.id, browser_id),
+        client_name=client_name,
+        error=error,
+        username=username,
+    )
+
+
 async def _finish(
     services: Services, interaction: Interaction, signed_in: signin.SignedIn
 ) -> Response:
@@ -165,7 +180,11 @@ async def _finish(
     if not await services.store.interactions.delete(interaction.id):
         return error_page(EXPIRED)
     auth_request = AuthorizationRequest.from_json(interaction.request)
-    return redirect(await _issue(services, auth_request, signed_in))
+    return deliver(
+        await _issue(
+            services, auth_request, signed_in, authenticated_here=interaction.authenticated
+        )
+    )
 
 
 async def _posted(request: Request) -> tuple[Interaction, str, dict[str, str]] | Response:
@@ -201,6 +220,7 @@ async def login_submit(request: Request) -> Response:
             status=401,
         )
     token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
+    await services.store.interactions.mark_authenticated(interaction.id)
     response = redirect(f"/interaction/{interaction.id}")
     _browser(request).set_session(response, token)
     return response
@@ -234,31 +254,5 @@ async def abort(request: Request) -> Response:
 async def _deny(services: Services, interaction: Interaction) -> Response:
     await services.store.interactions.delete(interaction.id)
     auth_request = AuthorizationRequest.from_json(interaction.request)
-    error = AuthorizationError(
-        "access_denied",
-        "the user denied the request",
-        redirect_uri=auth_request.redirect_uri,
-        state=auth_request.state,
-    )
-    return redirect(authorize.error_uri(services, error))
-
-
-async def logout_page(request: Request) -> Response:
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return page("logout.html", csrf=_browser(request).csrf_token("logout", cookie))
-
-
-async def logout(request: Request) -> Response:
-    """Ends the SSO session of this browser (RP-initiated logout arrives with OIDC)."""
-    services = _services(request)
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    try:
-        form = parse_params(await request.body())
-    except OAuthError as exc:
-        return error_page(exc.description or "Malformed form.")
-    if not _browser(request).csrf_ok("logout", cookie, form.get("csrf")):
-        return error_page("The form has expired. Open /logout again.", 403)
-    await signin.end_session(services, cookie)
-    response = page("logged_out.html")
-    _browser(request).clear_session(response)
-    return response
+    error = auth_request.fail("access_denied", "the user denied the request")
+    return deliver(authorize.error_response(services, error))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,6 +66,22 @@ def page(name: str, status: int = 200, **context: Any) -> Response:
 
 def error_page(message: str, status: int = 400) -> Response:
     return page("error.html", status, message=message)
+
+
+def form_post(action: str, params: dict[str, str]) -> Response:
+    """OAuth 2.0 Form Post Response Mode: an HTML form that submits itself to the client."""
+    nonce = secrets.token_urlsafe(16)
+    html = templates.get_template("form_post.html").render(
+        action=action, params=params, nonce=nonce
+    )
+    headers = {
+        **PAGE_HEADERS,
+        "Content-Security-Policy": (
+            f"default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'; "
+            "base-uri 'none'"
+        ),
+    }
+    return Response(html, media_type="text/html", headers=headers)
 
 
 def redirect(location: str) -> Response:

@@ -42,7 +42,10 @@ def read_basic(authorization: str | None) -> tuple[str, str] | None:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise invalid_client("malformed Basic credentials", basic=True)
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not client_id.isprintable() or not secret.isprintable():
+        raise invalid_client("malformed Basic credentials", basic=True)
+    return client_id, secret
 
 
 def presented_credentials(params: dict[str, str], authorization: str | None) -> Presented:

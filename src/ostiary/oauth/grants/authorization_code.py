@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, NoReturn
 
 from ostiary import clock
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
 from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.storage.repos.codes import AuthorizationCode
 from ostiary.tokens.service import Grant, token_response
@@ -28,8 +30,7 @@ class AuthorizationCodeGrant:
         if code is None or code.client_id != client.client_id:
             raise invalid_grant("authorization code is invalid")
         if code.consumed_at is not None:
-            await _revoke_issued(code, services)
-            raise invalid_grant("authorization code was already used")
+            await _replayed(code_hash, services)
         if code.expires_at <= clock.now():
             raise invalid_grant("authorization code has expired")
         _check_redirect_uri(code, params.get("redirect_uri"))
@@ -38,21 +39,53 @@ class AuthorizationCodeGrant:
         if user is None or user.disabled:
             raise invalid_grant("the user is no longer active")
 
-        # Single use, exact even under concurrency: only one request consumes the code.
-        if not await services.store.codes.consume(code_hash):
-            await _revoke_issued(code, services)
-            raise invalid_grant("authorization code was already used")
-
         scopes = frozenset(code.scopes)
-        grant = Grant(client, user.id, user.id, scopes, auth_time=code.auth_time)
-        access = await services.tokens.access_token(grant)
-        refresh, family = None, None
-        if "refresh_token" in client.grant_types:
-            refresh, family = await services.tokens.refresh_token(grant, access)
-        await services.store.codes.record_issued(
-            code_hash, family_id=family, access_jti=access.jti, access_expires_at=access.expires_at
+        grant = Grant(
+            client,
+            user.id,
+            user.id,
+            scopes,
+            auth_time=code.auth_time,
+            sid=code.sid,
+            acr=code.acr,
+            amr=code.amr,
+            claims=code.claims,
         )
-        return token_response(access, scopes, refresh)
+        access = await services.tokens.access_token(grant)
+        wanted, bound_sid = grant.refresh_policy()
+        family = str(uuid.uuid4()) if wanted else None
+        # Single use, exact even under concurrency: only one request consumes the code,
+        # and it records what it issues in the same statement.
+        if not await services.store.codes.consume(
+            code_hash,
+            family_id=family,
+            access_jti=access.jti,
+            access_expires_at=access.expires_at,
+        ):
+            await _replayed(code_hash, services)
+        refresh = None
+        if family is not None:
+            refresh, _ = await services.tokens.refresh_token(
+                grant, access, family_id=family, sid=bound_sid
+            )
+        # A replay that raced this exchange flagged the code; whichever of the two ran
+        # second sees the other's write, so the tokens issued here never survive it.
+        if await services.store.codes.was_replayed(code_hash):
+            await _replayed(code_hash, services)
+        issued_id_token = None
+        if "openid" in scopes:
+            # OIDC Core §3.1.3.3: the token response carries an ID token.
+            issued_id_token = await id_token.issue(
+                services,
+                client,
+                user,
+                scopes,
+                id_token.Authentication(code.auth_time, code.acr, code.amr, code.sid),
+                nonce=code.nonce,
+                access_token=access.token,
+                requested=(code.claims or {}).get("id_token"),
+            )
+        return token_response(access, scopes, refresh, issued_id_token)
 
 
 def _check_redirect_uri(code: AuthorizationCode, given: str | None) -> None:
@@ -75,14 +108,16 @@ def _check_pkce(code: AuthorizationCode, verifier: str | None) -> None:
         raise invalid_grant("code_verifier does not match the code_challenge")
 
 
-async def _revoke_issued(code: AuthorizationCode, services: Services) -> None:
-    """RFC 6749 §4.1.2: on a replayed code, SHOULD revoke tokens issued from it."""
+async def _replayed(code_hash: bytes, services: Services) -> NoReturn:
+    """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked."""
+    code = await services.store.codes.mark_replayed(code_hash)
     denied: list[tuple[str, int]] = []
-    if code.family_id:
+    if code is not None and code.family_id:
         denied += [
             (r.jti, r.expires_at)
             for r in await services.store.refresh_tokens.revoke_family(code.family_id)
         ]
-    if code.access_jti and code.access_expires_at:
+    if code is not None and code.access_jti and code.access_expires_at:
         denied.append((code.access_jti, code.access_expires_at))
     await services.store.revocations.revoke(denied)
+    raise invalid_grant("authorization code was already used")

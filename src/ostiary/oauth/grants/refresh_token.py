@@ -9,6 +9,7 @@ from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.scopes import parse_scope
+from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.tokens.service import Grant, token_response
 
@@ -44,27 +45,61 @@ class RefreshTokenGrant:
         # A client whose registration lost a scope no longer gets it.
         requested &= client.scopes
 
+        user = None
         if token.user_id is not None:
             user = await store.users.get(token.user_id)
             if user is None or user.disabled:
                 await revoke_family(services, token.family_id)
                 raise invalid_grant("the user is no longer active")
+        if token.sid is not None:
+            # A session-bound token lives only as long as its SSO session.
+            session = await store.sessions.by_sid(token.sid)
+            if session is None or session.expires_at <= clock.now():
+                await revoke_family(services, token.family_id)
+                raise invalid_grant("the session of this refresh token has ended")
 
         if not await store.refresh_tokens.mark_used(token_hash):
             await revoke_family(services, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
 
         subject = token.user_id or client.client_id
+        context = {
+            "auth_time": token.auth_time,
+            "sid": token.sid,
+            "acr": token.acr,
+            "amr": token.amr,
+            "claims": token.claims,
+        }
         access = await services.tokens.access_token(
-            Grant(client, subject, token.user_id, requested, auth_time=token.auth_time)
+            Grant(client, subject, token.user_id, requested, **context)
         )
         # RFC 6749 §6: the new refresh token keeps the scope of the one it replaces.
         refresh, _ = await services.tokens.refresh_token(
-            Grant(client, subject, token.user_id, original & client.scopes, token.auth_time),
+            Grant(client, subject, token.user_id, original & client.scopes, **context),
             access,
             family_id=token.family_id,
+            sid=token.sid,
         )
-        return token_response(access, requested, refresh)
+        # A reuse racing this rotation revoked the family; whichever ran second sees the
+        # other's write, so the token just issued never outlives the revocation.
+        rotated = await store.refresh_tokens.get(token_hash)
+        if rotated is None or rotated.revoked_at is not None:
+            await revoke_family(services, token.family_id)
+            raise invalid_grant("refresh token was already used; its grant is revoked")
+        issued_id_token = None
+        if user is not None and "openid" in requested:
+            # OIDC Core §12.2: a refreshed ID token keeps sub, auth_time; no nonce.
+            issued_id_token = await id_token.issue(
+                services,
+                client,
+                user,
+                requested,
+                id_token.Authentication(token.auth_time or 0, token.acr, token.amr, token.sid),
+                nonce=None,
+                access_token=access.token,
+                requested=(token.claims or {}).get("id_token"),
+            )
+        return token_response(access, requested, refresh, issued_id_token)
 
 
 async def revoke_family(services: Services, family_id: str) -> None:

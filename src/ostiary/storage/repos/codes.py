@@ -30,6 +30,7 @@ class AuthorizationCode:
     claims: dict[str, Any] | None
     expires_at: int
     consumed_at: int | None
+    replayed_at: int | None
     family_id: str | None
     access_jti: str | None
     access_expires_at: int | None
@@ -91,31 +92,64 @@ class CodeRepository:
             row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
         return _row(row) if row else None
 
-    async def consume(self, code_hash: bytes) -> bool:
-        """Mark the code used; True only for the one call that did.
+    async def consume(
+        self,
+        code_hash: bytes,
+        *,
+        family_id: str | None,
+        access_jti: str,
+        access_expires_at: int,
+    ) -> bool:
+        """Mark the code used and what it will issue; True only for the one call that did.
 
         The conditional UPDATE makes single use exact even between concurrent requests
-        on different nodes: only one sees a row count of one.
+        on different nodes: only one sees a row count of one. Recording the family and
+        access-token id in the same statement lets a racing replay revoke them.
         """
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(codes)
                 .where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None))
-                .values(consumed_at=clock.now())
+                .values(
+                    consumed_at=clock.now(),
+                    family_id=family_id,
+                    access_jti=access_jti,
+                    access_expires_at=access_expires_at,
+                )
             )
         return result.rowcount == 1
 
-    async def record_issued(
-        self, code_hash: bytes, *, family_id: str | None, access_jti: str, access_expires_at: int
-    ) -> None:
+    async def mark_replayed(self, code_hash: bytes) -> AuthorizationCode | None:
+        """Flag a replay and return the row as it is now (with what was issued)."""
         async with self._engine.begin() as conn:
             await conn.execute(
-                update(codes)
-                .where(codes.c.code_hash == code_hash)
-                .values(
-                    family_id=family_id, access_jti=access_jti, access_expires_at=access_expires_at
-                )
+                update(codes).where(codes.c.code_hash == code_hash).values(replayed_at=clock.now())
             )
+            row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
+        return _row(row) if row else None
+
+    async def was_replayed(self, code_hash: bytes) -> bool:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(codes.c.replayed_at).where(codes.c.code_hash == code_hash)
+                )
+            ).first()
+        return row is not None and row.replayed_at is not None
+
+    async def issued_for_session(self, sid: str) -> list[tuple[str, int]]:
+        """Live access-token ids issued from this session's codes (for logout)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(codes.c.access_jti, codes.c.access_expires_at).where(
+                        codes.c.sid == sid,
+                        codes.c.access_jti.is_not(None),
+                        codes.c.access_expires_at > clock.now(),
+                    )
+                )
+            ).all()
+        return [(r.access_jti, r.access_expires_at) for r in rows]
 
     async def purge_expired(self, keep_seconds: int = 3600) -> int:
         """Forget codes well past expiry (kept a while so replays are still detected)."""

@@ -44,6 +44,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("acr", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("amr", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("claims", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("replayed_at", sa.BigInteger(), nullable=True))
 
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.add_column(
@@ -130,6 +131,7 @@ def downgrade() -> None:
         batch_op.drop_column("post_logout_redirect_uris")
 
     with op.batch_alter_table("authorization_codes", schema=None) as batch_op:
+        batch_op.drop_column("replayed_at")
         batch_op.drop_column("claims")
         batch_op.drop_column("amr")
         batch_op.drop_column("acr")

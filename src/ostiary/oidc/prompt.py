@@ -1,0 +1,75 @@
+"""What an authorization request needs next: login, consent, or nothing (OIDC §3.1.2.1)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from ostiary import clock
+from ostiary.accounts.signin import SignedIn
+from ostiary.oauth.authorize import AuthorizationRequest
+from ostiary.oauth.consent import needs_consent
+from ostiary.oidc.id_token import Authentication
+from ostiary.services import Services
+from ostiary.storage.repos.clients import Client
+
+# acr values in the manner of Keycloak: "1" the user authenticated during this request,
+# "0" an existing SSO session was reused.
+ACR_FRESH = "1"
+ACR_SSO = "0"
+
+
+class Step(Enum):
+    LOGIN = "login"
+    CONSENT = "consent"
+    ISSUE = "issue"
+
+
+def must_log_in(
+    request: AuthorizationRequest, signed_in: SignedIn | None, *, authenticated_here: bool
+) -> bool:
+    if signed_in is None:
+        return True
+    if authenticated_here:
+        return False
+    if "login" in request.prompt or "select_account" in request.prompt:
+        return True
+    # max_age: the last authentication is too old (0 forces it every time).
+    if request.max_age is not None and clock.now() - signed_in.session.auth_time > request.max_age:
+        return True
+    # id_token_hint names someone else than who is signed in: ask who this is.
+    return request.id_token_hint_sub is not None and request.id_token_hint_sub != signed_in.user.id
+
+
+async def next_step(
+    services: Services,
+    client: Client,
+    request: AuthorizationRequest,
+    signed_in: SignedIn | None,
+    *,
+    authenticated_here: bool = False,
+) -> Step:
+    """Raises the prompt=none errors; otherwise says what to show or to issue the code."""
+    silent = "none" in request.prompt
+    if must_log_in(request, signed_in, authenticated_here=authenticated_here):
+        if silent:
+            raise request.fail("login_required", "the user must sign in")
+        return Step.LOGIN
+    assert signed_in is not None
+    asks = "consent" in request.prompt or await needs_consent(
+        services, client, signed_in.user.id, frozenset(request.scopes)
+    )
+    if asks:
+        if silent:
+            raise request.fail("consent_required", "the user must consent")
+        return Step.CONSENT
+    return Step.ISSUE
+
+
+def authentication(signed_in: SignedIn, *, authenticated_here: bool) -> Authentication:
+    session = signed_in.session
+    return Authentication(
+        auth_time=session.auth_time,
+        acr=ACR_FRESH if authenticated_here else ACR_SSO,
+        amr=list(session.amr),
+        sid=session.sid,
+    )

@@ -1,0 +1,77 @@
+"""UserInfo endpoint (OIDC Core §5.3) with Bearer tokens (RFC 6750)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ostiary.oauth.params import parse_params
+from ostiary.oidc import claims as claims_module
+from ostiary.services import Services
+from ostiary.tokens import jwt_access
+
+
+@dataclass
+class BearerError(Exception):
+    """RFC 6750 §3: what goes into WWW-Authenticate, and the status."""
+
+    status: int
+    error: str | None = None
+    description: str | None = None
+    scope: str | None = None
+
+    def challenge(self) -> str:
+        parts = ['realm="ostiary"']
+        if self.error:
+            parts.append(f'error="{self.error}"')
+        if self.description:
+            parts.append(f'error_description="{self.description}"')
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        return "Bearer " + ", ".join(parts)
+
+
+def bearer_token(authorization: str | None, body: bytes | None, content_type: str) -> str:
+    """RFC 6750 §2.1 header or §2.2 form body; exactly one method (§2)."""
+    from_header = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise BearerError(400, "invalid_request", "use the Bearer scheme")
+        from_header = value.strip()
+    from_body = None
+    if body and content_type.split(";", 1)[0].strip().lower() == (
+        "application/x-www-form-urlencoded"
+    ):
+        try:
+            from_body = parse_params(body).get("access_token")
+        except Exception:
+            raise BearerError(400, "invalid_request", "malformed form body") from None
+    if from_header and from_body:
+        raise BearerError(400, "invalid_request", "send the token one way only")
+    token = from_header or from_body
+    if not token:
+        # RFC 6750 §3.1: no credentials at all → a challenge without an error code.
+        raise BearerError(401)
+    return token
+
+
+async def userinfo(services: Services, token: str) -> dict[str, Any]:
+    keys = await services.keys.fresh()
+    try:
+        claims = await jwt_access.decode(keys, token, issuer=services.settings.issuer)
+    except jwt_access.InvalidAccessToken:
+        raise BearerError(401, "invalid_token", "the access token is invalid or expired") from None
+    store = services.store
+    if await store.revocations.is_revoked(claims["jti"]):
+        raise BearerError(401, "invalid_token", "the access token was revoked")
+    scopes = frozenset(str(claims.get("scope", "")).split())
+    # OIDC Core §5.3.1: UserInfo answers only tokens granted the openid scope.
+    if "openid" not in scopes:
+        raise BearerError(403, "insufficient_scope", "the token lacks openid", scope="openid")
+    user = await store.users.get(str(claims.get("sub")))
+    client = await store.clients.get(str(claims.get("client_id")))
+    if user is None or user.disabled or client is None:
+        raise BearerError(401, "invalid_token", "the access token is no longer valid")
+    requested = {name: None for name in claims.get("userinfo_claims", [])}
+    return claims_module.release(user, scopes, requested)

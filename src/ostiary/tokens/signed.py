@@ -1,0 +1,64 @@
+"""Signing and checking our own JWTs with the key ring (RFC 7515, RFC 7519)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+
+from ostiary import clock
+from ostiary.keys.manager import KeyManager
+
+# Only what we sign with; never "none", never HMAC (a public key is no MAC secret).
+ALLOWED_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
+MAX_TOKEN_LENGTH = 8192
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def sign(keys: KeyManager, alg: str, claims: dict[str, Any], typ: str) -> str:
+    key = keys.signing_key(alg)
+    header = {"alg": alg, "typ": typ, "kid": key.kid}
+    return jwt.encode(header, claims, key.key, algorithms=[alg])
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+async def verify(
+    keys: KeyManager,
+    token: str,
+    *,
+    issuer: str,
+    typ: set[str],
+    allow_expired: bool = False,
+) -> dict[str, Any]:
+    """Check typ, algorithm, key, signature, iss and exp; return the claims."""
+    if len(token) > MAX_TOKEN_LENGTH or not looks_like_jwt(token):
+        raise InvalidToken("not a JWT")
+    try:
+        header = jws.extract_compact(token.encode()).protected
+    except (JoseError, ValueError, TypeError) as exc:
+        raise InvalidToken(f"malformed: {exc}") from None
+    token_typ = header.get("typ")
+    if not isinstance(token_typ, str) or token_typ not in typ:
+        raise InvalidToken("wrong typ")
+    alg = header.get("alg")
+    kid = header.get("kid")
+    loaded = await keys.find(kid) if isinstance(kid, str) and len(kid) <= 128 else None
+    if loaded is None or alg not in ALLOWED_ALGS or loaded.alg != alg:
+        raise InvalidToken("unknown key or algorithm")
+    try:
+        claims = jwt.decode(token, loaded.key, algorithms=[alg]).claims
+    except (JoseError, ValueError, TypeError) as exc:
+        raise InvalidToken(f"bad signature: {exc}") from None
+    if claims.get("iss") != issuer:
+        raise InvalidToken("wrong issuer")
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or (not allow_expired and exp <= clock.now()):
+        raise InvalidToken("expired")
+    return claims

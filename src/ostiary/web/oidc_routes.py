@@ -1,0 +1,140 @@
+"""UserInfo, discovery and RP-initiated logout."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary.accounts import signin
+from ostiary.errors import OAuthError
+from ostiary.oauth.params import parse_params
+from ostiary.oidc import id_token, logout, userinfo
+from ostiary.oidc.discovery import openid_configuration
+from ostiary.services import Services
+from ostiary.web.browser import SESSION_COOKIE, Browser
+from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect, server_error
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def discovery(request: Request) -> Response:
+    cached = getattr(request.app.state, "openid_configuration", None)
+    if cached is None:
+        cached = orjson.dumps(openid_configuration(_services(request).settings))
+        request.app.state.openid_configuration = cached
+    return Response(
+        cached,
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Authorization"}
+
+
+async def userinfo_endpoint(request: Request) -> Response:
+    """OIDC Core §5.3: GET or POST; errors per RFC 6750 §3."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={**CORS, "Access-Control-Max-Age": "600"})
+    services = _services(request)
+    try:
+        body = await request.body() if request.method == "POST" else None
+        token = userinfo.bearer_token(
+            request.headers.get("authorization"), body, request.headers.get("content-type", "")
+        )
+        claims = await userinfo.userinfo(services, token)
+    except userinfo.BearerError as exc:
+        body_json = {"error": exc.error, "error_description": exc.description} if exc.error else {}
+        return json_response(
+            body_json,
+            exc.status,
+            {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge()},
+        )
+    except Exception:
+        return server_error()
+    return json_response(claims, headers={**NO_STORE, **CORS})
+
+
+async def end_session(request: Request) -> Response:
+    """OpenID Connect RP-Initiated Logout 1.0 §2-§3."""
+    services = _services(request)
+    browser: Browser = request.app.state.browser
+    try:
+        if request.method == "POST":
+            params = parse_params(await request.body())
+        else:
+            params = parse_params(request.scope.get("query_string", b""))
+    except OAuthError as exc:
+        return error_page(exc.description or "Malformed request.")
+
+    hint = None
+    if "id_token_hint" in params:
+        try:
+            hint = await id_token.check_hint(services, params["id_token_hint"])
+        except id_token.InvalidHint:
+            return error_page("The id_token_hint was not issued by this server.")
+    client_id = params.get("client_id")
+    if hint is not None:
+        aud = hint.get("aud")
+        hinted = (
+            aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) and aud else None)
+        )
+        # §2: client_id, when given with a hint, must be the hint's audience.
+        if client_id is not None and client_id != hinted:
+            return error_page("client_id does not match the id_token_hint.")
+        client_id = hinted
+    target = params.get("post_logout_redirect_uri")
+    if target is not None:
+        client = await services.store.clients.get(client_id) if client_id else None
+        # §3: exact match against the client's registered post-logout URIs, or no redirect.
+        if client is None or target not in client.post_logout_redirect_uris:
+            return error_page(
+                "The post_logout_redirect_uri is not registered for this application."
+            )
+
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    signed_in = await signin.current(services, cookie)
+    if signed_in is not None:
+        hint_matches = (
+            hint is not None
+            and hint.get("sub") == signed_in.user.id
+            and hint.get("sid", signed_in.session.sid) == signed_in.session.sid
+        )
+        confirmed = request.method == "POST" and browser.csrf_ok(
+            "logout", cookie, params.get("csrf")
+        )
+        if not (hint_matches or confirmed):
+            # §2: without proof the RP speaks for this user, ask the user.
+            return page(
+                "logout.html",
+                csrf=browser.csrf_token("logout", cookie),
+                username=signed_in.user.username,
+                carry={
+                    k: v
+                    for k, v in {
+                        "client_id": client_id,
+                        "post_logout_redirect_uri": target,
+                        "state": params.get("state"),
+                    }.items()
+                    if v is not None
+                },
+            )
+        await logout.end_session(services, signed_in.session)
+
+    if target is not None:
+        state = params.get("state")
+        location = target + (("&" if "?" in target else "?") + _state(state) if state else "")
+        response = redirect(location)
+    else:
+        response = page("logged_out.html")
+    browser.clear_session(response)
+    return response
+
+
+def _state(state: str) -> str:
+    return urlencode({"state": state})
