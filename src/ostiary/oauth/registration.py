@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
+from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.redirect_uris import registration_problem
@@ -30,6 +32,23 @@ class ClientSpec:
     access_token_ttl: int | None = None
     refresh_token_ttl: int | None = None
     client_id: str | None = None
+    # OpenID Connect (Dynamic Client Registration 1.0 §2 and the logout specs' metadata).
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    id_token_signed_response_alg: str | None = None
+    id_token_ttl: int | None = None
+    session_refresh_tokens: bool = False
+
+    def oidc_fields(self) -> dict[str, Any]:
+        return {
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "id_token_ttl": self.id_token_ttl,
+            "session_refresh_tokens": self.session_refresh_tokens,
+        }
 
 
 def _default_grants(spec: ClientSpec) -> list[str]:
@@ -93,7 +112,30 @@ def check(spec: ClientSpec) -> tuple[list[str], str]:
             raise RegistrationError("token lifetimes must be positive")
     if spec.access_token_ttl is not None and spec.access_token_ttl > 86400:
         raise RegistrationError("access-token lifetime is capped at 86400 seconds")
+    check_oidc(spec)
     return grant_types, method
+
+
+def check_oidc(spec: ClientSpec) -> None:
+    for uri in spec.post_logout_redirect_uris:
+        problem = registration_problem(uri)
+        if problem:
+            raise RegistrationError(f"post-logout redirect URI {uri!r}: {problem}")
+    if spec.backchannel_logout_uri is not None:
+        # Back-Channel Logout §2.2: an absolute http(s) URI without a fragment.
+        problem = registration_problem(spec.backchannel_logout_uri)
+        if problem or not spec.backchannel_logout_uri.startswith(("https://", "http://")):
+            raise RegistrationError(
+                f"back-channel logout URI {spec.backchannel_logout_uri!r}: "
+                f"{problem or 'must be http(s)'}"
+            )
+    alg = spec.id_token_signed_response_alg
+    if alg is not None and alg not in SUPPORTED_ALGS:
+        raise RegistrationError(
+            f"id_token_signed_response_alg {alg!r} is not one of {', '.join(SUPPORTED_ALGS)}"
+        )
+    if spec.id_token_ttl is not None and not 60 <= spec.id_token_ttl <= 86400:
+        raise RegistrationError("ID-token lifetime must be between 60 and 86400 seconds")
 
 
 async def register(clients: ClientRepository, spec: ClientSpec) -> tuple[Client, str | None]:
@@ -115,5 +157,6 @@ async def register(clients: ClientRepository, spec: ClientSpec) -> tuple[Client,
         first_party=spec.first_party,
         access_token_ttl=spec.access_token_ttl,
         refresh_token_ttl=spec.refresh_token_ttl,
+        **spec.oidc_fields(),
     )
     return client, secret
