@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ostiary.web.demo import DEMO_SCOPES
 from tests.conftest import free_port
 from tests.e2e.processes import Servers, clean_env
 
@@ -107,15 +108,25 @@ def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
         assert header["typ"] == "at+jwt"
         assert claims["client_id"] == credentials.client_id
         assert claims["iss"] == server.base_url
-        assert set(str(claims["scope"]).split()) == {"demo:read", "demo:write"}
+        assert set(str(claims["scope"]).split()) == set(DEMO_SCOPES)
         first = shown_json(page, "response")
         assert str(first["refresh_token"]).startswith("ost_rt_")
+        # OpenID Connect: the page checked the nonce and shows the ID token's claims.
+        id_claims = shown_json(page, "id-claims")
+        assert id_claims["aud"] == credentials.client_id
+        assert id_claims["name"] == "Demo User"
+        assert id_claims["nonce"]
 
         # Refresh: a new token response with a rotated refresh token (RFC 6749 §6).
         page.get_by_role("button", name="Refresh tokens").click()
         page.wait_for_function(SHOWS_NEW_REFRESH_TOKEN, arg=first["refresh_token"])
         second = shown_json(page, "response")
         assert second["access_token"] != first["access_token"]
+
+        # UserInfo (OIDC Core §5.3) with the refreshed access token.
+        page.get_by_role("button", name="Call UserInfo").click()
+        expect(page.locator("#userinfo-response")).to_contain_text("demo@example.com")
+        assert shown_json(page, "userinfo-response")["sub"] == id_claims["sub"]
 
         # Revoke the refresh token (RFC 7009), then refreshing must fail visibly.
         page.get_by_role("button", name="Revoke refresh token").click()
@@ -124,4 +135,11 @@ def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
         expect(page.locator("#error")).to_be_visible()
         expect(page.locator("#error")).to_contain_text("invalid_grant")
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        # RP-initiated logout with id_token_hint comes straight back; the session is gone.
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(credentials.url)
+        page.get_by_role("button", name="Sign in with Ostiary").click()
+        page.wait_for_url("**/interaction/**")
+        expect(page.locator("input[name=password]")).to_be_visible()
     server.stop_cleanly()

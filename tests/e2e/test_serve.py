@@ -26,11 +26,12 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from ostiary.web.demo import DEMO_SCOPES
 from tests.conftest import SECRET_KEY, free_port
 from tests.e2e.helpers import csrf_of, query_of
 from tests.e2e.processes import OSTIARY, DemoCredentials, Servers, clean_env
 
-DEMO_SCOPE = "demo:read demo:write"
+DEMO_SCOPE = " ".join(DEMO_SCOPES)
 
 
 @pytest.fixture

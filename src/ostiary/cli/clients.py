@@ -1,4 +1,4 @@
-"""ostiary client create | list | show | delete"""
+"""ostiary client create | update | list | show | delete"""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import argparse
 
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
-from ostiary.oauth.registration import ClientSpec, RegistrationError, register
+from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
+from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
 from ostiary.services import Services
 
 
@@ -30,8 +31,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     create.add_argument("--access-token-ttl", type=int)
     create.add_argument("--refresh-token-ttl", type=int)
     create.add_argument("--client-id", help="choose the client_id instead of a random one")
+    _oidc_arguments(create, defaults=True)
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=create_client)
+
+    update = cmds.add_parser("update", help="change a client's registration")
+    update.add_argument("client_id")
+    update.add_argument("--name")
+    update.add_argument("--redirect-uri", action="append", dest="redirect_uris", help="replaces")
+    update.add_argument("--grant-type", action="append", dest="grant_types", help="replaces")
+    update.add_argument("--scope", help='replaces, space-separated, e.g. "a b c"')
+    update.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
+    update.add_argument("--audience", action="append", help="replaces")
+    update.add_argument("--first-party", action=argparse.BooleanOptionalAction, default=None)
+    update.add_argument("--access-token-ttl", type=int)
+    update.add_argument("--refresh-token-ttl", type=int)
+    _oidc_arguments(update, defaults=False)
+    update.add_argument("--json", action="store_true")
+    update.set_defaults(func=update_client)
 
     list_ = cmds.add_parser("list", help="list clients")
     list_.add_argument("--json", action="store_true")
@@ -48,6 +65,77 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     delete.set_defaults(func=delete_client)
 
 
+def _oidc_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """OpenID Connect registration fields, shared by create and update."""
+    many: dict[str, object] = {"default": []} if defaults else {}
+    flag: dict[str, object] = (
+        {"action": "store_true"} if defaults else {"action": argparse.BooleanOptionalAction}
+    )
+    parser.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        dest="post_logout_redirect_uris",
+        help="where RP-initiated logout may return (exact match)",
+        **many,  # type: ignore[arg-type]
+    )
+    parser.add_argument("--backchannel-logout-uri", help="receives back-channel logout tokens")
+    parser.add_argument(
+        "--backchannel-logout-session-required",
+        help="the client needs sid in logout tokens (always sent)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
+        "--id-token-alg",
+        dest="id_token_signed_response_alg",
+        choices=list(SUPPORTED_ALGS),
+        help="ID-token signing algorithm (default RS256)",
+    )
+    parser.add_argument("--id-token-ttl", type=int)
+    parser.add_argument(
+        "--session-refresh-tokens",
+        help="issue session-bound refresh tokens for openid requests without offline_access",
+        **flag,  # type: ignore[arg-type]
+    )
+
+
+_UPDATABLE = (
+    "name",
+    "redirect_uris",
+    "grant_types",
+    "auth_method",
+    "audience",
+    "first_party",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "id_token_signed_response_alg",
+    "id_token_ttl",
+    "session_refresh_tokens",
+)
+
+
+def update_client(args: argparse.Namespace) -> None:
+    changes = {name: getattr(args, name) for name in _UPDATABLE if getattr(args, name) is not None}
+    if args.scope is not None:
+        changes["scopes"] = args.scope.split()
+    if not changes:
+        raise CommandError("nothing to change: give at least one option")
+
+    async def action(services: Services) -> None:
+        try:
+            client = await update(services.store.clients, args.client_id, **changes)
+        except RegistrationError as exc:
+            raise CommandError(str(exc)) from None
+        if args.json:
+            emit_json(client.public_view())
+        else:
+            say(f"updated client {client.client_id}")
+
+    run_with_services(action)
+
+
 def create_client(args: argparse.Namespace) -> None:
     spec = ClientSpec(
         name=args.name,
@@ -61,6 +149,12 @@ def create_client(args: argparse.Namespace) -> None:
         access_token_ttl=args.access_token_ttl,
         refresh_token_ttl=args.refresh_token_ttl,
         client_id=args.client_id,
+        post_logout_redirect_uris=args.post_logout_redirect_uris,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        id_token_signed_response_alg=args.id_token_signed_response_alg,
+        id_token_ttl=args.id_token_ttl,
+        session_refresh_tokens=args.session_refresh_tokens,
     )
 
     async def action(services: Services) -> None:

@@ -26,8 +26,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
+    _profile_arguments(create)
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=create_user)
+
+    update = cmds.add_parser("update", help="change a user's email, phone or profile claims")
+    update.add_argument("username")
+    update.add_argument("--email")
+    _profile_arguments(update)
+    update.add_argument("--json", action="store_true")
+    update.set_defaults(func=update_user)
 
     list_ = cmds.add_parser("list", help="list users")
     list_.add_argument("--json", action="store_true")
@@ -43,6 +51,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         cmd.add_argument("username")
         cmd.add_argument("--json", action="store_true")
         cmd.set_defaults(func=func)
+
+
+PROFILE_OPTIONS = ("name", "given_name", "family_name", "nickname", "picture", "locale", "zoneinfo")
+
+
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    """OpenID Connect standard claims (OIDC Core §5.1) an operator may set."""
+    for claim in PROFILE_OPTIONS:
+        parser.add_argument("--" + claim.replace("_", "-"), dest=claim)
+    parser.add_argument("--email-verified", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--phone-number")
+    parser.add_argument(
+        "--phone-number-verified", action=argparse.BooleanOptionalAction, default=None
+    )
+
+
+def _profile_of(args: argparse.Namespace) -> dict[str, str]:
+    return {c: getattr(args, c) for c in PROFILE_OPTIONS if getattr(args, c) is not None}
 
 
 def _password(from_stdin: bool) -> str:
@@ -69,7 +95,13 @@ def create_user(args: argparse.Namespace) -> None:
         password_hash = await services.passwords.hash(password) if password else None
         try:
             user = await services.store.users.add(
-                username=username, email=args.email, password_hash=password_hash
+                username=username,
+                email=args.email,
+                password_hash=password_hash,
+                email_verified=bool(args.email_verified),
+                phone_number=args.phone_number,
+                phone_number_verified=bool(args.phone_number_verified),
+                profile=_profile_of(args),
             )
         except DuplicateUserError as exc:
             raise CommandError(str(exc)) from None
@@ -77,6 +109,30 @@ def create_user(args: argparse.Namespace) -> None:
             emit_json(user.public_view())
         else:
             say(f"created user {user.username} ({user.id})")
+
+    run_with_services(action)
+
+
+def update_user(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        changes: dict[str, object] = {}
+        for name in ("email", "email_verified", "phone_number", "phone_number_verified"):
+            if getattr(args, name) is not None:
+                changes[name] = getattr(args, name)
+        if "email" in changes and "email_verified" not in changes:
+            changes["email_verified"] = False  # a new address is unverified until said so
+        profile = _profile_of(args)
+        if profile:
+            changes["profile"] = {**user.profile, **profile}
+        if not changes:
+            raise CommandError("nothing to change: give at least one option")
+        await services.store.users.update_profile(user.id, **changes)
+        updated = await _find(services, user.id)
+        if args.json:
+            emit_json(updated.public_view())
+        else:
+            say(f"updated {updated.username}")
 
     run_with_services(action)
 

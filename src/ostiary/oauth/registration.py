@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
@@ -123,12 +123,14 @@ def check_oidc(spec: ClientSpec) -> None:
             raise RegistrationError(f"post-logout redirect URI {uri!r}: {problem}")
     if spec.backchannel_logout_uri is not None:
         # Back-Channel Logout §2.2: an absolute http(s) URI without a fragment.
-        problem = registration_problem(spec.backchannel_logout_uri)
-        if problem or not spec.backchannel_logout_uri.startswith(("https://", "http://")):
-            raise RegistrationError(
-                f"back-channel logout URI {spec.backchannel_logout_uri!r}: "
-                f"{problem or 'must be http(s)'}"
-            )
+        uri = spec.backchannel_logout_uri
+        problem = (
+            registration_problem(uri)
+            if uri.startswith(("https://", "http://"))
+            else "must be an https URL (http only on loopback)"
+        )
+        if problem:
+            raise RegistrationError(f"back-channel logout URI {uri!r}: {problem}")
     alg = spec.id_token_signed_response_alg
     if alg is not None and alg not in SUPPORTED_ALGS:
         raise RegistrationError(
@@ -160,3 +162,55 @@ async def register(clients: ClientRepository, spec: ClientSpec) -> tuple[Client,
         **spec.oidc_fields(),
     )
     return client, secret
+
+
+def spec_of(client: Client) -> ClientSpec:
+    """The registration of an existing client, as a spec to change and check again."""
+    return ClientSpec(
+        name=client.name,
+        redirect_uris=list(client.redirect_uris),
+        grant_types=sorted(client.grant_types),
+        scopes=sorted(client.scopes),
+        public=client.public,
+        auth_method=client.token_endpoint_auth_method,
+        audience=list(client.audience),
+        first_party=client.first_party,
+        access_token_ttl=client.access_token_ttl,
+        refresh_token_ttl=client.refresh_token_ttl,
+        client_id=client.client_id,
+        post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
+        id_token_signed_response_alg=client.id_token_signed_response_alg,
+        id_token_ttl=client.id_token_ttl,
+        session_refresh_tokens=client.session_refresh_tokens,
+    )
+
+
+async def update(clients: ClientRepository, client_id: str, **changes: Any) -> Client:
+    """Change a registration; the result is checked as a whole, as at creation.
+
+    Whether a client is public, and so its secret, cannot change here.
+    """
+    client = await clients.get(client_id)
+    if client is None:
+        raise RegistrationError(f"no client {client_id!r}")
+    if "public" in changes or "client_id" in changes:
+        raise RegistrationError("client_id and public cannot change; create a new client")
+    spec = replace(spec_of(client), **changes)
+    grant_types, method = check(spec)
+    updated = await clients.update(
+        client_id,
+        name=spec.name,
+        redirect_uris=list(spec.redirect_uris),
+        grant_types=grant_types,
+        scopes=sorted(set(spec.scopes)),
+        token_endpoint_auth_method=method,
+        audience=list(spec.audience or []),
+        first_party=spec.first_party,
+        access_token_ttl=spec.access_token_ttl,
+        refresh_token_ttl=spec.refresh_token_ttl,
+        **spec.oidc_fields(),
+    )
+    assert updated is not None
+    return updated

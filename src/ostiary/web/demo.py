@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ostiary.oauth.registration import ClientSpec, register
 from ostiary.services import Services
 from ostiary.web.responses import error_page, page
 
 DEMO_CLIENT_ID = "ostiary-demo"
 DEMO_USERNAME = "demo"
-DEMO_SCOPES = ["demo:read", "demo:write"]
+DEMO_SCOPES = ["openid", "profile", "email", "offline_access", "demo:read", "demo:write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +44,21 @@ async def seed(services: Services) -> DemoCredentials | None:
     await store.users.add(
         username=DEMO_USERNAME,
         email="demo@example.com",
+        email_verified=True,
         password_hash=await services.passwords.hash(password),
+        profile={"name": "Demo User", "given_name": "Demo", "family_name": "User"},
     )
-    await store.clients.add(
-        client_id=DEMO_CLIENT_ID,
-        name="Ostiary demo application",
-        secret_hash=None,
-        public=True,
-        token_endpoint_auth_method="none",
-        redirect_uris=[f"{issuer}/demo"],
-        grant_types=["authorization_code", "refresh_token"],
-        scopes=DEMO_SCOPES,
+    await register(
+        store.clients,
+        ClientSpec(
+            client_id=DEMO_CLIENT_ID,
+            name="Ostiary demo application",
+            public=True,
+            redirect_uris=[f"{issuer}/demo"],
+            post_logout_redirect_uris=[f"{issuer}/demo"],
+            grant_types=["authorization_code", "refresh_token"],
+            scopes=DEMO_SCOPES,
+        ),
     )
     return credentials
 
