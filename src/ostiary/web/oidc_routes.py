@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,7 +11,6 @@ from ostiary.accounts import signin
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import parse_params
 from ostiary.oidc import id_token, logout, userinfo
-from ostiary.oidc.discovery import openid_configuration
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE, Browser
 from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect, server_error
@@ -20,18 +18,6 @@ from ostiary.web.responses import NO_STORE, error_page, json_response, page, red
 
 def _services(request: Request) -> Services:
     return request.app.state.services
-
-
-async def discovery(request: Request) -> Response:
-    cached = getattr(request.app.state, "openid_configuration", None)
-    if cached is None:
-        cached = orjson.dumps(openid_configuration(_services(request).settings))
-        request.app.state.openid_configuration = cached
-    return Response(
-        cached,
-        media_type="application/json",
-        headers={"Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*"},
-    )
 
 
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Authorization"}
