@@ -30,5 +30,5 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "code_challenge_methods_supported": list(SUPPORTED_METHODS),
         # RFC 9207: the iss parameter in authorization responses (mix-up defence).
         "authorization_response_iss_parameter_supported": True,
-        "access_token_signing_alg_values_supported": ALLOWED_ALGS,
+        "access_token_signing_alg_values_supported": list(ALLOWED_ALGS),
     }

@@ -126,7 +126,7 @@ def check_oidc(spec: ClientSpec) -> None:
         uri = spec.backchannel_logout_uri
         problem = (
             registration_problem(uri)
-            if uri.startswith(("https://", "http://"))
+            if uri.lower().startswith(("https://", "http://"))
             else "must be an https URL (http only on loopback)"
         )
         if problem:

@@ -23,7 +23,7 @@ def openid_configuration(settings: Settings) -> dict[str, Any]:
             "scopes_supported": list(OIDC_SCOPES),
             "response_modes_supported": list(RESPONSE_MODES),
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ALLOWED_ALGS,
+            "id_token_signing_alg_values_supported": list(ALLOWED_ALGS),
             "claims_supported": [*SUPPORTED_CLAIMS, *ID_TOKEN_CLAIMS],
             "claims_parameter_supported": True,
             "claim_types_supported": ["normal"],

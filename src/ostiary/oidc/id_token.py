@@ -17,7 +17,12 @@ from ostiary.tokens import signed
 
 DEFAULT_ALG = "RS256"  # OIDC Core §15.1: mandatory to implement.
 ID_TOKEN_TYP = "JWT"
-_HASHES = {"RS256": hashlib.sha256, "ES256": hashlib.sha256, "PS256": hashlib.sha256}
+_HASHES = {
+    "RS256": hashlib.sha256,
+    "ES256": hashlib.sha256,
+    "PS256": hashlib.sha256,
+    "EdDSA": hashlib.sha512,
+}
 
 
 def token_hash(value: str, alg: str) -> str:
@@ -25,7 +30,7 @@ def token_hash(value: str, alg: str) -> str:
 
     EdDSA with Ed25519 hashes with SHA-512 (OIDC Core errata set 2, §3.1.3.6).
     """
-    digest = _HASHES.get(alg, hashlib.sha512)(value.encode("ascii")).digest()
+    digest = _HASHES[alg](value.encode("ascii")).digest()
     half = digest[: len(digest) // 2]
     return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
 

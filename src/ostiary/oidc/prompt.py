@@ -33,8 +33,10 @@ def must_log_in(
         return False
     if "login" in request.prompt or "select_account" in request.prompt:
         return True
-    # max_age: the last authentication is too old (0 forces it every time).
-    if request.max_age is not None and clock.now() - signed_in.session.auth_time > request.max_age:
+    # max_age: the last authentication is too old; 0 means "always" (Core errata set 2).
+    if request.max_age is not None and (
+        request.max_age == 0 or clock.now() - signed_in.session.auth_time > request.max_age
+    ):
         return True
     # id_token_hint names someone else than who is signed in: ask who this is.
     return request.id_token_hint_sub is not None and request.id_token_hint_sub != signed_in.user.id
