@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
+from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos.sessions import Session
 from ostiary.storage.repos.users import User
@@ -30,13 +31,25 @@ async def check_password(services: Services, username: str, password: str) -> Us
 
 
 async def start_session(services: Services, user: User, previous: str | None) -> str:
-    """A new session (and cookie value) at each login, so a planted id is worthless."""
-    if previous:
-        await services.store.sessions.delete(digest(previous))
+    """A new cookie value at each login, so a planted session id is worthless.
+
+    The same user signing in again keeps the session (its sid, and so the clients that
+    logout must reach) with a fresh auth_time; another user's session is ended properly,
+    back-channel logout included, before a new one starts.
+    """
+    sessions = services.store.sessions
+    ttl = services.settings.sessions.ttl
     token = new_secret(SESSION_PREFIX)
-    await services.store.sessions.add(
-        id_hash=digest(token), user_id=user.id, ttl=services.settings.sessions.ttl
-    )
+    if previous:
+        old = await sessions.get_live(digest(previous))
+        if old is not None and old.user_id == user.id:
+            if await sessions.reauthenticate(old.id_hash, digest(token), ttl=ttl):
+                return token
+        elif old is not None:
+            await logout.end_session(services, old)
+        else:
+            await sessions.delete(digest(previous))
+    await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl)
     return token
 
 

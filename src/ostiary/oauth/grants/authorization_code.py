@@ -38,6 +38,11 @@ class AuthorizationCodeGrant:
         user = await services.store.users.get(code.user_id)
         if user is None or user.disabled:
             raise invalid_grant("the user is no longer active")
+        if code.sid is not None:
+            # A code outlives neither its session: a logout before redemption kills it.
+            session = await services.store.sessions.by_sid(code.sid)
+            if session is None or session.expires_at <= clock.now():
+                raise invalid_grant("the session this code was issued in has ended")
 
         scopes = frozenset(code.scopes)
         grant = Grant(

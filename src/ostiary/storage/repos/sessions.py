@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -60,6 +60,17 @@ class SessionRepository:
                 )
             )
         return session
+
+    async def reauthenticate(self, old_hash: bytes, new_hash: bytes, *, ttl: int) -> bool:
+        """A fresh login in the same session: new cookie value and auth_time, same sid."""
+        now = clock.now()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(sessions)
+                .where(sessions.c.id_hash == old_hash, sessions.c.expires_at > now)
+                .values(id_hash=new_hash, auth_time=now, expires_at=now + ttl)
+            )
+        return result.rowcount == 1
 
     async def get_live(self, id_hash: bytes) -> Session | None:
         async with self._engine.connect() as conn:
