@@ -138,6 +138,9 @@ def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
         "issuer": f"http://127.0.0.1:{port}",
         "secret_key": SECRET_KEY,
         "keys": {"publish_ahead": 0, "cache_ttl": 1},
+        # Negative tests fail logins and client authentication on purpose, all from
+        # 127.0.0.1; lockout tests start their own servers with low thresholds.
+        "lockout": {"account_threshold": 100_000, "ip_threshold": 100_000},
     }
     values.update(overrides)
     return load_settings(**values)

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.accounts.passwords import Passwords
+from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.sealing import Sealer
+from ostiary.events import AuditLog
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
 from ostiary.settings import Settings
@@ -27,6 +29,8 @@ class Services:
     keys: KeyManager
     tokens: TokenService
     passwords: Passwords
+    audit: AuditLog
+    throttle: Throttle
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -42,6 +46,7 @@ class Services:
 
     async def close(self) -> None:
         await self.drain()
+        await self.audit.flush()
         await self.engine.dispose()
 
     def signing_algs(self) -> set[str]:
@@ -66,4 +71,6 @@ def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Ser
         keys=keys,
         tokens=TokenService(settings, store, keys),
         passwords=Passwords(settings.passwords),
+        audit=AuditLog(store.audit),
+        throttle=Throttle(store.throttles, settings.lockout),
     )

@@ -82,9 +82,43 @@ class SessionSettings(_Section):
 class PasswordSettings(_Section):
     """Argon2id parameters; defaults are OWASP's minimum (m=19 MiB, t=2, p=1)."""
 
+    min_length: int = Field(12, ge=8, le=128, description="Shortest password accepted.")
     memory_cost: int = Field(19456, ge=19456, description="Argon2id memory in KiB.")
     time_cost: int = Field(2, ge=2, description="Argon2id iterations.")
     parallelism: int = Field(1, ge=1, description="Argon2id lanes.")
+
+
+class LockoutSettings(_Section):
+    """Brute-force protection on the login form and the token endpoint."""
+
+    account_threshold: int = Field(
+        5, ge=1, description="Failed logins for one account before it is locked."
+    )
+    ip_threshold: int = Field(
+        20, ge=1, description="Failed attempts from one IP address before it is locked."
+    )
+    window: int = Field(900, ge=60, description="Seconds after which a quiet counter starts over.")
+    base_lock: int = Field(
+        30, ge=1, description="First lock in seconds; it doubles with each further failure."
+    )
+    max_lock: int = Field(900, ge=1, description="Longest lock in seconds.")
+
+
+class AuditSettings(_Section):
+    retention_days: int = Field(
+        365, ge=1, description="Days audit events are kept before the purge deletes them."
+    )
+
+
+class SmtpSettings(_Section):
+    host: str | None = Field(None, description="SMTP server; unset means no mail is sent.")
+    port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
+    use_tls: bool = Field(False, description="Connect with implicit TLS (port 465).")
+    sender: str = Field("ostiary@localhost", description="From address of Ostiary's mail.")
+    timeout: float = Field(10.0, gt=0, description="Seconds to wait for the SMTP server.")
 
 
 class OidcSettings(_Section):
@@ -126,6 +160,9 @@ class Settings(BaseSettings):
     sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
     passwords: PasswordSettings = Field(default_factory=PasswordSettings)  # type: ignore[arg-type]
     oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]
+    lockout: LockoutSettings = Field(default_factory=LockoutSettings)  # type: ignore[arg-type]
+    audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
 
     @field_validator("issuer")
     @classmethod

@@ -182,4 +182,6 @@ def test_oidc_registration_oidc_fields_round_trip_through_the_spec() -> None:
         "id_token_signed_response_alg": "ES256",
         "id_token_ttl": 600,
         "session_refresh_tokens": True,
+        "include_roles": False,
+        "include_groups": False,
     }

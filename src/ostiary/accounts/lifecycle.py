@@ -1,9 +1,13 @@
-"""Account state changes that must reach every token at once."""
+"""State changes that must reach every token at once: disable, delete, revoke."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
+from ostiary.crypto.sealing import derive_key
+from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos.users import User
 
@@ -14,15 +18,74 @@ class Cutoff:
     refresh_tokens_revoked: int
 
 
-async def disable(services: Services, user: User) -> Cutoff:
+async def end_sessions(services: Services, user_id: str) -> int:
+    """End every SSO session of a user, telling each client over the back channel."""
+    sessions = await services.store.sessions.for_user(user_id)
+    for session in sessions:
+        await logout.end_session(services, session)
+    return len(sessions)
+
+
+async def revoke_user_tokens(services: Services, user_id: str) -> int:
+    store = services.store
+    revoked = await store.refresh_tokens.revoke_for_user(user_id)
+    await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
+    return len(revoked)
+
+
+async def revoke_client_tokens(services: Services, client_id: str, *, actor: str) -> int:
+    """Revoke every refresh token of a client and deny the access tokens issued with them."""
+    store = services.store
+    revoked = await store.refresh_tokens.revoke_for_client(client_id)
+    await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
+    await services.audit.record(
+        "client.tokens_revoked", actor=actor, client_id=client_id, details={"count": len(revoked)}
+    )
+    return len(revoked)
+
+
+async def disable(services: Services, user: User, *, actor: str = "system") -> Cutoff:
     """Disable the account and revoke everything it holds, for good.
 
-    Sessions end, refresh tokens are revoked (enabling the account later does not revive
-    them), and the access tokens issued with them go on the deny list until they expire.
+    Sessions end (with back-channel logout), refresh tokens are revoked (enabling the
+    account later does not revive them), and the access tokens issued with them go on the
+    deny list until they expire.
     """
-    store = services.store
-    await store.users.set_disabled(user.id, True)
-    ended = await store.sessions.delete_for_user(user.id)
-    revoked = await store.refresh_tokens.revoke_for_user(user.id)
-    await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
-    return Cutoff(ended, len(revoked))
+    await services.store.users.set_disabled(user.id, True)
+    ended = await end_sessions(services, user.id)
+    revoked = await revoke_user_tokens(services, user.id)
+    await services.audit.record(
+        "user.disabled",
+        actor=actor,
+        user_id=user.id,
+        details={"sessions_ended": ended, "refresh_tokens_revoked": revoked},
+    )
+    return Cutoff(ended, revoked)
+
+
+def pseudonym(services: Services, user_id: str) -> str:
+    """A stable stand-in for a deleted user in the audit log, not reversible without the
+    server's secret key."""
+    key = derive_key(services.settings.require_secret_key(), "audit-pseudonym")
+    return "deleted:" + hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+async def delete(services: Services, user: User, *, actor: str = "system") -> Cutoff:
+    """Delete the account: revoke everything, pseudonymise the audit trail, drop the row.
+
+    Roles, group memberships, consents, sessions and one-time tokens go with the row
+    (foreign keys cascade); refresh tokens are revoked first so their access tokens are
+    denied, then purged with the rest when they expire.
+    """
+    ended = await end_sessions(services, user.id)
+    revoked = await revoke_user_tokens(services, user.id)
+    stand_in = pseudonym(services, user.id)
+    await services.store.audit.pseudonymise(user.id, stand_in)
+    await services.store.users.delete(user.id)
+    await services.audit.record(
+        "user.deleted",
+        actor=actor if actor != f"user:{user.id}" else f"user:{stand_in}",
+        user_id=stand_in,
+        details={"sessions_ended": ended, "refresh_tokens_revoked": revoked},
+    )
+    return Cutoff(ended, revoked)

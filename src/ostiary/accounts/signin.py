@@ -17,17 +17,30 @@ class SignedIn:
     user: User
 
 
-async def check_password(services: Services, username: str, password: str) -> User | None:
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    user: User | None
+    # Why it failed, for the audit log only: the person sees one message for all of them.
+    reason: str | None
+    # Who was meant (when the account exists), for the audit log.
+    user_id: str | None = None
+
+
+async def check_password(services: Services, username: str, password: str) -> PasswordCheck:
     """The user if the password is right and the account enabled; same cost either way."""
     user = await services.store.users.by_username(username)
     ok = await services.passwords.verify(user.password_hash if user else None, password)
-    if not ok or user is None or user.disabled:
-        return None
+    if user is None:
+        return PasswordCheck(None, "unknown_user")
+    if not ok:
+        return PasswordCheck(None, "bad_password", user.id)
+    if user.disabled:
+        return PasswordCheck(None, "disabled", user.id)
     if user.password_hash and services.passwords.needs_rehash(user.password_hash):
         await services.store.users.set_password_hash(
             user.id, await services.passwords.hash(password)
         )
-    return user
+    return PasswordCheck(user, None, user.id)
 
 
 async def start_session(services: Services, user: User, previous: str | None) -> str:

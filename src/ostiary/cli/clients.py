@@ -92,6 +92,16 @@ def _oidc_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     )
     parser.add_argument("--id-token-ttl", type=int)
     parser.add_argument(
+        "--include-roles",
+        help="put the user's roles in tokens (RFC 9068 §2.2.3.1)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
+        "--include-groups",
+        help="put the user's groups in tokens (RFC 9068 §2.2.3.1)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
         "--session-refresh-tokens",
         help="issue session-bound refresh tokens for openid requests without offline_access",
         **flag,  # type: ignore[arg-type]
@@ -113,6 +123,8 @@ _UPDATABLE = (
     "id_token_signed_response_alg",
     "id_token_ttl",
     "session_refresh_tokens",
+    "include_roles",
+    "include_groups",
 )
 
 
@@ -155,6 +167,8 @@ def create_client(args: argparse.Namespace) -> None:
         id_token_signed_response_alg=args.id_token_signed_response_alg,
         id_token_ttl=args.id_token_ttl,
         session_refresh_tokens=args.session_refresh_tokens,
+        include_roles=args.include_roles,
+        include_groups=args.include_groups,
     )
 
     async def action(services: Services) -> None:

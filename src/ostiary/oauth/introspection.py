@@ -7,7 +7,7 @@ from typing import Any
 from ostiary import clock
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
 from ostiary.errors import invalid_client, invalid_request
-from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.scopes import format_scope
 from ostiary.services import Services
@@ -16,9 +16,11 @@ from ostiary.tokens import jwt_access
 INACTIVE: dict[str, Any] = {"active": False}
 
 
-async def introspect(services: Services, body: bytes, authorization: str | None) -> dict[str, Any]:
+async def introspect(
+    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+) -> dict[str, Any]:
     params = parse_params(body)
-    caller = await authenticate_client(services.store.clients, params, authorization)
+    caller = await authenticate(services, params, authorization, ip)
     # RFC 7662 §2.1 / §4: the endpoint MUST require authorization; public clients
     # cannot prove who they are, so they may not probe tokens.
     if caller.public:

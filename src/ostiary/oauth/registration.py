@@ -39,6 +39,9 @@ class ClientSpec:
     id_token_signed_response_alg: str | None = None
     id_token_ttl: int | None = None
     session_refresh_tokens: bool = False
+    # RFC 9068 §2.2.3.1 roles and groups claims in this client's tokens.
+    include_roles: bool = False
+    include_groups: bool = False
 
     def oidc_fields(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,8 @@ class ClientSpec:
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "id_token_ttl": self.id_token_ttl,
             "session_refresh_tokens": self.session_refresh_tokens,
+            "include_roles": self.include_roles,
+            "include_groups": self.include_groups,
         }
 
 
@@ -184,6 +189,8 @@ def spec_of(client: Client) -> ClientSpec:
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         id_token_ttl=client.id_token_ttl,
         session_refresh_tokens=client.session_refresh_tokens,
+        include_roles=client.include_roles,
+        include_groups=client.include_groups,
     )
 
 

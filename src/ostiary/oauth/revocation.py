@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
 from ostiary.errors import OAuthError, invalid_request
-from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.grants.refresh_token import revoke_family
 from ostiary.oauth.params import parse_params
 from ostiary.services import Services
@@ -13,10 +13,12 @@ from ostiary.tokens import jwt_access
 _HINTS = {"access_token", "refresh_token"}
 
 
-async def revoke(services: Services, body: bytes, authorization: str | None) -> None:
+async def revoke(
+    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+) -> None:
     """Revoke a token the calling client holds. Unknown tokens are not an error (§2.2)."""
     params = parse_params(body)
-    client = await authenticate_client(services.store.clients, params, authorization)
+    client = await authenticate(services, params, authorization, ip)
     value = params.get("token")
     if value is None:
         raise invalid_request("token is required")
@@ -32,6 +34,13 @@ async def revoke(services: Services, body: bytes, authorization: str | None) -> 
             # §2.1: revoking a refresh token SHOULD also invalidate the access tokens
             # of the same grant: the whole rotation family goes.
             await revoke_family(services, token.family_id)
+            await services.audit.record(
+                "token.revoked",
+                actor=f"client:{client.client_id}",
+                user_id=token.user_id,
+                client_id=client.client_id,
+                details={"token_type": "refresh_token", "family": token.family_id},
+            )
         return
     if jwt_access.looks_like_jwt(value):
         keys = await services.keys.fresh()
@@ -44,3 +53,10 @@ async def revoke(services: Services, body: bytes, authorization: str | None) -> 
         # §2.1: only the client the token was issued to may revoke it.
         if claims.get("client_id") == client.client_id:
             await services.store.revocations.revoke([(claims["jti"], claims["exp"])])
+            await services.audit.record(
+                "token.revoked",
+                actor=f"client:{client.client_id}",
+                user_id=claims["sub"] if claims.get("sub") != client.client_id else None,
+                client_id=client.client_id,
+                details={"token_type": "access_token", "jti": claims["jti"]},
+            )

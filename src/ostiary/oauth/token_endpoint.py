@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
-from ostiary.oauth.client_auth.registry import authenticate_client
+from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.params import parse_params
 from ostiary.services import Services
 
 
-async def token(services: Services, body: bytes, authorization: str | None) -> dict[str, Any]:
+async def token(
+    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+) -> dict[str, Any]:
     params = parse_params(body)
     grant_type = params.get("grant_type")
     if grant_type is None:
@@ -20,7 +22,7 @@ async def token(services: Services, body: bytes, authorization: str | None) -> d
     handler = GRANTS.get(grant_type)
     if handler is None:
         raise OAuthError("unsupported_grant_type", f"grant_type '{grant_type}' is not supported")
-    client = await authenticate_client(services.store.clients, params, authorization)
+    client = await authenticate(services, params, authorization, ip)
     # RFC 6749 §5.2 unauthorized_client: the client may not use this grant type.
     if grant_type not in client.grant_types:
         raise unauthorized_client(f"this client may not use {grant_type}")

@@ -59,6 +59,7 @@ async def issue(
     nonce: str | None,
     access_token: str | None,
     requested: dict[str, Any] | None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
     settings = services.settings
     now = clock.now()
@@ -68,6 +69,7 @@ async def issue(
     # OIDC_ID_TOKEN_SCOPE_CLAIMS=false keeps only what the claims request asks for.
     released_scopes = scopes if settings.oidc.id_token_scope_claims else frozenset()
     body.update(claims_module.release(user, released_scopes, requested))
+    body.update(extra or {})
     body.update(
         {
             "iss": settings.issuer,

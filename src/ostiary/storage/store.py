@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ostiary.storage.repos.access import AccessRepository
+from ostiary.storage.repos.audit import AuditRepository
 from ostiary.storage.repos.clients import ClientRepository
 from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.consents import ConsentRepository
 from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
+from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
+from ostiary.storage.repos.throttles import ThrottleRepository
 from ostiary.storage.repos.users import UserRepository
 
 
@@ -29,3 +33,7 @@ class Store:
         self.refresh_tokens = RefreshTokenRepository(engine)
         self.revocations = RevocationRepository(engine)
         self.logout_failures = LogoutFailureRepository(engine)
+        self.access = AccessRepository(engine)
+        self.audit = AuditRepository(engine)
+        self.throttles = ThrottleRepository(engine)
+        self.one_time_tokens = OneTimeTokenRepository(engine)

@@ -56,6 +56,9 @@ clients = Table(
     Column("id_token_ttl", Integer),
     # Refresh tokens for OpenID requests without offline_access, bound to the SSO session.
     Column("session_refresh_tokens", Boolean, nullable=False, server_default="0"),
+    # RFC 9068 §2.2.3.1: put the user's roles / groups in its tokens.
+    Column("include_roles", Boolean, nullable=False, server_default="0"),
+    Column("include_groups", Boolean, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -214,4 +217,122 @@ revoked_tokens = Table(
     Column("expires_at", Timestamp, nullable=False),
     Column("revoked_at", Timestamp, nullable=False),
     Index("ix_revoked_tokens_expires_at", "expires_at"),
+)
+
+
+# -- roles, groups and scopes (RBAC) ---------------------------------------------------
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    Index("ix_user_roles_role", "role"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(150), nullable=False, unique=True),
+    Column("external_id", String(200)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_user_id", "user_id"),
+)
+
+# Nested groups: members of the child are members of the parent.
+group_parents = Table(
+    "group_parents",
+    metadata,
+    Column("child_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+group_roles = Table(
+    "group_roles",
+    metadata,
+    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+)
+
+# Registered scopes; a scope with required roles is only granted to users holding one.
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+scope_roles = Table(
+    "scope_roles",
+    metadata,
+    Column("scope", String(200), ForeignKey("scopes.name", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+)
+
+# -- audit, throttling, one-time tokens ----------------------------------------------------
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Timestamp, nullable=False),
+    Column("type", String(64), nullable=False),
+    # Who did it: "user:<id>", "client:<id>", "admin:<id>" or "system".
+    Column("actor", String(120), nullable=False),
+    # Whom it concerns; replaced by a pseudonym when the user is deleted.
+    Column("user_id", String(64)),
+    Column("client_id", String(64)),
+    Column("ip", String(64)),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(200)),
+    Column("details", JSON, nullable=False, server_default="{}"),
+    Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_user_id_at", "user_id", "at"),
+    Index("ix_audit_events_type_at", "type", "at"),
+)
+
+# Failed attempts per key ("user:<name>", "ip:<addr>", "client:<id>"), shared by all nodes.
+throttles = Table(
+    "throttles",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", Timestamp, nullable=False),
+    Column("locked_until", Timestamp, nullable=False),
+    Index("ix_throttles_last_failure_at", "last_failure_at"),
+)
+
+# Password-reset and email-verification tokens: digests, single use, short lived.
+one_time_tokens = Table(
+    "one_time_tokens",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("email", String(320)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("used_at", Timestamp),
+    Index("ix_one_time_tokens_expires_at", "expires_at"),
+    Index("ix_one_time_tokens_user_id", "user_id"),
 )

@@ -42,6 +42,8 @@ class Grant:
     acr: str | None = None
     amr: list[str] | None = None
     claims: dict[str, Any] | None = None
+    # roles / groups (RFC 9068 §2.2.3.1), for clients registered to receive them
+    extra: dict[str, Any] | None = None
 
     def refresh_policy(self) -> tuple[bool, str | None]:
         """Whether a refresh token goes with this grant, and the session it is bound to.
@@ -93,6 +95,8 @@ class TokenService:
             claims["auth_time"] = grant.auth_time
         if grant.sid is not None:
             claims["sid"] = grant.sid
+        if grant.extra:
+            claims.update(grant.extra)
         userinfo = (grant.claims or {}).get("userinfo")
         if userinfo:
             # OIDC Core §5.5: claims requested for the UserInfo endpoint travel with the token.

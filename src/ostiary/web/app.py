@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ostiary import retention
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
 from ostiary.web import authorize_routes as authz
@@ -20,8 +21,6 @@ from ostiary.web import demo, oidc_routes, token_routes, wellknown
 from ostiary.web.browser import Browser
 
 log = logging.getLogger("ostiary")
-
-PURGE_INTERVAL = 600
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -39,13 +38,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             credentials = await demo.seed(svc)
             if credentials is not None:
                 _announce_demo(credentials)
-        purger = asyncio.create_task(_purge_forever(svc))
+        background = [
+            asyncio.create_task(retention.purge_forever(svc)),
+            asyncio.create_task(svc.audit.run()),
+        ]
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if services is None:
                 await svc.close()
 
@@ -81,19 +84,3 @@ def _announce_demo(credentials: demo.DemoCredentials) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-async def _purge_forever(services: Services) -> None:
-    """Forget expired codes, tokens, sessions and interactions: keep nothing for longer."""
-    store = services.store
-    while True:
-        await asyncio.sleep(PURGE_INTERVAL)
-        try:
-            await store.codes.purge_expired()
-            await store.refresh_tokens.purge_expired()
-            await store.revocations.purge_expired()
-            await store.sessions.purge_expired()
-            await store.interactions.purge_expired()
-            await store.logout_failures.purge_older_than(30 * 86400)
-        except Exception:
-            log.exception("purging expired rows failed")

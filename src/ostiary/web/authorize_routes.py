@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -11,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary import clock
-from ostiary.accounts import signin
+from ostiary.accounts import access as rbac
+from ostiary.accounts import signin, throttle
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
 from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
@@ -55,8 +57,9 @@ async def authorization_endpoint(request: Request) -> Response:
             params = parse_params(await request.body())
         else:
             params = parse_params(request.scope.get("query_string", b""))
-        client, auth_request = await authorize.validate(services, params)
+        client, asked = await authorize.validate(services, params)
         signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+        auth_request = await _for_user(services, asked, signed_in.user.id) if signed_in else asked
         step = await prompt.next_step(services, client, auth_request, signed_in)
     except UnsafeRedirectError as exc:
         return error_page(exc.message)
@@ -75,7 +78,7 @@ async def authorization_endpoint(request: Request) -> Response:
         id=secrets.token_urlsafe(24),
         browser_hash=hashlib.sha256(browser_id.encode()).digest(),
         client_id=client.client_id,
-        request=auth_request.to_json(),
+        request=asked.to_json(),
         expires_at=clock.now() + services.settings.sessions.interaction_ttl,
     )
     await services.store.interactions.add(interaction)
@@ -99,6 +102,16 @@ async def _issue(
         session_hash=signed_in.session.id_hash,
         auth=prompt.authentication(signed_in, authenticated_here=authenticated_here),
     )
+
+
+async def _for_user(
+    services: Services, auth_request: AuthorizationRequest, user_id: str
+) -> AuthorizationRequest:
+    """The request with only the scopes this user's roles allow (role-gated scopes)."""
+    allowed = await rbac.grantable(services, user_id, frozenset(auth_request.scopes))
+    if allowed == frozenset(auth_request.scopes):
+        return auth_request
+    return dataclasses.replace(auth_request, scopes=tuple(sorted(allowed)))
 
 
 async def _load(request: Request) -> tuple[Interaction, str] | None:
@@ -130,6 +143,9 @@ async def interaction_page(request: Request) -> Response:
         await services.store.interactions.delete(interaction.id)
         return error_page("The application is no longer registered.")
     signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
+    if signed_in is not None:
+        # The consent page shows only what this user may be granted.
+        auth_request = await _for_user(services, auth_request, signed_in.user.id)
     step = await prompt.next_step(
         services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
     )
@@ -179,7 +195,9 @@ async def _finish(
     # Deleting first makes the interaction single use even if the form is posted twice.
     if not await services.store.interactions.delete(interaction.id):
         return error_page(EXPIRED)
-    auth_request = AuthorizationRequest.from_json(interaction.request)
+    auth_request = await _for_user(
+        services, AuthorizationRequest.from_json(interaction.request), signed_in.user.id
+    )
     return deliver(
         await _issue(
             services, auth_request, signed_in, authenticated_here=interaction.authenticated
@@ -208,9 +226,42 @@ async def login_submit(request: Request) -> Response:
     interaction, browser_id, form = posted
     services = _services(request)
     username = form.get("username", "")[:150]
-    user = await signin.check_password(services, username, form.get("password", ""))
+    ip = request.client.host if request.client else None
+    keys = [throttle.account_key(username), throttle.ip_key(ip)]
+    wait = await services.throttle.wait_seconds(keys)
+    if wait:
+        await services.audit.record(
+            "login.failure",
+            actor="anonymous",
+            ip=ip,
+            outcome="failure",
+            reason="locked",
+            client_id=interaction.client_id,
+            details={"username": username},
+        )
+        minutes = max(1, -(-wait // 60))
+        return await _login_page(
+            request,
+            interaction,
+            browser_id,
+            error=f"Too many failed attempts. Try again in {minutes} minute(s).",
+            username=username,
+            status=429,
+        )
+    check = await signin.check_password(services, username, form.get("password", ""))
+    user = check.user
     if user is None:
-        log.info("failed login for interaction %s", interaction.id[:8])
+        await services.throttle.failed(keys)
+        await services.audit.record(
+            "login.failure",
+            actor="anonymous",
+            user_id=check.user_id,
+            ip=ip,
+            outcome="failure",
+            reason=check.reason,
+            client_id=interaction.client_id,
+            details={"username": username},
+        )
         return await _login_page(
             request,
             interaction,
@@ -219,6 +270,15 @@ async def login_submit(request: Request) -> Response:
             username=username,
             status=401,
         )
+    await services.throttle.succeeded(keys[:1])
+    await services.audit.record(
+        "login.success",
+        actor=f"user:{user.id}",
+        user_id=user.id,
+        ip=ip,
+        client_id=interaction.client_id,
+        details={"method": "pwd"},
+    )
     token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
     await services.store.interactions.mark_authenticated(interaction.id)
     response = redirect(f"/interaction/{interaction.id}")
@@ -237,9 +297,18 @@ async def consent_submit(request: Request) -> Response:
         return redirect(f"/interaction/{interaction.id}")
     if form.get("decision") != "allow":
         return await _deny(services, interaction)
-    auth_request = AuthorizationRequest.from_json(interaction.request)
+    auth_request = await _for_user(
+        services, AuthorizationRequest.from_json(interaction.request), signed_in.user.id
+    )
     await services.store.consents.grant(
         signed_in.user.id, interaction.client_id, frozenset(auth_request.scopes)
+    )
+    await services.audit.record(
+        "consent.granted",
+        actor=f"user:{signed_in.user.id}",
+        user_id=signed_in.user.id,
+        client_id=interaction.client_id,
+        details={"scope": " ".join(auth_request.scopes)},
     )
     return await _finish(services, interaction, signed_in)
 

@@ -25,11 +25,15 @@ def _services(request: Request) -> Services:
     return request.app.state.services
 
 
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 @protocol_endpoint
 async def token(request: Request) -> Response:
     body = await _form_body(request)
     result = await token_endpoint.token(
-        _services(request), body, request.headers.get("authorization")
+        _services(request), body, request.headers.get("authorization"), _ip(request)
     )
     # RFC 6749 §5.1: responses carrying tokens MUST NOT be cached.
     return json_response(result, headers=NO_STORE)
@@ -38,7 +42,9 @@ async def token(request: Request) -> Response:
 @protocol_endpoint
 async def revoke(request: Request) -> Response:
     body = await _form_body(request)
-    await revocation.revoke(_services(request), body, request.headers.get("authorization"))
+    await revocation.revoke(
+        _services(request), body, request.headers.get("authorization"), _ip(request)
+    )
     # RFC 7009 §2.2: 200 whether or not the token was known.
     return Response(status_code=200, headers=NO_STORE)
 
@@ -47,6 +53,6 @@ async def revoke(request: Request) -> Response:
 async def introspect(request: Request) -> Response:
     body = await _form_body(request)
     result = await introspection.introspect(
-        _services(request), body, request.headers.get("authorization")
+        _services(request), body, request.headers.get("authorization"), _ip(request)
     )
     return json_response(result, headers=NO_STORE)

@@ -6,6 +6,7 @@ import uuid
 from typing import Any, NoReturn
 
 from ostiary import clock
+from ostiary.accounts import access as rbac
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
@@ -44,7 +45,9 @@ class AuthorizationCodeGrant:
             if session is None or session.expires_at <= clock.now():
                 raise invalid_grant("the session this code was issued in has ended")
 
-        scopes = frozenset(code.scopes)
+        # Roles may have changed since the code was issued: grant only what is allowed now.
+        scopes = await rbac.grantable(services, user.id, frozenset(code.scopes))
+        extra = await rbac.token_claims(services, client, user.id)
         grant = Grant(
             client,
             user.id,
@@ -55,8 +58,9 @@ class AuthorizationCodeGrant:
             acr=code.acr,
             amr=code.amr,
             claims=code.claims,
+            extra=extra,
         )
-        access = await services.tokens.access_token(grant)
+        issued = await services.tokens.access_token(grant)
         wanted, bound_sid = grant.refresh_policy()
         family = str(uuid.uuid4()) if wanted else None
         # Single use, exact even under concurrency: only one request consumes the code,
@@ -64,14 +68,14 @@ class AuthorizationCodeGrant:
         if not await services.store.codes.consume(
             code_hash,
             family_id=family,
-            access_jti=access.jti,
-            access_expires_at=access.expires_at,
+            access_jti=issued.jti,
+            access_expires_at=issued.expires_at,
         ):
             await _replayed(code_hash, services)
         refresh = None
         if family is not None:
             refresh, _ = await services.tokens.refresh_token(
-                grant, access, family_id=family, sid=bound_sid
+                grant, issued, family_id=family, sid=bound_sid
             )
         # A replay that raced this exchange flagged the code; whichever of the two ran
         # second sees the other's write, so the tokens issued here never survive it.
@@ -87,10 +91,18 @@ class AuthorizationCodeGrant:
                 scopes,
                 id_token.Authentication(code.auth_time, code.acr, code.amr, code.sid),
                 nonce=code.nonce,
-                access_token=access.token,
+                access_token=issued.token,
                 requested=(code.claims or {}).get("id_token"),
+                extra=extra,
             )
-        return token_response(access, scopes, refresh, issued_id_token)
+        services.audit.later(
+            "token.issued",
+            actor=f"client:{client.client_id}",
+            user_id=user.id,
+            client_id=client.client_id,
+            details={"grant_type": self.grant_type, "scope": " ".join(sorted(scopes))},
+        )
+        return token_response(issued, scopes, refresh, issued_id_token)
 
 
 def _check_redirect_uri(code: AuthorizationCode, given: str | None) -> None:

@@ -23,5 +23,11 @@ class ClientCredentialsGrant:
         # RFC 9068 §2.2: with no resource owner, sub identifies the client.
         grant = Grant(client=client, subject=client.client_id, user_id=None, scopes=scopes)
         access = await services.tokens.access_token(grant)
+        services.audit.later(
+            "token.issued",
+            actor=f"client:{client.client_id}",
+            client_id=client.client_id,
+            details={"grant_type": self.grant_type, "scope": " ".join(sorted(scopes))},
+        )
         # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
         return token_response(access, scopes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary import clock
+from ostiary.accounts import access as rbac
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
 from ostiary.oauth.grants.base import TokenRequest
@@ -62,6 +63,11 @@ class RefreshTokenGrant:
             await revoke_family(services, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
 
+        extra = None
+        if user is not None:
+            # Roles are checked again at every refresh: a role taken away takes its scope.
+            requested = await rbac.grantable(services, user.id, requested)
+            extra = await rbac.token_claims(services, client, user.id)
         subject = token.user_id or client.client_id
         context = {
             "auth_time": token.auth_time,
@@ -69,6 +75,7 @@ class RefreshTokenGrant:
             "acr": token.acr,
             "amr": token.amr,
             "claims": token.claims,
+            "extra": extra,
         }
         access = await services.tokens.access_token(
             Grant(client, subject, token.user_id, requested, **context)
@@ -98,7 +105,15 @@ class RefreshTokenGrant:
                 nonce=None,
                 access_token=access.token,
                 requested=(token.claims or {}).get("id_token"),
+                extra=extra,
             )
+        services.audit.later(
+            "token.refreshed",
+            actor=f"client:{client.client_id}",
+            user_id=token.user_id,
+            client_id=client.client_id,
+            details={"scope": " ".join(sorted(requested))},
+        )
         return token_response(access, requested, refresh, issued_id_token)
 
 

@@ -34,6 +34,8 @@ class Client:
     id_token_signed_response_alg: str | None = None
     id_token_ttl: int | None = None
     session_refresh_tokens: bool = False
+    include_roles: bool = False
+    include_groups: bool = False
 
     def public_view(self) -> dict[str, object]:
         """The registration as shown to operators; never includes the secret hash."""
@@ -55,6 +57,8 @@ class Client:
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "id_token_ttl": self.id_token_ttl,
             "session_refresh_tokens": self.session_refresh_tokens,
+            "include_roles": self.include_roles,
+            "include_groups": self.include_groups,
             "created_at": self.created_at,
         }
 
@@ -81,6 +85,8 @@ def _row_to_client(row: object) -> Client:
         id_token_signed_response_alg=m["id_token_signed_response_alg"],
         id_token_ttl=m["id_token_ttl"],
         session_refresh_tokens=m["session_refresh_tokens"],
+        include_roles=m["include_roles"],
+        include_groups=m["include_groups"],
     )
 
 
@@ -91,6 +97,8 @@ _OIDC_FIELDS = {
     "id_token_signed_response_alg": None,
     "id_token_ttl": None,
     "session_refresh_tokens": False,
+    "include_roles": False,
+    "include_groups": False,
 }
 
 
@@ -99,6 +107,15 @@ def _oidc_values(given: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown client fields {sorted(unknown)}")
     return {**_OIDC_FIELDS, **{k: v for k, v in given.items() if v is not None}}
+
+
+def new_client_id() -> str:
+    """128 random bits, URL-safe, never starting with '-' (a command line would take it
+    for an option) or '_'."""
+    while True:
+        candidate = secrets.token_urlsafe(16)
+        if candidate[0].isalnum():
+            return candidate
 
 
 class ClientRepository:
@@ -123,7 +140,7 @@ class ClientRepository:
         **oidc: Any,
     ) -> Client:
         values = {
-            "client_id": client_id or secrets.token_urlsafe(16),
+            "client_id": client_id or new_client_id(),
             "name": name,
             "secret_hash": secret_hash,
             "public": public,

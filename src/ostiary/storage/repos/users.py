@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.tables import users
+from ostiary.storage.tables import refresh_tokens, users
 
 
 class DuplicateUserError(Exception):
@@ -125,6 +125,13 @@ class UserRepository:
             await conn.execute(
                 update(users).where(users.c.id == user_id).values(**changes, updated_at=clock.now())
             )
+
+    async def delete(self, user_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            # Refresh tokens carry no foreign key (they outlive users only as revoked rows).
+            await conn.execute(delete(refresh_tokens).where(refresh_tokens.c.user_id == user_id))
+            result = await conn.execute(delete(users).where(users.c.id == user_id))
+        return result.rowcount > 0
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
         async with self._engine.begin() as conn:

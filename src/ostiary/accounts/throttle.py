@@ -1,0 +1,76 @@
+"""Brute-force protection: exponential locks per account and per address, on every node.
+
+Counters live in the database, so a lock set by one process holds in all of them. The
+token endpoint is hot, so it consults the table only for keys this process has seen fail
+recently; a key that keeps failing on another node is picked up after its first failure
+here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from ostiary import clock
+from ostiary.settings import LockoutSettings
+from ostiary.storage.repos.throttles import ThrottleRepository
+
+MAX_SUSPECTS = 10_000
+
+
+def account_key(username: str) -> str:
+    return "user:" + username.strip().lower()[:150]
+
+
+def ip_key(ip: str | None, endpoint: str = "login") -> str:
+    return f"ip:{endpoint}:{ip or 'unknown'}"
+
+
+def client_key(client_id: str) -> str:
+    return "client:" + client_id[:100]
+
+
+class Throttle:
+    def __init__(self, repo: ThrottleRepository, settings: LockoutSettings) -> None:
+        self._repo = repo
+        self._settings = settings
+        self._suspects: OrderedDict[str, float] = OrderedDict()
+
+    def _threshold(self, key: str) -> int:
+        s = self._settings
+        return s.ip_threshold if key.startswith("ip:") else s.account_threshold
+
+    async def wait_seconds(self, keys: Iterable[str]) -> int:
+        """Seconds until every key is unlocked (0: go ahead)."""
+        until = await self._repo.locked_until(keys)
+        return max(0, until - clock.now())
+
+    async def wait_seconds_if_suspect(self, keys: Iterable[str]) -> int:
+        """As ``wait_seconds``, but only asks the database about keys seen failing here."""
+        now = time.monotonic()
+        suspects = [k for k in keys if self._suspects.get(k, 0) > now]
+        return await self.wait_seconds(suspects) if suspects else 0
+
+    async def failed(self, keys: Iterable[str]) -> None:
+        s = self._settings
+        for key in keys:
+            self._suspect(key)
+            failures = await self._repo.fail(key, window=s.window)
+            over = failures - self._threshold(key)
+            if over >= 0:
+                # Exponential: base, 2x base, 4x base ... up to the maximum.
+                seconds = min(s.base_lock * 2 ** min(over, 20), s.max_lock)
+                await self._repo.lock(key, clock.now() + seconds)
+
+    async def succeeded(self, keys: Iterable[str]) -> None:
+        await self._repo.clear(keys)
+
+    async def unlock(self, keys: Iterable[str]) -> int:
+        return await self._repo.clear(keys)
+
+    def _suspect(self, key: str) -> None:
+        self._suspects[key] = time.monotonic() + self._settings.window
+        self._suspects.move_to_end(key)
+        while len(self._suspects) > MAX_SUSPECTS:
+            self._suspects.popitem(last=False)

@@ -1,0 +1,66 @@
+"""The audit trail: security events, written without ever recording a secret.
+
+Security events (logins, revocations, consent, admin changes) are written before the
+response. Token issuance is frequent and only informative, so it is queued and written in
+batches by a background task (issue #8: no synchronous audit row per token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from ostiary import clock
+from ostiary.storage.repos.audit import AuditEvent, AuditRepository
+
+log = logging.getLogger("ostiary.audit")
+
+# Detail keys that could ever carry a secret are refused outright.
+_SECRET_KEY = re.compile(r"pass|secret|token|code|cookie|authorization|verifier", re.IGNORECASE)
+MAX_QUEUE = 10_000
+FLUSH_INTERVAL = 1.0
+
+
+def scrub(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("[redacted]" if _SECRET_KEY.search(k) else v) for k, v in details.items()}
+
+
+class AuditLog:
+    def __init__(self, repo: AuditRepository) -> None:
+        self._repo = repo
+        self._queue: list[AuditEvent] = []
+        self._wake = asyncio.Event()
+
+    def _event(self, type: str, actor: str, **fields: Any) -> AuditEvent:
+        details = scrub(fields.pop("details", None) or {})
+        return AuditEvent(type=type, actor=actor, at=clock.now(), details=details, **fields)
+
+    async def record(self, type: str, *, actor: str, **fields: Any) -> None:
+        """Write a security event now, before the response."""
+        await self._repo.add_many([self._event(type, actor, **fields)])
+
+    def later(self, type: str, *, actor: str, **fields: Any) -> None:
+        """Queue a frequent event (token issued/refreshed) for the next batch."""
+        if len(self._queue) >= MAX_QUEUE:
+            log.warning("audit queue full; dropping %s", type)
+            return
+        self._queue.append(self._event(type, actor, **fields))
+
+    async def flush(self) -> None:
+        batch, self._queue = self._queue, []
+        if batch:
+            try:
+                await self._repo.add_many(batch)
+            except Exception:
+                log.exception("writing %d audit events failed", len(batch))
+
+    async def run(self) -> None:
+        """Flush the queue every second until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_INTERVAL)
+                await self.flush()
+        finally:
+            await self.flush()

@@ -1,0 +1,114 @@
+"""The append-only audit log of security events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary import clock
+from ostiary.storage.tables import audit_events
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    type: str
+    actor: str
+    outcome: str = "success"
+    user_id: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    at: int = 0
+    id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "type": self.type,
+            "actor": self.actor,
+            "outcome": self.outcome,
+            "user_id": self.user_id,
+            "client_id": self.client_id,
+            "ip": self.ip,
+            "reason": self.reason,
+            "details": self.details,
+        }
+
+
+class AuditRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_many(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        rows = [
+            {
+                "at": e.at or clock.now(),
+                "type": e.type,
+                "actor": e.actor,
+                "outcome": e.outcome,
+                "user_id": e.user_id,
+                "client_id": e.client_id,
+                "ip": e.ip,
+                "reason": e.reason,
+                "details": e.details,
+            }
+            for e in events
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(audit_events), rows)
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        since: int | None = None,
+        type: str | None = None,
+        client_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Oldest first, resumable with ``after_id`` (keyset pagination)."""
+        stmt = select(audit_events).order_by(audit_events.c.id).limit(limit)
+        if user_id is not None:
+            stmt = stmt.where(audit_events.c.user_id == user_id)
+        if since is not None:
+            stmt = stmt.where(audit_events.c.at >= since)
+        if type is not None:
+            stmt = stmt.where(audit_events.c.type == type)
+        if client_id is not None:
+            stmt = stmt.where(audit_events.c.client_id == client_id)
+        if after_id is not None:
+            stmt = stmt.where(audit_events.c.id > after_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [AuditEvent(**r._mapping) for r in rows]
+
+    async def pseudonymise(self, user_id: str, pseudonym: str) -> int:
+        """A deleted user's events keep their shape but no longer name the person."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(audit_events)
+                .where(audit_events.c.user_id == user_id)
+                .values(user_id=pseudonym, ip=None)
+            )
+            await conn.execute(
+                update(audit_events)
+                .where(audit_events.c.actor == f"user:{user_id}")
+                .values(actor=f"user:{pseudonym}")
+            )
+        return result.rowcount
+
+    async def purge_older_than(self, seconds: int) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(audit_events).where(audit_events.c.at < clock.now() - seconds)
+            )
+        return result.rowcount
