@@ -1,0 +1,1 @@
+"""Administration: bootstrap and the admin REST API (/admin/api/v1)."""

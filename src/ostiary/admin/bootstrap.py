@@ -1,0 +1,74 @@
+"""The first administrator and an admin client, so a fresh install can be driven by API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.oauth.registration import ClientSpec, register
+from ostiary.services import Services
+from ostiary.storage.repos.access import AccessError
+from ostiary.storage.repos.users import User
+
+ADMIN_ROLE = "admin"
+ADMIN_SCOPE = "ostiary:admin"
+ADMIN_READ_SCOPE = "ostiary:admin:read"
+
+
+class BootstrapError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrapped:
+    user: User
+    client_id: str
+    client_secret: str
+
+
+async def ensure_admin_model(services: Services) -> None:
+    """The admin role and the two admin scopes, gated by it (idempotent)."""
+    access = services.store.access
+    if await access.get_role(ADMIN_ROLE) is None:
+        await access.create_role(ADMIN_ROLE, "administers Ostiary")
+    for scope, text in (
+        (ADMIN_SCOPE, "read and change everything through the admin API"),
+        (ADMIN_READ_SCOPE, "read everything through the admin API"),
+    ):
+        try:
+            await access.create_scope(scope, description=text, required_roles=[ADMIN_ROLE])
+        except AccessError:
+            await access.set_scope_roles(scope, [ADMIN_ROLE])
+
+
+async def bootstrap(services: Services, username: str, password: str) -> Bootstrapped:
+    """Create the admin user (with the admin role) and a confidential admin client.
+
+    The client uses client_credentials with both admin scopes; its secret is returned
+    once. Refuses to run twice for the same username.
+    """
+    store = services.store
+    if await store.users.by_username(username) is not None:
+        raise BootstrapError(f"user {username!r} exists already")
+    await ensure_admin_model(services)
+    user = await store.users.add(
+        username=username, email=None, password_hash=await services.passwords.hash(password)
+    )
+    await store.access.assign(user.id, ADMIN_ROLE)
+    client, secret = await register(
+        store.clients,
+        ClientSpec(
+            name="Ostiary admin API",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            scopes=[ADMIN_SCOPE, ADMIN_READ_SCOPE],
+        ),
+    )
+    assert secret is not None
+    await services.audit.record(
+        "admin.bootstrap",
+        actor="system",
+        user_id=user.id,
+        client_id=client.client_id,
+        details={"username": username},
+    )
+    return Bootstrapped(user, client.client_id, secret)
