@@ -7,7 +7,7 @@ import logging
 import sys
 
 from ostiary import __version__
-from ostiary.cli import clients, db, keys, serve, users
+from ostiary.cli import admin, audit, clients, db, groups, keys, purge, roles, scopes, serve, users
 from ostiary.cli.output import CommandError, say
 from ostiary.settings import SettingsError
 
@@ -16,7 +16,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ostiary", description="Ostiary identity server")
     root.add_argument("--version", action="version", version=f"ostiary {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
-    for module in (serve, db, clients, users, keys):
+    for module in (serve, db, clients, users, keys, roles, groups, scopes, audit, purge, admin):
         module.add_parser(sub)
     return root
 

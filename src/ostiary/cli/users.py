@@ -46,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         ("disable", disable_user, "disable a user and end their sessions and tokens"),
         ("enable", enable_user, "enable a disabled user"),
         ("set-password", set_password, "set a password (stdin, or prompted on a terminal)"),
+        ("delete", delete_user, "delete a user; their audit trail is pseudonymised"),
     ):
         cmd = cmds.add_parser(name, help=text)
         cmd.add_argument("username")
@@ -213,5 +214,28 @@ def set_password(args: argparse.Namespace) -> None:
             emit_json({"id": user.id, "username": user.username, "password_set": True})
         else:
             say(f"password set for {user.username}")
+
+    run_with_services(action)
+
+
+def delete_user(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await _find(services, args.username)
+        cutoff = await lifecycle.delete(services, user, actor="cli")
+        if args.json:
+            emit_json(
+                {
+                    "id": user.id,
+                    "username": user.username,
+                    "deleted": True,
+                    "sessions_ended": cutoff.sessions_ended,
+                    "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
+                }
+            )
+        else:
+            say(
+                f"deleted {user.username}; ended {cutoff.sessions_ended} session(s) and "
+                f"revoked {cutoff.refresh_tokens_revoked} refresh token(s)"
+            )
 
     run_with_services(action)

@@ -14,10 +14,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ostiary import retention
+from ostiary.admin.api import create_admin_api
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
+from ostiary.web import account_routes, demo, oidc_routes, token_routes, wellknown
 from ostiary.web import authorize_routes as authz
-from ostiary.web import demo, oidc_routes, token_routes, wellknown
 from ostiary.web.browser import Browser
 
 log = logging.getLogger("ostiary")
@@ -68,6 +69,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/.well-known/oauth-authorization-server", wellknown.oauth_metadata, methods=["GET"]),
         Route("/health", wellknown.health, methods=["GET"]),
         Route("/demo", demo.demo_page, methods=["GET"]),
+        *account_routes.routes,
+        Mount("/admin/api/v1", app=create_admin_api()),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

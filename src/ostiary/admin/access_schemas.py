@@ -1,0 +1,87 @@
+"""Role, group and scope bodies (RBAC)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from ostiary.admin.schemas import Body
+
+# Role names travel in tokens (RFC 9068 §2.2.3.1) and in URL paths: identifiers only.
+RoleName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$")
+]
+# RFC 6749 §3.3 scope-token; may contain '/', so scope paths take the rest of the URL.
+ScopeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+]
+GroupName = Annotated[
+    str, StringConstraints(min_length=1, max_length=150, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=1000)]
+RoleList = Annotated[list[RoleName], Field(max_length=100)]
+
+
+class RoleCreate(Body):
+    name: RoleName
+    description: Description = ""
+
+
+class RoleOut(BaseModel):
+    name: str
+    description: str
+    created_at: int
+
+
+class GroupCreate(Body):
+    name: GroupName
+    external_id: ExternalId | None = None
+
+
+class GroupPatch(Body):
+    """Members left out stay; a null external_id removes it."""
+
+    name: GroupName | None = None
+    external_id: ExternalId | None = None
+
+
+class GroupOut(BaseModel):
+    id: str
+    name: str
+    external_id: str | None
+    created_at: int
+    updated_at: int
+
+
+class GroupDetail(GroupOut):
+    roles: list[str] = Field(description="Roles granted to the group itself.")
+    parents: list[str] = Field(description="Ids of the groups this one is nested in.")
+    children: list[str] = Field(description="Ids of the groups nested in this one.")
+
+
+class MemberOut(BaseModel):
+    id: str
+    username: str
+
+
+class ScopeCreate(Body):
+    name: ScopeName
+    description: Description = ""
+    required_roles: RoleList = Field(
+        default_factory=list,
+        description="A user needs one of these roles to be granted the scope; empty: anyone.",
+    )
+
+
+class ScopePatch(Body):
+    description: Description | None = None
+    required_roles: RoleList | None = None
+
+
+class ScopeOut(BaseModel):
+    name: str
+    description: str
+    required_roles: list[str]
+    created_at: int

@@ -1,0 +1,121 @@
+"""Client bodies: RFC 7591 §2 metadata names, as ``ostiary client show --json`` prints them.
+
+The shape is checked here; the registration rules (grant and redirect-URI combinations,
+PKCE for public clients...) are ``oauth.registration``'s alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from ostiary.admin.schemas import Body
+
+ClientName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ClientId = Annotated[str, StringConstraints(min_length=3, max_length=64)]
+Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+ScopeString = Annotated[str, StringConstraints(max_length=4000)]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+AccessTtl = Annotated[int, Field(ge=1, le=86400)]
+# Ten years: a refresh token lifetime beyond that is a mistake, and it fits an INTEGER.
+RefreshTtl = Annotated[int, Field(ge=1, le=315_360_000)]
+IdTokenTtl = Annotated[int, Field(ge=60, le=86400)]
+UriList = Annotated[list[Uri], Field(max_length=50)]
+
+
+class _ClientFields(Body):
+    """Members both creation and change accept."""
+
+    redirect_uris: UriList | None = None
+    grant_types: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=10)]
+        | None
+    ) = None
+    scope: ScopeString | None = Field(None, description="Space-separated (RFC 6749 §3.3).")
+    token_endpoint_auth_method: AuthMethod | None = None
+    audience: UriList | None = None
+    first_party: bool | None = None
+    access_token_ttl: AccessTtl | None = None
+    refresh_token_ttl: RefreshTtl | None = None
+    post_logout_redirect_uris: UriList | None = None
+    backchannel_logout_uri: Uri | None = None
+    backchannel_logout_session_required: bool | None = None
+    id_token_signed_response_alg: Annotated[str, StringConstraints(max_length=16)] | None = None
+    id_token_ttl: IdTokenTtl | None = None
+    session_refresh_tokens: bool | None = None
+    include_roles: bool | None = None
+    include_groups: bool | None = None
+
+
+class ClientCreate(_ClientFields):
+    client_name: ClientName
+    client_id: ClientId | None = Field(None, description="Chosen by Ostiary when left out.")
+    public: bool = Field(False, description="A public client has no secret (RFC 6749 §2.1).")
+
+
+class ClientPatch(_ClientFields):
+    """Members left out stay; a null TTL or URI goes back to the default. ``public`` and
+    ``client_id`` never change: create a new client instead."""
+
+    client_name: ClientName | None = None
+
+
+# API member name -> ClientSpec field name, where they differ.
+_SPEC_NAMES = {
+    "client_name": "name",
+    "scope": "scopes",
+    "token_endpoint_auth_method": "auth_method",
+}
+_LISTS = {"redirect_uris", "grant_types", "audience", "post_logout_redirect_uris"}
+_FLAGS = {
+    "first_party",
+    "backchannel_logout_session_required",
+    "session_refresh_tokens",
+    "include_roles",
+    "include_groups",
+}
+
+
+def spec_changes(body: _ClientFields) -> dict[str, Any]:
+    """The members the caller sent, under ``ClientSpec`` names; null means the default."""
+    changes: dict[str, Any] = {}
+    for name in body.model_fields_set:
+        value = getattr(body, name)
+        if name == "scope":
+            value = (value or "").split()
+        elif name in _LISTS and value is None:
+            value = []
+        elif name in _FLAGS and value is None:
+            value = False
+        changes[_SPEC_NAMES.get(name, name)] = value
+    return changes
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    client_name: str
+    public: bool
+    token_endpoint_auth_method: str
+    redirect_uris: list[str]
+    grant_types: list[str]
+    scope: str
+    audience: list[str]
+    first_party: bool
+    access_token_ttl: int | None
+    refresh_token_ttl: int | None
+    post_logout_redirect_uris: list[str]
+    backchannel_logout_uri: str | None
+    backchannel_logout_session_required: bool
+    id_token_signed_response_alg: str | None
+    id_token_ttl: int | None
+    session_refresh_tokens: bool
+    include_roles: bool
+    include_groups: bool
+    created_at: int
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(
+        description="Shown in this response only (RFC 7591 §3.2.1); null for public clients."
+    )

@@ -1,0 +1,169 @@
+"""/users/{id}/...: a user's roles, groups, SSO sessions, consents and lockout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from ostiary.accounts import lifecycle
+from ostiary.accounts.throttle import account_key
+from ostiary.admin import queries
+from ostiary.admin.auth import CallerDep, ServicesDep
+from ostiary.admin.problems import documented, not_found
+from ostiary.admin.resources import ClientIdPath, RolePath, UserId, record, user_or_404
+from ostiary.admin.schemas import ConsentOut, Count, GroupLink, Page, RoleLink, SessionOut
+from ostiary.oidc import logout
+from ostiary.storage.repos.access import AccessError
+
+router = APIRouter(prefix="/users/{user_id}", tags=["users"], responses=documented(404))
+Sid = Annotated[str, Path(max_length=200, description="The session's sid (OIDC Core §2).")]
+
+
+@router.get("/roles", response_model=Page[RoleLink])
+async def list_user_roles(user_id: UserId, services: ServicesDep) -> Page[RoleLink]:
+    """Effective roles: assigned ones and those of the user's groups and their parents."""
+    user = await user_or_404(services, user_id)
+    access = services.store.access
+    direct = set(await access.direct_roles(user.id))
+    effective = (await access.effective(user.id)).roles | direct
+    items = [RoleLink(name=r, direct=r in direct) for r in sorted(effective)]
+    return Page[RoleLink](items=items)
+
+
+@router.put("/roles/{role}", status_code=204)
+async def assign_role(
+    user_id: UserId, role: RolePath, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """Assign a role (idempotent)."""
+    user = await user_or_404(services, user_id)
+    try:
+        added = await services.store.access.assign(user.id, role)
+    except AccessError:
+        raise not_found(f"role {role!r}") from None
+    if added:
+        await record(
+            services, caller, "user.role_assigned", user_id=user.id, details={"role": role}
+        )
+    return Response(status_code=204)
+
+
+@router.delete("/roles/{role}", status_code=204)
+async def unassign_role(
+    user_id: UserId, role: RolePath, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """Take back a directly assigned role; roles held through groups stay."""
+    user = await user_or_404(services, user_id)
+    if not await services.store.access.unassign(user.id, role):
+        raise not_found(f"assignment of role {role!r}")
+    await record(services, caller, "user.role_unassigned", user_id=user.id, details={"role": role})
+    return Response(status_code=204)
+
+
+@router.get("/groups", response_model=Page[GroupLink])
+async def list_user_groups(user_id: UserId, services: ServicesDep) -> Page[GroupLink]:
+    """Effective groups: those the user is a member of and every group above them."""
+    user = await user_or_404(services, user_id)
+    direct = {g.id: g for g in await queries.direct_groups(services.engine, user.id)}
+    names = (await services.store.access.effective(user.id)).groups
+    found = {g.id: g for g in await queries.groups_named(services.engine, set(names))}
+    found.update(direct)
+    items = [
+        GroupLink(id=g.id, name=g.name, direct=g.id in direct)
+        for g in sorted(found.values(), key=lambda g: g.name)
+    ]
+    return Page[GroupLink](items=items)
+
+
+@router.get("/sessions", response_model=Page[SessionOut])
+async def list_sessions(user_id: UserId, services: ServicesDep) -> Page[SessionOut]:
+    """Live SSO sessions and the clients that received tokens in each."""
+    user = await user_or_404(services, user_id)
+    sessions = sorted(
+        await services.store.sessions.for_user(user.id), key=lambda s: (s.created_at, s.sid)
+    )
+    clients = await queries.clients_by_session(services.engine, [s.sid for s in sessions])
+    items = [
+        SessionOut(
+            sid=s.sid,
+            created_at=s.created_at,
+            auth_time=s.auth_time,
+            expires_at=s.expires_at,
+            amr=list(s.amr),
+            client_ids=clients.get(s.sid, []),
+        )
+        for s in sessions
+    ]
+    return Page[SessionOut](items=items)
+
+
+@router.delete("/sessions", response_model=Count)
+async def end_all_sessions(user_id: UserId, services: ServicesDep, caller: CallerDep) -> Count:
+    """End every session of the user (with back-channel logout); returns how many."""
+    user = await user_or_404(services, user_id)
+    ended = await lifecycle.end_sessions(services, user.id)
+    await record(services, caller, "user.sessions_ended", user_id=user.id, details={"count": ended})
+    return Count(count=ended)
+
+
+@router.delete("/sessions/{sid}", status_code=204)
+async def end_one_session(
+    user_id: UserId, sid: Sid, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """End one session: its tokens die and its clients are told (Back-Channel Logout §2)."""
+    user = await user_or_404(services, user_id)
+    session = await services.store.sessions.by_sid(sid)
+    if session is None or session.user_id != user.id:
+        raise not_found(f"session {sid!r} of this user")
+    told = await logout.end_session(services, session)
+    await record(
+        services,
+        caller,
+        "user.session_ended",
+        user_id=user.id,
+        details={"sid": sid, "backchannel_clients": told},
+    )
+    return Response(status_code=204)
+
+
+@router.get("/consents", response_model=Page[ConsentOut])
+async def list_consents(user_id: UserId, services: ServicesDep) -> Page[ConsentOut]:
+    user = await user_or_404(services, user_id)
+    rows = await queries.consents_of(services.engine, user.id)
+    items = [
+        ConsentOut(client_id=r.client_id, scopes=sorted(r.scopes), updated_at=r.updated_at)
+        for r in rows
+    ]
+    return Page[ConsentOut](items=items)
+
+
+@router.delete("/consents/{client_id}", status_code=204)
+async def revoke_consent(
+    user_id: UserId, client_id: ClientIdPath, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """Forget the consent: the client must ask the user again."""
+    user = await user_or_404(services, user_id)
+    consents = services.store.consents
+    scopes = await consents.granted(user.id, client_id)
+    if scopes is None:
+        raise not_found(f"consent of this user for client {client_id!r}")
+    await consents.revoke(user.id, client_id)
+    await record(
+        services,
+        caller,
+        "consent.revoked",
+        user_id=user.id,
+        client_id=client_id,
+        details={"before": {"scopes": sorted(scopes)}},
+    )
+    return Response(status_code=204)
+
+
+@router.post("/unlock", response_model=Count)
+async def unlock_user(user_id: UserId, services: ServicesDep, caller: CallerDep) -> Count:
+    """Clear the failed-login counter and lock of the account; ``count`` is 1 if there was
+    one."""
+    user = await user_or_404(services, user_id)
+    cleared = await services.throttle.unlock([account_key(user.username)])
+    await record(services, caller, "user.unlocked", user_id=user.id, details={"count": cleared})
+    return Count(count=cleared)

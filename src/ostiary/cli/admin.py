@@ -1,0 +1,53 @@
+"""ostiary admin bootstrap"""
+
+from __future__ import annotations
+
+import argparse
+
+from ostiary.admin.bootstrap import BootstrapError, bootstrap
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import CommandError, emit_json, say
+from ostiary.cli.users import _password as read_password
+from ostiary.services import Services
+
+MAX_USERNAME = 150
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("admin", help="administration")
+    cmds = parser.add_subparsers(dest="action", required=True)
+    boot = cmds.add_parser(
+        "bootstrap", help="create the first administrator and a client for the admin API"
+    )
+    boot.add_argument("--username", required=True)
+    boot.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    boot.add_argument("--json", action="store_true")
+    boot.set_defaults(func=bootstrap_admin)
+
+
+def bootstrap_admin(args: argparse.Namespace) -> None:
+    username = args.username.strip()
+    if not username or len(username) > MAX_USERNAME:
+        raise CommandError(f"a username has 1 to {MAX_USERNAME} characters")
+    password = read_password(args.password_stdin)
+
+    async def action(services: Services) -> None:
+        try:
+            done = await bootstrap(services, username, password)
+        except BootstrapError as exc:
+            raise CommandError(f"{exc}; bootstrap runs once per administrator") from None
+        if args.json:
+            emit_json(
+                {
+                    "user_id": done.user.id,
+                    "username": done.user.username,
+                    "client_id": done.client_id,
+                    "client_secret": done.client_secret,
+                }
+            )
+        else:
+            say(f"created administrator {done.user.username} ({done.user.id}) with role admin")
+            say(f"admin API client_id: {done.client_id}")
+            say(f"client_secret: {done.client_secret}\n(shown once; only its hash is stored)")
+
+    run_with_services(action)

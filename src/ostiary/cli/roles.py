@@ -1,0 +1,173 @@
+"""ostiary role create | list | assign | unassign | delete"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.services import Services
+from ostiary.storage.repos.access import AccessError, Role
+from ostiary.storage.repos.users import User
+
+ACTOR = "cli"
+MAX_ROLE_NAME = 100
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("role", help="manage roles (RBAC)")
+    cmds = parser.add_subparsers(dest="action", required=True)
+
+    create = cmds.add_parser("create", help="create a role")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=create_role)
+
+    list_ = cmds.add_parser("list", help="list roles")
+    list_.add_argument("--json", action="store_true")
+    list_.set_defaults(func=list_roles)
+
+    for name, func, text in (
+        ("assign", assign_role, "give a user a role"),
+        ("unassign", unassign_role, "take a role from a user"),
+    ):
+        cmd = cmds.add_parser(name, help=text)
+        cmd.add_argument("username", help="username or user id")
+        cmd.add_argument("role")
+        cmd.add_argument("--json", action="store_true")
+        cmd.set_defaults(func=func)
+
+    delete = cmds.add_parser("delete", help="delete a role (users, groups and scopes lose it)")
+    delete.add_argument("name")
+    delete.add_argument("--json", action="store_true")
+    delete.set_defaults(func=delete_role)
+
+
+def role_view(role: Role) -> dict[str, Any]:
+    return {"name": role.name, "description": role.description, "created_at": role.created_at}
+
+
+def check_name(kind: str, name: str, longest: int) -> str:
+    """Names are used as given, so refuse what would only surprise later."""
+    if not name or name != name.strip() or len(name) > longest:
+        raise CommandError(f"a {kind} name has 1 to {longest} characters, no surrounding spaces")
+    return name
+
+
+async def require_user(services: Services, key: str) -> User:
+    user = await services.store.users.find(key)
+    if user is None:
+        raise CommandError(f"no user {key!r}")
+    return user
+
+
+async def require_role(services: Services, name: str) -> Role:
+    role = await services.store.access.get_role(name)
+    if role is None:
+        raise CommandError(f"no role {name!r}")
+    return role
+
+
+def create_role(args: argparse.Namespace) -> None:
+    name = check_name("role", args.name, MAX_ROLE_NAME)
+
+    async def action(services: Services) -> None:
+        try:
+            role = await services.store.access.create_role(name, args.description)
+        except AccessError as exc:
+            raise CommandError(str(exc)) from None
+        await services.audit.record("role.created", actor=ACTOR, details={"role": name})
+        if args.json:
+            emit_json(role_view(role))
+        else:
+            say(f"created role {name}")
+
+    run_with_services(action)
+
+
+def list_roles(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        rows = [role_view(r) for r in await services.store.access.list_roles()]
+        if args.json:
+            emit_json(rows)
+        else:
+            table(rows, ["name", "description"])
+
+    run_with_services(action)
+
+
+def assign_role(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await require_user(services, args.username)
+        role = await require_role(services, args.role)
+        assigned = await services.store.access.assign(user.id, role.name)
+        if assigned:
+            await services.audit.record(
+                "role.assigned", actor=ACTOR, user_id=user.id, details={"role": role.name}
+            )
+        if args.json:
+            emit_json(
+                {
+                    "user_id": user.id,
+                    "username": user.username,
+                    "role": role.name,
+                    "assigned": assigned,
+                }
+            )
+        elif assigned:
+            say(f"assigned role {role.name} to {user.username}")
+        else:
+            say(f"{user.username} has role {role.name} already")
+
+    run_with_services(action)
+
+
+def unassign_role(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await require_user(services, args.username)
+        role = await require_role(services, args.role)
+        unassigned = await services.store.access.unassign(user.id, role.name)
+        if unassigned:
+            await services.audit.record(
+                "role.unassigned", actor=ACTOR, user_id=user.id, details={"role": role.name}
+            )
+        if args.json:
+            emit_json(
+                {
+                    "user_id": user.id,
+                    "username": user.username,
+                    "role": role.name,
+                    "unassigned": unassigned,
+                }
+            )
+        elif unassigned:
+            say(f"took role {role.name} from {user.username}")
+        else:
+            say(f"{user.username} does not have role {role.name} directly; nothing changed")
+
+    run_with_services(action)
+
+
+def delete_role(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        access = services.store.access
+        await require_role(services, args.name)
+        # A scope loses its link to a deleted role; if that was its only role, the scope
+        # would be open to every user. Refuse rather than widen access.
+        opened = [s.name for s in await access.list_scopes() if s.required_roles == (args.name,)]
+        if opened:
+            raise CommandError(
+                f"role {args.name!r} is the only role of scope(s) {', '.join(opened)}; "
+                "deleting it would open them to every user; delete those scopes first"
+            )
+        if not await access.delete_role(args.name):
+            raise CommandError(f"no role {args.name!r}")
+        await services.audit.record("role.deleted", actor=ACTOR, details={"role": args.name})
+        if args.json:
+            emit_json({"name": args.name, "deleted": True})
+        else:
+            say(f"deleted role {args.name}")
+
+    run_with_services(action)

@@ -1,0 +1,111 @@
+"""ostiary scope create | list | delete"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ostiary.cli.context import run_with_services
+from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.roles import ACTOR, require_role
+from ostiary.oauth.scopes import is_scope_token
+from ostiary.services import Services
+from ostiary.storage.repos.access import AccessError, Scope
+
+MAX_SCOPE_NAME = 200
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("scope", help="register scopes, optionally gated by roles")
+    cmds = parser.add_subparsers(dest="action", required=True)
+
+    create = cmds.add_parser("create", help="register a scope")
+    create.add_argument("name")
+    create.add_argument(
+        "--requires-role",
+        action="append",
+        default=[],
+        dest="required_roles",
+        metavar="ROLE",
+        help="only users holding one of these roles may be granted the scope (repeatable)",
+    )
+    create.add_argument("--description", default="")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(func=create_scope)
+
+    list_ = cmds.add_parser("list", help="list registered scopes and the roles they need")
+    list_.add_argument("--json", action="store_true")
+    list_.set_defaults(func=list_scopes)
+
+    delete = cmds.add_parser("delete", help="delete a registered scope (it is no longer gated)")
+    delete.add_argument("name")
+    delete.add_argument("--json", action="store_true")
+    delete.set_defaults(func=delete_scope)
+
+
+def scope_view(scope: Scope) -> dict[str, Any]:
+    return {
+        "name": scope.name,
+        "description": scope.description,
+        "required_roles": list(scope.required_roles),
+        "created_at": scope.created_at,
+    }
+
+
+def create_scope(args: argparse.Namespace) -> None:
+    # RFC 6749 §3.3: a scope is a scope-token; anything else could never be requested.
+    if not is_scope_token(args.name) or len(args.name) > MAX_SCOPE_NAME:
+        raise CommandError(
+            f"a scope name has 1 to {MAX_SCOPE_NAME} printable ASCII characters, "
+            "without spaces, '\"' or '\\' (RFC 6749 §3.3)"
+        )
+
+    async def action(services: Services) -> None:
+        for role in args.required_roles:
+            await require_role(services, role)
+        try:
+            scope = await services.store.access.create_scope(
+                args.name, description=args.description, required_roles=args.required_roles
+            )
+        except AccessError as exc:
+            raise CommandError(str(exc)) from None
+        await services.audit.record(
+            "scope.created",
+            actor=ACTOR,
+            details={"scope": scope.name, "required_roles": list(scope.required_roles)},
+        )
+        if args.json:
+            emit_json(scope_view(scope))
+        elif scope.required_roles:
+            say(f"created scope {scope.name}, for holders of {' or '.join(scope.required_roles)}")
+        else:
+            say(f"created scope {scope.name}, open to every user")
+
+    run_with_services(action)
+
+
+def list_scopes(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        rows = [scope_view(s) for s in await services.store.access.list_scopes()]
+        if args.json:
+            emit_json(rows)
+        else:
+            table(
+                [{**r, "required_roles": " ".join(r["required_roles"]) or "-"} for r in rows],
+                ["name", "required_roles", "description"],
+            )
+
+    run_with_services(action)
+
+
+def delete_scope(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        if not await services.store.access.delete_scope(args.name):
+            raise CommandError(f"no scope {args.name!r}")
+        await services.audit.record("scope.deleted", actor=ACTOR, details={"scope": args.name})
+        if args.json:
+            emit_json({"name": args.name, "deleted": True})
+        else:
+            say(f"deleted scope {args.name}")
+
+    run_with_services(action)

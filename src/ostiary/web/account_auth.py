@@ -1,0 +1,178 @@
+"""Who is on the account pages: the SSO session, CSRF tokens, and /account/login."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary.accounts import signin, throttle
+from ostiary.errors import OAuthError
+from ostiary.oauth.params import parse_params
+from ostiary.services import Services
+from ostiary.storage.repos.users import User
+from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
+from ostiary.web.responses import error_page, page, redirect
+
+# Where /account/login may send the person afterwards: our own account pages only.
+_NEXT = re.compile(r"/account(/[a-z-]{1,32})?")
+FORM_EXPIRED = "The form has expired. Reload the page and try again."
+# CSRF tokens are bound to the session cookie when signed in, else to the browser cookie.
+SIGNED_IN_PURPOSE = "account"
+ANONYMOUS_PURPOSE = "account-anonymous"
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def browser_of(request: Request) -> Browser:
+    return request.app.state.browser
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def signed_in(request: Request) -> signin.SignedIn | None:
+    return await signin.current(services_of(request), request.cookies.get(SESSION_COOKIE))
+
+
+def to_login(request: Request) -> Response:
+    path = request.url.path
+    return redirect("/account/login" + (f"?next={path}" if _NEXT.fullmatch(path) else ""))
+
+
+def csrf(request: Request) -> str:
+    """The CSRF token for a signed-in person's forms (bound to the session cookie)."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return browser_of(request).csrf_token(SIGNED_IN_PURPOSE, cookie)
+
+
+async def form_of(request: Request) -> dict[str, str] | Response:
+    """The posted form of a signed-in person, or the error page when it is forged."""
+    try:
+        form = parse_params(await request.body())
+    except OAuthError as exc:
+        return error_page(exc.description or "Malformed form.")
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    if not cookie or not browser_of(request).csrf_ok(SIGNED_IN_PURPOSE, cookie, form.get("csrf")):
+        return error_page(FORM_EXPIRED, 403)
+    return form
+
+
+def anonymous_csrf(request: Request) -> tuple[str, str | None]:
+    """A CSRF token for forms shown before sign-in, and a new browser id to set if needed."""
+    browser_id = Browser.browser_id(request)
+    fresh = None if browser_id else Browser.new_browser_id()
+    token = browser_of(request).csrf_token(ANONYMOUS_PURPOSE, browser_id or fresh or "")
+    return token, fresh
+
+
+def anonymous_page(
+    request: Request, template: str, status: int = 200, **context: object
+) -> Response:
+    token, fresh = anonymous_csrf(request)
+    response = page(template, status, csrf=token, **context)
+    if fresh:
+        ttl = services_of(request).settings.sessions.ttl
+        browser_of(request).set_cookie(response, BROWSER_COOKIE, fresh, ttl)
+    return response
+
+
+async def anonymous_form(request: Request) -> dict[str, str] | Response:
+    try:
+        form = parse_params(await request.body())
+    except OAuthError as exc:
+        return error_page(exc.description or "Malformed form.")
+    browser_id = Browser.browser_id(request)
+    if not browser_id or not browser_of(request).csrf_ok(
+        ANONYMOUS_PURPOSE, browser_id, form.get("csrf")
+    ):
+        return error_page(FORM_EXPIRED, 403)
+    return form
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordOutcome:
+    user: User | None
+    error: str | None = None
+    status: int = 200
+
+
+async def check_password(
+    request: Request, username: str, password: str, *, purpose: str
+) -> PasswordOutcome:
+    """Sign-in or re-authentication, with the login form's lockout and audit events."""
+    services = services_of(request)
+    ip = client_ip(request)
+    keys = [throttle.account_key(username), throttle.ip_key(ip)]
+    if wait := await services.throttle.wait_seconds(keys):
+        await services.audit.record(
+            "login.failure",
+            actor="anonymous",
+            ip=ip,
+            outcome="failure",
+            reason="locked",
+            details={"username": username, "purpose": purpose},
+        )
+        minutes = max(1, -(-wait // 60))
+        return PasswordOutcome(
+            None, f"Too many failed attempts. Try again in {minutes} minute(s).", 429
+        )
+    check = await signin.check_password(services, username, password)
+    if check.user is None:
+        await services.throttle.failed(keys)
+        await services.audit.record(
+            "login.failure",
+            actor="anonymous",
+            user_id=check.user_id,
+            ip=ip,
+            outcome="failure",
+            reason=check.reason,
+            details={"username": username, "purpose": purpose},
+        )
+        error = "Wrong username or password." if purpose == "login" else "Wrong password."
+        return PasswordOutcome(None, error, 401)
+    await services.throttle.succeeded(keys[:1])
+    await services.audit.record(
+        "login.success",
+        actor=f"user:{check.user.id}",
+        user_id=check.user.id,
+        ip=ip,
+        details={"method": "pwd", "purpose": purpose},
+    )
+    return PasswordOutcome(check.user)
+
+
+async def login(request: Request) -> Response:
+    """/account/login: the password form that starts an SSO session for the account pages."""
+    next_path = request.query_params.get("next", "/account")
+    if not _NEXT.fullmatch(next_path):
+        next_path = "/account"
+    if request.method == "GET":
+        if await signed_in(request) is not None:
+            return redirect(next_path)
+        return anonymous_page(request, "account_login.html", next=next_path, username="")
+    form = await anonymous_form(request)
+    if isinstance(form, Response):
+        return form
+    username = form.get("username", "")[:150]
+    outcome = await check_password(request, username, form.get("password", ""), purpose="login")
+    user = outcome.user
+    if user is None:
+        return anonymous_page(
+            request,
+            "account_login.html",
+            outcome.status,
+            next=next_path,
+            username=username,
+            error=outcome.error,
+        )
+    services = services_of(request)
+    token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
+    response = redirect(next_path)
+    browser_of(request).set_session(response, token)
+    return response
