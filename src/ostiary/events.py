@@ -17,14 +17,24 @@ from ostiary.storage.repos.audit import AuditEvent, AuditRepository
 
 log = logging.getLogger("ostiary.audit")
 
-# Detail keys that could ever carry a secret are refused outright.
-_SECRET_KEY = re.compile(r"pass|secret|token|code|cookie|authorization|verifier", re.IGNORECASE)
+# Detail keys that name a secret, and values shaped like one, are never written.
+_SECRET_KEY = re.compile(
+    r"(^|_)(password|passwd|secret|token|code|cookie|authorization|verifier|assertion)$",
+    re.IGNORECASE,
+)
+_SECRET_VALUE = re.compile(r"ost_(cs|rt|ac|ss|rs|ev)_|^eyJ[\w-]*\.[\w-]*\.|\$argon2", re.IGNORECASE)
 MAX_QUEUE = 10_000
 FLUSH_INTERVAL = 1.0
 
 
 def scrub(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("[redacted]" if _SECRET_KEY.search(k) else v) for k, v in details.items()}
+    return {k: ("[redacted]" if _is_secret(k, v) else v) for k, v in details.items()}
+
+
+def _is_secret(key: str, value: Any) -> bool:
+    if _SECRET_KEY.search(key):
+        return True
+    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
 
 
 class AuditLog:

@@ -203,6 +203,15 @@ def test_change_password_needs_the_current_one_and_ends_other_sessions(
         assert account_login(web, username, PASSWORD).status_code == 401
         assert account_login(web, username, NEW_PASSWORD).status_code == 303
 
+    async def changed(services: Services) -> dict[str, Any]:
+        user = await services.store.users.by_username(username)
+        assert user is not None
+        (event,) = await services.store.audit.query(user_id=user.id, type="password.changed")
+        return event.details
+
+    # The counts survive the audit log's scrubbing of secret-looking keys.
+    assert mail_server.call(changed) == {"sessions_ended": 1, "refresh_grants_revoked": 0}
+
 
 # -- sessions --------------------------------------------------------------------------------
 

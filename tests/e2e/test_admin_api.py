@@ -251,6 +251,29 @@ def test_rfc7009_revoked_token_and_deleted_client_are_refused(
         assert problem(http.get("/users"), 401)["error"] == "invalid_token"
 
 
+def test_rfc9068_user_token_needs_the_admin_role_now_not_only_at_issue(
+    server: LiveServer, admin: Admin
+) -> None:
+    client = make_client(server, scopes=[ADMIN_READ_SCOPE], first_party=True)
+    username = make_user(server)
+    user_id = user_id_of(server, username)
+    ok(admin.http.put(f"/users/{user_id}/roles/admin"), 204)
+    code, verifier, _ = obtain_code(server, client, username, scope=ADMIN_READ_SCOPE)
+    with httpx.Client(base_url=server.base_url) as http:
+        tokens = exchange(http, client, code, verifier)
+    assert tokens["scope"] == ADMIN_READ_SCOPE
+    with api_client(server, tokens["access_token"]) as http:
+        assert ok(http.get(f"/users/{user_id}"))["username"] == username
+        problem(http.post("/roles", json={"name": unique("r")}), 403)
+        # The role gates the scope (bootstrap); losing it takes the scope away at once.
+        ok(admin.http.delete(f"/users/{user_id}/roles/admin"), 204)
+        problem(http.get("/users"), 403)
+        ok(admin.http.put(f"/users/{user_id}/roles/admin"), 204)
+        ok(http.get("/users"))
+        ok(admin.http.patch(f"/users/{user_id}", json={"disabled": True}))
+        problem(http.get("/users"), 401)
+
+
 def test_rfc9457_unknown_route_bad_method_and_nul_are_problems(admin: Admin) -> None:
     problem(admin.http.get("/no-such-route"), 404)
     problem(admin.http.put("/users"), 405)

@@ -331,12 +331,6 @@ def test_disable_delete_and_client_revoke_are_recorded(server: LiveServer) -> No
     assert kept["login.success"].actor == f"user:{stand_in}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: events.scrub redacts every detail key matching /token/ (events.py "
-    "_SECRET_KEY), so token.revoked records token_type='[redacted]' and user.disabled / "
-    "user.deleted record refresh_tokens_revoked='[redacted]': harmless values are lost",
-)
 def test_audit_details_keep_counts_and_token_types(server: LiveServer) -> None:
     client = make_client(server)
     username = make_user(server)
@@ -368,12 +362,6 @@ def test_scrub_still_redacts_secret_keys() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lifecycle.delete pseudonymises user_id/ip/actor but leaves the username in "
-    "the details of login.failure events (authorize_routes.login_submit records "
-    "details={'username': ...}), so the deleted person is still named in the audit log",
-)
 def test_deleted_user_is_not_named_in_the_audit_log(server: LiveServer) -> None:
     client = make_client(server)
     username = make_user(server)
@@ -406,13 +394,6 @@ def quiet_server(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator
     stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a token.issued event still in the audit queue when lifecycle.delete runs "
-    "is written after the pseudonymisation, with the deleted user's real id "
-    "(accounts/lifecycle.py delete() does not flush services.audit before "
-    "store.audit.pseudonymise)",
-)
 def test_batched_events_of_a_deleted_user_are_pseudonymised(quiet_server: LiveServer) -> None:
     server = quiet_server
     client = make_client(server)

@@ -240,13 +240,6 @@ def test_revoking_a_clients_tokens_stops_them_and_only_them(
         assert_live(api, client, sign_in(web, api, client, username))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lifecycle.revoke_client_tokens denies only the access tokens recorded on "
-    "refresh-token rows; an access token issued without a refresh token (client_credentials, "
-    "or an openid code exchange for a client without session refresh tokens) stays active "
-    "at /introspect and /userinfo until it expires",
-)
 def test_revoking_a_clients_tokens_also_stops_access_tokens_without_refresh_tokens(
     server: LiveServer, api: httpx.Client
 ) -> None:
@@ -296,13 +289,6 @@ def test_deleting_a_client_stops_its_tokens_at_once(server: LiveServer, api: htt
     assert gone.status_code == 401 and gone.json()["error"] == "invalid_client"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deleting a client (store.clients.delete, `ostiary client delete`) revokes "
-    "nothing; its tokens are only refused while the client_id is unknown, so registering a "
-    "client with the same client_id again revives the old refresh tokens (usable with the "
-    "new secret) and the old access tokens (active at /introspect and /userinfo)",
-)
 def test_a_deleted_clients_tokens_stay_dead_when_its_id_is_registered_again(
     server: LiveServer, api: httpx.Client
 ) -> None:
@@ -362,13 +348,6 @@ def test_ending_one_session_stops_its_tokens_and_no_others(
     assert_live(api, client, refreshed(api, client, offline))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: logout finds the access tokens of a session's code exchanges through the "
-    "authorization_codes rows (codes.issued_for_session), but retention purges those rows an "
-    "hour after the code expires (retention.CODE_REPLAY_MEMORY); with an access-token "
-    "lifetime over ~1 h, a logout after the purge leaves the sign-in's access token active",
-)
 def test_ending_a_session_stops_long_lived_access_tokens_after_the_code_purge(
     server: LiveServer, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from itertools import pairwise
 from typing import Any, TypeVar
 
 import httpx
@@ -196,40 +197,39 @@ def test_scope_create_list_delete_and_role_delete_refused_while_it_alone_gates_a
     assert doc["description"] == "reports"
     assert f"created scope {open_}, open to every user" in ok(plain_open).stderr
 
-    dup, no_role, listed_json, listed, allowed = ostiary_concurrently(
+    dup, no_role, bad_token, listed_json, listed = ostiary_concurrently(
         env,
         ["scope", "create", gated],
         ["scope", "create", unique("x"), "--requires-role", unique("no-such-role")],
+        ["scope", "create", 'say "hi"'],
         ["scope", "list", "--json"],
         ["scope", "list"],
-        ["role", "delete", spare],  # `role` still gates the scope
     )
     failed(dup, f"scope {gated!r} exists")
     failed(no_role, "no role")
+    failed(bad_token, "RFC 6749 §3.3")
     scopes = {s["name"]: s for s in one_json_document(listed_json)}
     assert scopes[gated] == doc
     assert scopes[open_]["required_roles"] == []
     assert gated in ok(listed).stdout and "REQUIRED_ROLES" in listed.stdout
-    ok(allowed)
 
-    # Deleting the last role of a scope would leave the scope open to every user.
-    refused, bad_token = ostiary_concurrently(
-        env, ["role", "delete", role, "--json"], ["scope", "create", 'say "hi"']
+    allowed, plain_deleted = ostiary_concurrently(
+        env,
+        ["role", "delete", spare],  # `role` still gates the scope
+        ["scope", "delete", open_],
     )
-    failed(refused, "only role of scope", gated)
-    failed(bad_token, "RFC 6749 §3.3")
+    ok(allowed)
+    assert f"deleted scope {open_}" in ok(plain_deleted).stderr
+    # Deleting the last role of a scope would leave the scope open to every user.
+    failed(ostiary(env, "role", "delete", role, "--json"), "only role of scope", gated)
     assert sql(database_url, "SELECT role FROM scope_roles WHERE scope = :s", s=gated) == [
         {"role": role}
     ]
 
-    deleted, plain_deleted, unknown = ostiary_concurrently(
-        env,
-        ["scope", "delete", gated, "--json"],
-        ["scope", "delete", open_],
-        ["scope", "delete", unique("no-such-scope")],
+    deleted, unknown = ostiary_concurrently(
+        env, ["scope", "delete", gated, "--json"], ["scope", "delete", unique("no-such-scope")]
     )
     assert one_json_document(deleted) == {"name": gated, "deleted": True}
-    assert f"deleted scope {open_}" in ok(plain_deleted).stderr
     failed(unknown, "no scope")
     actors = [
         e["actor"]
@@ -261,12 +261,11 @@ def test_group_members_roles_nesting_refuses_cycles_show_list_delete(
     assert team_doc["name"] == team and team_doc["external_id"] is None
     assert f"created group {dept}" in ok(plain_dept).stderr
 
-    added, no_group, granted, no_role, nested, plain_nested = ostiary_concurrently(
+    added, no_group, granted, nested, plain_nested = ostiary_concurrently(
         env,
         ["group", "add-member", team, username, "--json"],
         ["group", "add-member", unique("no-group"), username],
         ["group", "grant-role", org, role],
-        ["group", "grant-role", dept, unique("no-such-role")],
         ["group", "nest", team, dept, "--json"],
         ["group", "nest", dept, org_doc["id"]],
     )
@@ -279,7 +278,6 @@ def test_group_members_roles_nesting_refuses_cycles_show_list_delete(
     }
     failed(no_group, "no group")
     assert f"granted role {role} to group {org}" in ok(granted).stderr
-    failed(no_role, "no role")
     nested_doc = one_json_document(nested)
     assert (nested_doc["child"], nested_doc["child_id"], nested_doc["parent"]) == (
         team,
@@ -342,6 +340,26 @@ def test_group_members_roles_nesting_refuses_cycles_show_list_delete(
     kinds = ["group.member_added", "group.role_granted", "group.nested", "group.deleted"]
     for kind in kinds:
         assert any(e["actor"] == "cli" for e in cli_events(database_url, kind)), kind
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: AccessRepository.nest looks for the child among the parent's ancestors only "
+    "MAX_GROUP_DEPTH (16) levels up, so closing a longer chain into a cycle is accepted",
+)
+def test_group_nest_refuses_a_cycle_closing_a_chain_longer_than_16(
+    env: dict[str, str], database_url: str
+) -> None:
+    names = [unique("chain") for _ in range(18)]
+
+    async def chain(services: Services) -> None:
+        access = services.store.access
+        groups = [await access.create_group(name) for name in names]
+        for child, parent in pairwise(groups):
+            await access.nest(child.id, parent.id)
+
+    with_services(database_url, chain)
+    failed(ostiary(env, "group", "nest", names[-1], names[0]), "cycle")
 
 
 # -- admin bootstrap ----------------------------------------------------------------------
@@ -514,7 +532,6 @@ def test_user_delete_json_and_plain_removes_access_and_pseudonymises_audit(
         "refresh_tokens_revoked": 0,
     }
     assert f"deleted {second}" in ok(plain).stderr
-    failed(ostiary(env, "user", "delete", first), "no user")
 
     for table in ("users WHERE id", "user_roles WHERE user_id", "group_members WHERE user_id"):
         rows = sql(database_url, f"SELECT 1 FROM {table} IN (:a, :b)", a=first_id, b=second_id)
@@ -526,8 +543,12 @@ def test_user_delete_json_and_plain_removes_access_and_pseudonymises_audit(
     assert sql(database_url, seen, p=stand_in) == [
         {"actor": f"user:{stand_in}", "user_id": stand_in}
     ]
-    deletions = [e for e in cli_events(database_url, "user.deleted") if e["user_id"] == stand_in]
-    assert [e["actor"] for e in deletions] == ["cli"]
+    # The pseudonym is what `audit --user` takes for a deleted user.
+    trail = one_json_document(ostiary(env, "audit", "--user", stand_in, "--json"))
+    assert [(e["type"], e["actor"]) for e in trail] == [
+        ("test.seen", f"user:{stand_in}"),
+        ("user.deleted", "cli"),
+    ]
 
 
 async def _pseudonym(services: Services, user_id: str) -> str:

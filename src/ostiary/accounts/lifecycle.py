@@ -38,10 +38,24 @@ async def revoke_client_tokens(services: Services, client_id: str, *, actor: str
     store = services.store
     revoked = await store.refresh_tokens.revoke_for_client(client_id)
     await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
+    # Access tokens without a refresh token (client credentials, OpenID code exchanges)
+    # are not on record one by one: everything the client holds up to now is cut off.
+    await store.clients.invalidate_tokens(client_id)
     await services.audit.record(
         "client.tokens_revoked", actor=actor, client_id=client_id, details={"count": len(revoked)}
     )
     return len(revoked)
+
+
+async def delete_client(services: Services, client_id: str, *, actor: str = "system") -> bool:
+    """Delete a registration; its tokens die first (and a re-registered id revives none)."""
+    if await services.store.clients.get(client_id) is None:
+        return False
+    await revoke_client_tokens(services, client_id, actor=actor)
+    await services.store.refresh_tokens.delete_for_client(client_id)
+    deleted = await services.store.clients.delete(client_id)
+    await services.audit.record("client.deleted", actor=actor, client_id=client_id)
+    return deleted
 
 
 async def disable(services: Services, user: User, *, actor: str = "system") -> Cutoff:
@@ -80,6 +94,8 @@ async def delete(services: Services, user: User, *, actor: str = "system") -> Cu
     ended = await end_sessions(services, user.id)
     revoked = await revoke_user_tokens(services, user.id)
     stand_in = pseudonym(services, user.id)
+    # Events still queued in this process name the user: write them first, then rename.
+    await services.audit.flush()
     await services.store.audit.pseudonymise(user.id, stand_in)
     await services.store.users.delete(user.id)
     await services.audit.record(

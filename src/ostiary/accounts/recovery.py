@@ -162,7 +162,7 @@ async def reset_password(
         actor=f"user:{user.id}",
         user_id=user.id,
         ip=ip,
-        details={"sessions_ended": ended, "refresh_tokens_revoked": revoked},
+        details={"sessions_ended": ended, "refresh_grants_revoked": revoked},
     )
     return user
 

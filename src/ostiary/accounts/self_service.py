@@ -117,7 +117,7 @@ async def revoke_application(services: Services, user_id: str, client_id: str) -
         actor=f"user:{user_id}",
         user_id=user_id,
         client_id=client_id,
-        details={"refresh_tokens_revoked": revoked},
+        details={"refresh_grants_revoked": revoked},
     )
     return True
 
@@ -159,6 +159,6 @@ async def change_password(services: Services, signed_in: SignedIn, new_hash: str
         "password.changed",
         actor=f"user:{user_id}",
         user_id=user_id,
-        details={"sessions_ended": ended, "refresh_tokens_revoked": revoked},
+        details={"sessions_ended": ended, "refresh_grants_revoked": revoked},
     )
     return ended

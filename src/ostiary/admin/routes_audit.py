@@ -17,8 +17,8 @@ from ostiary.admin.resources import record
 from ostiary.admin.schemas import AuditEventOut, Body, Page
 
 router = APIRouter(tags=["audit"])
-# Endpoints that count failures per address (see accounts.throttle.ip_key callers).
-_IP_ENDPOINTS = ("login", "token")
+# Endpoints that count failures per address (the callers of accounts.throttle.ip_key).
+_IP_ENDPOINTS = ("login", "token", "reset")
 
 
 @router.get("/audit", response_model=Page[AuditEventOut])
@@ -67,8 +67,8 @@ class Unlocked(BaseModel):
 
 @router.post("/lockouts/unlock", response_model=Unlocked)
 async def unlock_address(body: AddressUnlock, services: ServicesDep, caller: CallerDep) -> Unlocked:
-    """Clear the failure counters and locks of an IP address (login form and token
-    endpoint)."""
+    """Clear the failure counters and locks of an IP address (sign-in, token endpoint,
+    password reset)."""
     try:
         ip = str(ipaddress.ip_address(body.ip))
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -68,7 +69,7 @@ def audit(args: argparse.Namespace) -> None:
         raise CommandError("--limit must be at least 1")
 
     async def action(services: Services) -> None:
-        filters = {
+        filters: dict[str, Any] = {
             "user_id": await _user_id(services, args.user) if args.user else None,
             "since": since,
             "type": args.type,
@@ -83,25 +84,24 @@ def audit(args: argparse.Namespace) -> None:
         if args.json:
             emit_json([e.as_json() for e in events])
         else:
-            table(
-                [{**e.as_json(), "at": iso(e.at)} for e in events],
-                ["id", "at", "type", "outcome", "actor", "user_id", "client_id", "reason"],
-            )
+            rows = [
+                {k: "-" if v is None else v for k, v in {**e.as_json(), "at": iso(e.at)}.items()}
+                for e in events
+            ]
+            table(rows, ["id", "at", "type", "outcome", "actor", "user_id", "client_id", "reason"])
 
     run_with_services(action)
 
 
 async def _export(
-    services: Services, filters: dict[str, object], after: int | None, limit: int | None
+    services: Services, filters: dict[str, Any], after: int | None, limit: int | None
 ) -> None:
     """Every matching event, page by page with the keyset cursor (constant memory)."""
     written = 0
     while limit is None or written < limit:
         size = EXPORT_PAGE if limit is None else min(EXPORT_PAGE, limit - written)
         page: list[AuditEvent] = await services.store.audit.query(
-            **filters,  # type: ignore[arg-type]
-            after_id=after,
-            limit=size,
+            **filters, after_id=after, limit=size
         )
         for event in page:
             sys.stdout.write(orjson.dumps(event.as_json()).decode() + "\n")

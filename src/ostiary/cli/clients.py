@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ostiary.accounts import lifecycle
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
@@ -216,7 +217,7 @@ def show_client(args: argparse.Namespace) -> None:
 
 def delete_client(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        if not await services.store.clients.delete(args.client_id):
+        if not await lifecycle.delete_client(services, args.client_id, actor="cli"):
             raise CommandError(f"no client {args.client_id!r}")
         if args.json:
             emit_json({"client_id": args.client_id, "deleted": True})

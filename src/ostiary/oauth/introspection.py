@@ -10,6 +10,7 @@ from ostiary.errors import invalid_client, invalid_request
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.scopes import format_scope
+from ostiary.oauth.token_status import live_access_token
 from ostiary.services import Services
 from ostiary.tokens import jwt_access
 
@@ -37,25 +38,16 @@ async def introspect(
 
 
 async def _access_token(services: Services, value: str) -> dict[str, Any]:
-    keys = await services.keys.fresh()
-    try:
-        claims = await jwt_access.decode(keys, value, issuer=services.settings.issuer)
-    except jwt_access.InvalidAccessToken:
+    live = await live_access_token(services, value)
+    if live is None:
         return INACTIVE
-    if await services.store.revocations.is_revoked(claims["jti"]):
-        return INACTIVE
-    # A deleted client's tokens die with it.
-    if await services.store.clients.get(claims.get("client_id", "")) is None:
-        return INACTIVE
+    claims = live.claims
     response: dict[str, Any] = {"active": True, "token_type": "Bearer"}
     for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time"):
         if name in claims:
             response[name] = claims[name]
-    if claims.get("sub") and claims.get("sub") != claims.get("client_id"):
-        user = await services.store.users.get(claims["sub"])
-        if user is None or user.disabled:
-            return INACTIVE
-        response["username"] = user.username
+    if live.user is not None:
+        response["username"] = live.user.username
     return response
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ostiary.oauth.params import parse_params
+from ostiary.oauth.token_status import live_access_token
 from ostiary.oidc import claims as claims_module
 from ostiary.services import Services
-from ostiary.tokens import jwt_access
 
 
 @dataclass
@@ -57,21 +57,14 @@ def bearer_token(authorization: str | None, body: bytes | None, content_type: st
 
 
 async def userinfo(services: Services, token: str) -> dict[str, Any]:
-    keys = await services.keys.fresh()
-    try:
-        claims = await jwt_access.decode(keys, token, issuer=services.settings.issuer)
-    except jwt_access.InvalidAccessToken:
-        raise BearerError(401, "invalid_token", "the access token is invalid or expired") from None
-    store = services.store
-    if await store.revocations.is_revoked(claims["jti"]):
-        raise BearerError(401, "invalid_token", "the access token was revoked")
-    scopes = frozenset(str(claims.get("scope", "")).split())
+    live = await live_access_token(services, token)
+    if live is None:
+        raise BearerError(401, "invalid_token", "the access token is invalid, expired or revoked")
+    scopes = frozenset(str(live.claims.get("scope", "")).split())
     # OIDC Core §5.3.1: UserInfo answers only tokens granted the openid scope.
     if "openid" not in scopes:
         raise BearerError(403, "insufficient_scope", "the token lacks openid", scope="openid")
-    user = await store.users.get(str(claims.get("sub")))
-    client = await store.clients.get(str(claims.get("client_id")))
-    if user is None or user.disabled or client is None:
-        raise BearerError(401, "invalid_token", "the access token is no longer valid")
-    requested = {name: None for name in claims.get("userinfo_claims", [])}
-    return claims_module.release(user, scopes, requested)
+    if live.user is None:
+        raise BearerError(401, "invalid_token", "the access token names no user")
+    requested = {name: None for name in live.claims.get("userinfo_claims", [])}
+    return claims_module.release(live.user, scopes, requested)

@@ -59,6 +59,8 @@ clients = Table(
     # RFC 9068 §2.2.3.1: put the user's roles / groups in its tokens.
     Column("include_roles", Boolean, nullable=False, server_default="0"),
     Column("include_groups", Boolean, nullable=False, server_default="0"),
+    # Access tokens issued before this second are dead (revoke all, or a re-registered id).
+    Column("tokens_valid_after", Timestamp, nullable=False, server_default="0"),
 )
 
 users = Table(

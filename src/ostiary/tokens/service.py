@@ -5,7 +5,9 @@ Grants ask for tokens here and never sign anything themselves.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +81,11 @@ class TokenService:
         client = grant.client
         ttl = client.access_token_ttl or self._settings.tokens.access_token_ttl
         now = clock.now()
+        if client.tokens_valid_after > now:
+            # Every token of this client up to this second was just revoked; iat has
+            # second precision, so wait for the next second rather than issue a dead token.
+            await asyncio.sleep(max(0.0, client.tokens_valid_after - time.time()))
+            now = clock.now()
         jti = secrets.token_urlsafe(16)
         claims: dict[str, Any] = {
             "iss": self._settings.issuer,

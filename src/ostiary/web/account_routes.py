@@ -212,9 +212,6 @@ async def delete(request: Request) -> Response:
             request, who, "account_delete.html", outcome.status, error=outcome.error
         )
     services = services_of(request)
-    # Queued events (token.issued) written after the pseudonymisation would name the user
-    # again; lifecycle.delete does not flush them itself.
-    await services.audit.flush()
     await lifecycle.delete(services, who.user, actor=f"user:{who.user.id}")
     response = page("account_deleted.html")
     request.app.state.browser.clear_session(response)

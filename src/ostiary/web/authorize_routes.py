@@ -172,13 +172,14 @@ async def _login_page(
     error: str | None = None,
     username: str | None = None,
     status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     client = await _services(request).store.clients.get(interaction.client_id)
     client_name = client.name if client else interaction.client_id
     if username is None:
         # OIDC Core §3.1.2.1: login_hint fills in the username.
         username = (interaction.request.get("login_hint") or "")[:150]
-    return page(
+    response = page(
         "login.html",
         status,
         interaction_id=interaction.id,
@@ -187,6 +188,8 @@ async def _login_page(
         error=error,
         username=username,
     )
+    response.headers.update(headers or {})
+    return response
 
 
 async def _finish(
@@ -247,6 +250,7 @@ async def login_submit(request: Request) -> Response:
             error=f"Too many failed attempts. Try again in {minutes} minute(s).",
             username=username,
             status=429,
+            headers={"Retry-After": str(wait)},
         )
     check = await signin.check_password(services, username, form.get("password", ""))
     user = check.user

@@ -14,7 +14,12 @@ async def authenticate(
     services: Services, params: dict[str, str], authorization: str | None, ip: str | None
 ) -> Client:
     """authenticate_client, refused while the client id or address is locked out."""
-    presented = presented_credentials(params, authorization)
+    try:
+        presented = presented_credentials(params, authorization)
+    except OAuthError as exc:
+        if exc.error == "invalid_client":
+            await services.throttle.failed([throttle.ip_key(ip, "token")])
+        raise
     keys = [throttle.client_key(presented.client_id), throttle.ip_key(ip, "token")]
     wait = await services.throttle.wait_seconds_if_suspect(keys)
     if wait:

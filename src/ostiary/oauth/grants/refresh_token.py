@@ -31,6 +31,9 @@ class RefreshTokenGrant:
             raise invalid_grant("refresh token is invalid")
         if token.revoked_at is not None:
             raise invalid_grant("refresh token was revoked")
+        # The client was told to drop everything it held (or its id was registered anew).
+        if token.created_at < client.tokens_valid_after:
+            raise invalid_grant("refresh token was revoked")
         if token.used_at is not None:
             # RFC 9700 §4.14.2: a rotated-out token came back; someone holds a copy.
             await revoke_family(services, token.family_id)

@@ -41,6 +41,9 @@ class AuditEvent:
         }
 
 
+PERSONAL_DETAILS = frozenset({"username", "email", "name", "before", "after"})
+
+
 class AuditRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -92,8 +95,23 @@ class AuditRepository:
         return [AuditEvent(**r._mapping) for r in rows]
 
     async def pseudonymise(self, user_id: str, pseudonym: str) -> int:
-        """A deleted user's events keep their shape but no longer name the person."""
+        """A deleted user's events keep their shape but no longer name the person: the id
+        becomes the pseudonym, and the address and any typed username or email go."""
         async with self._engine.begin() as conn:
+            named = (
+                await conn.execute(
+                    select(audit_events.c.id, audit_events.c.details).where(
+                        audit_events.c.user_id == user_id
+                    )
+                )
+            ).all()
+            for row in named:
+                details = dict(row.details or {})
+                if set(details) & PERSONAL_DETAILS:
+                    kept = {k: v for k, v in details.items() if k not in PERSONAL_DETAILS}
+                    await conn.execute(
+                        update(audit_events).where(audit_events.c.id == row.id).values(details=kept)
+                    )
             result = await conn.execute(
                 update(audit_events)
                 .where(audit_events.c.user_id == user_id)

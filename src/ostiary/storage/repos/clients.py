@@ -36,6 +36,7 @@ class Client:
     session_refresh_tokens: bool = False
     include_roles: bool = False
     include_groups: bool = False
+    tokens_valid_after: int = 0
 
     def public_view(self) -> dict[str, object]:
         """The registration as shown to operators; never includes the secret hash."""
@@ -87,6 +88,7 @@ def _row_to_client(row: object) -> Client:
         session_refresh_tokens=m["session_refresh_tokens"],
         include_roles=m["include_roles"],
         include_groups=m["include_groups"],
+        tokens_valid_after=m["tokens_valid_after"],
     )
 
 
@@ -155,6 +157,9 @@ class ClientRepository:
             "created_at": clock.now(),
             **_oidc_values(oidc),
         }
+        # A chosen client id may have been used before (deleted, registered again): tokens
+        # from its earlier life, even from this very second, are never revived.
+        values["tokens_valid_after"] = values["created_at"] + (1 if client_id else 0)
         async with self._engine.begin() as conn:
             await conn.execute(insert(clients).values(**values))
         client = await self.get(values["client_id"])
@@ -186,6 +191,17 @@ class ClientRepository:
                     update(clients).where(clients.c.client_id == client_id).values(**changes)
                 )
         return await self.get(client_id)
+
+    async def invalidate_tokens(self, client_id: str) -> int:
+        """Every access token issued up to this second stops being valid."""
+        cutoff = clock.now() + 1
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(clients)
+                .where(clients.c.client_id == client_id)
+                .values(tokens_valid_after=cutoff)
+            )
+        return cutoff
 
     async def delete(self, client_id: str) -> bool:
         async with self._engine.begin() as conn:

@@ -136,6 +136,11 @@ class RefreshTokenRepository:
             ).all()
         return [RevokedAccess(r.access_jti, r.access_expires_at) for r in rows]
 
+    async def delete_for_client(self, client_id: str) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(rt).where(rt.c.client_id == client_id))
+        return result.rowcount
+
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(rt).where(rt.c.expires_at < clock.now()))
