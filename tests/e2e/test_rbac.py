@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from ostiary.services import Services
+from ostiary.storage.repos.access import AccessError
 from tests.conftest import LiveServer, unique
 from tests.e2e.helpers import (
     PASSWORD,
@@ -324,14 +325,10 @@ def test_client_credentials_token_unaffected_by_roles(
     assert "roles" not in claims and "groups" not in claims
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AccessRepository.delete_role cascades scope_roles, so a scope whose only "
-    "role is deleted is no longer gated and is granted to every user",
-)
-def test_deleting_the_only_role_of_a_scope_does_not_open_the_scope(
+def test_a_role_that_gates_a_scope_cannot_be_deleted_so_the_scope_stays_closed(
     server: LiveServer, http: httpx.Client
 ) -> None:
+    """Fail closed: a scope that lost its only role would be open to every user."""
     gate = make_gate(server)
     client = make_client(server, scopes=["read", gate.scope])
     username = make_user(server)
@@ -339,7 +336,8 @@ def test_deleting_the_only_role_of_a_scope_does_not_open_the_scope(
     async def delete_role(services: Services) -> bool:
         return await services.store.access.delete_role(gate.role)
 
-    assert server.call(delete_role)
+    with pytest.raises(AccessError, match="gates scope"):
+        server.call(delete_role)
     issued = tokens(server, http, client, username, f"read {gate.scope}")
     assert issued["scope"] == "read"
 

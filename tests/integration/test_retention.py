@@ -296,11 +296,6 @@ async def test_deleted_users_audit_rows_are_pseudonymised_without_username_or_em
     assert len(await events_mentioning(services, other.id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: events.scrub redacts every detail key containing 'token', so lifecycle's "
-    "own count refresh_tokens_revoked is stored as '[redacted]' (user.deleted, user.disabled)",
-)
 async def test_user_deleted_event_keeps_the_count_of_revoked_refresh_tokens(
     services: Services,
 ) -> None:
@@ -318,12 +313,6 @@ async def test_user_deleted_event_keeps_the_count_of_revoked_refresh_tokens(
     assert row.details == {"sessions_ended": 0, "refresh_tokens_revoked": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AuditRepository.pseudonymise rewrites user_id, ip and actor but not details; "
-    "login.failure (web/authorize_routes.py login_submit) and admin.bootstrap record "
-    "details={'username': ...}, so a deleted user's rows still name them",
-)
 async def test_deleted_users_failed_login_rows_do_not_keep_the_username(
     services: Services, server: LiveServer
 ) -> None:

@@ -17,7 +17,7 @@ from ostiary.admin.client_schemas import (
     ClientPatch,
     spec_changes,
 )
-from ostiary.admin.problems import conflict, documented, unprocessable
+from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.resources import ClientIdPath, client_or_404, location, record
 from ostiary.admin.schemas import Count, Page
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
@@ -118,18 +118,10 @@ async def update_client(
 async def delete_client(
     client_id: ClientIdPath, services: ServicesDep, caller: CallerDep
 ) -> Response:
-    """Delete a client: its refresh tokens are revoked first and their access tokens
-    denied; its other access tokens fail wherever the client is looked up."""
-    before = view(await client_or_404(services, client_id))
-    await lifecycle.revoke_client_tokens(services, client_id, actor=caller.actor)
-    await services.store.clients.delete(client_id)
-    await record(
-        services,
-        caller,
-        "client.deleted",
-        client_id=client_id,
-        details={"before": before.model_dump()},
-    )
+    """Delete a client. Every token it holds dies first, and registering the same
+    client_id again revives none (``accounts.lifecycle.delete_client``)."""
+    if not await lifecycle.delete_client(services, client_id, actor=caller.actor):
+        raise not_found(f"client {client_id!r}")
     return Response(status_code=204)
 
 
@@ -137,8 +129,9 @@ async def delete_client(
 async def revoke_client_tokens(
     client_id: ClientIdPath, services: ServicesDep, caller: CallerDep
 ) -> Count:
-    """Revoke every refresh token of the client and deny the access tokens issued with
-    them (RFC 7009 §2.1 for a whole client); ``count`` is the number of refresh tokens."""
+    """Revoke every token the client holds: its refresh tokens, and every access token
+    issued to it up to now (RFC 7009 §2.1, for a whole client). ``count`` is the number
+    of refresh tokens revoked."""
     await client_or_404(services, client_id)
     count = await lifecycle.revoke_client_tokens(services, client_id, actor=caller.actor)
     return Count(count=count)

@@ -2,7 +2,7 @@
 
 A scope with required roles is granted only to users holding one of them; a scope that
 is not registered, or has none, is open to every user. So removing a gate must be an
-explicit change of ``required_roles``: deleting a role that gates a scope, or a gated
+explicit change of ``required_roles``: deleting the only role of a scope, or a gated
 scope, is refused (409) rather than silently opening the scope to everyone.
 """
 
@@ -62,13 +62,17 @@ async def get_role(name: RolePath, services: ServicesDep) -> RoleOut:
 
 @router.delete("/roles/{name}", status_code=204, responses=documented(404, 409))
 async def delete_role(name: RolePath, services: ServicesDep, caller: CallerDep) -> Response:
-    """Delete a role; users and groups lose it. Refused while it gates a scope."""
+    """Delete a role; users and groups lose it. Refused while it is the only role of a
+    scope."""
     role = await role_or_404(services, name)
     gated = await queries.scopes_gated_by(services.engine, name)
-    if gated:
+    required = await queries.scope_requirements(services.engine, gated)
+    # A scope that loses its only role is open to every user: refuse rather than widen.
+    opened = [scope for scope in gated if required.get(scope) == [name]]
+    if opened:
         raise conflict(
-            f"role {name!r} gates scope(s) {', '.join(gated)}; change their required_roles "
-            "first, or they would open to every user"
+            f"role {name!r} is the only role of scope(s) {', '.join(opened)}; deleting it "
+            "would open them to every user; change their required_roles first"
         )
     await services.store.access.delete_role(name)
     before = RoleOut(name=role.name, description=role.description, created_at=role.created_at)

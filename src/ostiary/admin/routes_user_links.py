@@ -42,9 +42,7 @@ async def assign_role(
     except AccessError:
         raise not_found(f"role {role!r}") from None
     if added:
-        await record(
-            services, caller, "user.role_assigned", user_id=user.id, details={"role": role}
-        )
+        await record(services, caller, "role.assigned", user_id=user.id, details={"role": role})
     return Response(status_code=204)
 
 
@@ -56,7 +54,7 @@ async def unassign_role(
     user = await user_or_404(services, user_id)
     if not await services.store.access.unassign(user.id, role):
         raise not_found(f"assignment of role {role!r}")
-    await record(services, caller, "user.role_unassigned", user_id=user.id, details={"role": role})
+    await record(services, caller, "role.unassigned", user_id=user.id, details={"role": role})
     return Response(status_code=204)
 
 
@@ -102,7 +100,9 @@ async def end_all_sessions(user_id: UserId, services: ServicesDep, caller: Calle
     """End every session of the user (with back-channel logout); returns how many."""
     user = await user_or_404(services, user_id)
     ended = await lifecycle.end_sessions(services, user.id)
-    await record(services, caller, "user.sessions_ended", user_id=user.id, details={"count": ended})
+    await record(
+        services, caller, "session.ended_by_admin", user_id=user.id, details={"count": ended}
+    )
     return Count(count=ended)
 
 
@@ -119,7 +119,7 @@ async def end_one_session(
     await record(
         services,
         caller,
-        "user.session_ended",
+        "session.ended_by_admin",
         user_id=user.id,
         details={"sid": sid, "backchannel_clients": told},
     )

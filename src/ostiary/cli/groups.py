@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from ostiary.admin import queries
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.cli.roles import ACTOR, check_name, require_role, require_user
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     group, user = "group:group name or id", "username:username or user id"
     command("create", create_group, "create a group", "name:the group's name")
     command("list", list_groups, "list groups")
-    command("show", show_group, "show a group, its members and roles", group)
+    command("show", show_group, "show a group: members, roles, parents, subgroups", group)
     command("add-member", add_member, "put a user in a group", group, user)
     command("remove-member", remove_member, "take a user out of a group", group, user)
     command("grant-role", grant_role, "give every member of a group a role", group, "role:")
@@ -104,10 +105,13 @@ def show_group(args: argparse.Namespace) -> None:
         for user_id in await access.members(group.id):
             user = await services.store.users.get(user_id)
             members.append({"id": user_id, "username": user.username if user else None})
+        parent_ids, child_ids = await queries.group_links(services.engine, group.id)
         document = {
             **group_view(group),
             "members": members,
             "roles": await access.group_role_names(group.id),
+            "parents": await _names(services, parent_ids),
+            "children": await _names(services, child_ids),
         }
         if args.json:
             emit_json(document)
@@ -116,8 +120,15 @@ def show_group(args: argparse.Namespace) -> None:
             print(f"{key}: {document[key]}")
         print(f"roles: {' '.join(document['roles'])}")
         print(f"members: {' '.join(str(m['username']) for m in members)}")
+        print(f"inside: {' '.join(document['parents'])}")
+        print(f"subgroups: {' '.join(document['children'])}")
 
     run_with_services(action)
+
+
+async def _names(services: Services, group_ids: list[str]) -> list[str]:
+    found = [await services.store.access.get_group(group_id) for group_id in group_ids]
+    return sorted(g.name for g in found if g is not None)
 
 
 def _membership(args: argparse.Namespace, *, add: bool) -> None:

@@ -154,15 +154,18 @@ def delete_role(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         access = services.store.access
         await require_role(services, args.name)
-        # A scope loses its link to a deleted role; if that was its only role, the scope
-        # would be open to every user. Refuse rather than widen access.
-        opened = [s.name for s in await access.list_scopes() if s.required_roles == (args.name,)]
-        if opened:
+        # Fail closed: a scope that lost its gate would be open to every user.
+        gated = [s.name for s in await access.list_scopes() if args.name in s.required_roles]
+        if gated:
             raise CommandError(
-                f"role {args.name!r} is the only role of scope(s) {', '.join(opened)}; "
-                "deleting it would open them to every user; delete those scopes first"
+                f"role {args.name!r} gates scope(s) {', '.join(gated)}; change their roles "
+                "first (ostiary scope update)"
             )
-        if not await access.delete_role(args.name):
+        try:
+            deleted = await access.delete_role(args.name)
+        except AccessError as exc:
+            raise CommandError(str(exc)) from None
+        if not deleted:
             raise CommandError(f"no role {args.name!r}")
         await services.audit.record("role.deleted", actor=ACTOR, details={"role": args.name})
         if args.json:

@@ -1,10 +1,12 @@
-"""ostiary scope create | list | delete"""
+"""ostiary scope create | update | list | delete"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from ostiary.admin import queries
+from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.cli.roles import ACTOR, require_role
@@ -33,11 +35,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     create.add_argument("--json", action="store_true")
     create.set_defaults(func=create_scope)
 
+    update = cmds.add_parser("update", help="change the roles that gate a scope, or its text")
+    update.add_argument("name")
+    update.add_argument("--description")
+    roles = update.add_mutually_exclusive_group()
+    roles.add_argument(
+        "--requires-role",
+        action="append",
+        dest="required_roles",
+        metavar="ROLE",
+        help="the roles that may have the scope, replacing the present ones (repeatable)",
+    )
+    roles.add_argument("--open", action="store_true", help="no role needed: open to every user")
+    update.add_argument("--json", action="store_true")
+    update.set_defaults(func=update_scope)
+
     list_ = cmds.add_parser("list", help="list registered scopes and the roles they need")
     list_.add_argument("--json", action="store_true")
     list_.set_defaults(func=list_scopes)
 
-    delete = cmds.add_parser("delete", help="delete a registered scope (it is no longer gated)")
+    delete = cmds.add_parser("delete", help="delete a registered scope that no role gates")
     delete.add_argument("name")
     delete.add_argument("--json", action="store_true")
     delete.set_defaults(func=delete_scope)
@@ -84,6 +101,47 @@ def create_scope(args: argparse.Namespace) -> None:
     run_with_services(action)
 
 
+def update_scope(args: argparse.Namespace) -> None:
+    required = [] if args.open else args.required_roles
+    if required is None and args.description is None:
+        raise CommandError("nothing to change: give --requires-role, --open or --description")
+    if args.open and args.name in (ADMIN_SCOPE, ADMIN_READ_SCOPE):
+        raise CommandError(f"{args.name} must stay gated by a role")
+
+    async def action(services: Services) -> None:
+        access = services.store.access
+        before = await access.get_scope(args.name)
+        if before is None:
+            raise CommandError(f"no scope {args.name!r}")
+        if required is not None:
+            for role in required:
+                await require_role(services, role)
+            await access.set_scope_roles(args.name, required)
+        if args.description is not None:
+            await queries.set_scope_description(services.engine, args.name, args.description)
+        after = await access.get_scope(args.name)
+        assert after is not None
+        if after != before:
+            await services.audit.record(
+                "scope.updated",
+                actor=ACTOR,
+                details={
+                    "scope": args.name,
+                    "before": scope_view(before),
+                    "after": scope_view(after),
+                },
+            )
+        if args.json:
+            emit_json(scope_view(after))
+        elif after.required_roles:
+            roles = " or ".join(after.required_roles)
+            say(f"updated scope {args.name}: for holders of {roles}")
+        else:
+            say(f"updated scope {args.name}: open to every user")
+
+    run_with_services(action)
+
+
 def list_scopes(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [scope_view(s) for s in await services.store.access.list_scopes()]
@@ -100,6 +158,15 @@ def list_scopes(args: argparse.Namespace) -> None:
 
 def delete_scope(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
+        scope = await services.store.access.get_scope(args.name)
+        if scope is None:
+            raise CommandError(f"no scope {args.name!r}")
+        # An unregistered scope is open to every user: deleting a gated one would open it.
+        if scope.required_roles:
+            raise CommandError(
+                f"scope {args.name!r} is gated by {', '.join(scope.required_roles)}; open it "
+                f"first (ostiary scope update {args.name} --open), or it would open to every user"
+            )
         if not await services.store.access.delete_scope(args.name):
             raise CommandError(f"no scope {args.name!r}")
         await services.audit.record("scope.deleted", actor=ACTOR, details={"scope": args.name})

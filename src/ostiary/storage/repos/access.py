@@ -22,6 +22,7 @@ from ostiary.storage.tables import (
     user_roles,
 )
 
+# The deepest nesting the admin API lets one build; lookups here follow any depth.
 MAX_GROUP_DEPTH = 16
 
 
@@ -89,7 +90,15 @@ class AccessRepository:
         return Role(**row._mapping) if row else None
 
     async def delete_role(self, name: str) -> bool:
+        """Delete a role. A role that gates a scope cannot go: dropping the gate would open
+        the scope to every user (fail closed; change the scope's roles first)."""
         async with self._engine.begin() as conn:
+            gated = (
+                await conn.execute(select(scope_roles.c.scope).where(scope_roles.c.role == name))
+            ).all()
+            if gated:
+                names = ", ".join(sorted(r.scope for r in gated))
+                raise AccessError(f"role {name!r} gates scope(s) {names}; change them first")
             result = await conn.execute(delete(roles).where(roles.c.name == name))
         return result.rowcount > 0
 
@@ -240,9 +249,8 @@ class AccessRepository:
         found: set[str] = set()
         frontier = set(group_ids)
         async with self._engine.connect() as conn:
-            for _ in range(MAX_GROUP_DEPTH):
-                if not frontier:
-                    break
+            # No depth limit: nesting refuses cycles, and `found` stops any loop anyway.
+            while frontier:
                 rows = (
                     await conn.execute(
                         select(group_parents.c.parent_id).where(
