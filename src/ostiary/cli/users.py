@@ -6,14 +6,12 @@ import argparse
 import getpass
 import sys
 
-from ostiary.accounts import lifecycle
-from ostiary.accounts.passwords import MAX_PASSWORD_LENGTH
+from ostiary.accounts import lifecycle, password_policy
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
 from ostiary.services import Services
+from ostiary.settings import load_settings
 from ostiary.storage.repos.users import DuplicateUserError
-
-MIN_PASSWORD_LENGTH = 8
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -72,17 +70,22 @@ def _profile_of(args: argparse.Namespace) -> dict[str, str]:
     return {c: getattr(args, c) for c in PROFILE_OPTIONS if getattr(args, c) is not None}
 
 
-def _password(from_stdin: bool) -> str:
+def _password(from_stdin: bool, *, username: str | None = None, email: str | None = None) -> str:
     if from_stdin or not sys.stdin.isatty():
         password = read_secret_stdin("password")
     else:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise CommandError("the passwords differ")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise CommandError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise CommandError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    # The same policy as the account pages and the admin API.
+    found = password_policy.problems(
+        password,
+        min_length=load_settings().passwords.min_length,
+        username=username,
+        email=email,
+    )
+    if found:
+        raise CommandError(" ".join(found))
     return password
 
 
@@ -90,7 +93,7 @@ def create_user(args: argparse.Namespace) -> None:
     username = args.username.strip()
     if not username or len(username) > 150:
         raise CommandError("a username has 1 to 150 characters")
-    password = _password(True) if args.password_stdin else None
+    password = _password(True, username=username, email=args.email) if args.password_stdin else None
 
     async def action(services: Services) -> None:
         password_hash = await services.passwords.hash(password) if password else None
@@ -203,7 +206,7 @@ def enable_user(args: argparse.Namespace) -> None:
 
 
 def set_password(args: argparse.Namespace) -> None:
-    password = _password(False)
+    password = _password(False, username=args.username)
 
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
