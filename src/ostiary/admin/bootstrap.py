@@ -61,6 +61,9 @@ async def bootstrap(services: Services, username: str, password: str) -> Bootstr
             redirect_uris=[],
             grant_types=["client_credentials"],
             scopes=[ADMIN_SCOPE, ADMIN_READ_SCOPE],
+            # The admin API is a resource of the issuer itself (RFC 9068 §4 aud check),
+            # whatever OSTIARY_TOKENS__DEFAULT_AUDIENCE says for other clients.
+            audience=[services.settings.issuer],
         ),
     )
     assert secret is not None

@@ -74,14 +74,6 @@ async def scope_requirements(engine: AsyncEngine, names: list[str]) -> dict[str,
     return {k: sorted(v) for k, v in result.items()}
 
 
-async def scopes_gated_by(engine: AsyncEngine, role: str) -> list[str]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(select(scope_roles.c.scope).where(scope_roles.c.role == role))
-        ).all()
-    return sorted(r.scope for r in rows)
-
-
 async def set_scope_description(engine: AsyncEngine, name: str, description: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(

@@ -175,16 +175,14 @@ async def nest_group(
     group_id: GroupId, parent_id: GroupId, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Nest this group in ``parent_id``: its members become the parent's members too.
-    Refused if it would make a cycle or a chain deeper than the depth roles follow."""
+    Refused if it would make a cycle or a chain more than MAX_GROUP_DEPTH levels deep."""
     group = await group_or_404(services, group_id)
     parent = await group_or_404(services, parent_id)
     engine = services.engine
-    # Checked without a depth bound: the repository's own check stops after
-    # MAX_GROUP_DEPTH levels and would miss a longer cycle.
     above, height = await queries.reach(engine, parent.id, upward=True)
     if group.id == parent.id or group.id in above:
         raise conflict("that nesting would make a cycle")
-    # Roles are looked up at most MAX_GROUP_DEPTH levels up; deeper ones would be lost.
+    # A bound on what one can build, so every role lookup stays a few queries.
     _, depth = await queries.reach(engine, group.id, upward=False)
     if depth + 1 + height > MAX_GROUP_DEPTH:
         raise conflict(f"groups nest at most {MAX_GROUP_DEPTH} levels deep")

@@ -2,7 +2,7 @@
 
 A scope with required roles is granted only to users holding one of them; a scope that
 is not registered, or has none, is open to every user. So removing a gate must be an
-explicit change of ``required_roles``: deleting the only role of a scope, or a gated
+explicit change of ``required_roles``: deleting a role that gates a scope, or a gated
 scope, is refused (409) rather than silently opening the scope to everyone.
 """
 
@@ -62,19 +62,13 @@ async def get_role(name: RolePath, services: ServicesDep) -> RoleOut:
 
 @router.delete("/roles/{name}", status_code=204, responses=documented(404, 409))
 async def delete_role(name: RolePath, services: ServicesDep, caller: CallerDep) -> Response:
-    """Delete a role; users and groups lose it. Refused while it is the only role of a
-    scope."""
+    """Delete a role; users and groups lose it. Refused while it gates a scope."""
     role = await role_or_404(services, name)
-    gated = await queries.scopes_gated_by(services.engine, name)
-    required = await queries.scope_requirements(services.engine, gated)
-    # A scope that loses its only role is open to every user: refuse rather than widen.
-    opened = [scope for scope in gated if required.get(scope) == [name]]
-    if opened:
-        raise conflict(
-            f"role {name!r} is the only role of scope(s) {', '.join(opened)}; deleting it "
-            "would open them to every user; change their required_roles first"
-        )
-    await services.store.access.delete_role(name)
+    try:
+        await services.store.access.delete_role(name)
+    except AccessError as exc:
+        # Fail closed: without its role a scope would be open to every user.
+        raise conflict(f"{exc} (PATCH their required_roles)") from None
     before = RoleOut(name=role.name, description=role.description, created_at=role.created_at)
     await record(services, caller, "role.deleted", details={"before": before.model_dump()})
     return Response(status_code=204)
