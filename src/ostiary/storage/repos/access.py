@@ -105,12 +105,7 @@ class AccessRepository:
     async def assign(self, user_id: str, role: str) -> bool:
         """True if newly assigned, False if the user had it already."""
         await self._require_role(role)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(user_roles).values(user_id=user_id, role=role))
-        except IntegrityError:
-            return False
-        return True
+        return await self._link(user_roles, user_id=user_id, role=role)
 
     async def unassign(self, user_id: str, role: str) -> bool:
         async with self._engine.begin() as conn:
@@ -171,12 +166,7 @@ class AccessRepository:
         return result.rowcount > 0
 
     async def add_member(self, group_id: str, user_id: str) -> bool:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(group_members).values(group_id=group_id, user_id=user_id))
-        except IntegrityError:
-            return False
-        return True
+        return await self._link(group_members, group_id=group_id, user_id=user_id)
 
     async def remove_member(self, group_id: str, user_id: str) -> bool:
         async with self._engine.begin() as conn:
@@ -198,12 +188,7 @@ class AccessRepository:
 
     async def grant_group_role(self, group_id: str, role: str) -> bool:
         await self._require_role(role)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(group_roles).values(group_id=group_id, role=role))
-        except IntegrityError:
-            return False
-        return True
+        return await self._link(group_roles, group_id=group_id, role=role)
 
     async def revoke_group_role(self, group_id: str, role: str) -> bool:
         async with self._engine.begin() as conn:
@@ -375,6 +360,16 @@ class AccessRepository:
     async def _require_role(self, role: str) -> None:
         if await self.get_role(role) is None:
             raise AccessError(f"no role {role!r}")
+
+    async def _link(self, table: object, **values: object) -> bool:
+        """Insert a link row; False when it was there already (or a side does not exist:
+        callers resolve names to existing rows first)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(table).values(**values))  # type: ignore[arg-type]
+        except IntegrityError:
+            return False
+        return True
 
     async def _insert(self, table: object, conflict: str, **values: object) -> None:
         try:
