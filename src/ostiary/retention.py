@@ -22,6 +22,7 @@ async def purge(services: Services) -> dict[str, int]:
         "authorization_codes": await store.codes.purge_expired(CODE_REPLAY_MEMORY),
         "refresh_tokens": await store.refresh_tokens.purge_expired(),
         "revoked_token_ids": await store.revocations.purge_expired(),
+        "revocation_events": await store.revocation_events.purge_expired(),
         "sessions": await store.sessions.purge_expired(),
         "interactions": await store.interactions.purge_expired(),
         "one_time_tokens": await store.one_time_tokens.purge_expired(),

@@ -50,6 +50,7 @@ PURGED_KINDS = {
     "authorization_codes",
     "refresh_tokens",
     "revoked_token_ids",
+    "revocation_events",
     "sessions",
     "interactions",
     "one_time_tokens",

@@ -6,9 +6,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from ostiary import clock
 from ostiary.crypto.sealing import derive_key
 from ostiary.oidc import logout
 from ostiary.services import Services
+from ostiary.storage.repos.revocation_events import cutoff
 from ostiary.storage.repos.users import User
 
 
@@ -40,7 +42,8 @@ async def revoke_client_tokens(services: Services, client_id: str, *, actor: str
     await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
     # Access tokens without a refresh token (client credentials, OpenID code exchanges)
     # are not on record one by one: everything the client holds up to now is cut off.
-    await store.clients.invalidate_tokens(client_id)
+    not_before = await store.clients.invalidate_tokens(client_id)
+    await store.revocation_events.add_many([cutoff("client", client_id, not_before)])
     await services.audit.record(
         "client.tokens_revoked", actor=actor, client_id=client_id, details={"count": len(revoked)}
     )
@@ -58,6 +61,12 @@ async def delete_client(services: Services, client_id: str, *, actor: str = "sys
     return deleted
 
 
+async def _cut_off_user(services: Services, user_id: str) -> None:
+    """Tell resource servers that every token of the user issued up to now is dead."""
+    # iat has seconds precision: a token issued earlier in this very second is dead too.
+    await services.store.revocation_events.add_many([cutoff("sub", user_id, clock.now() + 1)])
+
+
 async def disable(services: Services, user: User, *, actor: str = "system") -> Cutoff:
     """Disable the account and revoke everything it holds, for good.
 
@@ -66,6 +75,7 @@ async def disable(services: Services, user: User, *, actor: str = "system") -> C
     deny list until they expire.
     """
     await services.store.users.set_disabled(user.id, True)
+    await _cut_off_user(services, user.id)
     ended = await end_sessions(services, user.id)
     revoked = await revoke_user_tokens(services, user.id)
     await services.audit.record(
@@ -91,6 +101,7 @@ async def delete(services: Services, user: User, *, actor: str = "system") -> Cu
     (foreign keys cascade); refresh tokens are revoked first so their access tokens are
     denied, then purged with the rest when they expire.
     """
+    await _cut_off_user(services, user.id)
     ended = await end_sessions(services, user.id)
     revoked = await revoke_user_tokens(services, user.id)
     stand_in = pseudonym(services, user.id)

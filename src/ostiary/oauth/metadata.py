@@ -21,6 +21,8 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/jwks.json",
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
+        # Not a registered RFC 8414 name: our revocation feed (docs/revocation-feed.md).
+        "revocation_feed_endpoint": f"{issuer}/revocations",
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": sorted(GRANTS),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ostiary import clock
 from ostiary.oidc import backchannel
 from ostiary.services import Services
+from ostiary.storage.repos.revocation_events import cutoff
 from ostiary.storage.repos.sessions import Session
 
 
@@ -21,6 +23,9 @@ async def end_session(services: Services, session: Session) -> list[str]:
     await store.revocations.revoke(denied)
     client_ids = await store.sessions.clients_of(session.sid)
     await store.sessions.delete_sid(session.sid)
+    if session.sid:
+        # Access tokens not on record one by one carry the sid: the feed names the session.
+        await store.revocation_events.add_many([cutoff("sid", session.sid, clock.now())])
     told = []
     for client_id in client_ids:
         client = await store.clients.get(client_id)

@@ -14,6 +14,7 @@ from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
 from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
+from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
 from ostiary.storage.repos.throttles import ThrottleRepository
@@ -32,6 +33,7 @@ class Store:
         self.codes = CodeRepository(engine)
         self.refresh_tokens = RefreshTokenRepository(engine)
         self.revocations = RevocationRepository(engine)
+        self.revocation_events = RevocationEventRepository(engine)
         self.logout_failures = LogoutFailureRepository(engine)
         self.access = AccessRepository(engine)
         self.audit = AuditRepository(engine)

@@ -338,3 +338,23 @@ one_time_tokens = Table(
     Index("ix_one_time_tokens_expires_at", "expires_at"),
     Index("ix_one_time_tokens_user_id", "user_id"),
 )
+
+# -- revocation feed --------------------------------------------------------------------
+
+# What resource servers must stop accepting, in the order it happened. The id is the
+# feed cursor; rows go once no token they could match is still unexpired.
+revocation_events = Table(
+    "revocation_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    # "jti", "sub", "sid" or "client".
+    Column("kind", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    # sub / client: tokens with iat < not_before are dead; jti / sid: when it was revoked.
+    Column("not_before", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Index("ix_revocation_events_expires_at", "expires_at"),
+)

@@ -17,7 +17,7 @@ from ostiary import retention
 from ostiary.admin.api import create_admin_api
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
-from ostiary.web import account_routes, demo, oidc_routes, token_routes, wellknown
+from ostiary.web import account_routes, demo, oidc_routes, revocation_feed, token_routes, wellknown
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/token", token_routes.token, methods=["POST"]),
         Route("/revoke", token_routes.revoke, methods=["POST"]),
         Route("/introspect", token_routes.introspect, methods=["POST"]),
+        Route("/revocations", revocation_feed.revocations, methods=["GET"]),
         Route("/jwks.json", wellknown.jwks, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", wellknown.oauth_metadata, methods=["GET"]),
         Route("/health", wellknown.health, methods=["GET"]),

@@ -1,0 +1,83 @@
+"""Pure ASGI middleware: verifies the bearer token, puts the claims in scope["state"]."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from ostiary.resource.errors import (
+    InsufficientScope,
+    InvalidRequest,
+    ResourceError,
+    bearer_token,
+)
+from ostiary.resource.verifier import TokenVerifier
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BearerAuthMiddleware:
+    """Refuses requests without a valid token (401) or the scopes (403) with an RFC 6750
+    challenge; otherwise ``request.state.claims`` (Starlette) holds the verified claims."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier,
+        *,
+        scopes: Iterable[str] = (),
+        realm: str = "api",
+        public_paths: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.scopes = tuple(scopes)
+        self.realm = realm
+        self.public_paths = frozenset(public_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        try:
+            claims = await self.verifier.verify(bearer_token(_header(scope, b"authorization")))
+            if not set(self.scopes) <= claims.scopes:
+                raise InsufficientScope(self.scopes)
+        except ResourceError as error:
+            await self._refuse(scope, send, error)
+            return
+        scope.setdefault("state", {})["claims"] = claims
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, error: ResourceError) -> None:
+        if scope["type"] == "websocket":
+            # Closing before accept makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = json.dumps(error.body()).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": [
+                    (b"www-authenticate", error.challenge(self.realm).encode()),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    values = [value for key, value in scope.get("headers", ()) if key.lower() == name]
+    # RFC 6750 §2: exactly one way of sending the token; two headers are ambiguous.
+    if len(values) > 1:
+        raise InvalidRequest("more than one Authorization header")
+    return values[0].decode("latin-1") if values else None

@@ -1,0 +1,361 @@
+"""Verify RFC 9068 JWT access tokens locally, with introspection as the fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import contextlib
+import json
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jws import JWSRegistry
+
+from ostiary.resource.errors import InvalidToken
+from ostiary.resource.introspection import Introspector
+from ostiary.resource.jwks import JWKSCache
+from ostiary.resource.revocations import RevocationList
+
+DEFAULT_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
+_ASYMMETRIC = {"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+_ASYMMETRIC |= {"EdDSA", "Ed25519"}
+# RFC 9068 §4: the typ header MUST be checked; both spellings are allowed.
+ACCEPTED_TYP = frozenset({"at+jwt", "application/at+jwt"})
+MAX_TOKEN_LENGTH = 8192
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+_HEADER_CACHE_SIZE = 256
+
+
+def _b64(segment: str) -> bytes:
+    """base64url without padding (RFC 7515 §2), strictly: stray characters are an error."""
+    try:
+        padded = (segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_URLSAFE)
+        return binascii.a2b_base64(padded, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidToken("malformed token") from None
+
+
+def _b64_json(segment: str) -> Any:
+    try:
+        return json.loads(_b64(segment).decode())
+    except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
+        raise InvalidToken("malformed token") from None
+
+
+def _names(value: Any) -> frozenset[str]:
+    """RFC 9068 §2.2.3.1 roles/groups: strings, or RFC 7643 multi-valued {"value": ...}."""
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if not isinstance(value, list):
+        return frozenset()
+    names = [item.get("value") if isinstance(item, dict) else item for item in value]
+    return frozenset(name for name in names if isinstance(name, str))
+
+
+@dataclass(frozen=True)
+class Claims(Mapping[str, Any]):
+    """A verified access token: the common claims typed, every claim in ``raw``."""
+
+    sub: str | None
+    client_id: str | None
+    scopes: frozenset[str]
+    roles: frozenset[str]
+    groups: frozenset[str]
+    raw: Mapping[str, Any] = field(repr=False)
+    source: str = "jwt"  # "jwt" (checked locally) or "introspection"
+
+    @classmethod
+    def of(cls, raw: dict[str, Any], source: str) -> Claims:
+        scope = raw.get("scope")
+        return cls(
+            sub=raw.get("sub") if isinstance(raw.get("sub"), str) else None,
+            client_id=raw.get("client_id") if isinstance(raw.get("client_id"), str) else None,
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+            roles=_names(raw.get("roles")),
+            groups=_names(raw.get("groups")),
+            raw=raw,
+            source=source,
+        )
+
+    def __getitem__(self, name: str) -> Any:
+        return self.raw[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+@contextlib.contextmanager
+def _quiet(alg: str) -> Iterator[None]:
+    # joserfc warns on the RFC 9864-deprecated name "EdDSA", which issuers still use.
+    if alg == "EdDSA":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SecurityWarning)
+            yield
+    else:
+        yield
+
+
+class TokenVerifier:
+    """Checks access tokens for one resource (``audience``) issued by one ``issuer``."""
+
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        *,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+        leeway: int = 30,
+        jwks_uri: str | None = None,
+        introspection: tuple[str, str] | None = None,
+        introspection_endpoint: str | None = None,
+        revocations: RevocationList | None = None,
+        http: httpx.AsyncClient | None = None,
+        jwks_ttl: float = 300,
+        unknown_kid_interval: float = 10,
+        introspection_ttl: float = 30,
+        introspection_cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = frozenset(algorithms)
+        # RFC 8725 §3.1 / RFC 9068 §4: never "none", never HMAC (a public key is no secret).
+        if not self.algorithms or not self.algorithms <= _ASYMMETRIC:
+            raise ValueError(f"only asymmetric JWS algorithms are allowed: {sorted(_ASYMMETRIC)}")
+        self.leeway = leeway
+        self.revocations = revocations if revocations is not None else RevocationList(clock=clock)
+        self._http = http or httpx.AsyncClient(timeout=10)
+        self._own_http = http is None
+        self._jwks_uri = jwks_uri
+        self._credentials = introspection
+        self._introspection_endpoint = introspection_endpoint
+        self._jwks_options = {"ttl": jwks_ttl, "min_refetch_interval": unknown_kid_interval}
+        self._introspection_options = {
+            "ttl": introspection_ttl,
+            "max_entries": introspection_cache_size,
+        }
+        self._clock = clock
+        self._jwks: JWKSCache | None = None
+        self._introspector: Introspector | None = None
+        self._setup_lock = asyncio.Lock()
+        self._metadata: dict[str, Any] | None = None
+        self._discovery_failed_at = -float("inf")
+        self._headers: dict[str, dict[str, Any]] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._http
+
+    @property
+    def jwks(self) -> JWKSCache | None:
+        return self._jwks
+
+    @property
+    def introspector(self) -> Introspector | None:
+        return self._introspector
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def _setup(self) -> JWKSCache:
+        if self._jwks is not None:
+            return self._jwks
+        async with self._setup_lock:
+            if self._jwks is None:
+                jwks_uri, endpoint = self._jwks_uri, self._introspection_endpoint
+                if jwks_uri is None or (self._credentials and endpoint is None):
+                    metadata = await self.metadata()
+                    jwks_uri = jwks_uri or metadata.get("jwks_uri")
+                    endpoint = endpoint or metadata.get("introspection_endpoint")
+                if not isinstance(jwks_uri, str):
+                    raise InvalidToken("the issuer publishes no jwks_uri")
+                if self._credentials and isinstance(endpoint, str):
+                    self._introspector = Introspector(
+                        self._http, endpoint, *self._credentials, **self._introspection_options
+                    )
+                self._jwks = JWKSCache(self._http, jwks_uri, **self._jwks_options)
+        return self._jwks
+
+    async def metadata(self) -> dict[str, Any]:
+        """The issuer's metadata (RFC 8414 §3, OIDC Discovery §4), fetched once."""
+        if self._metadata is None:
+            # While the issuer is down, do not let every request retry discovery.
+            now = time.monotonic()
+            if now - self._discovery_failed_at < self._jwks_options["min_refetch_interval"]:
+                raise InvalidToken("the issuer's metadata could not be loaded")
+            try:
+                self._metadata = await self._discover()
+            except InvalidToken:
+                self._discovery_failed_at = now
+                raise
+        return self._metadata
+
+    async def _discover(self) -> dict[str, Any]:
+        base = self.issuer.rstrip("/")
+        for path in ("openid-configuration", "oauth-authorization-server"):
+            try:
+                response = await self._http.get(f"{base}/.well-known/{path}")
+                metadata = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                continue
+            # RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer MUST match exactly.
+            if isinstance(metadata, dict) and metadata.get("issuer") == self.issuer:
+                return metadata
+        raise InvalidToken("the issuer's metadata could not be loaded")
+
+    async def verify(self, token: str) -> Claims:
+        """The token's claims if it is a live access token for our audience; else InvalidToken."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("token too long")
+        if token.count(".") != 2:
+            await self._setup()
+            return await self._introspect(token, "not a JWT")
+        # RFC 9068 §4: reject anything whose typ is not at+jwt (an ID token, say).
+        claims = await self._signed_claims(token, ACCEPTED_TYP)
+        if claims is None:
+            return await self._introspect(token, "unknown signing key")
+        self._check(claims, require=("exp", "iat"))
+        return Claims.of(claims, "jwt")
+
+    async def verify_signed(self, token: str, typ: frozenset[str]) -> dict[str, Any]:
+        """Header and signature checks only, for other JWTs the issuer signs (the
+        revocation feed); the caller checks the claims."""
+        claims = await self._signed_claims(token, typ)
+        if claims is None:
+            raise InvalidToken("unknown signing key")
+        return claims
+
+    async def _signed_claims(self, token: str, typ: frozenset[str]) -> dict[str, Any] | None:
+        """The claims of a JWS whose header and signature check out; None for a kid
+        the JWKS does not hold (a candidate for introspection)."""
+        jwks = self._jwks or await self._setup()
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("not a JWT")
+        header_segment, payload_segment, signature_segment = parts
+        header = self._header(header_segment)
+        if header.get("typ") not in typ:
+            raise InvalidToken("wrong token type")
+        alg = header.get("alg")
+        if alg not in self.algorithms:
+            raise InvalidToken("algorithm not allowed")
+        # RFC 7515 §4.1.11: we understand no extensions, so any crit header is fatal.
+        if "crit" in header:
+            raise InvalidToken("unsupported critical header")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or len(kid) > 128:
+            raise InvalidToken("no usable kid")
+        key = jwks.cached(kid) or await jwks.get(kid)
+        if key is None:
+            return None
+        # RFC 8725 §3.1: the algorithm is the key's, not whatever the token claims.
+        if alg not in key.algs:
+            raise InvalidToken("algorithm does not match the key")
+        # The signature is checked by joserfc's algorithm model on the input we parsed
+        # once, rather than by jws.deserialize_compact, which would parse it all again.
+        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode()
+        try:
+            signature = _b64(signature_segment)
+            payload = _b64(payload_segment)
+            model = JWSRegistry.algorithms[alg]
+            if alg == "EdDSA":
+                with _quiet(alg):
+                    valid = model.verify(signing_input, signature, key.key)
+            else:
+                valid = model.verify(signing_input, signature, key.key)
+        except (JoseError, ValueError, TypeError, KeyError):
+            valid = False
+        if not valid:
+            raise InvalidToken("bad signature")
+        try:
+            claims = json.loads(payload.decode())
+        except ValueError:
+            raise InvalidToken("malformed claims") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("malformed claims")
+        return claims
+
+    def _header(self, segment: str) -> dict[str, Any]:
+        """The decoded JOSE header. One issuer's tokens share a few headers (alg, typ, kid),
+        so decoded headers are kept in a small bounded cache; checks still run each time."""
+        header = self._headers.get(segment)
+        if header is None:
+            header = _b64_json(segment)
+            if not isinstance(header, dict):
+                raise InvalidToken("malformed token")
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()  # a flood of distinct headers only costs a re-parse
+            self._headers[segment] = header
+        return header
+
+    async def _introspect(self, token: str, why: str) -> Claims:
+        if self._introspector is None:
+            raise InvalidToken(why)
+        claims = await self._introspector.introspect(token)
+        # RFC 7662 §4: the resource server still checks audience and lifetime itself.
+        self._check(claims, require=(), issuer_optional=True)
+        return Claims.of(claims, "introspection")
+
+    def _check(
+        self, claims: dict[str, Any], *, require: tuple[str, ...], issuer_optional: bool = False
+    ) -> None:
+        # RFC 9068 §4 / RFC 7519 §4.1.1: the issuer MUST match exactly.
+        if claims.get("iss") != self.issuer and not (issuer_optional and "iss" not in claims):
+            raise InvalidToken("wrong issuer")
+        # RFC 9068 §4: the audience MUST contain this resource server.
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if self.audience not in audiences:
+            raise InvalidToken("wrong audience")
+        now = self._clock()
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if value is None and name not in require:
+                continue
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise InvalidToken(f"missing or malformed {name}")
+        # RFC 7519 §4.1.4 / §4.1.5, with leeway for clock skew.
+        if "exp" in claims and claims["exp"] <= now - self.leeway:
+            raise InvalidToken("the token has expired")
+        if "nbf" in claims and claims["nbf"] > now + self.leeway:
+            raise InvalidToken("the token is not yet valid")
+        if "iat" in claims and claims["iat"] > now + self.leeway:
+            raise InvalidToken("the token was issued in the future")
+        reason = self.revocations.reason(claims)
+        if reason is not None:
+            raise InvalidToken(reason)
+
+
+class SyncTokenVerifier:
+    """A blocking face for WSGI: runs the async verifier in a private event-loop thread,
+    so its caches and connection pool are shared by every worker thread."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="ostiary-verifier", daemon=True
+        )
+        self._thread.start()
+
+    def verify(self, token: str, timeout: float = 30) -> Claims:
+        future = asyncio.run_coroutine_threadsafe(self.verifier.verify(token), self._loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.verifier.aclose(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()

@@ -1,0 +1,96 @@
+"""The revocation feed: an append-only log that resource servers read by cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ostiary import clock
+from ostiary.storage.tables import revocation_events
+
+KINDS = ("jti", "sub", "sid", "client")
+# The longest an access token can live (settings and client registration cap it here):
+# a cut-off older than this can no longer match any unexpired token.
+MAX_ACCESS_TOKEN_TTL = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationEvent:
+    kind: str
+    value: str
+    not_before: int
+    expires_at: int
+    id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "value": self.value,
+            "not_before": self.not_before,
+            "expires_at": self.expires_at,
+        }
+
+
+def cutoff(kind: str, value: str, not_before: int) -> RevocationEvent:
+    """A sub / sid / client event, kept as long as a token issued before it could live."""
+    return RevocationEvent(kind, value, not_before, clock.now() + MAX_ACCESS_TOKEN_TTL)
+
+
+async def insert_events(conn: AsyncConnection, events: Sequence[RevocationEvent]) -> None:
+    """Append within the caller's transaction.
+
+    On PostgreSQL, ids come from a sequence at insert time but become visible at commit:
+    two writers could commit 11 before 10, and a reader that saw 11 would skip 10 for good.
+    Holding the table lock until commit makes ids visible in order (readers never wait).
+    """
+    if not events:
+        return
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("LOCK TABLE revocation_events IN EXCLUSIVE MODE"))
+    now = clock.now()
+    rows = [
+        {
+            "kind": e.kind,
+            "value": e.value,
+            "not_before": e.not_before,
+            "expires_at": e.expires_at,
+            "at": now,
+        }
+        for e in events
+    ]
+    await conn.execute(insert(revocation_events), rows)
+
+
+class RevocationEventRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_many(self, events: Sequence[RevocationEvent]) -> None:
+        if not events:
+            return
+        async with self._engine.begin() as conn:
+            await insert_events(conn, events)
+
+    async def since(self, cursor: int, limit: int) -> list[RevocationEvent]:
+        t = revocation_events
+        query = (
+            select(t.c.id, t.c.kind, t.c.value, t.c.not_before, t.c.expires_at)
+            .where(t.c.id > cursor)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [RevocationEvent(r.kind, r.value, r.not_before, r.expires_at, id=r.id) for r in rows]
+
+    async def purge_expired(self) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(revocation_events).where(revocation_events.c.expires_at < clock.now())
+            )
+        return result.rowcount
