@@ -41,7 +41,6 @@ class AuditLog:
     def __init__(self, repo: AuditRepository) -> None:
         self._repo = repo
         self._queue: list[AuditEvent] = []
-        self._wake = asyncio.Event()
 
     def _event(self, type: str, actor: str, **fields: Any) -> AuditEvent:
         details = scrub(fields.pop("details", None) or {})

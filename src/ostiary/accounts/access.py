@@ -9,31 +9,44 @@ from ostiary.storage.repos.access import Effective
 from ostiary.storage.repos.clients import Client
 
 
-async def grantable(services: Services, user_id: str, scopes: frozenset[str]) -> frozenset[str]:
-    """The requested scopes this user may hold: a gated scope needs one of its roles.
+def _allowed(
+    scopes: frozenset[str], requirements: dict[str, frozenset[str]], effective: Effective | None
+) -> frozenset[str]:
+    """A gated scope needs one of its roles; a scope nobody gated is open to every user."""
+    if not requirements:
+        return scopes
+    roles = effective.roles if effective is not None else frozenset()
+    return frozenset(s for s in scopes if s not in requirements or requirements[s] & roles)
 
-    A scope nobody gated is open to every user; the client's registration still limits
-    what may be asked for (RFC 6749 §3.3). A scope the user may not hold is dropped, not
-    an error, so the client gets what the user is allowed (RFC 6749 §3.3: the granted
-    scope may differ from the requested one).
+
+async def grantable(services: Services, user_id: str, scopes: frozenset[str]) -> frozenset[str]:
+    """The requested scopes this user may hold.
+
+    The client's registration still limits what may be asked for (RFC 6749 §3.3). A scope
+    the user may not hold is dropped, not an error, so the client gets what the user is
+    allowed (RFC 6749 §3.3: the granted scope may differ from the requested one).
     """
     requirements = await services.store.access.requirements(scopes)
     if not requirements:
         return scopes
-    effective = await services.store.access.effective(user_id)
-    return frozenset(
-        s for s in scopes if s not in requirements or requirements[s] & effective.roles
-    )
+    return _allowed(scopes, requirements, await services.store.access.effective(user_id))
 
 
-async def token_claims(services: Services, client: Client, user_id: str | None) -> dict[str, Any]:
-    """RFC 9068 §2.2.3.1: roles and groups, for clients registered to receive them."""
-    if user_id is None or not (client.include_roles or client.include_groups):
-        return {}
-    effective: Effective = await services.store.access.effective(user_id)
+async def for_token(
+    services: Services, client: Client, user_id: str, scopes: frozenset[str]
+) -> tuple[frozenset[str], dict[str, Any]]:
+    """The scopes to grant and the RFC 9068 §2.2.3.1 roles/groups claims, for one token.
+
+    The user's effective roles are loaded at most once, and only when a scope is gated or
+    the client is registered to receive roles or groups.
+    """
+    access = services.store.access
+    requirements = await access.requirements(scopes)
+    wanted = client.include_roles or client.include_groups
+    effective = await access.effective(user_id) if requirements or wanted else None
     claims: dict[str, Any] = {}
-    if client.include_roles:
+    if effective is not None and client.include_roles:
         claims["roles"] = sorted(effective.roles)
-    if client.include_groups:
+    if effective is not None and client.include_groups:
         claims["groups"] = sorted(effective.groups)
-    return claims
+    return _allowed(scopes, requirements, effective), claims

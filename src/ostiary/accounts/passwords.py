@@ -23,9 +23,6 @@ class Passwords:
         # Verified when the user is unknown, so timing does not tell whether they exist.
         self._dummy = self._hasher.hash("ostiary-dummy-password")
 
-    def hash_sync(self, password: str) -> str:
-        return self._hasher.hash(password)
-
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
 

@@ -46,8 +46,7 @@ class AuthorizationCodeGrant:
                 raise invalid_grant("the session this code was issued in has ended")
 
         # Roles may have changed since the code was issued: grant only what is allowed now.
-        scopes = await rbac.grantable(services, user.id, frozenset(code.scopes))
-        extra = await rbac.token_claims(services, client, user.id)
+        scopes, extra = await rbac.for_token(services, client, user.id, frozenset(code.scopes))
         grant = Grant(
             client,
             user.id,

@@ -69,8 +69,7 @@ class RefreshTokenGrant:
         extra = None
         if user is not None:
             # Roles are checked again at every refresh: a role taken away takes its scope.
-            requested = await rbac.grantable(services, user.id, requested)
-            extra = await rbac.token_claims(services, client, user.id)
+            requested, extra = await rbac.for_token(services, client, user.id, requested)
         subject = token.user_id or client.client_id
         context = {
             "auth_time": token.auth_time,

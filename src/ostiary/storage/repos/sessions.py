@@ -130,11 +130,6 @@ class SessionRepository:
             await conn.execute(delete(session_clients).where(session_clients.c.sid == sid))
         return result.rowcount > 0
 
-    async def delete_for_user(self, user_id: str) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-        return result.rowcount
-
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(sessions).where(sessions.c.expires_at < clock.now()))
