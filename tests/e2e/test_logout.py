@@ -38,3 +38,19 @@ def test_rp_initiated_logout_2_asks_the_user_and_needs_csrf(server: LiveServer) 
         assert "signed out" in done.text
         after = web.get("/authorize", params=authorize_params(client, challenge))
         assert after.headers["location"].startswith("/interaction/")
+
+
+def test_rfc6749_10_12_non_ascii_csrf_value_is_refused_not_a_server_error(
+    server: LiveServer,
+) -> None:
+    client = make_client(server)
+    _, challenge = pkce_pair()
+    with browser(server) as web:
+        location = web.get("/authorize", params=authorize_params(client, challenge)).headers[
+            "location"
+        ]
+        web.get(location)
+        login = web.post(f"{location}/login", data={"csrf": "é" * 64, "username": "x"})
+        assert login.status_code == 403
+        logout = web.post("/logout", data={"csrf": "é"})
+        assert logout.status_code == 200

@@ -56,4 +56,6 @@ class Browser:
     def csrf_ok(self, interaction_id: str, browser_id: str, presented: str | None) -> bool:
         if not presented:
             return False
-        return hmac.compare_digest(self.csrf_token(interaction_id, browser_id), presented)
+        # Bytes, so a non-ASCII value is a mismatch and not a TypeError (a 500).
+        expected = self.csrf_token(interaction_id, browser_id).encode()
+        return hmac.compare_digest(expected, presented.encode())
