@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ostiary.errors import OAuthError
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.token_status import live_access_token
 from ostiary.oidc import claims as claims_module
@@ -45,7 +46,7 @@ def bearer_token(authorization: str | None, body: bytes | None, content_type: st
     ):
         try:
             from_body = parse_params(body).get("access_token")
-        except Exception:
+        except OAuthError:
             raise BearerError(400, "invalid_request", "malformed form body") from None
     if from_header and from_body:
         raise BearerError(400, "invalid_request", "send the token one way only")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -14,6 +15,8 @@ from ostiary.oidc import id_token, logout, userinfo
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE, Browser
 from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect, server_error
+
+log = logging.getLogger("ostiary.web")
 
 
 def _services(request: Request) -> Services:
@@ -42,6 +45,7 @@ async def userinfo_endpoint(request: Request) -> Response:
             {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge()},
         )
     except Exception:
+        log.exception("unexpected error at the UserInfo endpoint")
         return server_error()
     return json_response(claims, headers={**NO_STORE, **CORS})
 
