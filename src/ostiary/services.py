@@ -47,6 +47,7 @@ class Services:
     async def close(self) -> None:
         await self.drain()
         await self.audit.flush()
+        await self.store.clients.close()
         await self.engine.dispose()
 
     def signing_algs(self) -> set[str]:
@@ -58,6 +59,7 @@ class Services:
 def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Services:
     engine = engine or create_engine(settings.database_url)
     store = Store(engine)
+    store.clients.enable_cache(settings.cache.client_ttl)
     keys = KeyManager(
         store.keys,
         Sealer(settings.require_secret_key(), "signing-keys"),

@@ -136,6 +136,16 @@ class OidcSettings(_Section):
     )
 
 
+class CacheSettings(_Section):
+    client_ttl: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a node may keep a client registration in memory for client "
+        "authentication; 0 disables the cache. Changes reach every node at once (PostgreSQL "
+        "LISTEN/NOTIFY, or a stamp file beside a SQLite database); this is only the backstop.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OSTIARY_", env_nested_delimiter="__", extra="forbid"
@@ -155,6 +165,11 @@ class Settings(BaseSettings):
         "derived. Required to serve.",
     )
     demo: bool = Field(False, description="Create a demo user and client on an empty database.")
+    local_login: bool = Field(
+        True,
+        description="Allow local passwords. False hides the password form, refuses password "
+        "sign-in and never stores a password: users sign in with upstream providers only.",
+    )
     tokens: TokenSettings = Field(default_factory=TokenSettings)  # type: ignore[arg-type]
     keys: KeySettings = Field(default_factory=KeySettings)  # type: ignore[arg-type]
     sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
@@ -163,6 +178,7 @@ class Settings(BaseSettings):
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)  # type: ignore[arg-type]
     audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
 
     @field_validator("issuer")
     @classmethod

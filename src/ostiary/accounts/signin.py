@@ -27,7 +27,12 @@ class PasswordCheck:
 
 
 async def check_password(services: Services, username: str, password: str) -> PasswordCheck:
-    """The user if the password is right and the account enabled; same cost either way."""
+    """The user if the password is right and the account enabled; same cost either way.
+
+    With local login switched off (``OSTIARY_LOCAL_LOGIN=false``) no password is accepted.
+    """
+    if not services.settings.local_login:
+        return PasswordCheck(None, "local_login_disabled")
     user = await services.store.users.by_username(username)
     ok = await services.passwords.verify(user.password_hash if user else None, password)
     if user is None:
@@ -43,7 +48,14 @@ async def check_password(services: Services, username: str, password: str) -> Pa
     return PasswordCheck(user, None, user.id)
 
 
-async def start_session(services: Services, user: User, previous: str | None) -> str:
+async def start_session(
+    services: Services,
+    user: User,
+    previous: str | None,
+    *,
+    amr: tuple[str, ...] = ("pwd",),
+    acr: str | None = None,
+) -> str:
     """A new cookie value at each login, so a planted session id is worthless.
 
     The same user signing in again keeps the session (its sid, and so the clients that
@@ -56,13 +68,13 @@ async def start_session(services: Services, user: User, previous: str | None) ->
     if previous:
         old = await sessions.get_live(digest(previous))
         if old is not None and old.user_id == user.id:
-            if await sessions.reauthenticate(old.id_hash, digest(token), ttl=ttl):
+            if await sessions.reauthenticate(old.id_hash, digest(token), ttl=ttl, amr=amr, acr=acr):
                 return token
         elif old is not None:
             await logout.end_session(services, old)
         else:
             await sessions.delete(digest(previous))
-    await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl)
+    await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr)
     return token
 
 

@@ -8,6 +8,9 @@ import sys
 
 from ostiary import __version__
 from ostiary.cli import admin, audit, clients, db, groups, keys, purge, roles, scopes, serve, users
+from ostiary.cli import dev as dev_tools
+from ostiary.cli import gateway as gateway_cli
+from ostiary.cli import providers as providers_cli
 from ostiary.cli.output import CommandError, say
 from ostiary.settings import SettingsError
 
@@ -18,6 +21,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
     for module in (serve, db, clients, users, keys, roles, groups, scopes, audit, purge, admin):
         module.add_parser(sub)
+    gateway_cli.add_parser(sub)
+    providers_cli.add_parser(sub)
+    dev_tools.add_parser(sub)
     return root
 
 

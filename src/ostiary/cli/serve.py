@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from ostiary.cli.output import CommandError, say
+from ostiary.services import build_services
 from ostiary.settings import load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
@@ -22,13 +23,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser = sub.add_parser("serve", help="run the server (migrates the database first)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="server processes sharing the port (uvicorn workers); all state is in the database",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
         help="create a demo user and client on an empty database and print how to try them",
     )
     parser.set_defaults(func=serve)
+
+
+def _workers(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return number
 
 
 def _prepare_demo_environment(port: int) -> None:
@@ -53,14 +69,18 @@ def serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     settings.require_secret_key()
 
-    async def migrate() -> None:
-        engine = create_engine(settings.database_url)
+    async def prepare() -> None:
+        services = build_services(settings, create_engine(settings.database_url))
         try:
-            await upgrade(engine)
+            await upgrade(services.engine)
+            # Signing keys are made here, once, before any worker starts: workers racing to
+            # create the first keys would each sign with a key the others do not publish yet.
+            for kid in await services.keys.ensure(services.signing_algs()):
+                say(f"generated signing key {kid}")
         finally:
-            await engine.dispose()
+            await services.close()
 
-    asyncio.run(migrate())
+    asyncio.run(prepare())
     say(f"Ostiary {settings.issuer} listening on http://{args.host}:{args.port}")
     uvicorn.run(
         "ostiary.web.asgi:build",

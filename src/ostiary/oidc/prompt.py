@@ -71,7 +71,8 @@ def authentication(signed_in: SignedIn, *, authenticated_here: bool) -> Authenti
     session = signed_in.session
     return Authentication(
         auth_time=session.auth_time,
-        acr=ACR_FRESH if authenticated_here else ACR_SSO,
+        # An upstream provider's acr (federation) is carried as it was given.
+        acr=session.acr or (ACR_FRESH if authenticated_here else ACR_SSO),
         amr=list(session.amr),
         sid=session.sid,
     )

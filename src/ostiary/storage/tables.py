@@ -105,6 +105,8 @@ sessions = Table(
     # The public session id (OIDC `sid` claim), safe to put in tokens.
     Column("sid", String(64), nullable=False, server_default=""),
     Column("amr", JSON, nullable=False, server_default="[]"),
+    # Authentication context class, e.g. carried from an upstream provider (federation).
+    Column("acr", String(64)),
     Index("ix_sessions_user_id", "user_id"),
     Index("ix_sessions_sid", "sid"),
 )
@@ -237,6 +239,9 @@ user_roles = Table(
     metadata,
     Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    # Set when a federation claim mapping gave it (re-evaluated at each upstream login);
+    # NULL for a manual assignment, which a mapping never removes.
+    Column("federation_provider", String(64)),
     Index("ix_user_roles_role", "role"),
 )
 
@@ -255,6 +260,8 @@ group_members = Table(
     metadata,
     Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # As for user_roles: the provider whose claim mapping added the membership, or NULL.
+    Column("federation_provider", String(64)),
     Index("ix_group_members_user_id", "user_id"),
 )
 
@@ -358,3 +365,125 @@ revocation_events = Table(
     Column("at", Timestamp, nullable=False),
     Index("ix_revocation_events_expires_at", "expires_at"),
 )
+
+# -- federation (upstream identity providers) ---------------------------------------------
+
+# An upstream OpenID Connect / OAuth 2.0 provider users may sign in with.
+federation_providers = Table(
+    "federation_providers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    # Connector in the registry: "oidc", "google", "entra", "okta" or "github".
+    Column("preset", String(16), nullable=False),
+    Column("issuer", Text, nullable=False),
+    Column("client_id", String(255), nullable=False),
+    # Usable at the token endpoint, so encrypted rather than hashed (crypto.sealing).
+    Column("client_secret_sealed", LargeBinary),
+    Column("scopes", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    # Just-in-time provisioning: "allow", "existing" (verified email match) or "deny".
+    Column("provisioning", String(16), nullable=False, server_default="allow"),
+    # Link to an existing account by email when the provider says it is verified.
+    Column("trust_email", Boolean, nullable=False, server_default="0"),
+    # Keep upstream access / refresh tokens (encrypted) after the login.
+    Column("store_tokens", Boolean, nullable=False, server_default="0"),
+    # Claim-mapping rules, one rule per string (federation.mapping).
+    Column("mapping", JSON, nullable=False, server_default="[]"),
+    # Connector options: allowed tenants, hosted domain, API base URL, auth method...
+    Column("options", JSON, nullable=False, server_default="{}"),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+# The link key is (provider, upstream sub), never the email.
+federated_identities = Table(
+    "federated_identities",
+    metadata,
+    Column(
+        "provider",
+        String(64),
+        ForeignKey("federation_providers.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("subject", String(255), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320)),
+    Column("access_token_sealed", LargeBinary),
+    Column("refresh_token_sealed", LargeBinary),
+    Column("token_expires_at", Timestamp),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_login_at", Timestamp, nullable=False),
+    Index("ix_federated_identities_user_id", "user_id"),
+)
+
+# One upstream authorization request in flight, keyed by the digest of its state and
+# bound to the browser that started it.
+federation_states = Table(
+    "federation_states",
+    metadata,
+    Column("state_hash", LargeBinary(32), primary_key=True),
+    Column("browser_hash", LargeBinary(32), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier_sealed", LargeBinary, nullable=False),
+    # The authorization request (interaction) to resume afterwards, if any.
+    Column("interaction_id", String(64)),
+    # Set when a signed-in user links another identity from the account page.
+    Column("link_user_id", String(36)),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_federation_states_expires_at", "expires_at"),
+)
+
+# -- SCIM 2.0 provisioning (RFC 7643 / RFC 7644) -----------------------------------------
+
+# The SCIM view of a user, one row per user: the attributes filters may name, as indexed
+# columns ("_ci" columns hold the lowercased value of a caseExact=false attribute), and the
+# rest of the representation as JSON (not filterable: a filter naming it is invalidFilter).
+scim_users = Table(
+    "scim_users",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # RFC 7643 §4.1.1: userName is unique and caseExact=false.
+    Column("user_name_ci", String(150), nullable=False, unique=True),
+    Column("external_id", String(200)),
+    Column("display_name_ci", String(200)),
+    Column("given_name_ci", String(200)),
+    Column("family_name_ci", String(200)),
+    Column("resource", JSON, nullable=False, server_default="{}"),
+    Index("ix_scim_users_external_id", "external_id"),
+    Index("ix_scim_users_display_name_ci", "display_name_ci"),
+    Index("ix_scim_users_given_name_ci", "given_name_ci"),
+    Index("ix_scim_users_family_name_ci", "family_name_ci"),
+)
+
+# Multi-valued attributes as rows, so `emails[...]` filters are EXISTS subqueries.
+scim_user_emails = Table(
+    "scim_user_emails",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("value_ci", String(320), nullable=False),
+    Column("type", String(40)),
+    Column("primary", Boolean, nullable=False, server_default="0"),
+    Index("ix_scim_user_emails_user_id", "user_id"),
+    Index("ix_scim_user_emails_value_ci", "value_ci"),
+)
+
+scim_user_phones = Table(
+    "scim_user_phones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("value_ci", String(64), nullable=False),
+    Column("type", String(40)),
+    Column("primary", Boolean, nullable=False, server_default="0"),
+    Index("ix_scim_user_phones_user_id", "user_id"),
+    Index("ix_scim_user_phones_value_ci", "value_ci"),
+)
+
+# SCIM filters and sorts on columns of tables other features own.
+Index("ix_users_disabled", users.c.disabled)
+Index("ix_users_created_at", users.c.created_at)
+Index("ix_users_updated_at", users.c.updated_at)
+Index("ix_groups_external_id", groups.c.external_id)

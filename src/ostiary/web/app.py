@@ -15,9 +15,18 @@ from starlette.staticfiles import StaticFiles
 
 from ostiary import retention
 from ostiary.admin.api import create_admin_api
+from ostiary.scim.asgi import create_scim_app
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
-from ostiary.web import account_routes, demo, oidc_routes, revocation_feed, token_routes, wellknown
+from ostiary.web import (
+    account_routes,
+    demo,
+    federation_routes,
+    oidc_routes,
+    revocation_feed,
+    token_routes,
+    wellknown,
+)
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
 
@@ -71,7 +80,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/health", wellknown.health, methods=["GET"]),
         Route("/demo", demo.demo_page, methods=["GET"]),
         *account_routes.routes,
+        *federation_routes.routes,
         Mount("/admin/api/v1", app=create_admin_api()),
+        Mount("/scim/v2", app=create_scim_app()),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

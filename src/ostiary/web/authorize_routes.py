@@ -22,6 +22,7 @@ from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
 from ostiary.storage.repos.interactions import Interaction
+from ostiary.web import federation_routes
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, form_post, page, redirect
 
@@ -174,7 +175,8 @@ async def _login_page(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    client = await _services(request).store.clients.get(interaction.client_id)
+    services = _services(request)
+    client = await services.store.clients.get(interaction.client_id)
     client_name = client.name if client else interaction.client_id
     if username is None:
         # OIDC Core §3.1.2.1: login_hint fills in the username.
@@ -187,6 +189,8 @@ async def _login_page(
         client_name=client_name,
         error=error,
         username=username,
+        local_login=services.settings.local_login,
+        providers=await federation_routes.login_buttons(services),
     )
     response.headers.update(headers or {})
     return response

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
+from ostiary.cache.channels import channel_for
+from ostiary.cache.rows import RowCache
 from ostiary.storage.tables import clients
+
+INVALIDATION_CHANNEL = "ostiary_clients"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,29 @@ def new_client_id() -> str:
 class ClientRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Off until enable_cache: only the hot paths read through it (get_cached).
+        self._cache: RowCache[Client] = RowCache(ttl=0)
+        self._channel = channel_for(engine, INVALIDATION_CHANNEL)
+
+    def enable_cache(self, ttl: float) -> None:
+        self._cache.ttl = ttl
+
+    async def get_cached(self, client_id: str) -> Client | None:
+        """``get`` through this node's cache; a change made by any node is seen at once
+        (see ``ostiary.cache.channels``), the TTL is only a backstop."""
+        if self._cache.ttl > 0:
+            self._channel.poll(self._cache)
+        return await self._cache.get(client_id, self.get)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _changed(self, conn: AsyncConnection, client_id: str) -> None:
+        await self._channel.in_transaction(conn, client_id)
+
+    def _committed(self, client_id: str) -> None:
+        self._channel.committed(client_id)
+        self._cache.invalidate(client_id)
 
     async def add(
         self,
@@ -190,6 +217,8 @@ class ClientRepository:
                 await conn.execute(
                     update(clients).where(clients.c.client_id == client_id).values(**changes)
                 )
+                await self._changed(conn, client_id)
+            self._committed(client_id)
         return await self.get(client_id)
 
     async def invalidate_tokens(self, client_id: str) -> int:
@@ -201,9 +230,13 @@ class ClientRepository:
                 .where(clients.c.client_id == client_id)
                 .values(tokens_valid_after=cutoff)
             )
+            await self._changed(conn, client_id)
+        self._committed(client_id)
         return cutoff
 
     async def delete(self, client_id: str) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(clients).where(clients.c.client_id == client_id))
+            await self._changed(conn, client_id)
+        self._committed(client_id)
         return result.rowcount > 0

@@ -22,6 +22,8 @@ class Session:
     expires_at: int
     sid: str
     amr: tuple[str, ...]
+    # Set when an upstream provider named one (federation); else prompt.py decides.
+    acr: str | None = None
 
 
 def _row(row: object) -> Session:
@@ -34,6 +36,7 @@ def _row(row: object) -> Session:
         m["expires_at"],
         m["sid"],
         tuple(m["amr"]),
+        m["acr"],
     )
 
 
@@ -42,11 +45,17 @@ class SessionRepository:
         self._engine = engine
 
     async def add(
-        self, *, id_hash: bytes, user_id: str, ttl: int, amr: tuple[str, ...] = ("pwd",)
+        self,
+        *,
+        id_hash: bytes,
+        user_id: str,
+        ttl: int,
+        amr: tuple[str, ...] = ("pwd",),
+        acr: str | None = None,
     ) -> Session:
         now = clock.now()
         sid = secrets.token_urlsafe(24)
-        session = Session(id_hash, user_id, now, now, now + ttl, sid, amr)
+        session = Session(id_hash, user_id, now, now, now + ttl, sid, amr, acr)
         async with self._engine.begin() as conn:
             await conn.execute(
                 insert(sessions).values(
@@ -57,18 +66,29 @@ class SessionRepository:
                     expires_at=now + ttl,
                     sid=sid,
                     amr=list(amr),
+                    acr=acr,
                 )
             )
         return session
 
-    async def reauthenticate(self, old_hash: bytes, new_hash: bytes, *, ttl: int) -> bool:
-        """A fresh login in the same session: new cookie value and auth_time, same sid."""
+    async def reauthenticate(
+        self,
+        old_hash: bytes,
+        new_hash: bytes,
+        *,
+        ttl: int,
+        amr: tuple[str, ...] = ("pwd",),
+        acr: str | None = None,
+    ) -> bool:
+        """A fresh login in the same session: new cookie value, auth_time, amr; same sid."""
         now = clock.now()
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(sessions)
                 .where(sessions.c.id_hash == old_hash, sessions.c.expires_at > now)
-                .values(id_hash=new_hash, auth_time=now, expires_at=now + ttl)
+                .values(
+                    id_hash=new_hash, auth_time=now, expires_at=now + ttl, amr=list(amr), acr=acr
+                )
             )
         return result.rowcount == 1
 

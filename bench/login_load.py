@@ -1,0 +1,166 @@
+"""Password login end to end, and the bare Argon2id rate it is measured against.
+
+A login is the whole authorization-code flow a person's browser and the client drive:
+GET /authorize → GET the login page → POST the password → GET the interaction (which
+redirects with the code; the seeded clients are first-party, so no consent page) → POST
+/token. The load generator runs on the load core; the Argon2id rate is measured in a
+process pinned to the server core, with Ostiary's configured parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from servers import SERVER_CORE
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class LoginResult:
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    first_error: str | None
+
+
+class FlowError(Exception):
+    pass
+
+
+def _expect(response: httpx.Response, status: int) -> httpx.Response:
+    if response.status_code != status:
+        path = response.request.url.path
+        raise FlowError(f"{path}: {response.status_code} {response.text[:200]}")
+    return response
+
+
+async def one_login(
+    http: httpx.AsyncClient, client_id: str, secret: str, redirect_uri: str, user: str, pw: str
+) -> None:
+    http.cookies.clear()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "read",
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    interaction = _expect(await http.get("/authorize", params=params), 303).headers["location"]
+    page = _expect(await http.get(interaction), 200)
+    match = CSRF.search(page.text)
+    if not match:
+        raise FlowError("no CSRF token on the login page")
+    form = {"csrf": match.group(1), "username": user, "password": pw}
+    _expect(await http.post(f"{interaction}/login", data=form), 303)
+    back = _expect(await http.get(interaction), 303).headers["location"]
+    query = parse_qs(urlsplit(back).query)
+    if "code" not in query:
+        raise FlowError(f"no code in the redirect: {back[:200]}")
+    token = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    _expect(await http.post("/token", data=token, auth=(client_id, secret)), 200)
+
+
+async def _load(
+    base_url: str, connections: int, seconds: float, login: dict[str, str]
+) -> LoginResult:
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                try:
+                    await one_login(http, **login)
+                except (FlowError, httpx.HTTPError) as exc:
+                    errors.append(str(exc))
+                    continue
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        if not latencies:
+            return 0.0
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+
+    return LoginResult(
+        connections=connections,
+        rps=len(latencies) / elapsed,
+        p50_ms=pct(0.5),
+        p99_ms=pct(0.99),
+        requests=len(latencies) + len(errors),
+        errors=len(errors),
+        first_error=errors[0] if errors else None,
+    )
+
+
+def run_logins(
+    base_url: str, connections: int, seconds: float, login: dict[str, str]
+) -> LoginResult:
+    """Drive logins from this process, pinned to the load core meanwhile."""
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {1})
+    try:
+        return asyncio.run(_load(base_url, connections, seconds, login))
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+ARGON2_PROBE = """
+import sys, time
+from argon2 import PasswordHasher, Type
+from ostiary.settings import load_settings
+s = load_settings(secret_key="x" * 40).passwords
+hasher = PasswordHasher(time_cost=s.time_cost, memory_cost=s.memory_cost,
+                        parallelism=s.parallelism, type=Type.ID)
+stored = hasher.hash("correct horse battery staple")
+seconds = float(sys.argv[1])
+n, started = 0, time.perf_counter()
+while time.perf_counter() - started < seconds:
+    hasher.verify(stored, "correct horse battery staple")
+    n += 1
+print(n / (time.perf_counter() - started))
+print(f"m={s.memory_cost} t={s.time_cost} p={s.parallelism}")
+"""
+
+
+def argon2_rate(seconds: float) -> tuple[float, str]:
+    """Bare Argon2id verifications per second on the server core; and the parameters."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
+    out = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, sys.executable, "-c", ARGON2_PROBE, str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.split("\n")
+    return float(out[0]), out[1]

@@ -1,0 +1,343 @@
+"""Ostiary side by side with node-oidc-provider 9, each pinned to the same core in turn.
+
+    .venv/bin/python bench/peer_compare.py            # full run, about 8 minutes
+    .venv/bin/python bench/peer_compare.py --quick    # smoke run, about 2 minutes
+
+Installs wrk (Debian) and node-oidc-provider (npm, into bench/.peer/) when missing, runs
+every workload with wrk pinned to core 1 while the server under test is pinned to core 0,
+prints a table and a JSON document, and exits 1 if any request got a non-2xx answer or a
+socket error. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import login_load
+import servers
+import wrk_runner
+
+from ostiary.cli.dev import REDIRECT_URI, Seeded, seed
+from ostiary.services import build_services
+from ostiary.settings import load_settings
+from ostiary.storage.migrate import upgrade
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+# Refresh tokens minted per measured second and connection level (far above any rate seen).
+REFRESH_POOL_RATE = 4000
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: str
+    script: str
+    body: str | None = None
+    peer: str | None = None  # the peer workload it is compared with
+    target: str = ""
+
+
+CC = "grant_type=client_credentials&scope=read"
+DISCOVERY = "/.well-known/openid-configuration"
+OSTIARY_SQLITE = [
+    Workload("client_credentials/sqlite", "/token", "post", CC, "client_credentials", "1.3x peer"),
+    Workload("jwks/sqlite", "/jwks.json", "get", peer="jwks", target="10,000/s"),
+    Workload("discovery/sqlite", DISCOVERY, "get", peer="discovery", target="10,000/s"),
+]
+OSTIARY_PG = [
+    Workload(
+        "client_credentials/postgresql", "/token", "post", CC, "client_credentials", "1.3x peer"
+    ),
+    Workload("refresh_rotation/postgresql", "/token", "refresh", target="1,000/s"),
+    Workload(
+        "introspect_jwt/postgresql",
+        "/introspect",
+        "post",
+        "token={jwt}",
+        "introspect_opaque",
+        "1.0x peer",
+    ),
+    Workload(
+        "introspect_refresh/postgresql",
+        "/introspect",
+        "post",
+        "token={refresh}",
+        "introspect_opaque",
+        "1.0x peer",
+    ),
+]
+PEER = [
+    Workload("client_credentials", "/token", "post", "grant_type=client_credentials&scope=read"),
+    Workload("introspect_opaque", "/token/introspection", "post", "token={opaque}"),
+    Workload("jwks", "/jwks", "get"),
+    Workload("discovery", "/.well-known/openid-configuration", "get"),
+]
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.results: list[wrk_runner.Result] = []
+        self.logins: list[login_load.LoginResult] = []
+        self.secret_key = secrets.token_urlsafe(48)
+
+    def log(self, message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def measure(
+        self, server: str, base: str, workloads: list[Workload], auth: str, values: dict[str, Any]
+    ) -> None:
+        for w in workloads:
+            env = {"BENCH_AUTH": auth, "BENCH_BODY": (w.body or "").format(**values)}
+            pools: list[Path] = values.get("pools", [])
+            for i, connections in enumerate([0, *self.args.connections]):
+                warmup = connections == 0
+                if w.script == "refresh":
+                    env["BENCH_TOKENS"] = str(pools[i])
+                result = wrk_runner.run(
+                    workload=w.name,
+                    server=server,
+                    url=base + w.path,
+                    script=w.script,
+                    connections=connections or self.args.connections[0],
+                    seconds=self.args.warmup if warmup else self.args.seconds,
+                    env=env,
+                )
+                if warmup:
+                    continue
+                self.results.append(result)
+                self.log(
+                    f"{server:8} {w.name:32} c={connections:<4} {result.rps:9.0f}/s "
+                    f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  "
+                    f"errors {result.errors}"
+                )
+
+    # -- the peer -------------------------------------------------------------------
+
+    def run_peer(self) -> None:
+        port = servers.free_port()
+        client_id, secret = "bench-peer", secrets.token_urlsafe(32)
+        peer = servers.start_peer(port, client_id, secret, self.workdir / "peer.log")
+        base = f"http://127.0.0.1:{port}"
+        try:
+            opaque = httpx.post(
+                base + "/token",
+                data={"grant_type": "client_credentials", "resource": "urn:bench:opaque"},
+                auth=(client_id, secret),
+            ).json()["access_token"]
+            self.measure("peer", base, PEER, basic(client_id, secret), {"opaque": opaque})
+        finally:
+            peer.stop()
+
+    # -- Ostiary --------------------------------------------------------------------
+
+    async def prepare(self, url: str, port: int, refresh_tokens: int) -> Seeded:
+        settings = load_settings(
+            database_url=url, issuer=f"http://127.0.0.1:{port}", secret_key=self.secret_key
+        )
+        services = build_services(settings)
+        try:
+            await upgrade(services.engine)
+            return await seed(
+                services,
+                users=1,
+                clients=1,
+                tokens=refresh_tokens,
+                prefix=f"bench-{secrets.token_hex(3)}",
+                keep_tokens=True,
+            )
+        finally:
+            await services.close()
+
+    def run_ostiary(self, backend: str, url: str, workloads: list[Workload]) -> None:
+        port = servers.free_port()
+        levels = len(self.args.connections) + 1
+        per_level = math.ceil(REFRESH_POOL_RATE * max(self.args.seconds, self.args.warmup))
+        wants_refresh = any(w.script == "refresh" for w in workloads)
+        pool_size = per_level * levels + 1 if wants_refresh else 1
+        seeded = asyncio.run(self.prepare(url, port, pool_size))
+        client_id, user = seeded.client_ids[0], seeded.usernames[0]
+        auth = basic(client_id, seeded.client_secret)
+        values: dict[str, Any] = {"refresh": seeded.refresh_tokens[-1]}
+        if wants_refresh:
+            values["pools"] = []
+            for i in range(levels):
+                pool = self.workdir / f"refresh-{backend}-{i}.txt"
+                chunk = seeded.refresh_tokens[i * per_level : (i + 1) * per_level]
+                pool.write_text("\n".join(chunk))
+                values["pools"].append(pool)
+        log = self.workdir / f"ostiary-{backend}.log"
+        server = servers.start_ostiary(f"ostiary/{backend}", url, port, self.secret_key, log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            values["jwt"] = httpx.post(
+                base + "/token",
+                data={"grant_type": "client_credentials", "scope": "read"},
+                auth=(client_id, seeded.client_secret),
+            ).json()["access_token"]
+            self.measure("ostiary", base, workloads, auth, values)
+            if backend == "postgresql":
+                self.run_logins(base, client_id, seeded.client_secret, user, seeded.password)
+        finally:
+            server.stop()
+
+    def run_logins(self, base: str, client_id: str, secret: str, user: str, pw: str) -> None:
+        login = {
+            "client_id": client_id,
+            "secret": secret,
+            "redirect_uri": REDIRECT_URI,
+            "user": user,
+            "pw": pw,
+        }
+        login_load.run_logins(base, 2, self.args.warmup, login)
+        for connections in self.args.login_connections:
+            result = login_load.run_logins(base, connections, self.args.seconds, login)
+            self.logins.append(result)
+            self.log(
+                f"ostiary  password_login/postgresql       c={connections:<4} "
+                f"{result.rps:9.1f}/s p50 {result.p50_ms:6.1f} ms  errors {result.errors}"
+            )
+
+    def run_postgresql(self) -> None:
+        name = f"ostiary_bench_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        try:
+            self.run_ostiary("postgresql", PG_URL.format(name=name), OSTIARY_PG)
+        finally:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def report(bench: Bench, argon2: tuple[float, str], peer_version: str) -> dict[str, Any]:
+    peer = {(r.workload, r.connections): r for r in bench.results if r.server == "peer"}
+    rows = []
+    for r in bench.results:
+        if r.server != "ostiary":
+            continue
+        w = next(w for w in OSTIARY_SQLITE + OSTIARY_PG if w.name == r.workload)
+        other = peer.get((w.peer, r.connections)) if w.peer else None
+        rows.append(
+            {
+                **r.as_dict(),
+                "peer_workload": w.peer,
+                "peer_rps": other.rps if other else None,
+                "ratio": r.rps / other.rps if other and other.rps else None,
+                "target": w.target,
+            }
+        )
+    argon2_rate, params = argon2
+    logins = [
+        {**vars(x), "argon2id_rate": argon2_rate, "ratio": x.rps / argon2_rate}
+        for x in bench.logins
+    ]
+    print(f"\n{'workload':34} {'c':>4} {'ostiary/s':>10} {'p50 ms':>7} {'p99 ms':>8} "
+          f"{'errors':>6} {'peer/s':>9} {'ratio':>6}  target")  # fmt: skip
+    for row in rows:
+        peer_rps = f"{row['peer_rps']:9.0f}" if row["peer_rps"] else f"{'-':>9}"
+        ratio = f"{row['ratio']:5.2f}x" if row["ratio"] else f"{'-':>6}"
+        print(
+            f"{row['workload']:34} {row['connections']:>4} {row['rps']:10.0f} "
+            f"{row['p50_ms']:7.1f} {row['p99_ms']:8.1f} {row['errors']:>6} {peer_rps} {ratio}"
+            f"  >= {row['target']}"
+        )
+    for x in logins:
+        print(
+            f"{'password_login/postgresql':34} {x['connections']:>4} {x['rps']:10.1f} "
+            f"{x['p50_ms']:7.1f} {x['p99_ms']:8.1f} {x['errors']:>6} "
+            f"{argon2_rate:9.1f} {x['ratio']:5.2f}x  0.85x bare Argon2id ({params})"
+        )
+    print("(peer/s for password_login is the bare Argon2id verify rate on the server core)")
+    return {
+        "machine": machine(),
+        "peer": f"node-oidc-provider {peer_version}",
+        "seconds_per_run": bench.args.seconds,
+        "ostiary": rows,
+        "peer_results": [r.as_dict() for r in bench.results if r.server == "peer"],
+        "password_login": logins,
+        "argon2id": {"rate": argon2_rate, "parameters": params},
+    }
+
+
+def machine() -> dict[str, str]:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    model = next((x.split(":", 1)[1].strip() for x in lscpu.splitlines() if "Model name" in x), "")
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return {"cpu": model, "python": platform.python_version(), "node": node.stdout.strip()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per workload")
+    parser.add_argument("--seconds", type=float, help="measured seconds per run")
+    parser.add_argument("--connections", help="comma-separated wrk connection counts")
+    parser.add_argument("--json-out", type=Path, help="also write the JSON document here")
+    parser.add_argument(
+        "--only", choices=["peer", "sqlite", "postgresql"], action="append", help="subset"
+    )
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (2 if args.quick else 8)
+    args.warmup = 1 if args.quick else 2
+    levels = args.connections or ("16" if args.quick else "8,32,128")
+    args.connections = [int(c) for c in levels.split(",")]
+    args.login_connections = [4] if args.quick else [2, 8]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    only = set(args.only or ["peer", "sqlite", "postgresql"])
+    wrk_runner.ensure_wrk()
+    peer_version = servers.ensure_peer()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ostiary-bench-") as tmp:
+        bench = Bench(args, Path(tmp))
+        if "peer" in only:
+            bench.run_peer()
+        if "sqlite" in only:
+            bench.run_ostiary("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", OSTIARY_SQLITE)
+        if "postgresql" in only:
+            bench.run_postgresql()
+        argon2 = login_load.argon2_rate(args.seconds / 2)
+        document = report(bench, argon2, peer_version)
+    document["total_seconds"] = round(time.monotonic() - started)
+    text = json.dumps(document, indent=2)
+    print(text)
+    if args.json_out:
+        args.json_out.write_text(text + "\n")
+    failed = [r for r in bench.results if r.errors] + [x for x in bench.logins if x.errors]
+    for bad in failed:
+        print(f"ERROR: {bad}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+-- A plain GET of the path given on the command line.
+wrk.method = "GET"

@@ -1,0 +1,167 @@
+"""The gateway as one ASGI application: normalise, match a rule, identify, forward."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import httpx
+
+from ostiary.gateway.api_mode import BearerAuth
+from ostiary.gateway.browser_mode import PREFIX, BrowserAuth, NeedsLogin
+from ostiary.gateway.config import GatewayConfig
+from ostiary.gateway.headers import upstream_request_headers
+from ostiary.gateway.identity import Identity
+from ostiary.gateway.proxy import Upstream
+from ostiary.gateway.responses import HeaderList, Receive, Scope, Send, send_error, send_json
+from ostiary.gateway.rules import BadPath, encode_path, normalise_path
+from ostiary.gateway.websocket import refuse, relay
+from ostiary.resource import (
+    InsufficientScope,
+    InvalidToken,
+    ResourceError,
+    RevocationFeed,
+    RevocationList,
+    TokenVerifier,
+)
+
+log = logging.getLogger("ostiary.gateway")
+
+
+class Gateway:
+    """Deny by default: a request that matches no rule is answered 404 and never reaches
+    the upstream (see docs/gateway.md for why 404 rather than 403)."""
+
+    def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] | None = None) -> None:
+        self.config = config
+        self.rules = config.rule_set
+        extra = {"clock": clock} if clock else {}
+        self.verifier = TokenVerifier(
+            config.issuer,
+            config.token_audience,
+            revocations=RevocationList(stale_after=config.feed_stale_after, **extra),
+            unknown_kid_interval=min(10.0, config.feed_interval * 2),
+            **extra,
+        )
+        self.feed = RevocationFeed(self.verifier, interval=config.feed_interval, **extra)
+        self.upstream = Upstream(
+            config.upstream,
+            max_body_bytes=config.max_body_bytes,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.upstream_timeout,
+        )
+        self.bearer = BearerAuth(self.verifier)
+        self.browser = (
+            BrowserAuth(config, self.verifier, **extra) if config.mode == "browser" else None
+        )
+        self._feed_task: asyncio.Task[None] | None = None
+
+    async def startup(self) -> None:
+        if self.config.revocation_feed and self.rules.needs_identity:
+            try:
+                await self.feed.poll()
+            except (InvalidToken, httpx.HTTPError) as exc:
+                log.warning("first revocation feed poll failed, retrying: %s", exc)
+            self._feed_task = asyncio.create_task(self.feed.run())
+
+    async def shutdown(self) -> None:
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._feed_task
+        await self.upstream.aclose()
+        await self.verifier.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] in ("http", "websocket"):
+            await self._request(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = scope["type"] == "websocket"
+        method = "GET" if websocket else scope["method"]
+        headers = [(name.lower(), value) for name, value in scope.get("headers", [])]
+        raw = scope.get("raw_path") or scope["path"].encode()
+        try:
+            path = normalise_path(raw.split(b"?", 1)[0])
+        except BadPath as exc:
+            await (
+                refuse(send) if websocket else send_error(send, 400, "invalid_request", str(exc))
+            )
+            return
+        query: bytes = scope.get("query_string", b"")
+        if self.browser is not None and path.startswith(PREFIX) and not websocket:
+            await self.browser.handle(method, path, query, headers, receive, send)
+            return
+        rule = self.rules.match(method, path)
+        if rule is None:
+            await (refuse(send) if websocket else send_error(send, 404, "not_found", "no route"))
+            return
+        identity: Identity | None = None
+        cookies: HeaderList = []
+        if not rule.public:
+            try:
+                if self.browser is not None:
+                    identity, cookies = await self.browser.identify(headers, rule)
+                else:
+                    identity = await self.bearer.identify(headers, rule)
+            except NeedsLogin:
+                if websocket or self.browser is None:
+                    await refuse(send)
+                else:
+                    target = path + ("?" + query.decode("latin-1") if query else "")
+                    await self.browser.refuse(send, method, target)
+                return
+            except ResourceError as error:
+                await (refuse(send) if websocket else self._challenge(send, error))
+                return
+        forward_headers = upstream_request_headers(
+            headers,
+            client_ip=(scope.get("client") or (None,))[0],
+            scheme=scope.get("scheme", "http"),
+            trust_forwarded=self.config.trust_forwarded,
+            strip=() if self.config.forward_authorization else (b"authorization",),
+            identity=identity.headers() if identity else None,
+            drop_cookies=self.browser.cookie_names if self.browser else (),
+        )
+        if self.config.preserve_host:
+            host = [value for name, value in headers if name == b"host"]
+            forward_headers += [(b"host", host[0])] if host else []
+        target = encode_path(path)
+        if websocket:
+            base = self.upstream.base_url.replace("http", "ws", 1)
+            url = base + target + ("?" + query.decode("latin-1") if query else "")
+            await relay(scope, receive, send, url, forward_headers, self.config.connect_timeout)
+            return
+        # RFC 9112 §6.1: a request has content when it says so by length or chunking.
+        has_body = any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)
+        await self.upstream.forward(
+            method, target, query, forward_headers, receive, send, cookies, has_body=has_body
+        )
+
+    async def _challenge(self, send: Send, error: ResourceError) -> None:
+        # RFC 6750 §3: 401 and 403 alike carry the Bearer challenge.
+        challenge = (b"www-authenticate", error.challenge(self.config.realm).encode())
+        if self.browser is not None and isinstance(error, InsufficientScope):
+            await send_json(send, 403, error.body())
+            return
+        await send_json(
+            send,
+            error.status,
+            error.body() or {"error_description": "a bearer token is required"},
+            [challenge],
+        )

@@ -1,0 +1,115 @@
+"""Header rewriting at the proxy: hop-by-hop removal (RFC 9110 §7.6.1), Via (§7.6.3),
+X-Forwarded-*, and identity headers that only the gateway may set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+Headers = list[tuple[bytes, bytes]]
+
+# RFC 9110 §7.6.1 names these, and RFC 9112 §9.6 / §7 the connection-level ones.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+IDENTITY = frozenset(
+    {
+        b"x-forwarded-user",
+        b"x-forwarded-email",
+        b"x-forwarded-groups",
+        b"x-forwarded-roles",
+        b"x-forwarded-preferred-username",
+    }
+)
+FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+VIA = b"1.1 ostiary-gateway"
+
+
+def without_hop_by_hop(
+    headers: Iterable[tuple[bytes, bytes]], *, keep: Iterable[bytes] = ()
+) -> Headers:
+    """Drop the hop-by-hop fields and every field that Connection names (RFC 9110 §7.6.1)."""
+    pairs = [(name.lower(), value) for name, value in headers]
+    named = {
+        token.strip().lower().encode()
+        for name, value in pairs
+        if name == b"connection"
+        for token in value.decode("latin-1").split(",")
+        if token.strip()
+    }
+    drop = (HOP_BY_HOP | named) - set(keep)
+    return [(name, value) for name, value in pairs if name not in drop]
+
+
+def upstream_request_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    client_ip: str | None,
+    scheme: str,
+    trust_forwarded: bool,
+    strip: Iterable[bytes] = (),
+    identity: Mapping[str, str] | None = None,
+    drop_cookies: Iterable[str] = (),
+) -> Headers:
+    """What the upstream receives: no hop-by-hop fields, no client-supplied identity
+    headers, the gateway's forwarding headers, then the verified identity."""
+    removed = IDENTITY | set(strip) | {b"host", b"via"}
+    if not trust_forwarded:
+        removed |= FORWARDED
+    incoming = without_hop_by_hop(headers)
+    kept = [(name, value) for name, value in incoming if name not in removed]
+    host = next((value for name, value in incoming if name == b"host"), None)
+    cookies = [value for name, value in kept if name == b"cookie"]
+    kept = [(name, value) for name, value in kept if name != b"cookie"]
+    cookie = _without_cookies(b"; ".join(cookies), set(drop_cookies)) if cookies else b""
+    if cookie:
+        kept.append((b"cookie", cookie))
+    prior_for = b", ".join(value for name, value in kept if name == b"x-forwarded-for")
+    # Behind a trusted proxy, the scheme and host the user saw are the ones it reports.
+    proto = next((v for n, v in kept if n == b"x-forwarded-proto"), scheme.encode())
+    host = next((v for n, v in kept if n == b"x-forwarded-host"), host)
+    kept = [(name, value) for name, value in kept if name not in FORWARDED - {b"forwarded"}]
+    if client_ip:
+        chain = prior_for + b", " + client_ip.encode() if prior_for else client_ip.encode()
+        kept.append((b"x-forwarded-for", chain))
+    kept.append((b"x-forwarded-proto", proto))
+    if host is not None:
+        kept.append((b"x-forwarded-host", host))
+    kept.append((b"via", VIA))
+    for name, value in (identity or {}).items():
+        kept.append((name.encode(), _header_safe(value)))
+    return kept
+
+
+def upstream_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """What the client receives from the upstream: no hop-by-hop fields, our Via added."""
+    kept = [(name, value) for name, value in without_hop_by_hop(headers) if name != b"via"]
+    via = [value for name, value in without_hop_by_hop(headers) if name == b"via"]
+    kept.append((b"via", b", ".join([*via, VIA])))
+    return kept
+
+
+def _without_cookies(header: bytes, names: set[str]) -> bytes:
+    """The Cookie header without the gateway's own cookies (the upstream never sees them)."""
+    pairs = [pair.strip() for pair in header.split(b";") if pair.strip()]
+    kept = [pair for pair in pairs if pair.split(b"=", 1)[0].decode("latin-1") not in names]
+    return b"; ".join(kept)
+
+
+def _header_safe(value: str) -> bytes:
+    """A claim as a header value: no CR/LF/NUL or other controls (RFC 9110 §5.5)."""
+    cleaned = "".join(ch for ch in value if ch == "\t" or 0x20 <= ord(ch) != 0x7F)
+    return cleaned.encode("utf-8")
+
+
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    return [value.decode("latin-1") for key, value in headers if key.lower() == name]

@@ -1,0 +1,121 @@
+"""Forward one HTTP exchange to the upstream, streaming both bodies (RFC 9110 §7.6)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from ostiary.gateway.headers import Headers, upstream_response_headers
+from ostiary.gateway.responses import HeaderList, Receive, Send, send_error
+
+log = logging.getLogger("ostiary.gateway")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+class Upstream:
+    """One pooled HTTP client to the upstream; answers 413, 502 and 504 itself."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        max_body_bytes: int,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_body_bytes = max_body_bytes
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        )
+        # trust_env=False: no proxy or netrc from the environment between us and the upstream.
+        self.http = httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def forward(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: Headers,
+        receive: Receive,
+        send: Send,
+        extra_response_headers: HeaderList,
+        *,
+        has_body: bool,
+    ) -> None:
+        length = next((value for name, value in headers if name == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            await _drain_refusal(send, length.isdigit())
+            return
+        url = httpx.URL(self.base_url + path, query=query)
+        request = httpx.Request(
+            method,
+            url,
+            headers=headers,
+            content=self._body(receive) if has_body else None,
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+        except BodyTooLarge:
+            await _drain_refusal(send, True)
+            return
+        except ClientGone:
+            return
+        except httpx.TimeoutException as exc:
+            log.warning("upstream timed out: %s %s (%s)", method, path, type(exc).__name__)
+            await send_error(send, 504, "upstream_timeout", "the upstream did not answer in time")
+            return
+        except httpx.HTTPError as exc:
+            log.warning("upstream unreachable: %s %s (%s)", method, path, type(exc).__name__)
+            await send_error(send, 502, "bad_gateway", "the upstream could not be reached")
+            return
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [
+                        *upstream_response_headers(response.headers.raw),
+                        *extra_response_headers,
+                    ],
+                }
+            )
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            await response.aclose()
+
+    async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body_bytes:
+                raise BodyTooLarge()
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+async def _drain_refusal(send: Send, known: bool) -> None:
+    if known:
+        await send_error(send, 413, "request_too_large", "the request body is too large")
+    else:
+        await send_error(send, 400, "invalid_request", "malformed Content-Length")

@@ -1,0 +1,92 @@
+"""Query parameters of a list or search (RFC 7644 §3.4.2, §3.4.3, §3.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement
+
+from ostiary.scim.catalogue import Catalogue
+from ostiary.scim.errors import ScimError, invalid_value
+from ostiary.scim.filter_sql import to_sql
+from ostiary.scim.filters import parse_attr_path, parse_filter
+
+MAX_COUNT = 200  # advertised as filter.maxResults
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filter: str | None = None
+    sort_by: str | None = None
+    descending: bool = False
+    start_index: int = 1
+    count: int = 100
+    attributes: list[str] | None = None
+    excluded_attributes: list[str] | None = None
+
+    def where(self, catalogue: Catalogue, dialect: str) -> ColumnElement[bool] | None:
+        return to_sql(parse_filter(self.filter), catalogue, dialect) if self.filter else None
+
+    def order_by(self, catalogue: Catalogue) -> list[ColumnElement[Any]]:
+        if not self.sort_by:
+            # RFC 7644 §3.4.2.3: without sortBy the order is the provider's; ours is stable.
+            return []
+        path = parse_attr_path(self.sort_by)
+        if path.schema and path.schema.lower() not in catalogue.schemas:
+            raise invalid_value(f"unknown schema {path.schema!r}")
+        attr = catalogue.singles.get(path.dotted())
+        if attr is None or attr.kind == "boolean":
+            raise invalid_value(f"cannot sort by {self.sort_by!r}")
+        column = attr.column
+        return [column.desc() if self.descending else column.asc()]
+
+
+def _integer(name: str, raw: Any, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    if isinstance(raw, bool):
+        raise invalid_value(f"{name} must be an integer")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise invalid_value(f"{name} must be an integer") from None
+
+
+def _names(raw: Any) -> list[str] | None:
+    if raw is None:
+        return None
+    names = raw if isinstance(raw, list) else str(raw).split(",")
+    if not all(isinstance(n, str) for n in names):
+        raise invalid_value("attribute names are strings")
+    cleaned = [n.strip() for n in names if n.strip()]
+    return cleaned or None
+
+
+def list_query(params: Mapping[str, Any]) -> ListQuery:
+    """From query parameters (GET) or a SearchRequest body (POST .search); names are
+    matched case-insensitively, as clients differ in how they spell them."""
+    lowered = {k.lower(): v for k, v in params.items()}
+    order = lowered.get("sortorder")
+    if order is not None and str(order).lower() not in ("ascending", "descending"):
+        raise invalid_value("sortOrder is ascending or descending")
+    text = lowered.get("filter")
+    if text is not None and not isinstance(text, str):
+        raise ScimError(400, "filter must be a string", "invalidFilter")
+    sort_by = lowered.get("sortby")
+    # RFC 7644 §3.4.2.4: startIndex below 1 is read as 1; a negative count as 0.
+    start = max(1, _integer("startIndex", lowered.get("startindex"), 1))
+    count = min(MAX_COUNT, max(0, _integer("count", lowered.get("count"), 100)))
+    query = ListQuery(
+        filter=text or None,
+        sort_by=str(sort_by) if sort_by else None,
+        descending=str(order or "").lower() == "descending",
+        start_index=start,
+        count=count,
+        attributes=_names(lowered.get("attributes")),
+        excluded_attributes=_names(lowered.get("excludedattributes")),
+    )
+    if query.attributes and query.excluded_attributes:
+        raise invalid_value("attributes and excludedAttributes are mutually exclusive")
+    return query

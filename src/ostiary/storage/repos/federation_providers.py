@@ -1,0 +1,114 @@
+"""Upstream identity providers; client secrets sealed (they must be usable, so not hashed)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary import clock
+from ostiary.crypto.sealing import Sealer
+from ostiary.federation.providers import Provider
+from ostiary.storage.tables import federation_providers as table
+
+
+class DuplicateProviderError(Exception):
+    pass
+
+
+class ProviderRepository:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
+        self._engine = engine
+        self._sealer = sealer
+
+    def _from_row(self, row: Any) -> Provider:
+        m = row._mapping
+        sealed = m["client_secret_sealed"]
+        return Provider(
+            name=m["name"],
+            display_name=m["display_name"],
+            preset=m["preset"],
+            issuer=m["issuer"],
+            client_id=m["client_id"],
+            client_secret=self._sealer.unseal(sealed).decode() if sealed else None,
+            scopes=tuple(m["scopes"]),
+            enabled=m["enabled"],
+            provisioning=m["provisioning"],
+            trust_email=m["trust_email"],
+            store_tokens=m["store_tokens"],
+            mapping=tuple(m["mapping"]),
+            options=dict(m["options"]),
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+    def _values(self, provider: Provider) -> dict[str, Any]:
+        secret = provider.client_secret
+        return {
+            "display_name": provider.display_name,
+            "preset": provider.preset,
+            "issuer": provider.issuer,
+            "client_id": provider.client_id,
+            "client_secret_sealed": self._sealer.seal(secret.encode()) if secret else None,
+            "scopes": list(provider.scopes),
+            "enabled": provider.enabled,
+            "provisioning": provider.provisioning,
+            "trust_email": provider.trust_email,
+            "store_tokens": provider.store_tokens,
+            "mapping": list(provider.mapping),
+            "options": dict(provider.options),
+        }
+
+    async def add(self, provider: Provider) -> Provider:
+        now = clock.now()
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(table).values(
+                        name=provider.name, created_at=now, updated_at=now, **self._values(provider)
+                    )
+                )
+        except IntegrityError:
+            raise DuplicateProviderError(f"provider {provider.name!r} already exists") from None
+        return dataclasses.replace(provider, created_at=now, updated_at=now)
+
+    async def replace(self, provider: Provider) -> Provider:
+        now = clock.now()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.name == provider.name)
+                .values(updated_at=now, **self._values(provider))
+            )
+        return dataclasses.replace(provider, updated_at=now)
+
+    async def get(self, name: str) -> Provider | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(table).where(table.c.name == name))).first()
+        return self._from_row(row) if row else None
+
+    async def list(self, *, enabled_only: bool = False) -> list[Provider]:
+        query = select(table).order_by(table.c.name)
+        if enabled_only:
+            query = query.where(table.c.enabled.is_(True))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [self._from_row(r) for r in rows]
+
+    async def buttons(self) -> list[tuple[str, str]]:
+        """(name, display name) of the enabled providers, without unsealing any secret."""
+        query = (
+            select(table.c.name, table.c.display_name)
+            .where(table.c.enabled.is_(True))
+            .order_by(table.c.display_name, table.c.name)
+        )
+        async with self._engine.connect() as conn:
+            return [(r.name, r.display_name) for r in (await conn.execute(query)).all()]
+
+    async def delete(self, name: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(table).where(table.c.name == name))
+        return result.rowcount > 0

@@ -1,0 +1,82 @@
+"""Gateway settings from flags and TOML, with errors that name the setting; header rules."""
+
+from pathlib import Path
+
+import pytest
+
+from ostiary.gateway.config import ConfigError, load_config
+from ostiary.gateway.headers import upstream_request_headers, without_hop_by_hop
+
+BASE = {"issuer": "https://id.example.com", "upstream": "http://127.0.0.1:9000"}
+
+
+def test_toml_and_flags_combine(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("c" * 40 + "\n")
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        'issuer = "https://id.example.com"\nupstream = "http://10.0.0.5:9000/"\n'
+        'mode = "browser"\nclient_id = "gw"\ncookie_secret_file = "' + str(tmp_path / "secret")
+        + '"\nrules = ["GET /health public", "/app/* authenticated"]\n'
+    )  # fmt: skip
+    config = load_config({"rules": ["GET /x public"], "client_secret": "z", "port": 9999}, path)
+    assert config.upstream == "http://10.0.0.5:9000"
+    assert config.port == 9999
+    assert config.cookie_secret == "c" * 40
+    assert len(config.rule_set.rules) == 3
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rules": []}, "rules"),
+        ({"rules": ["GET /x publik"]}, "unknown requirement 'publik'"),
+        ({"rules": ["GET /x public"], "issuer": "http://id.example.com"}, "issuer: .*https"),
+        ({"rules": ["GET /x public"], "upstream": "ftp://x"}, "upstream"),
+        ({"rules": ["GET /x public"], "mode": "browser"}, "browser mode needs client_id"),
+        ({"rules": ["GET /x public"], "max_body_bytes": -1}, "max_body_bytes"),
+        ({"rules": ["GET /x public"], "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_settings_name_the_setting(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config({**BASE, **values})
+
+
+def test_secrets_do_not_belong_in_the_toml_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('client_secret = "oops"\n')
+    with pytest.raises(ConfigError, match="client_secret_file"):
+        load_config({}, path)
+
+
+def test_rfc9110_7_6_1_connection_named_fields_are_dropped() -> None:
+    kept = without_hop_by_hop(
+        [(b"Connection", b"close, X-A"), (b"X-A", b"1"), (b"TE", b"trailers"), (b"X-B", b"2")]
+    )
+    assert kept == [(b"x-b", b"2")]
+
+
+def test_forwarded_and_identity_headers() -> None:
+    incoming = [
+        (b"host", b"app.example.com"),
+        (b"x-forwarded-for", b"6.6.6.6"),
+        (b"x-forwarded-user", b"admin"),
+        (b"cookie", b"a=1; ostiary_gw_session=secret; b=2"),
+    ]
+    out = upstream_request_headers(
+        incoming,
+        client_ip="10.0.0.1",
+        scheme="https",
+        trust_forwarded=False,
+        identity={"x-forwarded-user": "u\r\nX-Evil: 1"},
+        drop_cookies=["ostiary_gw_session"],
+    )
+    assert (b"x-forwarded-for", b"10.0.0.1") in out
+    assert (b"x-forwarded-proto", b"https") in out
+    assert (b"x-forwarded-host", b"app.example.com") in out
+    assert (b"cookie", b"a=1; b=2") in out
+    assert [v for n, v in out if n == b"x-forwarded-user"] == [b"uX-Evil: 1"]
+    trusted = upstream_request_headers(
+        incoming, client_ip="10.0.0.1", scheme="http", trust_forwarded=True
+    )
+    assert (b"x-forwarded-for", b"6.6.6.6, 10.0.0.1") in trusted
