@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from ostiary.services import Services
+from ostiary.storage.repos.federation_identities import FederationRepository
 
 log = logging.getLogger("ostiary.retention")
 
@@ -26,6 +27,7 @@ async def purge(services: Services) -> dict[str, int]:
         "sessions": await store.sessions.purge_expired(),
         "interactions": await store.interactions.purge_expired(),
         "one_time_tokens": await store.one_time_tokens.purge_expired(),
+        "federation_states": await FederationRepository(services.engine).purge_expired(),
         "throttles": await store.throttles.purge_idle(services.settings.lockout.window),
         "logout_failures": await store.logout_failures.purge_older_than(
             LOGOUT_FAILURES_DAYS * 86400

@@ -25,12 +25,14 @@ from ostiary.accounts import lifecycle
 from ostiary.crypto.tokens import digest
 from ostiary.services import Services, build_services
 from ostiary.storage.repos.audit import AuditEvent
+from ostiary.storage.repos.federation_identities import FederationRepository, PendingRequest
 from ostiary.storage.repos.interactions import Interaction
 from ostiary.storage.repos.users import User
 from ostiary.storage.tables import (
     audit_events,
     authorization_codes,
     backchannel_logout_failures,
+    federation_states,
     interactions,
     one_time_tokens,
     refresh_tokens,
@@ -335,3 +337,25 @@ async def test_deleted_users_failed_login_rows_do_not_keep_the_username(
     await lifecycle.delete(services, user, actor="cli")
     assert await events_mentioning(services, user.id) == []
     assert await events_mentioning(services, user.username) == []
+
+
+async def test_purge_removes_expired_pending_upstream_logins(services: Services) -> None:
+    """A started-but-abandoned upstream login (state, nonce, PKCE verifier) is forgotten."""
+    repo = FederationRepository(services.engine)
+    now = clock.now()
+    state = {name: digest(unique(f"state-{name}")) for name in ("old", "live")}
+    for name, expires_at in (("old", now - 60), ("live", now + 600)):
+        await repo.add_pending(
+            PendingRequest(
+                state_hash=state[name], browser_hash=digest("browser"), provider="none",
+                nonce="n", code_verifier_sealed=b"sealed", interaction_id=None,
+                link_user_id=None, expires_at=expires_at,
+            )
+        )  # fmt: skip
+
+    removed = await retention.purge(services)
+
+    assert removed["federation_states"] >= 1
+    assert await present(services, federation_states.c.state_hash, *state.values()) == {
+        state["live"]
+    }
