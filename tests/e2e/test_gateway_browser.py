@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ostiary.gateway import Gateway, load_config
+from ostiary.gateway.session_cookie import MAX_COOKIE_BYTES
 from ostiary.storage.repos.users import User
 from tests.conftest import LiveServer, free_port
 from tests.e2e.helpers import RegisteredClient
@@ -101,10 +102,12 @@ def test_oidc_core_3_1_login_through_the_real_login_page(
     gw = browser_gateway
     user = make_oidc_user(server)
     with httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30) as web:
-        landed = log_in(web, gw, user, "/app/page?tab=2")
-        assert landed.headers["location"] == "/app/page?tab=2"
+        landed = log_in(web, gw, user, "/app/caf%C3%A9?tab=2")
+        assert landed.headers["location"] == "/app/caf%C3%A9?tab=2"
         cookie = next(v for k, v in landed.headers.multi_items() if "ostiary_gw_session" in v)
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+        # RFC 6265 §6.1: browsers need keep no more than 4096 bytes of a cookie.
+        assert len(web.cookies["ostiary_gw_session"]) < MAX_COOKIE_BYTES
         page = web.get(f"{gw.url}/app/page?tab=2", headers={"X-Forwarded-User": "mallory"})
         assert page.status_code == 200, page.text
         seen = {name: value for name, value in page.json()["headers"]}

@@ -12,7 +12,7 @@ import pytest
 
 from ostiary.services import Services
 from tests.conftest import LiveServer, unique
-from tests.e2e.helpers import PASSWORD, make_client, obtain_code
+from tests.e2e.helpers import PASSWORD, RegisteredClient, make_client, make_user, obtain_code
 from tests.e2e.scim_fixtures import (
     ERROR_SCHEMA,
     GROUP_SCHEMA,
@@ -70,7 +70,9 @@ def test_rfc7644_3_3_create_returns_201_location_etag(http: httpx.Client) -> Non
 
 def test_rfc7644_3_3_uniqueness_is_409_case_insensitive(http: httpx.Client) -> None:
     user = new_user(http)
-    again = http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": user["userName"].upper()})
+    again = http.post(
+        "/Users", json={"schemas": [USER_SCHEMA], "userName": user["userName"].upper()}
+    )
     assert_error(again, 409, "uniqueness")
 
 
@@ -126,10 +128,10 @@ def test_rfc7644_3_4_2_2_filter_grammar(http: httpx.Client, template: str) -> No
 @pytest.mark.parametrize(
     "bad",
     [
-        'userName eq',
+        "userName eq",
         'userName zz "x"',
         'title eq "not stored in a column"',
-        'active gt true',
+        "active gt true",
         'emails[type eq "work"',
         'meta.created gt "yesterday"',
         'urn:example:other:userName eq "x"',
@@ -222,12 +224,25 @@ def test_rfc6750_auth_is_required(server: LiveServer) -> None:
         assert_error(other.get("/Users"), 403)
 
 
+def test_a_user_token_with_the_scim_scope_is_refused(server: LiveServer) -> None:
+    """Only a provisioning client reaches /scim/v2, never a person's token (issue #7)."""
+    client = make_client(server, scopes=["read", "scim"])
+    _, tokens = _tokens(server, make_user(server), client=client, scope="read scim")
+    assert "scim" in tokens["scope"].split()
+    with scim_client(server, tokens["access_token"]) as as_user:
+        assert_error(as_user.get("/Users"), 403)
+
+
 def test_groups_members_feed_rbac(server: LiveServer, http: httpx.Client) -> None:
     user, other = new_user(http), new_user(http)
     role = unique("role")
     group = http.post(
         "/Groups",
-        json={"schemas": [GROUP_SCHEMA], "displayName": unique("Eng"), "members": [{"value": user["id"]}]},
+        json={
+            "schemas": [GROUP_SCHEMA],
+            "displayName": unique("Eng"),
+            "members": [{"value": user["id"]}],
+        },
     ).json()
 
     async def grant(services: Services) -> list[str]:
@@ -248,15 +263,26 @@ def test_groups_members_feed_rbac(server: LiveServer, http: httpx.Client) -> Non
     remove = patch_ops({"op": "remove", "path": f'members[value eq "{other["id"]}"]'})
     assert http.patch(f"/Groups/{group['id']}", json=remove).status_code == 200
     assert role not in server.call(roles)
-    duplicate = http.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": group["displayName"]})
+    duplicate = http.post(
+        "/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": group["displayName"]}
+    )
     assert_error(duplicate, 409, "uniqueness")
-    unknown = {"schemas": [GROUP_SCHEMA], "displayName": unique("g"), "members": [{"value": "nobody"}]}
+    unknown = {
+        "schemas": [GROUP_SCHEMA],
+        "displayName": unique("g"),
+        "members": [{"value": "nobody"}],
+    }
     assert_error(http.post("/Groups", json=unknown), 400, "invalidValue")
 
 
-def _tokens(server: LiveServer, username: str) -> tuple[Any, dict[str, Any]]:
-    client = make_client(server, scopes=["read", "offline_access"])
-    code, verifier, params = obtain_code(server, client, username, scope="read offline_access")
+def _tokens(
+    server: LiveServer,
+    username: str,
+    client: RegisteredClient | None = None,
+    scope: str = "read offline_access",
+) -> tuple[RegisteredClient, dict[str, Any]]:
+    client = client or make_client(server, scopes=["read", "offline_access"])
+    code, verifier, params = obtain_code(server, client, username, scope=scope)
     response = httpx.post(
         server.base_url + "/token",
         data={

@@ -31,6 +31,8 @@ def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, 
         OSTIARY_DATABASE_URL=database_url,
         OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
         OSTIARY_SECRET_KEY=SECRET_KEY,
+        # An hour: only the invalidation channel, never expiry, can explain a refusal.
+        OSTIARY_CACHE__CLIENT_TTL="3600",
     )
     pool = Servers()
     try:

@@ -24,8 +24,12 @@ from tests.conftest import unique
 
 ALPHABET = "abAB@."
 TEXT = st.text(ALPHABET, max_size=3)
-SINGLE = {"userName": "user_name", "externalId": "external_id", "displayName": "display_name",
-          "name.familyName": "family_name"}
+SINGLE = {
+    "userName": "user_name",
+    "externalId": "external_id",
+    "displayName": "display_name",
+    "name.familyName": "family_name",
+}
 CASE_EXACT = {"externalId"}
 
 

@@ -1,5 +1,8 @@
 """Gateway settings from flags and TOML, with errors that name the setting; header rules."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,18 @@ def test_forwarded_and_identity_headers() -> None:
         incoming, client_ip="10.0.0.1", scheme="http", trust_forwarded=True
     )
     assert (b"x-forwarded-for", b"6.6.6.6, 10.0.0.1") in trusted
+
+
+def test_gateway_imports_without_the_servers_storage_or_web_layer() -> None:
+    """The gateway is deployed next to apps, not next to the database (DESIGN.md)."""
+    code = (
+        "import json, sys\n"
+        "import ostiary.gateway, ostiary.gateway.app\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    forbidden = ("sqlalchemy", "fastapi", "jinja2", "ostiary.storage", "ostiary.web")
+    loaded = json.loads(result.stdout)
+    assert [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)] == []

@@ -191,3 +191,38 @@ def test_parser_never_fails_with_anything_but_rule_error(text: str) -> None:
         return
     assert rule.pattern.startswith("/")
     assert rule.source == text.strip()
+
+
+LITERAL = st.text(alphabet="abcXYZ019._~-:@", min_size=1, max_size=8).filter(
+    lambda s: s not in (".", "..")
+)
+NAME = st.text(alphabet="abc:/._-", min_size=1, max_size=10)
+
+
+@given(
+    st.one_of(st.none(), st.sets(st.sampled_from(["GET", "POST", "PUT", "DELETE"]), min_size=1)),
+    st.lists(st.one_of(LITERAL, st.just("*")), max_size=5),
+    st.booleans(),
+    st.sets(NAME, max_size=3),
+    st.sets(NAME, max_size=3),
+)
+def test_well_formed_rules_parse_to_what_they_say(
+    methods: set[str] | None,
+    segments: list[str],
+    prefix: bool,
+    scopes: set[str],
+    roles: set[str],
+) -> None:
+    """Property: any rule written per the grammar parses back to its parts."""
+    pattern = "/" + "/".join(segments) + ("/*" if prefix and segments else "")
+    requirements = [f"scope={s}" for s in sorted(scopes)] + [f"role={r}" for r in sorted(roles)]
+    text = " ".join([",".join(sorted(methods))] if methods else [])
+    text = f"{text} {pattern} {' '.join(requirements) or 'public'}".strip()
+    rule = parse_rule(text)
+    expected = (
+        None if methods is None else frozenset(methods) | ({"HEAD"} if "GET" in methods else set())
+    )
+    assert rule.methods == expected
+    assert rule.pattern == pattern
+    assert (rule.scopes, rule.roles) == (frozenset(scopes), frozenset(roles))
+    assert rule.public is not bool(requirements)

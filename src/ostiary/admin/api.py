@@ -20,6 +20,7 @@ from ostiary.admin import (
     routes_audit,
     routes_clients,
     routes_groups,
+    routes_providers,
     routes_roles_scopes,
     routes_user_links,
     routes_users,
@@ -57,6 +58,7 @@ def build_fastapi() -> FastAPI:
         routes_user_links,
         routes_clients,
         routes_roles_scopes,
+        routes_providers,
         routes_audit,
     ):
         api.include_router(module.router)

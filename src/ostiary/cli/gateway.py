@@ -64,6 +64,8 @@ def gateway(args: argparse.Namespace) -> None:
         config = load_config(overrides, args.config)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
+    if config.audience is None:
+        say(f"note: no --audience; access tokens must carry aud {config.issuer}")
     say(f"gateway {config.mode} mode on http://{config.host}:{config.port} -> {config.upstream}")
     for rule in config.rule_set.rules:
         say(f"  rule: {rule.source}")

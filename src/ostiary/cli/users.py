@@ -70,7 +70,15 @@ def _profile_of(args: argparse.Namespace) -> dict[str, str]:
     return {c: getattr(args, c) for c in PROFILE_OPTIONS if getattr(args, c) is not None}
 
 
+NO_LOCAL_LOGIN = (
+    "local passwords are disabled (OSTIARY_LOCAL_LOGIN=false): no password is stored; "
+    "users sign in with an upstream identity provider"
+)
+
+
 def _password(from_stdin: bool, *, username: str | None = None, email: str | None = None) -> str:
+    if not load_settings().local_login:
+        raise CommandError(NO_LOCAL_LOGIN)
     if from_stdin or not sys.stdin.isatty():
         password = read_secret_stdin("password")
     else:

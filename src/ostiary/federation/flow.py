@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote_plus, urlencode
 
 from ostiary import clock
@@ -47,7 +49,8 @@ async def start(
 ) -> str:
     """Remember the request, and return the upstream authorization URL to redirect to."""
     connector = connector_for(provider.preset)
-    endpoints = await connector.endpoints(provider, upstream)
+    with _named(provider):
+        endpoints = await connector.endpoints(provider, upstream)
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     await FederationRepository(services.engine).add_pending(
         PendingRequest(
@@ -98,6 +101,29 @@ async def finish(
     provider: Provider,
     pending: PendingRequest,
     *,
+    code: str,
+    issuer_param: str | None,
+) -> tuple[Identity, TokenResponse]:
+    with _named(provider):
+        return await _finish(services, upstream, provider, pending, code, issuer_param)
+
+
+@contextmanager
+def _named(provider: Provider) -> Iterator[None]:
+    """Name the provider on the page when a check deep down did not know its name."""
+    try:
+        yield
+    except FederationError as exc:
+        if exc.status == 502 and exc.message == upstream_error(exc.detail).message:
+            raise upstream_error(exc.detail, provider.display_name) from None
+        raise
+
+
+async def _finish(
+    services: Services,
+    upstream: Upstream,
+    provider: Provider,
+    pending: PendingRequest,
     code: str,
     issuer_param: str | None,
 ) -> tuple[Identity, TokenResponse]:

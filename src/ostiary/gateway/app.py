@@ -17,7 +17,7 @@ from ostiary.gateway.identity import Identity
 from ostiary.gateway.proxy import Upstream
 from ostiary.gateway.responses import HeaderList, Receive, Scope, Send, send_error, send_json
 from ostiary.gateway.rules import BadPath, encode_path, normalise_path
-from ostiary.gateway.websocket import refuse, relay
+from ostiary.gateway.websocket import refusal_channel, relay
 from ostiary.resource import (
     InsufficientScope,
     InvalidToken,
@@ -93,15 +93,16 @@ class Gateway:
 
     async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = scope["type"] == "websocket"
+        # A refused WebSocket handshake gets the same HTTP answer as any request where the
+        # server supports it (ASGI "websocket.http.response"), else a 403.
+        reply = refusal_channel(scope, send) if websocket else send
         method = "GET" if websocket else scope["method"]
         headers = [(name.lower(), value) for name, value in scope.get("headers", [])]
         raw = scope.get("raw_path") or scope["path"].encode()
         try:
             path = normalise_path(raw.split(b"?", 1)[0])
         except BadPath as exc:
-            await (
-                refuse(send) if websocket else send_error(send, 400, "invalid_request", str(exc))
-            )
+            await send_error(reply, 400, "invalid_request", str(exc))
             return
         query: bytes = scope.get("query_string", b"")
         if self.browser is not None and path.startswith(PREFIX) and not websocket:
@@ -109,7 +110,7 @@ class Gateway:
             return
         rule = self.rules.match(method, path)
         if rule is None:
-            await (refuse(send) if websocket else send_error(send, 404, "not_found", "no route"))
+            await send_error(reply, 404, "not_found", "no route")
             return
         identity: Identity | None = None
         cookies: HeaderList = []
@@ -120,14 +121,15 @@ class Gateway:
                 else:
                     identity = await self.bearer.identify(headers, rule)
             except NeedsLogin:
-                if websocket or self.browser is None:
-                    await refuse(send)
+                assert self.browser is not None
+                if websocket:
+                    await send_error(reply, 401, "login_required", "sign in first")
                 else:
-                    target = path + ("?" + query.decode("latin-1") if query else "")
-                    await self.browser.refuse(send, method, target)
+                    back = encode_path(path) + ("?" + query.decode("latin-1") if query else "")
+                    await self.browser.refuse(send, method, back)
                 return
             except ResourceError as error:
-                await (refuse(send) if websocket else self._challenge(send, error))
+                await self._challenge(reply, error)
                 return
         forward_headers = upstream_request_headers(
             headers,

@@ -17,7 +17,7 @@ from ostiary.gateway.headers import Headers, header
 from ostiary.gateway.identity import Identity, authorise
 from ostiary.gateway.oidc_client import LoginFailed, OidcClient
 from ostiary.gateway.responses import HeaderList, Receive, Send, redirect, send_bytes, send_error
-from ostiary.gateway.rules import BadPath, Rule, normalise_path
+from ostiary.gateway.rules import BadPath, Rule, encode_path, normalise_path
 from ostiary.gateway.session_cookie import (
     MAX_COOKIE_BYTES,
     CookieError,
@@ -53,7 +53,7 @@ def same_origin_path(value: str | None) -> str | None:
         path = normalise_path(parts.path.encode())
     except BadPath:
         return None
-    return path + (f"?{parts.query}" if parts.query else "")
+    return encode_path(path) + (f"?{parts.query}" if parts.query else "")
 
 
 def _challenge(verifier: str) -> str:

@@ -62,7 +62,8 @@ def upstream_request_headers(
 ) -> Headers:
     """What the upstream receives: no hop-by-hop fields, no client-supplied identity
     headers, the gateway's forwarding headers, then the verified identity."""
-    removed = IDENTITY | set(strip) | {b"host", b"via"}
+    # Expect was answered by the ASGI server already (RFC 9110 §10.1.1); Host is the upstream's.
+    removed = IDENTITY | set(strip) | {b"host", b"via", b"expect"}
     if not trust_forwarded:
         removed |= FORWARDED
     incoming = without_hop_by_hop(headers)

@@ -57,7 +57,7 @@ class Upstream:
     ) -> None:
         length = next((value for name, value in headers if name == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _drain_refusal(send, length.isdigit())
+            await _refuse_body(send, length.isdigit())
             return
         url = httpx.URL(self.base_url + path, query=query)
         request = httpx.Request(
@@ -69,7 +69,7 @@ class Upstream:
         try:
             response = await self.http.send(request, stream=True)
         except BodyTooLarge:
-            await _drain_refusal(send, True)
+            await _refuse_body(send, True)
             return
         except ClientGone:
             return
@@ -114,7 +114,7 @@ class Upstream:
                 return
 
 
-async def _drain_refusal(send: Send, known: bool) -> None:
+async def _refuse_body(send: Send, known: bool) -> None:
     if known:
         await send_error(send, 413, "request_too_large", "the request body is too large")
     else:

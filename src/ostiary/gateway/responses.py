@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -18,7 +18,7 @@ async def send_bytes(
     status: int,
     body: bytes,
     content_type: bytes,
-    headers: HeaderList = (),  # type: ignore[assignment]
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     await send(
         {
@@ -39,7 +39,7 @@ async def send_json(
     send: Send,
     status: int,
     body: dict[str, Any],
-    headers: HeaderList = (),  # type: ignore[assignment]
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     await send_bytes(send, status, json.dumps(body).encode(), b"application/json", headers)
 
@@ -49,11 +49,11 @@ async def send_error(
     status: int,
     error: str,
     description: str,
-    headers: HeaderList = (),  # type: ignore[assignment]
+    headers: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """An error in the RFC 6749 §5.2 shape; never carries upstream details."""
     await send_json(send, status, {"error": error, "error_description": description}, headers)
 
 
-async def redirect(send: Send, location: str, headers: HeaderList = ()) -> None:  # type: ignore[assignment]
+async def redirect(send: Send, location: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     await send_bytes(send, 302, b"", b"text/plain", [(b"location", location.encode()), *headers])

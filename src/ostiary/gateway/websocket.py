@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from ostiary.gateway.headers import Headers
-from ostiary.gateway.responses import Receive, Scope, Send
+from ostiary.gateway.responses import Message, Receive, Scope, Send
 
 log = logging.getLogger("ostiary.gateway")
 # websockets builds its own handshake; the client's copies of these must not be relayed.
@@ -22,6 +22,24 @@ _HANDSHAKE |= {b"sec-websocket-protocol", b"content-length"}
 async def refuse(send: Send, code: int = 1008) -> None:
     """Closing before accept makes the server answer the handshake with 403."""
     await send({"type": "websocket.close", "code": code})
+
+
+def refusal_channel(scope: Scope, send: Send) -> Send:
+    """A Send taking HTTP response messages for a refused handshake: passed on as the
+    ASGI "websocket.http.response" extension's messages when the server has it (so the
+    client sees the real 401/403/404 and challenge), otherwise a close before accept."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+
+        async def as_response(message: Message) -> None:
+            await send({**message, "type": "websocket." + message["type"]})
+
+        return as_response
+
+    async def as_close(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await refuse(send)
+
+    return as_close
 
 
 async def relay(

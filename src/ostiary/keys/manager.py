@@ -20,6 +20,7 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.keys.algorithms import SigningKey, generate
 from ostiary.storage.repos.keys import KeyRepository, StoredKey
+from ostiary.tokens.compact import CompactSigner, signer_for
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
 MAX_TOKEN_LIFETIME = 86400
@@ -35,6 +36,8 @@ class LoadedKey:
     activates_at: int
     retired_at: int | None
     expires_at: int | None
+    # The hot-path signer (tokens.compact); None falls back to joserfc.
+    compact: CompactSigner | None = None
 
 
 class NoSigningKeyError(RuntimeError):
@@ -76,6 +79,7 @@ class KeyManager:
     def _unseal(self, stored: StoredKey) -> LoadedKey:
         private = orjson.loads(self._sealer.unseal(stored.private_sealed))
         key = import_key(private)
+        sign = signer_for(stored.alg, key.private_key)
         return LoadedKey(
             kid=stored.kid,
             alg=stored.alg,
@@ -84,6 +88,7 @@ class KeyManager:
             activates_at=stored.activates_at,
             retired_at=stored.retired_at,
             expires_at=stored.expires_at,
+            compact=CompactSigner(stored.alg, stored.kid, sign) if sign else None,
         )
 
     # -- use -----------------------------------------------------------------------

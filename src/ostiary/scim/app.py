@@ -5,7 +5,6 @@ error leaves through ``_error`` as a §3.12 body."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from scim2_models import Context
@@ -23,8 +22,6 @@ from ostiary.scim.responses import parameters, render, render_list
 from ostiary.scim.validation import MAX_BODY, read_resource
 from ostiary.services import Services
 
-log = logging.getLogger("ostiary.scim")
-
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
@@ -39,10 +36,6 @@ def _error(error: ScimError) -> Response:
     return _json(error.body(), error.status, error.headers)
 
 
-def _services(request: Request) -> Services:
-    return request.scope["ostiary.services"]
-
-
 def _base(services: Services) -> str:
     return services.settings.issuer.rstrip("/") + "/scim/v2"
 
@@ -55,18 +48,41 @@ def _kind(request: Request) -> ResourceType:
 
 
 async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ScimError(413, f"the body is larger than {MAX_BODY} bytes")
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ScimError(413, f"the body is larger than {MAX_BODY} bytes")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ScimError(400, "the body is not valid JSON", "invalidSyntax") from None
+    if _holds_nul(body):
+        # PostgreSQL cannot store NUL in text; no attribute needs one.
+        raise ScimError(400, "strings must not contain NUL characters", "invalidValue")
+    return body
+
+
+def _holds_nul(body: Any) -> bool:
+    stack = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def _current(request: Request, kind: ResourceType) -> Any:
     ident = request.path_params["ident"]
-    resource = await kind.get(request.scope["ostiary.services"], _base(_svc(request)), ident)
+    services = _svc(request)
+    resource = await kind.get(services, _base(services), ident)
     if resource is None:
         raise not_found(kind.name, ident)
     return resource
@@ -76,13 +92,19 @@ def _svc(request: Request) -> Services:
     return request.scope["ostiary.services"]
 
 
+def _params(request: Request) -> dict[str, str]:
+    """Query parameters; a repeated one is ambiguous and refused."""
+    items = request.query_params.multi_items()
+    names = [k.lower() for k, _ in items]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ScimError(400, f"the {repeated[0]} parameter is repeated", "invalidValue")
+    return dict(items)
+
+
 def _single(request: Request, kind: ResourceType, resource: Any, status: int = 200) -> Response:
-    wanted = parameters(
-        kind.model,
-        list_query(request.query_params).attributes,
-        list_query(request.query_params).excluded_attributes,
-    )
-    body = render(resource, wanted)
+    query = list_query(_params(request))
+    body = render(resource, parameters(kind.model, query.attributes, query.excluded_attributes))
     headers = {"ETag": resource.meta.version}
     if status == 201:
         headers["Location"] = resource.meta.location
@@ -91,7 +113,7 @@ def _single(request: Request, kind: ResourceType, resource: Any, status: int = 2
 
 async def list_resources(request: Request) -> Response:
     """RFC 7644 §3.4.2: GET /{type} with filter, sortBy, startIndex, count."""
-    return await _search(request, dict(request.query_params))
+    return await _search(request, _params(request))
 
 
 async def search(request: Request) -> Response:

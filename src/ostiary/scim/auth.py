@@ -1,10 +1,9 @@
-"""Who may provision: a Bearer access token of ours with the ``scim`` scope (RFC 6750),
-checked with the same live-token test as the admin API (revoked, client cut off, user
-disabled: refused at once)."""
+"""Who may provision: a client-credentials Bearer access token of ours with the ``scim``
+scope (RFC 6750), checked with the same live-token test as the admin API (revoked or
+client cut off: refused at once)."""
 
 from __future__ import annotations
 
-from ostiary.accounts.access import grantable
 from ostiary.errors import OAuthError
 from ostiary.oauth.scopes import parse_scope
 from ostiary.oauth.token_status import live_access_token
@@ -56,7 +55,13 @@ async def authenticate(services: Services, authorization: list[str]) -> str:
     except OAuthError:
         scopes = frozenset()
     if live.user is not None:
-        scopes = await grantable(services, live.user.id, scopes)
+        # Provisioning is a directory's job, not a person's: only a client-credentials
+        # token (sub = the client) reaches /scim/v2, whatever scopes a user consented to.
+        raise ScimError(
+            403,
+            "SCIM needs a client credentials token",
+            headers=_challenge("insufficient_scope", "a client credentials token is required"),
+        )
     if SCIM_SCOPE not in scopes:
         raise ScimError(
             403,

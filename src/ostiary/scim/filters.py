@@ -184,7 +184,7 @@ class _Parser:
 
     def unary(self, in_value: bool) -> Filter:
         token = self.peek()
-        following = self.tokens[self.pos + 1]
+        following = self.tokens[min(self.pos + 1, len(self.tokens) - 1)]
         if token.kind == "word" and token.text.lower() == "not" and following.text == "(":
             self.pos += 1
             self.expect("(")

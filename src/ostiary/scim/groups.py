@@ -186,6 +186,8 @@ def _checked(resource: Resource[Any]) -> Group:
         raise invalid_value("displayName is required")
     if len(resource.display_name) > 150:
         raise invalid_value("displayName is at most 150 characters")
+    if resource.external_id is not None and len(resource.external_id) > 200:
+        raise invalid_value("externalId is at most 200 characters")
     return resource
 
 

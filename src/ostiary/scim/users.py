@@ -93,6 +93,39 @@ def _claims(user: UserModel) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v}
 
 
+# Column widths in storage/tables.py: longer values are refused, never truncated.
+_LIMITS = {
+    "userName": 150,
+    "externalId": 200,
+    "displayName": 200,
+    "name.givenName": 200,
+    "name.familyName": 200,
+}
+
+
+def _check_lengths(user: UserModel) -> None:
+    name = user.name
+    values = {
+        "userName": user.user_name,
+        "externalId": user.external_id,
+        "displayName": user.display_name,
+        "name.givenName": name.given_name if name else None,
+        "name.familyName": name.family_name if name else None,
+    }
+    for attr, value in values.items():
+        if value is not None and len(value) > _LIMITS[attr]:
+            raise invalid_value(f"{attr} is at most {_LIMITS[attr]} characters")
+    for attr, entries, width in (
+        ("emails", user.emails, 320),
+        ("phoneNumbers", user.phone_numbers, 64),
+    ):
+        for entry in entries or []:
+            if entry.value is not None and len(str(entry.value)) > width:
+                raise invalid_value(f"{attr}.value is at most {width} characters")
+            if entry.type is not None and len(str(entry.type)) > 40:
+                raise invalid_value(f"{attr}.type is at most 40 characters")
+
+
 def _record(user: UserModel, profile: dict[str, Any]) -> ScimUserRecord:
     data = user.model_dump(scim_ctx=None, mode="json", by_alias=True, exclude_none=True)
     resource = {k: v for k, v in data.items() if k not in _NOT_IN_JSON}
@@ -197,6 +230,9 @@ class UserType:
         if current is None:
             raise ScimError(404, f"User {before.id!r} not found")
         record = _record(user, current.profile)
+        if record.user["email"] != current.email:
+            # As in the admin API: a new address is unverified until someone says otherwise.
+            record.user["email_verified"] = False
         if user.password is not None:
             record.user["password_hash"] = await _password_hash(services, user)
         try:
@@ -226,8 +262,7 @@ def _checked(resource: Resource[Any]) -> UserModel:
     assert isinstance(resource, UserModel)
     if not resource.user_name or not resource.user_name.strip():
         raise invalid_value("userName is required")
-    if len(resource.user_name) > 150:
-        raise invalid_value("userName is at most 150 characters")
+    _check_lengths(resource)
     return resource
 
 

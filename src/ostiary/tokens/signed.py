@@ -31,6 +31,8 @@ def _quiet(alg: str) -> contextlib.AbstractContextManager[object]:
 
 def sign(keys: KeyManager, alg: str, claims: dict[str, Any], typ: str) -> str:
     key = keys.signing_key(alg)
+    if key.compact is not None:
+        return key.compact(claims, typ)
     header = {"alg": alg, "typ": typ, "kid": key.kid}
     with _quiet(alg):
         return jwt.encode(header, claims, key.key, algorithms=[alg])

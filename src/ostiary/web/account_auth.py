@@ -10,8 +10,10 @@ from starlette.responses import Response
 
 from ostiary.accounts import signin, throttle
 from ostiary.errors import OAuthError
+from ostiary.federation.sealing import client_secrets
 from ostiary.oauth.params import parse_params
 from ostiary.services import Services
+from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.repos.users import User
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, page, redirect
@@ -19,6 +21,10 @@ from ostiary.web.responses import error_page, page, redirect
 # Where /account/login may send the person afterwards: our own account pages only.
 _NEXT = re.compile(r"/account(/[a-z-]{1,32})?")
 FORM_EXPIRED = "The form has expired. Reload the page and try again."
+NO_PASSWORDS = (
+    "Passwords are not used on this server: sign in with your organisation's identity "
+    "provider instead."
+)
 # CSRF tokens are bound to the session cookie when signed in, else to the browser cookie.
 SIGNED_IN_PURPOSE = "account"
 ANONYMOUS_PURPOSE = "account-anonymous"
@@ -38,6 +44,31 @@ def client_ip(request: Request) -> str | None:
 
 async def signed_in(request: Request) -> signin.SignedIn | None:
     return await signin.current(services_of(request), request.cookies.get(SESSION_COOKIE))
+
+
+def passwords_off(request: Request) -> Response | None:
+    """OSTIARY_LOCAL_LOGIN=false: a clear page instead of any password form or change."""
+    if services_of(request).settings.local_login:
+        return None
+    return error_page(NO_PASSWORDS, 403)
+
+
+async def _login_page(
+    request: Request, status: int = 200, *, next_path: str, **context: object
+) -> Response:
+    """The account sign-in page: the password form (unless local login is off) and one
+    button per enabled upstream provider."""
+    services = services_of(request)
+    buttons = await ProviderRepository(services.engine, client_secrets(services.settings)).buttons()
+    return anonymous_page(
+        request,
+        "account_login.html",
+        status,
+        next=next_path,
+        local_login=services.settings.local_login,
+        providers=buttons,
+        **context,
+    )
 
 
 def to_login(request: Request) -> Response:
@@ -155,7 +186,9 @@ async def login(request: Request) -> Response:
     if request.method == "GET":
         if await signed_in(request) is not None:
             return redirect(next_path)
-        return anonymous_page(request, "account_login.html", next=next_path, username="")
+        return await _login_page(request, next_path=next_path, username="")
+    if refused := passwords_off(request):
+        return refused
     form = await anonymous_form(request)
     if isinstance(form, Response):
         return form
@@ -163,13 +196,8 @@ async def login(request: Request) -> Response:
     outcome = await check_password(request, username, form.get("password", ""), purpose="login")
     user = outcome.user
     if user is None:
-        return anonymous_page(
-            request,
-            "account_login.html",
-            outcome.status,
-            next=next_path,
-            username=username,
-            error=outcome.error,
+        return await _login_page(
+            request, outcome.status, next_path=next_path, username=username, error=outcome.error
         )
     services = services_of(request)
     token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))

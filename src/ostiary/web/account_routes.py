@@ -22,6 +22,7 @@ from ostiary.web.account_auth import (
     csrf,
     form_of,
     login,
+    passwords_off,
     services_of,
     signed_in,
     to_login,
@@ -65,6 +66,8 @@ async def password(request: Request) -> Response:
     who = await signed_in(request)
     if who is None:
         return to_login(request)
+    if refused := passwords_off(request):
+        return refused
     services = services_of(request)
     min_length = services.settings.passwords.min_length
     if request.method == "GET":

@@ -14,6 +14,7 @@ from ostiary.web.account_auth import (
     anonymous_form,
     anonymous_page,
     client_ip,
+    passwords_off,
     services_of,
 )
 from ostiary.web.responses import error_page, page
@@ -36,6 +37,8 @@ VERIFY_INVALID = (
 
 async def forgot(request: Request) -> Response:
     """Ask for a reset link: the same answer, at once, whether or not the account exists."""
+    if refused := passwords_off(request):
+        return refused
     if request.method == "GET":
         return anonymous_page(request, "account_forgot.html")
     form = await anonymous_form(request)
@@ -59,6 +62,8 @@ async def _request_reset(services: Services, identifier: str, ip: str | None) ->
 async def reset(request: Request) -> Response:
     """GET shows the form (the link is only looked at, so mail scanners cannot use it up);
     POST sets the new password and uses the link."""
+    if refused := passwords_off(request):
+        return refused
     services = services_of(request)
     if request.method == "GET":
         token = request.query_params.get("token")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -103,9 +104,14 @@ class AccessRepository:
         return result.rowcount > 0
 
     async def assign(self, user_id: str, role: str) -> bool:
-        """True if newly assigned, False if the user had it already."""
+        """True if newly assigned (or made manual: see ``_claim``), False if the user had
+        it already."""
         await self._require_role(role)
-        return await self._link(user_roles, user_id=user_id, role=role)
+        if await self._link(user_roles, user_id=user_id, role=role):
+            return True
+        return await self._claim(
+            user_roles, user_roles.c.user_id == user_id, user_roles.c.role == role
+        )
 
     async def unassign(self, user_id: str, role: str) -> bool:
         async with self._engine.begin() as conn:
@@ -166,7 +172,11 @@ class AccessRepository:
         return result.rowcount > 0
 
     async def add_member(self, group_id: str, user_id: str) -> bool:
-        return await self._link(group_members, group_id=group_id, user_id=user_id)
+        if await self._link(group_members, group_id=group_id, user_id=user_id):
+            return True
+        return await self._claim(
+            group_members, group_members.c.group_id == group_id, group_members.c.user_id == user_id
+        )
 
     async def remove_member(self, group_id: str, user_id: str) -> bool:
         async with self._engine.begin() as conn:
@@ -370,6 +380,17 @@ class AccessRepository:
         except IntegrityError:
             return False
         return True
+
+    async def _claim(self, table: Any, *where: Any) -> bool:
+        """A link a federation claim mapping made, now given by hand, becomes manual: the
+        mapping's marker goes, so a later upstream login does not take it away."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(table)
+                .where(*where, table.c.federation_provider.is_not(None))
+                .values(federation_provider=None)
+            )
+        return result.rowcount > 0
 
     async def _insert(self, table: object, conflict: str, **values: object) -> None:
         try:

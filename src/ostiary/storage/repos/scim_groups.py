@@ -16,6 +16,16 @@ from ostiary import clock
 from ostiary.storage.tables import group_members, group_parents, groups, users
 
 
+# SQLite and asyncpg cap the bound parameters of one statement near 32k: big member lists
+# go in slices.
+CHUNK = 1000
+
+
+def chunks(values: Sequence[str] | set[str]) -> list[list[str]]:
+    ordered = sorted(values)
+    return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
+
+
 class DuplicateScimGroup(Exception):
     pass
 
@@ -73,18 +83,20 @@ class ScimGroupRepository:
                     .values(name=name, external_id=external_id, updated_at=clock.now())
                 )
                 users_now, groups_now = await self._member_ids(conn, group_id)
-                await conn.execute(
-                    delete(group_members).where(
-                        group_members.c.group_id == group_id,
-                        group_members.c.user_id.in_(users_now - user_ids),
+                for part in chunks(users_now - user_ids):
+                    await conn.execute(
+                        delete(group_members).where(
+                            group_members.c.group_id == group_id,
+                            group_members.c.user_id.in_(part),
+                        )
                     )
-                )
-                await conn.execute(
-                    delete(group_parents).where(
-                        group_parents.c.parent_id == group_id,
-                        group_parents.c.child_id.in_(groups_now - group_ids),
+                for part in chunks(groups_now - group_ids):
+                    await conn.execute(
+                        delete(group_parents).where(
+                            group_parents.c.parent_id == group_id,
+                            group_parents.c.child_id.in_(part),
+                        )
                     )
-                )
                 await self._link(conn, group_id, user_ids - users_now, group_ids - groups_now)
         except IntegrityError:
             raise DuplicateScimGroup(name) from None
@@ -169,9 +181,12 @@ class ScimGroupRepository:
         return total, ids
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
         async with self._engine.connect() as conn:
-            rows = await conn.execute(select(groups.c.id).where(groups.c.id.in_(list(ids))))
-            return set(rows.scalars())
+            for part in chunks(set(ids)):
+                rows = await conn.execute(select(groups.c.id).where(groups.c.id.in_(part)))
+                found.update(rows.scalars())
+        return found
 
     async def delete(self, group_id: str) -> bool:
         async with self._engine.begin() as conn:

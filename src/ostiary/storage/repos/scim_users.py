@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos.scim_groups import chunks
 from ostiary.storage.tables import (
     group_members,
     groups,
@@ -205,6 +206,9 @@ class ScimUserRepository:
             ).scalar_one_or_none()
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
         async with self._engine.connect() as conn:
-            rows = await conn.execute(select(users.c.id).where(users.c.id.in_(list(ids))))
-            return set(rows.scalars())
+            for part in chunks(set(ids)):
+                rows = await conn.execute(select(users.c.id).where(users.c.id.in_(part)))
+                found.update(rows.scalars())
+        return found
