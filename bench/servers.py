@@ -73,6 +73,15 @@ class Process:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not answer {url} in {timeout}s")
 
+    def rss_mb(self) -> float | None:
+        """Resident memory of the server (uvicorn's worker when it forked one)."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        kb = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS")), 0)
+        return round(kb / 1024, 1)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

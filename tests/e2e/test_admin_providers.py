@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, bootstrap
@@ -246,3 +248,37 @@ def test_openapi_documents_the_providers(server: LiveServer) -> None:
     assert "/providers/{name}" in document["paths"]
     created = document["components"]["schemas"]["ProviderOut"]["properties"]
     assert "redirect_uri" in created and "client_secret" not in created
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=_text,
+    issuer=st.one_of(_text, st.just("https://login.example.com")),
+    rules=st.lists(_text, max_size=3),
+    preset=st.sampled_from(["oidc", "google", "entra", "okta", "github", "nope"]),
+    options=st.dictionaries(_text, st.one_of(_text, st.integers(), st.booleans()), max_size=2),
+)
+def test_arbitrary_bodies_are_created_or_refused_never_a_500(
+    admin: Admin,
+    name: str,
+    issuer: str,
+    rules: list[str],
+    preset: str,
+    options: dict[str, Any],
+) -> None:
+    sent = body(
+        name=name, issuer=issuer, mapping=rules, preset=preset, options=options, client_secret="s"
+    )
+    response = admin.http.post("/providers", json=sent)
+    assert response.status_code in (201, 409, 422), response.text
+    if response.status_code == 201:
+        ok(admin.http.delete(f"/providers/{response.json()['name']}"), 204)
+    else:
+        problem(response, response.status_code)

@@ -214,6 +214,23 @@ def test_oidc_core_3_1_3_7_misbehaving_upstream_is_refused_with_a_clear_page(
     assert reason in _audit_detail(server, setup.provider)
 
 
+def test_rfc9207_2_4_iss_in_the_authorization_response_must_be_the_providers(
+    server: LiveServer, upstream: AuthlibProvider
+) -> None:
+    setup = _setup(server, upstream)
+    upstream.behaviour.callback_iss = upstream.issuer
+    assert _sign_in(server, setup)["iss"] == server.base_url
+    # A mix-up attack: the response claims another issuer.
+    upstream.behaviour.callback_iss = "https://evil.example.com"
+    browser = Browser()
+    try:
+        answer, _ = _through_upstream(server, setup, browser)
+    finally:
+        browser.close()
+    assert answer.status_code == 502 and "could not be verified" in answer.text
+    assert "callback iss" in _audit_detail(server, setup.provider)
+
+
 def test_rfc6749_4_1_2_1_refusal_at_the_upstream_is_a_clear_page(
     server: LiveServer, upstream: AuthlibProvider
 ) -> None:

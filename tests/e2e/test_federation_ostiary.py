@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from ostiary.federation.providers import Provider, redirect_uri
+from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
+from ostiary.storage.repos.federation_providers import ProviderRepository
 from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
 from tests.e2e.federation_browser import (
     Browser,
@@ -198,6 +200,24 @@ def test_manual_role_survives_mapping_reevaluation(pair: Pair) -> None:
     pair.rp.call(assign)
     second = _sign_in(pair, setup)
     assert second["roles"] == ["admin"]
+
+
+def test_deleting_a_provider_takes_back_what_its_mapping_gave(pair: Pair) -> None:
+    """Nothing would re-evaluate those roles again: they go with the provider."""
+    setup = _setup(pair, mapping=('groups contains "GROUP" -> role admin',))
+    first = _sign_in(pair, setup)
+    assert first["roles"] == ["admin"]
+    user_id = str(first["sub"])
+
+    async def add_manual_role_then_delete_provider(services: Services) -> list[str]:
+        if await services.store.access.get_role("auditor") is None:
+            await services.store.access.create_role("auditor")
+        await services.store.access.assign(user_id, "auditor")
+        repo = ProviderRepository(services.engine, client_secrets(services.settings))
+        assert await repo.delete(setup.provider)
+        return await services.store.access.direct_roles(user_id)
+
+    assert pair.rp.call(add_manual_role_then_delete_provider) == ["auditor"]
 
 
 def test_email_alone_never_links_to_an_existing_account(pair: Pair) -> None:

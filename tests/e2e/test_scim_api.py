@@ -96,6 +96,9 @@ def test_rfc7644_3_4_2_filters_sort_and_pages(http: httpx.Client) -> None:
     assert [r["userName"] for r in page["Resources"]] == names[1:3]
     down = http.get("/Users", params={**params, "sortOrder": "descending"}).json()
     assert [r["userName"] for r in down["Resources"]] == names[::-1]
+    by_email = http.get("/Users", params={**params, "sortBy": "emails"}).json()
+    assert [r["userName"] for r in by_email["Resources"]] == names  # primary email = name@
+    assert_error(http.get("/Users", params={**params, "sortBy": "title"}), 400, "invalidValue")
     counted = http.get("/Users", params={**params, "count": 0}).json()
     assert counted["totalResults"] == 5 and counted["Resources"] == []
 

@@ -8,7 +8,8 @@ clients, codes and one test user who is approved without a login form.
 
 ``Behaviour`` holds the switches a test flips to make the provider misbehave: a tampered
 ID token signature, a wrong nonce, a wrong ``iss``, a signing key whose ``kid`` is not in
-the JWKS, extra ``acr``/``amr`` claims, or the person refusing consent.
+the JWKS, extra ``acr``/``amr`` claims, an RFC 9207 ``iss`` in the authorization
+response, or the person refusing consent.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
@@ -51,6 +52,8 @@ class Behaviour:
     acr: str | None = None
     amr: list[str] | None = None
     deny: bool = False
+    # RFC 9207: an ``iss`` parameter to add to the authorization response.
+    callback_iss: str | None = None
 
 
 @dataclass
@@ -348,9 +351,13 @@ class AuthlibProvider:
         except OAuth2Error as error:
             return self.server.handle_error_response(oauth_request, error)  # type: ignore[no-any-return]
         person = None if self.behaviour.deny else self.person
-        return self.server.create_authorization_response(  # type: ignore[no-any-return]
+        response: Response = self.server.create_authorization_response(
             request=grant.request, grant_user=person, grant=grant
         )
+        if self.behaviour.callback_iss is not None and "location" in response.headers:
+            iss = urlencode({"iss": self.behaviour.callback_iss})
+            response.headers["location"] = f"{response.headers['location']}&{iss}"
+        return response
 
     async def token(self, request: Request) -> Response:
         """RFC 6749 §4.1.3."""

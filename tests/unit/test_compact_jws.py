@@ -12,7 +12,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from ostiary.keys.algorithms import generate
-from ostiary.tokens.compact import CompactSigner, b64url, signer_for
+from ostiary.tokens.compact import CompactSigner, b64url, signer_for, split, verifier_for
 
 KEYS = {alg: generate(alg) for alg in ("ES256", "RS256", "PS256", "EdDSA")}
 
@@ -81,3 +81,56 @@ def test_any_claims_round_trip_through_joserfc(body: dict[str, object], typ: str
     decoded = decode(token, "ES256")
     assert decoded.claims == body
     assert decoded.header["typ"] == typ
+
+
+@pytest.mark.parametrize("alg", sorted(KEYS))
+def test_rfc7515_5_2_signature_check_accepts_ours_and_refuses_tampering(alg: str) -> None:
+    sign = signer_for(alg, KEYS[alg].private_key)
+    check = verifier_for(alg, KEYS[alg].public_key)
+    assert sign is not None and check is not None
+    token = CompactSigner(alg, "k", sign)({"sub": "alice", "exp": 2}, "at+jwt")
+    parts = split(token)
+    assert parts.header == {"alg": alg, "typ": "at+jwt", "kid": "k"}
+    assert check(parts.signing_input, parts.signature)
+    forged = token.split(".")
+    forged[1] = b64url(b'{"sub":"mallory","exp":2}').decode()
+    forged_parts = split(".".join(forged))
+    assert not check(forged_parts.signing_input, forged_parts.signature)
+    assert not check(parts.signing_input, parts.signature[:-1] + bytes([parts.signature[-1] ^ 1]))
+
+
+def test_a_token_of_another_key_is_refused() -> None:
+    other = generate("ES256")
+    sign = signer_for("ES256", other.private_key)
+    check = verifier_for("ES256", KEYS["ES256"].public_key)
+    assert sign is not None and check is not None
+    parts = split(CompactSigner("ES256", "k", sign)({"a": 1}, "JWT"))
+    assert not check(parts.signing_input, parts.signature)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a.b",
+        "a.b.c.d",
+        "eyJhbGciOiJFUzI1NiJ9=.e30.AAAA",  # RFC 7515 §2: no padding
+        "eyJhbGciOiJFUzI1NiJ9.e3+0.AAAA",  # not the URL-safe alphabet
+        "W10.e30.AAAA",  # header is a JSON array
+        "bm90IGpzb24.e30.AAAA",  # header is not JSON
+        "ey\u00e9.e30.AAAA",  # not ASCII
+    ],
+)
+def test_malformed_compact_serialisations_are_errors(token: str) -> None:
+    with pytest.raises(ValueError):
+        split(token)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80))
+def test_split_never_fails_other_than_with_value_error(token: str) -> None:
+    try:
+        parts = split(token)
+    except ValueError:
+        return
+    assert isinstance(parts.header, dict)
+    assert parts.signing_input == token.rsplit(".", 1)[0].encode()

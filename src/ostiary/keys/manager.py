@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.keys.algorithms import SigningKey, generate
 from ostiary.storage.repos.keys import KeyRepository, StoredKey
-from ostiary.tokens.compact import CompactSigner, signer_for
+from ostiary.tokens.compact import CompactSigner, Verifier, signer_for, verifier_for
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
 MAX_TOKEN_LIFETIME = 86400
@@ -38,6 +38,7 @@ class LoadedKey:
     expires_at: int | None
     # The hot-path signer (tokens.compact); None falls back to joserfc.
     compact: CompactSigner | None = None
+    check: Verifier | None = None
 
 
 class NoSigningKeyError(RuntimeError):
@@ -62,7 +63,7 @@ class KeyManager:
 
     async def load(self) -> None:
         stored = await self._repo.unexpired()
-        loaded = [self._unseal(s) for s in stored]
+        loaded = [self._reuse(s) or self._unseal(s) for s in stored]
         self._keys = loaded
         self._by_kid = {k.kid: k for k in loaded}
         self._jwks_json = orjson.dumps({"keys": [k.public_jwk for k in loaded]})
@@ -75,6 +76,20 @@ class KeyManager:
                 if clock.now() - self._loaded_at >= self._cache_ttl:
                     await self.load()
         return self
+
+    def _reuse(self, stored: StoredKey) -> LoadedKey | None:
+        """The key already in memory, with the stored schedule: a reload every cache TTL
+        must not import every private key again (an RSA import takes milliseconds)."""
+        known = self._by_kid.get(stored.kid)
+        if known is None or known.alg != stored.alg:
+            return None
+        return replace(
+            known,
+            public_jwk=stored.public_jwk,
+            activates_at=stored.activates_at,
+            retired_at=stored.retired_at,
+            expires_at=stored.expires_at,
+        )
 
     def _unseal(self, stored: StoredKey) -> LoadedKey:
         private = orjson.loads(self._sealer.unseal(stored.private_sealed))
@@ -89,6 +104,7 @@ class KeyManager:
             retired_at=stored.retired_at,
             expires_at=stored.expires_at,
             compact=CompactSigner(stored.alg, stored.kid, sign) if sign else None,
+            check=verifier_for(stored.alg, key.public_key),
         )
 
     # -- use -----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ostiary.scim.listing import list_query
 from ostiary.scim.patch import apply_patch
 from ostiary.scim.resource_type import REGISTRY, ResourceType
 from ostiary.scim.responses import parameters, render, render_list
-from ostiary.scim.validation import MAX_BODY, read_resource
+from ostiary.scim.validation import MAX_BODY, keep_read_only, read_resource
 from ostiary.services import Services
 
 
@@ -88,6 +88,11 @@ async def _current(request: Request, kind: ResourceType) -> Any:
     return resource
 
 
+def _version(resource: Any) -> str:
+    stamp(resource)
+    return str(resource.meta.version)
+
+
 def _svc(request: Request) -> Services:
     return request.scope["ostiary.services"]
 
@@ -152,7 +157,8 @@ async def get_resource(request: Request) -> Response:
     """RFC 7644 §3.4.1, with If-None-Match (§3.14)."""
     kind = _kind(request)
     resource = await _current(request, kind)
-    version = stamp(resource)
+    stamp(resource)
+    version = resource.meta.version
     if not_modified(request.headers.get("if-none-match"), version):
         return Response(status_code=304, headers={"ETag": version})
     return _single(request, kind, resource)
@@ -163,12 +169,13 @@ async def replace(request: Request) -> Response:
     kind = _kind(request)
     services = _svc(request)
     before = await _current(request, kind)
-    check_if_match(request.headers.get("if-match"), stamp(before))
+    check_if_match(request.headers.get("if-match"), _version(before))
     payload = await _body(request)
     after = read_resource(
         kind.model, payload, Context.RESOURCE_REPLACEMENT_REQUEST, _base(services)
     )
-    after.id = before.id
+    # RFC 7644 §3.5.1: readOnly values are kept; a changed immutable value is a 400.
+    keep_read_only(after, before)
     replaced = await kind.replace(
         services, _base(services), before, after, request.scope["scim.actor"]
     )
@@ -180,7 +187,7 @@ async def patch(request: Request) -> Response:
     kind = _kind(request)
     services = _svc(request)
     before = await _current(request, kind)
-    check_if_match(request.headers.get("if-match"), stamp(before))
+    check_if_match(request.headers.get("if-match"), _version(before))
     patched = apply_patch(before, await _body(request), _base(services))
     patched.id = before.id
     replaced = await kind.replace(
@@ -194,7 +201,7 @@ async def delete(request: Request) -> Response:
     kind = _kind(request)
     services = _svc(request)
     before = await _current(request, kind)
-    check_if_match(request.headers.get("if-match"), stamp(before))
+    check_if_match(request.headers.get("if-match"), _version(before))
     await kind.delete(services, str(before.id), request.scope["scim.actor"])
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 

@@ -15,15 +15,21 @@ from scim2_models import Context, Resource
 from ostiary.scim.errors import ScimError
 
 
-def stamp(resource: Resource[Any]) -> str:
-    """Set and return ``meta.version``: a weak ETag over everything but ``meta``."""
+def version_of(body: dict[str, Any]) -> str:
+    """A weak ETag over a full representation, ``meta`` left out."""
+    content = {k: v for k, v in body.items() if k != "meta"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
+    return f'W/"{digest}"'
+
+
+def stamp(resource: Resource[Any]) -> dict[str, Any]:
+    """Set ``meta.version``; returns the full representation it was computed over."""
     body = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    body.pop("meta", None)
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
-    version = f'W/"{digest}"'
+    version = version_of(body)
     assert resource.meta is not None
     resource.meta.version = version
-    return version
+    body.setdefault("meta", {})["version"] = version
+    return body
 
 
 def _tags(header: str) -> list[str]:

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 
 from ostiary.scim.catalogue import Catalogue
 from ostiary.scim.errors import ScimError, invalid_value
 from ostiary.scim.filter_sql import to_sql
-from ostiary.scim.filters import parse_attr_path, parse_filter
+from ostiary.scim.filters import AttrPath, parse_attr_path, parse_filter
 
 MAX_COUNT = 200  # advertised as filter.maxResults
 
@@ -36,11 +36,33 @@ class ListQuery:
         path = parse_attr_path(self.sort_by)
         if path.schema and path.schema.lower() not in catalogue.schemas:
             raise invalid_value(f"unknown schema {path.schema!r}")
-        attr = catalogue.singles.get(path.dotted())
-        if attr is None or attr.kind == "boolean":
+        column = _sort_column(catalogue, path)
+        if column is None:
             raise invalid_value(f"cannot sort by {self.sort_by!r}")
-        column = attr.column
         return [column.desc() if self.descending else column.asc()]
+
+
+def _sort_column(catalogue: Catalogue, path: AttrPath) -> ColumnElement[Any] | None:
+    attr = catalogue.singles.get(path.dotted())
+    if attr is not None:
+        return None if attr.kind == "boolean" else attr.column
+    multi = catalogue.multi.get(path.attr)
+    if multi is None or len(multi.sources) != 1 or path.sub not in (None, "value"):
+        return None
+    source = multi.sources[0]
+    if "primary" not in source.subs:
+        return None
+    # RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the
+    # first one.
+    value, primary = source.subs["value"].column, source.subs["primary"].column
+    first = (
+        select(value)
+        .where(source.owner == catalogue.key)
+        .order_by(primary.desc(), value)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first
 
 
 def _integer(name: str, raw: Any, default: int) -> int:

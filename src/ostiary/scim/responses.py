@@ -27,12 +27,12 @@ def parameters(
 
 
 def render(
-    resource: Resource[Any],
-    wanted: ResponseParameters[Any] | None = None,
-    context: Context = Context.RESOURCE_QUERY_RESPONSE,
+    resource: Resource[Any], wanted: ResponseParameters[Any] | None = None
 ) -> dict[str, Any]:
-    stamp(resource)
-    return resource.model_dump(scim_ctx=context, response_parameters=wanted)
+    full = stamp(resource)
+    if wanted is None:
+        return full
+    return resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=wanted)
 
 
 def render_list(
@@ -44,5 +44,5 @@ def render_list(
         "totalResults": total,
         "startIndex": query.start_index,
         "itemsPerPage": len(resources),
-        "Resources": [render(r, wanted, Context.SEARCH_RESPONSE) for r in resources],
+        "Resources": [render(r, wanted) for r in resources],
     }

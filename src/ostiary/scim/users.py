@@ -240,6 +240,8 @@ class UserType:
         except DuplicateScimUser:
             raise uniqueness(f"userName {user.user_name!r} is taken") from None
         await services.audit.record("user.updated", actor=actor, user_id=current.id)
+        if user.password is not None:
+            await services.audit.record("user.password_set", actor=actor, user_id=current.id)
         if user.active is False and not current.disabled:
             # Same mechanism as the admin API: sessions end, tokens are revoked at once.
             await lifecycle.disable(services, current, actor=actor)

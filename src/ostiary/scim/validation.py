@@ -76,3 +76,11 @@ def read_resource(
         )
     except (ValidationError, SCIMException) as exc:
         raise from_exception(exc) from None
+
+
+def keep_read_only(after: Resource[Any], before: Resource[Any]) -> None:
+    try:
+        after.replace(before)
+    except (ValidationError, SCIMException) as exc:
+        raise from_exception(exc) from None
+    after.id = before.id

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ostiary import clock
 from ostiary.accounts import export, lifecycle, password_policy, recovery, self_service
 from ostiary.accounts.signin import SignedIn
 from ostiary.web import recovery_routes
@@ -51,7 +52,15 @@ def _when(ts: int) -> str:
 def _account_page(
     request: Request, who: SignedIn, template: str, status: int = 200, **ctx: object
 ) -> Response:
-    return page(template, status, csrf=csrf(request), user=who.user, notice=_notice(request), **ctx)
+    return page(
+        template,
+        status,
+        csrf=csrf(request),
+        user=who.user,
+        notice=_notice(request),
+        local_login=services_of(request).settings.local_login,
+        **ctx,
+    )
 
 
 async def overview(request: Request) -> Response:
@@ -197,22 +206,58 @@ async def request_verification(request: Request) -> Response:
     return redirect("/account?notice=" + ("verification-sent" if sent else "mail-unavailable"))
 
 
+# Without a password to ask for, deleting needs a sign-in this recent (seconds).
+RECENT_SIGN_IN = 600
+NOT_RECENT = (
+    "For your safety, deleting an account needs a recent sign-in: sign out, sign in again, "
+    "and come back here within 10 minutes."
+)
+CONFIRM_MISMATCH = "Type your username exactly to confirm."
+
+
+def _asks_password(request: Request, who: SignedIn) -> bool:
+    return services_of(request).settings.local_login and who.user.password_hash is not None
+
+
 async def delete(request: Request) -> Response:
-    """Delete my account, after the password once more."""
+    """Delete my account, after the password once more; an account without a password
+    (signed in through an upstream provider) confirms with its username after a recent
+    sign-in instead."""
     who = await signed_in(request)
     if who is None:
         return to_login(request)
+    asks_password = _asks_password(request, who)
+    recent = who.session.auth_time >= clock.now() - RECENT_SIGN_IN
     if request.method == "GET":
-        return _account_page(request, who, "account_delete.html")
+        return _account_page(
+            request, who, "account_delete.html", asks_password=asks_password, recent=recent
+        )
     form = await form_of(request)
     if isinstance(form, Response):
         return form
-    outcome = await check_password(
-        request, who.user.username, form.get("password", ""), purpose="delete"
-    )
-    if outcome.user is None:
+    if asks_password:
+        outcome = await check_password(
+            request, who.user.username, form.get("password", ""), purpose="delete"
+        )
+        if outcome.user is None:
+            return _account_page(
+                request,
+                who,
+                "account_delete.html",
+                outcome.status,
+                error=outcome.error,
+                asks_password=True,
+                recent=recent,
+            )
+    elif not recent or form.get("confirm_username", "") != who.user.username:
         return _account_page(
-            request, who, "account_delete.html", outcome.status, error=outcome.error
+            request,
+            who,
+            "account_delete.html",
+            403 if not recent else 400,
+            error=NOT_RECENT if not recent else CONFIRM_MISMATCH,
+            asks_password=False,
+            recent=recent,
         )
     services = services_of(request)
     await lifecycle.delete(services, who.user, actor=f"user:{who.user.id}")

@@ -18,7 +18,7 @@ async def authenticate_client(
 ) -> Client:
     presented = presented_credentials(params, authorization)
     basic = presented.method == "client_secret_basic"
-    client = await clients.get_cached(presented.client_id)
+    client = await clients.get(presented.client_id)
     if client is None:
         raise invalid_client("client authentication failed", basic=basic, detail="unknown client")
     # A client uses the method it registered; anything else is a failed authentication

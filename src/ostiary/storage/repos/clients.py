@@ -127,19 +127,19 @@ def new_client_id() -> str:
 class ClientRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # Off until enable_cache: only the hot paths read through it (get_cached).
+        # Off until enable_cache (build_services turns it on for the server and the CLI).
         self._cache: RowCache[Client] = RowCache(ttl=0)
         self._channel = channel_for(engine, INVALIDATION_CHANNEL)
 
     def enable_cache(self, ttl: float) -> None:
         self._cache.ttl = ttl
 
-    async def get_cached(self, client_id: str) -> Client | None:
-        """``get`` through this node's cache; a change made by any node is seen at once
-        (see ``ostiary.cache.channels``), the TTL is only a backstop."""
+    async def get(self, client_id: str) -> Client | None:
+        """The registration, through this node's cache when enabled: a change made by any
+        node is seen at once (see ``ostiary.cache.channels``); the TTL is only a backstop."""
         if self._cache.ttl > 0:
             self._channel.poll(self._cache)
-        return await self._cache.get(client_id, self.get)
+        return await self._cache.get(client_id, self._select)
 
     async def close(self) -> None:
         await self._channel.close()
@@ -193,7 +193,7 @@ class ClientRepository:
         assert client is not None
         return client
 
-    async def get(self, client_id: str) -> Client | None:
+    async def _select(self, client_id: str) -> Client | None:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(select(clients).where(clients.c.client_id == client_id))

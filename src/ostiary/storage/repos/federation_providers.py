@@ -13,6 +13,7 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.federation.providers import Provider
 from ostiary.storage.tables import federation_providers as table
+from ostiary.storage.tables import group_members, user_roles
 
 
 class DuplicateProviderError(Exception):
@@ -109,6 +110,11 @@ class ProviderRepository:
             return [(r.name, r.display_name) for r in (await conn.execute(query)).all()]
 
     async def delete(self, name: str) -> bool:
+        """Delete the provider, its linked identities (cascade), and every role and group
+        membership its claim mapping gave: nothing would ever re-evaluate them again."""
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(table).where(table.c.name == name))
+            if result.rowcount:
+                for given in (user_roles, group_members):
+                    await conn.execute(delete(given).where(given.c.federation_provider == name))
         return result.rowcount > 0

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ostiary import clock
 from ostiary.storage.tables import group_members, group_parents, groups, users
 
-
 # SQLite and asyncpg cap the bound parameters of one statement near 32k: big member lists
 # go in slices.
 CHUNK = 1000
