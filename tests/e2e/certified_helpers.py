@@ -165,6 +165,16 @@ def tls_server(database_url: str, tls_files: TLSFiles) -> Iterator[LiveServer]:
             raise RuntimeError("TLS test server did not start")
         time.sleep(0.02)
     yield LiveServer(settings.issuer, settings, loop, app)
+
+    async def drop_idle_connections() -> None:
+        # Closing a TLS transport waits for the peer's close_notify, which a client that
+        # already went away (requests/urllib3 over TLS) never sends: abort them instead.
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+    asyncio.run_coroutine_threadsafe(drop_idle_connections(), loop).result(timeout=30)
     server.should_exit = True
     thread.join(timeout=30)
     loop.close()

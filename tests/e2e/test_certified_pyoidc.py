@@ -53,7 +53,14 @@ from tests.e2e.certified_helpers import (
     tls_server,
 )
 from tests.e2e.helpers import RegisteredClient
-from tests.e2e.oidc_helpers import CALLBACK, make_oidc_client, make_oidc_user, visit
+from tests.e2e.oidc_helpers import (
+    CALLBACK,
+    PHONE,
+    forms_of,
+    make_oidc_client,
+    make_oidc_user,
+    visit,
+)
 
 __all__ = ["logout_receiver", "tls_files", "tls_server"]  # fixtures used by name below
 
@@ -145,7 +152,7 @@ def sign_in(
     rp: Client,
     web: httpx.Client,
     user: User,
-    scope: str = "openid profile email",
+    scope: str = "openid profile email phone address",
     auth_method: str = "client_secret_basic",
 ) -> Login:
     state, nonce, verifier, location = authorize(rp, web, user, scope)
@@ -204,8 +211,11 @@ def test_core_3_1_3_7_id_token_validated_by_pyoidc(
     rp = relying_party(op, tls_files, registered, auth_method)
     login = sign_in(rp, web, user, auth_method=auth_method)
 
-    # pyoidc verified signature (JWKS), iss, aud, azp, exp, iat and the nonce it stored.
+    # pyoidc verified signature (JWKS), iss, aud, azp, exp, iat and the nonce it stored,
+    # and (IdToken is an OpenIDSchema) the §5.1 types of every standard claim released.
     claims = login.id_token
+    assert claims["phone_number"] == PHONE
+    assert claims["address"]["locality"] == "London"
     assert claims["iss"] == op.base_url
     assert claims["aud"] == [registered.client_id]
     assert claims["sub"] == user.id
@@ -242,6 +252,42 @@ def test_rfc9207_2_4_wrong_iss_in_authorization_response_is_refused_by_pyoidc(
     assert forged != location
     with pytest.raises(VerificationError, match="Issuer mismatch"):
         rp.parse_response(AuthorizationResponse, info=forged, sformat="urlencoded")
+
+
+def test_form_post_response_mode_2_parsed_by_pyoidc(
+    op: LiveServer, tls_files: TLSFiles, web: httpx.Client
+) -> None:
+    """OAuth 2.0 Form Post Response Mode §2: the response parameters as form fields."""
+    rp = relying_party(op, tls_files, make_oidc_client(op))
+    assert "form_post" in rp.provider_info["response_modes_supported"]
+    state = secrets.token_urlsafe(16)
+    pkce, verifier = rp.add_code_challenge()
+    url, _, _, _ = rp.request_info(
+        AuthorizationRequest,
+        method="GET",
+        request_args={
+            "response_type": "code",
+            "response_mode": "form_post",
+            "scope": "openid",
+            "redirect_uri": CALLBACK,
+            "state": state,
+            "nonce": secrets.token_urlsafe(8),
+            **pkce,
+        },
+    )
+    journey = visit(web, url, make_oidc_user(op).username)
+    assert journey.response.status_code == 200, journey.response.text
+    (form,) = forms_of(journey.response.text)
+    assert form.action == CALLBACK
+    assert form.method == "post"
+    response = rp.parse_response(AuthorizationResponse, info=dict(form.inputs), sformat="dict")
+    assert isinstance(response, AuthorizationResponse), response.to_dict()
+    assert response["state"] == state
+    assert response["iss"] == rp.issuer  # RFC 9207 §2: in form_post too
+    tokens = rp.do_access_token_request(
+        state=state, request_args={"code": response["code"], "code_verifier": verifier}
+    )
+    assert isinstance(tokens, AccessTokenResponse), tokens.to_dict()
 
 
 def test_rfc6749_4_1_2_1_denied_consent_parsed_by_pyoidc(
@@ -293,7 +339,8 @@ def test_core_5_3_userinfo_fetched_by_pyoidc(
     registered = make_oidc_client(op)
     user = make_oidc_user(op)
     rp = relying_party(op, tls_files, registered)
-    login = sign_in(rp, web, user, "openid profile email")
+    login = sign_in(rp, web, user, "openid profile email address")
+    # OpenIDSchema.verify checks the §5.1 types: booleans, numbers, the address object.
     info = rp.do_user_info_request(state=login.state)
     assert isinstance(info, OpenIDSchema), info.to_dict()
     # §5.3.2: sub MUST match the ID token's.
@@ -301,6 +348,8 @@ def test_core_5_3_userinfo_fetched_by_pyoidc(
     assert info["email"] == user.email
     assert info["email_verified"] is True
     assert info["name"] == "Ada Lovelace"
+    assert isinstance(info["updated_at"], int)
+    assert info["address"]["country"] == "GB"
     assert "phone_number" not in info  # §5.4: the phone scope was not asked for
 
 
@@ -377,9 +426,11 @@ def test_rfc7636_4_6_wrong_verifier_is_invalid_grant_for_pyoidc(
 # -- RP-Initiated Logout 1.0 --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
 def test_rp_initiated_logout_2_end_session_request_by_pyoidc(
-    op: LiveServer, tls_files: TLSFiles, web: httpx.Client
+    op: LiveServer, tls_files: TLSFiles, web: httpx.Client, method: str
 ) -> None:
+    """§2: the OP supports GET and POST at the end-session endpoint."""
     registered = make_oidc_client(op, post_logout_redirect_uris=[BYE])
     user = make_oidc_user(op)
     rp = relying_party(op, tls_files, registered)
@@ -393,7 +444,10 @@ def test_rp_initiated_logout_2_end_session_request_by_pyoidc(
     )
     # pyoidc put the raw ID token it received in as id_token_hint.
     assert request["id_token_hint"] == login.response["id_token_jwt"]
-    response = web.get(request.request(rp.end_session_endpoint))
+    if method == "GET":
+        response = web.get(request.request(rp.end_session_endpoint))
+    else:
+        response = web.post(rp.end_session_endpoint, data=request.to_dict())
     # §3: redirected to the registered post_logout_redirect_uri with the RP's state.
     assert response.status_code in (302, 303), response.text
     location = response.headers["location"]
@@ -483,6 +537,9 @@ def test_backchannel_logout_2_6_logout_token_verified_by_pyoidc(
     assert token["sid"] == login.id_token["sid"]
     assert token["sub"] == user.id
     assert token["aud"] == [registered.client_id]
+    # §2.4: jti REQUIRED; §4 encourages a short exp (at most two minutes), which Ostiary sets.
+    assert token["jti"]
+    assert 0 < token["exp"] - token["iat"] <= 120
     # §2.4: typ, when present, is logout+jwt.
     assert token.jws_header.get("typ", "logout+jwt") == "logout+jwt"
 

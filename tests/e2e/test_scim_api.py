@@ -207,6 +207,10 @@ def test_rfc7644_3_6_delete_then_404(http: httpx.Client) -> None:
 
 def test_rfc7644_3_11_me_is_501_and_discovery(http: httpx.Client) -> None:
     assert_error(http.get("/Me"), 501)
+    assert_error(http.get("/Users/a/b"), 404)
+    assert_error(http.get("/Widgets"), 404)
+    assert_error(http.post("/Users/some-id", json={}), 405)
+    assert_error(http.put("/ServiceProviderConfig", json={}), 405)
     config = http.get("/ServiceProviderConfig").json()
     assert config["patch"]["supported"] and not config["bulk"]["supported"]
     assert config["etag"]["supported"] and config["filter"]["supported"]

@@ -79,6 +79,14 @@ async def ws_echo(websocket: WebSocket) -> None:
         return
 
 
+async def ws_deny(websocket: WebSocket) -> None:
+    """Refuses the handshake with an HTTP answer of its own (ASGI websocket.http.response)."""
+    denial = JSONResponse(
+        {"error": "slow_down"}, status_code=429, headers={"Retry-After": "7", "Connection": "x"}
+    )
+    await websocket.send_denial_response(denial)
+
+
 def upstream_app() -> Starlette:
     return Starlette(
         routes=[
@@ -86,6 +94,7 @@ def upstream_app() -> Starlette:
             Route("/download", download),
             Route("/hang", hang),
             WebSocketRoute("/ws", ws_echo),
+            WebSocketRoute("/ws-deny", ws_deny),
             Route("/{path:path}", echo, methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]),
         ]
     )

@@ -98,3 +98,45 @@ def test_gateway_imports_without_the_servers_storage_or_web_layer() -> None:
     forbidden = ("sqlalchemy", "fastapi", "jinja2", "ostiary.storage", "ostiary.web")
     loaded = json.loads(result.stdout)
     assert [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)] == []
+
+
+def test_cookie_secret_file_lists_secrets_newest_first(tmp_path: Path) -> None:
+    secrets = tmp_path / "cookie-secrets"
+    secrets.write_text("# newest first\n" + "n" * 32 + "\n\n" + "o" * 32 + "\n")
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'cookie_secret_file = "{secrets}"\n')
+    values = {**BASE, "mode": "browser", "client_id": "gw", "client_secret": "z"}
+    config = load_config({**values, "rules": ["GET /x public"]}, path)
+    assert config.cookie_secrets == ["n" * 32, "o" * 32]
+    assert config.cookie_secret == "n" * 32
+    assert "n" * 32 not in repr(config)
+
+
+def test_cookie_secrets_from_the_environment_one_per_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OSTIARY_GATEWAY_COOKIE_SECRET", "a" * 32 + "\n" + "b" * 32)
+    values = {**BASE, "mode": "browser", "client_id": "gw", "client_secret": "z"}
+    config = load_config({**values, "rules": ["GET /x public"]})
+    assert config.cookie_secrets == ["a" * 32, "b" * 32]
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        (["short"], "cookie_secret must be at least 32 bytes$"),
+        (["n" * 32, "short"], r"at least 32 bytes \(secret 2 of 2\)"),
+        ([], "browser mode needs cookie_secret"),
+    ],
+)
+def test_every_cookie_secret_is_checked(secrets: list[str], message: str) -> None:
+    values = {**BASE, "mode": "browser", "client_id": "gw", "client_secret": "z"}
+    with pytest.raises(ConfigError, match=message):
+        load_config({**values, "rules": ["GET /x public"], "cookie_secret": secrets})
+
+
+def test_cookie_secrets_do_not_belong_in_the_toml_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('cookie_secrets = ["' + "x" * 32 + '"]\n')
+    with pytest.raises(ConfigError, match="cookie_secret_file"):
+        load_config({}, path)

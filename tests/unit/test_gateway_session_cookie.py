@@ -79,3 +79,45 @@ def test_return_target_is_always_a_local_path(target: str) -> None:
     if result is not None:
         assert result.startswith("/") and not result.startswith("//")
         assert "\\" not in result and "://" not in result.split("?")[0]
+
+
+# -- secret rotation: the first secret seals, every listed secret opens ----------------------
+
+OLD, NEW = "o" * 32, "n" * 32
+
+
+def test_rotation_old_cookie_opens_and_is_flagged_for_resealing() -> None:
+    old_value = CookieSealer(OLD).seal("session", {"sub": "u1"}, ttl=60)
+    rotated = CookieSealer([NEW, OLD])
+    payload, stale = rotated.unseal("session", old_value)
+    assert payload["sub"] == "u1" and stale
+    resealed = rotated.seal("session", payload, ttl=60)
+    assert CookieSealer(NEW).unseal("session", resealed) == (
+        {"sub": "u1", "_exp": payload["_exp"]},
+        False,
+    )
+    with pytest.raises(CookieError):
+        CookieSealer(OLD).open("session", resealed)  # sealed under the first secret only
+
+
+def test_rotation_cookie_under_a_removed_secret_does_not_open() -> None:
+    old_value = CookieSealer(OLD).seal("session", {"sub": "u1"}, ttl=60)
+    with pytest.raises(CookieError, match="does not open"):
+        CookieSealer([NEW]).open("session", old_value)
+
+
+def test_rotation_every_secret_is_checked() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        CookieSealer([NEW, "short"])
+    with pytest.raises(ValueError, match="at least one"):
+        CookieSealer([])
+
+
+@given(st.lists(st.text(min_size=32, max_size=40), min_size=1, max_size=4, unique=True))
+def test_rotation_any_listed_secret_opens_and_only_the_first_is_fresh(keys: list[str]) -> None:
+    rotated = CookieSealer(keys)
+    for index, key in enumerate(keys):
+        value = CookieSealer(key).seal("flow", {"i": index}, ttl=60)
+        payload, stale = rotated.unseal("flow", value)
+        assert payload["i"] == index
+        assert stale == (index > 0)

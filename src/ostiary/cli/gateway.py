@@ -10,6 +10,7 @@ import uvicorn
 
 from ostiary.cli.output import CommandError, say
 from ostiary.gateway import ConfigError, Gateway, load_config
+from ostiary.gateway.config import read_secrets
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("--client-id", help="browser mode: the gateway's client_id")
     parser.add_argument(
         "--client-secret-stdin", action="store_true", help="read the client secret from stdin"
+    )
+    parser.add_argument(
+        "--cookie-secret-file",
+        type=Path,
+        help="browser mode: cookie secrets, one per line, newest first (rotation)",
     )
     parser.add_argument("--public-url", help="the gateway's URL as browsers see it")
     parser.add_argument("--forward-authorization", action="store_true", default=None)
@@ -61,6 +67,8 @@ def gateway(args: argparse.Namespace) -> None:
     if args.client_secret_stdin:
         overrides["client_secret"] = sys.stdin.readline().strip() or None
     try:
+        if args.cookie_secret_file is not None:
+            overrides["cookie_secret"] = read_secrets(args.cookie_secret_file)
         config = load_config(overrides, args.config)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None

@@ -126,7 +126,7 @@ class Gateway:
                     await send_error(reply, 401, "login_required", "sign in first")
                 else:
                     back = encode_path(path) + ("?" + query.decode("latin-1") if query else "")
-                    await self.browser.refuse(send, method, back)
+                    await self.browser.refuse(send, method, back, headers)
                 return
             except ResourceError as error:
                 await self._challenge(reply, error)
@@ -138,7 +138,7 @@ class Gateway:
             trust_forwarded=self.config.trust_forwarded,
             strip=() if self.config.forward_authorization else (b"authorization",),
             identity=identity.headers() if identity else None,
-            drop_cookies=self.browser.cookie_names if self.browser else (),
+            drop_cookies=(self.browser.cookie_prefix,) if self.browser else (),
         )
         if self.config.preserve_host:
             host = [value for name, value in headers if name == b"host"]
@@ -147,7 +147,8 @@ class Gateway:
         if websocket:
             base = self.upstream.base_url.replace("http", "ws", 1)
             url = base + target + ("?" + query.decode("latin-1") if query else "")
-            await relay(scope, receive, send, url, forward_headers, self.config.connect_timeout)
+            timeout = self.config.connect_timeout
+            await relay(scope, receive, send, reply, url, forward_headers, timeout)
             return
         # RFC 9112 §6.1: a request has content when it says so by length or chunking.
         has_body = any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)

@@ -31,6 +31,7 @@ from ostiary.resource import InvalidToken, TokenVerifier
 
 PREFIX = "/.ostiary/"
 FLOW_TTL = 600
+MAX_PENDING_LOGINS = 4  # logins in flight per browser (tabs); the oldest beyond are dropped
 MAX_FORM_BYTES = 64 * 1024
 log = logging.getLogger("ostiary.gateway")
 
@@ -69,15 +70,17 @@ class BrowserAuth:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        assert config.client_id and config.client_secret and config.cookie_secret
+        assert config.client_id and config.client_secret and config.cookie_secrets
         self.config = config
         self.verifier = verifier
         self.secure = config.base_url.startswith("https://")
         # RFC 6265bis §4.1.3.2: __Host- cookies are Secure, host-only and Path=/.
         prefix = "__Host-" if self.secure else ""
+        self.cookie_prefix = f"{prefix}ostiary_gw_"
         self.session_cookie = f"{prefix}ostiary_gw_session"
-        self.flow_cookie = f"{prefix}ostiary_gw_flow"
-        self.sealer = CookieSealer(config.cookie_secret, clock=clock)
+        # One login cookie per state, so logins started in two tabs do not clobber each other.
+        self.flow_prefix = f"{prefix}ostiary_gw_flow_"
+        self.sealer = CookieSealer(config.cookie_secrets, clock=clock)
         self.client = OidcClient(
             verifier,
             config.client_id,
@@ -89,9 +92,8 @@ class BrowserAuth:
         self.ended = EndedSessions(clock=clock)
         self._clock = clock
 
-    @property
-    def cookie_names(self) -> tuple[str, str]:
-        return (self.session_cookie, self.flow_cookie)
+    def flow_cookie(self, state: str) -> str:
+        return self.flow_prefix + hashlib.sha256(state.encode()).hexdigest()[:16]
 
     # -- requests for the upstream --------------------------------------------------
 
@@ -103,9 +105,10 @@ class BrowserAuth:
         if not value:
             raise NeedsLogin()
         try:
-            session = Session.of(self.sealer.open(self.session_cookie, value))
+            payload, stale = self.sealer.unseal(self.session_cookie, value)
+            session = Session.of(payload)
         except CookieError:
-            session = None
+            session, stale = None, False
         if session is None or self.ended.ended(session):
             raise NeedsLogin()
         if self.verifier.revocations.reason(session.as_claims()) is not None:
@@ -113,6 +116,9 @@ class BrowserAuth:
         set_cookies: HeaderList = []
         if session.expires_at - self._clock() <= self.config.refresh_before:
             session = await self._refresh(session)
+            set_cookies.append(self._session_cookie(session))
+        elif stale:
+            # Sealed under an older secret: re-seal under the current one (rotation).
             set_cookies.append(self._session_cookie(session))
         try:
             claims = await self.verifier.verify(session.access_token)
@@ -139,9 +145,9 @@ class BrowserAuth:
             value = self.sealer.seal(self.session_cookie, smaller.payload(), ttl)
         return set_cookie(self.session_cookie, value, max_age=ttl, secure=self.secure)
 
-    async def start_login(self, send: Send, return_to: str) -> None:
+    async def start_login(self, send: Send, return_to: str, headers: Headers) -> None:
         """OIDC Core §3.1.2.1: to the authorization endpoint, state and nonce bound to a
-        short-lived encrypted cookie together with the PKCE verifier."""
+        short-lived encrypted cookie (named after the state) with the PKCE verifier."""
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         code_verifier = secrets.token_urlsafe(48)
         try:
@@ -149,15 +155,37 @@ class BrowserAuth:
         except LoginFailed as exc:
             await send_error(send, 502, "login_unavailable", str(exc))
             return
-        flow = {"state": state, "nonce": nonce, "verifier": code_verifier, "return_to": return_to}
-        value = self.sealer.seal(self.flow_cookie, flow, FLOW_TTL)
-        cookie = set_cookie(self.flow_cookie, value, max_age=FLOW_TTL, secure=self.secure)
-        await redirect(send, location, [cookie])
+        flow = {
+            "state": state,
+            "nonce": nonce,
+            "verifier": code_verifier,
+            "return_to": return_to,
+            "at": self._clock(),  # orders pending logins, oldest dropped first
+        }
+        name = self.flow_cookie(state)
+        value = self.sealer.seal(name, flow, FLOW_TTL)
+        cookie = set_cookie(name, value, max_age=FLOW_TTL, secure=self.secure)
+        await redirect(send, location, [*self._oldest_flows(headers), cookie])
 
-    async def refuse(self, send: Send, method: str, return_to: str) -> None:
+    def _oldest_flows(self, headers: Headers) -> HeaderList:
+        """Clear the oldest pending logins so at most MAX_PENDING_LOGINS remain."""
+        cookies = read_cookies("; ".join(header(headers, b"cookie")))
+        pending: list[tuple[float, str]] = []
+        for name, value in cookies.items():
+            if name.startswith(self.flow_prefix):
+                try:
+                    at = self.sealer.open(name, value).get("at")
+                except CookieError:
+                    at = None  # expired or foreign: dropped first
+                pending.append((at if isinstance(at, float | int) else 0.0, name))
+        pending.sort()
+        drop = pending[: max(0, len(pending) - MAX_PENDING_LOGINS + 1)]
+        return [clear_cookie(name, secure=self.secure) for _, name in drop]
+
+    async def refuse(self, send: Send, method: str, return_to: str, headers: Headers) -> None:
         """No session: a navigation is sent to log in, anything else gets 401."""
         if method in ("GET", "HEAD"):
-            await self.start_login(send, return_to)
+            await self.start_login(send, return_to, headers)
         else:
             await send_error(send, 401, "login_required", "sign in first")
 
@@ -171,7 +199,7 @@ class BrowserAuth:
         if name == "callback" and method == "GET":
             await self.callback(params, headers, send)
         elif name == "login" and method == "GET":
-            await self.start_login(send, same_origin_path(_one(params, "next")) or "/")
+            await self.start_login(send, same_origin_path(_one(params, "next")) or "/", headers)
         elif name == "logout" and method in ("GET", "POST"):
             await self.logout(headers, send)
         elif name == "backchannel-logout" and method == "POST":
@@ -181,15 +209,18 @@ class BrowserAuth:
 
     async def callback(self, params: dict[str, list[str]], headers: Headers, send: Send) -> None:
         """OIDC Core §3.1.2.5-§3.1.3.7: check state, redeem the code, check the ID token."""
-        clear = clear_cookie(self.flow_cookie, secure=self.secure)
         cookies = read_cookies("; ".join(header(headers, b"cookie")))
-        try:
-            flow = self.sealer.open(self.flow_cookie, cookies.get(self.flow_cookie, ""))
-        except CookieError:
-            await send_error(send, 400, "invalid_request", "no login in progress", [clear])
-            return
         state = _one(params, "state") or ""
-        # RFC 6749 §10.12: the state must be the one bound to this browser.
+        name = self.flow_cookie(state)
+        clear = clear_cookie(name, secure=self.secure)
+        try:
+            flow = self.sealer.open(name, cookies.get(name, ""))
+        except CookieError:
+            pending = any(cookie.startswith(self.flow_prefix) for cookie in cookies)
+            # RFC 6749 §10.12: the state must be one bound to this browser.
+            problem = "state does not match" if pending else "no login in progress"
+            await send_error(send, 400, "invalid_request", problem, [clear])
+            return
         if not hmac.compare_digest(state.encode(), str(flow.get("state", "")).encode()):
             await send_error(send, 400, "invalid_request", "state does not match", [clear])
             return

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ostiary.gateway.rules import RuleError, RuleSet, parse_rule
 
@@ -59,12 +66,28 @@ class GatewayConfig(BaseModel):
     # Browser mode
     client_id: str | None = Field(None, description="the gateway's client at the issuer")
     client_secret: str | None = Field(None, repr=False, description="its secret (env/stdin)")
-    cookie_secret: str | None = Field(None, repr=False, description="32+ bytes, env/file")
+    cookie_secrets: list[str] = Field(
+        default_factory=list,
+        repr=False,
+        description="32+ bytes each, env/file, one per line: the first seals, all open",
+    )
     public_url: str | None = Field(None, description="the gateway's URL as browsers see it")
     scope: str = Field("openid profile email", description="scopes asked for at login")
     session_ttl: int = Field(8 * 3600, gt=0, description="absolute session lifetime, seconds")
     refresh_before: int = Field(30, ge=0, description="refresh when the token expires sooner")
     post_logout_redirect_uri: str | None = Field(None, description="where the OP sends users")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_cookie_secret(cls, values: Any) -> Any:
+        """``cookie_secret`` (one secret, or a list) goes in front of ``cookie_secrets``."""
+        if isinstance(values, dict) and "cookie_secret" in values:
+            values = dict(values)
+            given = values.pop("cookie_secret")
+            first = [given] if isinstance(given, str) else list(given or [])
+            rest = list(values.get("cookie_secrets") or [])
+            values["cookie_secrets"] = [*first, *(s for s in rest if s not in first)]
+        return values
 
     @field_validator("issuer")
     @classmethod
@@ -88,6 +111,11 @@ class GatewayConfig(BaseModel):
         return RuleSet((parse_rule(text) for text in self.rules), fold_case=self.fold_case)
 
     @property
+    def cookie_secret(self) -> str | None:
+        """The secret that seals new cookies."""
+        return self.cookie_secrets[0] if self.cookie_secrets else None
+
+    @property
     def token_audience(self) -> str:
         return self.audience or self.issuer
 
@@ -105,17 +133,19 @@ def load_config(overrides: dict[str, Any], path: Path | None = None) -> GatewayC
             values = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
-        for name in ("client_secret", "cookie_secret"):
+        for name in ("client_secret", "cookie_secret", "cookie_secrets"):
             if name in values:
-                raise ConfigError(f"{path}: put {name} in {name}_file or the environment")
-        for name in ("client_secret_file", "cookie_secret_file"):
-            if name in values:
-                values[name[: -len("_file")]] = _read_secret(Path(values.pop(name)), name)
+                where = name.removesuffix("s")
+                raise ConfigError(f"{path}: put {name} in {where}_file or the environment")
+        if "client_secret_file" in values:
+            values["client_secret"] = _read_secret(Path(values.pop("client_secret_file")))
+        if "cookie_secret_file" in values:
+            values["cookie_secret"] = read_secrets(Path(values.pop("cookie_secret_file")))
     given = {key: value for key, value in overrides.items() if value is not None}
     rules = [*values.pop("rules", []), *given.pop("rules", [])]
     values.update(given, rules=rules)
     values.setdefault("client_secret", os.environ.get(CLIENT_SECRET_ENV) or None)
-    values.setdefault("cookie_secret", os.environ.get(COOKIE_SECRET_ENV) or None)
+    values.setdefault("cookie_secret", _lines(os.environ.get(COOKIE_SECRET_ENV, "")))
     try:
         config = GatewayConfig(**values)
         config.rule_set  # noqa: B018 - parse every rule now, not on the first request
@@ -131,11 +161,24 @@ def load_config(overrides: dict[str, Any], path: Path | None = None) -> GatewayC
     return config
 
 
-def _read_secret(path: Path, name: str) -> str:
+def _read_secret(path: Path) -> str:
     try:
         return path.read_text().strip()
     except OSError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(f"client_secret_file: {exc}") from None
+
+
+def read_secrets(path: Path) -> list[str]:
+    """Cookie secrets from a file, one per line, newest first (blank and # lines skipped)."""
+    try:
+        return _lines(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cookie_secret_file: {exc}") from None
+
+
+def _lines(text: str) -> list[str]:
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _check_mode(config: GatewayConfig) -> None:
@@ -146,13 +189,15 @@ def _check_mode(config: GatewayConfig) -> None:
         for name, value in (
             ("client_id", config.client_id),
             ("client_secret", config.client_secret),
-            ("cookie_secret", config.cookie_secret),
+            ("cookie_secret", config.cookie_secrets),
         )
         if not value
     ]
     if missing:
         raise ConfigError(f"browser mode needs {', '.join(missing)}")
-    if len((config.cookie_secret or "").encode()) < 32:
-        raise ConfigError("cookie_secret must be at least 32 bytes")
+    for number, secret in enumerate(config.cookie_secrets, start=1):
+        if len(secret.encode()) < 32:
+            which = f" (secret {number} of {len(config.cookie_secrets)})" * (number > 1)
+            raise ConfigError(f"cookie_secret must be at least 32 bytes{which}")
     if "openid" not in config.scope.split():
         raise ConfigError("scope must include openid in browser mode")

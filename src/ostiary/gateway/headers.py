@@ -58,7 +58,7 @@ def upstream_request_headers(
     trust_forwarded: bool,
     strip: Iterable[bytes] = (),
     identity: Mapping[str, str] | None = None,
-    drop_cookies: Iterable[str] = (),
+    drop_cookies: Iterable[str] = (),  # name prefixes of the gateway's own cookies
 ) -> Headers:
     """What the upstream receives: no hop-by-hop fields, no client-supplied identity
     headers, the gateway's forwarding headers, then the verified identity."""
@@ -71,7 +71,8 @@ def upstream_request_headers(
     host = next((value for name, value in incoming if name == b"host"), None)
     cookies = [value for name, value in kept if name == b"cookie"]
     kept = [(name, value) for name, value in kept if name != b"cookie"]
-    cookie = _without_cookies(b"; ".join(cookies), set(drop_cookies)) if cookies else b""
+    prefixes = tuple(prefix.encode("latin-1") for prefix in drop_cookies)
+    cookie = _without_cookies(b"; ".join(cookies), prefixes) if cookies else b""
     if cookie:
         kept.append((b"cookie", cookie))
     prior_for = b", ".join(value for name, value in kept if name == b"x-forwarded-for")
@@ -99,10 +100,10 @@ def upstream_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers
     return kept
 
 
-def _without_cookies(header: bytes, names: set[str]) -> bytes:
+def _without_cookies(header: bytes, prefixes: tuple[bytes, ...]) -> bytes:
     """The Cookie header without the gateway's own cookies (the upstream never sees them)."""
     pairs = [pair.strip() for pair in header.split(b";") if pair.strip()]
-    kept = [pair for pair in pairs if pair.split(b"=", 1)[0].decode("latin-1") not in names]
+    kept = [pair for pair in pairs if not prefixes or not pair.startswith(prefixes)]
     return b"; ".join(kept)
 
 

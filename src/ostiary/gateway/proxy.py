@@ -59,7 +59,8 @@ class Upstream:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await _refuse_body(send, length.isdigit())
             return
-        url = httpx.URL(self.base_url + path, query=query)
+        # No "?" when the client sent no query: "/x?" and "/x" may differ to the upstream.
+        url = httpx.URL(self.base_url + path, query=query) if query else self.base_url + path
         request = httpx.Request(
             method,
             url,
@@ -94,9 +95,15 @@ class Upstream:
             )
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+        except httpx.HTTPError as exc:
+            # The upstream failed mid-body. Returning without the final body message makes
+            # the ASGI server drop the connection, so the client sees a truncated response
+            # (short Content-Length or no last chunk), never a complete-looking one.
+            log.warning("upstream failed mid-response: %s %s (%s)", method, path, _name(exc))
+            return
         finally:
             await response.aclose()
+        await send({"type": "http.response.body", "body": b""})
 
     async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
         received = 0
@@ -112,6 +119,10 @@ class Upstream:
                 yield chunk
             if not message.get("more_body", False):
                 return
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
 
 
 async def _refuse_body(send: Send, known: bool) -> None:

@@ -1,4 +1,5 @@
-"""Encrypted cookies: AES-256-GCM with a key derived from the gateway secret (HKDF)."""
+"""Encrypted cookies: AES-256-GCM with keys derived from the gateway secrets (HKDF); the
+first secret seals, every listed secret opens, so secrets can be rotated."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import binascii
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -25,39 +26,65 @@ class CookieError(ValueError):
 
 class CookieSealer:
     """Seals JSON payloads into cookie values. The cookie name is authenticated data, so
-    a value sealed as one cookie (the login flow) cannot be replayed as another."""
+    a value sealed as one cookie (the login flow) cannot be replayed as another.
 
-    def __init__(self, secret: str, *, clock: Callable[[], float] = time.time) -> None:
-        if len(secret.encode()) < 32:
+    With several secrets the first seals and all of them open: a cookie sealed under an
+    older secret still opens, and ``unseal`` says so, so the caller can re-seal it."""
+
+    def __init__(
+        self, secrets: str | Sequence[str], *, clock: Callable[[], float] = time.time
+    ) -> None:
+        listed = [secrets] if isinstance(secrets, str) else list(secrets)
+        if not listed:
+            raise ValueError("at least one gateway secret is needed")
+        if any(len(secret.encode()) < 32 for secret in listed):
             raise ValueError("the gateway secret must be at least 32 bytes")
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"ostiary-gateway cookies v1"
-        ).derive(secret.encode())
-        self._aead = AESGCM(key)
+        self._aeads = [AESGCM(_derive(secret)) for secret in listed]
         self._clock = clock
 
     def seal(self, name: str, payload: dict[str, Any], ttl: float) -> str:
         body = dict(payload, _exp=int(self._clock() + ttl))
         nonce = os.urandom(12)
         plaintext = json.dumps(body, separators=(",", ":")).encode()
-        sealed = nonce + self._aead.encrypt(nonce, plaintext, _VERSION + name.encode())
+        sealed = nonce + self._aeads[0].encrypt(nonce, plaintext, _VERSION + name.encode())
         return _VERSION.decode() + "." + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
 
     def open(self, name: str, value: str) -> dict[str, Any]:
+        return self.unseal(name, value)[0]
+
+    def unseal(self, name: str, value: str) -> tuple[dict[str, Any], bool]:
+        """The payload, and whether it was sealed under an older secret (re-seal it)."""
         version, _, data = value.partition(".")
         if version.encode() != _VERSION or len(data) > 2 * MAX_COOKIE_BYTES:
             raise CookieError("not a gateway cookie")
         try:
             raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-            plaintext = self._aead.decrypt(raw[:12], raw[12:], _VERSION + name.encode())
+        except (binascii.Error, ValueError):
+            raise CookieError("the cookie does not open") from None
+        for index, aead in enumerate(self._aeads):
+            try:
+                plaintext = aead.decrypt(raw[:12], raw[12:], _VERSION + name.encode())
+            except (InvalidTag, ValueError):
+                continue
+            return self._checked(plaintext), index > 0
+        raise CookieError("the cookie does not open")
+
+    def _checked(self, plaintext: bytes) -> dict[str, Any]:
+        try:
             payload = json.loads(plaintext)
-        except (binascii.Error, ValueError, InvalidTag):
+        except ValueError:
             raise CookieError("the cookie does not open") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("_exp"), int):
             raise CookieError("the cookie does not open")
         if payload["_exp"] <= self._clock():
             raise CookieError("the cookie has expired")
         return payload
+
+
+def _derive(secret: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"ostiary-gateway cookies v1"
+    ).derive(secret.encode())
 
 
 def set_cookie(

@@ -8,15 +8,18 @@ import contextlib
 import logging
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from ostiary.gateway.headers import Headers
-from ostiary.gateway.responses import Message, Receive, Scope, Send
+from ostiary.gateway.headers import Headers, upstream_response_headers
+from ostiary.gateway.responses import Message, Receive, Scope, Send, send_bytes, send_error
 
 log = logging.getLogger("ostiary.gateway")
 # websockets builds its own handshake; the client's copies of these must not be relayed.
 _HANDSHAKE = {b"sec-websocket-key", b"sec-websocket-version", b"sec-websocket-extensions"}
 _HANDSHAKE |= {b"sec-websocket-protocol", b"content-length"}
+# Framing of the upstream's refusal; ours is recomputed for the body we pass on.
+_FRAMING = {b"content-length", b"content-type", b"transfer-encoding", b"cache-control"}
+MAX_REFUSAL_BODY = 64 * 1024
 
 
 async def refuse(send: Send, code: int = 1008) -> None:
@@ -43,8 +46,15 @@ def refusal_channel(scope: Scope, send: Send) -> Send:
 
 
 async def relay(
-    scope: Scope, receive: Receive, send: Send, url: str, headers: Headers, open_timeout: float
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    reply: Send,
+    url: str,
+    headers: Headers,
+    open_timeout: float,
 ) -> None:
+    """``reply`` answers a failed upstream handshake (see ``refusal_channel``)."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return
@@ -59,9 +69,18 @@ async def relay(
             compression=None,
             proxy=None,
         )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+    except InvalidStatus as exc:
+        # The upstream answered the handshake with a status of its own: pass it on.
+        log.info("upstream refused websocket: %s (%d)", scope.get("path"), exc.response.status_code)
+        await _pass_refusal(reply, exc)
+        return
+    except TimeoutError:
+        log.warning("upstream websocket timed out: %s", scope.get("path"))
+        await send_error(reply, 504, "upstream_timeout", "the upstream did not answer in time")
+        return
+    except (OSError, InvalidHandshake, InvalidURI) as exc:
         log.warning("upstream websocket failed: %s (%s)", scope.get("path"), type(exc).__name__)
-        await refuse(send, 1011)
+        await send_error(reply, 502, "bad_gateway", "the upstream could not be reached")
         return
     async with upstream:
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
@@ -72,6 +91,15 @@ async def relay(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await task
+
+
+async def _pass_refusal(reply: Send, refusal: InvalidStatus) -> None:
+    response = refusal.response
+    raw = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers.raw_items()]
+    kept = [(k, v) for k, v in upstream_response_headers(raw) if k not in _FRAMING]
+    content_type = response.headers.get("content-type", "text/plain").encode("latin-1")
+    body = (response.body or b"")[:MAX_REFUSAL_BODY]
+    await send_bytes(reply, response.status_code, body, content_type, kept)
 
 
 async def _client_to_upstream(receive: Receive, upstream: ClientConnection) -> None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +20,16 @@ from ostiary.scim.errors import ScimError
 
 log = logging.getLogger("ostiary.scim")
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """No such path (404) or method (405): a §3.12 body like every other error."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    detail = f"{request.method} {request.url.path}: " + (
+        "no such endpoint" if status == 404 else "method not allowed"
+    )
+    return _error(ScimError(status, detail, headers=headers))
 
 
 def _guarded(endpoint: Endpoint) -> Endpoint:
@@ -39,7 +50,7 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
 class ScimApp:
     def __init__(self) -> None:
         routes = [Route(r.path, _guarded(r.endpoint), methods=r.methods) for r in ROUTES]
-        self.router = Starlette(routes=routes)
+        self.router = Starlette(routes=routes, exception_handlers={HTTPException: _routing_error})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

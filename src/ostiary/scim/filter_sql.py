@@ -118,6 +118,10 @@ class _Translator:
         return value if attr.case_exact else value.lower()
 
     def _compare(self, col: Any, op: str, operand: Any, attr: Attr) -> ColumnElement[bool]:
+        if self.dialect == "postgresql" and attr.kind == "string" and op not in ("eq", "co"):
+            # Code-point order whatever the database collation (RFC 7644 §3.4.2.2 leaves
+            # ordering of strings to "lexical" comparison); a no-op on our C columns.
+            col = col.collate("C")
         if op == "eq":
             return col == operand
         if op == "gt":

@@ -440,16 +440,24 @@ federation_states = Table(
 # The SCIM view of a user, one row per user: the attributes filters may name, as indexed
 # columns ("_ci" columns hold the lowercased value of a caseExact=false attribute), and the
 # rest of the representation as JSON (not filterable: a filter naming it is invalidFilter).
+
+
+def _ci(length: int) -> String:
+    """Lowercased text compared by code point: on PostgreSQL the C collation, so `sw`
+    ranges and ordering match SQLite's binary collation and can use the index."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
 scim_users = Table(
     "scim_users",
     metadata,
     Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     # RFC 7643 §4.1.1: userName is unique and caseExact=false.
-    Column("user_name_ci", String(150), nullable=False, unique=True),
+    Column("user_name_ci", _ci(150), nullable=False, unique=True),
     Column("external_id", String(200)),
-    Column("display_name_ci", String(200)),
-    Column("given_name_ci", String(200)),
-    Column("family_name_ci", String(200)),
+    Column("display_name_ci", _ci(200)),
+    Column("given_name_ci", _ci(200)),
+    Column("family_name_ci", _ci(200)),
     Column("resource", JSON, nullable=False, server_default="{}"),
     Index("ix_scim_users_external_id", "external_id"),
     Index("ix_scim_users_display_name_ci", "display_name_ci"),
@@ -463,7 +471,7 @@ scim_user_emails = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("value_ci", String(320), nullable=False),
+    Column("value_ci", _ci(320), nullable=False),
     Column("type", String(40)),
     Column("primary", Boolean, nullable=False, server_default="0"),
     Index("ix_scim_user_emails_user_id", "user_id"),
@@ -475,7 +483,7 @@ scim_user_phones = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("value_ci", String(64), nullable=False),
+    Column("value_ci", _ci(64), nullable=False),
     Column("type", String(40)),
     Column("primary", Boolean, nullable=False, server_default="0"),
     Index("ix_scim_user_phones_user_id", "user_id"),

@@ -13,12 +13,19 @@ branch_labels = None
 depends_on = None
 
 
+def _ci(length: int) -> sa.types.TypeEngine:
+    # Code-point comparison on PostgreSQL (tables._ci).
+    return sa.String(length=length).with_variant(
+        sa.String(length=length, collation="C"), "postgresql"
+    )
+
+
 def _child(name: str, value_length: int) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("value_ci", sa.String(length=value_length), nullable=False),
+        sa.Column("value_ci", _ci(value_length), nullable=False),
         sa.Column("type", sa.String(length=40), nullable=True),
         sa.Column("primary", sa.Boolean(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
@@ -35,11 +42,11 @@ def upgrade() -> None:
     op.create_table(
         "scim_users",
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("user_name_ci", sa.String(length=150), nullable=False),
+        sa.Column("user_name_ci", _ci(150), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
-        sa.Column("display_name_ci", sa.String(length=200), nullable=True),
-        sa.Column("given_name_ci", sa.String(length=200), nullable=True),
-        sa.Column("family_name_ci", sa.String(length=200), nullable=True),
+        sa.Column("display_name_ci", _ci(200), nullable=True),
+        sa.Column("given_name_ci", _ci(200), nullable=True),
+        sa.Column("family_name_ci", _ci(200), nullable=True),
         sa.Column("resource", sa.JSON(), server_default="{}", nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_scim_users_user_id_users"), ondelete="CASCADE"
