@@ -413,11 +413,6 @@ async def test_core_5_5_1_1_essential_acr_met_by_a_fresh_login_checked_by_authli
     assert claims["acr"] == "1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an essential acr that the SSO session does not meet is answered with "
-    "acr '0' instead of re-authenticating or failing (OIDC Core §5.5.1.1 MUST)",
-)
 @pytest.mark.anyio
 async def test_core_5_5_1_1_essential_acr_not_met_by_the_sso_session_forces_login(
     op: LiveServer, tls: ssl.SSLContext, metadata: dict[str, Any], web: httpx.Client
@@ -444,12 +439,6 @@ async def test_core_5_5_1_1_essential_acr_not_met_by_the_sso_session_forces_logi
     assert claims["acr"] == "1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an essential acr with values Ostiary cannot satisfy still gets a code and "
-    "an ID token with another acr; OIDC Core §5.5.1.1 says treat it as a failed "
-    "authentication (error response)",
-)
 @pytest.mark.anyio
 async def test_core_5_5_1_1_unsatisfiable_essential_acr_fails_the_authentication(
     op: LiveServer, tls: ssl.SSLContext, metadata: dict[str, Any], web: httpx.Client

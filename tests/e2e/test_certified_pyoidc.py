@@ -567,11 +567,6 @@ def test_backchannel_logout_2_6_wrong_audience_is_refused_by_pyoidc(
 # -- Core §3.1.2.2 item 4 / §5.5.1: a sub value asked for ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a claims request for id_token sub = another user is answered with a code "
-    "and an ID token for whoever is signed in (OIDC Core §3.1.2.2 item 4, §5.5.1 MUST NOT)",
-)
 def test_core_3_1_2_2_sub_value_of_another_user_gets_no_id_token_for_the_signed_in_one(
     op: LiveServer, tls_files: TLSFiles, web: httpx.Client
 ) -> None:
@@ -611,12 +606,6 @@ def test_core_3_1_2_2_sub_value_of_another_user_gets_no_id_token_for_the_signed_
 # -- Core §3.1.2.1: redirect_uri is REQUIRED in an authentication request ------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an OpenID Connect authentication request without redirect_uri is answered "
-    "with a code at the client's only registered URI (OIDC Core §3.1.2.1: redirect_uri "
-    "REQUIRED; RFC 6749 §4.1.2.1: missing redirect URI → error page, no redirect)",
-)
 def test_core_3_1_2_1_authentication_request_without_redirect_uri_is_refused(
     op: LiveServer, tls_files: TLSFiles, web: httpx.Client
 ) -> None:

@@ -7,6 +7,7 @@ named client and user.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -563,3 +564,79 @@ async def test_oidc_core_3_1_2_1_prompt_consent_asks_even_with_remembered_consen
     await services.store.consents.grant(user.id, client.client_id, frozenset(SCOPES))
     request = await request_for(services, client, prompt="consent")
     assert await next_step(services, client, request, signed_in) is Step.CONSENT
+
+
+# -- essential claims that constrain the authentication (OIDC Core §3.1.2.2, §5.5.1) --------
+
+
+def _claims(**id_token: Any) -> str:
+    return json.dumps({"id_token": id_token})
+
+
+async def test_oidc_core_5_5_1_sub_value_of_another_user_means_login_then_refusal(
+    services: Services,
+) -> None:
+    client = await add_client(services, first_party=True)
+    user, other = await add_user(services), await add_user(services)
+    signed_in = await sign_in(services, user)
+    request = await request_for(services, client, claims=_claims(sub={"value": other.id}))
+    assert await next_step(services, client, request, signed_in) is Step.LOGIN
+    silent = await request_for(
+        services, client, claims=_claims(sub={"value": other.id}), prompt="none"
+    )
+    with pytest.raises(AuthorizationError) as info:
+        await next_step(services, client, silent, signed_in)
+    assert info.value.error == "login_required"
+    # Signed in again, still as someone else: no positive response for the wrong user.
+    with pytest.raises(AuthorizationError) as info:
+        await next_step(services, client, request, signed_in, authenticated_here=True)
+    assert info.value.error == "access_denied"
+    same = await request_for(services, client, claims=_claims(sub={"value": user.id}))
+    assert await next_step(services, client, same, signed_in) is Step.ISSUE
+
+
+@pytest.mark.parametrize(
+    ("acr", "sso", "fresh"),
+    [
+        ({"essential": True, "values": ["1"]}, "login", "issue"),
+        ({"essential": True, "value": "1"}, "login", "issue"),
+        ({"essential": True, "values": ["0"]}, "issue", "issue"),  # a fresh login meets "0"
+        ({"essential": True, "values": ["urn:example:gold"]}, "unmet", "unmet"),
+        ({"essential": False, "values": ["urn:example:gold"]}, "issue", "issue"),  # voluntary
+        ({"values": ["1"]}, "issue", "issue"),
+    ],
+)
+async def test_oidc_core_5_5_1_1_essential_acr(
+    services: Services, acr: dict[str, Any], sso: str, fresh: str
+) -> None:
+    client = await add_client(services, first_party=True)
+    signed_in = await sign_in(services, await add_user(services))
+    request = await request_for(services, client, claims=_claims(acr=acr))
+
+    async def outcome(authenticated_here: bool) -> str:
+        try:
+            step = await next_step(
+                services, client, request, signed_in, authenticated_here=authenticated_here
+            )
+        except AuthorizationError as exc:
+            assert exc.error == "unmet_authentication_requirements"
+            return "unmet"
+        return step.value
+
+    assert await outcome(False) == sso
+    assert await outcome(True) == fresh
+
+
+async def test_oidc_core_3_1_2_1_openid_request_without_redirect_uri_is_never_redirected(
+    services: Services,
+) -> None:
+    """REQUIRED in an authentication request, even with one registered URI (which plain
+    OAuth requests may omit, RFC 6749 §3.1.2.3)."""
+    client = await add_client(services)
+    values = params(client)
+    del values["redirect_uri"]
+    with pytest.raises(UnsafeRedirectError):
+        await validate(services, values)
+    values["scope"] = "profile"
+    _, request = await validate(services, values)
+    assert request.redirect_uri == REDIRECT and not request.redirect_uri_given

@@ -138,6 +138,9 @@ async def _client(services: Services, params: dict[str, str]) -> Client:
 def _redirect_uri(client: Client, params: dict[str, str]) -> str:
     requested = params.get("redirect_uri")
     if requested is None:
+        # OIDC Core §3.1.2.1: an authentication request (scope openid) MUST carry it.
+        if "openid" in params.get("scope", "").split():
+            raise UnsafeRedirectError("An OpenID Connect request must name its redirect_uri.")
         # RFC 6749 §3.1.2.3: may be omitted only when exactly one URI is registered.
         if len(client.redirect_uris) == 1:
             return client.redirect_uris[0]

@@ -100,8 +100,28 @@ def parse_claims_request(value: str | None) -> dict[str, dict[str, Any]] | None:
         for name, spec in members.items():
             if spec is not None and not isinstance(spec, dict):
                 raise invalid_request(f"claims.{target}.{name} must be null or an object")
-            # Only claims Ostiary knows are kept; others are ignored (§5.5).
-            if name in SUPPORTED_CLAIMS:
+            # Only claims Ostiary knows are kept; others are ignored (§5.5). acr is kept
+            # for its authentication requirement (§5.5.1.1), not released from the profile.
+            if name in SUPPORTED_CLAIMS or (target == "id_token" and name == "acr"):
                 kept[name] = spec
         result[target] = kept
     return result
+
+
+def requested_sub(claims: dict[str, dict[str, Any]] | None) -> str | None:
+    """OIDC Core §3.1.2.2 / §5.5.1: the one user the ID token may be about, if named."""
+    spec = (claims or {}).get("id_token", {}).get("sub")
+    value = spec.get("value") if isinstance(spec, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def essential_acr(claims: dict[str, dict[str, Any]] | None) -> frozenset[str] | None:
+    """OIDC Core §5.5.1.1: the acr values one of which MUST be met, when essential."""
+    spec = (claims or {}).get("id_token", {}).get("acr")
+    if not isinstance(spec, dict) or spec.get("essential") is not True:
+        return None
+    values = spec.get("values")
+    if not isinstance(values, list):
+        values = [spec["value"]] if "value" in spec else []
+    wanted = frozenset(v for v in values if isinstance(v, str))
+    return wanted or None

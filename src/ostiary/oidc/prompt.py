@@ -8,6 +8,7 @@ from ostiary import clock
 from ostiary.accounts.signin import SignedIn
 from ostiary.oauth.authorize import AuthorizationRequest
 from ostiary.oauth.consent import needs_consent
+from ostiary.oidc.claims import essential_acr, requested_sub
 from ostiary.oidc.id_token import Authentication
 from ostiary.services import Services
 from ostiary.storage.repos.clients import Client
@@ -38,8 +39,45 @@ def must_log_in(
         request.max_age == 0 or clock.now() - signed_in.session.auth_time > request.max_age
     ):
         return True
-    # id_token_hint names someone else than who is signed in: ask who this is.
-    return request.id_token_hint_sub is not None and request.id_token_hint_sub != signed_in.user.id
+    # id_token_hint, or a claims request for a sub value (§3.1.2.2), names someone else
+    # than who is signed in: ask who this is.
+    for named in (request.id_token_hint_sub, requested_sub(request.claims)):
+        if named is not None and named != signed_in.user.id:
+            return True
+    # §5.5.1.1: an essential acr of "1" is not met by a reused SSO session.
+    wanted = essential_acr(request.claims)
+    return (
+        wanted is not None
+        and ACR_FRESH in wanted
+        and not _meets(_acr(signed_in, authenticated_here=False), wanted)
+    )
+
+
+def _acr(signed_in: SignedIn, *, authenticated_here: bool) -> str:
+    # An upstream provider's acr (federation) is carried as it was given.
+    return signed_in.session.acr or (ACR_FRESH if authenticated_here else ACR_SSO)
+
+
+def _meets(acr: str, wanted: frozenset[str]) -> bool:
+    # Levels in the manner of Keycloak: a fresh login ("1") also meets a request for "0".
+    return acr in wanted or (acr == ACR_FRESH and ACR_SSO in wanted)
+
+
+def _check_authentication(
+    request: AuthorizationRequest, signed_in: SignedIn, *, authenticated_here: bool
+) -> None:
+    """After any login: the request's essential requirements hold, or it fails."""
+    named = requested_sub(request.claims)
+    if named is not None and named != signed_in.user.id:
+        # §3.1.2.2: a positive response only for the End-User the sub value names.
+        raise request.fail("access_denied", "the signed-in user is not the one requested")
+    wanted = essential_acr(request.claims)
+    if wanted is not None and not _meets(
+        _acr(signed_in, authenticated_here=authenticated_here), wanted
+    ):
+        # §5.5.1.1: unmet essential acr is a failed authentication (error name from
+        # OpenID Connect Core Unmet Authentication Requirements 1.0 §2).
+        raise request.fail("unmet_authentication_requirements", "no requested acr value can be met")
 
 
 async def next_step(
@@ -57,6 +95,7 @@ async def next_step(
             raise request.fail("login_required", "the user must sign in")
         return Step.LOGIN
     assert signed_in is not None
+    _check_authentication(request, signed_in, authenticated_here=authenticated_here)
     asks = "consent" in request.prompt or await needs_consent(
         services, client, signed_in.user.id, frozenset(request.scopes)
     )
@@ -71,8 +110,7 @@ def authentication(signed_in: SignedIn, *, authenticated_here: bool) -> Authenti
     session = signed_in.session
     return Authentication(
         auth_time=session.auth_time,
-        # An upstream provider's acr (federation) is carried as it was given.
-        acr=session.acr or (ACR_FRESH if authenticated_here else ACR_SSO),
+        acr=_acr(signed_in, authenticated_here=authenticated_here),
         amr=list(session.amr),
         sid=session.sid,
     )

@@ -147,9 +147,14 @@ async def interaction_page(request: Request) -> Response:
     if signed_in is not None:
         # The consent page shows only what this user may be granted.
         auth_request = await _for_user(services, auth_request, signed_in.user.id)
-    step = await prompt.next_step(
-        services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
-    )
+    try:
+        step = await prompt.next_step(
+            services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
+        )
+    except AuthorizationError as exc:
+        # The login happened but cannot satisfy the request (OIDC Core §5.5.1.1, §3.1.2.2).
+        await services.store.interactions.delete(interaction.id)
+        return deliver(authorize.error_response(services, exc))
     if step is Step.LOGIN:
         return await _login_page(request, interaction, browser_id)
     assert signed_in is not None
