@@ -62,8 +62,12 @@ def _children(pid: int) -> list[int]:
 
 
 def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    inodes: set[str] = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # a worker uvicorn replaced meanwhile
+        return inodes
+    for fd in fds:
         try:
             target = fd.readlink()
         except OSError:
@@ -88,27 +92,30 @@ def _server_inode(server_port: int, client_port: int) -> str | None:
 
 def connection_per_worker(server: ServerProcess) -> dict[int, httpx.Client]:
     """One open keep-alive connection to each worker process, keyed by the worker's pid."""
-    workers = _children(server.proc.pid)
-    assert len(workers) >= WORKERS, f"expected {WORKERS} worker processes, found {workers}"
+    assert len(_children(server.proc.pid)) >= WORKERS, "expected a process per worker"
     port = int(server.base_url.rsplit(":", 1)[1])
     found: dict[int, httpx.Client] = {}
     spare: list[httpx.Client] = []
-    for _ in range(200):
-        http = httpx.Client(base_url=server.base_url, timeout=10)
-        response = http.get("/health")
-        assert response.status_code == 200
-        client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
-        inode = _server_inode(port, client_port)
-        owner = next((w for w in workers if inode in _socket_inodes(w)), None)
-        if owner is not None and owner not in found:
-            found[owner] = http
-            if len(found) == WORKERS:
-                break
-        else:
+    try:
+        for _ in range(200):
+            http = httpx.Client(base_url=server.base_url, timeout=10)
             spare.append(http)  # kept open, so the next connection may land elsewhere
-    for http in spare:
-        http.close()
-    assert len(found) == WORKERS, "could not reach every worker"
+            response = http.get("/health")
+            assert response.status_code == 200
+            client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+            inode = _server_inode(port, client_port)
+            workers = _children(server.proc.pid)
+            owner = next((w for w in workers if inode in _socket_inodes(w)), None)
+            if owner is not None and owner not in found:
+                found[owner] = spare.pop()
+                if len(found) == WORKERS:
+                    break
+    finally:
+        for http in spare:
+            http.close()
+    if len(found) < WORKERS:
+        close_all(found)
+        raise AssertionError("could not reach every worker")
     return found
 
 

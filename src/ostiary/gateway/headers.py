@@ -40,13 +40,13 @@ def without_hop_by_hop(
     """Drop the hop-by-hop fields and every field that Connection names (RFC 9110 §7.6.1)."""
     pairs = [(name.lower(), value) for name, value in headers]
     named = {
-        token.strip().lower().encode()
+        token.strip().lower()
         for name, value in pairs
         if name == b"connection"
-        for token in value.decode("latin-1").split(",")
+        for token in value.split(b",")
         if token.strip()
     }
-    drop = (HOP_BY_HOP | named) - set(keep)
+    drop = (HOP_BY_HOP | named) - set(keep) if named or keep else HOP_BY_HOP
     return [(name, value) for name, value in pairs if name not in drop]
 
 
@@ -94,9 +94,14 @@ def upstream_request_headers(
 
 def upstream_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """What the client receives from the upstream: no hop-by-hop fields, our Via added."""
-    kept = [(name, value) for name, value in without_hop_by_hop(headers) if name != b"via"]
-    via = [value for name, value in without_hop_by_hop(headers) if name == b"via"]
-    kept.append((b"via", b", ".join([*via, VIA])))
+    kept: Headers = []
+    via: list[bytes] = []
+    for name, value in without_hop_by_hop(headers):
+        if name == b"via":
+            via.append(value)
+        else:
+            kept.append((name, value))
+    kept.append((b"via", b", ".join(via) + b", " + VIA if via else VIA))
     return kept
 
 

@@ -37,8 +37,15 @@ class Upstream:
         timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
         )
-        # trust_env=False: no proxy or netrc from the environment between us and the upstream.
-        self.http = httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+        self._extensions = {"timeout": timeout.as_dict()}
+        # The transport, not an httpx.AsyncClient: a client would keep every upstream
+        # Set-Cookie in one shared jar (all users' cookies, never freed) and add auth,
+        # redirect and event-hook layers a proxy does not want. trust_env=False: no proxy
+        # or netrc from the environment between us and the upstream.
+        self.http = httpx.AsyncHTTPTransport(
+            trust_env=False,
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -66,9 +73,10 @@ class Upstream:
             url,
             headers=headers,
             content=self._body(receive) if has_body else None,
+            extensions=self._extensions,
         )
         try:
-            response = await self.http.send(request, stream=True)
+            response = await self.http.handle_async_request(request)
         except BodyTooLarge:
             await _refuse_body(send, True)
             return
@@ -93,7 +101,7 @@ class Upstream:
                     ],
                 }
             )
-            async for chunk in response.aiter_raw():
+            async for chunk in response.stream:  # type: ignore[union-attr]
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except httpx.HTTPError as exc:
             # The upstream failed mid-body. Returning without the final body message makes
