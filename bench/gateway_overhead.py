@@ -91,16 +91,13 @@ def cli(env: dict[str, str], *args: str) -> str:
 
 
 def bench_token(env: dict[str, str], issuer: str) -> str:
-    cli(env, "db", "upgrade")
     cli(env, "scope", "create", "bench")
-    made = json.loads(
-        cli(
-            env,
-            "client", "create", "--name", "bench-gateway",
-            "--grant-type", "client_credentials", "--scope", "bench",
-            "--audience", AUDIENCE, "--access-token-ttl", "3600", "--json",
-        )  # fmt: skip
-    )
+    create = [
+        "client", "create", "--name", "bench-gateway",
+        "--grant-type", "client_credentials", "--scope", "bench",
+        "--audience", AUDIENCE, "--access-token-ttl", "3600", "--json",
+    ]  # fmt: skip
+    made = json.loads(cli(env, *create))
     response = httpx.post(
         issuer + "/token",
         data={"grant_type": "client_credentials", "scope": "bench"},
@@ -127,7 +124,7 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     local = Path(sys.executable).parent / "py-spy"
     spy = str(local) if local.exists() else "py-spy"
     argv = [spy, "record", "--pid", str(pid), "--duration", str(seconds)]
-    argv += ["--format", "raw", "--nonblocking", "--output", str(out)]
+    argv += ["--rate", "250", "--format", "raw", "--nonblocking", "--output", str(out)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -137,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--profile", type=Path, help="write py-spy raw stacks of the gateway")
+    parser.add_argument("--profile-target", default="bearer gateway", help="which run to profile")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -177,7 +175,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             for name, (url, headers) in targets.items():
                 spy = None
-                if args.profile and round_ == 0 and name == "bearer gateway":
+                if args.profile and round_ == 0 and name == args.profile_target:
                     spy = profile(processes[-1].proc.pid, args.seconds, args.profile)
                 runs[name].append(wrk(url, args.seconds, args.connections, headers))
                 if spy is not None:

@@ -95,6 +95,8 @@ def run(
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout}\n{proc.stderr}")
     data = json.loads(line.removeprefix("BENCH_RESULT "))
     detail = {k: int(data[k]) for k in ("connect", "read", "write", "non2xx", "timeout")}
+    # A run in which no request completed measured nothing: that is a failure too.
+    detail["none_completed"] = int(data["requests"] == 0)
     return Result(
         workload=workload,
         server=server,

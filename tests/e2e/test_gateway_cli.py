@@ -72,3 +72,45 @@ def test_cli_gateway_bad_rule_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "'get' is not an HTTP method (methods are case-sensitive" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_gateway_cookie_secret_file_rotation_list(server: LiveServer, tmp_path: Path) -> None:
+    port = free_port()
+    secrets = tmp_path / "cookie-secrets"
+    secrets.write_text("# newest first\n" + "n" * 40 + "\n" + "o" * 40 + "\n")
+    with serving(upstream_app()) as upstream:
+        proc = subprocess.Popen(
+            [str(OSTIARY), "gateway", "--port", str(port), "--issuer", server.base_url,
+             "--upstream", upstream, "--mode", "browser", "--client-id", "gw",
+             "--client-secret-stdin", "--cookie-secret-file", str(secrets),
+             "--rule", "/app/* authenticated"],
+            env=clean_env(), cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdin is not None
+        proc.stdin.write("client-secret\n")
+        proc.stdin.close()
+        process = ServerProcess(proc, "")
+        try:
+            login = wait_answering(f"http://127.0.0.1:{port}/app/x", process)
+            assert login.status_code == 302
+            assert login.headers["location"].startswith(server.base_url)
+            assert "ostiary_gw_flow_" in login.headers["set-cookie"]
+        finally:
+            process.stop()
+    assert "n" * 40 not in process.stderr and "o" * 40 not in process.stderr
+
+
+def test_cli_gateway_short_cookie_secret_is_a_clear_error(tmp_path: Path) -> None:
+    secrets = tmp_path / "cookie-secrets"
+    secrets.write_text("n" * 40 + "\nshort\n")
+    result = subprocess.run(
+        [str(OSTIARY), "gateway", "--issuer", "http://127.0.0.1:1", "--upstream",
+         "http://127.0.0.1:2", "--rule", "/x authenticated", "--mode", "browser",
+         "--client-id", "gw", "--client-secret-stdin", "--cookie-secret-file", str(secrets)],
+        env=clean_env(), cwd=tmp_path, input="client-secret\n", capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "cookie_secret must be at least 32 bytes (secret 2 of 2)" in result.stderr
+    assert "Traceback" not in result.stderr and "short" not in result.stderr

@@ -3,9 +3,13 @@ cannot take or refuses, and a response body cut off mid-stream."""
 
 import asyncio
 import logging
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +19,7 @@ from websockets.sync.client import connect as ws_connect
 
 from ostiary.gateway import Gateway, load_config
 from tests.conftest import free_port
+from tests.e2e.processes import OSTIARY, ServerProcess, clean_env
 from tests.e2e.upstream_app import serving, upstream_app
 
 # Public rules only: no identity provider is involved, so none is running.
@@ -64,6 +69,24 @@ def test_rfc6455_upstream_refusal_status_is_passed_through(upstream: str) -> Non
     assert "x" not in response.headers.get("Connection", "").split(",")
 
 
+def test_rfc6455_upstream_silent_during_the_handshake_is_504() -> None:
+    """An upstream that accepts the connection but never answers the upgrade."""
+    with silent_upstream() as upstream:
+        gateway = public_gateway(upstream, connect_timeout=0.5)
+        with serving(gateway) as url, pytest.raises(InvalidStatus) as failed:
+            ws_connect(url.replace("http", "ws") + "/ws", open_timeout=10).close()
+    assert failed.value.response.status_code == 504
+    assert b'"error": "upstream_timeout"' in failed.value.response.body
+
+
+@contextmanager
+def silent_upstream() -> Iterator[str]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
 # -- RFC 9112 §8: an upstream body cut short is never passed on as complete -------------------
 
 
@@ -81,7 +104,9 @@ def truncating_upstream() -> Iterator[str]:
             framing = b"Transfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"a" * 1024 + b"\r\n"
         else:
             framing = b"Content-Length: 100000\r\n\r\n" + b"b" * 1024
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + framing)
+        # Connection: close, so the gateway does not reuse a connection this server drops.
+        status = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        writer.write(status + framing)
         await writer.drain()
         await asyncio.sleep(0.1)
         writer.close()
@@ -134,3 +159,34 @@ def test_rfc9112_upstream_dropping_mid_body_aborts_the_client_response(
     )
     assert all(record.exc_info is None for record in caplog.records)
     assert "Traceback" not in caplog.text
+
+
+def test_rfc9112_mid_body_failure_is_one_warning_in_the_operators_log(tmp_path: Path) -> None:
+    """`ostiary gateway` as run by operators: its stderr has the one warning and neither a
+    traceback nor the ASGI server's "without completing response" error."""
+    port = free_port()
+    with truncating_upstream() as upstream:
+        proc = subprocess.Popen(
+            [str(OSTIARY), "gateway", "--port", str(port), "--issuer", NO_ISSUER,
+             "--upstream", upstream, "--rule", "GET /cut/* public", "--rule", "GET /health public"],
+            env=clean_env(), cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        process = ServerProcess(proc, "")
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline
+                try:
+                    assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).text == "ok"
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            with pytest.raises(httpx.RemoteProtocolError):
+                httpx.get(f"http://127.0.0.1:{port}/cut/length", timeout=10)
+        finally:
+            process.stop()
+    log = process.stderr
+    assert log.count("upstream failed mid-response: GET /cut/length (RemoteProtocolError)") == 1
+    assert "Traceback" not in log and "without completing response" not in log
+    assert "ERROR" not in log

@@ -259,7 +259,8 @@ def test_groups_members_feed_rbac(server: LiveServer, http: httpx.Client) -> Non
 
     assert role not in server.call(grant)
     add = patch_ops({"op": "add", "path": "members", "value": [{"value": other["id"]}]})
-    assert http.patch(f"/Groups/{group['id']}", json=add).status_code == 200
+    # RFC 7644 §3.5.2: a membership PATCH may answer 204 (what Entra ID and Okta expect).
+    assert http.patch(f"/Groups/{group['id']}", json=add).status_code == 204
 
     async def roles(services: Services) -> frozenset[str]:
         return frozenset((await services.store.access.effective(other["id"])).roles)
@@ -268,7 +269,7 @@ def test_groups_members_feed_rbac(server: LiveServer, http: httpx.Client) -> Non
     found = http.get("/Groups", params={"filter": f'members[value eq "{other["id"]}"]'}).json()
     assert [g["id"] for g in found["Resources"]] == [group["id"]]
     remove = patch_ops({"op": "remove", "path": f'members[value eq "{other["id"]}"]'})
-    assert http.patch(f"/Groups/{group['id']}", json=remove).status_code == 200
+    assert http.patch(f"/Groups/{group['id']}", json=remove).status_code == 204
     assert role not in server.call(roles)
     duplicate = http.post(
         "/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": group["displayName"]}

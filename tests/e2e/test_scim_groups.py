@@ -85,7 +85,7 @@ def test_rfc7644_3_5_1_put_with_a_large_member_list(server: LiveServer, http: ht
                 {"username": name, "profile": {}, "disabled": False},
                 {"user_name_ci": name, "resource": {}},
             )
-            ids.append(await repo.add(record))
+            ids.append((await repo.add(record)).id)
         return ids
 
     ids = server.call(many)
@@ -102,11 +102,13 @@ def test_rfc7644_3_5_1_put_with_a_large_member_list(server: LiveServer, http: ht
     assert "members" not in slim.json() and slim.json()["displayName"] == group["displayName"]
 
 
-def test_users_created_elsewhere_join_the_scim_view(server: LiveServer, http: httpx.Client) -> None:
-    """An account made with the CLI / admin API gets its SCIM row (``adopt``), so a
-    directory's `userName eq` lookup finds it instead of failing on a 409."""
+def test_users_created_elsewhere_are_scim_visible_at_once(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    """An account made with the CLI / admin API has its SCIM row from the first moment
+    (written in the same transaction), so a directory's `userName eq` lookup finds it
+    instead of failing on a 409; no background sweep."""
     username = make_user(server)
-    server.call(lambda services: ScimUserRepository(services.engine).adopt())
     found = http.get("/Users", params={"filter": f'userName eq "{username.upper()}"'}).json()
     assert [r["userName"] for r in found["Resources"]] == [username]
     assert found["Resources"][0]["emails"][0]["value"] == f"{username}@example.com"

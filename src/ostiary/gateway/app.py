@@ -14,7 +14,7 @@ from ostiary.gateway.browser_mode import PREFIX, BrowserAuth, NeedsLogin
 from ostiary.gateway.config import GatewayConfig
 from ostiary.gateway.headers import upstream_request_headers
 from ostiary.gateway.identity import Identity
-from ostiary.gateway.proxy import Upstream
+from ostiary.gateway.proxy import AbortedResponseFilter, Upstream
 from ostiary.gateway.responses import HeaderList, Receive, Scope, Send, send_error, send_json
 from ostiary.gateway.rules import BadPath, encode_path, normalise_path
 from ostiary.gateway.websocket import refusal_channel, relay
@@ -59,6 +59,9 @@ class Gateway:
         self._feed_task: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
+        server_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, AbortedResponseFilter) for f in server_log.filters):
+            pass
         if self.config.revocation_feed and self.rules.needs_identity:
             try:
                 await self.feed.poll()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 import httpx
 
@@ -11,6 +12,16 @@ from ostiary.gateway.headers import Headers, upstream_response_headers
 from ostiary.gateway.responses import HeaderList, Receive, Send, send_error
 
 log = logging.getLogger("ostiary.gateway")
+_UNFINISHED = "ASGI callable returned without completing response."
+_aborted: ContextVar[bool] = ContextVar("ostiary_gateway_aborted", default=False)
+
+
+class AbortedResponseFilter(logging.Filter):
+    """Drops the ASGI server's "returned without completing response" error for a response
+    the gateway cut short on purpose (it has logged why); any other such error still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_aborted.get() and record.getMessage() == _UNFINISHED)
 
 
 class BodyTooLarge(Exception):
@@ -108,6 +119,7 @@ class Upstream:
             # the ASGI server drop the connection, so the client sees a truncated response
             # (short Content-Length or no last chunk), never a complete-looking one.
             log.warning("upstream failed mid-response: %s %s (%s)", method, path, _name(exc))
+            _aborted.set(True)
             return
         finally:
             await response.aclose()

@@ -14,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ostiary.scim.app import ROUTES, _error
+from ostiary.scim.app import ROUTES
 from ostiary.scim.auth import authenticate
 from ostiary.scim.errors import ScimError
+from ostiary.scim.request_parts import error_response as _error
 
 log = logging.getLogger("ostiary.scim")
 Endpoint = Callable[[Request], Awaitable[Response]]

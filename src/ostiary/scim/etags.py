@@ -1,7 +1,10 @@
 """Resource versions and conditional requests (RFC 7644 §3.14, RFC 9110 §13.1).
 
-The version is a digest of the representation itself, so a change made through any
-door (SCIM, the admin API, the command line) gives a new ETag.
+``meta.version`` is ``W/"<counter>-<fingerprint>"``. The counter lives in the SCIM row
+and every SCIM write bumps it with a conditional UPDATE (``... AND version = :read``), so
+of two writers holding the same version exactly one succeeds. The fingerprint is a digest
+of what other doors (admin API, command line) may change without touching the counter,
+so their changes give a new ETag too. Neither needs a group's member list.
 """
 
 from __future__ import annotations
@@ -10,26 +13,16 @@ import hashlib
 import json
 from typing import Any
 
-from scim2_models import Context, Resource
-
 from ostiary.scim.errors import ScimError
 
 
-def version_of(body: dict[str, Any]) -> str:
-    """A weak ETag over a full representation, ``meta`` left out."""
-    content = {k: v for k, v in body.items() if k != "meta"}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:20]
-    return f'W/"{digest}"'
+def fingerprint(content: Any) -> str:
+    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
-def stamp(resource: Resource[Any]) -> dict[str, Any]:
-    """Set ``meta.version``; returns the full representation it was computed over."""
-    body = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    version = version_of(body)
-    assert resource.meta is not None
-    resource.meta.version = version
-    body.setdefault("meta", {})["version"] = version
-    return body
+def etag(counter: int, content: Any) -> str:
+    return f'W/"{counter}-{fingerprint(content)}"'
 
 
 def _tags(header: str) -> list[str]:
@@ -42,6 +35,10 @@ def _opaque(tag: str) -> str:
     return tag[2:] if tag.startswith("W/") else tag
 
 
+def stale() -> ScimError:
+    return ScimError(412, "the resource changed since the version given in If-Match")
+
+
 def check_if_match(header: str | None, version: str) -> None:
     """RFC 7644 §3.14: a stale If-Match is 412 Precondition Failed."""
     if header is None:
@@ -50,7 +47,7 @@ def check_if_match(header: str | None, version: str) -> None:
     if "*" in tags:
         return
     if _opaque(version) not in {_opaque(t) for t in tags}:
-        raise ScimError(412, "the resource changed since the version given in If-Match")
+        raise stale()
 
 
 def not_modified(header: str | None, version: str) -> bool:

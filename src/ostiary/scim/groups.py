@@ -12,8 +12,10 @@ from scim2_models import Group, Resource
 from sqlalchemy import ColumnElement, func
 
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
-from ostiary.scim.errors import invalid_value, uniqueness
-from ostiary.scim.resource_type import register
+from ostiary.scim.errors import invalid_value, not_found, uniqueness
+from ostiary.scim.etags import etag
+from ostiary.scim.group_patch import no_such_member, plan
+from ostiary.scim.resource_type import Loaded, register
 from ostiary.scim.timestamps import iso
 from ostiary.services import Services
 from ostiary.storage.repos.scim_groups import (
@@ -25,6 +27,7 @@ from ostiary.storage.repos.scim_users import ScimUserRepository
 from ostiary.storage.tables import group_members, group_parents, groups
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:group"
+SCHEMAS = [str(Group.__schema__)]
 
 CATALOGUE = Catalogue(
     key=groups.c.id,
@@ -56,43 +59,43 @@ CATALOGUE = Catalogue(
 )
 
 
+def loaded(row: ScimGroupRow, base: str) -> Loaded:
+    """The RFC 7643 §4.2 representation; the version covers the member counts, never the
+    member list, so it is the same whether the members were loaded or not."""
+    body: dict[str, Any] = {"schemas": SCHEMAS, "id": row.id, "displayName": row.name}
+    if row.external_id is not None:
+        body["externalId"] = row.external_id
+    if row.members:
+        body["members"] = [
+            {"value": ident, "$ref": f"{base}/{kind}s/{ident}", "display": display, "type": kind}
+            for ident, display, kind in row.members
+        ]
+    content = [row.name, row.external_id, row.user_count, row.group_count]
+    body["meta"] = {
+        "resourceType": "Group",
+        "created": iso(row.created_at),
+        "lastModified": iso(row.updated_at),
+        "location": f"{base}/Groups/{row.id}",
+        "version": etag(row.version, content),
+    }
+    return Loaded(body, row.version)
+
+
 class GroupType:
     name = "Group"
     endpoint = "/Groups"
     model = Group
     catalogue = CATALOGUE
+    lazy = frozenset({"members"})
 
     def repo(self, services: Services) -> ScimGroupRepository:
         return ScimGroupRepository(services.engine)
 
-    def to_model(self, row: ScimGroupRow, base: str) -> Group:
-        data: dict[str, Any] = {
-            "id": row.id,
-            "displayName": row.name,
-            "meta": {
-                "resourceType": "Group",
-                "created": iso(row.created_at),
-                "lastModified": iso(row.updated_at),
-                "location": f"{base}/Groups/{row.id}",
-            },
-        }
-        if row.external_id is not None:
-            data["externalId"] = row.external_id
-        if row.members:
-            data["members"] = [
-                {
-                    "value": ident,
-                    "display": display,
-                    "type": kind,
-                    "$ref": f"{base}/{kind}s/{ident}",
-                }
-                for ident, display, kind in row.members
-            ]
-        return Group.model_validate(data, scim_ctx=None)
-
-    async def get(self, services: Services, base: str, ident: str) -> Group | None:
-        row = await self.repo(services).get(ident)
-        return self.to_model(row, base) if row else None
+    async def get(
+        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
+    ) -> Loaded | None:
+        row = await self.repo(services).get(ident, members="members" not in skip)
+        return loaded(row, base) if row else None
 
     async def page(
         self,
@@ -102,29 +105,40 @@ class GroupType:
         order_by: list[ColumnElement[Any]],
         offset: int,
         limit: int,
-    ) -> tuple[int, list[Resource[Any]]]:
+        skip: frozenset[str] = frozenset(),
+    ) -> tuple[int, list[dict[str, Any]]]:
         repo = self.repo(services)
         total, ids = await repo.search(where, order_by, offset, limit)
-        return total, [self.to_model(r, base) for r in await repo.fetch(ids)]
+        rows = await repo.fetch(ids, members="members" not in skip)
+        return total, [loaded(r, base).body for r in rows]
 
-    async def _members(
-        self, services: Services, group: Group, own_id: str | None
+    async def _sorted_out(
+        self, services: Services, wanted: set[str], own_id: str | None
     ) -> tuple[set[str], set[str]]:
-        wanted = {str(m.value) for m in group.members or [] if m.value}
+        """Which of ``wanted`` are users and which groups; an unknown id is a 400."""
         if own_id in wanted:
             raise invalid_value("a group cannot be a member of itself")
         user_ids = await ScimUserRepository(services.engine).existing(sorted(wanted))
         group_ids = await self.repo(services).existing(sorted(wanted - user_ids))
         unknown = wanted - user_ids - group_ids
         if unknown:
-            raise invalid_value(f"no user or group {sorted(unknown)[0]!r}")
+            raise no_such_member(sorted(unknown)[0])
+        if own_id and group_ids and await self._would_cycle(services, own_id, group_ids):
+            raise invalid_value("nesting these groups would make a cycle")
         return user_ids, group_ids
+
+    async def _require(self, services: Services, base: str, ident: str) -> Loaded:
+        found = await self.get(services, base, ident)
+        if found is None:
+            raise not_found("Group", ident)
+        return found
 
     async def create(
         self, services: Services, base: str, resource: Resource[Any], actor: str
-    ) -> Group:
+    ) -> Loaded:
         group = _checked(resource)
-        user_ids, group_ids = await self._members(services, group, None)
+        wanted = {str(m.value) for m in group.members or [] if m.value}
+        user_ids, group_ids = await self._sorted_out(services, wanted, None)
         try:
             group_id = await self.repo(services).add(
                 str(group.display_name), group.external_id, user_ids, group_ids
@@ -132,33 +146,43 @@ class GroupType:
         except DuplicateScimGroup:
             raise uniqueness(f"displayName {group.display_name!r} is taken") from None
         await services.audit.record("group.created", actor=actor, details={"group": group_id})
-        created = await self.get(services, base, group_id)
-        assert created is not None
-        return created
+        return await self._require(services, base, group_id)
 
     async def replace(
-        self,
-        services: Services,
-        base: str,
-        before: Resource[Any],
-        after: Resource[Any],
-        actor: str,
-    ) -> Group:
+        self, services: Services, base: str, before: Loaded, after: Resource[Any], actor: str
+    ) -> Loaded:
         group = _checked(after)
-        group_id = str(before.id)
-        user_ids, group_ids = await self._members(services, group, group_id)
-        if group_ids and await self._would_cycle(services, group_id, group_ids):
-            raise invalid_value("nesting these groups would make a cycle")
+        wanted = {str(m.value) for m in group.members or [] if m.value}
+        user_ids, group_ids = await self._sorted_out(services, wanted, before.id)
         try:
             await self.repo(services).replace(
-                group_id, str(group.display_name), group.external_id, user_ids, group_ids
+                before.id,
+                before.counter,
+                str(group.display_name),
+                group.external_id,
+                user_ids,
+                group_ids,
             )
         except DuplicateScimGroup:
             raise uniqueness(f"displayName {group.display_name!r} is taken") from None
-        await services.audit.record("group.updated", actor=actor, details={"group": group_id})
-        replaced = await self.get(services, base, group_id)
-        assert replaced is not None
-        return replaced
+        await services.audit.record("group.updated", actor=actor, details={"group": before.id})
+        return await self._require(services, base, before.id)
+
+    async def patch(
+        self, services: Services, base: str, before: Loaded, body: Any, actor: str
+    ) -> bool:
+        """RFC 7644 §3.5.2 member changes written as row changes (``group_patch``)."""
+        planned = plan(body, before.id)
+        if planned is None:
+            return False
+        changes, added = planned
+        changes.add_users, changes.add_groups = await self._sorted_out(services, added, before.id)
+        try:
+            await self.repo(services).change(before.id, before.counter, changes)
+        except DuplicateScimGroup:
+            raise uniqueness(f"displayName {changes.name!r} is taken") from None
+        await services.audit.record("group.updated", actor=actor, details={"group": before.id})
+        return True
 
     async def _would_cycle(self, services: Services, group_id: str, children: set[str]) -> bool:
         """A child that already contains this group (at any depth) would close a loop."""
@@ -169,15 +193,12 @@ class GroupType:
             if group_id in frontier:
                 return True
             seen |= frontier
-            rows = await repo.fetch(sorted(frontier))
-            frontier = {m[0] for r in rows for m in r.members if m[2] == "Group"} - seen
+            frontier = await repo.children(sorted(frontier)) - seen
         return False
 
-    async def delete(self, services: Services, ident: str, actor: str) -> bool:
-        deleted = await self.repo(services).delete(ident)
-        if deleted:
-            await services.audit.record("group.deleted", actor=actor, details={"group": ident})
-        return deleted
+    async def delete(self, services: Services, before: Loaded, actor: str) -> None:
+        if await self.repo(services).delete(before.id, before.counter):
+            await services.audit.record("group.deleted", actor=actor, details={"group": before.id})
 
 
 def _checked(resource: Resource[Any]) -> Group:

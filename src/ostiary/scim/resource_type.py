@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scim2_models import Resource
@@ -11,13 +12,35 @@ from ostiary.scim.catalogue import Catalogue
 from ostiary.services import Services
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A resource as stored: its full representation (``meta.version`` set) and the
+    counter a conditional write must still find."""
+
+    body: dict[str, Any]
+    counter: int
+
+    @property
+    def id(self) -> str:
+        return str(self.body["id"])
+
+    @property
+    def version(self) -> str:
+        return str(self.body["meta"]["version"])
+
+
 class ResourceType(Protocol):
     name: str  # "User"
     endpoint: str  # "/Users"
     model: type[Resource[Any]]
     catalogue: Catalogue
+    # Attributes expensive enough to leave out when the caller excluded them (a group's
+    # members); the version never depends on them.
+    lazy: frozenset[str]
 
-    async def get(self, services: Services, base: str, ident: str) -> Resource[Any] | None: ...
+    async def get(
+        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
+    ) -> Loaded | None: ...
 
     async def page(
         self,
@@ -27,22 +50,27 @@ class ResourceType(Protocol):
         order_by: list[ColumnElement[Any]],
         offset: int,
         limit: int,
-    ) -> tuple[int, list[Resource[Any]]]: ...
+        skip: frozenset[str] = frozenset(),
+    ) -> tuple[int, list[dict[str, Any]]]: ...
 
     async def create(
         self, services: Services, base: str, resource: Resource[Any], actor: str
-    ) -> Resource[Any]: ...
+    ) -> Loaded: ...
 
     async def replace(
-        self,
-        services: Services,
-        base: str,
-        before: Resource[Any],
-        after: Resource[Any],
-        actor: str,
-    ) -> Resource[Any]: ...
+        self, services: Services, base: str, before: Loaded, after: Resource[Any], actor: str
+    ) -> Loaded:
+        """Raises ``VersionConflict`` when ``before.counter`` is no longer current."""
+        ...
 
-    async def delete(self, services: Services, ident: str, actor: str) -> bool: ...
+    async def patch(
+        self, services: Services, base: str, before: Loaded, body: Any, actor: str
+    ) -> bool:
+        """Apply a PATCH directly in storage if the type knows a cheaper way than load,
+        patch and replace; False leaves it to the generic path."""
+        ...
+
+    async def delete(self, services: Services, before: Loaded, actor: str) -> None: ...
 
 
 REGISTRY: dict[str, ResourceType] = {}

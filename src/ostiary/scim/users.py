@@ -1,14 +1,14 @@
 """The User resource type (RFC 7643 §4.1, with the Enterprise extension §4.3).
 
 ``userName`` and ``active`` live in the ``users`` row Ostiary signs people in with; the
-filterable attributes are copied to indexed columns, and the whole representation is
-kept as JSON. ``active: false`` and DELETE go through ``accounts.lifecycle``, so sessions
-and tokens die at once, exactly as with the admin API.
+filterable attributes are copied to indexed columns, and the rest of the representation
+(validated once by scim2-models on the way in) is kept as JSON and served as stored.
+``active: false`` and DELETE go through ``accounts.lifecycle``, so sessions and tokens die
+at once, exactly as with the admin API.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from scim2_models import EnterpriseUser, Resource, User
@@ -16,25 +16,22 @@ from sqlalchemy import ColumnElement
 
 from ostiary.accounts import lifecycle
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
-from ostiary.scim.errors import ScimError, invalid_value, uniqueness
-from ostiary.scim.resource_type import register
+from ostiary.scim.errors import ScimError, uniqueness
+from ostiary.scim.etags import etag
+from ostiary.scim.resource_type import Loaded, register
 from ostiary.scim.timestamps import iso
+from ostiary.scim.user_records import UserModel, checked, password_hash, record_of
 from ostiary.services import Services
 from ostiary.storage.repos.scim_users import (
     DuplicateScimUser,
-    ScimUserRecord,
     ScimUserRepository,
     ScimUserRow,
 )
 from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
 
-UserModel = User[EnterpriseUser]
 CORE = "urn:ietf:params:scim:schemas:core:2.0:user"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
-# Kept in columns of their own, not in the JSON representation.
-_NOT_IN_JSON = ("id", "meta", "password", "groups", "userName", "active", "schemas")
-# OIDC Core §5.1 claims fed from the SCIM attributes.
-_CLAIMS = ("given_name", "family_name", "name", "nickname", "locale", "zoneinfo")
+SCHEMAS = [str(User.__schema__), str(EnterpriseUser.__schema__)]
 
 
 def _entries(table: Any) -> Source:
@@ -70,88 +67,31 @@ CATALOGUE = Catalogue(
 )
 
 
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value is not None else None
-
-
-def _primary_email(user: UserModel) -> str | None:
-    emails = [e for e in user.emails or [] if e.value]
-    chosen = next((e for e in emails if e.primary), emails[0] if emails else None)
-    return chosen.value if chosen else None
-
-
-def _claims(user: UserModel) -> dict[str, Any]:
-    name = user.name
-    values = {
-        "given_name": name.given_name if name else None,
-        "family_name": name.family_name if name else None,
-        "name": (name.formatted if name and name.formatted else None) or user.display_name,
-        "nickname": user.nick_name,
-        "locale": user.locale,
-        "zoneinfo": user.timezone,
-    }
-    return {k: v for k, v in values.items() if v}
-
-
-# Column widths in storage/tables.py: longer values are refused, never truncated.
-_LIMITS = {
-    "userName": 150,
-    "externalId": 200,
-    "displayName": 200,
-    "name.givenName": 200,
-    "name.familyName": 200,
-}
-
-
-def _check_lengths(user: UserModel) -> None:
-    name = user.name
-    values = {
-        "userName": user.user_name,
-        "externalId": user.external_id,
-        "displayName": user.display_name,
-        "name.givenName": name.given_name if name else None,
-        "name.familyName": name.family_name if name else None,
-    }
-    for attr, value in values.items():
-        if value is not None and len(value) > _LIMITS[attr]:
-            raise invalid_value(f"{attr} is at most {_LIMITS[attr]} characters")
-    for attr, entries, width in (
-        ("emails", user.emails, 320),
-        ("phoneNumbers", user.phone_numbers, 64),
-    ):
-        for entry in entries or []:
-            if entry.value is not None and len(str(entry.value)) > width:
-                raise invalid_value(f"{attr}.value is at most {width} characters")
-            if entry.type is not None and len(str(entry.type)) > 40:
-                raise invalid_value(f"{attr}.type is at most 40 characters")
-
-
-def _record(user: UserModel, profile: dict[str, Any]) -> ScimUserRecord:
-    data = user.model_dump(scim_ctx=None, mode="json", by_alias=True, exclude_none=True)
-    resource = {k: v for k, v in data.items() if k not in _NOT_IN_JSON}
-    name = user.name
-    merged = {k: v for k, v in profile.items() if k not in _CLAIMS} | _claims(user)
-
-    def entries(values: list[Any] | None) -> list[dict[str, Any]]:
-        return [
-            {"value_ci": str(v.value).lower(), "type": _lower(v.type), "primary": bool(v.primary)}
-            for v in values or []
-            if v.value
+def loaded(row: ScimUserRow, base: str) -> Loaded:
+    """The RFC 7643 §4.1 representation, built from the stored (already validated) JSON
+    without a model round trip; the fingerprint covers all of it but ``meta``."""
+    body: dict[str, Any] = {"schemas": SCHEMAS, "id": row.id}
+    for key, value in row.resource.items():
+        if isinstance(value, dict) and "schemas" in value:
+            # An extension's own "schemas" is not part of the response (RFC 7643 §3.3).
+            value = {k: v for k, v in value.items() if k != "schemas"}
+        body[key] = value
+    body["userName"] = row.username
+    body["active"] = not row.disabled
+    if row.groups:
+        body["groups"] = [
+            {"value": gid, "$ref": f"{base}/Groups/{gid}", "display": name, "type": "direct"}
+            for gid, name in row.groups
         ]
-
-    return ScimUserRecord(
-        user={"username": user.user_name, "email": _primary_email(user), "profile": merged},
-        scim={
-            "user_name_ci": str(user.user_name).lower(),
-            "external_id": user.external_id,
-            "display_name_ci": _lower(user.display_name),
-            "given_name_ci": _lower(name.given_name if name else None),
-            "family_name_ci": _lower(name.family_name if name else None),
-            "resource": resource,
-        },
-        emails=entries(user.emails),
-        phones=entries(user.phone_numbers),
-    )
+    meta = {
+        "resourceType": "User",
+        "created": iso(row.created_at),
+        "lastModified": iso(row.updated_at),
+        "location": f"{base}/Users/{row.id}",
+        "version": etag(row.version, body),
+    }
+    body["meta"] = meta
+    return Loaded(body, row.version)
 
 
 class UserType:
@@ -159,33 +99,16 @@ class UserType:
     endpoint = "/Users"
     model = UserModel
     catalogue = CATALOGUE
+    lazy: frozenset[str] = frozenset()
 
     def repo(self, services: Services) -> ScimUserRepository:
         return ScimUserRepository(services.engine)
 
-    def to_model(self, row: ScimUserRow, base: str) -> UserModel:
-        data = {
-            **row.resource,
-            "id": row.id,
-            "userName": row.username,
-            "active": not row.disabled,
-            "meta": {
-                "resourceType": "User",
-                "created": iso(row.created_at),
-                "lastModified": iso(row.updated_at),
-                "location": f"{base}/Users/{row.id}",
-            },
-        }
-        if row.groups:
-            data["groups"] = [
-                {"value": gid, "display": name, "$ref": f"{base}/Groups/{gid}", "type": "direct"}
-                for gid, name in row.groups
-            ]
-        return UserModel.model_validate(data, scim_ctx=None)
-
-    async def get(self, services: Services, base: str, ident: str) -> UserModel | None:
+    async def get(
+        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
+    ) -> Loaded | None:
         row = await self.repo(services).get(ident)
-        return self.to_model(row, base) if row else None
+        return loaded(row, base) if row else None
 
     async def page(
         self,
@@ -195,48 +118,44 @@ class UserType:
         order_by: list[ColumnElement[Any]],
         offset: int,
         limit: int,
-    ) -> tuple[int, list[Resource[Any]]]:
+        skip: frozenset[str] = frozenset(),
+    ) -> tuple[int, list[dict[str, Any]]]:
         repo = self.repo(services)
-        await adopt_now_and_then(services, repo)
         total, ids = await repo.search(where, order_by, offset, limit)
-        return total, [self.to_model(r, base) for r in await repo.fetch(ids)]
+        return total, [loaded(r, base).body for r in await repo.fetch(ids)]
 
     async def create(
         self, services: Services, base: str, resource: Resource[Any], actor: str
-    ) -> UserModel:
-        user = _checked(resource)
-        record = _record(user, {})
+    ) -> Loaded:
+        """RFC 7644 §3.3: one transaction; the answer is what was written."""
+        user = checked(resource)
+        record = record_of(user, {})
         record.user["disabled"] = user.active is False
-        record.user["password_hash"] = await _password_hash(services, user)
+        record.user["password_hash"] = await password_hash(services, user)
         try:
-            user_id = await self.repo(services).add(record)
+            row = await self.repo(services).add(record)
         except DuplicateScimUser:
             raise uniqueness(f"userName {user.user_name!r} is taken") from None
-        await services.audit.record("user.created", actor=actor, user_id=user_id)
-        created = await self.get(services, base, user_id)
-        assert created is not None
-        return created
+        # Provisioning runs in bursts of thousands: batched like token issuance, flushed
+        # within a second (and before any deletion pseudonymises the user's events).
+        services.audit.later("user.created", actor=actor, user_id=row.id)
+        return loaded(row, base)
 
     async def replace(
-        self,
-        services: Services,
-        base: str,
-        before: Resource[Any],
-        after: Resource[Any],
-        actor: str,
-    ) -> UserModel:
-        user = _checked(after)
-        current = await services.store.users.get(str(before.id))
+        self, services: Services, base: str, before: Loaded, after: Resource[Any], actor: str
+    ) -> Loaded:
+        user = checked(after)
+        current = await services.store.users.get(before.id)
         if current is None:
             raise ScimError(404, f"User {before.id!r} not found")
-        record = _record(user, current.profile)
+        record = record_of(user, current.profile)
         if record.user["email"] != current.email:
             # As in the admin API: a new address is unverified until someone says otherwise.
             record.user["email_verified"] = False
         if user.password is not None:
-            record.user["password_hash"] = await _password_hash(services, user)
+            record.user["password_hash"] = await password_hash(services, user)
         try:
-            await self.repo(services).replace(current.id, record)
+            await self.repo(services).replace(current.id, record, before.counter)
         except DuplicateScimUser:
             raise uniqueness(f"userName {user.user_name!r} is taken") from None
         await services.audit.record("user.updated", actor=actor, user_id=current.id)
@@ -249,45 +168,22 @@ class UserType:
             await services.store.users.set_disabled(current.id, False)
             await services.audit.record("user.enabled", actor=actor, user_id=current.id)
         replaced = await self.get(services, base, current.id)
-        assert replaced is not None
+        if replaced is None:
+            raise ScimError(404, f"User {before.id!r} not found")
         return replaced
 
-    async def delete(self, services: Services, ident: str, actor: str) -> bool:
-        user = await services.store.users.get(ident)
+    async def patch(
+        self, services: Services, base: str, before: Loaded, body: Any, actor: str
+    ) -> bool:
+        return False
+
+    async def delete(self, services: Services, before: Loaded, actor: str) -> None:
+        user = await services.store.users.get(before.id)
         if user is None:
-            return False
+            raise ScimError(404, f"User {before.id!r} not found")
+        # RFC 7644 §3.14: claim the version first; a writer holding the same one now fails.
+        await self.repo(services).claim(user.id, before.counter)
         await lifecycle.delete(services, user, actor=actor)
-        return True
-
-
-def _checked(resource: Resource[Any]) -> UserModel:
-    assert isinstance(resource, UserModel)
-    if not resource.user_name or not resource.user_name.strip():
-        raise invalid_value("userName is required")
-    _check_lengths(resource)
-    return resource
-
-
-async def _password_hash(services: Services, user: UserModel) -> str | None:
-    if user.password is None:
-        return None
-    minimum = services.settings.passwords.min_length
-    if len(user.password) < minimum:
-        raise invalid_value(f"a password needs at least {minimum} characters")
-    return await services.passwords.hash(user.password)
-
-
-_ADOPT_EVERY = 30.0
-_last_adopted: dict[int, float] = {}
-
-
-async def adopt_now_and_then(services: Services, repo: ScimUserRepository) -> None:
-    """Users created outside SCIM get their SCIM row within ``_ADOPT_EVERY`` seconds."""
-    key = id(services)
-    now = time.monotonic()
-    if now - _last_adopted.get(key, float("-inf")) >= _ADOPT_EVERY:
-        _last_adopted[key] = now
-        await repo.adopt()
 
 
 USERS = register(UserType())

@@ -459,6 +459,9 @@ scim_users = Table(
     Column("given_name_ci", _ci(200)),
     Column("family_name_ci", _ci(200)),
     Column("resource", JSON, nullable=False, server_default="{}"),
+    # RFC 7644 §3.14: bumped by every SCIM write; a conditional UPDATE on it makes
+    # If-Match atomic. Part of meta.version.
+    Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_scim_users_external_id", "external_id"),
     Index("ix_scim_users_display_name_ci", "display_name_ci"),
     Index("ix_scim_users_given_name_ci", "given_name_ci"),
@@ -488,6 +491,16 @@ scim_user_phones = Table(
     Column("primary", Boolean, nullable=False, server_default="0"),
     Index("ix_scim_user_phones_user_id", "user_id"),
     Index("ix_scim_user_phones_value_ci", "value_ci"),
+)
+
+# A group's version counter (RFC 7644 §3.14), bumped by every SCIM write to the group or
+# its members, so meta.version and If-Match never need the member list. Groups made
+# elsewhere have no row until SCIM first writes them (version 0).
+scim_groups = Table(
+    "scim_groups",
+    metadata,
+    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 # SCIM filters and sorts on columns of tables other features own.

@@ -1,19 +1,26 @@
 """SCIM view of groups: ``groups`` rows, members from ``group_members`` (users) and
-``group_parents`` (nested groups)."""
+``group_parents`` (nested groups), the version counter in ``scim_groups``.
+
+Every SCIM write claims the group first with a conditional UPDATE of its counter
+(RFC 7644 §3.14) in the write's own transaction, and member changes touch only the
+members named: nothing here loads a whole member list except ``fetch(members=True)``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.tables import group_members, group_parents, groups, users
+from ostiary.storage.tables import group_members, group_parents, groups, scim_groups, users
 
 # SQLite and asyncpg cap the bound parameters of one statement near 32k: big member lists
 # go in slices.
@@ -29,6 +36,10 @@ class DuplicateScimGroup(Exception):
     pass
 
 
+class VersionConflict(Exception):
+    """The resource changed since the version the writer read (RFC 7644 §3.14)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScimGroupRow:
     id: str
@@ -36,8 +47,27 @@ class ScimGroupRow:
     external_id: str | None
     created_at: int
     updated_at: int
-    # (id, display, "User" | "Group")
-    members: list[tuple[str, str, str]]
+    version: int
+    user_count: int
+    group_count: int
+    # (id, display, "User" | "Group"); None when not loaded.
+    members: list[tuple[str, str, str]] | None
+
+
+@dataclass
+class MemberChanges:
+    """A PATCH expressed as row changes: clear, then remove, then add."""
+
+    name: str | None = None
+    external_id: str | None = None
+    set_external_id: bool = False
+    clear: bool = False
+    remove: set[str] = field(default_factory=set)
+    add_users: set[str] = field(default_factory=set)
+    add_groups: set[str] = field(default_factory=set)
+
+
+_VERSION = func.coalesce(scim_groups.c.version, 0).label("version")
 
 
 class ScimGroupRepository:
@@ -52,53 +82,141 @@ class ScimGroupRepository:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    insert(groups).values(
-                        id=group_id,
-                        name=name,
-                        external_id=external_id,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    insert(groups),
+                    {
+                        "id": group_id,
+                        "name": name,
+                        "external_id": external_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
+                await conn.execute(insert(scim_groups), {"group_id": group_id, "version": 1})
                 await self._link(conn, group_id, user_ids, group_ids)
         except IntegrityError:
             raise DuplicateScimGroup(name) from None
         return group_id
 
+    async def _claim(self, conn: AsyncConnection, group_id: str, expected: int) -> None:
+        if expected == 0:
+            # Made outside SCIM: the first SCIM write creates the counter; of two racing
+            # writers only one inserts it.
+            dialect = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            statement = dialect(scim_groups).values(group_id=group_id, version=1)
+            result = await conn.execute(statement.on_conflict_do_nothing())
+        else:
+            result = await conn.execute(
+                update(scim_groups)
+                .where(scim_groups.c.group_id == group_id, scim_groups.c.version == expected)
+                .values(version=scim_groups.c.version + 1)
+            )
+        if result.rowcount != 1:
+            raise VersionConflict(group_id)
+
     async def replace(
         self,
         group_id: str,
+        expected: int,
         name: str,
         external_id: str | None,
         user_ids: set[str],
         group_ids: set[str],
     ) -> None:
-        """Set name and members; only the membership differences are written."""
+        """Set name and members (PUT); only the membership differences are written."""
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(
-                    update(groups)
-                    .where(groups.c.id == group_id)
-                    .values(name=name, external_id=external_id, updated_at=clock.now())
-                )
+                await self._claim(conn, group_id, expected)
+                await self._rename(conn, group_id, name, external_id)
                 users_now, groups_now = await self._member_ids(conn, group_id)
-                for part in chunks(users_now - user_ids):
+                gone = (users_now - user_ids) | (groups_now - group_ids)
+                await self._unlink(conn, group_id, gone)
+                await self._link(conn, group_id, user_ids - users_now, group_ids - groups_now)
+        except IntegrityError:
+            raise DuplicateScimGroup(name) from None
+
+    async def change(self, group_id: str, expected: int, changes: MemberChanges) -> None:
+        """Apply a PATCH without reading the member list: members named are checked
+        against the rows, the rest is left alone."""
+        try:
+            async with self._engine.begin() as conn:
+                await self._claim(conn, group_id, expected)
+                row = (
                     await conn.execute(
-                        delete(group_members).where(
+                        select(groups.c.name, groups.c.external_id).where(groups.c.id == group_id)
+                    )
+                ).one()
+                name = changes.name if changes.name is not None else row.name
+                external = changes.external_id if changes.set_external_id else row.external_id
+                await self._rename(conn, group_id, name, external)
+                if changes.clear:
+                    await conn.execute(
+                        delete(group_members).where(group_members.c.group_id == group_id)
+                    )
+                    await conn.execute(
+                        delete(group_parents).where(group_parents.c.parent_id == group_id)
+                    )
+                await self._unlink(conn, group_id, changes.remove)
+                have_users, have_groups = await self._present(
+                    conn, group_id, changes.add_users | changes.add_groups
+                )
+                await self._link(
+                    conn,
+                    group_id,
+                    changes.add_users - have_users,
+                    changes.add_groups - have_groups,
+                )
+        except IntegrityError:
+            raise DuplicateScimGroup(changes.name or "") from None
+
+    async def _rename(
+        self, conn: AsyncConnection, group_id: str, name: str, external_id: str | None
+    ) -> None:
+        await conn.execute(
+            update(groups)
+            .where(groups.c.id == group_id)
+            .values(name=name, external_id=external_id, updated_at=clock.now())
+        )
+
+    async def _present(
+        self, conn: AsyncConnection, group_id: str, ids: set[str]
+    ) -> tuple[set[str], set[str]]:
+        found_users: set[str] = set()
+        found_groups: set[str] = set()
+        for part in chunks(ids):
+            found_users.update(
+                (
+                    await conn.execute(
+                        select(group_members.c.user_id).where(
                             group_members.c.group_id == group_id,
                             group_members.c.user_id.in_(part),
                         )
                     )
-                for part in chunks(groups_now - group_ids):
+                ).scalars()
+            )
+            found_groups.update(
+                (
                     await conn.execute(
-                        delete(group_parents).where(
+                        select(group_parents.c.child_id).where(
                             group_parents.c.parent_id == group_id,
                             group_parents.c.child_id.in_(part),
                         )
                     )
-                await self._link(conn, group_id, user_ids - users_now, group_ids - groups_now)
-        except IntegrityError:
-            raise DuplicateScimGroup(name) from None
+                ).scalars()
+            )
+        return found_users, found_groups
+
+    async def _unlink(self, conn: AsyncConnection, group_id: str, ids: set[str]) -> None:
+        for part in chunks(ids):
+            await conn.execute(
+                delete(group_members).where(
+                    group_members.c.group_id == group_id, group_members.c.user_id.in_(part)
+                )
+            )
+            await conn.execute(
+                delete(group_parents).where(
+                    group_parents.c.parent_id == group_id, group_parents.c.child_id.in_(part)
+                )
+            )
 
     async def _link(
         self, conn: AsyncConnection, group_id: str, user_ids: set[str], group_ids: set[str]
@@ -121,13 +239,56 @@ class ScimGroupRepository:
         )
         return set(user_rows.scalars()), set(group_rows.scalars())
 
-    async def get(self, group_id: str) -> ScimGroupRow | None:
-        found = await self.fetch([group_id])
+    async def get(self, group_id: str, *, members: bool = True) -> ScimGroupRow | None:
+        found = await self.fetch([group_id], members=members)
         return found[0] if found else None
 
-    async def fetch(self, ids: Sequence[str]) -> list[ScimGroupRow]:
+    async def fetch(self, ids: Sequence[str], *, members: bool = True) -> list[ScimGroupRow]:
+        """Rows for ``ids`` in that order; member counts always (they are part of the
+        version), the member list only when asked."""
         if not ids:
             return []
+        head = (
+            select(groups, _VERSION)
+            .outerjoin(scim_groups, scim_groups.c.group_id == groups.c.id)
+            .where(groups.c.id.in_(ids))
+        )
+        user_counts = (
+            select(group_members.c.group_id, func.count())
+            .where(group_members.c.group_id.in_(ids))
+            .group_by(group_members.c.group_id)
+        )
+        group_counts = (
+            select(group_parents.c.parent_id, func.count())
+            .where(group_parents.c.parent_id.in_(ids))
+            .group_by(group_parents.c.parent_id)
+        )
+        listed: dict[str, list[tuple[str, str, str]]] = {}
+        async with self._engine.connect() as conn:
+            rows = {r.id: r for r in await conn.execute(head)}
+            n_users = {g: n for g, n in await conn.execute(user_counts)}
+            n_groups = {g: n for g, n in await conn.execute(group_counts)}
+            if members:
+                listed = await self._members(conn, ids)
+        return [
+            ScimGroupRow(
+                r.id,
+                r.name,
+                r.external_id,
+                r.created_at,
+                r.updated_at,
+                r.version,
+                n_users.get(r.id, 0),
+                n_groups.get(r.id, 0),
+                sorted(listed.get(r.id, []), key=lambda m: m[0]) if members else None,
+            )
+            for i in ids
+            if (r := rows.get(i)) is not None
+        ]
+
+    async def _members(
+        self, conn: AsyncConnection, ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, str]]]:
         user_members = (
             select(group_members.c.group_id, users.c.id, users.c.username)
             .join(users, users.c.id == group_members.c.user_id)
@@ -139,25 +300,23 @@ class ScimGroupRepository:
             .join(child, child.c.id == group_parents.c.child_id)
             .where(group_parents.c.parent_id.in_(ids))
         )
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for m in await conn.execute(user_members):
+            found.setdefault(m.group_id, []).append((m.id, m.username, "User"))
+        for m in await conn.execute(group_children):
+            found.setdefault(m.parent_id, []).append((m.id, m.name, "Group"))
+        return found
+
+    async def children(self, ids: Sequence[str]) -> set[str]:
+        """Direct child groups of ``ids`` (for cycle checks)."""
+        found: set[str] = set()
         async with self._engine.connect() as conn:
-            rows = {r.id: r for r in await conn.execute(select(groups).where(groups.c.id.in_(ids)))}
-            members: dict[str, list[tuple[str, str, str]]] = {}
-            for m in await conn.execute(user_members):
-                members.setdefault(m.group_id, []).append((m.id, m.username, "User"))
-            for m in await conn.execute(group_children):
-                members.setdefault(m.parent_id, []).append((m.id, m.name, "Group"))
-        return [
-            ScimGroupRow(
-                r.id,
-                r.name,
-                r.external_id,
-                r.created_at,
-                r.updated_at,
-                sorted(members.get(r.id, []), key=lambda m: m[0]),
-            )
-            for i in ids
-            if (r := rows.get(i)) is not None
-        ]
+            for part in chunks(set(ids)):
+                rows = await conn.execute(
+                    select(group_parents.c.child_id).where(group_parents.c.parent_id.in_(part))
+                )
+                found.update(rows.scalars())
+        return found
 
     async def search(
         self,
@@ -187,7 +346,8 @@ class ScimGroupRepository:
                 found.update(rows.scalars())
         return found
 
-    async def delete(self, group_id: str) -> bool:
+    async def delete(self, group_id: str, expected: int) -> bool:
         async with self._engine.begin() as conn:
+            await self._claim(conn, group_id, expected)
             result = await conn.execute(delete(groups).where(groups.c.id == group_id))
         return result.rowcount > 0

@@ -1,4 +1,9 @@
-"""SCIM view of users: the row in ``users`` plus its indexed SCIM columns and entries."""
+"""SCIM view of users: the row in ``users`` plus its indexed SCIM columns and entries.
+
+Every account has its SCIM row from the moment it exists: ``UserRepository.add`` (CLI,
+admin API, federation) writes it in the same transaction through ``add_scim_view``, so
+no door leaves a user SCIM cannot see, and filters stay on indexed columns.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos.scim_groups import chunks
+from ostiary.storage.repos.scim_groups import VersionConflict, chunks
+from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
 from ostiary.storage.tables import (
     group_members,
     groups,
@@ -30,6 +36,7 @@ USER_COLUMNS = (
     users.c.created_at,
     users.c.updated_at,
     scim_users.c.resource,
+    scim_users.c.version,
 )
 
 
@@ -57,75 +64,98 @@ class ScimUserRow:
     updated_at: int
     resource: dict[str, Any]
     groups: list[tuple[str, str]]
+    version: int = 1
+
+
+async def add_scim_view(
+    conn: AsyncConnection, user_id: str, username: str, email: str | None
+) -> None:
+    """The SCIM row of an account created outside SCIM, in the caller's transaction.
+
+    RFC 7643 §4.1.1: userName is unique with caseExact=false, so a name differing only in
+    case from an existing one fails here (an ``IntegrityError`` the caller reports)."""
+    resource: dict[str, Any] = {"emails": [{"value": email, "primary": True}]} if email else {}
+    await conn.execute(
+        insert(scim_users),
+        {"user_id": user_id, "user_name_ci": username.lower(), "resource": resource},
+    )
+    if email:
+        await conn.execute(
+            insert(scim_user_emails),
+            {"user_id": user_id, "value_ci": email.lower(), "type": None, "primary": True},
+        )
 
 
 class ScimUserRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def adopt(self) -> int:
-        """Give users created elsewhere (CLI, admin API, federation) their SCIM row."""
-        missing = (
-            select(users.c.id, users.c.username, users.c.email)
-            .outerjoin(scim_users, scim_users.c.user_id == users.c.id)
-            .where(scim_users.c.user_id.is_(None))
-        )
-        added = 0
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(missing)).all()
-        for row in rows:
-            resource: dict[str, Any] = {}
-            if row.email:
-                resource["emails"] = [{"value": row.email, "primary": True}]
-            record = ScimUserRecord(
-                {},
-                {"user_name_ci": row.username.lower(), "resource": resource},
-                [{"value_ci": row.email.lower(), "type": None, "primary": True}]
-                if row.email
-                else [],
-            )
-            try:
-                async with self._engine.begin() as conn:
-                    await self._write_scim(conn, row.id, record, new=True)
-                added += 1
-            except IntegrityError:
-                # Two accounts differing only in case: the first keeps the SCIM name.
-                continue
-        return added
-
-    async def add(self, record: ScimUserRecord) -> str:
+    async def add(self, record: ScimUserRecord) -> ScimUserRow:
+        """Written by group commit (``scim_user_batch``); the answer is built from what
+        was written, not read back."""
         user_id = str(uuid.uuid4())
         now = clock.now()
         values = {"id": user_id, "created_at": now, "updated_at": now, **record.user}
+        new = NewUser(
+            values,
+            {"user_id": user_id, **record.scim},
+            (
+                (scim_user_emails, [{"user_id": user_id, **e} for e in record.emails]),
+                (scim_user_phones, [{"user_id": user_id, **e} for e in record.phones]),
+            ),
+        )
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(users).values(**values))
-                await self._write_scim(conn, user_id, record, new=True)
-        except IntegrityError:
+            await batcher(self._engine).add(new)
+        except DuplicateInBatch:
             raise DuplicateScimUser(record.scim["user_name_ci"]) from None
-        return user_id
+        return ScimUserRow(
+            user_id,
+            values["username"],
+            values.get("password_hash") is not None,
+            bool(values.get("disabled", False)),
+            now,
+            now,
+            record.scim["resource"],
+            [],
+        )
 
-    async def replace(self, user_id: str, record: ScimUserRecord) -> None:
+    async def replace(self, user_id: str, record: ScimUserRecord, expected: int) -> int:
+        """Write ``record`` if the version is still ``expected`` (RFC 7644 §3.14): the
+        check and the write are one conditional UPDATE in the write's transaction."""
         try:
             async with self._engine.begin() as conn:
+                claimed = await conn.execute(
+                    update(scim_users)
+                    .where(scim_users.c.user_id == user_id, scim_users.c.version == expected)
+                    .values(**record.scim, version=scim_users.c.version + 1)
+                )
+                if claimed.rowcount != 1:
+                    raise VersionConflict(user_id)
                 await conn.execute(
                     update(users)
                     .where(users.c.id == user_id)
                     .values(**record.user, updated_at=clock.now())
                 )
-                await self._write_scim(conn, user_id, record, new=False)
+                await self._write_entries(conn, user_id, record, new=False)
         except IntegrityError:
             raise DuplicateScimUser(record.scim["user_name_ci"]) from None
+        return expected + 1
 
-    async def _write_scim(
+    async def claim(self, user_id: str, expected: int) -> None:
+        """Bump the version if it is still ``expected`` (before a DELETE), else
+        ``VersionConflict``: of two writers holding the same version, one wins."""
+        async with self._engine.begin() as conn:
+            claimed = await conn.execute(
+                update(scim_users)
+                .where(scim_users.c.user_id == user_id, scim_users.c.version == expected)
+                .values(version=scim_users.c.version + 1)
+            )
+        if claimed.rowcount != 1:
+            raise VersionConflict(user_id)
+
+    async def _write_entries(
         self, conn: AsyncConnection, user_id: str, record: ScimUserRecord, *, new: bool
     ) -> None:
-        if new:
-            await conn.execute(insert(scim_users).values(user_id=user_id, **record.scim))
-        else:
-            await conn.execute(
-                update(scim_users).where(scim_users.c.user_id == user_id).values(**record.scim)
-            )
         for table, entries in (
             (scim_user_emails, record.emails),
             (scim_user_phones, record.phones),
@@ -169,6 +199,7 @@ class ScimUserRepository:
                 r.updated_at,
                 dict(r.resource or {}),
                 memberships.get(r.id, []),
+                r.version,
             )
             for i in ids
             if (r := rows.get(i)) is not None

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos.scim_users import add_scim_view
 from ostiary.storage.tables import refresh_tokens, users
 
 
@@ -85,6 +86,8 @@ class UserRepository:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(users).values(**values))
+                # Visible to SCIM at once; usernames are unique whatever their case.
+                await add_scim_view(conn, values["id"], username, email)
         except IntegrityError:
             raise DuplicateUserError(f"user {username!r} already exists") from None
         return User(**values)  # type: ignore[arg-type]

@@ -1,0 +1,100 @@
+"""Group commit for SCIM user creation: creates that arrive while one transaction is
+being written share the next one (one multi-row INSERT per table, one commit).
+
+Directories provision in bursts (an initial Entra ID or Okta sync pushes thousands of
+users, several requests at a time). One transaction per user spends most of its time in
+commits and, on SQLite, in writers waiting for each other's lock; here one writer per
+engine runs at a time and takes everything queued. If a batch hits a uniqueness
+violation, its users are written one by one so that only the duplicate fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
+
+MAX_BATCH = 200
+
+
+class DuplicateInBatch(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """The rows of one user, ready to insert."""
+
+    user: dict[str, Any]
+    scim: dict[str, Any]
+    entries: tuple[tuple[Any, list[dict[str, Any]]], ...]
+
+
+class CreateBatcher:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._queue: list[tuple[NewUser, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, new: NewUser) -> None:
+        """Return once ``new`` is committed; ``DuplicateInBatch`` if a unique key clashes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((new, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._write([new for new, _ in batch])
+            except IntegrityError:
+                await self._one_by_one(batch)
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _one_by_one(self, batch: list[tuple[NewUser, asyncio.Future[None]]]) -> None:
+        for new, future in batch:
+            try:
+                await self._write([new])
+            except IntegrityError:
+                future.set_exception(DuplicateInBatch(new.scim["user_name_ci"]))
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+    async def _write(self, batch: list[NewUser]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(users), [new.user for new in batch])
+            await conn.execute(insert(scim_users), [new.scim for new in batch])
+            for table in (scim_user_emails, scim_user_phones):
+                rows = [row for new in batch for t, entries in new.entries if t is table for row in entries]
+                if rows:
+                    await conn.execute(insert(table), rows)
+
+
+_batchers: weakref.WeakKeyDictionary[AsyncEngine, CreateBatcher] = weakref.WeakKeyDictionary()
+
+
+def batcher(engine: AsyncEngine) -> CreateBatcher:
+    found = _batchers.get(engine)
+    if found is None:
+        found = _batchers[engine] = CreateBatcher(engine)
+    return found
