@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         description="Allow local passwords. False hides the password form, refuses password "
         "sign-in and never stores a password: users sign in with upstream providers only.",
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks (CIDR) of reverse proxies in front "
+        "of Ostiary. Only from these are X-Forwarded-For and X-Forwarded-Proto believed: the "
+        "client address then comes from X-Forwarded-For (lockout, audit). Empty: the peer "
+        "address is the client's.",
+    )
     tokens: TokenSettings = Field(default_factory=TokenSettings)  # type: ignore[arg-type]
     keys: KeySettings = Field(default_factory=KeySettings)  # type: ignore[arg-type]
     sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
@@ -192,6 +199,20 @@ class Settings(BaseSettings):
         if "?" in value or "#" in value or not parts.hostname:
             raise ValueError("must be a URL with a host and no query or fragment")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        networks = []
+        for entry in (entry.strip() for entry in value.split(",")):
+            if not entry:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                # "*" is refused on purpose: it would let any client name its own address.
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return ",".join(networks)
 
     @field_validator("secret_key")
     @classmethod

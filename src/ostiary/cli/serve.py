@@ -7,12 +7,13 @@ import asyncio
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from ostiary.cli.output import CommandError, say
 from ostiary.services import build_services
-from ostiary.settings import load_settings
+from ostiary.settings import Settings, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 
@@ -91,6 +92,14 @@ def serve(args: argparse.Namespace) -> None:
         log_level="info",
         # Access logs would record query strings, and those carry authorization codes.
         access_log=False,
-        proxy_headers=False,
         server_header=False,
+        **proxy_options(settings),
     )
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's X-Forwarded-* handling, only for the configured proxies (none by default:
+    a client must never choose the address its failed logins are counted against)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
