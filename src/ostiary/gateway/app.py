@@ -61,7 +61,7 @@ class Gateway:
     async def startup(self) -> None:
         server_log = logging.getLogger("uvicorn.error")
         if not any(isinstance(f, AbortedResponseFilter) for f in server_log.filters):
-            pass
+            server_log.addFilter(AbortedResponseFilter())
         if self.config.revocation_feed and self.rules.needs_identity:
             try:
                 await self.feed.poll()

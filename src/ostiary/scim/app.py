@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ostiary.scim import discovery, groups, users  # noqa: F401  (registers the types)
+from ostiary.scim import bulk, discovery, groups, users  # noqa: F401  (registers the types)
 from ostiary.scim.errors import ScimError, not_found
 from ostiary.scim.etags import not_modified
 from ostiary.scim.listing import list_query
@@ -118,8 +118,16 @@ async def method_not_allowed(request: Request) -> Response:
     raise ScimError(405, f"{request.method} is not allowed on {request.url.path}")
 
 
+async def bulk_request(request: Request) -> Response:
+    """RFC 7644 §3.7: POST /Bulk; 200 with each operation's own status."""
+    operations, fail_on = bulk.parse(await body_of(request))
+    services = services_of(request)
+    job = bulk.BulkJob(services, base_url(services), request.scope["scim.actor"])
+    return json_response(bulk.response(await job.run(operations, fail_on)))
+
+
 async def not_implemented(request: Request) -> Response:
-    """RFC 7644 §3.11 /Me, §3.7 Bulk (advertised unsupported), root-level search."""
+    """RFC 7644 §3.11 /Me, root-level search."""
     raise ScimError(501, f"{request.url.path} is not implemented by this service provider")
 
 
@@ -134,7 +142,7 @@ ROUTES = [
         for path in ("/ServiceProviderConfig", "/ResourceTypes", "/Schemas")
     ],
     Route("/Me", not_implemented, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    Route("/Bulk", not_implemented, methods=["POST"]),
+    Route("/Bulk", bulk_request, methods=["POST"]),
     Route("/.search", not_implemented, methods=["POST"]),
     Route("/{kind}", list_resources, methods=["GET"]),
     Route("/{kind}", create, methods=["POST"]),

@@ -23,6 +23,7 @@ from scim2_models import (
     User,
 )
 
+from ostiary.scim.bulk import MAX_OPERATIONS
 from ostiary.scim.listing import MAX_COUNT
 from ostiary.scim.resource_type import REGISTRY
 from ostiary.scim.validation import MAX_BODY
@@ -31,7 +32,7 @@ from ostiary.scim.validation import MAX_BODY
 def service_provider_config(base: str) -> dict[str, Any]:
     config = ServiceProviderConfig(
         patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=MAX_BODY),
+        bulk=Bulk(supported=True, max_operations=MAX_OPERATIONS, max_payload_size=MAX_BODY),
         filter=Filter(supported=True, max_results=MAX_COUNT),
         change_password=ChangePassword(supported=True),
         sort=Sort(supported=True),

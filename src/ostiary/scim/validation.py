@@ -17,7 +17,7 @@ POLICY = ScimPolicy(
     unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
 )
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-MAX_BODY = 1_048_576  # advertised as bulk.maxPayloadSize and enforced for every body
+MAX_BODY = 1_048_576  # bulk.maxPayloadSize (RFC 7644 §3.7.4), enforced for every body
 
 
 def from_exception(exc: Exception) -> ScimError:

@@ -85,7 +85,7 @@ class CreateBatcher:
             await conn.execute(insert(users), [new.user for new in batch])
             await conn.execute(insert(scim_users), [new.scim for new in batch])
             for table in (scim_user_emails, scim_user_phones):
-                rows = [row for new in batch for t, entries in new.entries if t is table for row in entries]
+                rows = [r for new in batch for t, rows in new.entries if t is table for r in rows]
                 if rows:
                     await conn.execute(insert(table), rows)
 
