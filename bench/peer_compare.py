@@ -366,6 +366,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", choices=["peer", "sqlite", "postgresql"], action="append", help="subset"
     )
+    parser.add_argument(
+        "--workload",
+        action="append",
+        help="run only the workloads whose name contains this (repeatable; e.g. refresh, "
+        "introspect, password_login); the peer runs what they are compared with",
+    )
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (2 if args.quick else 6)
     args.rounds = args.rounds or (1 if args.quick else 2)
@@ -376,8 +382,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def selected(workloads: list[Workload], patterns: list[str] | None) -> list[Workload]:
+    if not patterns:
+        return workloads
+    return [w for w in workloads if any(p in w.name for p in patterns)]
+
+
+def focus(args: argparse.Namespace) -> None:
+    """Narrow the workload lists to ``--workload`` (a focused before/after measurement)."""
+    global OSTIARY_SQLITE, OSTIARY_PG, PEER
+    if not args.workload:
+        return
+    OSTIARY_SQLITE = selected(OSTIARY_SQLITE, args.workload)
+    OSTIARY_PG = selected(OSTIARY_PG, args.workload)
+    wanted = {w.peer for w in OSTIARY_SQLITE + OSTIARY_PG}
+    PEER = [w for w in PEER if w.name in wanted]
+    if not any("password_login" in p for p in args.workload):
+        args.login_connections = []
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    focus(args)
     only = set(args.only or ["peer", "sqlite", "postgresql"])
     wrk_runner.ensure_wrk()
     peer_version = servers.ensure_peer()
@@ -386,12 +412,13 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(args, Path(tmp))
         try:
             # All servers start pinned to the server core and wait; one is loaded at a time.
-            if "peer" in only:
+            if "peer" in only and PEER:
                 bench.start_peer()
-            if "sqlite" in only:
+            if "sqlite" in only and OSTIARY_SQLITE:
                 url = f"sqlite+aiosqlite:///{tmp}/bench.db"
                 bench.start_ostiary("sqlite", url, OSTIARY_SQLITE)
-            pg = bench.start_postgresql() if "postgresql" in only else None
+            wants_pg = "postgresql" in only and (OSTIARY_PG or args.login_connections)
+            pg = bench.start_postgresql() if wants_pg else None
             bench.measure_all()
             if pg is not None:
                 bench.run_logins(pg)

@@ -7,30 +7,20 @@ with rotation (RFC 6749 §6) and revoking the refresh token (RFC 7009).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from ostiary.web.demo import DEMO_SCOPES
 from tests.conftest import free_port
+from tests.e2e.chromium import launch_chromium, require_chromium
 from tests.e2e.processes import Servers, clean_env
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/ostiary-demo.png")
 TIMEOUT_MS = 15_000
 SHOWS_NEW_REFRESH_TOKEN = """(previous) => {
@@ -41,26 +31,6 @@ SHOWS_NEW_REFRESH_TOKEN = """(previous) => {
     return false;
   }
 }"""
-
-
-def require_chromium() -> None:
-    """Skip without Chromium on a laptop; in CI (CI set) a missing browser is a failure."""
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} is missing: apt-get install chromium"
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests must run in CI: {message}")
-    pytest.skip(message)
-
-
-@contextlib.contextmanager
-def launch_chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

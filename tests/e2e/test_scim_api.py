@@ -212,7 +212,7 @@ def test_rfc7644_3_11_me_is_501_and_discovery(http: httpx.Client) -> None:
     assert_error(http.post("/Users/some-id", json={}), 405)
     assert_error(http.put("/ServiceProviderConfig", json={}), 405)
     config = http.get("/ServiceProviderConfig").json()
-    assert config["patch"]["supported"] and not config["bulk"]["supported"]
+    assert config["patch"]["supported"] and config["bulk"]["supported"]
     assert config["etag"]["supported"] and config["filter"]["supported"]
     types = http.get("/ResourceTypes").json()
     assert {r["name"] for r in types["Resources"]} == {"User", "Group"}

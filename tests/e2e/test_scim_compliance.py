@@ -1,7 +1,7 @@
 """An independent SCIM compliance checker (scim2-tester) against a live server.
 
 Every check it runs must end SUCCESS, COMPLIANT or ACCEPTABLE (or SKIPPED for a feature
-we advertise as unsupported, such as Bulk); any DEVIATION, ERROR or CRITICAL fails.
+we advertise as unsupported); any DEVIATION, ERROR or CRITICAL fails.
 The checker looks for the resources it created in the first page of an unfiltered list,
 so it gets a server over a database of its own (RFC 7644 §3.4.2.4 lets a provider cap a
 page, and the session's shared database holds thousands of users from other tests).

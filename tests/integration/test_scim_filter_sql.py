@@ -79,7 +79,7 @@ def stored(database_url: str) -> Iterator[tuple[Any, Any, list[dict[str, Any]], 
                     for e in p["emails"]
                 ],
             )
-            ids[await repo.add(record)] = p["user_name"]
+            ids[(await repo.add(record)).id] = p["user_name"]
 
     loop.run_until_complete(load())
     yield loop, engine, people, ids

@@ -12,6 +12,7 @@ from ostiary.oauth.params import parse_params
 from ostiary.oauth.scopes import format_scope
 from ostiary.oauth.token_status import live_access_token
 from ostiary.services import Services
+from ostiary.storage.repos.clients import Client
 from ostiary.tokens import jwt_access
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -31,7 +32,7 @@ async def introspect(
         raise invalid_request("token is required")
 
     if value.startswith(REFRESH_TOKEN_PREFIX):
-        return await _refresh_token(services, value, caller.client_id)
+        return await _refresh_token(services, value, caller)
     if jwt_access.looks_like_jwt(value):
         return await _access_token(services, value)
     return INACTIVE
@@ -51,16 +52,24 @@ async def _access_token(services: Services, value: str) -> dict[str, Any]:
     return response
 
 
-async def _refresh_token(services: Services, value: str, caller_id: str) -> dict[str, Any]:
-    token = await services.store.refresh_tokens.get(digest(value))
+async def _refresh_token(services: Services, value: str, caller: Client) -> dict[str, Any]:
+    # One statement: the token, its user and its session.
+    state = await services.store.refresh_tokens.state(digest(value))
+    if state is None:
+        return INACTIVE
+    token = state.token
     # Refresh tokens are only ever shown to the client that holds them (RFC 7662 §2.2:
-    # a token the caller may not see is reported inactive).
+    # a token the caller may not see is reported inactive). Active means the token
+    # endpoint would accept it: the same checks as the refresh grant.
+    now = clock.now()
     if (
-        token is None
-        or token.client_id != caller_id
+        token.client_id != caller.client_id
         or token.revoked_at is not None
         or token.used_at is not None
-        or token.expires_at <= clock.now()
+        or token.expires_at <= now
+        or token.created_at < caller.tokens_valid_after
+        or state.user_inactive()
+        or state.session_ended(now)
     ):
         return INACTIVE
     response: dict[str, Any] = {
@@ -74,9 +83,6 @@ async def _refresh_token(services: Services, value: str, caller_id: str) -> dict
     }
     if token.scopes:
         response["scope"] = format_scope(token.scopes)
-    if token.user_id:
-        user = await services.store.users.get(token.user_id)
-        if user is None or user.disabled:
-            return INACTIVE
-        response["username"] = user.username
+    if state.user is not None:
+        response["username"] = state.user.username
     return response

@@ -31,22 +31,24 @@ async def live_access_token(services: Services, token: str) -> LiveToken | None:
     except jwt_access.InvalidAccessToken:
         return None
     store = services.store
-    if await store.revocations.is_revoked(claims["jti"]):
-        return None
+    # The client comes from the per-worker cache, invalidated across workers at once.
     client = await store.clients.get(str(claims.get("client_id", "")))
     iat = claims.get("iat")
     if client is None or not isinstance(iat, int) or iat < client.tokens_valid_after:
         return None
-    user = None
     sub = claims.get("sub")
-    if sub != client.client_id:
-        user = await store.users.get(str(sub))
-        if user is None or user.disabled:
-            return None
+    user_id = str(sub) if sub != client.client_id else None
     sid = claims.get("sid")
-    if isinstance(sid, str):
-        # Issued within an SSO session: it ends with the session (logout, expiry, admin).
-        session = await store.sessions.by_sid(sid)
-        if session is None or session.expires_at <= clock.now():
-            return None
-    return LiveToken(claims, client, user)
+    sid = sid if isinstance(sid, str) else None
+    # Deny list, user and session in one statement.
+    state = await store.revocations.access_state(str(claims["jti"]), user_id, sid)
+    if state.revoked:
+        return None
+    if user_id is not None and (state.user is None or state.user.disabled):
+        return None
+    # Issued within an SSO session: it ends with the session (logout, expiry, admin).
+    if sid is not None and (
+        state.session_expires_at is None or state.session_expires_at <= clock.now()
+    ):
+        return None
+    return LiveToken(claims, client, state.user)

@@ -11,12 +11,13 @@ ServiceProviderConfig and enforced with a 413.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ostiary.scim import operations
 from ostiary.scim.errors import ScimError, invalid_syntax, invalid_value
 from ostiary.scim.resource_type import REGISTRY
+from ostiary.services import Services
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -33,7 +34,6 @@ class Operation:
     bulk_id: str | None
     version: str | None
     data: Any
-    result: dict[str, Any] = field(default_factory=dict)
 
 
 def _operation(index: int, raw: Any) -> Operation:
@@ -120,43 +120,50 @@ def _failure(op: Operation, error: ScimError) -> dict[str, Any]:
 
 
 class BulkJob:
-    def __init__(self, services: Any, base: str, actor: str) -> None:
+    def __init__(self, services: Services, base: str, actor: str) -> None:
         self.services = services
         self.base = base
         self.actor = actor
         self.created: dict[str, str] = {}
         self.errors = 0
+        self.posts: dict[str, Operation] = {}
+        self.results: dict[int, dict[str, Any]] = {}
 
     async def run(self, ops: list[Operation], fail_on: int | None) -> list[dict[str, Any]]:
-        waiting = list(ops)
-        done: list[Operation] = []
-        while waiting:
-            progressed = False
-            for op in list(waiting):
-                if fail_on is not None and self.errors >= fail_on:
-                    # RFC 7644 §3.7.3: stop once failOnErrors errors have happened.
-                    return [o.result for o in sorted(done, key=lambda o: o.index)]
-                needed = _references(op.data) | _path_references(op.path)
-                if needed - set(self.created):
-                    continue
-                waiting.remove(op)
-                progressed = True
-                op.result = await self._one(op)
-                done.append(op)
-            if not progressed:
-                for op in waiting:
-                    op.result = self._unresolved(op)
-                    done.append(op)
+        """In request order; an operation naming ``bulkId:X`` first runs the POST that
+        creates X (RFC 7644 §3.7.2), so a later DELETE cannot overtake it."""
+        self.posts = {op.bulk_id: op for op in ops if op.bulk_id and op.method == "POST"}
+        for op in ops:
+            # RFC 7644 §3.7.3: stop once failOnErrors errors have happened.
+            if fail_on is not None and self.errors >= fail_on:
                 break
-        return [o.result for o in sorted(done, key=lambda o: o.index)]
+            await self._visit(op, frozenset(), fail_on)
+        return [self.results[i] for i in sorted(self.results)]
 
-    def _unresolved(self, op: Operation) -> dict[str, Any]:
+    async def _visit(self, op: Operation, waiting: frozenset[int], fail_on: int | None) -> None:
+        if op.index in self.results:
+            return
+        for ref in sorted(_references(op.data) | _path_references(op.path)):
+            if ref in self.created:
+                continue
+            post = self.posts.get(ref)
+            # Unknown, circular (already waiting on this one) or already failed.
+            if post is None or post.index in waiting or post.index in self.results:
+                self.results[op.index] = self._unresolved(op, ref)
+                return
+            await self._visit(post, waiting | {op.index}, fail_on)
+            if fail_on is not None and self.errors >= fail_on:
+                return
+            if ref not in self.created:
+                self.results[op.index] = self._unresolved(op, ref)
+                return
+        self.results[op.index] = await self._one(op)
+
+    def _unresolved(self, op: Operation, ref: str) -> dict[str, Any]:
         """RFC 7644 §3.7.1: a reference that cannot be resolved (unknown, failed or
         circular) is a 409 for that operation."""
         self.errors += 1
-        needed = _references(op.data) | _path_references(op.path)
-        missing = sorted(needed - set(self.created))[0]
-        detail = f"bulkId {missing!r} names no resource created in this request"
+        detail = f"bulkId {ref!r} names no resource created in this request"
         return _failure(op, ScimError(409, detail, "invalidValue"))
 
     async def _one(self, op: Operation) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ostiary.keys.manager import KeyManager
 from ostiary.oauth.scopes import format_scope
 from ostiary.settings import Settings
 from ostiary.storage.repos.clients import Client
+from ostiary.storage.repos.refresh_tokens import NewRefreshToken
 from ostiary.storage.store import Store
 from ostiary.tokens import jwt_access
 
@@ -121,11 +122,24 @@ class TokenService:
         sid: str | None = None,
     ) -> tuple[str, str]:
         """An opaque refresh token, stored as a digest; returns (token, family id)."""
-        family = family_id or str(uuid.uuid4())
+        token, row = self.new_refresh_token(grant, access, family_id=family_id, sid=sid)
+        await self._store.refresh_tokens.insert(row)
+        return token, row.family_id
+
+    def new_refresh_token(
+        self,
+        grant: Grant,
+        access: IssuedAccessToken,
+        *,
+        family_id: str | None = None,
+        sid: str | None = None,
+    ) -> tuple[str, NewRefreshToken]:
+        """A refresh token and the row that stores it, for the caller to write (a rotation
+        stores it in the same statement that claims the old one)."""
         token = new_secret(REFRESH_TOKEN_PREFIX)
-        await self._store.refresh_tokens.add(
+        row = NewRefreshToken(
             token_hash=digest(token),
-            family_id=family,
+            family_id=family_id or str(uuid.uuid4()),
             client_id=grant.client.client_id,
             user_id=grant.user_id,
             scopes=sorted(grant.scopes),
@@ -138,7 +152,7 @@ class TokenService:
             amr=grant.amr,
             claims=grant.claims,
         )
-        return token, family
+        return token, row
 
 
 def token_response(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, NoReturn
 
 from ostiary import clock
-from ostiary.accounts import access as rbac
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
+from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oidc import id_token
 from ostiary.services import Services
@@ -26,27 +25,30 @@ class AuthorizationCodeGrant:
         if code_value is None:
             raise invalid_request("code is required")
         code_hash = digest(code_value)
-        code = await services.store.codes.get(code_hash)
+        # One statement: the code, its user, its session and its scopes' role gates.
+        state = await services.store.codes.state(code_hash)
+        code = state.code if state is not None else None
         # RFC 6749 §4.1.3: the code was issued to the authenticated client.
-        if code is None or code.client_id != client.client_id:
+        if state is None or code is None or code.client_id != client.client_id:
             raise invalid_grant("authorization code is invalid")
         if code.consumed_at is not None:
             await _replayed(code_hash, services)
-        if code.expires_at <= clock.now():
+        now = clock.now()
+        if code.expires_at <= now:
             raise invalid_grant("authorization code has expired")
         _check_redirect_uri(code, params.get("redirect_uri"))
         _check_pkce(code, params.get("code_verifier"))
-        user = await services.store.users.get(code.user_id)
+        user = state.user
         if user is None or user.disabled:
             raise invalid_grant("the user is no longer active")
-        if code.sid is not None:
-            # A code outlives neither its session: a logout before redemption kills it.
-            session = await services.store.sessions.by_sid(code.sid)
-            if session is None or session.expires_at <= clock.now():
-                raise invalid_grant("the session this code was issued in has ended")
+        # A code outlives neither its session: a logout before redemption kills it.
+        if state.session_ended(now):
+            raise invalid_grant("the session this code was issued in has ended")
 
         # Roles may have changed since the code was issued: grant only what is allowed now.
-        scopes, extra = await rbac.for_token(services, client, user.id, frozenset(code.scopes))
+        scopes, extra = await roles.for_token(
+            services, client, user.id, frozenset(code.scopes), state.gates
+        )
         grant = Grant(
             client,
             user.id,
@@ -61,24 +63,17 @@ class AuthorizationCodeGrant:
         )
         issued = await services.tokens.access_token(grant)
         wanted, bound_sid = grant.refresh_policy()
-        family = str(uuid.uuid4()) if wanted else None
-        # Single use, exact even under concurrency: only one request consumes the code,
-        # and it records what it issues in the same statement.
-        if not await services.store.codes.consume(
-            code_hash,
-            family_id=family,
-            access_jti=issued.jti,
-            access_expires_at=issued.expires_at,
+        refresh, row = (
+            services.tokens.new_refresh_token(grant, issued, sid=bound_sid)
+            if wanted
+            else (None, None)
+        )
+        # Single use, exact even under concurrency: only one request consumes the code, and
+        # it records what it issues and stores the refresh token in the same statement, so
+        # a replay racing it revokes the tokens issued here.
+        if not await services.store.codes.redeem(
+            code_hash, access_jti=issued.jti, access_expires_at=issued.expires_at, refresh=row
         ):
-            await _replayed(code_hash, services)
-        refresh = None
-        if family is not None:
-            refresh, _ = await services.tokens.refresh_token(
-                grant, issued, family_id=family, sid=bound_sid
-            )
-        # A replay that raced this exchange flagged the code; whichever of the two ran
-        # second sees the other's write, so the tokens issued here never survive it.
-        if await services.store.codes.was_replayed(code_hash):
             await _replayed(code_hash, services)
         issued_id_token = None
         if "openid" in scopes:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary import clock
-from ostiary.accounts import access as rbac
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
+from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.scopes import parse_scope
 from ostiary.oidc import id_token
@@ -25,9 +25,11 @@ class RefreshTokenGrant:
             raise invalid_request("refresh_token is required")
         store = services.store
         token_hash = digest(value)
-        token = await store.refresh_tokens.get(token_hash)
+        # One statement: the token, its user and its session (issue #8).
+        state = await store.refresh_tokens.state(token_hash)
+        token = state.token if state is not None else None
         # RFC 6749 §6: the refresh token was issued to the authenticated client.
-        if token is None or token.client_id != client.client_id:
+        if state is None or token is None or token.client_id != client.client_id:
             raise invalid_grant("refresh token is invalid")
         if token.revoked_at is not None:
             raise invalid_grant("refresh token was revoked")
@@ -38,7 +40,8 @@ class RefreshTokenGrant:
             # RFC 9700 §4.14.2: a rotated-out token came back; someone holds a copy.
             await revoke_family(services, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
-        if token.expires_at <= clock.now():
+        now = clock.now()
+        if token.expires_at <= now:
             raise invalid_grant("refresh token has expired")
 
         original = frozenset(token.scopes)
@@ -49,27 +52,21 @@ class RefreshTokenGrant:
         # A client whose registration lost a scope no longer gets it.
         requested &= client.scopes
 
-        user = None
-        if token.user_id is not None:
-            user = await store.users.get(token.user_id)
-            if user is None or user.disabled:
-                await revoke_family(services, token.family_id)
-                raise invalid_grant("the user is no longer active")
-        if token.sid is not None:
-            # A session-bound token lives only as long as its SSO session.
-            session = await store.sessions.by_sid(token.sid)
-            if session is None or session.expires_at <= clock.now():
-                await revoke_family(services, token.family_id)
-                raise invalid_grant("the session of this refresh token has ended")
-
-        if not await store.refresh_tokens.mark_used(token_hash):
+        if state.user_inactive():
             await revoke_family(services, token.family_id)
-            raise invalid_grant("refresh token was already used; its grant is revoked")
+            raise invalid_grant("the user is no longer active")
+        # A session-bound token lives only as long as its SSO session.
+        if state.session_ended(now):
+            await revoke_family(services, token.family_id)
+            raise invalid_grant("the session of this refresh token has ended")
+        user = state.user
 
         extra = None
         if user is not None:
             # Roles are checked again at every refresh: a role taken away takes its scope.
-            requested, extra = await rbac.for_token(services, client, user.id, requested)
+            requested, extra = await roles.for_token(
+                services, client, user.id, requested, state.gates
+            )
         subject = token.user_id or client.client_id
         context = {
             "auth_time": token.auth_time,
@@ -83,16 +80,16 @@ class RefreshTokenGrant:
             Grant(client, subject, token.user_id, requested, **context)
         )
         # RFC 6749 §6: the new refresh token keeps the scope of the one it replaces.
-        refresh, _ = await services.tokens.refresh_token(
+        refresh, successor = services.tokens.new_refresh_token(
             Grant(client, subject, token.user_id, original & client.scopes, **context),
             access,
             family_id=token.family_id,
             sid=token.sid,
         )
-        # A reuse racing this rotation revoked the family; whichever ran second sees the
-        # other's write, so the token just issued never outlives the revocation.
-        rotated = await store.refresh_tokens.get(token_hash)
-        if rotated is None or rotated.revoked_at is not None:
+        # Single use, exact across nodes: the old token is claimed and its successor stored
+        # in one statement; a reuse or family revocation racing it is ordered by the row
+        # lock (see RefreshTokenRepository.rotate), so the new token never outlives it.
+        if not await store.refresh_tokens.rotate(token_hash, successor):
             await revoke_family(services, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
         issued_id_token = None

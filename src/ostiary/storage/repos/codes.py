@@ -9,6 +9,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, Row, json_value
+from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
+from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, NewRefreshToken, insert_token
+from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import authorization_codes as codes
 
 
@@ -43,9 +47,114 @@ def _row(row: object) -> AuthorizationCode:
     return AuthorizationCode(**values)
 
 
+_COLUMNS = AuthorizationCode.__slots__  # type: ignore[attr-defined]
+
+
+def _from_driver(values: Row) -> AuthorizationCode:
+    code = dict(zip(_COLUMNS, values[: len(_COLUMNS)], strict=True))
+    code["code_hash"] = bytes(code["code_hash"])
+    if code["session_hash"] is not None:
+        code["session_hash"] = bytes(code["session_hash"])
+    code["redirect_uri_given"] = bool(code["redirect_uri_given"])
+    code["scopes"] = tuple(json_value(code["scopes"]))
+    code["amr"] = json_value(code["amr"])
+    code["claims"] = json_value(code["claims"])
+    return AuthorizationCode(**code)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeState:
+    """A code with, read in the same statement, what its redemption depends on."""
+
+    code: AuthorizationCode
+    # None: the user row is gone.
+    user: User | None
+    # When the code's SSO session ends (None: no session, or it is gone).
+    session_expires_at: int | None
+    gates: Gates
+
+    def session_ended(self, now: int) -> bool:
+        if self.code.sid is None:
+            return False
+        return self.session_expires_at is None or self.session_expires_at <= now
+
+
+# Column lists are constants of this module; every value is a bound parameter.
+def _state_sql(postgresql: bool) -> str:
+    columns = ", ".join(f"c.{name}" for name in _COLUMNS)
+    return f"""
+SELECT {columns}, {USER_COLUMNS},
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = c.sid),
+       {gates_sql("c.scopes", postgresql=postgresql)}
+FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id
+WHERE c.code_hash = $1
+"""  # noqa: S608
+
+
+_STATE = {True: _state_sql(True), False: _state_sql(False)}
+_CONSUME = """
+UPDATE authorization_codes
+SET consumed_at = $2, family_id = $3, access_jti = $4, access_expires_at = $5
+WHERE code_hash = $1 AND consumed_at IS NULL
+RETURNING 1
+"""
+# RFC 6749 §4.1.2: consume the code, record what it issues and store the refresh token in
+# one statement ($1-$14: the refresh token, as refresh_tokens.NewRefreshToken.values).
+_REDEEM_PG = f"""
+WITH consumed AS (
+    UPDATE authorization_codes
+    SET consumed_at = $15, family_id = $2::varchar, access_jti = $13, access_expires_at = $14
+    WHERE code_hash = $16 AND consumed_at IS NULL
+    RETURNING 1
+)
+INSERT INTO refresh_tokens ({NEW_COLUMNS})
+SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM consumed
+RETURNING 1
+"""  # noqa: S608
+
+
 class CodeRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
+
+    async def state(self, code_hash: bytes) -> CodeState | None:
+        """The code, its user, its session's end and its scopes' gates: one statement."""
+        row = await self._driver.fetchrow(_STATE[self._driver.postgresql], code_hash)
+        if row is None:
+            return None
+        n = len(_COLUMNS)
+        user = user_from_driver(row[n : n + 11]) if row[n] is not None else None
+        return CodeState(_from_driver(row), user, row[n + 11], parse_gates(row[n + 12]))
+
+    async def redeem(
+        self,
+        code_hash: bytes,
+        *,
+        access_jti: str,
+        access_expires_at: int,
+        refresh: NewRefreshToken | None,
+    ) -> bool:
+        """``consume`` and, if one goes with it, store the refresh token: both or neither.
+
+        True only for the one call that consumed the code. A replay racing this sees the
+        code consumed only once the refresh token is stored too, so revoking what the code
+        issued (``mark_replayed``, then the family) always reaches it.
+        """
+        now = clock.now()
+        async with self._driver.connection() as conn:
+            if refresh is None:
+                args = (code_hash, now, None, access_jti, access_expires_at)
+                return await conn.fetchrow(_CONSUME, *args) is not None
+            if conn.postgresql:
+                row = await conn.fetchrow(_REDEEM_PG, *refresh.values(now), now, code_hash)
+                return row is not None
+            async with conn.transaction():
+                args = (code_hash, now, refresh.family_id, access_jti, access_expires_at)
+                if await conn.fetchrow(_CONSUME, *args) is None:
+                    return False
+                await insert_token(conn, refresh, now)
+            return True
 
     async def add(
         self,

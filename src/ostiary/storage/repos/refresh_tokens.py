@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, HotConnection, Row, json_text, json_value
+from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
+from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import refresh_tokens as rt
 
 
@@ -39,6 +42,122 @@ def _row(row: object) -> RefreshToken:
     return RefreshToken(**values)
 
 
+_COLUMNS = RefreshToken.__slots__  # type: ignore[attr-defined]
+_T_COLUMNS = ", ".join(f"t.{name}" for name in _COLUMNS)
+
+
+def _from_driver(values: Row) -> RefreshToken:
+    token = dict(zip(_COLUMNS, values[: len(_COLUMNS)], strict=True))
+    token["scopes"] = tuple(json_value(token["scopes"]))
+    token["amr"] = json_value(token["amr"])
+    token["claims"] = json_value(token["claims"])
+    token["token_hash"] = bytes(token["token_hash"])
+    return RefreshToken(**token)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenState:
+    """A refresh token with, read in the same statement, the state its use depends on."""
+
+    token: RefreshToken
+    # The token's user (None: no user, or the row is gone).
+    user: User | None
+    # When the token's SSO session ends (None: no session, or it is gone).
+    session_expires_at: int | None
+    # Which of its scopes a role gates, and the roles that may hold them.
+    gates: Gates
+
+    def user_inactive(self) -> bool:
+        return self.token.user_id is not None and (self.user is None or self.user.disabled)
+
+    def session_ended(self, now: int) -> bool:
+        if self.token.sid is None:
+            return False
+        return self.session_expires_at is None or self.session_expires_at <= now
+
+
+# Column lists below are constants of this module; every value is a bound parameter.
+# One round trip: the token, its user, its session's end and its scopes' role gates.
+# sessions.sid is indexed, not unique (a random value, so one row in practice): MAX keeps
+# this to one row.
+def _state_sql(postgresql: bool) -> str:
+    return f"""
+SELECT {_T_COLUMNS}, {USER_COLUMNS},
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = t.sid),
+       {gates_sql("t.scopes", postgresql=postgresql)}
+FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1
+"""  # noqa: S608
+
+
+_STATE = {True: _state_sql(True), False: _state_sql(False)}
+
+NEW_COLUMNS = (
+    "token_hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,"
+    " sid, acr, amr, claims, access_jti, access_expires_at"
+)
+_PARAMS = ", ".join(f"${i}" for i in range(1, 15))
+_INSERT = f"INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({_PARAMS})"  # noqa: S608
+# RFC 9700 §4.14.2: claim the old token (only if unused and unrevoked) and store its
+# successor in one statement, so both happen or neither, in one round trip.
+_ROTATE_PG = f"""
+WITH claimed AS (
+    UPDATE refresh_tokens SET used_at = $16
+    WHERE token_hash = $15 AND used_at IS NULL AND revoked_at IS NULL
+    RETURNING family_id
+)
+INSERT INTO refresh_tokens ({NEW_COLUMNS})
+SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+FROM claimed WHERE claimed.family_id = $2::varchar
+RETURNING 1
+"""  # noqa: S608
+_CLAIM = """
+UPDATE refresh_tokens SET used_at = $2
+WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL
+RETURNING family_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRefreshToken:
+    token_hash: bytes
+    family_id: str
+    client_id: str
+    user_id: str | None
+    scopes: list[str]
+    auth_time: int | None
+    ttl: int
+    access_jti: str
+    access_expires_at: int
+    sid: str | None = None
+    acr: str | None = None
+    amr: list[str] | None = None
+    claims: dict[str, Any] | None = None
+
+    def values(self, now: int) -> tuple[Any, ...]:
+        """The ``_INSERT`` parameters, in order."""
+        return (
+            self.token_hash,
+            self.family_id,
+            self.client_id,
+            self.user_id,
+            json_text(self.scopes),
+            self.auth_time,
+            now,
+            now + self.ttl,
+            self.sid,
+            self.acr,
+            json_text(self.amr),
+            json_text(self.claims),
+            self.access_jti,
+            self.access_expires_at,
+        )
+
+
+async def insert_token(conn: HotConnection, token: NewRefreshToken, now: int) -> None:
+    await conn.fetch(_INSERT, *token.values(now))
+
+
 @dataclass(frozen=True, slots=True)
 class RevokedAccess:
     """Access-token ids that went with revoked refresh tokens, to put on the deny list."""
@@ -50,6 +169,7 @@ class RevokedAccess:
 class RefreshTokenRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
 
     async def add(
         self,
@@ -68,31 +188,57 @@ class RefreshTokenRepository:
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
     ) -> None:
-        now = clock.now()
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(rt).values(
-                    token_hash=token_hash,
-                    family_id=family_id,
-                    client_id=client_id,
-                    user_id=user_id,
-                    scopes=scopes,
-                    auth_time=auth_time,
-                    created_at=now,
-                    expires_at=now + ttl,
-                    access_jti=access_jti,
-                    access_expires_at=access_expires_at,
-                    sid=sid,
-                    acr=acr,
-                    amr=amr,
-                    claims=claims,
-                )
-            )
+        token = NewRefreshToken(
+            token_hash,
+            family_id,
+            client_id,
+            user_id,
+            scopes,
+            auth_time,
+            ttl,
+            access_jti,
+            access_expires_at,
+            sid,
+            acr,
+            amr,
+            claims,
+        )
+        await self.insert(token)
+
+    async def insert(self, token: NewRefreshToken) -> None:
+        async with self._driver.connection() as conn:
+            await insert_token(conn, token, clock.now())
 
     async def get(self, token_hash: bytes) -> RefreshToken | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(select(rt).where(rt.c.token_hash == token_hash))).first()
         return _row(row) if row else None
+
+    async def state(self, token_hash: bytes) -> TokenState | None:
+        """The token, its user, its session's end and its scopes' gates: one statement."""
+        row = await self._driver.fetchrow(_STATE[self._driver.postgresql], token_hash)
+        if row is None:
+            return None
+        n = len(_COLUMNS)
+        user = user_from_driver(row[n : n + 11]) if row[n] is not None else None
+        return TokenState(_from_driver(row), user, row[n + 11], parse_gates(row[n + 12]))
+
+    async def rotate(self, old_hash: bytes, new: NewRefreshToken) -> bool:
+        """Claim the old token for one rotation and store its successor, atomically.
+
+        False (and nothing stored) if the old token was used or revoked before. A family
+        revocation racing this either comes first (the claim fails) or sees the
+        successor (``_revoke_where`` looks twice).
+        """
+        now = clock.now()
+        async with self._driver.connection() as conn:
+            if conn.postgresql:
+                return await conn.fetchrow(_ROTATE_PG, *new.values(now), old_hash, now) is not None
+            async with conn.transaction():
+                if await conn.fetchrow(_CLAIM, old_hash, now) is None:
+                    return False
+                await insert_token(conn, new, now)
+            return True
 
     async def mark_used(self, token_hash: bytes) -> bool:
         """Claim the token for one rotation; False if it was used or revoked before."""
@@ -123,10 +269,15 @@ class RefreshTokenRepository:
 
     async def _revoke_where(self, condition: ColumnElement[bool]) -> list[RevokedAccess]:
         now = clock.now()
+        revoke = update(rt).where(condition, rt.c.revoked_at.is_(None)).values(revoked_at=now)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                update(rt).where(condition, rt.c.revoked_at.is_(None)).values(revoked_at=now)
-            )
+            # A rotation that held one of these rows while a pass waited for it has
+            # committed its successor since, and on PostgreSQL (READ COMMITTED) only a new
+            # statement sees that row: repeat until a pass finds nothing left. Every row
+            # revoked here stays locked until the commit, so no rotation can claim it
+            # meanwhile. On SQLite the writer lock orders them; the second pass is empty.
+            while (await conn.execute(revoke)).rowcount:
+                pass
             rows = (
                 await conn.execute(
                     select(rt.c.access_jti, rt.c.access_expires_at).where(

@@ -6,19 +6,43 @@ Each newly denied id is also appended to the revocation feed (``revocation_event
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver
 from ostiary.storage.repos.revocation_events import RevocationEvent, insert_events
+from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import revoked_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenState:
+    """What a JWT access token's liveness depends on, read in one statement."""
+
+    revoked: bool
+    # None: no user asked for, or the row is gone.
+    user: User | None
+    # None: no session asked for, or the row is gone.
+    session_expires_at: int | None
+
+
+# The deny list, the user and the session in one round trip (issue #8). USER_COLUMNS is
+# a constant; every value is a bound parameter.
+_ACCESS_STATE = f"""
+SELECT (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1), {USER_COLUMNS},
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = $3)
+FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.id = $2
+"""  # noqa: S608
 
 
 class RevocationRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
 
     async def revoke(self, entries: Iterable[tuple[str, int]]) -> None:
         rows = [{"jti": jti, "expires_at": exp, "revoked_at": clock.now()} for jti, exp in entries]
@@ -47,6 +71,14 @@ class RevocationRepository:
                 await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))
             ).first()
         return row is not None
+
+    async def access_state(
+        self, jti: str, user_id: str | None, sid: str | None
+    ) -> AccessTokenState:
+        row = await self._driver.fetchrow(_ACCESS_STATE, jti, user_id, sid)
+        assert row is not None  # one row, always
+        user = user_from_driver(row[1:12]) if row[1] is not None else None
+        return AccessTokenState(row[0] is not None, user, row[12])
 
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:

@@ -15,9 +15,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
 
@@ -82,12 +82,23 @@ class CreateBatcher:
 
     async def _write(self, batch: list[NewUser]) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(insert(users), [new.user for new in batch])
-            await conn.execute(insert(scim_users), [new.scim for new in batch])
+            await _insert(conn, users, [new.user for new in batch])
+            await _insert(conn, scim_users, [new.scim for new in batch])
             for table in (scim_user_emails, scim_user_phones):
-                rows = [r for new in batch for t, rows in new.entries if t is table for r in rows]
-                if rows:
-                    await conn.execute(insert(table), rows)
+                await _insert(
+                    conn,
+                    table,
+                    [r for new in batch for t, rows in new.entries if t is table for r in rows],
+                )
+
+
+async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One multi-row INSERT per set of columns given (the others take their defaults)."""
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(frozenset(row), []).append(row)
+    for same in shapes.values():
+        await conn.execute(insert(table), same)
 
 
 _batchers: weakref.WeakKeyDictionary[AsyncEngine, CreateBatcher] = weakref.WeakKeyDictionary()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, json_value
 from ostiary.storage.repos.scim_users import add_scim_view
 from ostiary.storage.tables import refresh_tokens, users
 
@@ -54,9 +56,38 @@ def _row_to_user(row: object) -> User:
     return User(**{k: m[k] for k in User.__slots__})  # type: ignore[attr-defined]
 
 
+# The users columns in ``User`` order, for hot-path statements that select them (aliased
+# ``u``) beside other rows; ``user_from_driver`` turns them back into a ``User``.
+USER_COLUMNS = ", ".join(f"u.{name}" for name in User.__slots__)  # type: ignore[attr-defined]
+
+
+def user_from_driver(values: Sequence[Any]) -> User:
+    (id_, username, email, password_hash, disabled, created_at, updated_at) = values[:7]
+    email_verified, phone_number, phone_number_verified, profile = values[7:11]
+    return User(
+        id_,
+        username,
+        email,
+        password_hash,
+        bool(disabled),
+        created_at,
+        updated_at,
+        bool(email_verified),
+        phone_number,
+        bool(phone_number_verified),
+        json_value(profile) or {},
+    )
+
+
+# USER_COLUMNS is a constant; the value is a bound parameter.
+_BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"  # noqa: S608
+_BY_USERNAME = f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"  # noqa: S608
+
+
 class UserRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
 
     async def add(
         self,
@@ -93,10 +124,12 @@ class UserRepository:
         return User(**values)  # type: ignore[arg-type]
 
     async def get(self, user_id: str) -> User | None:
-        return await self._one(users.c.id == user_id)
+        row = await self._driver.fetchrow(_BY_ID, user_id)
+        return user_from_driver(row) if row else None
 
     async def by_username(self, username: str) -> User | None:
-        return await self._one(users.c.username == username)
+        row = await self._driver.fetchrow(_BY_USERNAME, username)
+        return user_from_driver(row) if row else None
 
     async def find(self, key: str) -> User | None:
         """By id or username: what the command line accepts."""
