@@ -1,7 +1,8 @@
 """Where the token endpoint's time goes: py-spy over a pinned Ostiary under wrk load.
 
     .venv/bin/pip install -e ".[bench]"
-    .venv/bin/python bench/profile_token.py [--workload client_credentials|refresh_rotation]
+    .venv/bin/python bench/profile_token.py
+        [--workload client_credentials|refresh_rotation|password_login]
         [--seconds 10] [--backend postgresql|sqlite]
 
 Seeds a fresh database, starts ``ostiary serve`` under ``py-spy record`` pinned to core 0,
@@ -22,13 +23,18 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import login_load
 import peer_compare
 import servers
 import wrk_runner
 
+from ostiary.cli.dev import REDIRECT_URI
+
 FRAME = re.compile(r"(?P<name>.*) \((?P<file>.*?):\d+\)")
 # Parts of the stack worth naming, in the order they are matched (innermost wins).
 PARTS = [
+    ("Argon2id (password hash, worker thread)", ("argon2",)),
+    ("page templates (jinja2)", ("jinja2",)),
     (
         "ECDSA / RSA signature (cryptography)",
         ("compact.py:_es256", "compact.py:_rs256", "compact.py:_ps256", "jws_algs.py"),
@@ -49,7 +55,8 @@ def parse(raw: Path) -> collections.Counter[str]:
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
         names = [f"{m['file']}:{m['name']}" if (m := FRAME.match(f)) else f for f in frames]
-        if not any("protocols/http" in n for n in names):
+        # Request handling, or a password hash in the thread pool (login workload).
+        if not any("protocols/http" in n or "argon2" in n for n in names):
             continue
         part = "other (event loop, Python runtime)"
         for frame in reversed(names):
@@ -98,15 +105,27 @@ def main() -> int:
             auth = peer_compare.basic(seeded.client_ids[0], seeded.client_secret)
             body = "grant_type=client_credentials&scope=read"
             script = "refresh" if args.workload == "refresh_rotation" else "post"
-            result = wrk_runner.run(
-                workload=args.workload,
-                server="ostiary",
-                url=f"http://127.0.0.1:{port}/token",
-                script=script,
-                connections=32,
-                seconds=args.seconds,
-                env={"BENCH_AUTH": auth, "BENCH_BODY": body, "BENCH_TOKENS": str(tokens)},
-            )
+            result: wrk_runner.Result | login_load.LoginResult
+            if args.workload == "password_login":
+                login = {
+                    "client_id": seeded.client_ids[0],
+                    "secret": seeded.client_secret,
+                    "redirect_uri": REDIRECT_URI,
+                    "user": seeded.usernames[0],
+                    "pw": seeded.password,
+                }
+                base = f"http://127.0.0.1:{port}"
+                result = login_load.run_logins(base, 4, args.seconds, login)
+            else:
+                result = wrk_runner.run(
+                    workload=args.workload,
+                    server="ostiary",
+                    url=f"http://127.0.0.1:{port}/token",
+                    script=script,
+                    connections=32,
+                    seconds=args.seconds,
+                    env={"BENCH_AUTH": auth, "BENCH_BODY": body, "BENCH_TOKENS": str(tokens)},
+                )
             server.proc.send_signal(2)
             server.proc.wait(timeout=60)
             server.stop()
