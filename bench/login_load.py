@@ -36,6 +36,13 @@ class LoginResult:
     requests: int
     errors: int
     first_error: str | None
+    # The bare Argon2id rate measured on the server core just before and just after this
+    # run (their mean): the same machine load as the logins saw, as far as one can.
+    argon2id_rate: float | None = None
+    # CPU seconds the server spent per login, and one bare verification's CPU seconds: their
+    # ratio does not depend on what else the machine runs (throughput does).
+    server_cpu_per_login: float | None = None
+    argon2id_cpu: float | None = None
 
 
 class FlowError(Exception):
@@ -144,17 +151,24 @@ hasher = PasswordHasher(time_cost=s.time_cost, memory_cost=s.memory_cost,
                         parallelism=s.parallelism, type=Type.ID)
 stored = hasher.hash("correct horse battery staple")
 seconds = float(sys.argv[1])
-n, started = 0, time.perf_counter()
+n, started, cpu = 0, time.perf_counter(), time.process_time()
 while time.perf_counter() - started < seconds:
     hasher.verify(stored, "correct horse battery staple")
     n += 1
 print(n / (time.perf_counter() - started))
 print(f"m={s.memory_cost} t={s.time_cost} p={s.parallelism}")
+print((time.process_time() - cpu) / n)
 """
 
 
 def argon2_rate(seconds: float) -> tuple[float, str]:
     """Bare Argon2id verifications per second on the server core; and the parameters."""
+    rate, params, _cpu = argon2_probe(seconds)
+    return rate, params
+
+
+def argon2_probe(seconds: float) -> tuple[float, str, float]:
+    """As ``argon2_rate``, plus the CPU seconds one verification took."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
     out = subprocess.run(
         ["taskset", "-c", SERVER_CORE, sys.executable, "-c", ARGON2_PROBE, str(seconds)],
@@ -163,4 +177,4 @@ def argon2_rate(seconds: float) -> tuple[float, str]:
         check=True,
         env=env,
     ).stdout.split("\n")
-    return float(out[0]), out[1]
+    return float(out[0]), out[1], float(out[2])

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from ostiary.services import Services
 from tests.conftest import SECRET_KEY, LiveServer, unique
 from tests.e2e.processes import clean_env
 from tests.e2e.scim_fixtures import (
@@ -201,7 +202,13 @@ def test_account_with_an_address_scim_refuses_is_a_400_not_a_500(
     username = unique("special")
     made = one_json_document(
         ostiary(
-            cli_env, "user", "create", "--username", username, "--email", f"{username}@x.test",
+            cli_env,
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            f"{username}@x.test",
             "--json",
         )
     )
@@ -224,3 +231,23 @@ def test_rfc7643_4_1_1_usernames_differing_in_case_are_one_name(
     failed(ostiary(cli_env, "user", "create", "--username", username.upper()), "already exists")
     clash = http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": username.lower()})
     assert clash.status_code == 409 and clash.json()["scimType"] == "uniqueness"
+
+
+def test_rfc7644_3_14_group_made_outside_scim_races_too(
+    server: LiveServer, token: str, http: httpx.Client
+) -> None:
+    """A group from the CLI / admin API has no SCIM counter yet (version 0): the first
+    SCIM writes race to create it, and still exactly one of them wins."""
+    users = [str(_new_user(http)["id"]) for _ in range(2)]
+    name = unique("cli-group")
+
+    async def make(services: Services) -> str:
+        return (await services.store.access.create_group(name)).id
+
+    url = f"/Groups/{server.call(make)}"
+    tag = http.get(url).headers["etag"]
+    assert tag.startswith('W/"0-')
+    bodies = [_ops({"op": "add", "path": "members", "value": [{"value": u}]}) for u in users]
+    answers = _race(server, token, [("PATCH", url, b, tag) for b in bodies])
+    assert sorted(a.status_code for a in answers) == [204, 412], [a.text for a in answers]
+    assert len(http.get(url).json()["members"]) == 1

@@ -237,3 +237,24 @@ async def test_argon2id_hashes_never_exceed_the_bound() -> None:
     assert results == [True] * 6
     assert peak <= 2
     assert not await passwords.verify(stored, "wrong")
+
+
+async def test_live_session_and_its_user_in_one_statement(services: Services) -> None:
+    user = await add_user(services)
+    live = await services.store.sessions.add(
+        id_hash=digest(secrets.token_urlsafe(8)),
+        user_id=user.id,
+        ttl=600,
+        amr=("pwd", "otp"),
+        acr="urn:example:mfa",
+    )
+    found = await services.store.sessions.live_with_user(live.id_hash)
+    assert found == (live, user)
+    expired = await services.store.sessions.add(
+        id_hash=digest(secrets.token_urlsafe(8)), user_id=user.id, ttl=-1
+    )
+    assert await services.store.sessions.live_with_user(expired.id_hash) is None
+    assert await services.store.sessions.live_with_user(digest("no-such-cookie")) is None
+    await services.store.users.set_disabled(user.id, True)
+    found = await services.store.sessions.live_with_user(live.id_hash)
+    assert found is not None and found[1].disabled

@@ -81,11 +81,13 @@ async def start_session(
 async def current(services: Services, cookie: str | None) -> SignedIn | None:
     if not cookie or len(cookie) > 200:
         return None
-    session = await services.store.sessions.get_live(digest(cookie))
-    if session is None:
+    # One statement for both (issue #8); sessions cascade with their user, so a session
+    # without one does not exist.
+    found = await services.store.sessions.live_with_user(digest(cookie))
+    if found is None:
         return None
-    user = await services.store.users.get(session.user_id)
-    if user is None or user.disabled:
+    session, user = found
+    if user.disabled:
         return None
     return SignedIn(session, user)
 

@@ -167,7 +167,7 @@ async def interaction_page(request: Request) -> Response:
             scopes=auth_request.scopes,
             username=signed_in.user.username,
         )
-    return await _finish(services, interaction, signed_in)
+    return await _finish(services, interaction, signed_in, auth_request)
 
 
 async def _login_page(
@@ -202,14 +202,16 @@ async def _login_page(
 
 
 async def _finish(
-    services: Services, interaction: Interaction, signed_in: signin.SignedIn
+    services: Services,
+    interaction: Interaction,
+    signed_in: signin.SignedIn,
+    auth_request: AuthorizationRequest,
 ) -> Response:
+    """Issue the code for ``auth_request``: the interaction's request already narrowed to
+    this user's roles (``_for_user``) by the caller, in this same request."""
     # Deleting first makes the interaction single use even if the form is posted twice.
     if not await services.store.interactions.delete(interaction.id):
         return error_page(EXPIRED)
-    auth_request = await _for_user(
-        services, AuthorizationRequest.from_json(interaction.request), signed_in.user.id
-    )
     return deliver(
         await _issue(
             services, auth_request, signed_in, authenticated_here=interaction.authenticated
@@ -323,7 +325,7 @@ async def consent_submit(request: Request) -> Response:
         client_id=interaction.client_id,
         details={"scope": " ".join(auth_request.scopes)},
     )
-    return await _finish(services, interaction, signed_in)
+    return await _finish(services, interaction, signed_in, auth_request)
 
 
 async def abort(request: Request) -> Response:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos._driver import Driver, Row, json_value
+from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
 from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, NewRefreshToken, insert_token
 from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
@@ -92,6 +92,12 @@ WHERE c.code_hash = $1
 
 
 _STATE = {True: _state_sql(True), False: _state_sql(False)}
+_INSERT = """
+INSERT INTO authorization_codes (code_hash, client_id, user_id, session_hash, redirect_uri,
+    redirect_uri_given, scopes, code_challenge, auth_time, nonce, sid, acr, amr, claims,
+    expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+"""
 _CONSUME = """
 UPDATE authorization_codes
 SET consumed_at = $2, family_id = $3, access_jti = $4, access_expires_at = $5
@@ -175,26 +181,24 @@ class CodeRepository:
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
     ) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(codes).values(
-                    code_hash=code_hash,
-                    client_id=client_id,
-                    user_id=user_id,
-                    session_hash=session_hash,
-                    redirect_uri=redirect_uri,
-                    redirect_uri_given=redirect_uri_given,
-                    scopes=scopes,
-                    code_challenge=code_challenge,
-                    auth_time=auth_time,
-                    nonce=nonce,
-                    sid=sid,
-                    acr=acr,
-                    amr=amr,
-                    claims=claims,
-                    expires_at=clock.now() + ttl,
-                )
-            )
+        await self._driver.fetch(
+            _INSERT,
+            code_hash,
+            client_id,
+            user_id,
+            session_hash,
+            redirect_uri,
+            redirect_uri_given,
+            json_text(scopes),
+            code_challenge,
+            auth_time,
+            nonce,
+            sid,
+            acr,
+            json_text(amr),
+            json_text(claims),
+            clock.now() + ttl,
+        )
 
     async def get(self, code_hash: bytes) -> AuthorizationCode | None:
         async with self._engine.connect() as conn:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, json_text, json_value
+from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import session_clients, sessions
 
 
@@ -40,9 +43,46 @@ def _row(row: object) -> Session:
     )
 
 
+_SESSION_COLUMNS = (
+    "s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at, s.sid, s.amr, s.acr"
+)
+_LIVE = f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.id_hash = $1 AND s.expires_at > $2"  # noqa: S608
+_INSERT = (
+    "INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at, sid, amr, acr)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+_ADD_CLIENT = (
+    "INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (sid, client_id) DO NOTHING"
+)
+
+
+def _from_driver(values: Sequence[Any]) -> Session:
+    id_hash, user_id, auth_time, created_at, expires_at, sid, amr, acr = values[:8]
+    amr = tuple(json_value(amr))
+    return Session(bytes(id_hash), user_id, auth_time, created_at, expires_at, sid, amr, acr)
+
+
+# The live session of a cookie and its user in one round trip (every browser request that
+# carries a session cookie asks this). USER_COLUMNS is a constant; values are parameters.
+_LIVE_WITH_USER = f"""
+SELECT {_SESSION_COLUMNS}, {USER_COLUMNS}
+FROM sessions s JOIN users u ON u.id = s.user_id
+WHERE s.id_hash = $1 AND s.expires_at > $2
+"""  # noqa: S608
+
+
 class SessionRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
+
+    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User] | None:
+        """The live session with this cookie digest and its user (None: no such session)."""
+        row = await self._driver.fetchrow(_LIVE_WITH_USER, id_hash, clock.now())
+        if row is None:
+            return None
+        return _from_driver(row), user_from_driver(row[8:19])
 
     async def add(
         self,
@@ -56,19 +96,9 @@ class SessionRepository:
         now = clock.now()
         sid = secrets.token_urlsafe(24)
         session = Session(id_hash, user_id, now, now, now + ttl, sid, amr, acr)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(sessions).values(
-                    id_hash=id_hash,
-                    user_id=user_id,
-                    auth_time=now,
-                    created_at=now,
-                    expires_at=now + ttl,
-                    sid=sid,
-                    amr=list(amr),
-                    acr=acr,
-                )
-            )
+        await self._driver.fetch(
+            _INSERT, id_hash, user_id, now, now, now + ttl, sid, json_text(list(amr)), acr
+        )
         return session
 
     async def reauthenticate(
@@ -93,15 +123,8 @@ class SessionRepository:
         return result.rowcount == 1
 
     async def get_live(self, id_hash: bytes) -> Session | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(sessions).where(
-                        sessions.c.id_hash == id_hash, sessions.c.expires_at > clock.now()
-                    )
-                )
-            ).first()
-        return _row(row) if row else None
+        row = await self._driver.fetchrow(_LIVE, id_hash, clock.now())
+        return _from_driver(row) if row else None
 
     async def by_sid(self, sid: str) -> Session | None:
         async with self._engine.connect() as conn:
@@ -121,15 +144,7 @@ class SessionRepository:
 
     async def add_client(self, sid: str, client_id: str) -> None:
         """Remember that this session gave tokens to this client (for logout)."""
-        dialect = self._engine.dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert_(session_clients)
-            .values(sid=sid, client_id=client_id, created_at=clock.now())
-            .on_conflict_do_nothing(index_elements=["sid", "client_id"])
-        )
-        async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+        await self._driver.fetch(_ADD_CLIENT, sid, client_id, clock.now())
 
     async def clients_of(self, sid: str) -> list[str]:
         async with self._engine.connect() as conn:
