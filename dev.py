@@ -51,12 +51,21 @@ def demo(args: list[str]) -> int:
     return 0  # not reached
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """Four pytest-xdist workers, a test file per worker at a time: the suite mostly waits
+    on servers, subprocesses and the network, so four beat two even on two cores. Any -n
+    given on the command line wins (``-n 0`` runs in one process)."""
+    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args):
+        return []
+    return ["-n", "4", "--dist", "loadfile"]
+
+
 def test(args: list[str]) -> int:
     _ensure_env("[dev]")
     steps = [
         [str(BIN / "ruff"), "check", "src", "tests", "bench", "dev.py"],
         [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "dev.py"],
-        [str(BIN / "python"), "-m", "pytest", *args],
+        [str(BIN / "python"), "-m", "pytest", *_parallel(args), *args],
     ]
     for step in steps:
         print(
