@@ -94,6 +94,18 @@ async def form_of(request: Request) -> dict[str, str] | Response:
     return form
 
 
+async def signed_in_form(request: Request) -> tuple[signin.SignedIn, dict[str, str]] | Response:
+    """A POST from a signed-in person: who, and their CSRF-checked form; else the answer
+    to give (the sign-in page, or the error page of a forged or malformed form)."""
+    who = await signed_in(request)
+    if who is None:
+        return to_login(request)
+    form = await form_of(request)
+    if isinstance(form, Response):
+        return form
+    return who, form
+
+
 def anonymous_csrf(request: Request) -> tuple[str, str | None]:
     """A CSRF token for forms shown before sign-in, and a new browser id to set if needed."""
     browser_id = Browser.browser_id(request)

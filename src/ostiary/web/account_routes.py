@@ -26,6 +26,7 @@ from ostiary.web.account_auth import (
     passwords_off,
     services_of,
     signed_in,
+    signed_in_form,
     to_login,
 )
 from ostiary.web.responses import NO_STORE, page, redirect
@@ -126,12 +127,10 @@ async def sessions(request: Request) -> Response:
 
 async def end_sessions(request: Request) -> Response:
     """Sign out one other session (``sid``) or every other one (``all``)."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, form = posted
     services = services_of(request)
     if form.get("scope") == "others":
         await self_service.end_other_sessions(services, who)
@@ -153,12 +152,10 @@ async def applications(request: Request) -> Response:
 
 
 async def revoke_application(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, form = posted
     client_id = form.get("client_id", "")[:64]
     await self_service.revoke_application(services_of(request), who.user.id, client_id)
     return redirect("/account/applications?notice=application-revoked")
@@ -166,12 +163,10 @@ async def revoke_application(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     """Download my data: a JSON attachment (a POST, so the CSRF token guards it too)."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, _ = posted
     services = services_of(request)
     data = await export.account_data(services, who)
     await services.audit.record(
@@ -190,12 +185,10 @@ async def download(request: Request) -> Response:
 
 async def request_verification(request: Request) -> Response:
     """Mail a link that confirms the account's email address."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, _ = posted
     services = services_of(request)
     # Counted per account like failures, so a session cannot be used to flood a mailbox.
     key = ["verify-mail:" + who.user.id]

@@ -25,7 +25,7 @@ from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.web.account_auth import csrf, form_of, signed_in, to_login
+from ostiary.web.account_auth import csrf, signed_in, signed_in_form, to_login
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, page, redirect
 
@@ -219,12 +219,10 @@ async def identities(request: Request) -> Response:
 
 async def link(request: Request) -> Response:
     """POST: link another upstream identity to the signed-in account."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, form = posted
     services = _services(request)
     browser_id = Browser.browser_id(request) or Browser.new_browser_id()
     try:
@@ -242,12 +240,10 @@ async def link(request: Request) -> Response:
 
 
 async def unlink(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
-    form = await form_of(request)
-    if isinstance(form, Response):
-        return form
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    who, form = posted
     services = _services(request)
     repo = FederationRepository(services.engine)
     linked = await repo.for_user(who.user.id)
