@@ -105,6 +105,7 @@ class Target:
     workloads: list[Workload]
     values: dict[str, Any] = field(default_factory=dict)
     pools: list[Path] = field(default_factory=list)
+    process: servers.Process | None = None
 
 
 class Bench:
@@ -126,6 +127,7 @@ class Bench:
         env = {"BENCH_AUTH": target.auth, "BENCH_BODY": (w.body or "").format(**target.values)}
         if w.script == "refresh":
             env["BENCH_TOKENS"] = str(target.pools.pop())
+        cpu = target.process.cpu_seconds() if target.process else None
         result = wrk_runner.run(
             workload=w.name,
             server=target.server,
@@ -135,6 +137,8 @@ class Bench:
             seconds=self.args.warmup if warmup else self.args.seconds,
             env=env,
         )
+        if target.process and cpu is not None and result.requests:
+            result.cpu_us = 1e6 * (target.process.cpu_seconds() - cpu) / result.requests
         if warmup:
             if result.errors:
                 self.runs.append(result)  # errors count even in warm-up
@@ -142,7 +146,8 @@ class Bench:
         self.runs.append(result)
         self.log(
             f"{target.server:8} {w.name:32} c={connections:<4} {result.rps:9.0f}/s "
-            f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}"
+            f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:7.1f} ms  errors {result.errors}  "
+            f"CPU {result.cpu_us or 0:6.0f} µs/req"
         )
 
     def measure_all(self) -> None:
@@ -178,7 +183,8 @@ class Bench:
         port = servers.free_port()
         client_id, secret = "bench-peer", secrets.token_urlsafe(32)
         log = self.workdir / "peer.log"
-        self.processes.append(servers.start_peer(port, client_id, secret, log))
+        process = servers.start_peer(port, client_id, secret, log)
+        self.processes.append(process)
         base = f"http://127.0.0.1:{port}"
         opaque = httpx.post(
             base + "/token",
@@ -186,7 +192,7 @@ class Bench:
             auth=(client_id, secret),
         ).json()["access_token"]
         self.targets.append(
-            Target("peer", base, basic(client_id, secret), PEER, {"opaque": opaque})
+            Target("peer", base, basic(client_id, secret), PEER, {"opaque": opaque}, [], process)
         )
 
     async def prepare(
@@ -237,9 +243,10 @@ class Bench:
                 pool.write_text("\n".join(seeded.refresh_tokens[i * per_run : (i + 1) * per_run]))
                 target.pools.append(pool)
         log = self.workdir / f"ostiary-{backend}.log"
-        self.processes.append(
-            servers.start_ostiary(f"ostiary/{backend}", url, port, self.secret_key, log)
+        target.process = servers.start_ostiary(
+            f"ostiary/{backend}", url, port, self.secret_key, log
         )
+        self.processes.append(target.process)
         target.values["jwt"] = httpx.post(
             target.base + "/token",
             data={"grant_type": "client_credentials", "scope": "read"},
@@ -315,6 +322,10 @@ def report(bench: Bench, argon2: tuple[float, str], peer_version: str) -> dict[s
                 "peer_workload": w.peer,
                 "peer_rps": other.rps if other else None,
                 "ratio": r.rps / other.rps if other and other.rps else None,
+                # The same comparison in server CPU per request (peer / Ostiary).
+                "cpu_ratio": (
+                    other.cpu_us / r.cpu_us if other and other.cpu_us and r.cpu_us else None
+                ),
                 "target": w.target,
             }
         )
@@ -334,14 +345,17 @@ def report(bench: Bench, argon2: tuple[float, str], peer_version: str) -> dict[s
         for x in bench.logins
     ]
     print(f"\n{'workload':34} {'c':>4} {'ostiary/s':>10} {'p50 ms':>7} {'p99 ms':>8} "
-          f"{'errors':>6} {'peer/s':>9} {'ratio':>6}  target")  # fmt: skip
+          f"{'errors':>6} {'peer/s':>9} {'ratio':>6} {'CPU µs':>7} {'cpu x':>6}"
+          "  target")  # fmt: skip
     for row in rows:
         peer_rps = f"{row['peer_rps']:9.0f}" if row["peer_rps"] else f"{'-':>9}"
         ratio = f"{row['ratio']:5.2f}x" if row["ratio"] else f"{'-':>6}"
+        cpu = f"{row['cpu_us']:7.0f}" if row["cpu_us"] else f"{'-':>7}"
+        cpu_ratio = f"{row['cpu_ratio']:5.2f}x" if row["cpu_ratio"] else f"{'-':>6}"
         print(
             f"{row['workload']:34} {row['connections']:>4} {row['rps']:10.0f} "
             f"{row['p50_ms']:7.1f} {row['p99_ms']:8.1f} {row['errors']:>6} {peer_rps} {ratio}"
-            f"  >= {row['target']}"
+            f" {cpu} {cpu_ratio}  >= {row['target']}"
         )
     for x in logins:
         print(

@@ -2,8 +2,9 @@
 
     .venv/bin/pip install -e ".[bench]"
     .venv/bin/python bench/profile_token.py
-        [--workload client_credentials|refresh_rotation|password_login]
-        [--seconds 10] [--backend postgresql|sqlite]
+        [--workload client_credentials|refresh_rotation|introspect_jwt|introspect_refresh|
+                    password_login]
+        [--seconds 10] [--backend postgresql|sqlite] [--raw-out FILE]
 
 Seeds a fresh database, starts ``ostiary serve`` under ``py-spy record`` pinned to core 0,
 drives it with wrk on core 1, and prints the share of the request-handling samples spent
@@ -23,6 +24,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import httpx
 import login_load
 import peer_compare
 import servers
@@ -72,6 +74,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workload", default="client_credentials")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--raw-out", type=Path, help="keep py-spy's raw stacks here")
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
     pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -104,6 +107,19 @@ def main() -> int:
             server.wait_ready(f"http://127.0.0.1:{port}/health")
             auth = peer_compare.basic(seeded.client_ids[0], seeded.client_secret)
             body = "grant_type=client_credentials&scope=read"
+            path = "/token"
+            if args.workload == "introspect_jwt":
+                jwt = httpx.post(
+                    f"http://127.0.0.1:{port}/token",
+                    content=body,
+                    headers={
+                        "authorization": auth,
+                        "content-type": "application/x-www-form-urlencoded",
+                    },
+                ).json()["access_token"]
+                body, path = f"token={jwt}", "/introspect"
+            elif args.workload == "introspect_refresh":
+                body, path = f"token={seeded.refresh_tokens[-1]}", "/introspect"
             script = "refresh" if args.workload == "refresh_rotation" else "post"
             result: wrk_runner.Result | login_load.LoginResult
             if args.workload == "password_login":
@@ -120,7 +136,7 @@ def main() -> int:
                 result = wrk_runner.run(
                     workload=args.workload,
                     server="ostiary",
-                    url=f"http://127.0.0.1:{port}/token",
+                    url=f"http://127.0.0.1:{port}{path}",
                     script=script,
                     connections=32,
                     seconds=args.seconds,
@@ -130,6 +146,8 @@ def main() -> int:
             server.proc.wait(timeout=60)
             server.stop()
             shares = parse(raw)
+            if args.raw_out:
+                shutil.copyfile(raw, args.raw_out)
         finally:
             if args.backend == "postgresql":
                 asyncio.run(

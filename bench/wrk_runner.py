@@ -26,6 +26,9 @@ class Result:
     errors: int
     error_detail: dict[str, int]
     first_error: str | None = None
+    # CPU time of the server process per completed request (PostgreSQL's own not included):
+    # unlike requests/s, it holds when other load shares the machine.
+    cpu_us: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -57,7 +57,7 @@ class Services:
 
 
 def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Services:
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(settings.database_url, pool_size=settings.database_pool_size)
     store = Store(engine)
     store.clients.enable_cache(settings.cache.client_ttl)
     keys = KeyManager(

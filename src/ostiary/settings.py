@@ -155,6 +155,15 @@ class Settings(BaseSettings):
         "sqlite+aiosqlite:///ostiary.db",
         description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
     )
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="PostgreSQL connections each worker keeps open, and as many more it may "
+        "open under a burst. A concurrency above the pool makes connections open and close "
+        "per request, so size it for the load; workers times nodes times twice this must fit "
+        "the server's max_connections (or use PgBouncer).",
+    )
     issuer: str = Field(
         "http://127.0.0.1:8080",
         description="Issuer identifier: https, or http on a loopback host for development.",

@@ -71,7 +71,9 @@ def serve(args: argparse.Namespace) -> None:
     settings.require_secret_key()
 
     async def prepare() -> None:
-        services = build_services(settings, create_engine(settings.database_url))
+        services = build_services(
+            settings, create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        )
         try:
             await upgrade(services.engine)
             # Signing keys are made here, once, before any worker starts: workers racing to

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -24,11 +25,11 @@ from ostiary.web import (
     federation_routes,
     oidc_routes,
     revocation_feed,
-    token_routes,
     wellknown,
 )
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
+from ostiary.web.token_routes import MachineEndpoints
 
 log = logging.getLogger("ostiary")
 
@@ -70,13 +71,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/interaction/{interaction_id}/abort", authz.abort, methods=["POST"]),
         Route("/logout", oidc_routes.end_session, methods=["GET", "POST"]),
         Route("/userinfo", oidc_routes.userinfo_endpoint, methods=["GET", "POST", "OPTIONS"]),
-        Route("/.well-known/openid-configuration", wellknown.openid_metadata, methods=["GET"]),
-        Route("/token", token_routes.token, methods=["POST"]),
-        Route("/revoke", token_routes.revoke, methods=["POST"]),
-        Route("/introspect", token_routes.introspect, methods=["POST"]),
         Route("/revocations", revocation_feed.revocations, methods=["GET"]),
-        Route("/jwks.json", wellknown.jwks, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server", wellknown.oauth_metadata, methods=["GET"]),
         Route("/health", wellknown.health, methods=["GET"]),
         Route("/demo", demo.demo_page, methods=["GET"]),
         *account_routes.routes,
@@ -85,7 +80,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Mount("/scim/v2", app=create_scim_app()),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Token, revocation, introspection, JWKS and metadata are answered before the router
+    # (web/token_routes.py): the hot machine-to-machine paths skip Starlette's objects.
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(MachineEndpoints)])
 
 
 def _announce_demo(credentials: demo.DemoCredentials) -> None:

@@ -44,10 +44,15 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def oauth_error(exc: OAuthError) -> Response:
-    """RFC 6749 §5.2: JSON body, 400 (or 401 for invalid_client), never cached."""
+def log_oauth_error(exc: OAuthError) -> None:
+    """The log-only detail of an OAuth error (never sent to the client)."""
     if exc.detail:
         log.info("oauth error %s: %s", exc.error, exc.detail)
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    """RFC 6749 §5.2: JSON body, 400 (or 401 for invalid_client), never cached."""
+    log_oauth_error(exc)
     return json_response(exc.body(), exc.status, {**NO_STORE, **exc.headers})
 
 

@@ -13,8 +13,10 @@ them (SQLAlchemy installs the codec on every pooled connection), SQLite hands ba
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
@@ -105,6 +107,32 @@ class _Sqlite:
         await self._conn.commit()
 
 
+# Per pool and event loop: how many hot statements may hold a connection at once.
+_gates: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _gate(engine: AsyncEngine) -> asyncio.Semaphore | None:
+    """At most ``pool_size`` hot statements at once, the others wait their turn: beyond the
+    pool, QueuePool opens an overflow connection and closes it again on return, so a burst
+    of concurrent requests would pay a connect (TCP, TLS negotiation, authentication) each
+    (issue #8: 14 % of introspection's CPU at 32 concurrent requests). The overflow stays
+    for everything else."""
+    pool = engine.sync_engine.pool
+    size = getattr(pool, "size", None)
+    if size is None:
+        return None
+    per_loop = _gates.setdefault(pool, {})
+    loop = asyncio.get_running_loop()
+    gate = per_loop.get(loop)
+    if gate is None:
+        for old in [x for x in per_loop if x.is_closed()]:
+            del per_loop[old]
+        gate = per_loop[loop] = asyncio.Semaphore(size())
+    return gate
+
+
 class Driver:
     """Checks a connection out of the engine's pool and hands over its driver connection."""
 
@@ -114,6 +142,16 @@ class Driver:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[HotConnection]:
+        gate = _gate(self._engine)
+        if gate is None:
+            async with self._checked_out() as conn:
+                yield conn
+            return
+        async with gate, self._checked_out() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _checked_out(self) -> AsyncIterator[HotConnection]:
         raw = await self._engine.raw_connection()
         try:
             driver = raw.driver_connection
