@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -36,7 +37,7 @@ from ostiary.services import Services, build_services
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.storage.tables import signing_keys
-from ostiary.tokens import jwt_access
+from ostiary.tokens import jwt_access, signed
 from ostiary.tokens.jwt_access import InvalidAccessToken
 from tests.conftest import PG_ADMIN_DSN, SECRET_KEY, server_settings
 
@@ -587,6 +588,38 @@ async def test_rfc8725_s3_token_size_cap(jwt_keys: KeyManager) -> None:
     assert (await jwt_access.decode(jwt_keys, fitting, issuer=ISSUER))["iss"] == ISSUER
     with pytest.raises(InvalidAccessToken, match="not a JWT"):
         await jwt_access.decode(jwt_keys, fitting + "A" * (limit + 1 - len(fitting)), issuer=ISSUER)
+
+
+@pytest.mark.anyio
+async def test_rfc7515_verified_signature_cache_never_widens_what_verifies(
+    jwt_keys: KeyManager,
+) -> None:
+    """A token verified once is remembered by its digest (issue #8), but only the signature
+    check is: a tampered copy still fails, callers cannot alter what the next one gets, the
+    key must be the very one that verified it, and the cache stays bounded."""
+    token = _sign(jwt_keys, {})
+    first = await jwt_access.decode(jwt_keys, token, issuer=ISSUER)
+    first["sub"] = "someone-else"
+    assert (await jwt_access.decode(jwt_keys, token, issuer=ISSUER))["sub"] == "user-1"
+    head, signature = token.rsplit(".", 1)
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[0] ^= 0x01
+    with pytest.raises(InvalidAccessToken, match="bad signature"):
+        await jwt_access.decode(jwt_keys, f"{head}.{_b64(bytes(raw))}", issuer=ISSUER)
+    with pytest.raises(InvalidAccessToken, match="wrong issuer"):
+        await jwt_access.decode(jwt_keys, token, issuer="https://other.example.com")
+
+    key = hashlib.sha256(token.encode()).digest()
+    loaded, claims = signed._verified[key]
+    # An entry tied to another key object (the key was replaced) is not trusted.
+    signed._verified[key] = (dataclasses.replace(loaded), {**claims, "sub": "forged"})
+    assert (await jwt_access.decode(jwt_keys, token, issuer=ISSUER))["sub"] == "user-1"
+    assert token not in str(signed._verified)  # digests only, never the bearer token
+
+    while len(signed._verified) < signed.VERIFIED_MAX:
+        signed._verified[uuid.uuid4().bytes] = (loaded, claims)
+    await jwt_access.decode(jwt_keys, _sign(jwt_keys, {}), issuer=ISSUER)
+    assert len(signed._verified) == signed.VERIFIED_MAX
 
 
 # -- repositories (shared database) ---------------------------------------------------------

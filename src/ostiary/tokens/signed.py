@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import warnings
 from typing import Any
 
@@ -17,6 +18,14 @@ from ostiary.tokens import compact
 # Only what we sign with; never "none", never HMAC (a public key is no MAC secret).
 ALLOWED_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
 MAX_TOKEN_LENGTH = 8192
+# Signatures already checked, by the whole token: the same access token comes back to
+# introspection, UserInfo and the admin API many times in its life, and an ECDSA verify is
+# the largest cost of such a request (issue #8). Only the signature check is remembered,
+# tied to the very key object that passed it (a key dropped from the ring, or replaced,
+# misses); typ, alg, kid, iss and exp are checked on every call. Kept by SHA-256 of the
+# token, so memory holds no bearer token; oldest entries go first.
+VERIFIED_MAX = 4096
+_verified: dict[bytes, tuple[LoadedKey, dict[str, Any]]] = {}
 
 
 class InvalidToken(Exception):
@@ -41,6 +50,19 @@ def sign(keys: KeyManager, alg: str, claims: dict[str, Any], typ: str) -> str:
 
 
 def _checked_claims(loaded: LoadedKey, parts: compact.Parts, token: str, alg: str) -> Any:
+    key = hashlib.sha256(token.encode()).digest()
+    seen = _verified.get(key)
+    if seen is not None and seen[0] is loaded:
+        return dict(seen[1])
+    claims = _signature_checked(loaded, parts, token, alg)
+    if isinstance(claims, dict):
+        if len(_verified) >= VERIFIED_MAX:
+            del _verified[next(iter(_verified))]
+        _verified[key] = (loaded, dict(claims))
+    return claims
+
+
+def _signature_checked(loaded: LoadedKey, parts: compact.Parts, token: str, alg: str) -> Any:
     if loaded.check is None:
         try:
             with _quiet(alg):
