@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.services import Services
+from ostiary.storage.repos._gates import Gates
 from ostiary.storage.repos.access import Effective
 from ostiary.storage.repos.clients import Client
 
@@ -19,14 +20,20 @@ def _allowed(
     return frozenset(s for s in scopes if s not in requirements or requirements[s] & roles)
 
 
-async def grantable(services: Services, user_id: str, scopes: frozenset[str]) -> frozenset[str]:
-    """The requested scopes this user may hold.
+async def grantable(
+    services: Services, user_id: str, scopes: frozenset[str], gates: Gates | None = None
+) -> frozenset[str]:
+    """The requested scopes this user may hold (``gates``: the requirements of these scopes
+    when already read, e.g. with the interaction that holds them).
 
     The client's registration still limits what may be asked for (RFC 6749 §3.3). A scope
     the user may not hold is dropped, not an error, so the client gets what the user is
     allowed (RFC 6749 §3.3: the granted scope may differ from the requested one).
     """
-    requirements = await services.store.access.requirements(scopes)
+    if gates is None:
+        requirements = await services.store.access.requirements(scopes)
+    else:
+        requirements = {s: roles for s, roles in gates.items() if s in scopes}
     if not requirements:
         return scopes
     return _allowed(scopes, requirements, await services.store.access.effective(user_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ostiary import clock
 from ostiary.settings import LockoutSettings
@@ -31,6 +32,14 @@ def client_key(client_id: str) -> str:
     return "client:" + client_id[:100]
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    # Seconds until every key is unlocked (0: go ahead).
+    wait: int
+    # The keys that had failures on record when checked.
+    recorded: frozenset[str]
+
+
 class Throttle:
     def __init__(self, repo: ThrottleRepository, settings: LockoutSettings) -> None:
         self._repo = repo
@@ -45,6 +54,11 @@ class Throttle:
         """Seconds until every key is unlocked (0: go ahead)."""
         until = await self._repo.locked_until(keys)
         return max(0, until - clock.now())
+
+    async def check(self, keys: Iterable[str]) -> Check:
+        """As ``wait_seconds``, and which keys have failures on record (for ``succeeded``)."""
+        state = await self._repo.state(keys)
+        return Check(max(0, state.locked_until - clock.now()), state.recorded)
 
     async def wait_seconds_if_suspect(self, keys: Iterable[str]) -> int:
         """As ``wait_seconds``, but only asks the database about keys seen failing here."""
@@ -63,8 +77,13 @@ class Throttle:
                 seconds = min(s.base_lock * 2 ** min(over, 20), s.max_lock)
                 await self._repo.lock(key, clock.now() + seconds)
 
-    async def succeeded(self, keys: Iterable[str]) -> None:
-        await self._repo.clear(keys)
+    async def succeeded(self, keys: Iterable[str], checked: Check | None = None) -> None:
+        """Forget the failures of these keys. Given the ``check`` made before this attempt,
+        only keys that had failures then are cleared: most logins have none, so no write
+        (a failure recorded meanwhile by another attempt was not this login's to forgive)."""
+        wanted = [k for k in keys if checked is None or k in checked.recorded]
+        if wanted:
+            await self._repo.clear(wanted)
 
     async def unlock(self, keys: Iterable[str]) -> int:
         return await self._repo.clear(keys)

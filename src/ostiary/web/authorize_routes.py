@@ -21,8 +21,9 @@ from ostiary.oauth.params import parse_params
 from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
-from ostiary.storage.repos.interactions import Interaction
-from ostiary.web import federation_routes
+from ostiary.storage.repos._gates import Gates
+from ostiary.storage.repos.clients import Client
+from ostiary.storage.repos.interactions import Interaction, InteractionState
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, form_post, page, redirect
 
@@ -106,37 +107,43 @@ async def _issue(
 
 
 async def _for_user(
-    services: Services, auth_request: AuthorizationRequest, user_id: str
+    services: Services,
+    auth_request: AuthorizationRequest,
+    user_id: str,
+    gates: Gates | None = None,
 ) -> AuthorizationRequest:
-    """The request with only the scopes this user's roles allow (role-gated scopes)."""
-    allowed = await rbac.grantable(services, user_id, frozenset(auth_request.scopes))
+    """The request with only the scopes this user's roles allow (role-gated scopes);
+    ``gates``: those of the interaction's scopes, read with it."""
+    allowed = await rbac.grantable(services, user_id, frozenset(auth_request.scopes), gates)
     if allowed == frozenset(auth_request.scopes):
         return auth_request
     return dataclasses.replace(auth_request, scopes=tuple(sorted(allowed)))
 
 
-async def _load(request: Request) -> tuple[Interaction, str] | None:
-    """The live interaction of this URL, if it belongs to this browser."""
+async def _load(request: Request) -> tuple[InteractionState, str] | None:
+    """The live interaction of this URL (with its gates and login buttons), if it belongs
+    to this browser."""
     services = _services(request)
     browser_id = Browser.browser_id(request)
     interaction_id = request.path_params["interaction_id"]
     if not browser_id or not _INTERACTION_ID.fullmatch(interaction_id):
         return None
-    interaction = await services.store.interactions.get_live(interaction_id)
-    if interaction is None:
+    state = await services.store.interactions.state(interaction_id)
+    if state is None:
         return None
     if not secrets.compare_digest(
-        interaction.browser_hash, hashlib.sha256(browser_id.encode()).digest()
+        state.interaction.browser_hash, hashlib.sha256(browser_id.encode()).digest()
     ):
         return None
-    return interaction, browser_id
+    return state, browser_id
 
 
 async def interaction_page(request: Request) -> Response:
     loaded = await _load(request)
     if loaded is None:
         return error_page(EXPIRED)
-    interaction, browser_id = loaded
+    state, browser_id = loaded
+    interaction = state.interaction
     services = _services(request)
     auth_request = AuthorizationRequest.from_json(interaction.request)
     client = await services.store.clients.get(interaction.client_id)
@@ -146,7 +153,7 @@ async def interaction_page(request: Request) -> Response:
     signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
     if signed_in is not None:
         # The consent page shows only what this user may be granted.
-        auth_request = await _for_user(services, auth_request, signed_in.user.id)
+        auth_request = await _for_user(services, auth_request, signed_in.user.id, state.gates)
     try:
         step = await prompt.next_step(
             services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
@@ -156,7 +163,7 @@ async def interaction_page(request: Request) -> Response:
         await services.store.interactions.delete(interaction.id)
         return deliver(authorize.error_response(services, exc))
     if step is Step.LOGIN:
-        return await _login_page(request, interaction, browser_id)
+        return await _login_page(request, state, browser_id, client=client)
     assert signed_in is not None
     if step is Step.CONSENT:
         return page(
@@ -172,16 +179,18 @@ async def interaction_page(request: Request) -> Response:
 
 async def _login_page(
     request: Request,
-    interaction: Interaction,
+    state: InteractionState,
     browser_id: str,
     *,
+    client: Client | None = None,
     error: str | None = None,
     username: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
     services = _services(request)
-    client = await services.store.clients.get(interaction.client_id)
+    interaction = state.interaction
+    client = client or await services.store.clients.get(interaction.client_id)
     client_name = client.name if client else interaction.client_id
     if username is None:
         # OIDC Core §3.1.2.1: login_hint fills in the username.
@@ -195,7 +204,7 @@ async def _login_page(
         error=error,
         username=username,
         local_login=services.settings.local_login,
-        providers=await federation_routes.login_buttons(services),
+        providers=state.buttons,
     )
     response.headers.update(headers or {})
     return response
@@ -219,31 +228,33 @@ async def _finish(
     )
 
 
-async def _posted(request: Request) -> tuple[Interaction, str, dict[str, str]] | Response:
+async def _posted(request: Request) -> tuple[InteractionState, str, dict[str, str]] | Response:
     loaded = await _load(request)
     if loaded is None:
         return error_page(EXPIRED)
-    interaction, browser_id = loaded
+    state, browser_id = loaded
+    interaction = state.interaction
     try:
         form = parse_params(await request.body())
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     if not _browser(request).csrf_ok(interaction.id, browser_id, form.get("csrf")):
         return error_page("The form has expired. Go back to the application and start again.", 403)
-    return interaction, browser_id, form
+    return state, browser_id, form
 
 
 async def login_submit(request: Request) -> Response:
     posted = await _posted(request)
     if isinstance(posted, Response):
         return posted
-    interaction, browser_id, form = posted
+    state, browser_id, form = posted
+    interaction = state.interaction
     services = _services(request)
     username = form.get("username", "")[:150]
     ip = request.client.host if request.client else None
     keys = [throttle.account_key(username), throttle.ip_key(ip)]
-    wait = await services.throttle.wait_seconds(keys)
-    if wait:
+    checked = await services.throttle.check(keys)
+    if wait := checked.wait:
         await services.audit.record(
             "login.failure",
             actor="anonymous",
@@ -256,7 +267,7 @@ async def login_submit(request: Request) -> Response:
         minutes = max(1, -(-wait // 60))
         return await _login_page(
             request,
-            interaction,
+            state,
             browser_id,
             error=f"Too many failed attempts. Try again in {minutes} minute(s).",
             username=username,
@@ -279,13 +290,13 @@ async def login_submit(request: Request) -> Response:
         )
         return await _login_page(
             request,
-            interaction,
+            state,
             browser_id,
             error="Wrong username or password.",
             username=username,
             status=401,
         )
-    await services.throttle.succeeded(keys[:1])
+    await services.throttle.succeeded(keys[:1], checked)
     await services.audit.record(
         "login.success",
         actor=f"user:{user.id}",
@@ -305,7 +316,8 @@ async def consent_submit(request: Request) -> Response:
     posted = await _posted(request)
     if isinstance(posted, Response):
         return posted
-    interaction, _browser_id, form = posted
+    state, _browser_id, form = posted
+    interaction = state.interaction
     services = _services(request)
     signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
     if signed_in is None:
@@ -313,7 +325,10 @@ async def consent_submit(request: Request) -> Response:
     if form.get("decision") != "allow":
         return await _deny(services, interaction)
     auth_request = await _for_user(
-        services, AuthorizationRequest.from_json(interaction.request), signed_in.user.id
+        services,
+        AuthorizationRequest.from_json(interaction.request),
+        signed_in.user.id,
+        state.gates,
     )
     await services.store.consents.grant(
         signed_in.user.id, interaction.client_id, frozenset(auth_request.scopes)
@@ -332,7 +347,7 @@ async def abort(request: Request) -> Response:
     posted = await _posted(request)
     if isinstance(posted, Response):
         return posted
-    return await _deny(_services(request), posted[0])
+    return await _deny(_services(request), posted[0].interaction)
 
 
 async def _deny(services: Services, interaction: Interaction) -> Response:

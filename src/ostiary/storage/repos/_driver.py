@@ -14,6 +14,7 @@ them (SQLAlchemy installs the codec on every pooled connection), SQLite hands ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import weakref
@@ -22,7 +23,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -107,34 +110,72 @@ class _Sqlite:
         await self._conn.commit()
 
 
-# Per pool and event loop: how many hot statements may hold a connection at once.
-_gates: weakref.WeakKeyDictionary[Any, dict[asyncio.AbstractEventLoop, asyncio.Semaphore]] = (
+# Connections a hot statement keeps checked out for the next one, per event loop.
+HOLD = 8
+
+
+class _Held:
+    """The hot path's share of one engine's pool, on one event loop.
+
+    - At most ``pool_size`` hot statements at once; the others wait their turn. Beyond the
+      pool, QueuePool opens an overflow connection and closes it again on return, so a
+      burst of concurrent requests paid a connect (TCP, TLS negotiation, authentication)
+      each (issue #8: 14 % of an introspection's CPU at 32 concurrent requests).
+    - Up to ``HOLD`` connections stay checked out between hot statements: a checkout and a
+      check-in through SQLAlchemy cost more CPU than the statement itself (~45 µs against
+      ~16 µs). The rest of the pool, and its overflow, stay for everything else.
+
+    ``engine.dispose()`` closes the held connections (the ``engine_disposed`` event).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.gate = asyncio.Semaphore(size)
+        self.idle: list[PoolProxiedConnection] = []
+        self.keep = min(size, HOLD)
+        self.disposed = False
+
+
+_held: weakref.WeakKeyDictionary[Engine, dict[asyncio.AbstractEventLoop, _Held]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _gate(engine: AsyncEngine) -> asyncio.Semaphore | None:
-    """At most ``pool_size`` hot statements at once, the others wait their turn: beyond the
-    pool, QueuePool opens an overflow connection and closes it again on return, so a burst
-    of concurrent requests would pay a connect (TCP, TLS negotiation, authentication) each
-    (issue #8: 14 % of introspection's CPU at 32 concurrent requests). The overflow stays
-    for everything else."""
-    pool = engine.sync_engine.pool
-    size = getattr(pool, "size", None)
-    if size is None:
+def _held_for(engine: AsyncEngine) -> _Held | None:
+    sync = engine.sync_engine
+    size = getattr(sync.pool, "size", None)
+    if size is None:  # a pool without a size (SQLite :memory:): nothing to share out
         return None
-    per_loop = _gates.setdefault(pool, {})
+    per_loop = _held.get(sync)
+    if per_loop is None:
+        per_loop = _held[sync] = {}
+        event.listen(sync, "engine_disposed", _release)
     loop = asyncio.get_running_loop()
-    gate = per_loop.get(loop)
-    if gate is None:
+    held = per_loop.get(loop)
+    if held is None:
         for old in [x for x in per_loop if x.is_closed()]:
-            del per_loop[old]
-        gate = per_loop[loop] = asyncio.Semaphore(size())
-    return gate
+            _close_all(per_loop.pop(old))
+        held = per_loop[loop] = _Held(size())
+    return held
+
+
+def _close_all(held: _Held) -> None:
+    held.disposed = True
+    idle, held.idle = held.idle, []
+    for raw in idle:
+        # Closes the driver connection (or, for one of a closed event loop, at least
+        # checks the record back in); failures are logged by SQLAlchemy.
+        with contextlib.suppress(Exception):
+            raw.invalidate()
+
+
+def _release(sync_engine: Engine) -> None:
+    """``engine_disposed``: runs inside ``AsyncEngine.dispose()``'s greenlet."""
+    for held in _held.pop(sync_engine, {}).values():
+        _close_all(held)
 
 
 class Driver:
-    """Checks a connection out of the engine's pool and hands over its driver connection."""
+    """Hands over the driver connection of a connection from the engine's pool."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -142,27 +183,36 @@ class Driver:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[HotConnection]:
-        gate = _gate(self._engine)
-        if gate is None:
-            async with self._checked_out() as conn:
-                yield conn
-            return
-        async with gate, self._checked_out() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def _checked_out(self) -> AsyncIterator[HotConnection]:
-        raw = await self._engine.raw_connection()
-        try:
-            driver = raw.driver_connection
-            yield _Postgres(driver) if self.postgresql else _Sqlite(driver)
-        except BaseException:
-            # A broken connection (server restart, cancelled mid-statement) never goes
-            # back to the pool; the pool opens a new one next time.
-            await greenlet_spawn(raw.invalidate)
-            raise
-        finally:
+        """A connection for a few statements. Never call another repository inside the
+        block: a hot connection waiting for a second one could wait for ever."""
+        held = _held_for(self._engine)
+        if held is None:
+            raw = await self._engine.raw_connection()
+            try:
+                yield self._wrap(raw)
+            except BaseException:
+                await greenlet_spawn(raw.invalidate)
+                raise
             await greenlet_spawn(raw.close)
+            return
+        async with held.gate:
+            raw = held.idle.pop() if held.idle else await self._engine.raw_connection()
+            try:
+                yield self._wrap(raw)
+            except BaseException:
+                # A broken connection (server restart, cancelled mid-statement) is closed,
+                # never reused; the pool opens a new one next time.
+                await greenlet_spawn(raw.invalidate)
+                raise
+            if held.disposed or len(held.idle) >= held.keep:
+                await greenlet_spawn(raw.close)
+            else:
+                held.idle.append(raw)
+
+    def _wrap(self, raw: PoolProxiedConnection) -> HotConnection:
+        return (
+            _Postgres(raw.driver_connection) if self.postgresql else _Sqlite(raw.driver_connection)
+        )
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         async with self.connection() as conn:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.tables import (
     group_members,
     group_parents,
@@ -25,6 +26,14 @@ from ostiary.storage.tables import (
 
 # The deepest nesting the admin API lets one build; lookups here follow any depth.
 MAX_GROUP_DEPTH = 16
+
+# Asked on every authorization (issue #8): the driver connection, the names as one JSON
+# array parameter (one statement text per dialect).
+_REQUIREMENTS = {
+    True: "SELECT scope, role FROM scope_roles"
+    " WHERE scope IN (SELECT json_array_elements_text($1::json))",
+    False: "SELECT scope, role FROM scope_roles WHERE scope IN (SELECT value FROM json_each($1))",
+}
 
 
 class AccessError(ValueError):
@@ -66,6 +75,7 @@ class Effective:
 class AccessRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
 
     # -- roles ---------------------------------------------------------------------------
 
@@ -356,13 +366,12 @@ class AccessRepository:
         wanted = set(names)
         if not wanted:
             return {}
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(select(scope_roles).where(scope_roles.c.scope.in_(wanted)))
-            ).all()
+        rows = await self._driver.fetch(
+            _REQUIREMENTS[self._driver.postgresql], json_text(sorted(wanted))
+        )
         result: dict[str, set[str]] = {}
-        for row in rows:
-            result.setdefault(row.scope, set()).add(row.role)
+        for scope, role in rows:
+            result.setdefault(scope, set()).add(role)
         return {k: frozenset(v) for k, v in result.items()}
 
     # -- helpers -------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""The append-only audit log of security events."""
+"""The append-only audit log of security events.
+
+A security event is written before its response (a login among them), so one event goes
+through the driver connection (``_driver``, issue #8); batches use SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.tables import audit_events
 
 
@@ -42,13 +47,36 @@ class AuditEvent:
 
 
 PERSONAL_DETAILS = frozenset({"username", "email", "name", "before", "after"})
+_INSERT = (
+    "INSERT INTO audit_events (at, type, actor, outcome, user_id, client_id, ip, reason, details)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
 
 
 class AuditRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
+
+    async def add(self, e: AuditEvent) -> None:
+        """One event, committed when this returns."""
+        await self._driver.fetch(
+            _INSERT,
+            e.at or clock.now(),
+            e.type,
+            e.actor,
+            e.outcome,
+            e.user_id,
+            e.client_id,
+            e.ip,
+            e.reason,
+            json_text(e.details),
+        )
 
     async def add_many(self, events: Sequence[AuditEvent]) -> None:
+        if len(events) == 1:
+            await self.add(events[0])
+            return
         if not events:
             return
         rows = [

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.federation.providers import Provider
+from ostiary.storage.repos._driver import Driver
 from ostiary.storage.tables import federation_providers as table
 from ostiary.storage.tables import group_members, user_roles
 
@@ -20,10 +21,19 @@ class DuplicateProviderError(Exception):
     pass
 
 
+# Every login page shows these (issue #8: on the driver connection). Booleans compare as
+# in both dialects' storage: true on PostgreSQL, 1 on SQLite.
+_BUTTONS = (
+    "SELECT name, display_name FROM federation_providers WHERE enabled = $1"
+    " ORDER BY display_name, name"
+)
+
+
 class ProviderRepository:
     def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer
+        self._driver = Driver(engine)
 
     def _from_row(self, row: Any) -> Provider:
         m = row._mapping
@@ -101,13 +111,7 @@ class ProviderRepository:
 
     async def buttons(self) -> list[tuple[str, str]]:
         """(name, display name) of the enabled providers, without unsealing any secret."""
-        query = (
-            select(table.c.name, table.c.display_name)
-            .where(table.c.enabled.is_(True))
-            .order_by(table.c.display_name, table.c.name)
-        )
-        async with self._engine.connect() as conn:
-            return [(r.name, r.display_name) for r in (await conn.execute(query)).all()]
+        return [(name, label) for name, label in await self._driver.fetch(_BUTTONS, True)]
 
     async def delete(self, name: str) -> bool:
         """Delete the provider, its linked identities (cascade), and every role and group

@@ -1,14 +1,23 @@
-"""Pending authorization requests waiting for login or consent, bound to one browser."""
+"""Pending authorization requests waiting for login or consent, bound to one browser.
+
+Every step of a browser login reads or writes its interaction, so those statements run on
+the driver connection (``_driver``, issue #8); the purge stays on SQLAlchemy Core. The
+interaction pages read the interaction with what they show or check next in one statement
+(``state``): the role gates of its scopes and the sign-in buttons of the enabled upstream
+providers, read at the same moment as the interaction, not from a cache.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
+from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
 from ostiary.storage.tables import interactions
 
 
@@ -22,48 +31,96 @@ class Interaction:
     authenticated: bool = False
 
 
+_INSERT = (
+    "INSERT INTO interactions (id, browser_hash, client_id, request, expires_at, authenticated)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_LIVE = (
+    "SELECT id, browser_hash, client_id, request, expires_at, authenticated"
+    " FROM interactions WHERE id = $1 AND expires_at > $2"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionState:
+    interaction: Interaction
+    # Which of the requested scopes a role gates, and the roles that may have them.
+    gates: Gates
+    # (name, display name) of each enabled upstream provider, for a login page.
+    buttons: list[tuple[str, str]]
+
+
+# Column expressions are constants of this module; every value is a bound parameter.
+def _state_sql(postgresql: bool) -> str:
+    if postgresql:
+        scopes = "i.request->'scopes'"
+        buttons = (
+            "SELECT json_agg(json_build_array(p.name, p.display_name)"
+            " ORDER BY p.display_name, p.name) FROM federation_providers p WHERE p.enabled = $3"
+        )
+    else:
+        scopes = "json_extract(i.request, '$.scopes')"
+        buttons = (
+            "SELECT json_group_array(json_array(p.name, p.display_name)) FROM"
+            " (SELECT name, display_name FROM federation_providers WHERE enabled = $3"
+            " ORDER BY display_name, name) p"
+        )
+    return f"""
+SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticated,
+       {gates_sql(scopes, postgresql=postgresql)}, ({buttons})
+FROM interactions i
+WHERE i.id = $1 AND i.expires_at > $2
+"""  # noqa: S608
+
+
+_STATE = {True: _state_sql(True), False: _state_sql(False)}
+_MARK_AUTHENTICATED = "UPDATE interactions SET authenticated = $2 WHERE id = $1"
+_DELETE = "DELETE FROM interactions WHERE id = $1 RETURNING 1"
+
+
+def _from_driver(row: Row) -> Interaction:
+    id_, browser_hash, client_id, request, expires_at, authenticated = row[:6]
+    return Interaction(
+        id_, bytes(browser_hash), client_id, json_value(request), expires_at, bool(authenticated)
+    )
+
+
 class InteractionRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
 
     async def add(self, interaction: Interaction) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(interactions).values(
-                    id=interaction.id,
-                    browser_hash=interaction.browser_hash,
-                    client_id=interaction.client_id,
-                    request=interaction.request,
-                    expires_at=interaction.expires_at,
-                )
-            )
+        await self._driver.fetch(
+            _INSERT,
+            interaction.id,
+            interaction.browser_hash,
+            interaction.client_id,
+            json_text(interaction.request),
+            interaction.expires_at,
+            interaction.authenticated,
+        )
 
     async def get_live(self, interaction_id: str) -> Interaction | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(interactions).where(
-                        interactions.c.id == interaction_id,
-                        interactions.c.expires_at > clock.now(),
-                    )
-                )
-            ).first()
-        return Interaction(**row._mapping) if row else None
+        row = await self._driver.fetchrow(_LIVE, interaction_id, clock.now())
+        return _from_driver(row) if row else None
+
+    async def state(self, interaction_id: str) -> InteractionState | None:
+        """The live interaction, its scopes' gates and the login buttons: one statement."""
+        row = await self._driver.fetchrow(
+            _STATE[self._driver.postgresql], interaction_id, clock.now(), True
+        )
+        if row is None:
+            return None
+        buttons = [(name, label) for name, label in json_value(row[7]) or []]
+        return InteractionState(_from_driver(row), parse_gates(row[6]), buttons)
 
     async def mark_authenticated(self, interaction_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(interactions)
-                .where(interactions.c.id == interaction_id)
-                .values(authenticated=True)
-            )
+        await self._driver.fetch(_MARK_AUTHENTICATED, interaction_id, True)
 
     async def delete(self, interaction_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(interactions).where(interactions.c.id == interaction_id)
-            )
-        return result.rowcount == 1
+        """True only for the one call that deleted it (single use, even across nodes)."""
+        return await self._driver.fetchrow(_DELETE, interaction_id) is not None
 
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:

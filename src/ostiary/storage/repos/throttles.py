@@ -1,61 +1,89 @@
-"""Failed-attempt counters shared by every node (brute-force protection)."""
+"""Failed-attempt counters shared by every node (brute-force protection).
+
+The login form consults and clears these on every attempt, so those statements run on the
+driver connection (``_driver``, issue #8).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.tables import throttles
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleState:
+    # The latest lock end among the keys asked about (0 when none is locked).
+    locked_until: int
+    # The keys that have a record (failures counted, possibly locked).
+    recorded: frozenset[str]
+
+
+# Keys travel as one JSON array parameter, so each statement has one text per dialect.
+_KEYS = {
+    True: "SELECT json_array_elements_text($1::json)",
+    False: "SELECT value FROM json_each($1)",
+}
+_STATE = {
+    pg: f"SELECT key, locked_until FROM throttles WHERE key IN ({keys})"  # noqa: S608
+    for pg, keys in _KEYS.items()
+}
+_CLEAR = {
+    pg: f"DELETE FROM throttles WHERE key IN ({keys}) RETURNING 1"  # noqa: S608
+    for pg, keys in _KEYS.items()
+}
+# A stale record ($4: the window's start) starts over; atomic across nodes.
+_FAIL = """
+INSERT INTO throttles (key, failures, last_failure_at, locked_until) VALUES ($1, 1, $2, 0)
+ON CONFLICT (key) DO UPDATE SET
+    failures = CASE WHEN throttles.last_failure_at < $3 THEN 1 ELSE throttles.failures + 1 END,
+    last_failure_at = $2
+RETURNING failures
+"""
+_LOCK = "UPDATE throttles SET locked_until = $2 WHERE key = $1"
 
 
 class ThrottleRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._driver = Driver(engine)
+
+    async def state(self, keys: Iterable[str]) -> ThrottleState:
+        """Which of these keys have a record, and the latest lock end among them."""
+        wanted = list(keys)
+        if not wanted:
+            return ThrottleState(0, frozenset())
+        rows = await self._driver.fetch(_STATE[self._driver.postgresql], json_text(wanted))
+        return ThrottleState(
+            max((int(r[1]) for r in rows), default=0), frozenset(r[0] for r in rows)
+        )
 
     async def locked_until(self, keys: Iterable[str]) -> int:
         """The latest lock end among these keys (0 when none is locked)."""
-        wanted = list(keys)
-        async with self._engine.connect() as conn:
-            value = (
-                await conn.execute(
-                    select(func.max(throttles.c.locked_until)).where(throttles.c.key.in_(wanted))
-                )
-            ).scalar()
-        return int(value or 0)
+        return (await self.state(keys)).locked_until
 
     async def fail(self, key: str, *, window: int) -> int:
         """Count one failure (a fresh count when the last one is older than ``window``);
         returns the number of failures now on record. Atomic across nodes."""
         now = clock.now()
-        dialect = self._engine.dialect.name
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert_(throttles).values(key=key, failures=1, last_failure_at=now, locked_until=0)
-        stale = throttles.c.last_failure_at < now - window
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                # a stale record starts over
-                "failures": case((stale, 1), else_=throttles.c.failures + 1),
-                "last_failure_at": now,
-            },
-        ).returning(throttles.c.failures)
-        async with self._engine.begin() as conn:
-            return int((await conn.execute(stmt)).scalar_one())
+        row = await self._driver.fetchrow(_FAIL, key, now, now - window)
+        assert row is not None
+        return int(row[0])
 
     async def lock(self, key: str, until: int) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                throttles.update().where(throttles.c.key == key).values(locked_until=until)
-            )
+        await self._driver.fetch(_LOCK, key, until)
 
     async def clear(self, keys: Iterable[str]) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(throttles).where(throttles.c.key.in_(list(keys))))
-        return result.rowcount
+        wanted = list(keys)
+        if not wanted:
+            return 0
+        return len(await self._driver.fetch(_CLEAR[self._driver.postgresql], json_text(wanted)))
 
     async def purge_idle(self, seconds: int) -> int:
         now = clock.now()

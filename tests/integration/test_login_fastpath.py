@@ -1,0 +1,224 @@
+"""The password-login statements on the driver connection (issue #8), SQLite and PostgreSQL.
+
+An interaction is read with its scopes' role gates and the enabled providers' buttons in
+one statement, exactly as the separate reads would give them; deleting it is single use;
+the throttle reads, counts, locks and clears as before, and a successful login clears the
+account's failures only when it had some (no write otherwise); one audit event written on
+the driver reads back as SQLAlchemy Core reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ostiary import clock
+from ostiary.accounts import access as rbac
+from ostiary.accounts import throttle
+from ostiary.accounts.throttle import Throttle
+from ostiary.federation.providers import Provider
+from ostiary.federation.sealing import client_secrets
+from ostiary.services import Services, build_services
+from ostiary.settings import LockoutSettings
+from ostiary.storage.repos.audit import AuditEvent
+from ostiary.storage.repos.federation_providers import ProviderRepository
+from ostiary.storage.repos.interactions import Interaction
+from tests.conftest import server_settings, unique
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def services(database_url: str) -> AsyncIterator[Services]:
+    services = build_services(server_settings(database_url, 0))
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+def providers(services: Services) -> ProviderRepository:
+    return ProviderRepository(services.engine, client_secrets(services.settings))
+
+
+async def add_interaction(services: Services, scopes: list[str], ttl: int = 600) -> Interaction:
+    interaction = Interaction(
+        id=secrets.token_urlsafe(24),
+        browser_hash=secrets.token_bytes(32),
+        client_id=unique("client"),
+        request={"scopes": scopes, "state": "ä ☃", "claims": None, "prompt": []},
+        expires_at=clock.now() + ttl,
+    )
+    await services.store.interactions.add(interaction)
+    return interaction
+
+
+async def test_interaction_round_trip_and_single_use(services: Services) -> None:
+    interactions = services.store.interactions
+    interaction = await add_interaction(services, ["openid", "read"])
+    assert await interactions.get_live(interaction.id) == interaction
+    await interactions.mark_authenticated(interaction.id)
+    marked = await interactions.get_live(interaction.id)
+    assert marked is not None and marked.authenticated is True
+    assert await interactions.delete(interaction.id) is True
+    assert await interactions.delete(interaction.id) is False
+    assert await interactions.get_live(interaction.id) is None
+    assert await interactions.state(interaction.id) is None
+    expired = await add_interaction(services, ["read"], ttl=-1)
+    assert await interactions.get_live(expired.id) is None
+    assert await interactions.state(expired.id) is None
+
+
+async def test_concurrent_deletes_one_wins(services: Services) -> None:
+    interaction = await add_interaction(services, ["read"])
+    results = await asyncio.gather(
+        *(services.store.interactions.delete(interaction.id) for _ in range(5))
+    )
+    assert sorted(results) == [False] * 4 + [True]
+
+
+async def test_state_reads_gates_and_buttons_as_separate_reads_would(services: Services) -> None:
+    access = services.store.access
+    role, gated, open_ = unique("role"), unique("gated"), unique("open")
+    await access.create_role(role)
+    await access.create_scope(gated, required_roles=[role])
+    await access.create_scope(open_)
+    repo = providers(services)
+    names = [unique("idp") for _ in range(3)]
+    # Display names sort differently from the names; one provider is switched off.
+    for name, label, enabled in zip(
+        names, ["Zeta", "Alpha", "Mid"], [True, True, False], strict=True
+    ):
+        await repo.add(
+            Provider(name, label, "oidc", "https://idp.example", "cid", None, ("openid",), enabled)
+        )
+    scopes = ["openid", gated, open_]
+    interaction = await add_interaction(services, scopes)
+
+    state = await services.store.interactions.state(interaction.id)
+
+    assert state is not None
+    assert state.interaction == interaction
+    assert state.gates == {gated: frozenset({role})}
+    assert state.gates == await access.requirements(scopes)
+    assert state.buttons == await repo.buttons()
+    mine = [b for b in state.buttons if b[0] in names]
+    assert mine == [(names[1], "Alpha"), (names[0], "Zeta")]
+    for name in names:
+        await repo.delete(name)
+
+
+async def test_state_without_gates_or_providers(services: Services) -> None:
+    interaction = await add_interaction(services, [])
+    state = await services.store.interactions.state(interaction.id)
+    assert state is not None and state.gates == {}
+    assert state.buttons == await providers(services).buttons()
+
+
+async def test_grantable_with_gates_read_beforehand(services: Services) -> None:
+    access = services.store.access
+    role, gated = unique("role"), unique("gated")
+    await access.create_role(role)
+    await access.create_scope(gated, required_roles=[role])
+    user = await services.store.users.add(username=unique("u"), email=None, password_hash=None)
+    scopes = frozenset({"openid", gated})
+    gates = await access.requirements(scopes)
+    assert await rbac.grantable(services, user.id, scopes, gates) == {"openid"}
+    assert await rbac.grantable(services, user.id, scopes) == {"openid"}
+    await access.assign(user.id, role)
+    assert await rbac.grantable(services, user.id, scopes, gates) == scopes
+    # Gates of scopes not asked about here play no part.
+    assert await rbac.grantable(services, user.id, frozenset({"openid"}), gates) == {"openid"}
+
+
+async def test_throttle_counts_locks_and_clears(services: Services) -> None:
+    repo = services.store.throttles
+    key, other = unique("user:"), unique("ip:login:")
+    assert await repo.state([key, other]) == (await repo.state([]))
+    assert await repo.fail(key, window=900) == 1
+    assert await repo.fail(key, window=900) == 2
+    state = await repo.state([key, other])
+    assert state.recorded == {key} and state.locked_until == 0
+    until = clock.now() + 60
+    await repo.lock(key, until)
+    assert await repo.locked_until([key, other]) == until
+    assert await repo.clear([key, other]) == 1
+    assert await repo.state([key]) == (await repo.state([]))
+
+
+async def test_throttle_stale_failures_start_over(services: Services) -> None:
+    repo = services.store.throttles
+    key = unique("user:")
+    assert await repo.fail(key, window=900) == 1
+    assert await repo.fail(key, window=900) == 2
+    # A window that ended before the last failure: the count starts over.
+    assert await repo.fail(key, window=-1) == 1
+
+
+async def test_lockout_and_reset_on_success_stay_exact(services: Services) -> None:
+    settings = LockoutSettings(account_threshold=3, ip_threshold=100, base_lock=30)
+    guard = Throttle(services.store.throttles, settings)
+    keys = [throttle.account_key(unique("who")), throttle.ip_key(unique("10.0.0"))]
+
+    checked = await guard.check(keys)
+    assert checked.wait == 0 and checked.recorded == frozenset()
+    for _ in range(2):
+        await guard.failed(keys)
+    checked = await guard.check(keys)
+    assert checked.wait == 0 and checked.recorded == set(keys)
+    # A success clears the account's failures (not the address's).
+    await guard.succeeded(keys[:1], checked)
+    assert (await guard.check(keys)).recorded == {keys[1]}
+
+    for _ in range(3):
+        await guard.failed(keys)
+    assert 0 < (await guard.check(keys)).wait <= 30
+    assert (await guard.check(keys)).wait == await guard.wait_seconds(keys)
+
+
+async def test_success_without_failures_writes_nothing(services: Services) -> None:
+    guard = Throttle(services.store.throttles, LockoutSettings())
+    key = throttle.account_key(unique("clean"))
+    checked = await guard.check([key])
+
+    # A failure that lands while this login's password is being verified is kept.
+    await services.store.throttles.fail(key, window=900)
+    await guard.succeeded([key], checked)
+    assert (await guard.check([key])).recorded == {key}
+    # Without a check, as before: cleared unconditionally.
+    await guard.succeeded([key])
+    assert (await guard.check([key])).recorded == frozenset()
+
+
+async def test_one_audit_event_on_the_driver_reads_back(services: Services) -> None:
+    user_id = unique("audited")
+    event = AuditEvent(
+        type="login.success",
+        actor=f"user:{user_id}",
+        user_id=user_id,
+        client_id="c1",
+        ip="127.0.0.1",
+        details={"method": "pwd", "nested": {"é": [1, None]}},
+        at=clock.now(),
+    )
+    await services.store.audit.add_many([event])
+    quiet = AuditEvent(type="login.failure", actor="anonymous", user_id=user_id)
+    await services.store.audit.add_many([quiet])
+    batch = [AuditEvent(type="token.issued", actor="client:c1", user_id=user_id)] * 2
+    await services.store.audit.add_many(batch)
+
+    rows = await services.store.audit.query(user_id=user_id)
+
+    assert [r.type for r in rows] == ["login.success", "login.failure"] + ["token.issued"] * 2
+    first, second = rows[0], rows[1]
+    assert first.details == event.details and first.at == event.at and first.ip == "127.0.0.1"
+    assert (first.outcome, first.reason, first.client_id) == ("success", None, "c1")
+    assert second.details == {} and second.at > 0 and second.ip is None
