@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from ostiary.storage.engine import create_engine
+from ostiary.storage.repos import _driver
 from ostiary.storage.repos._driver import Driver
 
 pytestmark = pytest.mark.anyio
@@ -66,3 +67,44 @@ def test_pool_size_is_a_setting() -> None:
 
     settings = load_settings(database_pool_size=7)
     assert settings.database_pool_size == 7
+
+
+async def test_held_connections_are_reused_and_closed_on_dispose(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=4)
+    connects = 0
+
+    def counted(*_args: object) -> None:
+        nonlocal connects
+        connects += 1
+
+    event.listen(engine.sync_engine, "connect", counted)
+    driver = Driver(engine)
+    for i in range(50):
+        row = await driver.fetchrow("SELECT $1 + 1", i)
+        assert row is not None and row[0] == i + 1
+    assert connects == 1  # one connection, kept checked out between statements
+    held = _driver._held[engine.sync_engine][asyncio.get_running_loop()]
+    kept = list(held.idle)
+    assert len(kept) == 1
+    await engine.dispose()
+    assert held.disposed and not held.idle
+    assert all(not raw.is_valid for raw in kept)
+    assert engine.sync_engine not in _driver._held
+
+
+async def test_statement_failure_discards_the_held_connection(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=2)
+    driver = Driver(engine)
+    try:
+        await driver.fetchrow("SELECT 1")
+        held = _driver._held[engine.sync_engine][asyncio.get_running_loop()]
+        first = held.idle[0]
+        with pytest.raises(Exception):  # noqa: B017 (driver-specific error types)
+            await driver.fetchrow("SELECT * FROM no_such_table")
+        assert not first.is_valid
+        assert held.idle == []
+        row = await driver.fetchrow("SELECT 2")
+        assert row is not None and row[0] == 2
+        assert held.idle and held.idle[0] is not first
+    finally:
+        await engine.dispose()
