@@ -48,7 +48,13 @@ from ostiary.web.browser import Browser
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-STEPS = ("GET /authorize", "GET login page", "POST password", "GET → code", "POST /token")
+STEPS = (
+    "GET /authorize",
+    "GET login page",
+    "POST password (→ code)",
+    "GET → code (consent)",
+    "POST /token",
+)
 
 
 class Counter:
@@ -226,8 +232,10 @@ async def run(url: str, n: int) -> dict[str, Any]:
             match = CSRF.search(page.body.decode())
             assert match, "no CSRF token on the login page"
             form = {"csrf": match.group(1), "username": user, "password": password}
-            await step(STEPS[2], "POST", f"{interaction}/login", 303, form=form)
-            back = (await step(STEPS[3], "GET", interaction, 303)).header("location")
+            posted = await step(STEPS[2], "POST", f"{interaction}/login", 303, form=form)
+            back = posted.header("location")
+            if back == interaction:  # a consent page or another step (else: the client)
+                back = (await step(STEPS[3], "GET", interaction, 303)).header("location")
             code = parse_qs(urlsplit(back).query)["code"][0]
             token = {
                 "grant_type": "authorization_code",

@@ -77,8 +77,9 @@ async def one_login(
     if not match:
         raise FlowError("no CSRF token on the login page")
     form = {"csrf": match.group(1), "username": user, "password": pw}
-    _expect(await http.post(f"{interaction}/login", data=form), 303)
-    back = _expect(await http.get(interaction), 303).headers["location"]
+    back = _expect(await http.post(f"{interaction}/login", data=form), 303).headers["location"]
+    if back == interaction:  # a consent page or another step follows (else: the client)
+        back = _expect(await http.get(interaction), 303).headers["location"]
     query = parse_qs(urlsplit(back).query)
     if "code" not in query:
         raise FlowError(f"no code in the redirect: {back[:200]}")

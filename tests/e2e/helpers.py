@@ -103,6 +103,8 @@ def login_and_consent(
             data={"csrf": csrf_of(page.text), "username": username, "password": password},
         )
         assert response.status_code == 303, response.text
+        if not response.headers["location"].startswith("/interaction/"):
+            return response  # nothing left to ask: the code went straight to the client
         page = web.get(location)
     if page.status_code == 303:
         return page

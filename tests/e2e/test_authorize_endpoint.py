@@ -600,14 +600,41 @@ def test_rfc6749_4_1_1_first_party_client_never_asks_consent(
     params = authorize_params(client, challenge, scope="read write")
     with browser(server) as web:
         interaction = to_interaction(web.get("/authorize", params=params))
-        assert login(web, interaction, username).status_code == 303
-        finished = web.get(interaction)
+        # Nothing to ask: the code goes to the client straight from the login POST.
+        finished = login(web, interaction, username)
         query = client_redirect(finished, REDIRECT)
         assert query["state"] == params["state"]
         assert query["code"].startswith("ost_ac_")
         # Signed in now: the next request does not even show an interaction.
         direct = web.get("/authorize", params=authorize_params(client, challenge))
         assert "code" in client_redirect(direct, REDIRECT)
+
+
+def test_rfc9700_4_12_login_post_is_followed_by_a_get_when_consent_follows(
+    server: LiveServer, username: str
+) -> None:
+    """After the password POST: straight to the client when nothing is left to ask (above),
+    else a 303 to the interaction page, so the consent page is the answer to a GET."""
+    client = make_client(server)
+    _, challenge = pkce_pair()
+    params = authorize_params(client, challenge, scope="read")
+    with browser(server) as web:
+        interaction = to_interaction(web.get("/authorize", params=params))
+        posted = login(web, interaction, username)
+        assert posted.status_code == 303
+        assert posted.headers["location"] == interaction
+        assert SESSION in set_cookies(posted)
+        consent = web.get(interaction)
+        assert 'name="decision"' in consent.text, consent.text
+        query = client_redirect(
+            web.post(
+                f"{interaction}/consent",
+                data={"csrf": csrf_of(consent.text), "decision": "allow"},
+            ),
+            REDIRECT,
+        )
+        assert query["code"].startswith("ost_ac_")
+        assert query["state"] == params["state"]
 
 
 # -- the login form ----------------------------------------------------------------------

@@ -180,7 +180,9 @@ def demo_flow(issuer: str, credentials: DemoCredentials) -> dict[str, Any]:
             },
         )
         assert login.status_code == 303, login.text
-        response = web.get(interaction)
+        response = login
+        if login.headers["location"] == interaction:
+            response = web.get(interaction)
         if response.status_code == 200:
             assert 'name="decision"' in response.text, response.text
             assert "demo:read" in response.text and "demo:write" in response.text

@@ -56,11 +56,25 @@ async def start_session(
     amr: tuple[str, ...] = ("pwd",),
     acr: str | None = None,
 ) -> str:
+    """A new cookie value at each login (see ``sign_in``); the cookie value."""
+    token, _ = await sign_in(services, user, previous, amr=amr, acr=acr)
+    return token
+
+
+async def sign_in(
+    services: Services,
+    user: User,
+    previous: str | None,
+    *,
+    amr: tuple[str, ...] = ("pwd",),
+    acr: str | None = None,
+) -> tuple[str, SignedIn]:
     """A new cookie value at each login, so a planted session id is worthless.
 
     The same user signing in again keeps the session (its sid, and so the clients that
     logout must reach) with a fresh auth_time; another user's session is ended properly,
-    back-channel logout included, before a new one starts.
+    back-channel logout included, before a new one starts. Returns the cookie value and
+    who is signed in with it now.
     """
     sessions = services.store.sessions
     ttl = services.settings.sessions.ttl
@@ -68,14 +82,17 @@ async def start_session(
     if previous:
         old = await sessions.get_live(digest(previous))
         if old is not None and old.user_id == user.id:
-            if await sessions.reauthenticate(old.id_hash, digest(token), ttl=ttl, amr=amr, acr=acr):
-                return token
+            renewed = await sessions.reauthenticate(
+                old.id_hash, digest(token), ttl=ttl, amr=amr, acr=acr
+            )
+            if renewed is not None:
+                return token, SignedIn(renewed, user)
         elif old is not None:
             await logout.end_session(services, old)
         else:
             await sessions.delete(digest(previous))
-    await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr)
-    return token
+    session = await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr)
+    return token, SignedIn(session, user)
 
 
 async def current(services: Services, cookie: str | None) -> SignedIn | None:

@@ -145,23 +145,15 @@ async def interaction_page(request: Request) -> Response:
     state, browser_id = loaded
     interaction = state.interaction
     services = _services(request)
-    auth_request = AuthorizationRequest.from_json(interaction.request)
     client = await services.store.clients.get(interaction.client_id)
     if client is None:
         await services.store.interactions.delete(interaction.id)
         return error_page("The application is no longer registered.")
     signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
-    if signed_in is not None:
-        # The consent page shows only what this user may be granted.
-        auth_request = await _for_user(services, auth_request, signed_in.user.id, state.gates)
-    try:
-        step = await prompt.next_step(
-            services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
-        )
-    except AuthorizationError as exc:
-        # The login happened but cannot satisfy the request (OIDC Core §5.5.1.1, §3.1.2.2).
-        await services.store.interactions.delete(interaction.id)
-        return deliver(authorize.error_response(services, exc))
+    decided = await _decide(services, state, client, signed_in)
+    if isinstance(decided, Response):
+        return decided
+    step, auth_request = decided
     if step is Step.LOGIN:
         return await _login_page(request, state, browser_id, client=client)
     assert signed_in is not None
@@ -175,6 +167,51 @@ async def interaction_page(request: Request) -> Response:
             username=signed_in.user.username,
         )
     return await _finish(services, interaction, signed_in, auth_request)
+
+
+async def _decide(
+    services: Services,
+    state: InteractionState,
+    client: Client,
+    signed_in: signin.SignedIn | None,
+) -> tuple[Step, AuthorizationRequest] | Response:
+    """The next step of the interaction, with the request narrowed to what this user may be
+    granted; or the error to send back to the client."""
+    interaction = state.interaction
+    auth_request = AuthorizationRequest.from_json(interaction.request)
+    if signed_in is not None:
+        # The consent page shows only what this user may be granted.
+        auth_request = await _for_user(services, auth_request, signed_in.user.id, state.gates)
+    try:
+        step = await prompt.next_step(
+            services, client, auth_request, signed_in, authenticated_here=interaction.authenticated
+        )
+    except AuthorizationError as exc:
+        # The login happened but cannot satisfy the request (OIDC Core §5.5.1.1, §3.1.2.2).
+        await services.store.interactions.delete(interaction.id)
+        return deliver(authorize.error_response(services, exc))
+    return step, auth_request
+
+
+async def _after_login(
+    services: Services, state: InteractionState, signed_in: signin.SignedIn
+) -> Response | None:
+    """Straight from the login POST to the client when nothing is left to ask (the
+    interaction page would only issue the code): one redirect and four statements fewer per
+    login. None when a consent page (or anything else) follows: the browser then GETs the
+    interaction page, so a page is never the answer to a POST."""
+    interaction = dataclasses.replace(state.interaction, authenticated=True)
+    state = dataclasses.replace(state, interaction=interaction)
+    client = await services.store.clients.get(state.interaction.client_id)
+    if client is None:
+        return None
+    decided = await _decide(services, state, client, signed_in)
+    if isinstance(decided, Response):
+        return decided
+    step, auth_request = decided
+    if step is not Step.ISSUE:
+        return None
+    return await _finish(services, state.interaction, signed_in, auth_request)
 
 
 async def _login_page(
@@ -305,9 +342,11 @@ async def login_submit(request: Request) -> Response:
         client_id=interaction.client_id,
         details={"method": "pwd"},
     )
-    token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
-    await services.store.interactions.mark_authenticated(interaction.id)
-    response = redirect(f"/interaction/{interaction.id}")
+    token, signed_in = await signin.sign_in(services, user, request.cookies.get(SESSION_COOKIE))
+    response = await _after_login(services, state, signed_in)
+    if response is None:
+        await services.store.interactions.mark_authenticated(interaction.id)
+        response = redirect(f"/interaction/{interaction.id}")
     _browser(request).set_session(response, token)
     return response
 

@@ -109,18 +109,26 @@ class SessionRepository:
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
-    ) -> bool:
-        """A fresh login in the same session: new cookie value, auth_time, amr; same sid."""
+    ) -> Session | None:
+        """A fresh login in the same session: new cookie value, auth_time, amr; same sid.
+        The session as it is now, or None if it ended meanwhile."""
         now = clock.now()
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(sessions)
-                .where(sessions.c.id_hash == old_hash, sessions.c.expires_at > now)
-                .values(
-                    id_hash=new_hash, auth_time=now, expires_at=now + ttl, amr=list(amr), acr=acr
+            row = (
+                await conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id_hash == old_hash, sessions.c.expires_at > now)
+                    .values(
+                        id_hash=new_hash,
+                        auth_time=now,
+                        expires_at=now + ttl,
+                        amr=list(amr),
+                        acr=acr,
+                    )
+                    .returning(*sessions.c)
                 )
-            )
-        return result.rowcount == 1
+            ).first()
+        return _row(row) if row else None
 
     async def get_live(self, id_hash: bytes) -> Session | None:
         row = await self._driver.fetchrow(_LIVE, id_hash, clock.now())
