@@ -128,7 +128,8 @@ class _Held:
     ``engine.dispose()`` closes the held connections (the ``engine_disposed`` event).
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.gate = asyncio.Semaphore(size)
         self.idle: list[PoolProxiedConnection] = []
         self.keep = min(size, HOLD)
@@ -154,7 +155,7 @@ def _held_for(engine: AsyncEngine) -> _Held | None:
     if held is None:
         for old in [x for x in per_loop if x.is_closed()]:
             _close_all(per_loop.pop(old))
-        held = per_loop[loop] = _Held(size())
+        held = per_loop[loop] = _Held(size(), loop)
     return held
 
 
@@ -180,12 +181,20 @@ class Driver:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.postgresql = engine.dialect.name == "postgresql"
+        self._held: _Held | None = None
+
+    def _share(self) -> _Held | None:
+        # The registry lookup (a weak reference per call) only when the loop or pool changed.
+        held = self._held
+        if held is None or held.disposed or held.loop is not asyncio.get_running_loop():
+            held = self._held = _held_for(self._engine)
+        return held
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[HotConnection]:
         """A connection for a few statements. Never call another repository inside the
         block: a hot connection waiting for a second one could wait for ever."""
-        held = _held_for(self._engine)
+        held = self._share()
         if held is None:
             raw = await self._engine.raw_connection()
             try:
