@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import asyncpg
-from sqlalchemy import event
+from hot_paths import Counter
 from starlette.applications import Starlette
 
 from ostiary.cli.dev import REDIRECT_URI, seed
@@ -55,32 +55,6 @@ STEPS = (
     "GET → code (consent)",
     "POST /token",
 )
-
-
-class Counter:
-    """Statements sent to the database, whichever layer sent them (as bench/hot_paths.py)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def attach(self, services: Services) -> None:
-        engine = services.engine.sync_engine
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def sqlalchemy_statement(*_args: Any) -> None:
-            if engine.dialect.name == "postgresql":
-                self.count += 1  # prepared statements: asyncpg's logger does not see them
-
-        @event.listens_for(engine, "connect")
-        def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            driver = dbapi_connection.driver_connection
-            if engine.dialect.name == "postgresql":
-                driver.add_query_logger(lambda _q: self.bump())
-            else:
-                driver._conn.set_trace_callback(lambda _sql: self.bump())
-
-    def bump(self) -> None:
-        self.count += 1
 
 
 class Argon2Clock:

@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.storage.engine import create_engine
 from ostiary.storage.repos import _driver
@@ -24,15 +25,20 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def test_a_burst_of_hot_statements_reuses_the_pool(database_url: str) -> None:
-    engine = create_engine(database_url, pool_size=3)
-    connects = 0
+def counting_connects(engine: AsyncEngine) -> list[int]:
+    """A one-item list: how many connections the engine's pool opened so far."""
+    connects = [0]
 
     def counted(*_args: object) -> None:
-        nonlocal connects
-        connects += 1
+        connects[0] += 1
 
     event.listen(engine.sync_engine, "connect", counted)
+    return connects
+
+
+async def test_a_burst_of_hot_statements_reuses_the_pool(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=3)
+    connects = counting_connects(engine)
     driver = Driver(engine)
     try:
 
@@ -44,7 +50,7 @@ async def test_a_burst_of_hot_statements_reuses_the_pool(database_url: str) -> N
         for _ in range(5):
             results = await asyncio.gather(*(one(i) for i in range(24)))
             assert results == [i + 1 for i in range(24)]
-        assert connects <= 3
+        assert connects[0] <= 3
     finally:
         await engine.dispose()
 
@@ -71,18 +77,12 @@ def test_pool_size_is_a_setting() -> None:
 
 async def test_held_connections_are_reused_and_closed_on_dispose(database_url: str) -> None:
     engine = create_engine(database_url, pool_size=4)
-    connects = 0
-
-    def counted(*_args: object) -> None:
-        nonlocal connects
-        connects += 1
-
-    event.listen(engine.sync_engine, "connect", counted)
+    connects = counting_connects(engine)
     driver = Driver(engine)
     for i in range(50):
         row = await driver.fetchrow("SELECT $1 + 1", i)
         assert row is not None and row[0] == i + 1
-    assert connects == 1  # one connection, kept checked out between statements
+    assert connects[0] == 1  # one connection, kept checked out between statements
     held = _driver._held[engine.sync_engine][asyncio.get_running_loop()]
     kept = list(held.idle)
     assert len(kept) == 1
