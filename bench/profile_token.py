@@ -46,6 +46,7 @@ PARTS = [
     ("client cache and authentication", ("client_auth", "cache/")),
     ("grant logic and token service", ("oauth/grants", "tokens/", "accounts/")),
     ("audit queue", ("events.py",)),
+    ("endpoint logic not named above (web/token_routes.py and below)", ("web/token_routes",)),
     ("Starlette request/response", ("starlette",)),
     ("uvicorn HTTP protocol", ("uvicorn",)),
 ]
