@@ -159,10 +159,11 @@ class Settings(BaseSettings):
         20,
         ge=1,
         le=500,
-        description="PostgreSQL connections each worker keeps open, and as many more it may "
-        "open under a burst. A concurrency above the pool makes connections open and close "
-        "per request, so size it for the load; workers times nodes times twice this must fit "
-        "the server's max_connections (or use PgBouncer).",
+        description="Database connections each worker keeps open; other work may open as "
+        "many more under a burst. Token and introspection statements beyond the pool wait "
+        "for a connection rather than open one. Workers times nodes times twice this must "
+        "fit PostgreSQL's max_connections (or use PgBouncer 1.21+ with "
+        "max_prepared_statements).",
     )
     issuer: str = Field(
         "http://127.0.0.1:8080",
