@@ -80,17 +80,19 @@ class TokenState:
 # One round trip: the token, its user, its session's end and its scopes' role gates.
 # sessions.sid is indexed, not unique (a random value, so one row in practice): MAX keeps
 # this to one row.
-def _state_sql(postgresql: bool) -> str:
+def _state_sql(postgresql: bool, gates: bool) -> str:
+    gate_column = gates_sql("t.scopes", postgresql=postgresql) if gates else "NULL"
     return f"""
 SELECT {_T_COLUMNS}, {USER_COLUMNS},
        (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = t.sid),
-       {gates_sql("t.scopes", postgresql=postgresql)}
+       {gate_column}
 FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = $1
 """  # noqa: S608
 
 
-_STATE = {True: _state_sql(True), False: _state_sql(False)}
+# By (PostgreSQL?, with the scopes' role gates?).
+_STATE = {(pg, gates): _state_sql(pg, gates) for pg in (True, False) for gates in (True, False)}
 
 NEW_COLUMNS = (
     "token_hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,"
@@ -214,9 +216,10 @@ class RefreshTokenRepository:
             row = (await conn.execute(select(rt).where(rt.c.token_hash == token_hash))).first()
         return _row(row) if row else None
 
-    async def state(self, token_hash: bytes) -> TokenState | None:
-        """The token, its user, its session's end and its scopes' gates: one statement."""
-        row = await self._driver.fetchrow(_STATE[self._driver.postgresql], token_hash)
+    async def state(self, token_hash: bytes, *, gates: bool = True) -> TokenState | None:
+        """The token, its user, its session's end and (unless ``gates`` is false: the
+        introspection endpoint has no use for them) its scopes' role gates: one statement."""
+        row = await self._driver.fetchrow(_STATE[self._driver.postgresql, gates], token_hash)
         if row is None:
             return None
         n = len(_COLUMNS)
