@@ -19,6 +19,7 @@ from ostiary import clock
 from ostiary.accounts import access as rbac
 from ostiary.accounts import throttle
 from ostiary.accounts.throttle import Throttle
+from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, SESSION_PREFIX, digest, new_secret
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services, build_services
@@ -222,3 +223,73 @@ async def test_one_audit_event_on_the_driver_reads_back(services: Services) -> N
     assert first.details == event.details and first.at == event.at and first.ip == "127.0.0.1"
     assert (first.outcome, first.reason, first.client_id) == ("success", None, "c1")
     assert second.details == {} and second.at > 0 and second.ip is None
+
+
+async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twice(
+    services: Services,
+) -> None:
+    """The code, the session's client link and the interaction's consumption are one
+    write: of concurrent submissions exactly one stores a code (issue #8, one round trip)."""
+    store = services.store
+    user = await store.users.add(
+        username=unique("one-code"), email=None, password_hash=None, profile={}
+    )
+    client = await store.clients.add(
+        client_id=unique("one-code"),
+        name="one code",
+        secret_hash=digest("not-used"),
+        public=False,
+        token_endpoint_auth_method="client_secret_basic",
+        redirect_uris=["https://app.example.com/cb"],
+        grant_types=["authorization_code"],
+        scopes=["read"],
+    )
+    session = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user.id, ttl=600
+    )
+    interaction = await add_interaction(services, ["read"])
+
+    async def submit() -> bytes | None:
+        code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
+        stored = await store.codes.add(
+            code_hash=code_hash,
+            client_id=client.client_id,
+            user_id=user.id,
+            session_hash=session.id_hash,
+            redirect_uri="https://app.example.com/cb",
+            redirect_uri_given=True,
+            scopes=["read"],
+            code_challenge=None,
+            auth_time=session.auth_time,
+            ttl=60,
+            sid=session.sid,
+            interaction_id=interaction.id,
+        )
+        return code_hash if stored else None
+
+    results = await asyncio.gather(*(submit() for _ in range(4)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    for code_hash in results:
+        found = await store.codes.get(code_hash or b"-")
+        assert (found is not None) == (code_hash in winners)
+    assert await store.interactions.get_live(interaction.id) is None
+    assert await store.sessions.clients_of(session.sid) == [client.client_id]
+
+    # Without an interaction (an authorization answered at once): stored, linked once.
+    direct = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
+    assert await store.codes.add(
+        code_hash=direct,
+        client_id=client.client_id,
+        user_id=user.id,
+        session_hash=session.id_hash,
+        redirect_uri="https://app.example.com/cb",
+        redirect_uri_given=False,
+        scopes=["read"],
+        code_challenge=None,
+        auth_time=session.auth_time,
+        ttl=60,
+        sid=session.sid,
+    )
+    assert await store.codes.get(direct) is not None
+    assert await store.sessions.clients_of(session.sid) == [client.client_id]

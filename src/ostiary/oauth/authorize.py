@@ -264,10 +264,14 @@ async def issue_code(
     sid: str | None,
     session_hash: bytes | None,
     auth: id_token.Authentication,
-) -> AuthorizationResponse:
-    """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2)."""
+    interaction_id: str | None = None,
+) -> AuthorizationResponse | None:
+    """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2).
+
+    With ``interaction_id`` the interaction is consumed in the same write; None (no code)
+    if it was consumed already: an interaction yields one code at most."""
     code = new_secret(AUTHORIZATION_CODE_PREFIX)
-    await services.store.codes.add(
+    stored = await services.store.codes.add(
         code_hash=digest(code),
         client_id=request.client_id,
         user_id=user_id,
@@ -283,9 +287,10 @@ async def issue_code(
         acr=auth.acr,
         amr=auth.amr,
         claims=request.claims,
+        interaction_id=interaction_id,
     )
-    if sid is not None:
-        await services.store.sessions.add_client(sid, request.client_id)
+    if not stored:
+        return None
     values = {"code": code, "state": request.state, "iss": services.settings.issuer}
     # RFC 9207 §2: iss in the response lets the client detect mix-up attacks.
     return AuthorizationResponse(

@@ -72,7 +72,9 @@ async def authorization_endpoint(request: Request) -> Response:
 
     if step is Step.ISSUE:
         assert signed_in is not None
-        return deliver(await _issue(services, auth_request, signed_in, authenticated_here=False))
+        issued = await _issue(services, auth_request, signed_in, authenticated_here=False)
+        assert issued is not None  # no interaction to consume: always stored
+        return deliver(issued)
 
     browser = _browser(request)
     browser_id = browser.browser_id(request) or browser.new_browser_id()
@@ -95,7 +97,8 @@ async def _issue(
     signed_in: signin.SignedIn,
     *,
     authenticated_here: bool,
-) -> AuthorizationResponse:
+    interaction_id: str | None = None,
+) -> AuthorizationResponse | None:
     return await authorize.issue_code(
         services,
         auth_request,
@@ -103,6 +106,7 @@ async def _issue(
         sid=signed_in.session.sid,
         session_hash=signed_in.session.id_hash,
         auth=prompt.authentication(signed_in, authenticated_here=authenticated_here),
+        interaction_id=interaction_id,
     )
 
 
@@ -255,14 +259,16 @@ async def _finish(
 ) -> Response:
     """Issue the code for ``auth_request``: the interaction's request already narrowed to
     this user's roles (``_for_user``) by the caller, in this same request."""
-    # Deleting first makes the interaction single use even if the form is posted twice.
-    if not await services.store.interactions.delete(interaction.id):
-        return error_page(EXPIRED)
-    return deliver(
-        await _issue(
-            services, auth_request, signed_in, authenticated_here=interaction.authenticated
-        )
+    # The interaction is consumed in the same write as the code: single use even if the
+    # form is posted twice (the second finds it gone and gets no code).
+    issued = await _issue(
+        services,
+        auth_request,
+        signed_in,
+        authenticated_here=interaction.authenticated,
+        interaction_id=interaction.id,
     )
+    return error_page(EXPIRED) if issued is None else deliver(issued)
 
 
 async def _posted(request: Request) -> tuple[InteractionState, str, dict[str, str]] | Response:

@@ -98,6 +98,40 @@ INSERT INTO authorization_codes (code_hash, client_id, user_id, session_hash, re
     expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 """
+_CODE_COLUMNS = """code_hash, client_id, user_id, session_hash, redirect_uri,
+    redirect_uri_given, scopes, code_challenge, auth_time, nonce, sid, acr, amr, claims,
+    expires_at"""
+_CODE_VALUES = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
+_LINK_SESSION = """INSERT INTO session_clients (sid, client_id, created_at)
+    SELECT sid, client_id, $16 FROM code WHERE sid IS NOT NULL
+    ON CONFLICT (sid, client_id) DO NOTHING"""
+# Issue #8: a code at the end of a browser interaction in one round trip on PostgreSQL:
+# the interaction consumed (single use: a second submission finds it gone and stores
+# nothing), the code stored, and the session recorded as having given tokens to the client
+# (for logout). All or nothing, one statement.
+_ISSUE_PG = f"""
+WITH gone AS (DELETE FROM interactions WHERE id = $17 RETURNING 1),
+code AS (
+    INSERT INTO authorization_codes ({_CODE_COLUMNS})
+    SELECT {_CODE_VALUES} FROM gone
+    RETURNING sid, client_id
+),
+linked AS ({_LINK_SESSION})
+SELECT count(*) FROM code
+"""  # noqa: S608
+_ISSUE_DIRECT_PG = f"""
+WITH code AS (
+    INSERT INTO authorization_codes ({_CODE_COLUMNS}) VALUES ({_CODE_VALUES})
+    RETURNING sid, client_id
+),
+linked AS ({_LINK_SESSION})
+SELECT count(*) FROM code
+"""  # noqa: S608
+_DELETE_INTERACTION = "DELETE FROM interactions WHERE id = $1 RETURNING 1"
+_LINK_SESSION_SQLITE = """
+INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1, $2, $3)
+ON CONFLICT (sid, client_id) DO NOTHING
+"""
 _CONSUME = """
 UPDATE authorization_codes
 SET consumed_at = $2, family_id = $3, access_jti = $4, access_expires_at = $5
@@ -180,9 +214,13 @@ class CodeRepository:
         acr: str | None = None,
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
-    ) -> None:
-        await self._driver.fetch(
-            _INSERT,
+        interaction_id: str | None = None,
+    ) -> bool:
+        """Store a code, record that its session (``sid``) gave tokens to the client, and,
+        with ``interaction_id``, consume that interaction: all in one go. False (nothing
+        stored) when the interaction was already consumed."""
+        now = clock.now()
+        values = (
             code_hash,
             client_id,
             user_id,
@@ -197,8 +235,25 @@ class CodeRepository:
             acr,
             json_text(amr),
             json_text(claims),
-            clock.now() + ttl,
+            now + ttl,
         )
+        async with self._driver.connection() as conn:
+            if conn.postgresql:
+                if interaction_id is None:
+                    row = await conn.fetchrow(_ISSUE_DIRECT_PG, *values, now)
+                else:
+                    row = await conn.fetchrow(_ISSUE_PG, *values, now, interaction_id)
+                return row is not None and row[0] == 1
+            async with conn.transaction():
+                consumed = interaction_id is None or await conn.fetch(
+                    _DELETE_INTERACTION, interaction_id
+                )
+                if not consumed:
+                    return False
+                await conn.fetch(_INSERT, *values)
+                if sid is not None:
+                    await conn.fetch(_LINK_SESSION_SQLITE, sid, client_id, now)
+            return True
 
     async def get(self, code_hash: bytes) -> AuthorizationCode | None:
         async with self._engine.connect() as conn:

@@ -51,10 +51,6 @@ _INSERT = (
     "INSERT INTO sessions (id_hash, user_id, auth_time, created_at, expires_at, sid, amr, acr)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 )
-_ADD_CLIENT = (
-    "INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1, $2, $3)"
-    " ON CONFLICT (sid, client_id) DO NOTHING"
-)
 
 
 def _from_driver(values: Sequence[Any]) -> Session:
@@ -149,10 +145,6 @@ class SessionRepository:
                 )
             ).all()
         return [_row(r) for r in rows]
-
-    async def add_client(self, sid: str, client_id: str) -> None:
-        """Remember that this session gave tokens to this client (for logout)."""
-        await self._driver.fetch(_ADD_CLIENT, sid, client_id, clock.now())
 
     async def clients_of(self, sid: str) -> list[str]:
         async with self._engine.connect() as conn:
