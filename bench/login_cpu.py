@@ -35,8 +35,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import asyncpg
-from hot_paths import Counter
+from hot_paths import Counter, _pg_admin
 from starlette.applications import Starlette
 
 from ostiary.cli.dev import REDIRECT_URI, seed
@@ -46,7 +45,6 @@ from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
 from ostiary.web.browser import Browser
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 STEPS = (
     "GET /authorize",
@@ -244,14 +242,6 @@ async def run(url: str, n: int) -> dict[str, Any]:
         }
     finally:
         await services.close()
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

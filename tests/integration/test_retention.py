@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
@@ -136,8 +136,14 @@ async def test_purge_removes_each_expired_kind_and_keeps_every_live_row(
     # Sessions (and which clients they served).
     old_session = await store.sessions.add(id_hash=digest(f"{tag}-s1"), user_id=user.id, ttl=-60)
     live_session = await store.sessions.add(id_hash=digest(f"{tag}-s2"), user_id=user.id, ttl=3600)
-    for session in (old_session, live_session):
-        await store.sessions.add_client(session.sid, "c")
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            insert(session_clients),
+            [
+                {"sid": session.sid, "client_id": "c", "created_at": now}
+                for session in (old_session, live_session)
+            ],
+        )
 
     # Interactions (pending logins).
     for name, expires_at in (("old", now - 60), ("live", now + 600)):
