@@ -26,14 +26,29 @@ class PasswordCheck:
     user_id: str | None = None
 
 
-async def check_password(services: Services, username: str, password: str) -> PasswordCheck:
+async def find_account(services: Services, username: str) -> User | None:
+    """The account a password login names (None with local login switched off)."""
+    if not services.settings.local_login:
+        return None
+    return await services.store.users.by_username(username)
+
+
+async def check_password(
+    services: Services,
+    username: str,
+    password: str,
+    *,
+    account: tuple[User | None] | None = None,
+) -> PasswordCheck:
     """The user if the password is right and the account enabled; same cost either way.
 
-    With local login switched off (``OSTIARY_LOCAL_LOGIN=false``) no password is accepted.
+    ``account``: what ``find_account`` returned for ``username``, when the caller read it
+    already. With local login switched off (``OSTIARY_LOCAL_LOGIN=false``) no password is
+    accepted.
     """
     if not services.settings.local_login:
         return PasswordCheck(None, "local_login_disabled")
-    user = await services.store.users.by_username(username)
+    user = account[0] if account is not None else await find_account(services, username)
     ok = await services.passwords.verify(user.password_hash if user else None, password)
     if user is None:
         return PasswordCheck(None, "unknown_user")
