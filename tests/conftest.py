@@ -128,9 +128,25 @@ def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[]
     def stop() -> None:
         server.should_exit = True
         thread.join(timeout=30)
+        if thread.is_alive():
+            # Say what the server was still waiting for, then make it stop.
+            stuck = asyncio.run_coroutine_threadsafe(_pending_tasks(), loop).result(10)
+            server.force_exit = True
+            thread.join(timeout=15)
+            raise RuntimeError(f"test server did not shut down in 30 s; pending:\n{stuck}")
         loop.close()
 
     return LiveServer(settings.issuer, settings, loop, app), stop
+
+
+async def _pending_tasks() -> str:
+    lines = []
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            frames = task.get_stack(limit=8)
+            where = " <- ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in frames)
+            lines.append(f"{task.get_name()}: {where}")
+    return "\n".join(lines)
 
 
 def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:

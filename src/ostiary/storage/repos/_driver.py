@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, Protocol
@@ -175,6 +175,12 @@ def _release(sync_engine: Engine) -> None:
         _close_all(held)
 
 
+async def _settle(step: Callable[[], None]) -> None:
+    """Close or invalidate a pooled connection even if this task is being cancelled: a
+    connection left half-returned would stay checked out of the pool for good."""
+    await asyncio.shield(greenlet_spawn(step))
+
+
 class Driver:
     """Hands over the driver connection of a connection from the engine's pool."""
 
@@ -200,9 +206,9 @@ class Driver:
             try:
                 yield self._wrap(raw)
             except BaseException:
-                await greenlet_spawn(raw.invalidate)
+                await _settle(raw.invalidate)
                 raise
-            await greenlet_spawn(raw.close)
+            await _settle(raw.close)
             return
         async with held.gate:
             raw = held.idle.pop() if held.idle else await self._engine.raw_connection()
@@ -211,10 +217,10 @@ class Driver:
             except BaseException:
                 # A broken connection (server restart, cancelled mid-statement) is closed,
                 # never reused; the pool opens a new one next time.
-                await greenlet_spawn(raw.invalidate)
+                await _settle(raw.invalidate)
                 raise
             if held.disposed or len(held.idle) >= held.keep:
-                await greenlet_spawn(raw.close)
+                await _settle(raw.close)
             else:
                 held.idle.append(raw)
 
