@@ -416,6 +416,7 @@ def test_rfc7662_2_2_refresh_token_is_visible_only_to_its_client(
     assert own["scope"] == "read write"
     assert own["iss"] == introspect(http, app, tokens["access_token"])["iss"]
     assert own["sub"] == introspect(http, app, tokens["access_token"])["sub"]
+    assert own["username"] == introspect(http, app, tokens["access_token"])["username"]
     assert own["exp"] > clock.now()
     for stranger in (other_app, auditor):
         assert introspect(http, stranger, tokens["refresh_token"]) == INACTIVE

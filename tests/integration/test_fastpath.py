@@ -118,6 +118,43 @@ async def test_state_reports_session_end_and_disabled_user(services: Services) -
     assert await services.store.refresh_tokens.state(digest("unknown")) is None
 
 
+async def test_rfc7662_introspected_refresh_token_agrees_with_state(services: Services) -> None:
+    """Introspection's narrow read says what ``state`` says about activity and the fields
+    it reports, through use, user disabling and the session's end."""
+    tokens = services.store.refresh_tokens
+    user = await add_user(services)
+    session = await services.store.sessions.add(
+        id_hash=digest(secrets.token_urlsafe(8)), user_id=user.id, ttl=600
+    )
+    new = successor("fam-" + secrets.token_hex(4), user.id, sid=session.sid)
+    await tokens.insert(new)
+    seen = await tokens.introspected(new.token_hash)
+    assert seen is not None
+    assert (seen.client_id, seen.user_id, seen.username) == (new.client_id, user.id, user.username)
+    assert seen.scopes == new.scopes and not seen.spent and not seen.user_inactive
+    assert seen.expires_at > clock.now() and seen.created_at <= clock.now()
+    assert not seen.session_ended(clock.now())
+    assert seen.session_ended(session.expires_at)
+
+    await services.store.users.set_disabled(user.id, True)
+    seen = await tokens.introspected(new.token_hash)
+    assert seen is not None and seen.user_inactive
+    await services.store.users.set_disabled(user.id, False)
+
+    assert await tokens.rotate(new.token_hash, successor(new.family_id, user.id, sid=session.sid))
+    seen = await tokens.introspected(new.token_hash)
+    assert seen is not None and seen.spent
+
+    await services.store.sessions.delete(session.id_hash)
+    offline = successor("fam-" + secrets.token_hex(4), None)
+    await tokens.insert(offline)
+    seen = await tokens.introspected(offline.token_hash)
+    assert seen is not None
+    assert seen.user_id is None and seen.username is None and not seen.user_inactive
+    assert not seen.session_ended(clock.now())  # not bound to a session
+    assert await tokens.introspected(digest("unknown")) is None
+
+
 async def test_rfc9700_4_14_2_rotation_claims_once_and_stores_the_successor(
     services: Services,
 ) -> None:

@@ -54,22 +54,20 @@ async def _access_token(services: Services, value: str) -> dict[str, Any]:
 
 async def _refresh_token(services: Services, value: str, caller: Client) -> dict[str, Any]:
     # One statement: the token, its user and its session.
-    state = await services.store.refresh_tokens.state(digest(value), gates=False)
-    if state is None:
+    token = await services.store.refresh_tokens.introspected(digest(value))
+    if token is None:
         return INACTIVE
-    token = state.token
     # Refresh tokens are only ever shown to the client that holds them (RFC 7662 §2.2:
     # a token the caller may not see is reported inactive). Active means the token
     # endpoint would accept it: the same checks as the refresh grant.
     now = clock.now()
     if (
         token.client_id != caller.client_id
-        or token.revoked_at is not None
-        or token.used_at is not None
+        or token.spent
         or token.expires_at <= now
         or token.created_at < caller.tokens_valid_after
-        or state.user_inactive()
-        or state.session_ended(now)
+        or token.user_inactive
+        or token.session_ended(now)
     ):
         return INACTIVE
     response: dict[str, Any] = {
@@ -83,6 +81,6 @@ async def _refresh_token(services: Services, value: str, caller: Client) -> dict
     }
     if token.scopes:
         response["scope"] = format_scope(token.scopes)
-    if state.user is not None:
-        response["username"] = state.user.username
+    if token.username is not None:
+        response["username"] = token.username
     return response

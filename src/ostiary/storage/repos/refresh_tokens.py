@@ -76,23 +76,52 @@ class TokenState:
         return self.session_expires_at is None or self.session_expires_at <= now
 
 
+@dataclass(frozen=True, slots=True)
+class Introspected:
+    """What introspection needs of a refresh token (RFC 7662 §2.2), read in one statement:
+    the fields it reports and what decides whether the token endpoint would accept it."""
+
+    client_id: str
+    user_id: str | None
+    scopes: list[str]
+    created_at: int
+    expires_at: int
+    spent: bool  # used for a rotation, or revoked
+    username: str | None
+    user_inactive: bool  # its user is gone or disabled
+    session_end: int | None  # when its SSO session ends (None: gone); unused without sid
+    bound_to_session: bool
+
+    def session_ended(self, now: int) -> bool:
+        return self.bound_to_session and (self.session_end is None or self.session_end <= now)
+
+
+_INTROSPECT = """
+SELECT t.client_id, t.user_id, t.scopes, t.created_at, t.expires_at,
+       t.used_at IS NOT NULL OR t.revoked_at IS NOT NULL,
+       u.username, u.id IS NULL OR u.disabled,
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = t.sid),
+       t.sid IS NOT NULL
+FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = $1
+"""
+
+
 # Column lists below are constants of this module; every value is a bound parameter.
 # One round trip: the token, its user, its session's end and its scopes' role gates.
 # sessions.sid is indexed, not unique (a random value, so one row in practice): MAX keeps
 # this to one row.
-def _state_sql(postgresql: bool, gates: bool) -> str:
-    gate_column = gates_sql("t.scopes", postgresql=postgresql) if gates else "NULL"
+def _state_sql(postgresql: bool) -> str:
     return f"""
 SELECT {_T_COLUMNS}, {USER_COLUMNS},
        (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = t.sid),
-       {gate_column}
+       {gates_sql("t.scopes", postgresql=postgresql)}
 FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
 WHERE t.token_hash = $1
 """  # noqa: S608
 
 
-# By (PostgreSQL?, with the scopes' role gates?).
-_STATE = {(pg, gates): _state_sql(pg, gates) for pg in (True, False) for gates in (True, False)}
+_STATE = {True: _state_sql(True), False: _state_sql(False)}
 
 NEW_COLUMNS = (
     "token_hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,"
@@ -216,15 +245,35 @@ class RefreshTokenRepository:
             row = (await conn.execute(select(rt).where(rt.c.token_hash == token_hash))).first()
         return _row(row) if row else None
 
-    async def state(self, token_hash: bytes, *, gates: bool = True) -> TokenState | None:
-        """The token, its user, its session's end and (unless ``gates`` is false: the
-        introspection endpoint has no use for them) its scopes' role gates: one statement."""
-        row = await self._driver.fetchrow(_STATE[self._driver.postgresql, gates], token_hash)
+    async def state(self, token_hash: bytes) -> TokenState | None:
+        """The token, its user, its session's end and its scopes' gates: one statement."""
+        row = await self._driver.fetchrow(_STATE[self._driver.postgresql], token_hash)
         if row is None:
             return None
         n = len(_COLUMNS)
         user = user_from_driver(row[n : n + 11]) if row[n] is not None else None
         return TokenState(_from_driver(row), user, row[n + 11], parse_gates(row[n + 12]))
+
+    async def introspected(self, token_hash: bytes) -> Introspected | None:
+        """The token as introspection sees it: fewer columns than ``state`` (no profile,
+        no claims, no gates), one statement."""
+        row = await self._driver.fetchrow(_INTROSPECT, token_hash)
+        if row is None:
+            return None
+        client_id, user_id, scopes, created_at, expires_at, spent = row[:6]
+        username, no_user, session_end, bound = row[6:10]
+        return Introspected(
+            client_id,
+            user_id,
+            list(json_value(scopes) or []),
+            created_at,
+            expires_at,
+            bool(spent),
+            username,
+            user_id is not None and bool(no_user),
+            session_end,
+            bool(bound),
+        )
 
     async def rotate(self, old_hash: bytes, new: NewRefreshToken) -> bool:
         """Claim the old token for one rotation and store its successor, atomically.
