@@ -248,6 +248,25 @@ async def test_rfc7662_access_state_in_one_statement(services: Services) -> None
     assert state.user is None and state.session_expires_at is None
 
 
+async def test_rfc7662_access_brief_agrees_with_access_state(services: Services) -> None:
+    user = await add_user(services)
+    session = await services.store.sessions.add(
+        id_hash=digest(secrets.token_urlsafe(8)), user_id=user.id, ttl=600
+    )
+    revocations = services.store.revocations
+    jti = secrets.token_urlsafe(8)
+    brief = await revocations.access_brief(jti, user.id, session.sid)
+    assert not brief.revoked and brief.username == user.username and not brief.user_disabled
+    assert brief.session_expires_at == session.expires_at
+    await services.store.users.set_disabled(user.id, True)
+    assert (await revocations.access_brief(jti, user.id, None)).user_disabled
+    await revocations.revoke([(jti, clock.now() + 60)])
+    brief = await revocations.access_brief(jti, None, None)
+    assert brief.revoked and brief.username is None and brief.session_expires_at is None
+    brief = await revocations.access_brief(jti, "gone", "gone")
+    assert brief.username is None and brief.session_expires_at is None
+
+
 async def test_argon2id_hashes_never_exceed_the_bound() -> None:
     passwords = Passwords(PasswordSettings(), concurrency=2)
     running = 0

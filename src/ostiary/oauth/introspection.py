@@ -10,7 +10,7 @@ from ostiary.errors import invalid_client, invalid_request
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.scopes import format_scope
-from ostiary.oauth.token_status import live_access_token
+from ostiary.oauth.token_status import live_access_token_brief
 from ostiary.services import Services
 from ostiary.storage.repos.clients import Client
 from ostiary.tokens import jwt_access
@@ -39,7 +39,7 @@ async def introspect(
 
 
 async def _access_token(services: Services, value: str) -> dict[str, Any]:
-    live = await live_access_token(services, value)
+    live = await live_access_token_brief(services, value)
     if live is None:
         return INACTIVE
     claims = live.claims
@@ -47,8 +47,8 @@ async def _access_token(services: Services, value: str) -> dict[str, Any]:
     for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time"):
         if name in claims:
             response[name] = claims[name]
-    if live.user is not None:
-        response["username"] = live.user.username
+    if live.username is not None:
+        response["username"] = live.username
     return response
 
 

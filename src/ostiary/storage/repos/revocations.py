@@ -39,6 +39,24 @@ FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.id = $2
 """  # noqa: S608
 
 
+@dataclass(frozen=True, slots=True)
+class AccessTokenBrief:
+    """``AccessTokenState`` without the user's profile: what introspection reports."""
+
+    revoked: bool
+    # None: no user asked for, or the row is gone.
+    username: str | None
+    user_disabled: bool
+    session_expires_at: int | None
+
+
+_ACCESS_BRIEF = """
+SELECT (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1), u.username, u.disabled,
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = $3)
+FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.id = $2
+"""
+
+
 class RevocationRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -79,6 +97,15 @@ class RevocationRepository:
         assert row is not None  # one row, always
         user = user_from_driver(row[1:12]) if row[1] is not None else None
         return AccessTokenState(row[0] is not None, user, row[12])
+
+    async def access_brief(
+        self, jti: str, user_id: str | None, sid: str | None
+    ) -> AccessTokenBrief:
+        """As ``access_state``, reading of the user only its name and whether it is
+        disabled (introspection needs no more; issue #8)."""
+        row = await self._driver.fetchrow(_ACCESS_BRIEF, jti, user_id, sid)
+        assert row is not None  # one row, always
+        return AccessTokenBrief(row[0] is not None, row[1], bool(row[2]), row[3])
 
     async def purge_expired(self) -> int:
         async with self._engine.begin() as conn:
