@@ -10,11 +10,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ostiary.federation.providers import Provider
+from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, unique
+from tests.e2e.upstream_authlib import AuthlibProvider
 
 
 class Browser:
@@ -84,3 +85,28 @@ def add_provider(server: LiveServer, provider: Provider) -> Provider:
         return await repo.add(provider)
 
     return server.call(add)
+
+
+# -- an Authlib upstream registered as a provider ---------------------------------------
+
+
+def add_oidc_provider(
+    server: LiveServer, upstream: AuthlibProvider, *, enabled: bool = True
+) -> str:
+    """Register ``upstream`` with ``server`` as a generic OIDC provider; its name."""
+    name = unique("sso").lower()
+    client = upstream.add_client(redirect_uri(server.base_url, name))
+    add_provider(
+        server,
+        Provider(
+            name=name,
+            display_name=f"Corp {name}",
+            preset="oidc",
+            issuer=upstream.issuer,
+            client_id=client.client_id,
+            client_secret=client.client_secret,
+            scopes=("openid", "email", "profile"),
+            enabled=enabled,
+        ),
+    )
+    return name

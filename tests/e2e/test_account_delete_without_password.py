@@ -8,49 +8,20 @@ still asked for it (tests/e2e/test_account_pages.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ostiary import clock
-from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.web.account_routes import RECENT_SIGN_IN
-from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
-from tests.e2e.federation_browser import Browser, add_provider
-from tests.e2e.upstream_authlib import AuthlibProvider, Person, running_provider
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[AuthlibProvider]:
-    with running_provider() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def no_passwords(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, local_login=False), port)
-    yield live
-    stop()
+from tests.conftest import LiveServer, unique
+from tests.e2e.federation_browser import Browser, add_oidc_provider
+from tests.e2e.upstream_authlib import AuthlibProvider, Person
 
 
 def _signed_in(server: LiveServer, upstream: AuthlibProvider) -> tuple[Browser, str]:
-    name = unique("sso").lower()
-    client = upstream.add_client(redirect_uri(server.base_url, name))
-    add_provider(
-        server,
-        Provider(
-            name=name,
-            display_name=f"Corp {name}",
-            preset="oidc",
-            issuer=upstream.issuer,
-            client_id=client.client_id,
-            client_secret=client.client_secret,
-            scopes=("openid", "email", "profile"),
-        ),
-    )
+    name = add_oidc_provider(server, upstream)
     subject = unique("fed")
     upstream.person = Person(sub=subject, email=f"{subject}@example.com")
     browser = Browser()

@@ -8,48 +8,12 @@ identity is linked (through the upstream, bound to this signed-in account), the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
-
-from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
-from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
-from tests.e2e.federation_browser import Browser, add_provider
-from tests.e2e.upstream_authlib import AuthlibProvider, Person, running_provider
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[AuthlibProvider]:
-    with running_provider() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def no_passwords(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, local_login=False), port)
-    yield live
-    stop()
-
-
-def _provider(server: LiveServer, upstream: AuthlibProvider) -> str:
-    name = unique("sso").lower()
-    client = upstream.add_client(redirect_uri(server.base_url, name))
-    add_provider(
-        server,
-        Provider(
-            name=name,
-            display_name=f"Corp {name}",
-            preset="oidc",
-            issuer=upstream.issuer,
-            client_id=client.client_id,
-            client_secret=client.client_secret,
-            scopes=("openid", "email", "profile"),
-        ),
-    )
-    return name
+from tests.conftest import LiveServer, unique
+from tests.e2e.federation_browser import Browser, add_oidc_provider
+from tests.e2e.upstream_authlib import AuthlibProvider, Person
 
 
 def _linked(server: LiveServer, subject: str, *providers: str) -> set[str]:
@@ -71,7 +35,10 @@ def _csrf(html: str) -> str:
 def test_link_a_second_identity_then_unlink_the_first_but_never_the_last(
     no_passwords: LiveServer, upstream: AuthlibProvider
 ) -> None:
-    first, second = _provider(no_passwords, upstream), _provider(no_passwords, upstream)
+    first, second = (
+        add_oidc_provider(no_passwords, upstream),
+        add_oidc_provider(no_passwords, upstream),
+    )
     subject = unique("fed")
     upstream.person = Person(sub=subject, email=f"{subject}@example.com")
     base = no_passwords.base_url
@@ -113,7 +80,7 @@ def test_link_a_second_identity_then_unlink_the_first_but_never_the_last(
 def test_unlink_and_link_need_the_account_form_token(
     no_passwords: LiveServer, upstream: AuthlibProvider
 ) -> None:
-    name = _provider(no_passwords, upstream)
+    name = add_oidc_provider(no_passwords, upstream)
     subject = unique("fed")
     upstream.person = Person(sub=subject, email=f"{subject}@example.com")
     browser = Browser()

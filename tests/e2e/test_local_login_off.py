@@ -8,63 +8,25 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ostiary.admin.bootstrap import ADMIN_SCOPE, bootstrap
-from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
 from tests.conftest import (
     SECRET_KEY,
     LiveServer,
-    free_port,
-    server_settings,
-    start_server,
     unique,
 )
-from tests.e2e.federation_browser import Browser, add_provider
+from tests.e2e.federation_browser import Browser, add_oidc_provider
 from tests.e2e.helpers import PASSWORD
 from tests.e2e.processes import clean_env
 from tests.e2e.test_admin_api import api_client, client_token
-from tests.e2e.upstream_authlib import AuthlibProvider, Person, running_provider
+from tests.e2e.upstream_authlib import AuthlibProvider, Person
 from tests.integration.test_cli import failed, ostiary
 
 NO_PASSWORDS = "Passwords are not used on this server"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[AuthlibProvider]:
-    with running_provider() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def no_passwords(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, local_login=False), port)
-    yield live
-    stop()
-
-
-def _provider(server: LiveServer, upstream: AuthlibProvider, *, enabled: bool = True) -> str:
-    name = unique("sso").lower()
-    client = upstream.add_client(redirect_uri(server.base_url, name))
-    add_provider(
-        server,
-        Provider(
-            name=name,
-            display_name=f"Corp {name}",
-            preset="oidc",
-            issuer=upstream.issuer,
-            client_id=client.client_id,
-            client_secret=client.client_secret,
-            scopes=("openid", "email", "profile"),
-            enabled=enabled,
-        ),
-    )
-    return name
 
 
 def _button(html: str, name: str) -> str:
@@ -76,8 +38,8 @@ def _button(html: str, name: str) -> str:
 def test_account_login_page_shows_password_form_and_enabled_buttons(
     server: LiveServer, upstream: AuthlibProvider
 ) -> None:
-    shown = _provider(server, upstream)
-    hidden = _provider(server, upstream, enabled=False)
+    shown = add_oidc_provider(server, upstream)
+    hidden = add_oidc_provider(server, upstream, enabled=False)
     page = httpx.get(f"{server.base_url}/account/login")
     assert page.status_code == 200
     assert 'name="password"' in page.text and "Forgot your password?" in page.text
@@ -89,7 +51,7 @@ def test_account_login_page_shows_password_form_and_enabled_buttons(
 def test_account_login_without_passwords_signs_in_with_a_provider(
     no_passwords: LiveServer, upstream: AuthlibProvider
 ) -> None:
-    name = _provider(no_passwords, upstream)
+    name = add_oidc_provider(no_passwords, upstream)
     username = unique("fed")
     upstream.person = Person(sub=username, email=f"{username}@example.com")
     browser = Browser()
