@@ -249,23 +249,25 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
     )
     interaction = await add_interaction(services, ["read"])
 
-    async def submit() -> bytes | None:
-        code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
-        stored = await store.codes.add(
+    async def add_code(code_hash: bytes, interaction_id: str | None) -> bool:
+        return await store.codes.add(
             code_hash=code_hash,
             client_id=client.client_id,
             user_id=user.id,
             session_hash=session.id_hash,
             redirect_uri="https://app.example.com/cb",
-            redirect_uri_given=True,
+            redirect_uri_given=interaction_id is not None,
             scopes=["read"],
             code_challenge=None,
             auth_time=session.auth_time,
             ttl=60,
             sid=session.sid,
-            interaction_id=interaction.id,
+            interaction_id=interaction_id,
         )
-        return code_hash if stored else None
+
+    async def submit() -> bytes | None:
+        code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
+        return code_hash if await add_code(code_hash, interaction.id) else None
 
     results = await asyncio.gather(*(submit() for _ in range(4)))
     winners = [r for r in results if r is not None]
@@ -278,18 +280,6 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
 
     # Without an interaction (an authorization answered at once): stored, linked once.
     direct = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
-    assert await store.codes.add(
-        code_hash=direct,
-        client_id=client.client_id,
-        user_id=user.id,
-        session_hash=session.id_hash,
-        redirect_uri="https://app.example.com/cb",
-        redirect_uri_given=False,
-        scopes=["read"],
-        code_challenge=None,
-        auth_time=session.auth_time,
-        ttl=60,
-        sid=session.sid,
-    )
+    assert await add_code(direct, None)
     assert await store.codes.get(direct) is not None
     assert await store.sessions.clients_of(session.sid) == [client.client_id]

@@ -292,18 +292,6 @@ class RefreshTokenRepository:
                 await insert_token(conn, new, now)
             return True
 
-    async def mark_used(self, token_hash: bytes) -> bool:
-        """Claim the token for one rotation; False if it was used or revoked before."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(rt)
-                .where(
-                    rt.c.token_hash == token_hash, rt.c.used_at.is_(None), rt.c.revoked_at.is_(None)
-                )
-                .values(used_at=clock.now())
-            )
-        return result.rowcount == 1
-
     async def revoke_family(self, family_id: str) -> list[RevokedAccess]:
         """Revoke every token of a family; return the live access-token ids it issued."""
         return await self._revoke_where(rt.c.family_id == family_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -82,13 +82,6 @@ class RevocationRepository:
             await insert_events(
                 conn, [RevocationEvent("jti", r.jti, now, r.expires_at) for r in added]
             )
-
-    async def is_revoked(self, jti: str) -> bool:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(revoked_tokens.c.jti).where(revoked_tokens.c.jti == jti))
-            ).first()
-        return row is not None
 
     async def access_state(
         self, jti: str, user_id: str | None, sid: str | None
