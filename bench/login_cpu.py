@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/login_cpu.py [--backend postgresql|sqlite] [-n 200]
 
-One login is the flow ``bench/login_load.py`` drives over HTTP: GET /authorize → GET the
-login page → POST the password → GET the interaction (a redirect with the code: the seeded
-client is first-party) → POST /token. Here the ASGI app is called directly (no sockets, no
+One login is the flow ``bench/login_load.py`` drives over HTTP: GET /authorize (the login
+page) → POST the password (the redirect with the code: the seeded client is first-party) →
+POST /token. Here the ASGI app is called directly (no sockets, no
 HTTP client), one login after another, on a fresh database seeded with ``ostiary dev seed``.
 
 For each step it prints the database statements per login (what SQLAlchemy executed plus what
@@ -46,9 +46,9 @@ from ostiary.web.app import create_app
 from ostiary.web.browser import Browser
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+LOGIN_FORM = re.compile(r'action="(/interaction/[^"/]+)/login"')
 STEPS = (
-    "GET /authorize",
-    "GET login page",
+    "GET /authorize (login page)",
     "POST password (→ code)",
     "GET → code (consent)",
     "POST /token",
@@ -198,16 +198,15 @@ async def run(url: str, n: int) -> dict[str, Any]:
                     "code_challenge_method": "S256",
                 }
             )
-            started = await step(STEPS[0], "GET", f"/authorize?{query}", 303)
-            interaction = started.header("location")
-            page = await step(STEPS[1], "GET", interaction, 200)
-            match = CSRF.search(page.body.decode())
-            assert match, "no CSRF token on the login page"
+            page = await step(STEPS[0], "GET", f"/authorize?{query}", 200)
+            match, action = CSRF.search(page.body.decode()), LOGIN_FORM.search(page.body.decode())
+            assert match and action, "no login form on the login page"
+            interaction = action.group(1)
             form = {"csrf": match.group(1), "username": user, "password": password}
-            posted = await step(STEPS[2], "POST", f"{interaction}/login", 303, form=form)
+            posted = await step(STEPS[1], "POST", f"{interaction}/login", 303, form=form)
             back = posted.header("location")
             if back == interaction:  # a consent page or another step (else: the client)
-                back = (await step(STEPS[3], "GET", interaction, 303)).header("location")
+                back = (await step(STEPS[2], "GET", interaction, 303)).header("location")
             code = parse_qs(urlsplit(back).query)["code"][0]
             token = {
                 "grant_type": "authorization_code",
@@ -215,7 +214,7 @@ async def run(url: str, n: int) -> dict[str, Any]:
                 "redirect_uri": REDIRECT_URI,
                 "code_verifier": verifier,
             }
-            await step(STEPS[4], "POST", "/token", 200, form=token, auth=f"Basic {basic}")
+            await step(STEPS[3], "POST", "/token", 200, form=token, auth=f"Basic {basic}")
             # The background task of a server writes queued audit rows once a second.
             await services.audit.flush()
 
@@ -262,14 +261,14 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="ostiary-login-") as tmp:
             result = asyncio.run(run(f"sqlite+aiosqlite:///{tmp}/login.db", args.n))
     print(f"{args.backend}: {result['logins']} logins")
-    print(f"{'step':18} {'statements':>10} {'CPU µs':>8}")
+    print(f"{'step':28} {'statements':>10} {'CPU µs':>8}")
     for s in result["steps"]:
-        print(f"{s['step']:18} {s['statements_per_login']:10.2f} {s['cpu_us_per_login']:8d}")
+        print(f"{s['step']:28} {s['statements_per_login']:10.2f} {s['cpu_us_per_login']:8d}")
     print(
-        f"{'login (no Argon2)':18} {result['statements_per_login']:10.2f} "
+        f"{'login (no Argon2)':28} {result['statements_per_login']:10.2f} "
         f"{result['cpu_us_per_login_without_argon2id']:8d}"
     )
-    print(f"{'Argon2id verify':18} {'':10} {result['argon2id_cpu_us_per_login']:8d}")
+    print(f"{'Argon2id verify':28} {'':10} {result['argon2id_cpu_us_per_login']:8d}")
     print(json.dumps({"backend": args.backend, **result}))
     return 0
 

@@ -1,10 +1,10 @@
 """Password login end to end, and the bare Argon2id rate it is measured against.
 
 A login is the whole authorization-code flow a person's browser and the client drive:
-GET /authorize → GET the login page → POST the password → GET the interaction (which
-redirects with the code; the seeded clients are first-party, so no consent page) → POST
-/token. The load generator runs on the load core; the Argon2id rate is measured in a
-process pinned to the server core, with Ostiary's configured parameters.
+GET /authorize (the login page) → POST the password (the seeded clients are first-party, so
+no consent page: the answer is the redirect to the client with the code) → POST /token.
+The load generator runs on the load core; the Argon2id rate is measured in a process
+pinned to the server core, with Ostiary's configured parameters.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import httpx
 from servers import SERVER_CORE
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+LOGIN_FORM = re.compile(r'action="(/interaction/[^"/]+)/login"')
 
 
 @dataclass
@@ -71,11 +72,15 @@ async def one_login(
         "code_challenge": challenge.rstrip(b"=").decode(),
         "code_challenge_method": "S256",
     }
-    interaction = _expect(await http.get("/authorize", params=params), 303).headers["location"]
-    page = _expect(await http.get(interaction), 200)
-    match = CSRF.search(page.text)
-    if not match:
-        raise FlowError("no CSRF token on the login page")
+    # The login page is the answer of /authorize; its form posts to the interaction.
+    page = await http.get("/authorize", params=params)
+    if page.status_code == 303:  # a tree before the page was shown by /authorize itself
+        page = await http.get(page.headers["location"])
+    _expect(page, 200)
+    match, action = CSRF.search(page.text), LOGIN_FORM.search(page.text)
+    if not match or not action:
+        raise FlowError("no login form on the login page")
+    interaction = action.group(1)
     form = {"csrf": match.group(1), "username": user, "password": pw}
     back = _expect(await http.post(f"{interaction}/login", data=form), 303).headers["location"]
     if back == interaction:  # a consent page or another step follows (else: the client)

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from ostiary import clock
+from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.audit import AuditEvent, AuditRepository
 
 log = logging.getLogger("ostiary.audit")
@@ -46,9 +47,12 @@ class AuditLog:
         details = scrub(fields.pop("details", None) or {})
         return AuditEvent(type=type, actor=actor, at=clock.now(), details=details, **fields)
 
-    async def record(self, type: str, *, actor: str, **fields: Any) -> None:
-        """Write a security event now, before the response."""
-        await self._repo.add_many([self._event(type, actor, **fields)])
+    async def record(
+        self, type: str, *, actor: str, writes: Writes | None = None, **fields: Any
+    ) -> None:
+        """Write a security event now, before the response; with ``writes``, held back there
+        to go with a later write of the same request (still before the response)."""
+        await self._repo.add(self._event(type, actor, **fields), writes)
 
     def later(self, type: str, *, actor: str, **fields: Any) -> None:
         """Queue a frequent event (token issued/refreshed) for the next batch."""

@@ -57,6 +57,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def interaction_form(page: httpx.Response, step: str) -> str:
+    """The absolute URL an interaction page's form for ``step`` (login, abort) posts to."""
+    action = re.search(rf'action="(/interaction/[^"/]+/{step})"', page.text)
+    assert action, page.text
+    return urljoin(str(page.url), action.group(1))
+
+
 def button_href(html: str, name: str) -> str:
     match = re.search(rf'href="(/federation/{name}/login\?interaction=[^"]+)"', html)
     assert match, html
@@ -66,11 +73,9 @@ def button_href(html: str, name: str) -> str:
 def password_login(
     browser: Browser, page: httpx.Response, username: str, password: str
 ) -> httpx.Response:
-    action = re.search(r'action="(/interaction/[^"]+/login)"', page.text)
-    assert action, page.text
-    url = urljoin(str(page.url), action.group(1))
     return browser.post(
-        url, {"csrf": csrf_of(page.text), "username": username, "password": password}
+        interaction_form(page, "login"),
+        {"csrf": csrf_of(page.text), "username": username, "password": password},
     )
 
 

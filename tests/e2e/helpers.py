@@ -75,6 +75,21 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def interaction_of(html: str) -> str:
+    """The interaction a login page belongs to (``/interaction/<id>``), from its form."""
+    match = re.search(r'action="(/interaction/[^"/]+)/login"', html)
+    assert match, "no login form on the page"
+    return match.group(1)
+
+
+def login_page(web: httpx.Client, params: dict[str, str]) -> tuple[str, httpx.Response]:
+    """/authorize in a browser that must sign in: the interaction's URL and the login page
+    /authorize answered with (200, its forms post to the interaction)."""
+    page = web.get("/authorize", params=params)
+    assert page.status_code == 200 and 'name="password"' in page.text, page.text
+    return interaction_of(page.text), page
+
+
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
@@ -92,11 +107,16 @@ def login_and_consent(
 ) -> httpx.Response:
     """Walk /authorize → login form → consent form; return the redirect to the client."""
     response = web.get("/authorize", params=authorize_params)
-    assert response.status_code == 303, response.text
-    location = response.headers["location"]
-    if not location.startswith("/interaction/"):
-        return response
-    page = web.get(location)
+    if response.status_code == 200:
+        # The login page, shown by /authorize itself; its form posts to the interaction.
+        page = response
+        location = interaction_of(page.text)
+    else:
+        assert response.status_code == 303, response.text
+        location = response.headers["location"]
+        if not location.startswith("/interaction/"):
+            return response
+        page = web.get(location)
     if 'name="password"' in page.text:
         response = web.post(
             f"{location}/login",

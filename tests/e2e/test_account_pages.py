@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     browser,
     csrf_of,
     login_and_consent,
+    login_page,
     make_client,
     make_user,
     pkce_pair,
@@ -232,9 +233,7 @@ def test_sessions_page_lists_another_browser_and_signs_it_out(mail_server: LiveS
         assert is_signed_in(web)
         # The other browser must sign in again.
         _, challenge = pkce_pair()
-        again = laptop.get("/authorize", params=authorize_params(client, challenge))
-        assert again.headers["location"].startswith("/interaction/")
-        assert 'name="password"' in laptop.get(again.headers["location"]).text
+        login_page(laptop, authorize_params(client, challenge))
 
 
 def _client_names(server: LiveServer, client: RegisteredClient) -> str:

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     authorize_params,
     browser,
     login_and_consent,
+    login_page,
     make_client,
     make_user,
     obtain_code,
@@ -448,9 +449,7 @@ def test_sessions_listed_with_clients_and_deleted_by_sid_need_login_again(
         ok(admin.http.delete(f"/users/{user_id}/sessions/{session['sid']}"), 204)
         assert ok(admin.http.get(f"/users/{user_id}/sessions"))["items"] == []
         _, challenge = pkce_pair()
-        again = web.get("/authorize", params=authorize_params(client, challenge))
-        assert again.headers["location"].startswith("/interaction/")
-        assert 'name="password"' in web.get(again.headers["location"]).text
+        login_page(web, authorize_params(client, challenge))
 
     with browser(server) as first, browser(server) as second:
         sign_in(server, first, client, username)

@@ -39,6 +39,7 @@ from tests.e2e.helpers import (
     browser,
     csrf_of,
     login_and_consent,
+    login_page,
     make_client,
     make_user,
     obtain_code,
@@ -80,10 +81,8 @@ def user_of(server: LiveServer, username: str) -> User:
 
 
 def login_form(web: httpx.Client, client: RegisteredClient) -> tuple[str, str]:
-    started = web.get("/authorize", params=authorize_params(client, pkce_pair()[1]))
-    location = started.headers["location"]
-    assert location.startswith("/interaction/"), location
-    return location, csrf_of(web.get(location).text)
+    location, page = login_page(web, authorize_params(client, pkce_pair()[1]))
+    return location, csrf_of(page.text)
 
 
 def try_login(

@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     authorize_params,
     browser,
     csrf_of,
+    interaction_of,
     login_and_consent,
     make_client,
     make_user,
@@ -60,6 +61,10 @@ def assert_error_page(response: httpx.Response, status: int = 400) -> None:
 
 
 def to_interaction(response: httpx.Response) -> str:
+    """The interaction an authorization request started: the login page /authorize
+    answers with (its form posts to the interaction), or a 303 to the interaction page."""
+    if response.status_code == 200:
+        return interaction_of(response.text)
     assert response.status_code == 303, response.text
     location = response.headers["location"]
     assert location.startswith("/interaction/"), location
@@ -136,6 +141,42 @@ def signed_in(server: LiveServer, username: str) -> Iterator[httpx.Client]:
     assert "code" in client_redirect(response, REDIRECT)
     yield web
     web.close()
+
+
+# -- the login page is the authorization endpoint's answer -------------------------------
+
+
+def test_rfc6749_3_1_authorization_endpoint_answers_with_the_login_page(
+    server: LiveServer, confidential: RegisteredClient, username: str
+) -> None:
+    """RFC 6749 §3.1: the endpoint authenticates the resource owner, here by answering with
+    the login page itself (no redirect to it, issue #8). The page binds the interaction to
+    this browser (its cookie is set with the page), its forms post to the interaction, and
+    the interaction's own URL shows the same form."""
+    _, challenge = pkce_pair()
+    with browser(server) as web:
+        page = web.get("/authorize", params=authorize_params(confidential, challenge))
+        assert page.status_code == 200, page.text
+        assert "location" not in page.headers
+        assert set_cookies(page)["ost_browser"]["httponly"]
+        interaction = interaction_of(page.text)
+        assert f'action="{interaction}/abort"' in page.text
+        again = web.get(interaction)
+        assert again.status_code == 200 and 'name="password"' in again.text
+        assert csrf_of(again.text) == csrf_of(page.text)
+        # Another browser cannot use it.
+        with browser(server) as other:
+            stolen = other.post(
+                f"{interaction}/login",
+                data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},
+            )
+            assert_error_page(stolen)
+        signed_in = web.post(
+            f"{interaction}/login",
+            data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},
+        )
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == interaction  # consent follows
 
 
 # -- before the redirect URI is trusted: a page, never a redirect ---------------------
@@ -882,9 +923,11 @@ def test_rfc6265_4_1_2_session_cookie_attributes_and_rotation(
         with browser(server) as web:
             web.cookies.set(SESSION, session)
             response = web.get("/authorize", params=authorize_params(first_party, challenge))
-            assert response.status_code == 303
-            goes_to_client = response.headers["location"].startswith(REDIRECT)
-            assert goes_to_client is expect_signed_in
+            if expect_signed_in:
+                assert response.status_code == 303
+                assert response.headers["location"].startswith(REDIRECT)
+            else:  # the login page
+                assert response.status_code == 200 and 'name="password"' in response.text
 
 
 # -- headers on every page a person sees ------------------------------------------------
@@ -896,6 +939,11 @@ def _login_page(server: LiveServer, web: httpx.Client) -> httpx.Response:
     return web.get(
         to_interaction(web.get("/authorize", params=authorize_params(client, challenge)))
     )
+
+
+def _authorize_login_page(server: LiveServer, web: httpx.Client) -> httpx.Response:
+    _, challenge = pkce_pair()
+    return web.get("/authorize", params=authorize_params(make_client(server), challenge))
 
 
 def _failed_login_page(server: LiveServer, web: httpx.Client) -> httpx.Response:
@@ -935,6 +983,7 @@ def _logout_page(server: LiveServer, web: httpx.Client) -> httpx.Response:
 
 PAGES = {
     "login": (_login_page, 200),
+    "login-at-authorize": (_authorize_login_page, 200),
     "failed-login": (_failed_login_page, 401),
     "error": (_error_page, 400),
     "expired": (_expired_page, 400),

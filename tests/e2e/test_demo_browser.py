@@ -8,6 +8,7 @@ with rotation (RFC 6749 §6) and revoking the refresh token (RFC 7009).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
         page.goto(credentials.url)
         page.get_by_role("button", name="Sign in with Ostiary").click()
 
-        # Login page of the authorization server (RFC 6749 §4.1.1 → user authentication).
-        page.wait_for_url("**/interaction/**")
+        # Login page of the authorization server (RFC 6749 §4.1.1 → user authentication),
+        # the answer of the authorization endpoint itself.
+        page.wait_for_url(re.compile(r"/authorize\?"))
         page.locator("input[name=username]").fill(credentials.username)
         page.locator("input[name=password]").fill(credentials.password)
         page.get_by_role("button", name="Sign in").click()
@@ -110,6 +112,6 @@ def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(credentials.url)
         page.get_by_role("button", name="Sign in with Ostiary").click()
-        page.wait_for_url("**/interaction/**")
+        page.wait_for_url(re.compile(r"/authorize\?"))
         expect(page.locator("input[name=password]")).to_be_visible()
     server.stop_cleanly()

@@ -13,6 +13,7 @@ stand in for it: a route does not see the targets of redirects.)
 
 import asyncio
 import html
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,7 @@ def _authorize(page: Page, sites: Sites, setup: Setup) -> Started:
 
 def _open_login_page(page: Page, sites: Sites, setup: Setup) -> Started:
     started = _authorize(page, sites, setup)
-    page.wait_for_url(f"{sites.rp.base_url}/interaction/**")
+    page.wait_for_url(re.compile(re.escape(sites.rp.base_url) + r"/authorize\?"))
     return started
 
 
@@ -205,7 +206,7 @@ def _provider_button(page: Page, setup: Setup) -> Locator:
 def _upstream_login(page: Page, sites: Sites, setup: Setup) -> None:
     """Click the provider's button, then sign in on the upstream's own login page."""
     _provider_button(page, setup).click()
-    page.wait_for_url(f"{sites.upstream.base_url}/interaction/**")
+    page.wait_for_url(re.compile(re.escape(sites.upstream.base_url) + r"/authorize\?"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.locator("input[name=username]").fill(setup.username)
     page.locator("input[name=password]").fill(PASSWORD)
@@ -308,7 +309,7 @@ def test_rfc6749_4_1_2_1_cancel_at_the_upstream_shows_a_clear_page_in_chromium(
             button = page.get_by_role("button", name="Deny")
         else:
             _provider_button(page, setup).click()
-            page.wait_for_url(f"{sites.upstream.base_url}/interaction/**")
+            page.wait_for_url(re.compile(re.escape(sites.upstream.base_url) + r"/authorize\?"))
             button = page.get_by_role("button", name="Cancel")
         with page.expect_response(lambda r: r.url.startswith(callback)) as answer:
             button.click()

@@ -27,6 +27,7 @@ from tests.e2e.federation_browser import (
     button_href,
     claims_of,
     csrf_of,
+    interaction_form,
     password_login,
 )
 from tests.e2e.helpers import PASSWORD, make_client, pkce_pair
@@ -289,10 +290,11 @@ def test_local_login_false_hides_and_refuses_passwords(pair: Pair) -> None:
 
 
 def password_login_forced(browser: Browser, page: httpx.Response, username: str) -> httpx.Response:
-    """POST the password form the page no longer shows, as a script would."""
-    interaction = urlsplit(str(page.url)).path
+    """POST the password form the page no longer shows, as a script would (the
+    interaction is the one the page's Cancel form posts to)."""
+    abort = interaction_form(page, "abort")
     return browser.post(
-        f"{str(page.url).split('/interaction/')[0]}{interaction}/login",
+        abort.removesuffix("/abort") + "/login",
         {"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},
     )
 
@@ -315,7 +317,7 @@ def test_rfc6749_4_1_2_1_cancel_at_upstream_shows_a_clear_page(pair: Pair) -> No
         upstream_page = browser.follow(
             browser.get(pair.rp.base_url + button_href(page.text, setup.provider))
         )
-        abort = str(upstream_page.url) + "/abort"
+        abort = interaction_form(upstream_page, "abort")
         answer = browser.follow(browser.post(abort, {"csrf": csrf_of(upstream_page.text)}))
     finally:
         browser.close()

@@ -8,6 +8,7 @@ and is asked to sign in again.
 """
 
 import json
+import re
 import secrets
 import subprocess
 import time
@@ -122,7 +123,7 @@ def _echoed(page: Page) -> dict[str, Any]:
 
 
 def _sign_in_at_ostiary(page: Page, stack: Stack, username: str) -> None:
-    page.wait_for_url(f"{stack.ostiary.base_url}/interaction/**")
+    page.wait_for_url(re.compile(re.escape(stack.ostiary.base_url) + r"/authorize\?"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(PASSWORD)
@@ -173,7 +174,7 @@ def test_oidc_core_3_1_sign_in_lands_on_the_original_page_then_logout_in_chromiu
 
         # A new visit asks to sign in again: both the gateway and the Ostiary session ended.
         page.goto(f"{stack.gateway}/app/reports/again")
-        page.wait_for_url(f"{stack.ostiary.base_url}/interaction/**")
+        page.wait_for_url(re.compile(re.escape(stack.ostiary.base_url) + r"/authorize\?"))
         expect(page.locator("input[name=password]")).to_be_visible()
 
 

@@ -46,6 +46,7 @@ from tests.e2e.helpers import (
     RegisteredClient,
     authorize_params,
     csrf_of,
+    login_page,
     make_client,
     make_user,
     pkce_pair,
@@ -89,17 +90,12 @@ def login(
     password: str,
     source: str | None = None,
 ) -> httpx.Response:
-    """One sign-in attempt in a fresh browser: /authorize, the login page, the form post.
+    """One sign-in attempt in a fresh browser: /authorize (the login page), the form post.
 
     303: signed in; 401: wrong username or password; 429: locked out.
     """
     with http(base_url, source) as web:
-        started = web.get("/authorize", params=authorize_params(client, pkce_pair()[1]))
-        assert started.status_code == 303, started.text
-        interaction = started.headers["location"]
-        assert interaction.startswith("/interaction/"), interaction
-        form = web.get(interaction)
-        assert 'name="password"' in form.text, form.text
+        interaction, form = login_page(web, authorize_params(client, pkce_pair()[1]))
         return web.post(
             f"{interaction}/login",
             data={"csrf": csrf_of(form.text), "username": username, "password": password},

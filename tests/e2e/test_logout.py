@@ -8,6 +8,7 @@ from tests.e2e.helpers import (
     browser,
     csrf_of,
     login_and_consent,
+    login_page,
     make_client,
     make_user,
     pkce_pair,
@@ -36,8 +37,7 @@ def test_rp_initiated_logout_2_asks_the_user_and_needs_csrf(server: LiveServer) 
         done = web.post("/logout", data={"csrf": csrf_of(confirm.text)})
         assert done.status_code == 200
         assert "signed out" in done.text
-        after = web.get("/authorize", params=authorize_params(client, challenge))
-        assert after.headers["location"].startswith("/interaction/")
+        login_page(web, authorize_params(client, challenge))
 
 
 def test_rfc6749_10_12_non_ascii_csrf_value_is_refused_not_a_server_error(
@@ -46,10 +46,7 @@ def test_rfc6749_10_12_non_ascii_csrf_value_is_refused_not_a_server_error(
     client = make_client(server)
     _, challenge = pkce_pair()
     with browser(server) as web:
-        location = web.get("/authorize", params=authorize_params(client, challenge)).headers[
-            "location"
-        ]
-        web.get(location)
+        location, _ = login_page(web, authorize_params(client, challenge))
         login = web.post(f"{location}/login", data={"csrf": "é" * 64, "username": "x"})
         assert login.status_code == 403
         logout = web.post("/logout", data={"csrf": "é"})

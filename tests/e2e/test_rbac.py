@@ -28,6 +28,7 @@ from tests.e2e.helpers import (
     authorize_params,
     browser,
     csrf_of,
+    login_page,
     make_client,
     make_user,
     obtain_code,
@@ -145,10 +146,7 @@ def refresh(
 def consent_page(server: LiveServer, client: RegisteredClient, username: str, scope: str) -> str:
     _, challenge = pkce_pair()
     with browser(server) as web:
-        location = web.get(
-            "/authorize", params=authorize_params(client, challenge, scope=scope)
-        ).headers["location"]
-        page = web.get(location)
+        location, page = login_page(web, authorize_params(client, challenge, scope=scope))
         web.post(
             f"{location}/login",
             data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},

@@ -28,7 +28,7 @@ from joserfc.jwk import KeySet
 
 from ostiary.web.demo import DEMO_SCOPES
 from tests.conftest import SECRET_KEY, free_port
-from tests.e2e.helpers import csrf_of, query_of
+from tests.e2e.helpers import csrf_of, login_page, query_of
 from tests.e2e.processes import OSTIARY, DemoCredentials, Servers, clean_env
 
 DEMO_SCOPE = " ".join(DEMO_SCOPES)
@@ -165,12 +165,7 @@ def demo_flow(issuer: str, credentials: DemoCredentials) -> dict[str, Any]:
         "code_challenge_method": "S256",
     }
     with httpx.Client(base_url=issuer, timeout=10) as web:
-        response = web.get("/authorize", params=params)
-        assert response.status_code == 303, response.text
-        interaction = response.headers["location"]
-        assert interaction.startswith("/interaction/"), interaction
-        page = web.get(interaction)
-        assert 'name="password"' in page.text, page.text
+        interaction, page = login_page(web, params)
         login = web.post(
             f"{interaction}/login",
             data={
@@ -233,8 +228,7 @@ def login_status(issuer: str, credentials: DemoCredentials, password: str) -> in
         "code_challenge_method": "S256",
     }
     with httpx.Client(base_url=issuer, timeout=10) as web:
-        interaction = web.get("/authorize", params=params).headers["location"]
-        page = web.get(interaction)
+        interaction, page = login_page(web, params)
         return web.post(
             f"{interaction}/login",
             data={

@@ -24,6 +24,7 @@ from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services, build_services
 from ostiary.settings import LockoutSettings
+from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.audit import AuditEvent
 from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.repos.interactions import Interaction
@@ -283,3 +284,168 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
     assert await add_code(direct, None)
     assert await store.codes.get(direct) is not None
     assert await store.sessions.clients_of(session.sid) == [client.client_id]
+
+
+async def test_the_interaction_is_stored_with_the_login_buttons_read(services: Services) -> None:
+    """/authorize answers with the login page: storing the interaction reads the buttons
+    the page shows, in the same round trip, as a separate read would give them."""
+    repo = providers(services)
+    name = unique("idp")
+    await repo.add(Provider(name, "Button", "oidc", "https://idp.example", "c", None, (), True))
+    interaction = Interaction(
+        id=secrets.token_urlsafe(24),
+        browser_hash=secrets.token_bytes(32),
+        client_id=unique("client"),
+        request={"scopes": ["read"]},
+        expires_at=clock.now() + 600,
+    )
+
+    buttons = await services.store.interactions.add(interaction)
+
+    assert buttons == await repo.buttons() and (name, "Button") in buttons
+    assert await services.store.interactions.get_live(interaction.id) == interaction
+    await repo.delete(name)
+
+
+async def one_code_client(services: Services) -> tuple[str, str]:
+    """A user and a client to issue codes to: (user id, client id)."""
+    store = services.store
+    user = await store.users.add(
+        username=unique("held"), email=None, password_hash=None, profile={}
+    )
+    client = await store.clients.add(
+        client_id=unique("held"),
+        name="held back",
+        secret_hash=digest("not-used"),
+        public=False,
+        token_endpoint_auth_method="client_secret_basic",
+        redirect_uris=["https://app.example.com/cb"],
+        grant_types=["authorization_code"],
+        scopes=["read"],
+    )
+    return user.id, client.client_id
+
+
+async def issue_with(
+    services: Services,
+    writes: Writes,
+    user_id: str,
+    client_id: str,
+    session_hash: bytes,
+    sid: str,
+    interaction_id: str,
+) -> tuple[bytes, bool]:
+    code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
+    stored = await services.store.codes.add(
+        code_hash=code_hash,
+        client_id=client_id,
+        user_id=user_id,
+        session_hash=session_hash,
+        redirect_uri="https://app.example.com/cb",
+        redirect_uri_given=True,
+        scopes=["read"],
+        code_challenge=None,
+        auth_time=clock.now(),
+        ttl=60,
+        sid=sid,
+        interaction_id=interaction_id,
+        writes=writes,
+    )
+    return code_hash, stored
+
+
+async def test_held_back_session_and_audit_rows_are_written_with_the_code(
+    services: Services,
+) -> None:
+    """Issue #8: a password login's session row and login.success event travel with the
+    code's write (one round trip); nothing is written before it, everything after it."""
+    store = services.store
+    user_id, client_id = await one_code_client(services)
+    interaction = await add_interaction(services, ["read"])
+    writes = Writes()
+    session = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
+    )
+    await services.audit.record(
+        "login.success", actor=f"user:{user_id}", user_id=user_id, writes=writes
+    )
+    assert writes
+    assert await store.sessions.get_live(session.id_hash) is None
+    assert await store.audit.query(user_id=user_id) == []
+
+    code_hash, stored = await issue_with(
+        services, writes, user_id, client_id, session.id_hash, session.sid, interaction.id
+    )
+
+    assert stored and not writes
+    assert await store.sessions.get_live(session.id_hash) == session
+    assert [e.type for e in await store.audit.query(user_id=user_id)] == ["login.success"]
+    assert await store.codes.get(code_hash) is not None
+    # The session's link to the client needs the session row written in the same go.
+    assert await store.sessions.clients_of(session.sid) == [client_id]
+    assert await store.interactions.get_live(interaction.id) is None
+
+
+async def test_held_back_writes_are_written_even_when_no_code_is(services: Services) -> None:
+    """A second submission of a consumed interaction stores no code, but the login it
+    records did happen: its session and audit rows are written all the same."""
+    store = services.store
+    user_id, client_id = await one_code_client(services)
+    interaction = await add_interaction(services, ["read"])
+    assert await store.interactions.delete(interaction.id)
+    writes = Writes()
+    session = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
+    )
+
+    code_hash, stored = await issue_with(
+        services, writes, user_id, client_id, session.id_hash, session.sid, interaction.id
+    )
+
+    assert not stored and not writes
+    assert await store.codes.get(code_hash) is None
+    assert await store.sessions.get_live(session.id_hash) == session
+
+
+async def test_held_back_writes_are_all_or_nothing_with_the_code(services: Services) -> None:
+    """One statement: if any held-back write fails, neither it, the others nor the code
+    are written, and the interaction is not consumed."""
+    store = services.store
+    user_id, client_id = await one_code_client(services)
+    interaction = await add_interaction(services, ["read"])
+    taken = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+    )
+    writes = Writes()
+    await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id), writes)
+    # The same cookie digest twice: the primary key refuses the held-back session row.
+    await store.sessions.add(id_hash=taken.id_hash, user_id=user_id, ttl=600, writes=writes)
+
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await issue_with(
+            services, writes, user_id, client_id, taken.id_hash, taken.sid, interaction.id
+        )
+
+    assert await store.audit.query(user_id=user_id) == []
+    assert await store.interactions.get_live(interaction.id) is not None
+    assert await store.sessions.clients_of(taken.sid) == []
+
+
+async def test_flush_sends_what_is_held_back_and_only_once(services: Services) -> None:
+    store = services.store
+    user_id, _ = await one_code_client(services)
+    writes = Writes()
+    await store.flush(writes)  # nothing held back: nothing to do
+    interaction = await add_interaction(services, ["read"])
+    session = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
+    )
+    await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id), writes)
+    await store.interactions.mark_authenticated(interaction.id, writes)
+
+    assert not writes
+    assert await store.sessions.get_live(session.id_hash) == session
+    marked = await store.interactions.get_live(interaction.id)
+    assert marked is not None and marked.authenticated
+    await store.flush(writes)
+    assert len(await store.audit.query(user_id=user_id)) == 1

@@ -46,6 +46,7 @@ from tests.e2e.helpers import (
     authorize_params,
     browser,
     csrf_of,
+    login_page,
     make_client,
     pkce_pair,
 )
@@ -329,10 +330,7 @@ async def test_deleted_users_failed_login_rows_do_not_keep_the_username(
     client = make_client(server)
     _, challenge = pkce_pair()
     with browser(server) as web:
-        location = web.get("/authorize", params=authorize_params(client, challenge)).headers[
-            "location"
-        ]
-        page = web.get(location)
+        location, page = login_page(web, authorize_params(client, challenge))
         failed = web.post(
             f"{location}/login",
             data={"csrf": csrf_of(page.text), "username": user.username, "password": "wrong"},

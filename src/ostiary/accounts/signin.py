@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.oidc import logout
 from ostiary.services import Services
+from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.sessions import Session
 from ostiary.storage.repos.users import User
 
@@ -83,13 +84,15 @@ async def sign_in(
     *,
     amr: tuple[str, ...] = ("pwd",),
     acr: str | None = None,
+    writes: Writes | None = None,
 ) -> tuple[str, SignedIn]:
     """A new cookie value at each login, so a planted session id is worthless.
 
     The same user signing in again keeps the session (its sid, and so the clients that
     logout must reach) with a fresh auth_time; another user's session is ended properly,
     back-channel logout included, before a new one starts. Returns the cookie value and
-    who is signed in with it now.
+    who is signed in with it now. With ``writes``, a new session's row is held back there
+    (the caller sends it with its next write, before the response).
     """
     sessions = services.store.sessions
     ttl = services.settings.sessions.ttl
@@ -106,7 +109,9 @@ async def sign_in(
             await logout.end_session(services, old)
         else:
             await sessions.delete(digest(previous))
-    session = await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr)
+    session = await sessions.add(
+        id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr, writes=writes
+    )
     return token, SignedIn(session, user)
 
 

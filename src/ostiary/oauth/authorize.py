@@ -20,6 +20,7 @@ from ostiary.oauth.scopes import check_allowed, parse_scope
 from ostiary.oidc import claims as oidc_claims
 from ostiary.oidc import id_token
 from ostiary.services import Services
+from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.clients import Client
 
 RESPONSE_MODES = ("query", "form_post")
@@ -265,11 +266,13 @@ async def issue_code(
     session_hash: bytes | None,
     auth: id_token.Authentication,
     interaction_id: str | None = None,
+    writes: Writes | None = None,
 ) -> AuthorizationResponse | None:
     """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2).
 
     With ``interaction_id`` the interaction is consumed in the same write; None (no code)
-    if it was consumed already: an interaction yields one code at most."""
+    if it was consumed already: an interaction yields one code at most. ``writes`` held
+    back by the caller go with the code's write."""
     code = new_secret(AUTHORIZATION_CODE_PREFIX)
     stored = await services.store.codes.add(
         code_hash=digest(code),
@@ -288,6 +291,7 @@ async def issue_code(
         amr=auth.amr,
         claims=request.claims,
         interaction_id=interaction_id,
+        writes=writes,
     )
     if not stored:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ostiary.storage.repos._driver import Driver, Writes
 from ostiary.storage.repos.access import AccessRepository
 from ostiary.storage.repos.audit import AuditRepository
 from ostiary.storage.repos.clients import ClientRepository
@@ -39,3 +40,8 @@ class Store:
         self.audit = AuditRepository(engine)
         self.throttles = ThrottleRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
+        self._driver = Driver(engine)
+
+    async def flush(self, writes: Writes) -> None:
+        """Send the writes still held back (``Writes``); nothing to do when there are none."""
+        await self._driver.flush(writes)

@@ -44,6 +44,11 @@ class HotConnection(Protocol):
         """Statements inside run in one transaction, committed at the end of the block."""
         ...
 
+    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
+        """``fetchrow``, with the held-back ``writes`` sent first in the same transaction
+        (on PostgreSQL in the same statement: one round trip)."""
+        ...
+
 
 @lru_cache(maxsize=256)
 def sqlite_sql(sql: str) -> str:
@@ -60,6 +65,65 @@ def json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+class Writes:
+    """Writes held back to travel with a later statement of the same request (issue #8:
+    each round trip to the database costs the event loop a wake-up). On PostgreSQL they
+    become data-modifying CTEs of that statement: one round trip, one transaction, all or
+    nothing with it. On SQLite they run just before it, in its transaction.
+
+    For plain INSERT, UPDATE and DELETE statements (no RETURNING) whose effect nothing read
+    in between depends on: under PostgreSQL the statements of one WITH all see the database
+    as it was before it, so a held-back write is invisible to the statement it travels
+    with. A held-back write still pending when the request ends is lost: flush it
+    (``Driver.flush``) on every path that does not send it.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+
+    def add(self, sql: str, *args: Any) -> None:
+        self._pending.append((sql, args))
+
+    def take(self) -> list[tuple[str, tuple[Any, ...]]]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+
+@lru_cache(maxsize=256)
+def _with_writes_sql(sql: str, writes: tuple[tuple[str, int], ...], offset: int) -> str:
+    """``sql`` preceded by ``writes`` (statement, number of parameters) as CTEs ``wN``; their
+    placeholders numbered after the statement's own ``offset`` parameters."""
+    ctes = []
+    for i, (write, count) in enumerate(writes):
+        shift = offset
+
+        def renumber(match: re.Match[str], shift: int = shift) -> str:
+            return f"${int(match[1]) + shift}"
+
+        ctes.append(f"w{i} AS ({_PLACEHOLDER.sub(renumber, write)})")
+        offset += count
+    body = sql.strip()
+    if body[:4].upper() == "WITH" and body[4:5].isspace():
+        return f"WITH {', '.join(ctes)}, {body[5:]}"
+    return f"WITH {', '.join(ctes)} {body}"
+
+
+def with_writes(
+    sql: str, args: Sequence[Any], pending: list[tuple[str, tuple[Any, ...]]]
+) -> tuple[str, list[Any]]:
+    """One PostgreSQL statement: ``pending`` writes as CTEs, then ``sql``."""
+    values = list(args)
+    for _, write_args in pending:
+        values.extend(write_args)
+    shape = tuple((write, len(write_args)) for write, write_args in pending)
+    return _with_writes_sql(sql, shape, len(args)), values
+
+
 class _Postgres:
     postgresql = True
 
@@ -74,6 +138,13 @@ class _Postgres:
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return self._conn.transaction()  # type: ignore[no-any-return]
+
+    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
+        pending = writes.take() if writes else None
+        if pending:
+            sql, values = with_writes(sql, args, pending)
+            return await self._conn.fetchrow(sql, *values)  # type: ignore[no-any-return]
+        return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
 
 
 class _Sqlite:
@@ -94,6 +165,19 @@ class _Sqlite:
             # pool would roll it back on return).
             await self._conn.commit()
         return rows
+
+    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
+        pending = writes.take() if writes else None
+        if not pending:
+            return await self.fetchrow(sql, *args)
+        if self._in_block:
+            for write, values in pending:
+                await self.fetch(write, *values)
+            return await self.fetchrow(sql, *args)
+        async with self.transaction():
+            for write, values in pending:
+                await self.fetch(write, *values)
+            return await self.fetchrow(sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -236,3 +320,9 @@ class Driver:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self.connection() as conn:
             return await conn.fetch(sql, *args)
+
+    async def flush(self, writes: Writes) -> None:
+        """Send what ``writes`` still holds back (nothing to do when it is empty)."""
+        if writes:
+            async with self.connection() as conn:
+                await conn.fetchrow_with(writes, "SELECT 1")

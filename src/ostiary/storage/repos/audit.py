@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos._driver import Driver, json_text
+from ostiary.storage.repos._driver import Driver, Writes, json_text
 from ostiary.storage.tables import audit_events
 
 
@@ -58,10 +58,10 @@ class AuditRepository:
         self._engine = engine
         self._driver = Driver(engine)
 
-    async def add(self, e: AuditEvent) -> None:
-        """One event, committed when this returns."""
-        await self._driver.fetch(
-            _INSERT,
+    async def add(self, e: AuditEvent, writes: Writes | None = None) -> None:
+        """One event, committed when this returns; with ``writes`` held back there (sent
+        with a later statement of the same request) instead."""
+        values = (
             e.at or clock.now(),
             e.type,
             e.actor,
@@ -72,6 +72,10 @@ class AuditRepository:
             e.reason,
             json_text(e.details),
         )
+        if writes is not None:
+            writes.add(_INSERT, *values)
+        else:
+            await self._driver.fetch(_INSERT, *values)
 
     async def add_many(self, events: Sequence[AuditEvent]) -> None:
         if len(events) == 1:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
+from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
 from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
 from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, NewRefreshToken, insert_token
 from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
@@ -215,10 +215,12 @@ class CodeRepository:
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
+        writes: Writes | None = None,
     ) -> bool:
         """Store a code, record that its session (``sid``) gave tokens to the client, and,
         with ``interaction_id``, consume that interaction: all in one go. False (nothing
-        stored) when the interaction was already consumed."""
+        stored) when the interaction was already consumed. What ``writes`` holds back goes
+        in the same round trip (and is written even when no code is)."""
         now = clock.now()
         values = (
             code_hash,
@@ -240,11 +242,12 @@ class CodeRepository:
         async with self._driver.connection() as conn:
             if conn.postgresql:
                 if interaction_id is None:
-                    row = await conn.fetchrow(_ISSUE_DIRECT_PG, *values, now)
+                    row = await conn.fetchrow_with(writes, _ISSUE_DIRECT_PG, *values, now)
                 else:
-                    row = await conn.fetchrow(_ISSUE_PG, *values, now, interaction_id)
+                    row = await conn.fetchrow_with(writes, _ISSUE_PG, *values, now, interaction_id)
                 return row is not None and row[0] == 1
             async with conn.transaction():
+                await conn.fetchrow_with(writes, "SELECT 1")
                 consumed = interaction_id is None or await conn.fetch(
                     _DELETE_INTERACTION, interaction_id
                 )

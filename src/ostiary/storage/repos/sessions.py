@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos._driver import Driver, json_text, json_value
+from ostiary.storage.repos._driver import Driver, Writes, json_text, json_value
 from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import session_clients, sessions
 
@@ -88,13 +88,18 @@ class SessionRepository:
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
+        writes: Writes | None = None,
     ) -> Session:
+        """A new session; with ``writes`` the row is held back there (sent with a later
+        statement of the same request) instead of written now."""
         now = clock.now()
         sid = secrets.token_urlsafe(24)
         session = Session(id_hash, user_id, now, now, now + ttl, sid, amr, acr)
-        await self._driver.fetch(
-            _INSERT, id_hash, user_id, now, now, now + ttl, sid, json_text(list(amr)), acr
-        )
+        values = (id_hash, user_id, now, now, now + ttl, sid, json_text(list(amr)), acr)
+        if writes is not None:
+            writes.add(_INSERT, *values)
+        else:
+            await self._driver.fetch(_INSERT, *values)
         return session
 
     async def reauthenticate(
