@@ -176,9 +176,13 @@ async def run(url: str, n: int) -> dict[str, Any]:
         async def login(measured: bool) -> None:
             browser = Browser_(app)
 
-            async def step(name: str, method: str, url: str, status: int, **kw: Any) -> Response:
+            async def step(
+                name: str, method: str, url: str, status: int, redirected: bool = False, **kw: Any
+            ) -> Response:
                 count, started, hashing = counter.count, time.process_time(), argon2.seconds
                 response = await browser.call(method, url, **kw)
+                if redirected and response.status == 303:  # a tree before the page was shown
+                    response = await browser.call("GET", response.header("location"))  # at once
                 if measured:
                     used = time.process_time() - started - (argon2.seconds - hashing)
                     cpu[name] += used
@@ -198,7 +202,7 @@ async def run(url: str, n: int) -> dict[str, Any]:
                     "code_challenge_method": "S256",
                 }
             )
-            page = await step(STEPS[0], "GET", f"/authorize?{query}", 200)
+            page = await step(STEPS[0], "GET", f"/authorize?{query}", 200, redirected=True)
             match, action = CSRF.search(page.body.decode()), LOGIN_FORM.search(page.body.decode())
             assert match and action, "no login form on the login page"
             interaction = action.group(1)

@@ -449,3 +449,36 @@ async def test_flush_sends_what_is_held_back_and_only_once(services: Services) -
     assert marked is not None and marked.authenticated
     await store.flush(writes)
     assert len(await store.audit.query(user_id=user_id)) == 1
+
+
+async def test_login_reads_are_what_the_three_separate_reads_give(services: Services) -> None:
+    """Issue #8: the login POST reads the interaction (with gates and buttons), the
+    throttle records of its keys and the account in one statement; each part is what its
+    own read gives, and an absent part comes back empty, not as an error."""
+    store = services.store
+    access = store.access
+    role, gated = unique("role"), unique("gated")
+    await access.create_role(role)
+    await access.create_scope(gated, required_roles=[role])
+    user = await store.users.add(
+        username=unique("reader"), email=None, password_hash=None, profile={"given_name": "Ä"}
+    )
+    interaction = await add_interaction(services, ["openid", gated])
+    locked_key, clean_key = throttle.account_key(user.username), throttle.ip_key(unique("ip"))
+    await store.throttles.fail(locked_key, window=900)
+    await store.throttles.lock(locked_key, clock.now() + 300)
+    keys = [locked_key, clean_key]
+
+    reads = await store.interactions.login_state(interaction.id, keys, user.username)
+
+    assert reads.state == await store.interactions.state(interaction.id)
+    assert reads.throttle == await store.throttles.state(keys)
+    assert reads.throttle.recorded == {locked_key}
+    assert reads.account == await store.users.by_username(user.username) == user
+
+    nothing = await store.interactions.login_state("no-such-interaction", [clean_key], None)
+    assert nothing.state is None and nothing.account is None
+    assert nothing.throttle == await store.throttles.state([clean_key])
+    assert nothing.throttle.locked_until == 0 and nothing.throttle.recorded == frozenset()
+    unknown = await store.interactions.login_state(interaction.id, [], unique("nobody"))
+    assert unknown.state == reads.state and unknown.account is None

@@ -40,6 +40,8 @@ class Passwords:
         )
         # Verified when the user is unknown, so timing does not tell whether they exist.
         self._dummy = self._hasher.hash("ostiary-dummy-password")
+        # "$argon2id$v=19$m=…,t=…,p=…$": a hash made with the current parameters starts so.
+        self._current = self._dummy[: self._dummy.rindex("$", 0, self._dummy.rindex("$")) + 1]
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -64,4 +66,9 @@ class Passwords:
             return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
+        """Made with other parameters than the configured ones. A hash with the current
+        type, version, memory, time and parallelism and the same length (salt and hash
+        lengths) is current; anything else is left to argon2-cffi to decide."""
+        if stored_hash.startswith(self._current) and len(stored_hash) == len(self._dummy):
+            return False
         return self._hasher.check_needs_rehash(stored_hash)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ostiary import clock
 from ostiary.settings import LockoutSettings
-from ostiary.storage.repos.throttles import ThrottleRepository
+from ostiary.storage.repos.throttles import ThrottleRepository, ThrottleState
 
 MAX_SUSPECTS = 10_000
 
@@ -57,7 +57,11 @@ class Throttle:
 
     async def check(self, keys: Iterable[str]) -> Check:
         """As ``wait_seconds``, and which keys have failures on record (for ``succeeded``)."""
-        state = await self._repo.state(keys)
+        return self.checked(await self._repo.state(keys))
+
+    @staticmethod
+    def checked(state: ThrottleState) -> Check:
+        """``check``, from the state of its keys read already."""
         return Check(max(0, state.locked_until - clock.now()), state.recorded)
 
     async def wait_seconds_if_suspect(self, keys: Iterable[str]) -> int:

@@ -7,10 +7,12 @@ After that, errors go back to the client in the requested response mode.
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
@@ -51,7 +53,12 @@ class AuthorizationRequest:
         return "openid" in self.scopes
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict (what ``asdict`` gives, without its generic deep copy: this
+        runs on every authorization request)."""
+        data = {name: getattr(self, name) for name in _REQUEST_FIELDS}
+        if self.claims is not None:
+            data["claims"] = copy.deepcopy(self.claims)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
@@ -66,6 +73,9 @@ class AuthorizationRequest:
             state=self.state,
             response_mode=self.response_mode,
         )
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(AuthorizationRequest))
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,10 +246,24 @@ async def _id_token_hint(
     return sub if isinstance(sub, str) else None
 
 
+# Characters application/x-www-form-urlencoded leaves as they are (urlencode's quote_plus).
+_FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def form_encode(values: dict[str, str]) -> str:
+    """``urlencode(values)``, without its per-character quoting for values that need none
+    (codes, states, most issuers' characters: the redirect after each login, issue #8)."""
+    safe = _FORM_SAFE.fullmatch
+    return "&".join(
+        f"{k if safe(k) else quote_plus(k)}={v if safe(v) else quote_plus(v)}"
+        for k, v in values.items()
+    )
+
+
 def response_uri(redirect_uri: str, values: dict[str, str]) -> str:
     """Add response parameters to the redirect URI, keeping its query (RFC 6749 §3.1.2)."""
     parts = urlsplit(redirect_uri)
-    extra = urlencode(values)
+    extra = form_encode(values)
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from starlette.requests import Request
@@ -13,6 +14,8 @@ from ostiary.crypto.sealing import derive_key
 from ostiary.settings import Settings
 
 SESSION_COOKIE = "ost_session"
+# RFC 6265 §4.1.1 cookie-octets that no cookie library quotes.
+_COOKIE_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 BROWSER_COOKIE = "ost_browser"
 
 
@@ -25,15 +28,23 @@ class Browser:
         self._session_ttl = settings.sessions.ttl
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
-        response.set_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=self.secure,
-        )
+        """HttpOnly, SameSite=Lax, Path=/, Secure on an https issuer (RFC 6265 §4.1)."""
+        if not _COOKIE_SAFE.fullmatch(value):  # never for our tokens; quoted the long way
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=self.secure,
+            )
+            return
+        # Our values are URL-safe tokens, so the header is written as it is (what
+        # SimpleCookie, behind Starlette's set_cookie, would write; a login sets two).
+        secure = "; Secure" if self.secure else ""
+        header = f"{name}={value}; HttpOnly; Max-Age={max_age}; Path=/; SameSite=lax{secure}"
+        response.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
     def set_session(self, response: Response, token: str) -> None:
         self.set_cookie(response, SESSION_COOKIE, token, self._session_ttl)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary import clock
 from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
 from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
+from ostiary.storage.repos.throttles import ThrottleState, throttle_state
+from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
 from ostiary.storage.tables import interactions
 
 
@@ -78,6 +80,42 @@ WHERE i.id = $1 AND i.expires_at > $2
 
 
 _STATE = {True: _state_sql(True), False: _state_sql(False)}
+
+
+@dataclass(frozen=True, slots=True)
+class LoginReads:
+    """What a password login POST decides on, read in one round trip (issue #8)."""
+
+    # None: no such live interaction.
+    state: InteractionState | None
+    throttle: ThrottleState
+    # The account the username names (None: none, or no username looked up).
+    account: User | None
+
+
+def _login_sql(postgresql: bool) -> str:
+    """The interaction's state, the account by username and the throttle records of the
+    keys, as one row; each part comes back empty (NULLs) when it finds nothing."""
+    if postgresql:
+        scopes = "i.request->'scopes'"
+        keys = "SELECT json_array_elements_text($4::json)"
+        records = "json_agg(json_build_array(t.key, t.locked_until))"
+    else:
+        scopes = "json_extract(i.request, '$.scopes')"
+        keys = "SELECT value FROM json_each($4)"
+        records = "json_group_array(json_array(t.key, t.locked_until))"
+    return f"""
+SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticated,
+       {gates_sql(scopes, postgresql=postgresql)}, ({_buttons_sql(postgresql, "$3")}),
+       {USER_COLUMNS},
+       (SELECT {records} FROM throttles t WHERE t.key IN ({keys}))
+FROM (SELECT 1) AS one
+LEFT JOIN interactions i ON i.id = $1 AND i.expires_at > $2
+LEFT JOIN users u ON u.username = $5
+"""  # noqa: S608
+
+
+_LOGIN = {True: _login_sql(True), False: _login_sql(False)}
 # Issue #8: /authorize shows the login page itself, so the interaction is stored and the
 # login buttons read in one round trip on PostgreSQL.
 _ADD_PG = f"""
@@ -137,6 +175,26 @@ class InteractionRepository:
         if row is None:
             return None
         return InteractionState(_from_driver(row), parse_gates(row[6]), _buttons(row[7]))
+
+    async def login_state(
+        self, interaction_id: str, keys: list[str], username: str | None
+    ) -> LoginReads:
+        """``state``, the throttle state of ``keys`` and the account named ``username``
+        (not looked up when None): one statement instead of three."""
+        row = await self._driver.fetchrow(
+            _LOGIN[self._driver.postgresql],
+            interaction_id,
+            clock.now(),
+            True,
+            json_text(keys),
+            username,
+        )
+        assert row is not None  # one row, always
+        state = None
+        if row[0] is not None:
+            state = InteractionState(_from_driver(row), parse_gates(row[6]), _buttons(row[7]))
+        account = user_from_driver(row[8:19]) if row[8] is not None else None
+        return LoginReads(state, throttle_state(json_value(row[19]) or []), account)
 
     async def mark_authenticated(self, interaction_id: str, writes: Writes | None = None) -> None:
         """With ``writes``: what it holds back is written in the same round trip."""

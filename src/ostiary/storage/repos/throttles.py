@@ -6,8 +6,9 @@ driver connection (``_driver``, issue #8).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,6 +50,14 @@ RETURNING failures
 _LOCK = "UPDATE throttles SET locked_until = $2 WHERE key = $1"
 
 
+def throttle_state(rows: Iterable[Sequence[Any]]) -> ThrottleState:
+    """From the (key, locked_until) records of the keys asked about."""
+    records = [(str(key), int(until)) for key, until in rows]
+    return ThrottleState(
+        max((until for _, until in records), default=0), frozenset(k for k, _ in records)
+    )
+
+
 class ThrottleRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -60,9 +69,7 @@ class ThrottleRepository:
         if not wanted:
             return ThrottleState(0, frozenset())
         rows = await self._driver.fetch(_STATE[self._driver.postgresql], json_text(wanted))
-        return ThrottleState(
-            max((int(r[1]) for r in rows), default=0), frozenset(r[0] for r in rows)
-        )
+        return throttle_state(rows)
 
     async def locked_until(self, keys: Iterable[str]) -> int:
         """The latest lock end among these keys (0 when none is locked)."""

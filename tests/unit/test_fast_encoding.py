@@ -1,0 +1,44 @@
+"""The hand-rolled encodings of the login path write what the standard library writes.
+
+The redirect back to the client (RFC 6749 §4.1.2: the code, state and iss in the query) is
+built without ``urlencode``'s per-character quoting when a value needs none, and the login
+cookies without ``SimpleCookie`` (issue #8); the output must be the same, byte for byte.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.responses import Response
+
+from ostiary.oauth.authorize import form_encode
+from ostiary.settings import load_settings
+from ostiary.web.browser import Browser
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.text(
+    "abcXYZ019-_.~+ /:?&=%#", max_size=40
+)
+
+
+@given(st.dictionaries(TEXT, TEXT, max_size=6))
+def test_form_encode_is_urlencode(values: dict[str, str]) -> None:
+    assert form_encode(values) == urlencode(values)
+
+
+@given(
+    value=st.text("abcXYZ0189_-", min_size=1, max_size=60)
+    | st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=20),
+    max_age=st.integers(min_value=0, max_value=10**8),
+    https=st.booleans(),
+)
+def test_cookie_header_is_starlettes(value: str, max_age: int, https: bool) -> None:
+    issuer = "https://id.example.com" if https else "http://127.0.0.1:9"
+    browser = Browser(load_settings(issuer=issuer, secret_key="k" * 48))
+    ours, theirs = Response(), Response()
+    browser.set_cookie(ours, "ost_session", value, max_age)
+    theirs.set_cookie(
+        "ost_session", value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=https
+    )
+    assert ours.headers.getlist("set-cookie") == theirs.headers.getlist("set-cookie")
