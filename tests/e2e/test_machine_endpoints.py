@@ -146,3 +146,28 @@ def test_rfc7009_2_2_revocation_answers_200_with_empty_body(
 def test_other_paths_still_reach_the_router(http: httpx.Client) -> None:
     assert http.get("/health").json() == {"status": "ok"}
     assert http.get("/token/extra").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        # The login's two browser requests are called directly; other methods and the
+        # interaction's other steps still get the router's answers.
+        ("PUT", "/authorize", 405),
+        ("GET", "/interaction/some-id/login", 405),
+        ("POST", "/interaction/some-id/login/extra", 404),
+        ("POST", "/interaction//login", 404),
+        ("POST", "/interaction/some-id/consent", 400),
+        ("POST", "/interaction/some-id/login", 400),
+    ],
+)
+def test_login_pages_called_directly_answer_as_the_router_did(
+    http: httpx.Client, method: str, path: str, status: int
+) -> None:
+    response = http.request(method, path)
+    assert response.status_code == status, response.text
+    if status == 405:
+        assert "GET" in response.headers["allow"] or "POST" in response.headers["allow"]
+    if status == 400:  # no browser cookie: the clear "expired" page, not a crash
+        assert response.headers["content-type"].startswith("text/html")
+        assert "expired" in response.text

@@ -11,11 +11,12 @@ from urllib.parse import urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ostiary.oauth.authorize import form_encode
 from ostiary.settings import load_settings
 from ostiary.web.browser import Browser
+from ostiary.web.responses import NO_STORE, redirect
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.text(
     "abcXYZ019-_.~+ /:?&=%#", max_size=40
@@ -42,3 +43,16 @@ def test_cookie_header_is_starlettes(value: str, max_age: int, https: bool) -> N
         "ost_session", value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=https
     )
     assert ours.headers.getlist("set-cookie") == theirs.headers.getlist("set-cookie")
+
+
+@given(
+    st.text("abcXYZ019-_.~:/%#?=@[]!$&'()*+,;", max_size=80)
+    | st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=40)
+)
+def test_redirect_location_is_starlettes(location: str) -> None:
+    """RFC 9700 §4.12: a 303, never cached; the Location byte for byte RedirectResponse's."""
+    ours = redirect(location)
+    theirs = RedirectResponse(location, status_code=303, headers=NO_STORE)
+    assert ours.status_code == 303 and ours.body == b""
+    assert ours.headers["location"] == theirs.headers["location"]
+    assert sorted(ours.headers.items()) == sorted(theirs.headers.items())

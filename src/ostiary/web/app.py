@@ -82,7 +82,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     ]
     # Token, revocation, introspection, JWKS and metadata are answered before the router
     # (web/token_routes.py): the hot machine-to-machine paths skip Starlette's objects.
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(MachineEndpoints)])
+    # The two requests of every password login skip the router the same way.
+    pages = {
+        "/authorize": (("GET", "POST"), authz.authorization_endpoint),
+        "/interaction/{}/login": (("POST",), authz.login_submit),
+    }
+    return Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(MachineEndpoints, pages=pages)]
+    )
 
 
 def _announce_demo(credentials: demo.DemoCredentials) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.errors import OAuthError, invalid_request
@@ -154,15 +156,30 @@ ROUTES: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]] = {
 }
 
 
-class MachineEndpoints:
-    """ASGI middleware: the paths in ``ROUTES`` are answered here, the rest by ``app``."""
+Page = Callable[[Request], Awaitable[Response]]
+INTERACTION = "/interaction/"
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class MachineEndpoints:
+    """ASGI middleware: the paths in ``ROUTES`` are answered here, the rest by ``app``.
+
+    ``pages``: Starlette endpoints of a login's browser requests, by exact path or, for
+    ``/interaction/{interaction_id}/<step>``, by ``"/interaction/{}/<step>"``, with the
+    methods they take. They are called here directly (the router, its middleware and
+    path matching skipped: issue #8); any other method goes on to the router as before.
+    """
+
+    def __init__(
+        self, app: ASGIApp, pages: dict[str, tuple[tuple[str, ...], Page]] | None = None
+    ) -> None:
         self.app = app
+        self.pages = pages or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
         if route is None:
+            if scope["type"] == "http" and self.pages and await self._page(scope, receive, send):
+                return
             await self.app(scope, receive, send)
             return
         methods, endpoint = route
@@ -172,3 +189,20 @@ class MachineEndpoints:
             await _send(send, 405, headers, b"Method Not Allowed")
             return
         await endpoint(scope, receive, send, scope["app"].state.services)
+
+    async def _page(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        path: str = scope["path"]
+        params: dict[str, str] = {}
+        key = path
+        if path.startswith(INTERACTION):
+            interaction_id, _, step = path[len(INTERACTION) :].partition("/")
+            if not interaction_id or "/" in step:
+                return False
+            key, params = f"{INTERACTION}{{}}/{step}", {"interaction_id": interaction_id}
+        page = self.pages.get(key)
+        if page is None or scope["method"] not in page[0]:
+            return False
+        scope["path_params"] = params
+        response = await page[1](Request(scope, receive, send))
+        await response(scope, receive, send)
+        return True
