@@ -1,7 +1,7 @@
 """Where a password login's server CPU goes, thread by thread (issue #8).
 
     .venv/bin/python bench/login_threads.py [--seconds 10] [--connections 2,8]
-        [--backend postgresql|sqlite]
+        [--backend postgresql|sqlite] [--rounds N] [--against /path/to/other/checkout]
 
 Seeds a fresh database, starts ``ostiary serve`` pinned to the server core, drives logins
 from the load core (``login_load.run_logins``) and reads each server thread's CPU time
@@ -9,7 +9,8 @@ from the load core (``login_load.run_logins``) and reads each server thread's CP
 (``/proc/<pid>/task/<tid>/status``) before and after. Prints, per login: the event loop's
 CPU, the password-hash threads' CPU, every other thread's, and the bare Argon2id
 verification measured on the server core right after, so the overhead of everything that
-is not the hash is read directly rather than inferred from throughput.
+is not the hash is read directly rather than inferred from throughput. ``--against``
+runs another checkout's server in turn with this one's (round by round, same database).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ThreadSample:
     name: str
     cpu: float
     switches: int
+    faults: int = 0
 
 
 def sample(pid: int) -> dict[int, ThreadSample]:
@@ -53,6 +55,7 @@ def sample(pid: int) -> dict[int, ThreadSample]:
             name=head.partition("(")[2],
             cpu=(int(fields[11]) + int(fields[12])) / TICK,
             switches=switches,
+            faults=int(fields[7]),  # minor page faults
         )
     return threads
 
@@ -86,26 +89,26 @@ def measure(
         after = sample(server.proc.pid)
         _, _, hash_cpu = login_load.argon2_probe(max(2.0, args.seconds / 3))
         done = result.requests - result.errors
-        rows: dict[str, tuple[float, int]] = {}
+        rows: dict[str, tuple[float, int, int]] = {}
         for tid, end in after.items():
             start = before.get(tid, ThreadSample(end.name, 0.0, 0))
             cpu, switches = end.cpu - start.cpu, end.switches - start.switches
             if cpu <= 0 and switches <= 0:
                 continue
             kind = "event loop" if tid == server.proc.pid else end.name
-            old = rows.get(kind, (0.0, 0))
-            rows[kind] = (old[0] + cpu, old[1] + switches)
-        total = sum(cpu for cpu, _ in rows.values())
+            old = rows.get(kind, (0.0, 0, 0))
+            rows[kind] = (old[0] + cpu, old[1] + switches, old[2] + end.faults - start.faults)
+        total = sum(cpu for cpu, _, _ in rows.values())
         print(
             f"{label} c={connections}: {result.rps:.1f} logins/s, errors {result.errors}; "
             f"server CPU {1000 * total / done:.2f} ms/login; "
             f"bare Argon2id {1000 * hash_cpu:.2f} ms: {hash_cpu * done / total:.2f}x",
             flush=True,
         )
-        for kind, (cpu, switches) in sorted(rows.items(), key=lambda r: -r[1][0]):
+        for kind, (cpu, switches, faults) in sorted(rows.items(), key=lambda r: -r[1][0]):
             print(
                 f"  {kind:24} {1000 * cpu / done:7.2f} ms/login"
-                f" {switches / done:7.1f} switches/login"
+                f" {switches / done:7.1f} switches/login {faults / done:8.1f} page faults/login"
             )
 
 
