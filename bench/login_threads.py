@@ -20,15 +20,12 @@ import asyncio
 import os
 import sys
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import login_load
 import peer_compare
 import servers
-
-from ostiary.cli.dev import REDIRECT_URI
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -124,40 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ostiary-threads-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="ostiary-threads-") as tmp,
+        peer_compare.scratch_database(args.backend, Path(tmp), "threads") as url,
+    ):
         bench = peer_compare.Bench(peer_compare.parse_args(["--quick"]), Path(tmp))
         port = servers.free_port()
-        name = f"ostiary_threads_{uuid.uuid4().hex[:10]}"
-        if args.backend == "postgresql":
-            asyncio.run(peer_compare._pg_admin(f'CREATE DATABASE "{name}"'))
-            url = peer_compare.PG_URL.format(name=name)
-        else:
-            url = f"sqlite+aiosqlite:///{tmp}/threads.db"
-        server = None
-        try:
-            seeded = asyncio.run(bench.prepare(url, port, 1))
-            login = {
-                "client_id": seeded.client_ids[0],
-                "secret": seeded.client_secret,
-                "redirect_uri": REDIRECT_URI,
-                "user": seeded.usernames[0],
-                "pw": seeded.password,
-            }
-            trees: list[Path | None] = [None] if args.against is None else [None, args.against]
-            for round_ in range(args.rounds):
-                for tree in trees:
-                    label = f"round {round_ + 1}, {tree or 'this tree'}"
-                    server = start(tree, url, port, bench.secret_key, Path(tmp) / "server.log")
+        login = peer_compare.login_of(asyncio.run(bench.prepare(url, port, 1)))
+        trees: list[Path | None] = [None] if args.against is None else [None, args.against]
+        for round_ in range(args.rounds):
+            for tree in trees:
+                label = f"round {round_ + 1}, {tree or 'this tree'}"
+                server = start(tree, url, port, bench.secret_key, Path(tmp) / "server.log")
+                try:
                     measure(server, f"http://127.0.0.1:{port}", login, args, label)
+                finally:
                     server.stop()
-                    server = None
-        finally:
-            if server:
-                server.stop()
-            if args.backend == "postgresql":
-                asyncio.run(
-                    peer_compare._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                )
     return 0
 
 

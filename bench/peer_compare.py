@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import platform
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,13 +260,7 @@ class Bench:
             data={"grant_type": "client_credentials", "scope": "read"},
             auth=(seeded.client_ids[0], seeded.client_secret),
         ).json()["access_token"]
-        target.values["login"] = {
-            "client_id": seeded.client_ids[0],
-            "secret": seeded.client_secret,
-            "redirect_uri": REDIRECT_URI,
-            "user": seeded.usernames[0],
-            "pw": seeded.password,
-        }
+        target.values["login"] = login_of(seeded)
         self.targets.append(target)
         return target
 
@@ -303,6 +299,32 @@ class Bench:
             process.stop()
         if self.pg_database:
             asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_database}" WITH (FORCE)'))
+
+
+def login_of(seeded: Seeded) -> dict[str, str]:
+    """What ``login_load.one_login`` needs to sign the seeded user in with the seeded client."""
+    return {
+        "client_id": seeded.client_ids[0],
+        "secret": seeded.client_secret,
+        "redirect_uri": REDIRECT_URI,
+        "user": seeded.usernames[0],
+        "pw": seeded.password,
+    }
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, tmp: Path, prefix: str) -> Iterator[str]:
+    """The URL of a fresh database: a PostgreSQL database created now and dropped at the
+    end, or a SQLite file in ``tmp``."""
+    if backend != "postgresql":
+        yield f"sqlite+aiosqlite:///{tmp}/{prefix}.db"
+        return
+    name = f"ostiary_{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.format(name=name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _pg_admin(sql: str, url: str | None = None) -> None:

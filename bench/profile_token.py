@@ -21,7 +21,6 @@ import re
 import shutil
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import httpx
@@ -29,8 +28,6 @@ import login_load
 import peer_compare
 import servers
 import wrk_runner
-
-from ostiary.cli.dev import REDIRECT_URI
 
 FRAME = re.compile(r"(?P<name>.*) \((?P<file>.*?):\d+\)")
 # Parts of the stack worth naming, in the order they are matched (innermost wins).
@@ -81,79 +78,64 @@ def main() -> int:
     pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not pyspy:
         raise SystemExit('py-spy is missing: .venv/bin/pip install -e ".[bench]"')
-    with tempfile.TemporaryDirectory(prefix="ostiary-profile-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="ostiary-profile-") as tmp,
+        peer_compare.scratch_database(args.backend, Path(tmp), "profile") as url,
+    ):
         bench = peer_compare.Bench(peer_compare.parse_args(["--quick"]), Path(tmp))
         port = servers.free_port()
-        name = f"ostiary_profile_{uuid.uuid4().hex[:10]}"
-        if args.backend == "postgresql":
-            asyncio.run(peer_compare._pg_admin(f'CREATE DATABASE "{name}"'))
-            url = peer_compare.PG_URL.format(name=name)
+        pool = int(4000 * args.seconds) if args.workload == "refresh_rotation" else 1
+        seeded = asyncio.run(bench.prepare(url, port, pool))
+        tokens = Path(tmp) / "tokens.txt"
+        tokens.write_text("\n".join(seeded.refresh_tokens))
+        raw = Path(tmp) / "profile.txt"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
+        env.update(
+            OSTIARY_DATABASE_URL=url,
+            OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
+            OSTIARY_SECRET_KEY=bench.secret_key,
+        )
+        argv = [pyspy, "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
+        argv += [str(servers.OSTIARY), "serve", "--port", str(port)]
+        server = servers.Process("ostiary under py-spy", argv, env, Path(tmp) / "server.log")
+        server.wait_ready(f"http://127.0.0.1:{port}/health")
+        auth = peer_compare.basic(seeded.client_ids[0], seeded.client_secret)
+        body = "grant_type=client_credentials&scope=read"
+        path = "/token"
+        if args.workload == "introspect_jwt":
+            jwt = httpx.post(
+                f"http://127.0.0.1:{port}/token",
+                content=body,
+                headers={
+                    "authorization": auth,
+                    "content-type": "application/x-www-form-urlencoded",
+                },
+            ).json()["access_token"]
+            body, path = f"token={jwt}", "/introspect"
+        elif args.workload == "introspect_refresh":
+            body, path = f"token={seeded.refresh_tokens[-1]}", "/introspect"
+        script = "refresh" if args.workload == "refresh_rotation" else "post"
+        result: wrk_runner.Result | login_load.LoginResult
+        if args.workload == "password_login":
+            login = peer_compare.login_of(seeded)
+            base = f"http://127.0.0.1:{port}"
+            result = login_load.run_logins(base, 4, args.seconds, login)
         else:
-            url = f"sqlite+aiosqlite:///{tmp}/profile.db"
-        try:
-            pool = int(4000 * args.seconds) if args.workload == "refresh_rotation" else 1
-            seeded = asyncio.run(bench.prepare(url, port, pool))
-            tokens = Path(tmp) / "tokens.txt"
-            tokens.write_text("\n".join(seeded.refresh_tokens))
-            raw = Path(tmp) / "profile.txt"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
-            env.update(
-                OSTIARY_DATABASE_URL=url,
-                OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
-                OSTIARY_SECRET_KEY=bench.secret_key,
+            result = wrk_runner.run(
+                workload=args.workload,
+                server="ostiary",
+                url=f"http://127.0.0.1:{port}{path}",
+                script=script,
+                connections=32,
+                seconds=args.seconds,
+                env={"BENCH_AUTH": auth, "BENCH_BODY": body, "BENCH_TOKENS": str(tokens)},
             )
-            argv = [pyspy, "record", "-r", "250", "-f", "raw", "-o", str(raw), "--"]
-            argv += [str(servers.OSTIARY), "serve", "--port", str(port)]
-            server = servers.Process("ostiary under py-spy", argv, env, Path(tmp) / "server.log")
-            server.wait_ready(f"http://127.0.0.1:{port}/health")
-            auth = peer_compare.basic(seeded.client_ids[0], seeded.client_secret)
-            body = "grant_type=client_credentials&scope=read"
-            path = "/token"
-            if args.workload == "introspect_jwt":
-                jwt = httpx.post(
-                    f"http://127.0.0.1:{port}/token",
-                    content=body,
-                    headers={
-                        "authorization": auth,
-                        "content-type": "application/x-www-form-urlencoded",
-                    },
-                ).json()["access_token"]
-                body, path = f"token={jwt}", "/introspect"
-            elif args.workload == "introspect_refresh":
-                body, path = f"token={seeded.refresh_tokens[-1]}", "/introspect"
-            script = "refresh" if args.workload == "refresh_rotation" else "post"
-            result: wrk_runner.Result | login_load.LoginResult
-            if args.workload == "password_login":
-                login = {
-                    "client_id": seeded.client_ids[0],
-                    "secret": seeded.client_secret,
-                    "redirect_uri": REDIRECT_URI,
-                    "user": seeded.usernames[0],
-                    "pw": seeded.password,
-                }
-                base = f"http://127.0.0.1:{port}"
-                result = login_load.run_logins(base, 4, args.seconds, login)
-            else:
-                result = wrk_runner.run(
-                    workload=args.workload,
-                    server="ostiary",
-                    url=f"http://127.0.0.1:{port}{path}",
-                    script=script,
-                    connections=32,
-                    seconds=args.seconds,
-                    env={"BENCH_AUTH": auth, "BENCH_BODY": body, "BENCH_TOKENS": str(tokens)},
-                )
-            server.proc.send_signal(2)
-            server.proc.wait(timeout=60)
-            server.stop()
-            shares = parse(raw)
-            if args.raw_out:
-                shutil.copyfile(raw, args.raw_out)
-        finally:
-            if args.backend == "postgresql":
-                asyncio.run(
-                    peer_compare._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                )
+        server.proc.send_signal(2)
+        server.proc.wait(timeout=60)
+        server.stop()
+        shares = parse(raw)
+        if args.raw_out:
+            shutil.copyfile(raw, args.raw_out)
     total = sum(shares.values()) or 1
     rate = f"{result.rps:.0f}/s under py-spy"
     print(f"{args.workload} on {args.backend}: {rate}, errors {result.errors}")

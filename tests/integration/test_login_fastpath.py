@@ -226,18 +226,15 @@ async def test_one_audit_event_on_the_driver_reads_back(services: Services) -> N
     assert second.details == {} and second.at > 0 and second.ip is None
 
 
-async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twice(
-    services: Services,
-) -> None:
-    """The code, the session's client link and the interaction's consumption are one
-    write: of concurrent submissions exactly one stores a code (issue #8, one round trip)."""
+async def one_code_client(services: Services) -> tuple[str, str]:
+    """A user and a client to issue codes to: (user id, client id)."""
     store = services.store
     user = await store.users.add(
-        username=unique("one-code"), email=None, password_hash=None, profile={}
+        username=unique("held"), email=None, password_hash=None, profile={}
     )
     client = await store.clients.add(
-        client_id=unique("one-code"),
-        name="one code",
+        client_id=unique("held"),
+        name="held back",
         secret_hash=digest("not-used"),
         public=False,
         token_endpoint_auth_method="client_secret_basic",
@@ -245,16 +242,26 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
         grant_types=["authorization_code"],
         scopes=["read"],
     )
+    return user.id, client.client_id
+
+
+async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twice(
+    services: Services,
+) -> None:
+    """The code, the session's client link and the interaction's consumption are one
+    write: of concurrent submissions exactly one stores a code (issue #8, one round trip)."""
+    store = services.store
+    user_id, client_id = await one_code_client(services)
     session = await store.sessions.add(
-        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user.id, ttl=600
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
     )
     interaction = await add_interaction(services, ["read"])
 
     async def add_code(code_hash: bytes, interaction_id: str | None) -> bool:
         return await store.codes.add(
             code_hash=code_hash,
-            client_id=client.client_id,
-            user_id=user.id,
+            client_id=client_id,
+            user_id=user_id,
             session_hash=session.id_hash,
             redirect_uri="https://app.example.com/cb",
             redirect_uri_given=interaction_id is not None,
@@ -277,13 +284,13 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
         found = await store.codes.get(code_hash or b"-")
         assert (found is not None) == (code_hash in winners)
     assert await store.interactions.get_live(interaction.id) is None
-    assert await store.sessions.clients_of(session.sid) == [client.client_id]
+    assert await store.sessions.clients_of(session.sid) == [client_id]
 
     # Without an interaction (an authorization answered at once): stored, linked once.
     direct = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
     assert await add_code(direct, None)
     assert await store.codes.get(direct) is not None
-    assert await store.sessions.clients_of(session.sid) == [client.client_id]
+    assert await store.sessions.clients_of(session.sid) == [client_id]
 
 
 async def test_the_interaction_is_stored_with_the_login_buttons_read(services: Services) -> None:
@@ -305,25 +312,6 @@ async def test_the_interaction_is_stored_with_the_login_buttons_read(services: S
     assert buttons == await repo.buttons() and (name, "Button") in buttons
     assert await services.store.interactions.get_live(interaction.id) == interaction
     await repo.delete(name)
-
-
-async def one_code_client(services: Services) -> tuple[str, str]:
-    """A user and a client to issue codes to: (user id, client id)."""
-    store = services.store
-    user = await store.users.add(
-        username=unique("held"), email=None, password_hash=None, profile={}
-    )
-    client = await store.clients.add(
-        client_id=unique("held"),
-        name="held back",
-        secret_hash=digest("not-used"),
-        public=False,
-        token_endpoint_auth_method="client_secret_basic",
-        redirect_uris=["https://app.example.com/cb"],
-        grant_types=["authorization_code"],
-        scopes=["read"],
-    )
-    return user.id, client.client_id
 
 
 async def issue_with(
