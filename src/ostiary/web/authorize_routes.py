@@ -26,7 +26,7 @@ from ostiary.storage.repos._gates import Gates
 from ostiary.storage.repos.clients import Client
 from ostiary.storage.repos.interactions import Interaction, InteractionState
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
-from ostiary.web.responses import error_page, form_post, page, redirect
+from ostiary.web.responses import error_page, form_post, page, redirect, slotted_page
 
 log = logging.getLogger("ostiary.web")
 
@@ -258,17 +258,22 @@ async def _login_page(
     if username is None:
         # OIDC Core §3.1.2.1: login_hint fills in the username.
         username = (interaction.request.get("login_hint") or "")[:150]
-    response = page(
-        "login.html",
-        status,
-        interaction_id=interaction.id,
-        csrf=_browser(request).csrf_token(interaction.id, browser_id),
-        client_name=client_name,
-        error=error,
-        username=username,
-        local_login=services.settings.local_login,
-        providers=state.buttons,
-    )
+    csrf = _browser(request).csrf_token(interaction.id, browser_id)
+    context = {
+        "client_name": client_name,
+        "error": error,
+        "username": username,
+        "local_login": services.settings.local_login,
+        "providers": state.buttons,
+    }
+    slots = {"interaction_id": interaction.id, "csrf": csrf}
+    # The blank form of every sign-in comes from the rendered-once copy; a page with a
+    # username or an error in it is rendered for this request only (nothing a person
+    # typed is kept).
+    if username or error:
+        response = page("login.html", status, **slots, **context)
+    else:
+        response = slotted_page("login.html", status, slots, **context)
     response.headers.update(headers or {})
     return response
 

@@ -70,6 +70,43 @@ def page(name: str, status: int = 200, **context: Any) -> Response:
     return Response(html, status_code=status, media_type="text/html", headers=PAGE_HEADERS)
 
 
+# Pages rendered often with the same context but for a few per-request values (issue #8:
+# the login page of every sign-in): rendered once per context with markers in their place.
+_MARKER = "slot" + secrets.token_hex(12)
+_SLOT_VALUE = re.compile(r"[A-Za-z0-9_-]*")
+_SLOTTED: dict[tuple[Any, ...], str] = {}
+SLOTTED_MAX = 256
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def slotted_page(name: str, status: int, slots: dict[str, str], **context: Any) -> Response:
+    """``page(name, status, **slots, **context)``, the same HTML, without rendering the
+    template again for a context seen before: ``slots`` (an interaction id, a CSRF token:
+    URL-safe values, which HTML escaping leaves as they are) are put into a copy rendered
+    once per context with markers in their place. Anything else is rendered as usual."""
+    if not all(_SLOT_VALUE.fullmatch(v) for v in slots.values()):
+        return page(name, status, **slots, **context)
+    key = (name, *sorted((k, _frozen(v)) for k, v in context.items()))
+    try:
+        html = _SLOTTED.get(key)
+    except TypeError:  # a context value that cannot be a key
+        return page(name, status, **slots, **context)
+    if html is None:
+        markers = {slot: f"{_MARKER}{slot}" for slot in slots}
+        html = templates.get_template(name).render(**markers, **context)
+        if len(_SLOTTED) >= SLOTTED_MAX:
+            del _SLOTTED[next(iter(_SLOTTED))]
+        _SLOTTED[key] = html
+    for slot, value in slots.items():
+        html = html.replace(f"{_MARKER}{slot}", value)
+    return Response(html, status_code=status, media_type="text/html", headers=PAGE_HEADERS)
+
+
 def error_page(message: str, status: int = 400) -> Response:
     return page("error.html", status, message=message)
 

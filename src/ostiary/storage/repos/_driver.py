@@ -265,6 +265,56 @@ async def _settle(step: Callable[[], None]) -> None:
     await asyncio.shield(greenlet_spawn(step))
 
 
+class _Lease:
+    """One hot connection for the length of an ``async with`` block.
+
+    - With a share of the pool (``_Held``): waits for its turn, takes a held connection (or
+      one from the pool), and afterwards keeps it held or returns it.
+    - Without (a pool without a size): a pooled connection, returned afterwards.
+    - A block that raised (a broken connection, a cancelled statement) closes the
+      connection for good; the pool opens a new one next time.
+
+    A class rather than an ``asynccontextmanager``: every hot statement goes through it,
+    and the generator machinery cost more than the bookkeeping (issue #8).
+    """
+
+    __slots__ = ("_driver", "_held", "_raw")
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+        self._held: _Held | None = None
+        self._raw: PoolProxiedConnection | None = None
+
+    async def __aenter__(self) -> HotConnection:
+        driver = self._driver
+        held = self._held = driver._share()
+        if held is None:
+            raw = await driver._engine.raw_connection()
+        else:
+            await held.gate.acquire()
+            try:
+                raw = held.idle.pop() if held.idle else await driver._engine.raw_connection()
+            except BaseException:
+                held.gate.release()
+                raise
+        self._raw = raw
+        return driver._wrap(raw)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        held, raw = self._held, self._raw
+        assert raw is not None
+        try:
+            if exc_type is not None:
+                await _settle(raw.invalidate)
+            elif held is None or held.disposed or len(held.idle) >= held.keep:
+                await _settle(raw.close)
+            else:
+                held.idle.append(raw)
+        finally:
+            if held is not None:
+                held.gate.release()
+
+
 class Driver:
     """Hands over the driver connection of a connection from the engine's pool."""
 
@@ -280,33 +330,11 @@ class Driver:
             held = self._held = _held_for(self._engine)
         return held
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[HotConnection]:
-        """A connection for a few statements. Never call another repository inside the
-        block: a hot connection waiting for a second one could wait for ever."""
-        held = self._share()
-        if held is None:
-            raw = await self._engine.raw_connection()
-            try:
-                yield self._wrap(raw)
-            except BaseException:
-                await _settle(raw.invalidate)
-                raise
-            await _settle(raw.close)
-            return
-        async with held.gate:
-            raw = held.idle.pop() if held.idle else await self._engine.raw_connection()
-            try:
-                yield self._wrap(raw)
-            except BaseException:
-                # A broken connection (server restart, cancelled mid-statement) is closed,
-                # never reused; the pool opens a new one next time.
-                await _settle(raw.invalidate)
-                raise
-            if held.disposed or len(held.idle) >= held.keep:
-                await _settle(raw.close)
-            else:
-                held.idle.append(raw)
+    def connection(self) -> _Lease:
+        """A connection for a few statements (``async with``). Never call another
+        repository inside the block: a hot connection waiting for a second one could wait
+        for ever."""
+        return _Lease(self)
 
     def _wrap(self, raw: PoolProxiedConnection) -> HotConnection:
         return (
