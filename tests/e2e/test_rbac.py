@@ -363,3 +363,39 @@ def test_code_issued_before_the_role_was_taken_grants_only_what_is_allowed_at_re
     )
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "read"
+
+
+def test_rfc6749_4_1_3_a_scope_gated_after_the_code_was_issued_is_not_granted(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    """The code of a login is kept by the worker that issued it (issue #8); a role gate
+    put on one of its scopes before the client redeems it still applies: the redemption
+    reads the gates and the user's roles again, and the ungranted scope is left out."""
+    scope = unique("reports:read")
+    role = unique("reports")
+
+    async def open_scope(services: Services) -> None:
+        await services.store.access.create_role(role)
+        await services.store.access.create_scope(scope)
+
+    server.call(open_scope)
+    client = make_client(server, scopes=["read", scope], first_party=True)
+    username = make_user(server)
+    code, verifier, params = obtain_code(server, client, username, scope=f"read {scope}")
+
+    async def gate(services: Services) -> None:
+        await services.store.access.set_scope_roles(scope, [role])
+
+    server.call(gate)
+    response = http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": params["redirect_uri"],
+            "code_verifier": verifier,
+        },
+        auth=client.basic_auth(),
+    )
+    assert response.status_code == 200, response.text
+    assert granted(response.json()["scope"]) == {"read"}

@@ -10,7 +10,9 @@ the driver reads back as SQLAlchemy Core reads it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,10 +26,13 @@ from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services, build_services
 from ostiary.settings import LockoutSettings
+from ostiary.storage.repos import codes as codes_module
 from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.audit import AuditEvent
 from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.repos.interactions import Interaction
+from ostiary.storage.repos.sessions import Session
+from ostiary.storage.repos.users import User
 from tests.conftest import server_settings, unique
 
 pytestmark = pytest.mark.anyio
@@ -470,3 +475,103 @@ async def test_login_reads_are_what_the_three_separate_reads_give(services: Serv
     assert nothing.throttle.locked_until == 0 and nothing.throttle.recorded == frozenset()
     unknown = await store.interactions.login_state(interaction.id, [], unique("nobody"))
     assert unknown.state == reads.state and unknown.account is None
+
+
+async def remembered_code(
+    services: Services, scopes: list[str] | None = None
+) -> tuple[bytes, User, Session]:
+    """A code issued the way a login issues it, kept by this worker: (hash, user, session)."""
+    store = services.store
+    user_id, client_id = await one_code_client(services)
+    user = await store.users.get(user_id)
+    assert user is not None
+    session = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+    )
+    code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
+    assert await store.codes.add(
+        code_hash=code_hash,
+        client_id=client_id,
+        user_id=user_id,
+        session_hash=session.id_hash,
+        redirect_uri="https://app.example.com/cb",
+        redirect_uri_given=True,
+        scopes=scopes or ["read"],
+        code_challenge="challenge",
+        auth_time=session.auth_time,
+        ttl=60,
+        sid=session.sid,
+        amr=["pwd"],
+        remember=(user, session.expires_at),
+    )
+    return code_hash, user, session
+
+
+async def redeem(services: Services, code_hash: bytes, guarded: bool) -> bool:
+    return await services.store.codes.redeem(
+        code_hash, access_jti=unique("jti"), access_expires_at=clock.now() + 60,
+        refresh=None, guarded=guarded,
+    )  # fmt: skip
+
+
+async def test_a_remembered_code_is_what_reading_it_gives_once(services: Services) -> None:
+    """Issue #8: the token request after a login finds the code this worker issued without
+    reading it back; what it finds is what ``state`` reads, minus the password hash."""
+    code_hash, user, session = await remembered_code(services)
+
+    remembered = services.store.codes.take(code_hash)
+    read = await services.store.codes.state(code_hash)
+
+    assert remembered is not None and read is not None
+    assert remembered.code == read.code
+    assert remembered.session_expires_at == read.session_expires_at == session.expires_at
+    assert remembered.gates == read.gates == {}
+    assert remembered.user == dataclasses.replace(user, password_hash=None)
+    assert services.store.codes.take(code_hash) is None  # once
+    assert await redeem(services, code_hash, guarded=True)
+    assert not await redeem(services, code_hash, guarded=True)  # single use
+    assert not await redeem(services, code_hash, guarded=False)
+
+
+@pytest.mark.parametrize("change", ["user-disabled", "session-ended", "scope-gated"])
+async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_allow_it(
+    services: Services, change: str
+) -> None:
+    """What the worker remembered may be stale; its redemption checks in the consuming
+    statement what ``state`` would have refused on, and consumes nothing if one fails."""
+    scope = unique("scope")
+    await services.store.access.create_scope(scope)
+    code_hash, user, session = await remembered_code(services, ["read", scope])
+    if change == "user-disabled":
+        await services.store.users.set_disabled(user.id, True)
+    elif change == "session-ended":
+        await services.store.sessions.delete(session.id_hash)
+    else:
+        role = unique("role")
+        await services.store.access.create_role(role)
+        await services.store.access.set_scope_roles(scope, [role])
+
+    assert not await redeem(services, code_hash, guarded=True)
+
+    state = await services.store.codes.state(code_hash)
+    assert state is not None and state.code.consumed_at is None
+    if change == "user-disabled":
+        assert state.user is not None and state.user.disabled
+    elif change == "session-ended":
+        assert state.session_ended(clock.now())
+    else:
+        assert scope in state.gates
+    assert await redeem(services, code_hash, guarded=False)  # the read path decides
+
+
+async def test_remembered_codes_are_bounded_and_expire(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(codes_module, "ISSUED_MAX", 3)
+    repo = services.store.codes
+    hashes = [(await remembered_code(services))[0] for _ in range(5)]
+    assert [repo.take(h) is not None for h in hashes] == [False, False, True, True, True]
+    old, _, _ = await remembered_code(services)
+    monkeypatch.setattr(clock, "now", lambda: int(time.time()) + 61)  # past the code's ttl
+    fresh, _, _ = await remembered_code(services)
+    assert repo.take(old) is None and repo.take(fresh) is not None

@@ -24,6 +24,7 @@ from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.clients import Client
+from ostiary.storage.repos.users import User
 
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
@@ -291,12 +292,15 @@ async def issue_code(
     auth: id_token.Authentication,
     interaction_id: str | None = None,
     writes: Writes | None = None,
+    remember: tuple[User, int] | None = None,
 ) -> AuthorizationResponse | None:
     """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2).
 
     With ``interaction_id`` the interaction is consumed in the same write; None (no code)
     if it was consumed already: an interaction yields one code at most. ``writes`` held
-    back by the caller go with the code's write."""
+    back by the caller go with the code's write. ``remember`` (the user and the session's
+    end): this worker keeps the code for the token request (``CodeRepository.take``); only
+    for requests none of whose scopes a role gates."""
     code = new_secret(AUTHORIZATION_CODE_PREFIX)
     stored = await services.store.codes.add(
         code_hash=digest(code),
@@ -316,6 +320,7 @@ async def issue_code(
         claims=request.claims,
         interaction_id=interaction_id,
         writes=writes,
+        remember=remember,
     )
     if not stored:
         return None

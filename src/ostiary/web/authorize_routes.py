@@ -107,7 +107,12 @@ async def _issue(
     authenticated_here: bool,
     interaction_id: str | None = None,
     writes: Writes | None = None,
+    gates: Gates | None = None,
 ) -> AuthorizationResponse | None:
+    # With the scopes' gates read in this request and none of them gated, the code is kept
+    # for the token request that follows (issue #8).
+    ungated = gates is not None and not any(s in gates for s in auth_request.scopes)
+    remember = (signed_in.user, signed_in.session.expires_at) if ungated else None
     return await authorize.issue_code(
         services,
         auth_request,
@@ -117,6 +122,7 @@ async def _issue(
         auth=prompt.authentication(signed_in, authenticated_here=authenticated_here),
         interaction_id=interaction_id,
         writes=writes,
+        remember=remember,
     )
 
 
@@ -191,7 +197,7 @@ async def interaction_page(request: Request) -> Response:
             scopes=auth_request.scopes,
             username=signed_in.user.username,
         )
-    return await _finish(services, interaction, signed_in, auth_request)
+    return await _finish(services, interaction, signed_in, auth_request, gates=state.gates)
 
 
 async def _decide(
@@ -237,7 +243,7 @@ async def _after_login(
     step, auth_request = decided
     if step is not Step.ISSUE:
         return None
-    return await _finish(services, state.interaction, signed_in, auth_request, writes)
+    return await _finish(services, state.interaction, signed_in, auth_request, writes, state.gates)
 
 
 async def _login_page(
@@ -284,6 +290,7 @@ async def _finish(
     signed_in: signin.SignedIn,
     auth_request: AuthorizationRequest,
     writes: Writes | None = None,
+    gates: Gates | None = None,
 ) -> Response:
     """Issue the code for ``auth_request``: the interaction's request already narrowed to
     this user's roles (``_for_user``) by the caller, in this same request."""
@@ -296,6 +303,7 @@ async def _finish(
         authenticated_here=interaction.authenticated,
         interaction_id=interaction.id,
         writes=writes,
+        gates=gates,
     )
     return error_page(EXPIRED) if issued is None else deliver(issued)
 
@@ -448,7 +456,7 @@ async def consent_submit(request: Request) -> Response:
         client_id=interaction.client_id,
         details={"scope": " ".join(auth_request.scopes)},
     )
-    return await _finish(services, interaction, signed_in, auth_request)
+    return await _finish(services, interaction, signed_in, auth_request, gates=state.gates)
 
 
 async def abort(request: Request) -> Response:

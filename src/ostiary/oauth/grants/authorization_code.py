@@ -12,7 +12,7 @@ from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oidc import id_token
 from ostiary.services import Services
-from ostiary.storage.repos.codes import AuthorizationCode
+from ostiary.storage.repos.codes import AuthorizationCode, CodeState
 from ostiary.tokens.service import Grant, token_response
 
 
@@ -20,13 +20,36 @@ class AuthorizationCodeGrant:
     grant_type = "authorization_code"
 
     async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
-        params, client = request.params, request.client
-        code_value = params.get("code")
+        code_value = request.params.get("code")
         if code_value is None:
             raise invalid_request("code is required")
         code_hash = digest(code_value)
+        # A code this worker issued at the end of a login (the usual case: the client
+        # redeems it at once) is known without reading it back; its redemption then also
+        # checks in the database what the read would have (issue #8). If that does not
+        # hold (a replay, or the user, the session or the scopes' gates changed), the
+        # code's state as the database has it decides, as for any other code.
+        issued = services.store.codes.take(code_hash)
+        if issued is not None:
+            answer = await self._redeem(request, services, code_hash, issued, guarded=True)
+            if answer is not None:
+                return answer
         # One statement: the code, its user, its session and its scopes' role gates.
         state = await services.store.codes.state(code_hash)
+        answer = await self._redeem(request, services, code_hash, state, guarded=False)
+        assert answer is not None  # unguarded: redeemed, or an error raised
+        return answer
+
+    async def _redeem(
+        self,
+        request: TokenRequest,
+        services: Services,
+        code_hash: bytes,
+        state: CodeState | None,
+        *,
+        guarded: bool,
+    ) -> dict[str, Any] | None:
+        params, client = request.params, request.client
         code = state.code if state is not None else None
         # RFC 6749 §4.1.3: the code was issued to the authenticated client.
         if state is None or code is None or code.client_id != client.client_id:
@@ -72,8 +95,14 @@ class AuthorizationCodeGrant:
         # it records what it issues and stores the refresh token in the same statement, so
         # a replay racing it revokes the tokens issued here.
         if not await services.store.codes.redeem(
-            code_hash, access_jti=issued.jti, access_expires_at=issued.expires_at, refresh=row
+            code_hash,
+            access_jti=issued.jti,
+            access_expires_at=issued.expires_at,
+            refresh=row,
+            guarded=guarded,
         ):
+            if guarded:
+                return None
             await _replayed(code_hash, services)
         issued_id_token = None
         if "openid" in scopes:

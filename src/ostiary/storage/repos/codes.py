@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,10 +155,58 @@ RETURNING 1
 """  # noqa: S608
 
 
+def _guards(now: str, postgresql: bool) -> str:
+    """Conditions for redeeming a code from what the worker remembered of it (``take``):
+    what ``state`` would have refused on is checked in the consuming statement itself, so
+    the redemption is as exact as one after a fresh read. Its user is still enabled, its
+    SSO session (if any) still live, and none of its scopes is role-gated (a gate added
+    since the code was issued means reading the roles: the caller falls back to ``state``).
+    """
+    scopes = (
+        "SELECT json_array_elements_text(authorization_codes.scopes)"
+        if postgresql
+        else "SELECT value FROM json_each(authorization_codes.scopes)"
+    )
+    return f"""
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = authorization_codes.user_id AND NOT u.disabled)
+    AND (authorization_codes.sid IS NULL OR EXISTS (
+        SELECT 1 FROM sessions s WHERE s.sid = authorization_codes.sid AND s.expires_at > {now}))
+    AND NOT EXISTS (SELECT 1 FROM scope_roles sr WHERE sr.scope IN ({scopes}))"""  # noqa: S608
+
+
+_WHERE_CONSUMABLE = "WHERE code_hash = $1 AND consumed_at IS NULL"
+_CONSUME_GUARDED = {
+    pg: _CONSUME.replace(_WHERE_CONSUMABLE, _WHERE_CONSUMABLE + _guards("$2", pg))
+    for pg in (True, False)
+}
+_REDEEM_PG_GUARDED = _REDEEM_PG.replace(
+    "WHERE code_hash = $16 AND consumed_at IS NULL",
+    "WHERE code_hash = $16 AND consumed_at IS NULL" + _guards("$15", True),
+)
+# Codes this worker issued and still remembers (``remember``/``take``).
+ISSUED_MAX = 1000
+
+
 class CodeRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._driver = Driver(engine)
+        self._issued: OrderedDict[bytes, CodeState] = OrderedDict()
+
+    def take(self, code_hash: bytes) -> CodeState | None:
+        """What this worker remembered of a code it issued (``add(remember=…)``), once:
+        the token request that follows a login usually lands here and need not read the
+        code back (issue #8). Redeem it with ``redeem(guarded=True)``."""
+        return self._issued.pop(code_hash, None)
+
+    def _remember(self, state: CodeState) -> None:
+        issued = self._issued
+        now = clock.now()
+        while issued and (
+            len(issued) >= ISSUED_MAX or next(iter(issued.values())).code.expires_at <= now
+        ):
+            issued.popitem(last=False)
+        issued[state.code.code_hash] = state
 
     async def state(self, code_hash: bytes) -> CodeState | None:
         """The code, its user, its session's end and its scopes' gates: one statement."""
@@ -174,24 +224,30 @@ class CodeRepository:
         access_jti: str,
         access_expires_at: int,
         refresh: NewRefreshToken | None,
+        guarded: bool = False,
     ) -> bool:
         """``consume`` and, if one goes with it, store the refresh token: both or neither.
 
         True only for the one call that consumed the code. A replay racing this sees the
         code consumed only once the refresh token is stored too, so revoking what the code
-        issued (``mark_replayed``, then the family) always reaches it.
+        issued (``mark_replayed``, then the family) always reaches it. ``guarded``: for a
+        code known from ``take`` rather than ``state``, also only if its user is enabled,
+        its session live and its scopes ungated (False otherwise: read ``state``, decide).
         """
         now = clock.now()
         async with self._driver.connection() as conn:
+            pg = conn.postgresql
+            consume = _CONSUME_GUARDED[pg] if guarded else _CONSUME
             if refresh is None:
                 args = (code_hash, now, None, access_jti, access_expires_at)
-                return await conn.fetchrow(_CONSUME, *args) is not None
-            if conn.postgresql:
-                row = await conn.fetchrow(_REDEEM_PG, *refresh.values(now), now, code_hash)
+                return await conn.fetchrow(consume, *args) is not None
+            if pg:
+                redeem = _REDEEM_PG_GUARDED if guarded else _REDEEM_PG
+                row = await conn.fetchrow(redeem, *refresh.values(now), now, code_hash)
                 return row is not None
             async with conn.transaction():
                 args = (code_hash, now, refresh.family_id, access_jti, access_expires_at)
-                if await conn.fetchrow(_CONSUME, *args) is None:
+                if await conn.fetchrow(consume, *args) is None:
                     return False
                 await insert_token(conn, refresh, now)
             return True
@@ -216,11 +272,14 @@ class CodeRepository:
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
         writes: Writes | None = None,
+        remember: tuple[User, int] | None = None,
     ) -> bool:
         """Store a code, record that its session (``sid``) gave tokens to the client, and,
         with ``interaction_id``, consume that interaction: all in one go. False (nothing
         stored) when the interaction was already consumed. What ``writes`` holds back goes
-        in the same round trip (and is written even when no code is)."""
+        in the same round trip (and is written even when no code is). ``remember``: the
+        code's user and its session's end, to keep the stored code for ``take`` (only for
+        codes whose scopes no role gates)."""
         now = clock.now()
         values = (
             code_hash,
@@ -239,6 +298,28 @@ class CodeRepository:
             json_text(claims),
             now + ttl,
         )
+        stored = await self._add(values, now, sid, client_id, interaction_id, writes)
+        if stored and remember is not None:
+            user, session_expires_at = remember
+            code = AuthorizationCode(
+                code_hash, client_id, user_id, session_hash, redirect_uri, redirect_uri_given,
+                tuple(scopes), code_challenge, auth_time, nonce, sid, acr, amr, claims,
+                now + ttl, None, None, None, None, None,
+            )  # fmt: skip
+            # The password hash is never kept.
+            user = dataclasses.replace(user, password_hash=None)
+            self._remember(CodeState(code, user, session_expires_at, {}))
+        return stored
+
+    async def _add(
+        self,
+        values: tuple[Any, ...],
+        now: int,
+        sid: str | None,
+        client_id: str,
+        interaction_id: str | None,
+        writes: Writes | None,
+    ) -> bool:
         async with self._driver.connection() as conn:
             if conn.postgresql:
                 if interaction_id is None:
