@@ -96,22 +96,29 @@ def add_provider(server: LiveServer, provider: Provider) -> Provider:
 
 
 def add_oidc_provider(
-    server: LiveServer, upstream: AuthlibProvider, *, enabled: bool = True
+    server: LiveServer,
+    upstream: AuthlibProvider,
+    *,
+    enabled: bool = True,
+    label: str = "Corp",
+    mapping: tuple[str, ...] = (),
 ) -> str:
-    """Register ``upstream`` with ``server`` as a generic OIDC provider; its name."""
-    name = unique("sso").lower()
+    """Register ``upstream`` with ``server`` as a generic OIDC provider (display name
+    ``"<label> <name>"``, claim ``mapping`` rules); its name."""
+    name = unique(label).lower()
     client = upstream.add_client(redirect_uri(server.base_url, name))
     add_provider(
         server,
         Provider(
             name=name,
-            display_name=f"Corp {name}",
+            display_name=f"{label} {name}",
             preset="oidc",
             issuer=upstream.issuer,
             client_id=client.client_id,
             client_secret=client.client_secret,
             scopes=("openid", "email", "profile"),
             enabled=enabled,
+            mapping=mapping,
         ),
     )
     return name

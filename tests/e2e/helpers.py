@@ -161,3 +161,19 @@ def obtain_code(
     assert query.get("state") == params["state"], query
     assert "code" in query, query
     return query["code"], verifier, params
+
+
+def redeem_code(
+    http: httpx.Client, client: RegisteredClient, code: str, verifier: str, params: dict[str, str]
+) -> httpx.Response:
+    """RFC 6749 §4.1.3: the token request for a code ``obtain_code`` returned."""
+    return http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": params["redirect_uri"],
+            "code_verifier": verifier,
+        },
+        auth=client.basic_auth(),
+    )

@@ -16,12 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.storage.tables import audit_events
 from ostiary.web.browser import SESSION_COOKIE
 from tests.conftest import LiveServer, unique
-from tests.e2e.federation_browser import Browser, add_provider, button_href, claims_of
+from tests.e2e.federation_browser import Browser, add_oidc_provider, button_href, claims_of
 from tests.e2e.helpers import make_client, pkce_pair, query_of
 from tests.e2e.upstream_authlib import AuthlibProvider, Behaviour, Person, running_provider
 
@@ -56,27 +55,12 @@ def _setup(
     upstream: AuthlibProvider,
     mapping: tuple[str, ...] = ('groups contains "staff" -> role employee',),
 ) -> Setup:
-    name = unique("authlib").lower()
-    client = upstream.add_client(redirect_uri(server.base_url, name))
-
     async def ensure_role(services: Services) -> None:
         if await services.store.access.get_role("employee") is None:
             await services.store.access.create_role("employee")
 
     server.call(ensure_role)
-    add_provider(
-        server,
-        Provider(
-            name=name,
-            display_name=f"Authlib {name}",
-            preset="oidc",
-            issuer=upstream.issuer,
-            client_id=client.client_id,
-            client_secret=client.client_secret,
-            scopes=("openid", "email", "profile"),
-            mapping=mapping,
-        ),
-    )
+    name = add_oidc_provider(server, upstream, label="Authlib", mapping=mapping)
     app = make_client(
         server,
         redirect_uris=[APP_CALLBACK],

@@ -33,6 +33,7 @@ from tests.e2e.helpers import (
     make_user,
     obtain_code,
     pkce_pair,
+    redeem_code,
 )
 
 
@@ -118,17 +119,7 @@ def tokens(
     server: LiveServer, http: httpx.Client, client: RegisteredClient, username: str, scope: str
 ) -> dict[str, Any]:
     """Sign in, consent to what the page shows, redeem the code."""
-    code, verifier, params = obtain_code(server, client, username, scope=scope)
-    response = http.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    response = redeem_code(http, client, *obtain_code(server, client, username, scope=scope))
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -387,15 +378,6 @@ def test_rfc6749_4_1_3_a_scope_gated_after_the_code_was_issued_is_not_granted(
         await services.store.access.set_scope_roles(scope, [role])
 
     server.call(gate)
-    response = http.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    response = redeem_code(http, client, code, verifier, params)
     assert response.status_code == 200, response.text
     assert granted(response.json()["scope"]) == {"read"}

@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import update
 
 from ostiary import clock
 from ostiary.accounts import access as rbac
@@ -33,6 +34,7 @@ from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.repos.interactions import Interaction
 from ostiary.storage.repos.sessions import Session
 from ostiary.storage.repos.users import User
+from ostiary.storage.tables import authorization_codes
 from tests.conftest import server_settings, unique
 
 pytestmark = pytest.mark.anyio
@@ -533,7 +535,9 @@ async def test_a_remembered_code_is_what_reading_it_gives_once(services: Service
     assert not await redeem(services, code_hash, guarded=False)
 
 
-@pytest.mark.parametrize("change", ["user-disabled", "session-ended", "scope-gated"])
+@pytest.mark.parametrize(
+    "change", ["user-disabled", "session-ended", "scope-gated", "code-expired"]
+)
 async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_allow_it(
     services: Services, change: str
 ) -> None:
@@ -546,6 +550,13 @@ async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_al
         await services.store.users.set_disabled(user.id, True)
     elif change == "session-ended":
         await services.store.sessions.delete(session.id_hash)
+    elif change == "code-expired":
+        async with services.engine.begin() as conn:
+            await conn.execute(
+                update(authorization_codes)
+                .where(authorization_codes.c.code_hash == code_hash)
+                .values(expires_at=clock.now() - 1)
+            )
     else:
         role = unique("role")
         await services.store.access.create_role(role)
@@ -559,6 +570,9 @@ async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_al
         assert state.user is not None and state.user.disabled
     elif change == "session-ended":
         assert state.session_ended(clock.now())
+    elif change == "code-expired":
+        assert state.code.expires_at <= clock.now()
+        return  # the read path refuses it (expired), nothing to redeem
     else:
         assert scope in state.gates
     assert await redeem(services, code_hash, guarded=False)  # the read path decides

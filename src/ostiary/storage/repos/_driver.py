@@ -167,17 +167,18 @@ class _Sqlite:
         return rows
 
     async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
-        pending = writes.take() if writes else None
-        if not pending:
-            return await self.fetchrow(sql, *args)
-        if self._in_block:
-            for write, values in pending:
-                await self.fetch(write, *values)
-            return await self.fetchrow(sql, *args)
-        async with self.transaction():
-            for write, values in pending:
-                await self.fetch(write, *values)
-            return await self.fetchrow(sql, *args)
+        pending = writes.take() if writes else []
+        if pending and not self._in_block:
+            async with self.transaction():
+                return await self._after(pending, sql, args)
+        return await self._after(pending, sql, args)
+
+    async def _after(
+        self, pending: list[tuple[str, tuple[Any, ...]]], sql: str, args: tuple[Any, ...]
+    ) -> Row | None:
+        for write, values in pending:
+            await self.fetch(write, *values)
+        return await self.fetchrow(sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

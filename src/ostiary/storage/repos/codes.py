@@ -134,19 +134,26 @@ _LINK_SESSION_SQLITE = """
 INSERT INTO session_clients (sid, client_id, created_at) VALUES ($1, $2, $3)
 ON CONFLICT (sid, client_id) DO NOTHING
 """
-_CONSUME = """
+
+
+def _consume_sql(guards: str = "") -> str:
+    """Consume a code ($1) and record what it issued; ``guards``: further conditions."""
+    return f"""
 UPDATE authorization_codes
 SET consumed_at = $2, family_id = $3, access_jti = $4, access_expires_at = $5
-WHERE code_hash = $1 AND consumed_at IS NULL
+WHERE code_hash = $1 AND consumed_at IS NULL{guards}
 RETURNING 1
-"""
+"""  # noqa: S608
+
+
 # RFC 6749 §4.1.2: consume the code, record what it issues and store the refresh token in
 # one statement ($1-$14: the refresh token, as refresh_tokens.NewRefreshToken.values).
-_REDEEM_PG = f"""
+def _redeem_pg_sql(guards: str = "") -> str:
+    return f"""
 WITH consumed AS (
     UPDATE authorization_codes
     SET consumed_at = $15, family_id = $2::varchar, access_jti = $13, access_expires_at = $14
-    WHERE code_hash = $16 AND consumed_at IS NULL
+    WHERE code_hash = $16 AND consumed_at IS NULL{guards}
     RETURNING 1
 )
 INSERT INTO refresh_tokens ({NEW_COLUMNS})
@@ -155,12 +162,17 @@ RETURNING 1
 """  # noqa: S608
 
 
+_CONSUME = _consume_sql()
+_REDEEM_PG = _redeem_pg_sql()
+
+
 def _guards(now: str, postgresql: bool) -> str:
     """Conditions for redeeming a code from what the worker remembered of it (``take``):
     what ``state`` would have refused on is checked in the consuming statement itself, so
-    the redemption is as exact as one after a fresh read. Its user is still enabled, its
-    SSO session (if any) still live, and none of its scopes is role-gated (a gate added
-    since the code was issued means reading the roles: the caller falls back to ``state``).
+    the redemption is as exact as one after a fresh read. The code has not expired (as the
+    database has it), its user is still enabled, its SSO session (if any) still live, and
+    none of its scopes is role-gated (a gate added since the code was issued means reading
+    the roles: the caller falls back to ``state``).
     """
     scopes = (
         "SELECT json_array_elements_text(authorization_codes.scopes)"
@@ -168,21 +180,15 @@ def _guards(now: str, postgresql: bool) -> str:
         else "SELECT value FROM json_each(authorization_codes.scopes)"
     )
     return f"""
+    AND authorization_codes.expires_at > {now}
     AND EXISTS (SELECT 1 FROM users u WHERE u.id = authorization_codes.user_id AND NOT u.disabled)
     AND (authorization_codes.sid IS NULL OR EXISTS (
         SELECT 1 FROM sessions s WHERE s.sid = authorization_codes.sid AND s.expires_at > {now}))
     AND NOT EXISTS (SELECT 1 FROM scope_roles sr WHERE sr.scope IN ({scopes}))"""  # noqa: S608
 
 
-_WHERE_CONSUMABLE = "WHERE code_hash = $1 AND consumed_at IS NULL"
-_CONSUME_GUARDED = {
-    pg: _CONSUME.replace(_WHERE_CONSUMABLE, _WHERE_CONSUMABLE + _guards("$2", pg))
-    for pg in (True, False)
-}
-_REDEEM_PG_GUARDED = _REDEEM_PG.replace(
-    "WHERE code_hash = $16 AND consumed_at IS NULL",
-    "WHERE code_hash = $16 AND consumed_at IS NULL" + _guards("$15", True),
-)
+_CONSUME_GUARDED = {pg: _consume_sql(_guards("$2", pg)) for pg in (True, False)}
+_REDEEM_PG_GUARDED = _redeem_pg_sql(_guards("$15", True))
 # Codes this worker issued and still remembers (``remember``/``take``).
 ISSUED_MAX = 1000
 
