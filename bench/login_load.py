@@ -44,6 +44,13 @@ class LoginResult:
     # ratio does not depend on what else the machine runs (throughput does).
     server_cpu_per_login: float | None = None
     argon2id_cpu: float | None = None
+    # With ``probe``: latency of a light request sent every PROBE_GAP seconds meanwhile
+    # (how long other requests wait while logins, and their hashes, hold the core).
+    probe_p50_ms: float | None = None
+    probe_p99_ms: float | None = None
+
+
+PROBE_GAP = 0.005
 
 
 class FlowError(Exception):
@@ -97,10 +104,22 @@ async def one_login(
     _expect(await http.post("/token", data=token, auth=(client_id, secret)), 200)
 
 
+def _percentile(samples: list[float], p: float) -> float:
+    """The p-th fraction of sorted samples (seconds), in milliseconds; 0 when none."""
+    if not samples:
+        return 0.0
+    return samples[min(len(samples) - 1, int(p * len(samples)))] * 1000
+
+
 async def _load(
-    base_url: str, connections: int, seconds: float, login: dict[str, str]
+    base_url: str,
+    connections: int,
+    seconds: float,
+    login: dict[str, str],
+    probe: str | None = None,
 ) -> LoginResult:
     latencies: list[float] = []
+    probed: list[float] = []
     errors: list[str] = []
     deadline = time.monotonic() + seconds
 
@@ -115,35 +134,48 @@ async def _load(
                     continue
                 latencies.append(time.perf_counter() - started)
 
+    async def prober(path: str) -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                response = await http.get(path)
+                if response.status_code != 200:
+                    errors.append(f"probe {path}: {response.status_code}")
+                probed.append(time.perf_counter() - started)
+                await asyncio.sleep(PROBE_GAP)
+
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    probing = [prober(probe)] if probe else []
+    await asyncio.gather(*(worker() for _ in range(connections)), *probing)
     elapsed = time.perf_counter() - started
     latencies.sort()
-
-    def pct(p: float) -> float:
-        if not latencies:
-            return 0.0
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
+    probed.sort()
     return LoginResult(
         connections=connections,
         rps=len(latencies) / elapsed,
-        p50_ms=pct(0.5),
-        p99_ms=pct(0.99),
+        p50_ms=_percentile(latencies, 0.5),
+        p99_ms=_percentile(latencies, 0.99),
         requests=len(latencies) + len(errors),
         errors=len(errors),
         first_error=errors[0] if errors else None,
+        probe_p50_ms=_percentile(probed, 0.5) if probe else None,
+        probe_p99_ms=_percentile(probed, 0.99) if probe else None,
     )
 
 
 def run_logins(
-    base_url: str, connections: int, seconds: float, login: dict[str, str]
+    base_url: str,
+    connections: int,
+    seconds: float,
+    login: dict[str, str],
+    probe: str | None = None,
 ) -> LoginResult:
-    """Drive logins from this process, pinned to the load core meanwhile."""
+    """Drive logins from this process, pinned to the load core meanwhile; with ``probe``
+    (a path), also time a GET of it every ``PROBE_GAP`` seconds."""
     previous = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {1})
     try:
-        return asyncio.run(_load(base_url, connections, seconds, login))
+        return asyncio.run(_load(base_url, connections, seconds, login, probe))
     finally:
         os.sched_setaffinity(0, previous)
 

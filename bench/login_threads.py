@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/login_threads.py [--seconds 10] [--connections 2,8]
         [--backend postgresql|sqlite] [--rounds N] [--against /path/to/other/checkout]
+        [--probe /jwks.json]
 
 Seeds a fresh database, starts ``ostiary serve`` pinned to the server core, drives logins
 from the load core (``login_load.run_logins``) and reads each server thread's CPU time
@@ -82,7 +83,7 @@ def measure(
     login_load.run_logins(base, 2, 3, login)  # warm-up
     for connections in (int(c) for c in args.connections.split(",")):
         before = sample(server.proc.pid)
-        result = login_load.run_logins(base, connections, args.seconds, login)
+        result = login_load.run_logins(base, connections, args.seconds, login, args.probe)
         after = sample(server.proc.pid)
         _, _, hash_cpu = login_load.argon2_probe(max(2.0, args.seconds / 3))
         done = result.requests - result.errors
@@ -102,6 +103,11 @@ def measure(
             f"bare Argon2id {1000 * hash_cpu:.2f} ms: {hash_cpu * done / total:.2f}x",
             flush=True,
         )
+        if args.probe:
+            print(
+                f"  GET {args.probe} meanwhile: p50 {result.probe_p50_ms:.2f} ms,"
+                f" p99 {result.probe_p99_ms:.2f} ms"
+            )
         for kind, (cpu, switches, faults) in sorted(rows.items(), key=lambda r: -r[1][0]):
             print(
                 f"  {kind:24} {1000 * cpu / done:7.2f} ms/login"
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout: its server runs in turn with this one's, round by round",
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--probe",
+        metavar="PATH",
+        help="also GET this path every 5 ms during the logins and print its p50/p99",
+    )
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory(prefix="ostiary-threads-") as tmp,

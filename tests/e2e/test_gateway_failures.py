@@ -155,7 +155,7 @@ def test_rfc9112_upstream_dropping_mid_body_aborts_the_client_response(
     ours = [r for r in caplog.records if r.name == "ostiary.gateway"]
     assert [r.levelno for r in ours] == [logging.WARNING], ours
     assert ours[0].getMessage() == (
-        f"upstream failed mid-response: GET /cut/{framing} (RemoteProtocolError)"
+        f"upstream failed mid-response: GET /cut/{framing} (IncompleteResponse)"
     )
     assert all(record.exc_info is None for record in caplog.records)
     assert "Traceback" not in caplog.text
@@ -187,6 +187,6 @@ def test_rfc9112_mid_body_failure_is_one_warning_in_the_operators_log(tmp_path: 
         finally:
             process.stop()
     log = process.stderr
-    assert log.count("upstream failed mid-response: GET /cut/length (RemoteProtocolError)") == 1
+    assert log.count("upstream failed mid-response: GET /cut/length (IncompleteResponse)") == 1
     assert "Traceback" not in log and "without completing response" not in log
     assert "ERROR" not in log
