@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from joserfc.jws import JWSRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -254,6 +255,93 @@ def test_key_rotation_is_picked_up_without_restart(
             assert (await verifier.verify(after)).sub == api_client.client_id
             # RFC 7517: the retired key stays published, so older tokens still verify.
             assert (await verifier.verify(before)).sub == api_client.client_id
+        finally:
+            await verifier.aclose()
+
+    run(go)
+
+
+def test_verified_token_cache_skips_only_the_signature_check(
+    server: LiveServer, api_client: RegisteredClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token verified once is not verified again by the same key, but lifetime and
+    revocation are checked on every request (RFC 9068 §4), its claims are read-only, and a
+    key that is no longer the JWKS's (refetched, rotated out) means a fresh check."""
+    token = token_for(server, api_client)
+    claims = claims_of(token)
+    model = JWSRegistry.algorithms["ES256"]
+    checks = {"n": 0}
+    real = model.verify
+
+    def counted(*args: Any) -> bool:
+        checks["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(model, "verify", counted)
+    now = {"t": float(claims["iat"])}
+    revocations = RevocationList(clock=lambda: now["t"])
+
+    async def go() -> None:
+        verifier = TokenVerifier(
+            server.base_url,
+            API,
+            revocations=revocations,
+            jwks_ttl=0.2,
+            unknown_kid_interval=0.1,
+            clock=lambda: now["t"],
+        )
+        try:
+            first = await verifier.verify(token)
+            second = await verifier.verify(token)
+            assert checks["n"] == 1
+            assert first.raw == second.raw == claims
+            with pytest.raises(TypeError):
+                second.raw["sub"] = "someone else"  # type: ignore[index]
+            # A tampered copy is another text: checked, and refused.
+            with pytest.raises(InvalidToken, match="signature"):
+                await verifier.verify(_tampered(token))
+            assert checks["n"] == 2
+            # The JWKS refetched: new key objects, so the cached verdict no longer counts.
+            await asyncio.sleep(0.3)
+            assert (await verifier.verify(token)).sub == api_client.client_id
+            assert checks["n"] == 3
+            revocations.revoke_jti(claims["jti"], expires_at=claims["exp"])
+            with pytest.raises(InvalidToken, match="revoked"):
+                await verifier.verify(token)
+            now["t"] = claims["exp"] + verifier.leeway + 1
+            with pytest.raises(InvalidToken, match="expired"):
+                await verifier.verify(token)
+        finally:
+            await verifier.aclose()
+
+    run(go)
+
+
+def test_verified_token_cache_is_bounded(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full, it drops expired tokens first, else the older half; never grows past its size."""
+    from ostiary.resource import verifier as verifier_module
+
+    monkeypatch.setattr(verifier_module, "VERIFIED_CACHE_SIZE", 4)
+    now = clock.now()
+    expired = [mint(server, iat=now - 600, exp=now - 100) for _ in range(2)]
+    live = [mint(server) for _ in range(5)]
+
+    async def go() -> None:
+        verifier = TokenVerifier(server.base_url, API)
+        try:
+            for token in expired:  # refused, but their signatures were checked and kept
+                await _refused(verifier, token)
+            for token in live[:2]:
+                await verifier.verify(token)
+            assert list(verifier._verified) == [*expired, *live[:2]]
+            await verifier.verify(live[2])  # full: the two expired ones go
+            assert list(verifier._verified) == live[:3]
+            await verifier.verify(live[3])
+            await verifier.verify(live[4])  # full, none expired: the older half goes
+            assert list(verifier._verified) == live[2:]
+            assert len(verifier._verified) <= 4
         finally:
             await verifier.aclose()
 

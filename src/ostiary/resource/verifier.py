@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -32,6 +33,9 @@ MAX_TOKEN_LENGTH = 8192
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _HEADER_CACHE_SIZE = 256
+# Access tokens whose signature checked out, by their exact text: a client sends the same
+# token until it expires, and the signature check is most of a request's cost here.
+VERIFIED_CACHE_SIZE = 4096
 
 
 def _b64(segment: str) -> bytes:
@@ -73,7 +77,7 @@ class Claims(Mapping[str, Any]):
     source: str = "jwt"  # "jwt" (checked locally) or "introspection"
 
     @classmethod
-    def of(cls, raw: dict[str, Any], source: str) -> Claims:
+    def of(cls, raw: Mapping[str, Any], source: str) -> Claims:
         scope = raw.get("scope")
         return cls(
             sub=raw.get("sub") if isinstance(raw.get("sub"), str) else None,
@@ -152,6 +156,8 @@ class TokenVerifier:
         self._metadata: dict[str, Any] | None = None
         self._discovery_failed_at = -float("inf")
         self._headers: dict[str, dict[str, Any]] = {}
+        # token -> (the key that verified it, its claims, read-only); see _signed_claims.
+        self._verified: dict[str, tuple[object, Mapping[str, Any]]] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -223,7 +229,7 @@ class TokenVerifier:
             await self._setup()
             return await self._introspect(token, "not a JWT")
         # RFC 9068 §4: reject anything whose typ is not at+jwt (an ID token, say).
-        claims = await self._signed_claims(token, ACCEPTED_TYP)
+        claims = await self._signed_claims(token, ACCEPTED_TYP, remember=True)
         if claims is None:
             return await self._introspect(token, "unknown signing key")
         self._check(claims, require=("exp", "iat"))
@@ -235,11 +241,18 @@ class TokenVerifier:
         claims = await self._signed_claims(token, typ)
         if claims is None:
             raise InvalidToken("unknown signing key")
-        return claims
+        return dict(claims)
 
-    async def _signed_claims(self, token: str, typ: frozenset[str]) -> dict[str, Any] | None:
+    async def _signed_claims(
+        self, token: str, typ: frozenset[str], *, remember: bool = False
+    ) -> Mapping[str, Any] | None:
         """The claims of a JWS whose header and signature check out; None for a kid
-        the JWKS does not hold (a candidate for introspection)."""
+        the JWKS does not hold (a candidate for introspection).
+
+        With ``remember``, a token verified before by the same key (the JWKS still holds
+        that key object under its kid) is not verified again: its claims come from a
+        bounded cache, read-only. Header, algorithm and key checks run every time, and the
+        caller still checks lifetime, audience and revocation on every request."""
         jwks = self._jwks or await self._setup()
         parts = token.split(".")
         if len(parts) != 3:
@@ -263,6 +276,10 @@ class TokenVerifier:
         # RFC 8725 §3.1: the algorithm is the key's, not whatever the token claims.
         if alg not in key.algs:
             raise InvalidToken("algorithm does not match the key")
+        if remember:
+            seen = self._verified.get(token)
+            if seen is not None and seen[0] is key:
+                return seen[1]
         # The signature is checked by joserfc's algorithm model on the input we parsed
         # once, rather than by jws.deserialize_compact, which would parse it all again.
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode()
@@ -285,7 +302,26 @@ class TokenVerifier:
             raise InvalidToken("malformed claims") from None
         if not isinstance(claims, dict):
             raise InvalidToken("malformed claims")
+        if remember:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._forget_expired()
+            view = MappingProxyType(claims)
+            self._verified[token] = (key, view)
+            return view
         return claims
+
+    def _forget_expired(self) -> None:
+        """Make room in the verified-token cache: drop expired tokens, and if none had
+        expired, the older half (insertion order)."""
+        now = self._clock() - self.leeway
+        live = {
+            token: entry
+            for token, entry in self._verified.items()
+            if isinstance(exp := entry[1].get("exp"), int | float) and exp > now
+        }
+        if len(live) >= VERIFIED_CACHE_SIZE // 2:
+            live = dict(list(live.items())[len(live) - VERIFIED_CACHE_SIZE // 2 :])
+        self._verified = live
 
     def _header(self, segment: str) -> dict[str, Any]:
         """The decoded JOSE header. One issuer's tokens share a few headers (alg, typ, kid),
@@ -309,7 +345,7 @@ class TokenVerifier:
         return Claims.of(claims, "introspection")
 
     def _check(
-        self, claims: dict[str, Any], *, require: tuple[str, ...], issuer_optional: bool = False
+        self, claims: Mapping[str, Any], *, require: tuple[str, ...], issuer_optional: bool = False
     ) -> None:
         # RFC 9068 §4 / RFC 7519 §4.1.1: the issuer MUST match exactly.
         if claims.get("iss") != self.issuer and not (issuer_optional and "iss" not in claims):
