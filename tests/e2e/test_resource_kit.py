@@ -320,7 +320,12 @@ def test_verified_token_cache_skips_only_the_signature_check(
 def test_verified_token_cache_is_bounded(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Full, it drops expired tokens first, else the older half; never grows past its size."""
+    """Full, it drops expired tokens first, else the older half; never grows past its size.
+    It holds digests, never the tokens themselves."""
+
+    def digests(*tokens: str) -> list[bytes]:
+        return [hashlib.sha256(token.encode()).digest() for token in tokens]
+
     from ostiary.resource import verifier as verifier_module
 
     monkeypatch.setattr(verifier_module, "VERIFIED_CACHE_SIZE", 4)
@@ -335,12 +340,12 @@ def test_verified_token_cache_is_bounded(
                 await _refused(verifier, token)
             for token in live[:2]:
                 await verifier.verify(token)
-            assert list(verifier._verified) == [*expired, *live[:2]]
+            assert list(verifier._verified) == digests(*expired, *live[:2])
             await verifier.verify(live[2])  # full: the two expired ones go
-            assert list(verifier._verified) == live[:3]
+            assert list(verifier._verified) == digests(*live[:3])
             await verifier.verify(live[3])
             await verifier.verify(live[4])  # full, none expired: the older half goes
-            assert list(verifier._verified) == live[2:]
+            assert list(verifier._verified) == digests(*live[2:])
             assert len(verifier._verified) <= 4
         finally:
             await verifier.aclose()

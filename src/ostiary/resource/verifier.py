@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -156,8 +157,9 @@ class TokenVerifier:
         self._metadata: dict[str, Any] | None = None
         self._discovery_failed_at = -float("inf")
         self._headers: dict[str, dict[str, Any]] = {}
-        # token -> (the key that verified it, its claims, read-only); see _signed_claims.
-        self._verified: dict[str, tuple[object, Mapping[str, Any]]] = {}
+        # SHA-256 of a token -> (the key that verified it, its claims, read-only); see
+        # _signed_claims. Digests, not tokens: no bearer credential is kept in memory.
+        self._verified: dict[bytes, tuple[object, Mapping[str, Any]]] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -276,8 +278,9 @@ class TokenVerifier:
         # RFC 8725 §3.1: the algorithm is the key's, not whatever the token claims.
         if alg not in key.algs:
             raise InvalidToken("algorithm does not match the key")
+        digest = hashlib.sha256(token.encode()).digest() if remember else b""
         if remember:
-            seen = self._verified.get(token)
+            seen = self._verified.get(digest)
             if seen is not None and seen[0] is key:
                 return seen[1]
         # The signature is checked by joserfc's algorithm model on the input we parsed
@@ -306,7 +309,7 @@ class TokenVerifier:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._forget_expired()
             view = MappingProxyType(claims)
-            self._verified[token] = (key, view)
+            self._verified[digest] = (key, view)
             return view
         return claims
 
@@ -315,8 +318,8 @@ class TokenVerifier:
         expired, the older half (insertion order)."""
         now = self._clock() - self.leeway
         live = {
-            token: entry
-            for token, entry in self._verified.items()
+            digest: entry
+            for digest, entry in self._verified.items()
             if isinstance(exp := entry[1].get("exp"), int | float) and exp > now
         }
         if len(live) >= VERIFIED_CACHE_SIZE // 2:
