@@ -107,7 +107,8 @@ class RawUpstream:
     errors: list[BaseException] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)  # cancelled at exit
+    _served: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at exit
 
     async def __aenter__(self) -> RawUpstream:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -118,31 +119,38 @@ class RawUpstream:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
-        for task in self._tasks:
+        for task in self._handlers:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._served)
         if self.errors:
             raise AssertionError(f"the upstream handler failed: {self.errors!r}")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+        # The handler runs in a task of its own: cancelling it at exit leaves this callback
+        # (which asyncio's streams inspect when it ends) finishing normally.
+        served = asyncio.current_task()
+        assert served is not None
+        self._served.add(served)
         peer = Peer(self.connections, reader, writer, self.requests)
         self.connections += 1
+        handler = asyncio.create_task(self._run(peer))
+        self._handlers.add(handler)
+        try:
+            await asyncio.wait({handler})
+        finally:
+            self._handlers.discard(handler)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            self._served.discard(served)
+
+    async def _run(self, peer: Peer) -> None:
         try:
             await self.handler(peer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: the tests check what it saw
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
+        except Exception as exc:
             self.errors.append(exc)
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-            self._tasks.discard(task)
 
     def lines(self) -> list[tuple[int, bytes]]:
         return [(index, request.line) for index, request in self.requests]
@@ -209,9 +217,7 @@ async def exchange(
         chunks = [chunk async for chunk in connection.body()]
     finally:
         pool.release(connection)
-    return Exchange(
-        connection, connection.status, connection.headers, b"".join(chunks), chunks
-    )
+    return Exchange(connection, connection.status, connection.headers, b"".join(chunks), chunks)
 
 
 async def body_of(*parts: bytes, pause: float = 0.0) -> AsyncIterator[bytes]:
@@ -374,3 +380,536 @@ def test_rfc9112_6_3_transfer_coding_other_than_chunked_is_delimited_by_close() 
             return (await exchange(pool)).body
 
     assert asyncio.run(main()) == b"GZIPPED-BYTES"
+
+
+def test_rfc9110_9_3_2_head_response_has_no_body_whatever_its_content_length() -> None:
+    async def main() -> tuple[RawUpstream, Exchange, float, Exchange]:
+        response = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ncontent-type: text/html\r\n\r\n"
+        async with (
+            RawUpstream(answering(response)) as upstream,
+            open_pool(upstream, read_timeout=2.0) as pool,
+        ):
+            started = time.monotonic()
+            head = await exchange(pool, "HEAD")
+            elapsed = time.monotonic() - started
+            after = await exchange(pool, "HEAD")
+        return upstream, head, elapsed, after
+
+    upstream, head, elapsed, after = asyncio.run(main())
+    assert head.status == 200
+    assert (b"content-length", b"100") in head.headers
+    assert head.chunks == []
+    assert elapsed < 0.5  # did not wait for 100 bytes that never come
+    assert after.chunks == []
+    # the parser still expects those 100 bytes: the connection is not trusted again
+    assert upstream.connections == 2
+    assert upstream.lines() == [(0, b"HEAD / HTTP/1.1"), (1, b"HEAD / HTTP/1.1")]
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+def test_rfc9110_15_3_5_and_15_4_5_204_and_304_have_no_body_and_are_reused(
+    status: bytes,
+) -> None:
+    response = b'HTTP/1.1 %b\r\netag: "v1"\r\n\r\n' % status
+
+    async def main() -> tuple[RawUpstream, list[Exchange], float]:
+        async with (
+            RawUpstream(answering(response)) as upstream,
+            open_pool(upstream, read_timeout=2.0) as pool,
+        ):
+            started = time.monotonic()
+            results = [await exchange(pool), await exchange(pool)]
+            elapsed = time.monotonic() - started
+        return upstream, results, elapsed
+
+    upstream, results, elapsed = asyncio.run(main())
+    assert [(r.status, r.body) for r in results] == [(int(status[:3]), b"")] * 2
+    assert elapsed < 0.5
+    assert upstream.connections == 1
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n",
+        b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.js>\r\n\r\n",
+    ],
+    ids=["100", "103", "102-then-103"],
+)
+def test_rfc9110_15_2_interim_responses_are_skipped_for_the_final_one(interim: bytes) -> None:
+    async def handler(peer: Peer) -> None:
+        while await peer.request() is not None:
+            await peer.send(interim)
+            await asyncio.sleep(0.01)
+            await peer.send(ok(b"final", b"x-final: yes"))
+
+    async def main() -> tuple[RawUpstream, list[Exchange]]:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            results = [await exchange(pool), await exchange(pool)]
+        return upstream, results
+
+    upstream, results = asyncio.run(main())
+    for result in results:
+        assert result.status == 200
+        assert result.headers == [(b"content-length", b"5"), (b"x-final", b"yes")]
+        assert result.body == b"final"
+    assert upstream.connections == 1
+
+
+# §9.3.1 retrying requests ---------------------------------------------------------------
+def test_rfc9112_9_3_1_idle_connection_closed_by_upstream_is_not_used_again() -> None:
+    # The upstream answers one request, then ends the idle connection (its keep-alive timeout)
+    # and the client has seen the close before its next request.
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(ok(b"one"))
+
+    async def main() -> tuple[RawUpstream, list[Exchange]]:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            first = await exchange(pool)
+            await asyncio.sleep(0.05)
+            assert first.connection.closed
+            second = await exchange(pool)
+        return upstream, [first, second]
+
+    upstream, (first, second) = asyncio.run(main())
+    assert (first.body, second.body) == (b"one", b"one")
+    assert upstream.connections == 2
+    assert upstream.lines() == [(0, b"GET / HTTP/1.1"), (1, b"GET / HTTP/1.1")]
+
+
+def test_rfc9112_9_3_1_close_right_behind_the_response_does_not_fail_the_next_request() -> None:
+    # The upstream closes as soon as it has answered; the next request follows at once, so
+    # the client has usually not read the close yet and sends on the dying connection: the
+    # bodyless GET goes again on a new one.
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(ok(b"one"))
+
+    async def main() -> tuple[RawUpstream, list[Exchange]]:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            results = [await exchange(pool) for _ in range(3)]
+        return upstream, results
+
+    upstream, results = asyncio.run(main())
+    assert [r.body for r in results] == [b"one"] * 3
+    assert upstream.connections == 3
+    assert upstream.lines() == [(i, b"GET / HTTP/1.1") for i in range(3)]
+
+
+def stale_after_one(peer: Peer) -> Awaitable[None]:
+    """Each connection answers its first request, then takes the next one and closes without
+    a byte: the upstream's idle close crossed the client's reuse of the connection."""
+
+    async def handler() -> None:
+        await peer.request()
+        await peer.send(ok(b"one"))
+        await peer.request()
+
+    return handler()
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+def test_rfc9112_9_3_1_bodyless_idempotent_request_is_retried_once_on_a_new_connection(
+    method: str,
+) -> None:
+    async def main() -> tuple[RawUpstream, Exchange]:
+        async with RawUpstream(stale_after_one) as upstream, open_pool(upstream) as pool:
+            await exchange(pool)
+            retried = await exchange(pool, method, b"/again")
+        return upstream, retried
+
+    upstream, retried = asyncio.run(main())
+    assert retried.status == 200
+    assert retried.body == (b"" if method == "HEAD" else b"one")
+    line = f"{method} /again HTTP/1.1".encode()
+    assert upstream.lines() == [(0, b"GET / HTTP/1.1"), (0, line), (1, line)]
+    assert upstream.connections == 2
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_rfc9112_9_3_1_request_with_content_is_not_retried_when_upstream_closes(
+    framing: str,
+) -> None:
+    async def main() -> tuple[RawUpstream, Exchange]:
+        async with (
+            RawUpstream(stale_after_one) as upstream,
+            open_pool(upstream, max_connections=1) as pool,
+        ):
+            await exchange(pool)
+            headers = [(b"content-length", b"7")] if framing == "content-length" else []
+            with pytest.raises(IncompleteResponse):
+                await pool.request("PUT", b"/doc", headers, body_of(b"payload"))
+            # the failed exchange gave its slot back: a later request gets a connection
+            after = await exchange(pool)
+        return upstream, after
+
+    upstream, after = asyncio.run(main())
+    assert upstream.lines() == [
+        (0, b"GET / HTTP/1.1"),
+        (0, b"PUT /doc HTTP/1.1"),  # sent once, never again
+        (1, b"GET / HTTP/1.1"),
+    ]
+    assert upstream.requests[1][1].body == b"payload"
+    assert after.body == b"one"
+
+
+def test_rfc9112_9_3_1_proxy_does_not_retry_a_non_idempotent_bodyless_request() -> None:
+    # "A proxy MUST NOT automatically retry non-idempotent requests." The upstream read the
+    # POST before closing: it may have acted on it, so the client must not send it again.
+    async def main() -> RawUpstream:
+        async with RawUpstream(stale_after_one) as upstream, open_pool(upstream) as pool:
+            await exchange(pool)
+            with pytest.raises(IncompleteResponse):
+                await pool.request("POST", b"/transfer", [], None)
+        return upstream
+
+    upstream = asyncio.run(main())
+    assert upstream.lines() == [(0, b"GET / HTTP/1.1"), (0, b"POST /transfer HTTP/1.1")]
+
+
+# §7.1 / §6.2 request bodies -------------------------------------------------------------
+def test_rfc9112_6_2_request_body_with_content_length_goes_out_raw() -> None:
+    async def main() -> RawUpstream:
+        async with RawUpstream(answering(ok(b"stored"))) as upstream, open_pool(upstream) as pool:
+            content = [b"hello", b" world", b"\r\n0\r\n\r\n"]  # bytes sent as they are
+            length = str(len(b"".join(content))).encode()
+            headers = [(b"content-type", b"text/plain"), (b"content-length", length)]
+            body = body_of(*content, pause=0.005)
+            result = await exchange(pool, "POST", b"/upload", headers, body)
+            assert result.body == b"stored"
+        return upstream
+
+    upstream = asyncio.run(main())
+    [(_, request)] = upstream.requests
+    assert request.line == b"POST /upload HTTP/1.1"
+    assert request.values(b"content-length") == [b"18"]
+    assert request.values(b"transfer-encoding") == []
+    assert request.raw_body == b"hello world\r\n0\r\n\r\n"
+
+
+def test_rfc9112_7_1_request_body_without_length_is_sent_chunked() -> None:
+    parts = [b"abc", b"y" * 300, b"0\r\n\r\n"]
+
+    async def main() -> RawUpstream:
+        async with RawUpstream(answering(ok(b"stored"))) as upstream, open_pool(upstream) as pool:
+            body = body_of(*parts, pause=0.005)
+            result = await exchange(pool, "POST", b"/upload", [(b"x-a", b"1")], body)
+            assert result.body == b"stored"
+            # the message ended where it should: the connection carries the next request
+            assert (await exchange(pool, "GET", b"/next")).body == b"stored"
+        return upstream
+
+    upstream = asyncio.run(main())
+    assert upstream.connections == 1
+    assert upstream.lines() == [(0, b"POST /upload HTTP/1.1"), (0, b"GET /next HTTP/1.1")]
+    request = upstream.requests[0][1]
+    assert request.values(b"transfer-encoding") == [b"chunked"]
+    assert request.values(b"content-length") == []
+    assert request.values(b"x-a") == [b"1"]
+    assert request.raw_body == (
+        b"3\r\nabc\r\n" + b"12c\r\n" + b"y" * 300 + b"\r\n" + b"5\r\n0\r\n\r\n\r\n" + b"0\r\n\r\n"
+    )
+    assert request.body == b"".join(parts)
+
+
+def test_rfc9112_7_1_an_empty_piece_of_request_body_does_not_end_the_chunked_body() -> None:
+    # A zero-length chunk is the last-chunk (§7.1): an empty piece from the body iterator
+    # must not be framed as one, or the rest of the body reaches the upstream as a new
+    # request.
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(ok(b"stored"))
+        await peer.until_client_closes()
+
+    async def main() -> RawUpstream:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            body = body_of(b"abc", b"", b"def")
+            await exchange(pool, "POST", b"/upload", [], body)
+        return upstream
+
+    upstream = asyncio.run(main())
+    assert upstream.requests[0][1].body == b"abcdef"
+
+
+def test_rfc9112_9_6_response_sent_before_the_request_body_ended_is_delivered() -> None:
+    # §9.6: a client sending content "SHOULD monitor the network connection for an error
+    # response while it is transmitting the request"; the upstream refuses the upload at once
+    # and closes, and that 413 is the answer to pass on, not a broken connection.
+    async def handler(peer: Peer) -> None:
+        await peer.reader.readuntil(b"\r\n\r\n")
+        await peer.send(
+            b"HTTP/1.1 413 Content Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\n"
+            b"too much"
+        )
+        peer.writer.write_eof()
+        await peer.until_client_closes()
+
+    async def main() -> Exchange:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            body = body_of(b"x" * 1000, b"y" * 1000, b"z" * 1000, pause=0.05)
+            return await exchange(pool, "PUT", b"/big", [(b"content-length", b"3000")], body)
+
+    result = asyncio.run(main())
+    assert (result.status, result.body) == (413, b"too much")
+
+
+# Timeouts -------------------------------------------------------------------------------
+def test_upstream_that_never_answers_times_out_after_read_timeout() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.until_client_closes()
+
+    async def main() -> tuple[RawUpstream, float]:
+        async with (
+            RawUpstream(handler) as upstream,
+            open_pool(upstream, read_timeout=0.3) as pool,
+        ):
+            started = time.monotonic()
+            with pytest.raises(UpstreamTimeout):
+                await pool.request("GET", b"/slow", [], None)
+            return upstream, time.monotonic() - started
+
+    upstream, elapsed = asyncio.run(main())
+    assert 0.25 <= elapsed < 0.8
+    assert upstream.lines() == [(0, b"GET /slow HTTP/1.1")]  # sent once, not retried
+
+
+def test_upstream_that_stalls_mid_body_times_out_while_reading_the_body() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+        await peer.until_client_closes()
+
+    async def main() -> tuple[list[bytes], float]:
+        chunks: list[bytes] = []
+        async with (
+            RawUpstream(handler) as upstream,
+            open_pool(upstream, read_timeout=0.3) as pool,
+        ):
+            connection = await pool.request("GET", b"/", [], None)
+            started = time.monotonic()
+            try:
+                with pytest.raises(UpstreamTimeout):
+                    async for chunk in connection.body():
+                        chunks.append(chunk)
+            finally:
+                pool.release(connection)
+            return chunks, time.monotonic() - started
+
+    chunks, elapsed = asyncio.run(main())
+    assert b"".join(chunks) == b"0123456789"
+    assert 0.25 <= elapsed < 0.8
+
+
+def test_read_timeout_counts_from_the_last_byte_so_interim_responses_keep_it_alive() -> None:
+    # read_timeout is "seconds between bytes" and UpstreamTimeout means "no byte from the
+    # upstream within the configured time": a 102 Processing every 0.2 s (RFC 2518 §10.1:
+    # it tells the client the server is still working) keeps a 0.3 s timeout from firing.
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        for _ in range(3):
+            await asyncio.sleep(0.2)
+            await peer.send(b"HTTP/1.1 102 Processing\r\n\r\n")
+        await asyncio.sleep(0.2)
+        await peer.send(ok(b"done"))
+        await peer.until_client_closes()
+
+    async def main() -> Exchange:
+        async with (
+            RawUpstream(handler) as upstream,
+            open_pool(upstream, read_timeout=0.3) as pool,
+        ):
+            return await exchange(pool)
+
+    assert asyncio.run(main()).body == b"done"
+
+
+def test_connection_refused_is_an_upstream_error_not_a_timeout() -> None:
+    async def main() -> UpstreamError:
+        pool = UpstreamPool(
+            f"http://127.0.0.1:{free_port()}", connect_timeout=1.0, read_timeout=1.0
+        )
+        try:
+            with pytest.raises(UpstreamError) as caught:
+                await pool.request("GET", b"/", [], None)
+        finally:
+            await pool.aclose()
+        return caught.value
+
+    started = time.monotonic()
+    error = asyncio.run(main())
+    assert not isinstance(error, UpstreamTimeout)
+    assert isinstance(error.__cause__, ConnectionRefusedError)
+    assert time.monotonic() - started < 0.5
+
+
+# Broken responses -----------------------------------------------------------------------
+def test_rfc9112_8_body_shorter_than_content_length_is_incomplete() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+
+    async def main() -> list[bytes]:
+        chunks: list[bytes] = []
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            connection = await pool.request("GET", b"/", [], None)
+            try:
+                with pytest.raises(IncompleteResponse):
+                    async for chunk in connection.body():
+                        chunks.append(chunk)
+            finally:
+                pool.release(connection)
+        return chunks
+
+    assert b"".join(asyncio.run(main())) == b"0123456789"
+
+
+def test_rfc9112_8_chunked_body_without_its_last_chunk_is_incomplete() -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n")
+
+    async def main() -> list[bytes]:
+        chunks: list[bytes] = []
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            connection = await pool.request("GET", b"/", [], None)
+            try:
+                with pytest.raises(IncompleteResponse):
+                    async for chunk in connection.body():
+                        chunks.append(chunk)
+            finally:
+                pool.release(connection)
+        return chunks
+
+    assert b"".join(asyncio.run(main())) == b"hello"
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"SSH-2.0-OpenSSH_9.6\r\n\r\n", b"HTTP/1.1 2x0 OK\r\n\r\n", b"HTTP/1.1 200 OK\r\nbad\r\n\r\n"],
+    ids=["not-http", "bad-status", "bad-field"],
+)
+def test_rfc9112_4_malformed_response_is_an_upstream_error(garbage: bytes) -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.request()
+        await peer.send(garbage)
+        await peer.until_client_closes()
+
+    async def main() -> RawUpstream:
+        async with (
+            RawUpstream(handler) as upstream,
+            open_pool(upstream, read_timeout=2.0) as pool,
+        ):
+            started = time.monotonic()
+            with pytest.raises(UpstreamError) as caught:
+                await pool.request("GET", b"/", [], None)
+            assert not isinstance(caught.value, UpstreamTimeout)
+            assert time.monotonic() - started < 1.0
+        return upstream
+
+    assert asyncio.run(main()).lines() == [(0, b"GET / HTTP/1.1")]
+
+
+# Pool limits and release ----------------------------------------------------------------
+def test_pool_limit_makes_a_second_request_wait_for_the_released_connection() -> None:
+    async def main() -> tuple[RawUpstream, Exchange, Exchange]:
+        async with (
+            RawUpstream(answering(ok(b"hi"))) as upstream,
+            open_pool(upstream, max_connections=1) as pool,
+        ):
+            first = await pool.request("GET", b"/1", [], None)
+            second = asyncio.create_task(exchange(pool, "GET", b"/2"))
+            await asyncio.sleep(0.1)
+            assert not second.done()  # waiting for the only connection
+            assert upstream.lines() == [(0, b"GET /1 HTTP/1.1")]
+            body = b"".join([chunk async for chunk in first.body()])
+            pool.release(first)
+            waited = await second
+        return upstream, Exchange(first, first.status, first.headers, body, [body]), waited
+
+    upstream, first, second = asyncio.run(main())
+    assert (first.body, second.body) == (b"hi", b"hi")
+    assert second.connection is first.connection
+    assert upstream.connections == 1
+    assert upstream.lines() == [(0, b"GET /1 HTTP/1.1"), (0, b"GET /2 HTTP/1.1")]
+
+
+def test_pool_limit_times_out_after_connect_timeout_when_nothing_is_released() -> None:
+    async def main() -> tuple[RawUpstream, float]:
+        async with (
+            RawUpstream(answering(ok(b"hi"))) as upstream,
+            open_pool(upstream, max_connections=1, connect_timeout=0.3) as pool,
+        ):
+            held = await pool.request("GET", b"/1", [], None)
+            started = time.monotonic()
+            try:
+                with pytest.raises(UpstreamTimeout):
+                    await pool.request("GET", b"/2", [], None)
+                elapsed = time.monotonic() - started
+            finally:
+                pool.release(held)
+        return upstream, elapsed
+
+    upstream, elapsed = asyncio.run(main())
+    assert 0.25 <= elapsed < 0.8
+    assert upstream.lines() == [(0, b"GET /1 HTTP/1.1")]
+
+
+@pytest.mark.parametrize("unread", ["all-arrived", "partly-arrived"])
+def test_rfc9112_9_3_release_with_body_unread_closes_the_connection(unread: str) -> None:
+    async def handler(peer: Peer) -> None:
+        while await peer.request() is not None:
+            if unread == "all-arrived" or peer.index > 0:
+                await peer.send(ok(b"body"))
+            else:
+                await peer.send(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+
+    async def main() -> tuple[RawUpstream, Connection, Exchange]:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            first = await pool.request("GET", b"/1", [], None)
+            await asyncio.sleep(0.05)  # the body is in the client's buffer, unread
+            pool.release(first)
+            second = await exchange(pool, "GET", b"/2")
+        return upstream, first, second
+
+    upstream, first, second = asyncio.run(main())
+    assert first.closed
+    assert second.connection is not first
+    assert second.body == b"body"
+    assert upstream.lines() == [(0, b"GET /1 HTTP/1.1"), (1, b"GET /2 HTTP/1.1")]
+
+
+def test_large_response_body_read_slowly_arrives_exactly_and_pauses_reading() -> None:
+    size = 2 * 1024 * 1024
+    content = bytes(i * 7 % 251 for i in range(size))
+
+    async def handler(peer: Peer) -> None:
+        while await peer.request() is not None:
+            await peer.send(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%b" % (size, content))
+
+    async def main() -> tuple[RawUpstream, bytes, bool, bool, Exchange]:
+        async with RawUpstream(handler) as upstream, open_pool(upstream) as pool:
+            connection = await pool.request("GET", b"/big", [], None)
+            transport = connection.transport
+            assert transport is not None
+            await asyncio.sleep(0.1)  # the upstream sends as fast as it can; nobody reads
+            reading_while_unread = transport.is_reading()
+            chunks: list[bytes] = []
+            try:
+                async for chunk in connection.body():
+                    chunks.append(chunk)
+                    await asyncio.sleep(0.002)
+            finally:
+                pool.release(connection)
+            reading_after = transport.is_reading()
+            again = await exchange(pool, "GET", b"/big")
+        return upstream, b"".join(chunks), reading_while_unread, reading_after, again
+
+    upstream, body, reading_while_unread, reading_after, again = asyncio.run(main())
+    assert not reading_while_unread  # paused past the high-water mark, not buffering 2 MiB
+    assert reading_after
+    assert body == content
+    assert again.body == content
+    assert upstream.connections == 1

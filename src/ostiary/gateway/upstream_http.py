@@ -25,6 +25,7 @@ Headers = list[tuple[bytes, bytes]]
 HIGH_WATER = 256 * 1024  # stop reading the upstream past this much unsent response body
 LOW_WATER = 64 * 1024  # and read again below this
 IDLE_SECONDS = 4.0  # under the shortest common server keep-alive (uvicorn: 5 s)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})  # RFC 9110 §9.2.2
 
 
 class UpstreamError(Exception):
@@ -42,6 +43,15 @@ class IncompleteResponse(UpstreamError):
 def _expire(waiter: asyncio.Future[None], what: str) -> None:
     if not waiter.done():
         waiter.set_exception(UpstreamTimeout(what))
+
+
+def _delimited_by_close(headers: Headers) -> bool:
+    """RFC 9112 §6.3: a response body runs to the end of the connection when chunked is
+    not its last transfer coding (4) or when it has neither that nor a length (8)."""
+    codings = [value for name, value in headers if name.lower() == b"transfer-encoding"]
+    if codings:
+        return b",".join(codings).rsplit(b",", 1)[-1].strip().lower() != b"chunked"
+    return not any(name.lower() == b"content-length" for name, _ in headers)
 
 
 class Connection(asyncio.Protocol):
@@ -66,6 +76,7 @@ class Connection(asyncio.Protocol):
         self.complete = False
         self.keep_alive = False
         self.received = False  # any byte of this exchange's answer
+        self.abandoned = False  # the request went out unfinished: never reuse
         self.error: UpstreamError | None = None
         self._interim = False
         self._until_close = False
@@ -85,6 +96,8 @@ class Connection(asyncio.Protocol):
             self._fail(IncompleteResponse("the upstream switched protocols unasked"))
         except httptools.HttpParserError as exc:
             self._fail(IncompleteResponse(f"malformed response: {exc}"))
+        else:
+            self._wake()  # the read timeout counts from the last byte (interim answers too)
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -92,8 +105,8 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.head_done and self._until_close and not self.complete:
-            # RFC 9112 §6.3 (8): with neither Content-Length nor chunking, the body ends
-            # where the connection does.
+            # RFC 9112 §6.3 (4, 8): without Content-Length, and unless chunked is the last
+            # transfer coding, the body ends where the connection does.
             self.complete = True
             self._wake()
         elif not self.complete:
@@ -129,10 +142,8 @@ class Connection(asyncio.Protocol):
             # RFC 9110 §9.3.2: no content, whatever the fields say; the parser does not know
             # the method, so this connection is not reused.
             self.complete = True
-        else:
-            framed = any(name.lower() in (b"content-length", b"transfer-encoding")
-                         for name, _ in self.headers)  # fmt: skip
-            self._until_close = not framed and status not in (204, 304)
+        elif status not in (204, 304):
+            self._until_close = _delimited_by_close(self.headers)
         self._wake()
 
     def on_body(self, body: bytes) -> None:
@@ -181,8 +192,15 @@ class Connection(asyncio.Protocol):
         self.transport.write(data)
 
     async def send_body(self, body: AsyncIterator[bytes], *, chunked: bool) -> None:
-        """The request's content, as it arrives (RFC 9112 §7.1 chunks when no length)."""
+        """The request's content, as it arrives (RFC 9112 §7.1 chunks when no length).
+        An answer that comes before the content ends (an early 413 or 401) stops the
+        sending (RFC 9112 §9.6) and is the answer; the connection is then not reused."""
         async for chunk in body:
+            if self.head_done:
+                self.abandoned = True
+                return
+            if not chunk:
+                continue  # an empty chunk would be the last-chunk marker
             self.send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
             if self._writable is not None:
                 writable = self._writable
@@ -193,7 +211,9 @@ class Connection(asyncio.Protocol):
                     await writable
                 finally:
                     timer.cancel()
-        if chunked:
+        if self.head_done:
+            self.abandoned = True
+        elif chunked:
             self.send(b"0\r\n\r\n")
 
     async def read_head(self) -> None:
@@ -280,6 +300,12 @@ class UpstreamPool:
             connection._reset(head_request=method == "HEAD")
             try:
                 connection.send(head)
+            except IncompleteResponse:  # closed before anything was written: any method
+                self.release(connection)
+                if attempt == 1:
+                    continue
+                raise
+            try:
                 if body is not None:
                     await connection.send_body(body, chunked=chunked)
                 await connection.read_head()
@@ -289,9 +315,11 @@ class UpstreamPool:
                 raise
             except IncompleteResponse:
                 self.release(connection)
-                # RFC 9112 §9.3.1: a reused connection the server closed meanwhile; a request
-                # with no content may go again, on a new connection.
-                if attempt == 1 and reused and body is None and not connection.received:
+                # RFC 9112 §9.3.1: a reused connection the server closed meanwhile; an
+                # idempotent request with no content may go again, on a new connection (a
+                # proxy MUST NOT retry others: the upstream may have acted on them).
+                retry = reused and body is None and method in IDEMPOTENT
+                if attempt == 1 and retry and not connection.received:
                     continue
                 raise
             except BaseException:
@@ -348,6 +376,7 @@ class UpstreamPool:
         if (
             connection.complete
             and connection.keep_alive
+            and not connection.abandoned
             and not connection.closed
             and not connection._chunks
             and len(self._idle) < self.max_idle
