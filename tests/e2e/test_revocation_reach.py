@@ -37,6 +37,7 @@ from tests.e2e.helpers import (
     make_user,
     pkce_pair,
     query_of,
+    redeem_code,
 )
 
 OIDC_SCOPES = ["openid", "read", "offline_access"]
@@ -264,6 +265,29 @@ def test_revoking_a_clients_tokens_also_stops_access_tokens_without_refresh_toke
     assert introspect(api, client, user_token.access) == {"active": False}
     assert userinfo(api, user_token.access).status_code == 401
     assert introspect(api, machine, machine_token.access) == {"active": False}
+
+
+def test_revoking_a_clients_tokens_also_kills_its_codes_not_yet_redeemed(
+    server: LiveServer, api: httpx.Client
+) -> None:
+    """A code issued before the revocation would otherwise yield tokens issued after the
+    cut-off, alive (RFC 6749 §4.1.2: a code is bound to a grant the revocation ended)."""
+    client = oidc_client(server)
+    bystander = oidc_client(server)
+    username = make_user(server)
+    with browser(server) as web:
+        code, verifier, redirect_uri = authorize(web, client, username, "openid read")
+        other = authorize(web, bystander, username, "openid read")
+    server.call(
+        lambda services: lifecycle.revoke_client_tokens(services, client.client_id, actor="t")
+    )
+    refused = redeem_code(api, client, code, verifier, {"redirect_uri": redirect_uri})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "invalid_grant"
+    # Another client's code for the same person is untouched.
+    code, verifier, redirect_uri = other
+    granted = redeem_code(api, bystander, code, verifier, {"redirect_uri": redirect_uri})
+    assert granted.status_code == 200, granted.text
 
 
 def delete_client(server: LiveServer, client_id: str) -> None:

@@ -36,13 +36,16 @@ async def revoke_user_tokens(services: Services, user_id: str) -> int:
 
 
 async def revoke_client_tokens(services: Services, client_id: str, *, actor: str) -> int:
-    """Revoke every refresh token of a client and deny the access tokens issued with them."""
+    """Revoke every refresh token of a client, deny the access tokens issued with them,
+    and discard its authorization codes not yet redeemed."""
     store = services.store
     revoked = await store.refresh_tokens.revoke_for_client(client_id)
     await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
     # Access tokens without a refresh token (client credentials, OpenID code exchanges)
     # are not on record one by one: everything the client holds up to now is cut off.
     not_before = await store.clients.invalidate_tokens(client_id)
+    # Codes issued before now would yield tokens issued after the cut-off: gone too.
+    await store.codes.discard_unredeemed_for_client(client_id)
     await store.revocation_events.add_many([cutoff("client", client_id, not_before)])
     await services.audit.record(
         "client.tokens_revoked", actor=actor, client_id=client_id, details={"count": len(revoked)}

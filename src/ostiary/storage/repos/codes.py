@@ -409,6 +409,23 @@ class CodeRepository:
             ).all()
         return [(r.access_jti, r.access_expires_at) for r in rows]
 
+    async def discard_unredeemed_for_client(self, client_id: str) -> int:
+        """Delete the client's codes that are live and not yet redeemed: a client-wide
+        revocation also cuts off the grants still on their way to the token endpoint. A
+        remembered copy elsewhere (``take``) then finds no row to consume, so its
+        redemption falls back to the read, which finds nothing (``invalid_grant``)."""
+        for code_hash in [h for h, s in self._issued.items() if s.code.client_id == client_id]:
+            del self._issued[code_hash]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(codes).where(
+                    codes.c.client_id == client_id,
+                    codes.c.consumed_at.is_(None),
+                    codes.c.expires_at > clock.now(),  # the expires_at index bounds the scan
+                )
+            )
+        return result.rowcount
+
     async def purge_expired(self, keep_seconds: int = 3600) -> int:
         """Forget codes well past expiry (kept a while so replays are still detected)."""
         async with self._engine.begin() as conn:
