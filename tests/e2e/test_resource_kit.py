@@ -317,24 +317,19 @@ def test_verified_token_cache_skips_only_the_signature_check(
     run(go)
 
 
-def test_verified_token_cache_is_bounded(
-    server: LiveServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_verified_token_cache_is_bounded(server: LiveServer) -> None:
     """Full, it drops expired tokens first, else the older half; never grows past its size.
     It holds digests, never the tokens themselves."""
 
     def digests(*tokens: str) -> list[bytes]:
         return [hashlib.sha256(token.encode()).digest() for token in tokens]
 
-    from ostiary.resource import verifier as verifier_module
-
-    monkeypatch.setattr(verifier_module, "VERIFIED_CACHE_SIZE", 4)
     now = clock.now()
     expired = [mint(server, iat=now - 600, exp=now - 100) for _ in range(2)]
     live = [mint(server) for _ in range(5)]
 
     async def go() -> None:
-        verifier = TokenVerifier(server.base_url, API)
+        verifier = TokenVerifier(server.base_url, API, verified_cache_size=4)
         try:
             for token in expired:  # refused, but their signatures were checked and kept
                 await _refused(verifier, token)

@@ -130,6 +130,7 @@ class TokenVerifier:
         unknown_kid_interval: float = 10,
         introspection_ttl: float = 30,
         introspection_cache_size: int = 10_000,
+        verified_cache_size: int = VERIFIED_CACHE_SIZE,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
@@ -160,6 +161,7 @@ class TokenVerifier:
         # SHA-256 of a token -> (the key that verified it, its claims, read-only); see
         # _signed_claims. Digests, not tokens: no bearer credential is kept in memory.
         self._verified: dict[bytes, tuple[object, Mapping[str, Any]]] = {}
+        self._verified_max = max(0, verified_cache_size)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -305,8 +307,8 @@ class TokenVerifier:
             raise InvalidToken("malformed claims") from None
         if not isinstance(claims, dict):
             raise InvalidToken("malformed claims")
-        if remember:
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+        if remember and self._verified_max:
+            if len(self._verified) >= self._verified_max:
                 self._forget_expired()
             view = MappingProxyType(claims)
             self._verified[digest] = (key, view)
@@ -322,8 +324,9 @@ class TokenVerifier:
             for digest, entry in self._verified.items()
             if isinstance(exp := entry[1].get("exp"), int | float) and exp > now
         }
-        if len(live) >= VERIFIED_CACHE_SIZE // 2:
-            live = dict(list(live.items())[len(live) - VERIFIED_CACHE_SIZE // 2 :])
+        half = self._verified_max // 2
+        if len(live) > half:
+            live = dict(list(live.items())[len(live) - half :])
         self._verified = live
 
     def _header(self, segment: str) -> dict[str, Any]:
