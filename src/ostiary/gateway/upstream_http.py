@@ -310,9 +310,6 @@ class UpstreamPool:
                     await connection.send_body(body, chunked=chunked)
                 await connection.read_head()
                 return connection
-            except UpstreamTimeout:
-                self.release(connection)
-                raise
             except IncompleteResponse:
                 self.release(connection)
                 # RFC 9112 §9.3.1: a reused connection the server closed meanwhile; an
