@@ -18,7 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ostiary.cli.dev import REDIRECT_URI as SEEDED_REDIRECT_URI
 from tests.conftest import SECRET_KEY, free_port
+from tests.e2e.helpers import (
+    RegisteredClient,
+    authorize_params,
+    csrf_of,
+    login_page,
+    pkce_pair,
+    query_of,
+    redeem_code,
+)
 from tests.e2e.processes import OSTIARY, ServerProcess, Servers, clean_env
 
 WORKERS = 2
@@ -217,6 +227,42 @@ def test_revoked_access_token_is_inactive_on_every_worker(cluster) -> None:  # t
         assert https[0].post("/revoke", data={"token": token}, auth=auth).status_code == 200
         for pid, http in connections.items():
             answer = http.post("/introspect", data={"token": token}, auth=auth).json()
+            assert answer == {"active": False}, (pid, answer)
+    finally:
+        close_all(connections)
+
+
+def test_code_remembered_by_one_worker_is_single_use_on_every_worker(cluster) -> None:  # type: ignore[no-untyped-def]
+    """RFC 6749 §4.1.2 / §10.5: the worker that ends a login remembers the code it issued
+    (issue #8); redeemed on another worker, it is still used once only: the replay on the
+    issuing worker, which still remembers it, is refused and revokes what the first
+    redemption issued, on every worker."""
+    server, env = cluster
+    seeded = cli(env, "dev", "seed", "--users", "1", "--clients", "1", "--refresh-tokens", "0")
+    client = RegisteredClient(
+        f"{seeded['prefix']}-client-0", str(seeded["client_secret"]), SEEDED_REDIRECT_URI
+    )
+    auth = client.basic_auth()
+    username = f"{seeded['prefix']}-user-0"
+    connections = connection_per_worker(server)
+    try:
+        (a, http_a), (b, http_b) = list(connections.items())[:2]
+        verifier, challenge = pkce_pair()
+        params = authorize_params(client, challenge, scope="read")
+        interaction, page = login_page(http_a, params)
+        form = {"csrf": csrf_of(page.text), "username": username, "password": seeded["password"]}
+        signed_in = http_a.post(f"{interaction}/login", data=form)
+        assert signed_in.status_code == 303, signed_in.text
+        code = query_of(signed_in.headers["location"])["code"]
+
+        redeemed = redeem_code(http_b, client, code, verifier, params)
+        assert redeemed.status_code == 200, (b, redeemed.text)
+        access = redeemed.json()["access_token"]
+        replayed = redeem_code(http_a, client, code, verifier, params)
+        assert replayed.status_code == 400, (a, replayed.text)
+        assert replayed.json()["error"] == "invalid_grant"
+        for pid, http in connections.items():
+            answer = http.post("/introspect", data={"token": access}, auth=auth).json()
             assert answer == {"active": False}, (pid, answer)
     finally:
         close_all(connections)
