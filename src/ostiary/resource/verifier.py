@@ -34,8 +34,8 @@ MAX_TOKEN_LENGTH = 8192
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 _HEADER_CACHE_SIZE = 256
-# Access tokens whose signature checked out, by their exact text: a client sends the same
-# token until it expires, and the signature check is most of a request's cost here.
+# Access tokens whose signature checked out (by the SHA-256 of their exact text): a client
+# sends the same token until it expires, and the signature check is most of the kit's cost.
 VERIFIED_CACHE_SIZE = 4096
 
 
@@ -280,8 +280,9 @@ class TokenVerifier:
         # RFC 8725 §3.1: the algorithm is the key's, not whatever the token claims.
         if alg not in key.algs:
             raise InvalidToken("algorithm does not match the key")
-        digest = hashlib.sha256(token.encode()).digest() if remember else b""
+        digest = b""
         if remember:
+            digest = hashlib.sha256(token.encode()).digest()
             seen = self._verified.get(digest)
             if seen is not None and seen[0] is key:
                 return seen[1]
