@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,7 @@ from ostiary.gateway.upstream_http import (
     UpstreamTimeout,
 )
 from tests.conftest import free_port
+from tests.e2e.certified_helpers import make_tls_files
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -106,12 +109,13 @@ class RawUpstream:
     requests: list[tuple[int, Request]] = field(default_factory=list)  # (connection, request)
     errors: list[BaseException] = field(default_factory=list)
     port: int = 0
+    tls: ssl.SSLContext | None = None  # serve https with this context
     _server: asyncio.Server | None = None
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)  # cancelled at exit
     _served: set[asyncio.Task[None]] = field(default_factory=set)  # awaited at exit
 
     async def __aenter__(self) -> RawUpstream:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -181,12 +185,15 @@ async def open_pool(
     connect_timeout: float = 1.0,
     read_timeout: float = 1.0,
     max_connections: int = 256,
+    trust: ssl.SSLContext | None = None,
 ) -> AsyncIterator[UpstreamPool]:
+    scheme = "https" if upstream.tls else "http"
     pool = UpstreamPool(
-        f"http://127.0.0.1:{upstream.port}{path}",
+        f"{scheme}://127.0.0.1:{upstream.port}{path}",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_connections=max_connections,
+        ssl_context=trust,
     )
     try:
         yield pool
@@ -895,3 +902,50 @@ def test_large_response_body_read_slowly_arrives_exactly_and_pauses_reading() ->
     assert body == content
     assert again.body == content
     assert upstream.connections == 1
+
+
+# TLS to the upstream -------------------------------------------------------------------
+def test_https_upstream_is_verified_and_spoken_to_over_tls(tmp_path: Path) -> None:
+    """An https upstream: the certificate is checked against the given CAs (RFC 9110 §4.3.4:
+    the server's identity for the URI's host), then requests and keep-alive work as over
+    plain TCP."""
+    files = make_tls_files(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(files.cert, files.key)
+
+    async def handler(peer: Peer) -> None:
+        while await peer.request() is not None:
+            await peer.send(ok(b"secret"))
+
+    async def main() -> tuple[RawUpstream, list[Exchange]]:
+        async with (
+            RawUpstream(handler, tls=served) as upstream,
+            open_pool(upstream, trust=files.context()) as pool,
+        ):
+            results = [await exchange(pool), await exchange(pool)]
+        return upstream, results
+
+    upstream, results = asyncio.run(main())
+    assert [r.body for r in results] == [b"secret", b"secret"]
+    assert upstream.connections == 1
+
+
+def test_https_upstream_with_an_untrusted_certificate_is_an_upstream_error(
+    tmp_path: Path,
+) -> None:
+    files = make_tls_files(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(files.cert, files.key)
+
+    async def handler(peer: Peer) -> None:
+        await peer.until_client_closes()
+
+    async def main() -> UpstreamError:
+        async with RawUpstream(handler, tls=served) as upstream, open_pool(upstream) as pool:
+            with pytest.raises(UpstreamError) as caught:  # the system CAs do not know ours
+                await pool.request("GET", b"/", [], None)
+        return caught.value
+
+    error = asyncio.run(main())
+    assert not isinstance(error, UpstreamTimeout)
+    assert isinstance(error.__cause__, ssl.SSLCertVerificationError)

@@ -257,13 +257,16 @@ class UpstreamPool:
         read_timeout: float,
         max_connections: int = 256,
         max_idle: int = 128,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` for an https upstream: the system's trusted CAs by default."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        https = parts.scheme == "https"
+        self.ssl = (ssl_context or ssl.create_default_context()) if https else None
         default = parts.port is None or parts.port == (443 if self.ssl else 80)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.authority = (host if default else f"{host}:{self.port}").encode("idna")
