@@ -33,6 +33,7 @@ from tests.e2e.helpers import (
     make_user,
     pkce_pair,
     query_of,
+    redeem_code,
 )
 
 # The shared fixtures: a real SMTP server and an Ostiary server mailing through it.
@@ -74,16 +75,7 @@ def tokens_for(
     params = authorize_params(client, challenge, scope=scope)
     response = login_and_consent(web, params, username)
     code = query_of(response.headers["location"])["code"]
-    token = web.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    token = redeem_code(web, client, code, verifier, params)
     assert token.status_code == 200, token.text
     return token.json()
 

@@ -45,6 +45,7 @@ from tests.e2e.helpers import (
     obtain_code,
     pkce_pair,
     query_of,
+    redeem_code,
 )
 
 LOCAL = "127.0.0.1"
@@ -479,16 +480,7 @@ def test_no_secret_in_audit_rows_or_logs(server: LiveServer, all_logs: Capture) 
         found["access token"] = tokens["access_token"]
         found["refresh token"] = tokens["refresh_token"]
         # A replayed code and a wrong secret are failures that get logged and audited.
-        replay = http.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": params["redirect_uri"],
-                "code_verifier": verifier,
-            },
-            auth=client.basic_auth(),
-        )
+        replay = redeem_code(http, client, code, verifier, params)
         assert replay.status_code == 400
         wrong = http.post(
             "/token",

@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     obtain_code,
     pkce_pair,
     query_of,
+    redeem_code,
 )
 
 
@@ -25,16 +26,7 @@ def test_rfc6749_4_1_code_flow_refresh_revoke_introspect(server: LiveServer) -> 
     code, verifier, params = obtain_code(server, client, username)
 
     with httpx.Client(base_url=server.base_url) as http:
-        response = http.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": params["redirect_uri"],
-                "code_verifier": verifier,
-            },
-            auth=client.basic_auth(),
-        )
+        response = redeem_code(http, client, code, verifier, params)
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
         tokens = response.json()

@@ -18,7 +18,7 @@ from ostiary.accounts import lifecycle
 from ostiary.gateway import Gateway, load_config
 from ostiary.services import Services
 from tests.conftest import LiveServer, free_port
-from tests.e2e.helpers import RegisteredClient, make_client, make_user, obtain_code
+from tests.e2e.helpers import RegisteredClient, make_client, make_user, obtain_code, redeem_code
 from tests.e2e.upstream_app import serving, upstream_app, wait_until
 
 API = "https://orders.example.com"
@@ -342,16 +342,8 @@ def test_disabled_user_is_refused_within_the_feed_interval(
     client = make_client(server, scopes=["read"], audience=[API])
     username = make_user(server)
     code, verifier, params = obtain_code(server, client, username)
-    response = httpx.post(
-        f"{server.base_url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        response = redeem_code(http, client, code, verifier, params)
     token = response.json()["access_token"]
     assert httpx.get(f"{gateway}/me", headers=bearer(token)).status_code == 200
 

@@ -16,7 +16,7 @@ from ostiary.gateway.sessions import Session
 from ostiary.services import Services
 from ostiary.tokens import signed
 from tests.conftest import LiveServer, unique
-from tests.e2e.helpers import make_client, make_user, obtain_code
+from tests.e2e.helpers import make_client, make_user, obtain_code, redeem_code
 from tests.e2e.oidc_helpers import make_oidc_user
 from tests.e2e.test_gateway_api import API, bearer, gateway_for, seen_headers
 from tests.e2e.test_gateway_browser import BrowserGateway, log_in, start
@@ -61,16 +61,8 @@ def test_rfc9068_roles_and_groups_become_identity_headers(
 
 def user_token(server: LiveServer, client: Any, username: str) -> str:
     code, verifier, params = obtain_code(server, client, username)
-    response = httpx.post(
-        f"{server.base_url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        response = redeem_code(http, client, code, verifier, params)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 

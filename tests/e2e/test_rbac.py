@@ -342,16 +342,7 @@ def test_code_issued_before_the_role_was_taken_grants_only_what_is_allowed_at_re
         await services.store.access.unassign(await user_id_of(services, username), gate.role)
 
     server.call(take_away)
-    response = http.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=app.basic_auth(),
-    )
+    response = redeem_code(http, app, code, verifier, params)
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "read"
 

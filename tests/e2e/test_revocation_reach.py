@@ -84,16 +84,7 @@ def authorize(
 def redeem(
     api: httpx.Client, client: RegisteredClient, code: str, verifier: str, uri: str
 ) -> httpx.Response:
-    return api.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": uri,
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    return redeem_code(api, client, code, verifier, {"redirect_uri": uri})
 
 
 def sign_in(
@@ -281,12 +272,12 @@ def test_revoking_a_clients_tokens_also_kills_its_codes_not_yet_redeemed(
     server.call(
         lambda services: lifecycle.revoke_client_tokens(services, client.client_id, actor="t")
     )
-    refused = redeem_code(api, client, code, verifier, {"redirect_uri": redirect_uri})
+    refused = redeem(api, client, code, verifier, redirect_uri)
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"] == "invalid_grant"
     # Another client's code for the same person is untouched.
     code, verifier, redirect_uri = other
-    granted = redeem_code(api, bystander, code, verifier, {"redirect_uri": redirect_uri})
+    granted = redeem(api, bystander, code, verifier, redirect_uri)
     assert granted.status_code == 200, granted.text
 
 

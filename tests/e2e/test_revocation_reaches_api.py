@@ -14,7 +14,7 @@ from ostiary.resource.fastapi import ResourceServer
 from ostiary.resource.revocations import RevocationFeed, RevocationList
 from ostiary.services import Services
 from tests.conftest import LiveServer
-from tests.e2e.helpers import make_client, make_user, obtain_code
+from tests.e2e.helpers import make_client, make_user, obtain_code, redeem_code
 
 API = "https://orders.example.com"
 POLL_INTERVAL = 0.5
@@ -25,16 +25,8 @@ def _user_token(server: LiveServer) -> tuple[str, str]:
     client = make_client(server, scopes=["read"], audience=[API])
     username = make_user(server)
     code, verifier, params = obtain_code(server, client, username)
-    response = httpx.post(
-        f"{server.base_url}/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        response = redeem_code(http, client, code, verifier, params)
     assert response.status_code == 200, response.text
     return response.json()["access_token"], username
 

@@ -12,7 +12,14 @@ import pytest
 
 from ostiary.services import Services
 from tests.conftest import LiveServer, unique
-from tests.e2e.helpers import PASSWORD, RegisteredClient, make_client, make_user, obtain_code
+from tests.e2e.helpers import (
+    PASSWORD,
+    RegisteredClient,
+    make_client,
+    make_user,
+    obtain_code,
+    redeem_code,
+)
 from tests.e2e.scim_fixtures import (
     ERROR_SCHEMA,
     GROUP_SCHEMA,
@@ -291,16 +298,8 @@ def _tokens(
 ) -> tuple[RegisteredClient, dict[str, Any]]:
     client = client or make_client(server, scopes=["read", "offline_access"])
     code, verifier, params = obtain_code(server, client, username, scope=scope)
-    response = httpx.post(
-        server.base_url + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": params["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=client.basic_auth(),
-    )
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        response = redeem_code(http, client, code, verifier, params)
     assert response.status_code == 200, response.text
     return client, response.json()
 

@@ -40,6 +40,7 @@ from tests.e2e.helpers import (
     make_user,
     obtain_code,
     pkce_pair,
+    redeem_code,
 )
 from tests.e2e.processes import OSTIARY, clean_env
 
@@ -371,16 +372,7 @@ def signed_in_tokens(server: LiveServer) -> tuple[str, RegisteredClient, dict[st
     client = make_client(server)
     code, verifier, params = obtain_code(server, client, username)
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
-        response = http.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": params["redirect_uri"],
-                "code_verifier": verifier,
-            },
-            auth=client.basic_auth(),
-        )
+        response = redeem_code(http, client, code, verifier, params)
     assert response.status_code == 200, response.text
     return username, client, response.json()
 
