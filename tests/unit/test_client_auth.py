@@ -203,3 +203,22 @@ def test_rfc6749_s5_2_malformed_basic_wins_over_body_credentials() -> None:
     with pytest.raises(OAuthError) as info:
         presented_credentials({"client_id": "c1", "client_secret": "s1"}, "Basic ***")
     _assert_invalid_client_basic(info.value)
+
+
+@pytest.mark.parametrize("value", ["\u00e9", "\u00ff\u00fe", "Zm9v\u00e9OmJhcg==", "\u0100"])
+def test_rfc6749_s5_2_non_ascii_basic_is_invalid_client(value: str) -> None:
+    """RFC 6749 §5.2: header bytes outside ASCII (decoded as latin-1) are malformed Basic
+    credentials, a 401, not an exception of base64's."""
+    with pytest.raises(OAuthError) as info:
+        read_basic(f"Basic {value}")
+    _assert_invalid_client_basic(info.value)
+
+
+@given(st.binary(max_size=64))
+def test_rfc6749_s5_2_any_header_bytes_are_credentials_or_invalid_client(raw: bytes) -> None:
+    """RFC 6749 §2.3.1, §5.2: whatever bytes follow "Basic ", the answer is credentials or
+    invalid_client (as the server decodes headers: latin-1)."""
+    try:
+        read_basic("Basic " + raw.decode("latin-1"))
+    except OAuthError as exc:
+        _assert_invalid_client_basic(exc)

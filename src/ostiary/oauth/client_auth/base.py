@@ -35,6 +35,10 @@ def read_basic(authorization: str | None) -> tuple[str, str] | None:
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() != "basic":
         return None
+    # Header bytes arrive as latin-1 text; base64 of anything but ASCII is malformed, and
+    # b64decode would raise a plain ValueError for it (not binascii.Error).
+    if not value.isascii():
+        raise invalid_client("malformed Basic credentials", basic=True)
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
