@@ -121,8 +121,8 @@ REGISTERED_WEB = "https://app.example.com/callback"
 )
 def test_rfc9700_s4_1_3_exact_string_match_only(requested: str) -> None:
     """RFC 9700 §4.1.3: exact string matching; no prefix, suffix, case or path tricks."""
-    assert matches(REGISTERED_WEB, REGISTERED_WEB)
-    assert not matches(requested, REGISTERED_WEB)
+    assert matches(REGISTERED_WEB, REGISTERED_WEB, native=True)
+    assert not matches(requested, REGISTERED_WEB, native=True)
 
 
 @pytest.mark.parametrize(
@@ -141,8 +141,10 @@ def test_rfc9700_s4_1_3_exact_string_match_only(requested: str) -> None:
 )
 def test_rfc8252_s7_3_loopback_ip_any_port(requested: str, registered: str) -> None:
     """RFC 8252 §7.3: for http loopback IP literals the port is chosen at run time."""
-    assert matches(requested, registered)
-    assert find_match(requested, ("https://other.example/cb", registered)) == registered
+    assert matches(requested, registered, native=True)
+    assert (
+        find_match(requested, ("https://other.example/cb", registered), native=True) == registered
+    )
 
 
 @pytest.mark.parametrize(
@@ -183,8 +185,8 @@ def test_rfc8252_s7_3_loopback_ip_any_port(requested: str, registered: str) -> N
 )
 def test_rfc8252_s7_3_port_exception_is_narrow(requested: str, registered: str) -> None:
     """RFC 8252 §7.3 / §8.3, RFC 9700 §4.1.3: loopback IP + http + port only, nothing else."""
-    assert not matches(requested, registered)
-    assert find_match(requested, (registered,)) is None
+    assert not matches(requested, registered, native=True)
+    assert find_match(requested, (registered,), native=True) is None
 
 
 @pytest.mark.parametrize(
@@ -202,7 +204,7 @@ def test_rfc8252_s7_3_port_exception_is_narrow(requested: str, registered: str) 
 )
 def test_rfc8252_s7_3_loopback_exception_only_relaxes_port(requested: str) -> None:
     """RFC 8252 §7.3: only the port may differ; other characters must match exactly."""
-    assert not matches(requested, "http://127.0.0.1/cb")
+    assert not matches(requested, "http://127.0.0.1/cb", native=True)
 
 
 # -- properties -----------------------------------------------------------------------------
@@ -274,7 +276,7 @@ def test_rfc9700_s4_1_3_property_non_loopback_is_exact_string_equality(
 ) -> None:
     """RFC 9700 §4.1.3: outside the loopback-IP rule, matches(v, u) is exactly v == u."""
     registered, requested = pair
-    assert matches(requested, registered) is (requested == registered)
+    assert matches(requested, registered, native=True) is (requested == registered)
 
 
 @given(
@@ -287,7 +289,7 @@ def test_rfc8252_s7_3_property_any_port_matches_loopback(registered: str, port: 
     assert reg is not None
     requested = reg.group(1) + ("" if port is None else f":{port}") + (reg.group(2) or "")
     assert _port_only_difference(requested, registered)
-    assert matches(requested, registered)
+    assert matches(requested, registered, native=True)
 
 
 _segment = st.text(alphabet="abcXYZ019-._~%/!$&'()*+,;=@:", min_size=1, max_size=8)
@@ -323,7 +325,7 @@ def test_rfc8252_s7_3_property_changing_anything_but_port_never_matches(
     if change == "fragment":
         requested += "#" + new
     assert requested != registered
-    assert not matches(requested, registered)
+    assert not matches(requested, registered, native=True)
 
 
 @given(pair=_registered_and_other(ALL_REGISTERED))
@@ -334,4 +336,37 @@ def test_rfc9700_s4_1_3_property_different_string_never_matches_unless_loopback_
     """RFC 9700 §4.1.3 + RFC 8252 §7.3: matches(v, u) for v != u only if v is u with a port."""
     registered, requested = pair
     if requested != registered:
-        assert matches(requested, registered) is _port_only_difference(requested, registered)
+        assert matches(requested, registered, native=True) is _port_only_difference(
+            requested, registered
+        )
+
+
+@pytest.mark.parametrize(
+    ("requested", "registered"),
+    [
+        ("http://127.0.0.1:51234/cb", "http://127.0.0.1/cb"),
+        ("http://127.0.0.1/cb", "http://127.0.0.1:8080/cb"),
+        ("http://127.0.0.1:9999/cb", "http://127.0.0.1:8080/cb"),
+        ("http://[::1]:51234/cb", "http://[::1]/cb"),
+    ],
+)
+def test_rfc9700_s4_1_3_confidential_client_loopback_is_exact(
+    requested: str, registered: str
+) -> None:
+    """RFC 9700 §4.1.3, §2.1: the RFC 8252 §7.3 port exception is for native (public)
+    clients; a confidential client's loopback URI matches only as registered."""
+    assert matches(requested, registered, native=True)
+    assert not matches(requested, registered, native=False)
+    assert find_match(requested, (registered,), native=False) is None
+    assert find_match(registered, (registered,), native=False) == registered
+
+
+@given(pair=_registered_and_other(ALL_REGISTERED))
+@example(pair=("http://127.0.0.1/cb", "http://127.0.0.1:5000/cb"))
+def test_rfc9700_s4_1_3_property_confidential_is_exact_string_equality(
+    pair: tuple[str, str],
+) -> None:
+    """RFC 9700 §4.1.3: for a confidential client matches(v, u) is exactly v == u, loopback
+    or not."""
+    registered, requested = pair
+    assert matches(requested, registered, native=False) is (requested == registered)

@@ -157,8 +157,9 @@ def _redirect_uri(client: Client, params: dict[str, str]) -> str:
         if len(client.redirect_uris) == 1:
             return client.redirect_uris[0]
         raise UnsafeRedirectError("The request has no redirect_uri.")
-    # RFC 9700 §4.1.3: exact string matching (RFC 8252 §7.3 loopback port aside).
-    if find_match(requested, client.redirect_uris) is None:
+    # RFC 9700 §4.1.3: exact string matching (RFC 8252 §7.3: loopback port aside, for
+    # native clients only).
+    if find_match(requested, client.redirect_uris, native=client.public) is None:
         raise UnsafeRedirectError("The redirect_uri is not registered for this application.")
     return requested
 

@@ -53,14 +53,19 @@ def registration_problem(uri: str) -> str | None:
 _LOOPBACK = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::([0-9]{1,5}))?([/?][\x21-\x7e]*)?")
 
 
-def matches(requested: str, registered: str) -> bool:
-    """Exact string comparison (RFC 9700 §4.1.3), with one exception.
+def matches(requested: str, registered: str, *, native: bool) -> bool:
+    """Exact string comparison (RFC 9700 §4.1.3), with one exception for native clients.
 
     RFC 8252 §7.3: for a loopback IP literal with http, the port may differ, since native
-    apps bind an ephemeral port at run time. Everything else must be identical.
+    apps bind an ephemeral port at run time. That is a native (public) client's need only: a
+    confidential web client's loopback URI is a fixed development server, and any other
+    port on the machine may belong to someone else, so it gets exact matching (RFC 9700
+    §4.1.3, §2.1). Everything else must be identical.
     """
     if requested == registered:
         return True
+    if not native:
+        return False
     reg = _LOOPBACK.fullmatch(registered)
     req = _LOOPBACK.fullmatch(requested)
     if reg is None or req is None or "#" in requested:
@@ -71,5 +76,7 @@ def matches(requested: str, registered: str) -> bool:
     return req.group(1) == reg.group(1) and (req.group(3) or "") == (reg.group(3) or "")
 
 
-def find_match(requested: str, registered: tuple[str, ...]) -> str | None:
-    return next((uri for uri in registered if matches(requested, uri)), None)
+def find_match(requested: str, registered: tuple[str, ...], *, native: bool) -> str | None:
+    """The registered URI ``requested`` matches; ``native``: the client is a public (native)
+    client, to which the loopback port exception applies."""
+    return next((uri for uri in registered if matches(requested, uri, native=native)), None)
