@@ -28,6 +28,7 @@ from ostiary.settings import Settings, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
+from ostiary.web.http_protocol import protocol_class
 
 T = TypeVar("T")
 PG_ADMIN_DSN = os.environ.get("OSTIARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -109,7 +110,15 @@ class LiveServer:
 
 def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[], None]]:
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=protocol_class(settings.http),
+        timeout_keep_alive=settings.http.keep_alive_timeout,
+    )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
 

@@ -104,6 +104,62 @@ class LockoutSettings(_Section):
     max_lock: int = Field(900, ge=1, description="Longest lock in seconds.")
 
 
+class RateLimit(_Section):
+    requests: int = Field(
+        ..., ge=0, description="Requests one address may make per window; 0: no limit."
+    )
+    window: int = Field(60, ge=1, le=86400, description="Length of the counting window in seconds.")
+
+
+def _limit(requests: int, window: int = 60) -> Any:
+    return Field(
+        default_factory=lambda: RateLimit(requests=requests, window=window),
+        description="Requests per address per window.",
+    )
+
+
+class RateLimitSettings(_Section):
+    """Per-address request limits on the unauthenticated endpoints, shared by every node.
+
+    The defaults leave a busy office behind one NAT address alone and stop a flood."""
+
+    enabled: bool = Field(True, description="Apply the limits below (false: count nothing).")
+    backend: Literal["database", "redis"] = Field(
+        "database",
+        description="Where the nodes add up their counts: the database (every deployment "
+        "has one) or Redis (`pip install ostiary[redis]`).",
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis:// or rediss://), for `backend = redis`."
+    )
+    redis_prefix: str = Field(
+        "ostiary:rl:", min_length=1, description="Prefix of every Redis key the limits write."
+    )
+    sync_interval: float = Field(
+        1.0,
+        ge=0.05,
+        le=60,
+        description="Seconds between two exchanges of counts with the shared store; a node "
+        "decides between them from the last total it read plus its own new requests.",
+    )
+    max_addresses: int = Field(
+        100_000, ge=100, description="Counters one node keeps in memory (oldest dropped first)."
+    )
+    authorize: RateLimit = _limit(600)
+    login: RateLimit = _limit(300)
+    consent: RateLimit = _limit(300)
+    recovery: RateLimit = _limit(30, 600)
+    federation: RateLimit = _limit(300)
+    token: RateLimit = _limit(0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
 class AuditSettings(_Section):
     retention_days: int = Field(
         365, ge=1, description="Days audit events are kept before the purge deletes them."
@@ -143,6 +199,32 @@ class CacheSettings(_Section):
         description="Seconds a node may keep a client registration in memory for client "
         "authentication; 0 disables the cache. Changes reach every node at once (PostgreSQL "
         "LISTEN/NOTIFY, or a stamp file beside a SQLite database); this is only the backstop.",
+    )
+
+
+class HttpSettings(_Section):
+    """How long a client may take to send a request (slow senders hold a connection)."""
+
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds from a connection's start (or a request's first byte on a reused "
+        "connection) to the end of the request headers; later, the connection is closed "
+        "with 408 (RFC 9110 §15.5.9).",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Seconds from the end of the headers to the end of the request body; "
+        "later, 408 and the connection is closed.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Seconds an idle kept-alive connection waits for the next request.",
     )
 
 
@@ -193,9 +275,11 @@ class Settings(BaseSettings):
     passwords: PasswordSettings = Field(default_factory=PasswordSettings)  # type: ignore[arg-type]
     oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]
     lockout: LockoutSettings = Field(default_factory=LockoutSettings)  # type: ignore[arg-type]
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)  # type: ignore[arg-type]
     audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
+    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
 
     @field_validator("issuer")
     @classmethod

@@ -107,6 +107,38 @@ def test_serve_without_secret_key_exits_1_naming_OSTIARY_SECRET_KEY(tmp_path: Pa
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10"])
+def test_serve_refuses_an_http_issuer_on_a_non_loopback_address(tmp_path: Path, host: str) -> None:
+    """RFC 9700 §2.6 / RFC 6749 §3.1: TLS for every endpoint; http is for one machine only."""
+    db = tmp_path / "ostiary.db"
+    env = clean_env(
+        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        OSTIARY_ISSUER="http://127.0.0.1:8080",
+        OSTIARY_SECRET_KEY=SECRET_KEY,
+    )
+    result = ostiary(env, tmp_path, "serve", "--host", host, "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "refusing to serve the http issuer" in result.stderr
+    assert "--insecure-http" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_serve_insecure_http_on_all_interfaces_starts_with_a_warning(
+    tmp_path: Path, servers: Servers
+) -> None:
+    port = free_port()
+    env = clean_env(
+        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}",
+        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
+        OSTIARY_SECRET_KEY=SECRET_KEY,
+    )
+    server = servers.start("--host", "0.0.0.0", "--insecure-http", port=port, env=env, cwd=tmp_path)
+    assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    server.stop_cleanly()
+    assert "WARNING: serving the http issuer" in server.stderr
+
+
 def test_keys_rotate_before_first_serve_still_leaves_a_signing_key(
     servers: Servers, tmp_path: Path
 ) -> None:

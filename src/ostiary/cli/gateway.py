@@ -11,6 +11,7 @@ import uvicorn
 from ostiary.cli.output import CommandError, say
 from ostiary.gateway import ConfigError, Gateway, load_config
 from ostiary.gateway.config import read_secrets
+from ostiary.web import http_protocol
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -88,4 +89,6 @@ def gateway(args: argparse.Namespace) -> None:
         server_header=False,
         date_header=False,
         lifespan="on",
+        # Slow senders get the same header and body deadlines as in front of Ostiary.
+        http=http_protocol.IMPORT_STRING,
     )

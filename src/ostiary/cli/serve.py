@@ -13,9 +13,10 @@ import uvicorn
 
 from ostiary.cli.output import CommandError, say
 from ostiary.services import build_services
-from ostiary.settings import Settings, load_settings
+from ostiary.settings import Settings, is_loopback_host, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
+from ostiary.web import http_protocol
 
 DEMO_DIR = Path(".ostiary")
 
@@ -29,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         type=_workers,
         default=1,
         help="server processes sharing the port (uvicorn workers); all state is in the database",
+    )
+    parser.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="serve an http:// issuer on a non-loopback address anyway (credentials and "
+        "tokens then cross the network in clear)",
     )
     parser.add_argument(
         "--demo",
@@ -69,6 +76,7 @@ def serve(args: argparse.Namespace) -> None:
         _prepare_demo_environment(args.port)
     settings = load_settings()
     settings.require_secret_key()
+    refuse_plain_http_beyond_loopback(settings, args.host, args.insecure_http)
 
     async def prepare() -> None:
         services = build_services(
@@ -95,7 +103,30 @@ def serve(args: argparse.Namespace) -> None:
         # Access logs would record query strings, and those carry authorization codes.
         access_log=False,
         server_header=False,
+        # Header and body deadlines for slow senders (web/http_protocol.py); each worker
+        # sets them from its settings when it builds the app.
+        http=http_protocol.IMPORT_STRING,
+        timeout_keep_alive=settings.http.keep_alive_timeout,
         **proxy_options(settings),
+    )
+
+
+def refuse_plain_http_beyond_loopback(settings: Settings, host: str, insecure: bool) -> None:
+    """An http issuer is for development on one machine (RFC 9700 §2.6 and RFC 6749 §3.1
+    want TLS): served on an address other machines reach, passwords, codes and tokens would
+    cross the network in clear. Refused unless ``--insecure-http`` says it is meant."""
+    if not settings.issuer.startswith("http://") or is_loopback_host(host):
+        return
+    if insecure:
+        say(
+            f"WARNING: serving the http issuer {settings.issuer} on {host}: passwords, codes "
+            "and tokens cross the network unencrypted"
+        )
+        return
+    raise CommandError(
+        f"refusing to serve the http issuer {settings.issuer} on {host}, beyond this "
+        "machine: set OSTIARY_ISSUER to the https URL your TLS proxy serves, or use --host "
+        "127.0.0.1 (--insecure-http to do it anyway)"
     )
 
 

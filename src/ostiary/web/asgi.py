@@ -3,8 +3,11 @@
 from starlette.applications import Starlette
 
 from ostiary.settings import load_settings
+from ostiary.web import http_protocol
 from ostiary.web.app import create_app
 
 
 def build() -> Starlette:
-    return create_app(load_settings())
+    settings = load_settings()
+    http_protocol.configure(settings.http)
+    return create_app(settings)
