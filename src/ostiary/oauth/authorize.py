@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
@@ -29,6 +29,30 @@ from ostiary.storage.repos.users import User
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
+# The whole request (query string or form body), in bytes. Far above what a real client
+# sends (a few hundred bytes, a claims request included), and what bounds the row every
+# unauthenticated request leaves behind for the length of the interaction.
+MAX_REQUEST = 8 * 1024
+# The longest value, in characters, of each parameter the interaction keeps or the checks
+# read. client_id and redirect_uri need none of their own: the first must name a
+# registered client, the second match a registered URI (both are checked first).
+# code_challenge is exactly 43 characters (RFC 7636 §4.2, S256), checked by ``_pkce``.
+PARAM_LIMITS: dict[str, int] = {
+    "state": 1024,
+    "nonce": 512,
+    "login_hint": 256,
+    "scope": 2048,
+    "claims": 4096,
+    "acr_values": 512,
+    "ui_locales": 256,
+    "id_token_hint": 4096,
+    "prompt": 64,
+    "response_type": 64,
+    "response_mode": 32,
+    "code_challenge_method": 16,
+    "display": 16,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationRequest:
@@ -38,9 +62,9 @@ class AuthorizationRequest:
     redirect_uri: str
     redirect_uri_given: bool
     scopes: tuple[str, ...]
-    state: str | None
-    code_challenge: str | None
-    nonce: str | None
+    state: str | None = None
+    code_challenge: str | None = None
+    nonce: str | None = None
     response_mode: str = "query"
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
@@ -55,8 +79,14 @@ class AuthorizationRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The fields as a dict (what ``asdict`` gives, without its generic deep copy: this
-        runs on every authorization request)."""
-        data = {name: getattr(self, name) for name in _REQUEST_FIELDS}
+        runs on every authorization request), leaving out those at their default value:
+        the pending interaction stores no more than the request said (``from_json`` puts
+        the defaults back)."""
+        data = {}
+        for name in _REQUEST_FIELDS:
+            value = getattr(self, name)
+            if name not in _DEFAULTS or value != _DEFAULTS[name]:
+                data[name] = value
         if self.claims is not None:
             data["claims"] = copy.deepcopy(self.claims)
         return data
@@ -77,6 +107,7 @@ class AuthorizationRequest:
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(AuthorizationRequest))
+_DEFAULTS = {f.name: f.default for f in fields(AuthorizationRequest) if f.default is not MISSING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +127,11 @@ async def validate(
 ) -> tuple[Client, AuthorizationRequest]:
     client = await _client(services, params)
     redirect_uri = _redirect_uri(client, params)
-    state = params.get("state")
+    oversized = _oversized(params)
+    # An oversized state is not echoed back: the error goes without it.
+    state = params.get("state") if oversized != "state" else None
     mode = params.get("response_mode", "query")
-    known_mode = mode in RESPONSE_MODES
+    known_mode = mode in RESPONSE_MODES and oversized != "response_mode"
 
     def fail(error: str, description: str) -> AuthorizationError:
         return AuthorizationError(
@@ -109,6 +142,8 @@ async def validate(
             response_mode=mode if known_mode else "query",
         )
 
+    if oversized is not None:
+        raise fail("invalid_request", f"{oversized} is too long")
     if not known_mode:
         raise fail("invalid_request", f"response_mode '{mode}' is not supported")
     for check in CHECKS:
@@ -162,6 +197,15 @@ def _redirect_uri(client: Client, params: dict[str, str]) -> str:
     if find_match(requested, client.redirect_uris, native=client.public) is None:
         raise UnsafeRedirectError("The redirect_uri is not registered for this application.")
     return requested
+
+
+def _oversized(params: dict[str, str]) -> str | None:
+    """The first parameter longer than its limit (``PARAM_LIMITS``), if any."""
+    for name, limit in PARAM_LIMITS.items():
+        value = params.get(name)
+        if value is not None and len(value) > limit:
+            return name
+    return None
 
 
 Fail = Callable[[str, str], AuthorizationError]

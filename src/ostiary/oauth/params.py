@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
 from ostiary.errors import invalid_request
@@ -10,15 +11,30 @@ MAX_PARAMS = 64
 MAX_BODY = 64 * 1024
 
 
-def parse_params(encoded: str | bytes) -> dict[str, str]:
-    """Decode application/x-www-form-urlencoded data into single-valued parameters.
+async def read_body(chunks: AsyncIterator[bytes], limit: int = MAX_BODY) -> bytes:
+    """A request body from its chunks, refused (invalid_request) as soon as it passes
+    ``limit`` bytes: a form is never buffered whole before its size is known."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise invalid_request("request too large")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def parse_params(encoded: str | bytes, limit: int = MAX_BODY) -> dict[str, str]:
+    """Decode application/x-www-form-urlencoded data into single-valued parameters, of at
+    most ``limit`` bytes.
 
     RFC 6749 §3.1: parameters MUST NOT be included more than once, and parameters sent
     without a value MUST be treated as if they were omitted.
     """
+    if len(encoded) > limit:
+        # Characters of a str are at least as many bytes: a str this long is too large.
+        raise invalid_request("request too large")
     if isinstance(encoded, bytes):
-        if len(encoded) > MAX_BODY:
-            raise invalid_request("request too large")
         try:
             encoded = encoded.decode("utf-8")
         except UnicodeDecodeError:

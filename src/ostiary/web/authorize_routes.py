@@ -17,7 +17,7 @@ from ostiary.accounts import signin, throttle
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
 from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
-from ostiary.oauth.params import parse_params
+from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
@@ -56,10 +56,13 @@ async def authorization_endpoint(request: Request) -> Response:
     """RFC 6749 §3.1 and OIDC Core §3.1.2.1: GET and POST are both supported."""
     services = _services(request)
     try:
+        # The request's size is capped (MAX_REQUEST) before anything is read from it.
         if request.method == "POST":
-            params = parse_params(await request.body())
+            body = await read_body(request.stream(), authorize.MAX_REQUEST)
+            params = parse_params(body, authorize.MAX_REQUEST)
         else:
-            params = parse_params(request.scope.get("query_string", b""))
+            query = request.scope.get("query_string", b"")
+            params = parse_params(query, authorize.MAX_REQUEST)
         client, asked = await authorize.validate(services, params)
         signed_in = await signin.current(services, request.cookies.get(SESSION_COOKIE))
         auth_request = await _for_user(services, asked, signed_in.user.id) if signed_in else asked
@@ -316,7 +319,7 @@ async def _posted(request: Request) -> tuple[InteractionState, str, dict[str, st
         return error_page(EXPIRED)
     state, browser_id = loaded
     try:
-        form = parse_params(await request.body())
+        form = parse_params(await read_body(request.stream()))
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     return _csrf_checked(request, state, browser_id, form) or (state, browser_id, form)
@@ -334,7 +337,7 @@ def _csrf_checked(
 async def login_submit(request: Request) -> Response:
     services = _services(request)
     try:
-        form = parse_params(await request.body())
+        form = parse_params(await read_body(request.stream()))
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     username = form.get("username", "")[:150]
