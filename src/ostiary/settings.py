@@ -226,6 +226,13 @@ class HttpSettings(_Section):
         le=300,
         description="Seconds an idle kept-alive connection waits for the next request.",
     )
+    max_header_size: int = Field(
+        65536,
+        ge=4096,
+        le=1 << 20,
+        description="Largest request line plus headers in bytes; more is refused with 431 "
+        "(RFC 6585 §5) and the connection closed.",
+    )
 
 
 class Settings(BaseSettings):

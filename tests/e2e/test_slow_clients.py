@@ -175,3 +175,22 @@ def test_a_later_request_on_a_kept_alive_connection_has_its_own_deadline(
     answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
     assert time.monotonic() - started < HEADER_TIMEOUT + 2
+
+
+def test_a_head_larger_than_the_bound_gets_431_and_close(
+    strict: LiveServer, connect: Connect
+) -> None:
+    """RFC 6585 §5: llhttp bounds nothing, so the protocol counts the head's bytes."""
+    sock = connect(strict)
+    limit = strict.settings.http.max_header_size
+    filler = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+    _trickle(sock, [b"GET /health HTTP/1.1\r\nHost: x\r\n"] + [filler] * (limit // 1000 + 5), 0, 4)
+    answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
+def test_a_large_head_within_the_bound_is_served(strict: LiveServer, connect: Connect) -> None:
+    sock = connect(strict)
+    filler = b"X-Filler: " + b"a" * 1000 + b"\r\n"
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + filler * 30 + b"\r\n")
+    assert _read_response(sock).startswith(b"HTTP/1.1 200 ")

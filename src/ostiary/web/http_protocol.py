@@ -1,4 +1,4 @@
-"""uvicorn's HTTP/1.1 protocol with deadlines for slow senders.
+"""uvicorn's HTTP/1.1 protocol with deadlines for slow senders and a bound on the head.
 
 uvicorn closes an idle kept-alive connection, but a client that sends its request
 headers or body a byte at a time holds the connection, and its slot in the server, for
@@ -8,7 +8,8 @@ reused connection), and the body ``body_timeout`` seconds after the headers; pas
 deadline the client gets 408 and the connection is closed (RFC 9110 §15.5.9). The
 deadlines are totals, not idle gaps, so trickling bytes does not extend them.
 
-A request whose body arrives with its headers (most requests) never arms the body
+The request line and headers together may not exceed ``max_header_size`` bytes (431,
+RFC 6585 §5). A request whose body arrives with its headers (most requests) never arms the body
 deadline: it is armed only when a read ends with the body still incomplete.
 """
 
@@ -24,14 +25,18 @@ from ostiary.settings import HttpSettings
 
 log = logging.getLogger("ostiary.web")
 
-_TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 24\r\n"
-    b"connection: close\r\n"
-    b"\r\n"
-    b"request not sent in time"
+
+def _closing_answer(status: bytes, text: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: " + str(len(text)).encode() + b"\r\nconnection: close\r\n\r\n" + text
+    )
+
+
+_TOO_LARGE_RESPONSE = _closing_answer(
+    b"431 Request Header Fields Too Large", b"request head too large"
 )
+_TIMEOUT_RESPONSE = _closing_answer(b"408 Request Timeout", b"request not sent in time")
 
 
 class TimedHttpToolsProtocol(HttpToolsProtocol):
@@ -39,12 +44,15 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     header_timeout: float = HttpSettings().header_timeout
     body_timeout: float = HttpSettings().body_timeout
+    max_header_size: int = HttpSettings().max_header_size
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         # Between a request's first byte and the end of its headers.
         self._in_headers = False
+        # Bytes read since the request began, while its head is incomplete.
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -56,6 +64,15 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self._in_headers:
+            # llhttp sets no bound on the request line and headers: without one a client
+            # could send an endless head within the deadline (RFC 6585 §5).
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_header_size and not self.transport.is_closing():
+                self._disarm()
+                self.transport.write(_TOO_LARGE_RESPONSE)
+                self.transport.close()
+            return
         cycle = self.cycle
         if (
             self._deadline is None
@@ -70,6 +87,7 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
+        self._head_bytes = 0
         # A new connection's deadline runs from its start; a reused one's from this byte.
         if self._deadline is None:
             self._arm(self.header_timeout)
@@ -119,6 +137,7 @@ def configure(settings: HttpSettings) -> None:
     """Set this process's deadlines (``ostiary serve``'s workers, from their settings)."""
     TimedHttpToolsProtocol.header_timeout = settings.header_timeout
     TimedHttpToolsProtocol.body_timeout = settings.body_timeout
+    TimedHttpToolsProtocol.max_header_size = settings.max_header_size
 
 
 def protocol_class(settings: HttpSettings) -> type[TimedHttpToolsProtocol]:
@@ -126,7 +145,11 @@ def protocol_class(settings: HttpSettings) -> type[TimedHttpToolsProtocol]:
     return type(
         "TimedHttpToolsProtocol",
         (TimedHttpToolsProtocol,),
-        {"header_timeout": settings.header_timeout, "body_timeout": settings.body_timeout},
+        {
+            "header_timeout": settings.header_timeout,
+            "body_timeout": settings.body_timeout,
+            "max_header_size": settings.max_header_size,
+        },
     )
 
 
