@@ -12,6 +12,7 @@ from ostiary.accounts.access import grantable
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import Problem
 from ostiary.errors import OAuthError
+from ostiary.oauth.bearer import is_b64token
 from ostiary.oauth.scopes import parse_scope
 from ostiary.oauth.token_status import live_access_token
 from ostiary.services import Services
@@ -89,7 +90,21 @@ def _bearer(authorization: str | None) -> str | None:
     # RFC 9110 §11.1: the auth scheme is case-insensitive.
     if scheme.lower() != "bearer" or not value.strip():
         raise invalid_token("the Authorization header is not a Bearer token")
-    return value.strip()
+    token = value.strip()
+    if not is_b64token(token):
+        raise _malformed()
+    return token
+
+
+def _malformed() -> Problem:
+    """RFC 6750 §3.1: a token outside the §2.1 syntax is a malformed request (400)."""
+    description = "the token is not a valid Bearer token"
+    return Problem(
+        400,
+        description,
+        headers={"WWW-Authenticate": _challenge("invalid_request", description)},
+        error="invalid_request",
+    )
 
 
 async def authenticate(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ostiary.errors import OAuthError
+from ostiary.oauth.bearer import is_b64token
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.token_status import live_access_token
 from ostiary.oidc import claims as claims_module
@@ -54,6 +55,9 @@ def bearer_token(authorization: str | None, body: bytes | None, content_type: st
     if not token:
         # RFC 6750 §3.1: no credentials at all → a challenge without an error code.
         raise BearerError(401)
+    if not is_b64token(token):
+        # RFC 6750 §3.1: a malformed request is invalid_request (400).
+        raise BearerError(400, "invalid_request", "the token is not a valid Bearer token")
     return token
 
 

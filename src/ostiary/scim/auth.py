@@ -5,6 +5,7 @@ client cut off: refused at once)."""
 from __future__ import annotations
 
 from ostiary.errors import OAuthError
+from ostiary.oauth.bearer import is_b64token
 from ostiary.oauth.scopes import parse_scope
 from ostiary.oauth.token_status import live_access_token
 from ostiary.scim.errors import ScimError
@@ -41,6 +42,12 @@ async def authenticate(services: Services, authorization: list[str]) -> str:
     # RFC 9110 §11.1: the scheme is case-insensitive.
     if scheme.lower() != "bearer" or not token.strip():
         raise _invalid("the Authorization header is not a Bearer token")
+    if not is_b64token(token.strip()):
+        # RFC 6750 §3.1: a token outside the §2.1 syntax is a malformed request (400).
+        description = "the token is not a valid Bearer token"
+        raise ScimError(
+            400, description, "invalidSyntax", headers=_challenge("invalid_request", description)
+        )
     live = await live_access_token(services, token.strip())
     if live is None:
         raise _invalid("the access token is invalid, expired or revoked")
