@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+
+from ostiary.storage.errors import RETRY_AFTER, describe, is_unavailable
 
 log = logging.getLogger("ostiary.admin")
 
@@ -119,12 +123,33 @@ async def _on_http(request: Request, exc: Exception) -> Response:
 
 async def _on_integrity(request: Request, exc: Exception) -> Response:
     # A uniqueness or reference check lost a race with a concurrent change.
-    log.info("admin API integrity conflict: %s", exc)
+    # Its DETAIL would name the conflicting value (a username, an e-mail address).
+    log.info("admin API integrity conflict: %s", describe(exc))
     return problem_response(conflict("the change conflicts with the current state; retry"))
+
+
+def unavailable() -> Problem:
+    """RFC 9110 §15.6.4: 503 with Retry-After while the database cannot be reached."""
+    return Problem(
+        503,
+        "the database is temporarily unavailable; retry later",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+async def _on_database(request: Request, exc: Exception) -> Response:
+    # Registered per exception class so an outage is answered here, as a problem, rather
+    # than by the catch-all (which Starlette re-raises and logs as a crash).
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s: %s", request.url.path, describe(exc))
+        return problem_response(unavailable())
+    raise exc
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     # Starlette logs the exception itself after this handler answers.
+    if is_unavailable(exc):
+        return problem_response(unavailable())
     return problem_response(Problem(500, "an unexpected error occurred"))
 
 
@@ -133,6 +158,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
+    for database_error in (
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        sqlite3.Error,
+        OSError,
+    ):
+        app.add_exception_handler(database_error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -16,8 +16,9 @@ from starlette.types import Receive, Scope, Send
 
 from ostiary.scim.app import ROUTES
 from ostiary.scim.auth import authenticate
-from ostiary.scim.errors import ScimError
+from ostiary.scim.errors import ScimError, unavailable
 from ostiary.scim.request_parts import error_response as _error
+from ostiary.storage.errors import describe, is_unavailable
 
 log = logging.getLogger("ostiary.scim")
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -40,7 +41,10 @@ def _guarded(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except ScimError as error:
             return _error(error)
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("database unavailable on %s: %s", request.url.path, describe(exc))
+                return _error(unavailable())
             # Never a stack trace or a stored value to the caller (RFC 7644 §3.12: 500).
             log.exception("SCIM %s %s failed", request.method, request.url.path)
             return _error(ScimError(500, "internal error"))

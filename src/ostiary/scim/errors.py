@@ -6,6 +6,8 @@ from typing import Any
 
 from scim2_models import Error
 
+from ostiary.storage.errors import RETRY_AFTER
+
 # RFC 7644 §8.1: the SCIM media type.
 MEDIA_TYPE = "application/scim+json"
 
@@ -49,3 +51,13 @@ def uniqueness(detail: str) -> ScimError:
 
 def mutability(detail: str) -> ScimError:
     return ScimError(400, detail, "mutability")
+
+
+def unavailable() -> ScimError:
+    """RFC 7644 §3.12 with the HTTP status 503 and Retry-After (RFC 9110 §15.6.4): the
+    database cannot be reached for now; the same request may succeed later."""
+    return ScimError(
+        503,
+        "the service is temporarily unavailable; retry later",
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )

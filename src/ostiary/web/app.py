@@ -30,6 +30,7 @@ from ostiary.web import (
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
 from ostiary.web.token_routes import MachineEndpoints
+from ostiary.web.unavailable import DatabaseUnavailable
 
 log = logging.getLogger("ostiary")
 
@@ -88,7 +89,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         "/interaction/{}/login": (("POST",), authz.login_submit),
     }
     return Starlette(
-        routes=routes, lifespan=lifespan, middleware=[Middleware(MachineEndpoints, pages=pages)]
+        routes=routes,
+        lifespan=lifespan,
+        # DatabaseUnavailable first (outermost): a database outage is a 503 on every path.
+        middleware=[Middleware(DatabaseUnavailable), Middleware(MachineEndpoints, pages=pages)],
     )
 
 

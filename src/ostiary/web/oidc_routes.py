@@ -44,9 +44,9 @@ async def userinfo_endpoint(request: Request) -> Response:
             exc.status,
             {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge()},
         )
-    except Exception:
+    except Exception as exc:
         log.exception("unexpected error at the UserInfo endpoint")
-        return server_error()
+        return server_error(exc)
     return json_response(claims, headers={**NO_STORE, **CORS})
 
 

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.errors import OAuthError
+from ostiary.storage.errors import RETRY_AFTER, describe, is_unavailable
 
 log = logging.getLogger("ostiary.web")
 
@@ -57,7 +58,27 @@ def oauth_error(exc: OAuthError) -> Response:
     return json_response(exc.body(), exc.status, {**NO_STORE, **exc.headers})
 
 
-def server_error() -> Response:
+def unavailable_error() -> OAuthError:
+    """The database cannot be reached for now: RFC 6749 §4.1.2.1's temporarily_unavailable
+    as a §5.2 JSON body, with 503 and Retry-After (RFC 9110 §15.6.4, §10.2.3)."""
+    return OAuthError(
+        "temporarily_unavailable",
+        "the service is temporarily unavailable; retry later",
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+def log_unavailable(where: str, exc: BaseException) -> None:
+    """One line per request refused for a database outage (no traceback, no values)."""
+    log.warning("database unavailable on %s: %s", where, describe(exc))
+
+
+def server_error(exc: BaseException | None = None) -> Response:
+    """500 server_error, or the 503 of ``unavailable_error`` when ``exc`` says the
+    database is unavailable."""
+    if exc is not None and is_unavailable(exc):
+        return oauth_error(unavailable_error())
     return json_response(
         {"error": "server_error", "error_description": "an unexpected error occurred"},
         500,
@@ -111,6 +132,15 @@ def error_page(message: str, status: int = 400) -> Response:
     return page("error.html", status, message=message)
 
 
+def unavailable_page() -> Response:
+    """The page a person sees while the database is unavailable (503, Retry-After)."""
+    response = error_page(
+        "The service is temporarily unavailable. Please try again in a few moments.", 503
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 def form_post(action: str, params: dict[str, str]) -> Response:
     """OAuth 2.0 Form Post Response Mode: an HTML form that submits itself to the client."""
     nonce = secrets.token_urlsafe(16)
@@ -152,9 +182,12 @@ def protocol_endpoint(handler: Endpoint) -> Endpoint:
             return await handler(request)
         except OAuthError as exc:
             return oauth_error(exc)
-        except Exception:
-            log.exception("unexpected error on %s", request.url.path)
-            return server_error()
+        except Exception as exc:
+            if is_unavailable(exc):
+                log_unavailable(request.url.path, exc)
+            else:
+                log.exception("unexpected error on %s", request.url.path)
+            return server_error(exc)
 
     wrapped.__name__ = handler.__name__
     return wrapped

@@ -25,7 +25,8 @@ from ostiary.oauth.metadata import authorization_server_metadata
 from ostiary.oauth.params import MAX_BODY
 from ostiary.oidc.discovery import openid_configuration
 from ostiary.services import Services
-from ostiary.web.responses import log_oauth_error
+from ostiary.storage.errors import is_unavailable
+from ostiary.web.responses import log_oauth_error, log_unavailable, unavailable_error
 
 log = logging.getLogger("ostiary.web")
 
@@ -104,7 +105,11 @@ def _form_endpoint(handler: Form, returns_body: bool) -> Callable[..., Awaitable
         except OAuthError as exc:
             await _error(send, exc)
             return
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                log_unavailable(scope["path"], exc)
+                await _error(send, unavailable_error())
+                return
             log.exception("unexpected error on %s", scope["path"])
             await _error(
                 send, OAuthError("server_error", "an unexpected error occurred", status=500)

@@ -23,10 +23,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, Protocol
 
+import asyncpg
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
+
+from ostiary.storage.errors import is_unavailable
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -125,26 +128,90 @@ def with_writes(
 
 
 class _Postgres:
+    """asyncpg, with one retry on a fresh connection when the connection turns out to be
+    gone (a PostgreSQL restart, a fail-over, a proxy that dropped it): for a read outside
+    a transaction block, and for any statement asyncpg refused to send because it already
+    knew the connection was closed. A write that may have reached the server is never sent
+    twice, and a transaction block's statements never continue on another connection."""
+
     postgresql = True
 
-    def __init__(self, conn: Any) -> None:
+    __slots__ = ("_conn", "_in_block", "_lease", "_retried")
+
+    def __init__(self, conn: Any, lease: _Lease | None = None) -> None:
         self._conn = conn
+        self._lease = lease
+        self._in_block = False
+        self._retried = False
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
+        except Exception as exc:
+            await self._replace_or_raise(exc, sql)
         return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
+        except Exception as exc:
+            await self._replace_or_raise(exc, sql)
         return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
-        return self._conn.transaction()  # type: ignore[no-any-return]
+        return _PgTransaction(self)
 
     async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
         pending = writes.take() if writes else None
         if pending:
             sql, values = with_writes(sql, args, pending)
-            return await self._conn.fetchrow(sql, *values)  # type: ignore[no-any-return]
-        return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
+            return await self.fetchrow(sql, *values)
+        return await self.fetchrow(sql, *args)
+
+    async def _replace_or_raise(self, exc: Exception, sql: str) -> None:
+        """Return with a fresh connection in place if ``sql`` may be sent again after
+        ``exc``; otherwise raise ``exc``."""
+        lease = self._lease
+        if (
+            lease is None
+            or self._retried
+            or self._in_block
+            or not is_unavailable(exc)
+            or not (_unsent(exc) or _is_read(sql))
+        ):
+            raise exc
+        self._retried = True
+        self._conn = (await lease.replace()).driver_connection
+
+
+class _PgTransaction:
+    """asyncpg's transaction block, marking the connection as inside one (no retry)."""
+
+    __slots__ = ("_owner", "_tx")
+
+    def __init__(self, owner: _Postgres) -> None:
+        self._owner = owner
+        self._tx: Any = None
+
+    async def __aenter__(self) -> None:
+        self._tx = self._owner._conn.transaction()
+        await self._tx.__aenter__()
+        self._owner._in_block = True
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._owner._in_block = False
+        await self._tx.__aexit__(*exc)
+
+
+def _unsent(exc: BaseException) -> bool:
+    """asyncpg checks the connection before sending anything: this error means the
+    statement never left the process."""
+    return isinstance(exc, asyncpg.InterfaceError) and str(exc) == "connection is closed"
+
+
+def _is_read(sql: str) -> bool:
+    head = sql.lstrip()[:7].upper()
+    return head.startswith("SELECT") and head[6:7] in ("", " ", "\n", "\t")
 
 
 class _Sqlite:
@@ -294,18 +361,43 @@ class _Lease:
         else:
             await held.gate.acquire()
             try:
-                raw = held.idle.pop() if held.idle else await driver._engine.raw_connection()
+                raw = await self._idle_or_new(held) if held.idle else None
+                if raw is None:
+                    raw = await driver._engine.raw_connection()
             except BaseException:
                 held.gate.release()
                 raise
         self._raw = raw
-        return driver._wrap(raw)
+        return driver._wrap(raw, self)
+
+    async def _idle_or_new(self, held: _Held) -> PoolProxiedConnection | None:
+        """A held connection that is still open. A server restart closes every held
+        connection at once; asyncpg learns it from the socket while they sit idle, so a
+        look at the connection (no round trip) tells, and the pool's ``checkout`` check
+        (``engine.py``) does the same for the connection that replaces it."""
+        while held.idle:
+            raw = held.idle.pop()
+            if not (self._driver.postgresql and raw.driver_connection.is_closed()):
+                return raw
+            await _settle(raw.invalidate)
+        return None
+
+    async def replace(self) -> PoolProxiedConnection:
+        """Close the leased connection for good and lease a fresh one in its place (the
+        block keeps its turn)."""
+        old = self._raw
+        self._raw = None
+        if old is not None:
+            await _settle(old.invalidate)
+        raw = self._raw = await self._driver._engine.raw_connection()
+        return raw
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         held, raw = self._held, self._raw
-        assert raw is not None
         try:
-            if exc_type is not None:
+            if raw is None:  # a replacement that failed to connect
+                pass
+            elif exc_type is not None:
                 await _settle(raw.invalidate)
             elif held is None or held.disposed or len(held.idle) >= held.keep:
                 await _settle(raw.close)
@@ -337,10 +429,10 @@ class Driver:
         for ever."""
         return _Lease(self)
 
-    def _wrap(self, raw: PoolProxiedConnection) -> HotConnection:
-        return (
-            _Postgres(raw.driver_connection) if self.postgresql else _Sqlite(raw.driver_connection)
-        )
+    def _wrap(self, raw: PoolProxiedConnection, lease: _Lease | None = None) -> HotConnection:
+        if self.postgresql:
+            return _Postgres(raw.driver_connection, lease)
+        return _Sqlite(raw.driver_connection)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         async with self.connection() as conn:
