@@ -16,6 +16,7 @@ from typing import Any
 
 from ostiary.scim import operations
 from ostiary.scim.errors import ScimError, invalid_syntax, invalid_value
+from ostiary.scim.listing import INT64_MAX
 from ostiary.scim.resource_type import REGISTRY
 from ostiary.services import Services
 
@@ -70,8 +71,10 @@ def parse(body: Any) -> tuple[list[Operation], int | None]:
     fail_on = body.get("failOnErrors")
     if fail_on is not None and (not isinstance(fail_on, int) or isinstance(fail_on, bool)):
         raise invalid_value("failOnErrors must be an integer")
-    if fail_on is not None and fail_on < 1:
-        raise invalid_value("failOnErrors must be at least 1")
+    # RFC 7644 §3.7.3: failOnErrors is a positive integer; one no 64-bit integer holds
+    # is refused like any other out-of-range number.
+    if fail_on is not None and not 1 <= fail_on <= INT64_MAX:
+        raise invalid_value(f"failOnErrors must be between 1 and {INT64_MAX}")
     ops = [_operation(i, item) for i, item in enumerate(raw)]
     ids = [op.bulk_id for op in ops if op.bulk_id is not None]
     if len(ids) != len(set(ids)):

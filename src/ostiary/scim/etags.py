@@ -17,7 +17,9 @@ from ostiary.scim.errors import ScimError
 
 
 def fingerprint(content: Any) -> str:
-    encoded = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+    # surrogatepass: a value stored before lone surrogates were refused still has a version.
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    encoded = text.encode("utf-8", "surrogatepass")
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 

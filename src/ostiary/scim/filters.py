@@ -9,10 +9,10 @@ precedence), ``not`` applies to a parenthesised filter, and a value path
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from ostiary.scim import json_input
 from ostiary.scim.errors import ScimError
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
@@ -127,7 +127,13 @@ def parse_attr_path(text: str) -> AttrPath:
 
 def _value(token: Token) -> Value:
     if token.kind == "string":
-        return json.loads(token.text)
+        # The same reader as request bodies: a literal naming a lone surrogate or a NUL
+        # is refused here, before it can reach a query.
+        try:
+            text: str = json_input.loads(token.text)
+        except json_input.InvalidJson as exc:
+            raise invalid(f"the string at offset {token.at} is invalid: {exc.reason}") from None
+        return text
     if token.kind == "word":
         word = token.text.lower()
         if word in ("true", "false"):
@@ -135,7 +141,10 @@ def _value(token: Token) -> Value:
         if word == "null":
             return None
         if _NUMBER.fullmatch(token.text):
-            number = json.loads(token.text)
+            try:
+                number: int | float = json_input.loads(token.text)
+            except json_input.InvalidJson:
+                raise invalid(f"the number at offset {token.at} is out of range") from None
             return number
     raise invalid(f"expected a value at offset {token.at}")
 

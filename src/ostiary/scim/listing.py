@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,11 @@ from ostiary.scim.filter_sql import to_sql
 from ostiary.scim.filters import AttrPath, parse_attr_path, parse_filter
 
 MAX_COUNT = 200  # advertised as filter.maxResults
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# ASCII digits only, and few enough that int() never meets Python's digit limit.
+_DIGITS = re.compile(r"[+-]?[0-9]{1,30}")
+# startIndex beyond this is refused: the OFFSET it becomes, plus a page, must fit 64 bits.
+MAX_START_INDEX = INT64_MAX - MAX_COUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +71,27 @@ def _sort_column(catalogue: Catalogue, path: AttrPath) -> ColumnElement[Any] | N
     return first
 
 
-def _integer(name: str, raw: Any, default: int) -> int:
+def integer(name: str, raw: Any, default: int) -> int:
+    """An integer parameter, from a query string or a JSON body. One that a signed 64-bit
+    integer cannot hold is refused (a SQL OFFSET or LIMIT could not carry it); so is a
+    fraction, a boolean or anything else that is not a whole number."""
     if raw is None or raw == "":
         return default
     if isinstance(raw, bool):
         raise invalid_value(f"{name} must be an integer")
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise invalid_value(f"{name} must be an integer") from None
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise invalid_value(f"{name} must be an integer")
+        raw = int(raw)
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        value = int(raw.strip())
+    else:
+        raise invalid_value(f"{name} must be an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise invalid_value(f"{name} must be between {INT64_MIN} and {INT64_MAX}")
+    return value
 
 
 def _names(raw: Any) -> list[str] | None:
@@ -97,9 +115,13 @@ def list_query(params: Mapping[str, Any]) -> ListQuery:
     if text is not None and not isinstance(text, str):
         raise ScimError(400, "filter must be a string", "invalidFilter")
     sort_by = lowered.get("sortby")
-    # RFC 7644 §3.4.2.4: startIndex below 1 is read as 1; a negative count as 0.
-    start = max(1, _integer("startIndex", lowered.get("startindex"), 1))
-    count = min(MAX_COUNT, max(0, _integer("count", lowered.get("count"), 100)))
+    # RFC 7644 §3.4.2.4: startIndex below 1 is read as 1, a negative count as 0, and a
+    # count above maxResults gives at most maxResults. A value no 64-bit integer holds
+    # is a 400 invalidValue rather than a silent substitute the client did not ask for.
+    start = max(1, integer("startIndex", lowered.get("startindex"), 1))
+    if start > MAX_START_INDEX:
+        raise invalid_value(f"startIndex must be at most {MAX_START_INDEX}")
+    count = min(MAX_COUNT, max(0, integer("count", lowered.get("count"), 100)))
     query = ListQuery(
         filter=text or None,
         sort_by=str(sort_by) if sort_by else None,

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ostiary.scim import json_input
 from ostiary.scim.errors import MEDIA_TYPE, ScimError, not_found
 from ostiary.scim.listing import ListQuery, list_query
 from ostiary.scim.resource_type import REGISTRY, Loaded, ResourceType
@@ -19,11 +20,20 @@ from ostiary.services import Services
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps(body, ensure_ascii=False),
+        _utf8(json.dumps(body, ensure_ascii=False)),
         status_code=status,
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )
+
+
+def _utf8(text: str) -> bytes:
+    """A value stored before lone surrogates were refused is served with U+FFFD in their
+    place (RFC 8259 §8.1: JSON on the wire is UTF-8), never a failed response."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def error_response(error: ScimError) -> Response:
@@ -70,29 +80,17 @@ async def body_of(request: Request) -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
+    """RFC 7644 §3.12: a body that is not JSON is ``invalidSyntax``; JSON holding a string
+    that is not valid Unicode (a lone surrogate) or a NUL is ``invalidValue``."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ScimError(400, "the body is not valid JSON", "invalidSyntax") from None
-    if _holds_nul(body):
-        # PostgreSQL cannot store NUL in text; no attribute needs one.
-        raise ScimError(400, "strings must not contain NUL characters", "invalidValue")
-    return body
-
-
-def _holds_nul(body: Any) -> bool:
-    stack = [body]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+        return json_input.loads(raw)
+    except json_input.InvalidJson as exc:
+        if exc.unicode:
+            detail = f"strings must be valid Unicode without NUL characters ({exc.reason})"
+            raise ScimError(400, detail, "invalidValue") from None
+        raise ScimError(
+            400, f"the body is not valid JSON ({exc.reason})", "invalidSyntax"
+        ) from None
 
 
 async def current(

@@ -4,8 +4,9 @@ being written share the next one (one multi-row INSERT per table, one commit).
 Directories provision in bursts (an initial Entra ID or Okta sync pushes thousands of
 users, several requests at a time). One transaction per user spends most of its time in
 commits and, on SQLite, in writers waiting for each other's lock; here one writer per
-engine runs at a time and takes everything queued. If a batch hits a uniqueness
-violation, its users are written one by one so that only the duplicate fails.
+engine runs at a time and takes everything queued. If a batch fails (a uniqueness
+violation, a value the database refuses), its users are written one by one so that only
+the bad one fails; a batch's rows commit together or not at all.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
 
 MAX_BATCH = 200
+# Failures that say nothing about the rows written: retrying each alone would only wait
+# for the same unreachable database once per member.
+_OUTAGE = (OperationalError, InterfaceError, OSError, TimeoutError)
 
 
 class DuplicateInBatch(Exception):
@@ -56,14 +60,21 @@ class CreateBatcher:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 await self._write([new for new, _ in batch])
-            except IntegrityError:
-                await self._one_by_one(batch)
+            except Exception as exc:
+                # The batch's transaction rolled back whole. With one member that member
+                # failed; with more, each is written on its own so that one bad request
+                # (a duplicate, or a value the database refuses) fails only itself.
+                # An unreachable database fails them all at once instead.
+                if len(batch) > 1 and not isinstance(exc, _OUTAGE):
+                    await self._one_by_one(batch)
+                else:
+                    for new, future in batch:
+                        _settle(future, new, exc)
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+                raise
             else:
                 for _, future in batch:
                     if not future.done():
@@ -73,12 +84,11 @@ class CreateBatcher:
         for new, future in batch:
             try:
                 await self._write([new])
-            except IntegrityError:
-                future.set_exception(DuplicateInBatch(new.scim["user_name_ci"]))
             except Exception as exc:
-                future.set_exception(exc)
+                _settle(future, new, exc)
             else:
-                future.set_result(None)
+                if not future.done():
+                    future.set_result(None)
 
     async def _write(self, batch: list[NewUser]) -> None:
         async with self._engine.begin() as conn:
@@ -90,6 +100,17 @@ class CreateBatcher:
                     table,
                     [r for new in batch for t, rows in new.entries if t is table for r in rows],
                 )
+
+
+def _settle(future: asyncio.Future[None], new: NewUser, exc: Exception) -> None:
+    """Fail one member's request: a unique key clash is a duplicate (the caller's 409),
+    anything else is passed on as it was raised."""
+    if future.done():
+        return
+    if isinstance(exc, IntegrityError):
+        future.set_exception(DuplicateInBatch(new.scim["user_name_ci"]))
+    else:
+        future.set_exception(exc)
 
 
 async def _insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
