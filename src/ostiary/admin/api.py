@@ -6,6 +6,8 @@ itself as soon as it is called. ``AdminApi`` is the thin ASGI entry in between: 
 the services from the parent (or from the callable given, for tests and embedding),
 rejects what no endpoint could store, and authenticates the Bearer token before FastAPI
 parses anything, so an unauthenticated caller learns nothing, not even which routes exist.
+A JSON body is then checked for what FastAPI's parser would let through but nothing can
+store or serve (``request_body``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from ostiary.admin import (
+    request_body,
     routes_audit,
     routes_clients,
     routes_groups,
@@ -105,6 +108,7 @@ class AdminApi:
                 scope[CALLER_KEY] = await authenticate(
                     services, _authorization(scope), scope["method"], client[0] if client else None
                 )
+            receive = await request_body.checked_receive(scope, receive)
         except Problem as problem:
             await problem_response(problem)(scope, receive, send)
             return
