@@ -309,3 +309,22 @@ async def test_logged_database_errors_carry_no_values(
     assert "Traceback" in logged  # the stack stays, the messages go
     for exc in errors:
         assert SECRET not in describe(exc)
+
+
+def test_a_database_error_in_the_context_of_another_is_redacted_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A handler that failed while handling a database error: the traceback prints both."""
+    log = logging.getLogger("ostiary.test")
+    with caplog.at_level(logging.ERROR, logger="ostiary.test"):
+        try:
+            try:
+                raise asyncpg.UniqueViolationError(f"Key (username)=({SECRET}) already exists")
+            except asyncpg.UniqueViolationError:
+                raise RuntimeError(f"while storing {SECRET}") from None
+        except RuntimeError as outer:
+            # ``from None`` hides the context from the printout, not from the chain.
+            outer.__suppress_context__ = False
+            log.exception("failed")
+    assert SECRET not in caplog.text
+    assert "UniqueViolationError" in caplog.text and "(message withheld)" in caplog.text

@@ -20,13 +20,12 @@ from ostiary.storage.errors import describe, is_database_error
 _MARK = "_ostiary_redacts_database_errors"
 
 
-def _safe_traceback(exc: BaseException) -> str:
-    """The traceback as Python prints it, each exception's message replaced: by
-    ``describe`` for database exceptions, withheld for the others of the chain."""
-    lines: list[str] = []
+def _printed_chain(exc: BaseException) -> list[tuple[BaseException, str]]:
+    """The exceptions a traceback prints, outermost first, each with the line that links
+    it to the one printed before it."""
+    chain: list[tuple[BaseException, str]] = []
     seen: set[int] = set()
     current: BaseException | None = exc
-    chain: list[tuple[BaseException, str]] = []
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if current.__cause__ is not None:
@@ -38,32 +37,40 @@ def _safe_traceback(exc: BaseException) -> str:
         else:
             chain.append((current, ""))
             current = None
-    for error, joiner in reversed(chain):
+    return chain
+
+
+def _carries_database_error(exc: BaseException) -> bool:
+    return any(is_database_error(e) for e, _ in _printed_chain(exc))
+
+
+def _safe_traceback(exc: BaseException) -> str:
+    """The traceback as Python prints it, each exception's message replaced: by
+    ``describe`` for database exceptions, withheld for the others of the chain."""
+    lines: list[str] = []
+    for error, joiner in reversed(_printed_chain(exc)):
+        lines.append(joiner)
         lines.append("Traceback (most recent call last):\n")
         lines.extend(traceback.format_tb(error.__traceback__))
         message = describe(error) if is_database_error(error) else "(message withheld)"
         lines.append(f"{type(error).__module__}.{type(error).__qualname__}: {message}\n")
-        if joiner:
-            lines.append(joiner)
     return "".join(lines).rstrip("\n")
 
 
 def redact(record: logging.LogRecord) -> None:
     """Rewrite ``record`` in place if it carries a database exception."""
-    if isinstance(record.msg, BaseException) and is_database_error(record.msg):
+    if isinstance(record.msg, BaseException) and _carries_database_error(record.msg):
         record.msg = describe(record.msg)
     args = record.args
     if isinstance(args, tuple) and any(
-        isinstance(a, BaseException) and is_database_error(a) for a in args
+        isinstance(a, BaseException) and _carries_database_error(a) for a in args
     ):
         record.args = tuple(
-            describe(a) if isinstance(a, BaseException) and is_database_error(a) else a
+            describe(a) if isinstance(a, BaseException) and _carries_database_error(a) else a
             for a in args
         )
-    elif isinstance(args, BaseException) and is_database_error(args):
-        record.args = (describe(args),)
     exc_info = record.exc_info
-    if exc_info and exc_info[1] is not None and is_database_error(exc_info[1]):
+    if exc_info and exc_info[1] is not None and _carries_database_error(exc_info[1]):
         record.exc_text = _safe_traceback(exc_info[1])
         # The formatter would print the original exception; exc_text takes its place.
         record.exc_info = None
