@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ostiary.errors import OAuthError
-from ostiary.oauth.params import MAX_BODY, MAX_PARAMS, parse_params
+from ostiary.oauth.params import MAX_BODY, MAX_PARAMS, parse_params, read_body
 
 names = st.text(min_size=1, max_size=12)
 values = st.text(min_size=1, max_size=20).filter(lambda v: "\x00" not in v)
@@ -177,3 +179,41 @@ def test_rfc6749_s3_1_oversized_check_precedes_utf8_check() -> None:
     """RFC 6749 §3.1: size is checked first, so a huge invalid body costs no decoding."""
     error = _rejects(b"\xff" * (MAX_BODY + 1))
     assert error.description == "request too large"
+
+
+@pytest.mark.parametrize("encoded", ["state=" + "a" * 100, b"state=" + b"a" * 100])
+def test_rfc6749_s3_1_size_limit_of_the_caller(encoded: str | bytes) -> None:
+    """An endpoint with a smaller bound (the authorization request) passes its own limit;
+    a query string counts like a body."""
+    assert parse_params(encoded, limit=106) == {"state": "a" * 100}
+    with pytest.raises(OAuthError) as info:
+        parse_params(encoded, limit=105)
+    assert info.value.description == "request too large"
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+@pytest.mark.parametrize(
+    ("parts", "limit"),
+    [((b"a=1", b"&b=2", b""), 8), ((b"x" * 8,), 8), ((), 8), ((b"",), 0)],
+)
+def test_read_body_joins_chunks_up_to_the_limit(parts: tuple[bytes, ...], limit: int) -> None:
+    assert asyncio.run(read_body(_chunks(*parts), limit)) == b"".join(parts)
+
+
+def test_read_body_stops_at_the_first_chunk_past_the_limit() -> None:
+    """The body is refused as soon as it passes the limit: later chunks are never read."""
+    read: list[bytes] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            read.append(b"x" * 1000)
+            yield read[-1]
+
+    with pytest.raises(OAuthError) as info:
+        asyncio.run(read_body(endless(), 2500))
+    assert info.value.description == "request too large"
+    assert len(read) == 3
