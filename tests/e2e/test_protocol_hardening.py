@@ -140,6 +140,56 @@ def test_rfc6749_4_1_2_1_oversized_parameter_is_invalid_request_redirect(
     assert_nothing_stored(before, row_counts(server))
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("state", "ab\r\nLocation: https://evil.example/"),
+        ("nonce", "n\x00n"),
+        ("login_hint", "alice\x1b[2J"),
+        ("acr_values", "a\x01b"),
+        ("scope", "read\twrite"),
+    ],
+)
+def test_rfc6749_appendix_a_control_characters_are_invalid_request(
+    server: LiveServer, name: str, value: str
+) -> None:
+    """RFC 6749 Appendix A.5 (state: VSCHAR), A.4 (scope: NQCHAR): control characters are
+    refused, and a refused state is not echoed; nothing stored."""
+    client = make_client(server, grant_types=["authorization_code"])
+    assert client.redirect_uri is not None
+    _, challenge = pkce_pair()
+    before = row_counts(server)
+    with browser(server) as web:
+        response = web.get(
+            "/authorize", params=authorize_params(client, challenge, **{name: value})
+        )
+    assert response.status_code < 500
+    if response.status_code == 303:
+        query = error_redirect(response, client.redirect_uri)
+        assert query["error"] in ("invalid_request", "invalid_scope")
+        assert name != "state" or "state" not in query
+    else:
+        assert_error_page(response)  # NUL: refused by the parameter parser itself
+    assert_nothing_stored(before, row_counts(server))
+
+
+def test_oidc_core_5_5_claims_kept_only_if_small_once_written_out(server: LiveServer) -> None:
+    """A claims request is kept as parsed; 1e9 comes back as 1000000000.0, so the parsed
+    request is bounded too, not only the text that arrived."""
+    client = make_client(server, grant_types=["authorization_code"], scopes=["openid"])
+    assert client.redirect_uri is not None
+    _, challenge = pkce_pair()
+    values = ",".join(["1e9"] * 900)
+    claims = '{"userinfo":{"email":{"values":[' + values + "]}}}"
+    assert len(claims) <= PARAM_LIMITS["claims"]
+    params = authorize_params(client, challenge, scope="openid", nonce="n", claims=claims)
+    before = row_counts(server)
+    with browser(server) as web:
+        query = error_redirect(web.get("/authorize", params=params), client.redirect_uri)
+    assert query["error"] == "invalid_request"
+    assert_nothing_stored(before, row_counts(server))
+
+
 def test_rfc6749_4_1_2_1_oversized_request_of_unknown_client_is_an_error_page(
     server: LiveServer,
 ) -> None:

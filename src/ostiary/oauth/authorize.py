@@ -14,6 +14,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
+import orjson
+
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
@@ -52,6 +54,8 @@ PARAM_LIMITS: dict[str, int] = {
     "code_challenge_method": 16,
     "display": 16,
 }
+# JSON text and a JWT: the only ones whose characters are not checked here.
+_FREE_TEXT = frozenset({"claims", "id_token_hint"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +131,12 @@ async def validate(
 ) -> tuple[Client, AuthorizationRequest]:
     client = await _client(services, params)
     redirect_uri = _redirect_uri(client, params)
-    oversized = _oversized(params)
-    # An oversized state is not echoed back: the error goes without it.
-    state = params.get("state") if oversized != "state" else None
+    unfit = _unfit(params)
+    unfit_name = unfit[0] if unfit else None
+    # An unfit state is not echoed back: the error goes without it.
+    state = params.get("state") if unfit_name != "state" else None
     mode = params.get("response_mode", "query")
-    known_mode = mode in RESPONSE_MODES and oversized != "response_mode"
+    known_mode = mode in RESPONSE_MODES and unfit_name != "response_mode"
 
     def fail(error: str, description: str) -> AuthorizationError:
         return AuthorizationError(
@@ -142,8 +147,8 @@ async def validate(
             response_mode=mode if known_mode else "query",
         )
 
-    if oversized is not None:
-        raise fail("invalid_request", f"{oversized} is too long")
+    if unfit is not None:
+        raise fail("invalid_request", unfit[1])
     if not known_mode:
         raise fail("invalid_request", f"response_mode '{mode}' is not supported")
     for check in CHECKS:
@@ -153,6 +158,10 @@ async def validate(
         claims = oidc_claims.parse_claims_request(params.get("claims"))
     except OAuthError as exc:
         raise fail(exc.error, exc.description or "invalid claims") from None
+    # What is kept is the parsed request, written out again: bounded too (numbers such as
+    # 1e9 come back longer than they went in).
+    if claims is not None and len(orjson.dumps(claims)) > PARAM_LIMITS["claims"]:
+        raise fail("invalid_request", "claims is too long")
     hint_sub = await _id_token_hint(services, client, params, fail)
     return client, AuthorizationRequest(
         client_id=client.client_id,
@@ -199,12 +208,21 @@ def _redirect_uri(client: Client, params: dict[str, str]) -> str:
     return requested
 
 
-def _oversized(params: dict[str, str]) -> str | None:
-    """The first parameter longer than its limit (``PARAM_LIMITS``), if any."""
+def _unfit(params: dict[str, str]) -> tuple[str, str] | None:
+    """The first parameter longer than its limit (``PARAM_LIMITS``) or, but for JSON and
+    JWT values, holding control characters, with what is wrong; None if there is none.
+
+    RFC 6749 Appendix A.5, A.4: state is VSCHARs, scope NQCHARs; no value a client sends
+    here needs a control character, and each would be kept six times over (JSON escapes).
+    """
     for name, limit in PARAM_LIMITS.items():
         value = params.get(name)
-        if value is not None and len(value) > limit:
-            return name
+        if value is None:
+            continue
+        if len(value) > limit:
+            return name, f"{name} is too long"
+        if name not in _FREE_TEXT and not value.isprintable():
+            return name, f"{name} contains characters that are not allowed"
     return None
 
 
