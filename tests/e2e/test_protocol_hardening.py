@@ -9,11 +9,15 @@ RFC 9700 §4.1.3.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from ostiary.oauth.authorize import MAX_REQUEST, PARAM_LIMITS
+from ostiary.services import Services
+from ostiary.storage.tables import interactions
 from tests.conftest import LiveServer
 from tests.e2e.helpers import (
     authorize_params,
@@ -244,11 +248,7 @@ def test_interaction_keeps_only_what_the_request_said(server: LiveServer) -> Non
     client = make_client(server, grant_types=["authorization_code"])
     _, challenge = pkce_pair()
 
-    async def stored(services):  # type: ignore[no-untyped-def]
-        from sqlalchemy import select
-
-        from ostiary.storage.tables import interactions
-
+    async def stored(services: Services) -> list[dict[str, Any]]:
         async with services.engine.connect() as conn:
             rows = (await conn.execute(select(interactions.c.request))).scalars().all()
         return [r for r in rows if r.get("client_id") == client.client_id]
