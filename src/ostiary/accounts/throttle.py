@@ -14,14 +14,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ostiary import clock
+from ostiary.domain import identifiers
 from ostiary.settings import LockoutSettings
 from ostiary.storage.repos.throttles import ThrottleRepository, ThrottleState
 
 MAX_SUSPECTS = 10_000
 
 
-def account_key(username: str) -> str:
-    return "user:" + username.strip().lower()[:150]
+def account_key(username: str, *, key: str | None = None) -> str:
+    """One counter per account whatever the case or width it is typed in: the username's
+    comparison form (``identifiers.username_key``); ``key`` is that form when the caller
+    has it already."""
+    if key is None:
+        key = identifiers.username_key(username.strip())
+    # Text no database can hold names no account: one shared counter for all of it.
+    return "user:" + (key if key is not None else "\ufffd")[:150]
 
 
 def ip_key(ip: str | None, endpoint: str = "login") -> str:

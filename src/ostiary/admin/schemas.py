@@ -8,24 +8,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from ostiary.domain import identifiers
 
 T = TypeVar("T")
 
-_PRINTABLE = r"[^\s\x00-\x1f\x7f]"
-Username = Annotated[
-    str,
-    StringConstraints(
-        min_length=1, max_length=150, pattern=rf"^{_PRINTABLE}(?:[^\x00-\x1f\x7f]*{_PRINTABLE})?$"
-    ),
-]
-Email = Annotated[
-    str, StringConstraints(max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
-]
+# The rules every door shares (``domain.identifiers``): normalised on the way in.
+Username = Annotated[str, AfterValidator(lambda value: identifiers.username(value))]
+Email = Annotated[str, AfterValidator(lambda value: identifiers.email(value))]
 Phone = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9+() .-]+$")]
 # The configured minimum (passwords.min_length, at least 8) is checked per request.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
-ClaimText = Annotated[str, StringConstraints(max_length=1000)]
+ClaimText = Annotated[
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(lambda value: identifiers.single_line(value, "claim")),
+]
 
 
 def _storable(value: object, depth: int = 0) -> None:

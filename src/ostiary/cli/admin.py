@@ -8,9 +8,8 @@ from ostiary.admin.bootstrap import BootstrapError, bootstrap
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
 from ostiary.cli.users import _password as read_password
+from ostiary.domain import identifiers
 from ostiary.services import Services
-
-MAX_USERNAME = 150
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,9 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def bootstrap_admin(args: argparse.Namespace) -> None:
-    username = args.username.strip()
-    if not username or len(username) > MAX_USERNAME:
-        raise CommandError(f"a username has 1 to {MAX_USERNAME} characters")
+    try:
+        username = identifiers.username(args.username, "--username")
+    except identifiers.InvalidIdentifier as exc:
+        raise CommandError(str(exc)) from None
     password = read_password(args.password_stdin)
 
     async def action(services: Services) -> None:

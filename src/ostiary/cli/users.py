@@ -9,6 +9,7 @@ import sys
 from ostiary.accounts import lifecycle, password_policy
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
+from ostiary.domain import identifiers
 from ostiary.services import Services
 from ostiary.settings import load_settings
 from ostiary.storage.repos.users import DuplicateUserError
@@ -97,10 +98,26 @@ def _password(from_stdin: bool, *, username: str | None = None, email: str | Non
     return password
 
 
+def _checked(args: argparse.Namespace, *, create: bool) -> None:
+    """The rules every door shares (``domain.identifiers``), applied to the arguments in
+    place. An argument holding bytes that are not UTF-8 arrives with lone surrogates
+    (PEP 383), which the rules refuse."""
+    try:
+        if create:
+            args.username = identifiers.username(args.username, "--username")
+        if args.email is not None:
+            args.email = identifiers.email(args.email, "--email")
+        for name in (*PROFILE_OPTIONS, "phone_number"):
+            value = getattr(args, name)
+            if value is not None:
+                identifiers.single_line(value, "--" + name.replace("_", "-"))
+    except identifiers.InvalidIdentifier as exc:
+        raise CommandError(str(exc)) from None
+
+
 def create_user(args: argparse.Namespace) -> None:
-    username = args.username.strip()
-    if not username or len(username) > 150:
-        raise CommandError("a username has 1 to 150 characters")
+    _checked(args, create=True)
+    username = args.username
     password = _password(True, username=username, email=args.email) if args.password_stdin else None
 
     async def action(services: Services) -> None:
@@ -126,6 +143,8 @@ def create_user(args: argparse.Namespace) -> None:
 
 
 def update_user(args: argparse.Namespace) -> None:
+    _checked(args, create=False)
+
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
         changes: dict[str, object] = {}

@@ -8,9 +8,11 @@ otherwise a new account is made just in time when the provider allows it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 
+from ostiary.domain import identifiers
 from ostiary.federation.connectors.base import Identity
 from ostiary.federation.errors import FederationError
 from ostiary.federation.providers import Provider
@@ -30,6 +32,7 @@ async def resolve_user(
     services: Services, provider: Provider, identity: Identity, *, link_user_id: str | None
 ) -> tuple[User, bool]:
     """The account to sign in, and whether it was linked just now."""
+    identity = upstream_checked(identity)
     repo = FederationRepository(services.engine)
     users = services.store.users
     linked = await repo.find(provider.name, identity.subject)
@@ -63,6 +66,21 @@ async def resolve_user(
         )
     user = await _provision(services, provider, identity)
     return await _link(repo, provider, identity, user), True
+
+
+def upstream_checked(identity: Identity) -> Identity:
+    """The identity with an address the local rule (``identifiers.email``, the one every
+    door applies) refuses left out, as if the upstream had sent none, and the address
+    normalised otherwise: the account is still found or made, without that value."""
+    if identity.email is None:
+        return identity
+    try:
+        address: str | None = identifiers.email(identity.email)
+    except identifiers.InvalidIdentifier:
+        address = None
+    return dataclasses.replace(
+        identity, email=address, email_verified=identity.email_verified and bool(address)
+    )
 
 
 def _usable(user: User | None) -> User:
@@ -102,10 +120,12 @@ def username_candidates(provider: Provider, identity: Identity) -> list[str]:
 
 
 async def _provision(services: Services, provider: Provider, identity: Identity) -> User:
-    profile = {
-        k: identity.claims[k] for k in _PROFILE_CLAIMS if isinstance(identity.claims.get(k), str)
-    }
-    for username in username_candidates(provider, identity):
+    profile = {k: identity.claims[k] for k in _PROFILE_CLAIMS if _one_line(identity.claims.get(k))}
+    for candidate in username_candidates(provider, identity):
+        try:
+            username = identifiers.username(candidate)
+        except identifiers.InvalidIdentifier:
+            continue
         try:
             return await services.store.users.add(
                 username=username,
@@ -118,3 +138,14 @@ async def _provision(services: Services, provider: Provider, identity: Identity)
         except DuplicateUserError:
             continue
     raise FederationError("Could not create an account; try again.", 409)
+
+
+def _one_line(claim: object) -> bool:
+    """A profile claim kept only when the single-line text rule accepts it."""
+    if not isinstance(claim, str):
+        return False
+    try:
+        identifiers.single_line(claim, "claim")
+    except identifiers.InvalidIdentifier:
+        return False
+    return True

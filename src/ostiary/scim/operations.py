@@ -69,9 +69,9 @@ async def conditional(
 
 
 def model_of(kind: ResourceType, loaded: Loaded) -> Any:
-    """The stored resource as a model. An account made through another door may hold a
-    value the SCIM schema refuses (an address at a special-use domain such as ``.test``):
-    that is a clear 400 naming the value, never a 500."""
+    """The stored resource as a model. A value stored under an older rule that the
+    schema refuses is a clear 400 naming the value, never a 500 (email addresses are any
+    text to the model, see ``user_records.StoredEmail``)."""
     try:
         return kind.model.model_validate(loaded.body, scim_ctx=None)
     except ValidationError as exc:

@@ -3,15 +3,31 @@ columns lowercased, widths checked (refused, never truncated), OIDC claims deriv
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
-from scim2_models import EnterpriseUser, Resource, User
+from scim2_models import ComplexAttribute, Email, EnterpriseUser, Resource, User
 
+from ostiary.domain import identifiers
 from ostiary.scim.errors import invalid_value
 from ostiary.services import Services
 from ostiary.storage.repos.scim_users import ScimUserRecord
 
-UserModel = User[EnterpriseUser]
+
+class StoredEmail(Email):
+    """``emails`` as any text: the address rule is Ostiary's own (``identifiers.email``,
+    the one every door applies), checked on writes by ``checked``. scim2-models' own
+    (pydantic's EmailStr) refuses special-use domains the other doors accept, and would
+    make a stored account unreadable, unpatchable and undeletable over SCIM."""
+
+    value: str | None = None
+
+
+class UserModel(User[EnterpriseUser]):
+    emails: list[StoredEmail] | None = None  # type: ignore[assignment]
+    Emails: ClassVar[type[ComplexAttribute]] = StoredEmail
+
+
 # Kept in columns of their own, not in the JSON representation.
 _NOT_IN_JSON = ("id", "meta", "password", "groups", "userName", "active", "schemas")
 # OIDC Core §5.1 claims fed from the SCIM attributes.
@@ -90,7 +106,7 @@ def record_of(user: UserModel, profile: dict[str, Any]) -> ScimUserRecord:
     return ScimUserRecord(
         user={"username": user.user_name, "email": _primary_email(user), "profile": merged},
         scim={
-            "user_name_ci": str(user.user_name).lower(),
+            "user_name_ci": identifiers.username_key(str(user.user_name)),
             "external_id": user.external_id,
             "display_name_ci": _lower(user.display_name),
             "given_name_ci": _lower(name.given_name if name else None),
@@ -102,12 +118,49 @@ def record_of(user: UserModel, profile: dict[str, Any]) -> ScimUserRecord:
     )
 
 
-def checked(resource: Resource[Any]) -> UserModel:
+def checked(resource: Resource[Any], before: dict[str, Any] | None = None) -> UserModel:
+    """The user, its userName and email addresses normalised by the rules every door
+    shares (``domain.identifiers``). ``before``: the stored representation a PUT or PATCH
+    replaces; a value it holds already is kept as stored, so an account written under an
+    older rule can still be changed (disabled, renamed) over SCIM."""
     assert isinstance(resource, UserModel)
     if not resource.user_name or not resource.user_name.strip():
         raise invalid_value("userName is required")
+    kept = set(_strings(before)) if before else set()
+    try:
+        for path, value in _strings_at(resource.model_dump(scim_ctx=None, by_alias=True)):
+            if value in kept:
+                continue
+            if path[-1] == "password" or path[-2:] == ("addresses", "formatted"):
+                identifiers.storable(value, ".".join(path))
+            else:
+                identifiers.single_line(value, ".".join(path))
+        if resource.user_name not in kept:
+            resource.user_name = identifiers.username(resource.user_name, "userName")
+        for entry in resource.emails or []:
+            if entry.value is not None and entry.value not in kept:
+                entry.value = identifiers.email(entry.value, "emails.value")
+    except identifiers.InvalidIdentifier as exc:
+        raise invalid_value(str(exc)) from None
     _check_lengths(resource)
     return resource
+
+
+def _strings(value: Any) -> Iterator[str]:
+    for _, text in _strings_at(value):
+        yield text
+
+
+def _strings_at(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in a dumped resource, with the attribute names leading to it."""
+    if isinstance(value, str):
+        yield path or ("value",), value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings_at(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_at(item, path)
 
 
 async def password_hash(services: Services, user: UserModel) -> str | None:

@@ -144,7 +144,7 @@ class UserType:
     async def replace(
         self, services: Services, base: str, before: Loaded, after: Resource[Any], actor: str
     ) -> Loaded:
-        user = checked(after)
+        user = checked(after, before.body)
         current = await services.store.users.get(before.id)
         if current is None:
             raise ScimError(404, f"User {before.id!r} not found")

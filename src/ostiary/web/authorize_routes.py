@@ -14,6 +14,7 @@ from starlette.responses import Response
 from ostiary import clock
 from ostiary.accounts import access as rbac
 from ostiary.accounts import signin, throttle
+from ostiary.domain import identifiers
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
 from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
@@ -341,8 +342,11 @@ async def login_submit(request: Request) -> Response:
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     username = form.get("username", "")[:150]
+    # RFC 8265 §3.3: the account and its lockout counter are found by the comparison
+    # form (case and width folded), computed once here.
+    name_key = identifiers.username_key(username.strip())
     ip = request.client.host if request.client else None
-    keys = [throttle.account_key(username), throttle.ip_key(ip)]
+    keys = [throttle.account_key(username, key=name_key), throttle.ip_key(ip)]
     addressed = _addressed(request)
     if addressed is None:
         return error_page(EXPIRED)
@@ -350,7 +354,7 @@ async def login_submit(request: Request) -> Response:
     # The interaction, the throttle state and the account in one statement (issue #8: one
     # round trip instead of three). The throttle and the account are only read here;
     # nothing is decided on them unless the interaction and its CSRF token check out.
-    lookup = username if services.settings.local_login else None
+    lookup = name_key if services.settings.local_login else None
     reads = await services.store.interactions.login_state(interaction_id, keys, lookup)
     state = reads.state
     if state is None or not _owned(state, browser_id):

@@ -111,7 +111,8 @@ SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticat
        (SELECT {records} FROM throttles t WHERE t.key IN ({keys}))
 FROM (SELECT 1) AS one
 LEFT JOIN interactions i ON i.id = $1 AND i.expires_at > $2
-LEFT JOIN users u ON u.username = $5
+LEFT JOIN scim_users s ON s.user_name_ci = $5
+LEFT JOIN users u ON u.id = s.user_id
 """  # noqa: S608
 
 
@@ -179,8 +180,9 @@ class InteractionRepository:
     async def login_state(
         self, interaction_id: str, keys: list[str], username: str | None
     ) -> LoginReads:
-        """``state``, the throttle state of ``keys`` and the account named ``username``
-        (not looked up when None): one statement instead of three."""
+        """``state``, the throttle state of ``keys`` and the account whose comparison form
+        (``identifiers.username_key``) is ``username`` (not looked up when None): one
+        statement instead of three."""
         row = await self._driver.fetchrow(
             _LOGIN[self._driver.postgresql],
             interaction_id,

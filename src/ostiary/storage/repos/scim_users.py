@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
+from ostiary.domain import identifiers
 from ostiary.storage.repos.scim_groups import VersionConflict, chunks
 from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
 from ostiary.storage.tables import (
@@ -72,12 +73,13 @@ async def add_scim_view(
 ) -> None:
     """The SCIM row of an account created outside SCIM, in the caller's transaction.
 
-    RFC 7643 §4.1.1: userName is unique with caseExact=false, so a name differing only in
-    case from an existing one fails here (an ``IntegrityError`` the caller reports)."""
+    RFC 7643 §4.1.1: userName is unique with caseExact=false; the column holds the RFC 8265
+    §3.3 comparison form, so a name differing only in case or width from an existing one
+    fails here (an ``IntegrityError`` the caller reports)."""
     resource: dict[str, Any] = {"emails": [{"value": email, "primary": True}]} if email else {}
+    key = identifiers.username_key(username)
     await conn.execute(
-        insert(scim_users),
-        {"user_id": user_id, "user_name_ci": username.lower(), "resource": resource},
+        insert(scim_users), {"user_id": user_id, "user_name_ci": key, "resource": resource}
     )
     if email:
         await conn.execute(
@@ -231,7 +233,7 @@ class ScimUserRepository:
             return (
                 await conn.execute(
                     select(scim_users.c.user_id).where(
-                        scim_users.c.user_name_ci == user_name.lower()
+                        scim_users.c.user_name_ci == identifiers.username_key(user_name)
                     )
                 )
             ).scalar_one_or_none()

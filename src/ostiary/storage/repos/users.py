@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain import identifiers
 from ostiary.storage.repos._driver import Driver, json_value
 from ostiary.storage.repos.scim_users import add_scim_view
-from ostiary.storage.tables import refresh_tokens, users
+from ostiary.storage.tables import refresh_tokens, scim_users, users
 
 
 class DuplicateUserError(Exception):
@@ -81,7 +82,12 @@ def user_from_driver(values: Sequence[Any]) -> User:
 
 # USER_COLUMNS is a constant; the value is a bound parameter.
 _BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"  # noqa: S608
-_BY_USERNAME = f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1"  # noqa: S608
+# Usernames are found by their comparison form (``identifiers.username_key``), which the
+# unique scim_users.user_name_ci column holds for every account.
+_BY_USERNAME_KEY = (
+    f"SELECT {USER_COLUMNS} FROM scim_users s JOIN users u ON u.id = s.user_id"  # noqa: S608
+    " WHERE s.user_name_ci = $1"
+)
 
 
 class UserRepository:
@@ -100,6 +106,9 @@ class UserRepository:
         phone_number_verified: bool = False,
         profile: dict[str, Any] | None = None,
     ) -> User:
+        # Each door checks first and answers in its own words; this is the backstop.
+        username = identifiers.username(username)
+        email = identifiers.email(email) if email is not None else None
         ts = clock.now()
         values = {
             "id": str(uuid.uuid4()),
@@ -117,7 +126,7 @@ class UserRepository:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(users).values(**values))
-                # Visible to SCIM at once; usernames are unique whatever their case.
+                # Visible to SCIM at once; usernames are unique by their comparison form.
                 await add_scim_view(conn, values["id"], username, email)
         except IntegrityError:
             raise DuplicateUserError(f"user {username!r} already exists") from None
@@ -128,12 +137,22 @@ class UserRepository:
         return user_from_driver(row) if row else None
 
     async def by_username(self, username: str) -> User | None:
-        row = await self._driver.fetchrow(_BY_USERNAME, username)
+        """The account ``username`` names under RFC 8265 §3.3 (case and width folded)."""
+        key = identifiers.username_key(username)
+        if key is None:
+            return None
+        row = await self._driver.fetchrow(_BY_USERNAME_KEY, key)
         return user_from_driver(row) if row else None
 
     async def find(self, key: str) -> User | None:
         """By id or username: what the command line accepts."""
-        return await self._one(or_(users.c.username == key, users.c.id == key))
+        name_key = identifiers.username_key(key)
+        if name_key is None:
+            return None  # text no database can hold names no account
+        named = select(scim_users.c.user_id).where(scim_users.c.user_name_ci == name_key)
+        return await self._one(
+            or_(users.c.id == key, users.c.username == key, users.c.id.in_(named))
+        )
 
     async def _one(self, condition: object) -> User | None:
         async with self._engine.connect() as conn:
@@ -157,6 +176,8 @@ class UserRepository:
         allowed = {"email", "email_verified", "phone_number", "phone_number_verified", "profile"}
         if set(changes) - allowed:
             raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
+        if changes.get("email") is not None:
+            changes["email"] = identifiers.email(changes["email"])
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(users).where(users.c.id == user_id).values(**changes, updated_at=clock.now())
