@@ -361,7 +361,9 @@ class _Lease:
         else:
             await held.gate.acquire()
             try:
-                raw = await self._idle_or_new(held) if held.idle else None
+                raw = held.idle.pop() if held.idle else None
+                if raw is not None and driver.postgresql and raw.driver_connection.is_closed():
+                    raw = await self._open_one(held, raw)
                 if raw is None:
                     raw = await driver._engine.raw_connection()
             except BaseException:
@@ -370,14 +372,18 @@ class _Lease:
         self._raw = raw
         return driver._wrap(raw, self)
 
-    async def _idle_or_new(self, held: _Held) -> PoolProxiedConnection | None:
-        """A held connection that is still open. A server restart closes every held
-        connection at once; asyncpg learns it from the socket while they sit idle, so a
-        look at the connection (no round trip) tells, and the pool's ``checkout`` check
-        (``engine.py``) does the same for the connection that replaces it."""
+    async def _open_one(
+        self, held: _Held, closed: PoolProxiedConnection
+    ) -> PoolProxiedConnection | None:
+        """``closed`` was closed by the server, as a restart closes every held connection
+        at once: drop it and every other closed one, and return an open held connection if
+        one is left. asyncpg learns of a closed socket while the connection sits idle, so
+        the look costs no round trip; the pool's ``checkout`` check (``engine.py``) does
+        the same for the connection that replaces it."""
+        await _settle(closed.invalidate)
         while held.idle:
             raw = held.idle.pop()
-            if not (self._driver.postgresql and raw.driver_connection.is_closed()):
+            if not raw.driver_connection.is_closed():
                 return raw
             await _settle(raw.invalidate)
         return None
