@@ -188,6 +188,7 @@ def test_a_user_from_each_door_is_read_patched_and_disabled_through_every_other(
         read_everywhere(doors, user_id, username, moved)
         patched = ok(doors.admin.patch(f"/users/{user_id}", json={"email": "B@Example.TEST"}))
         assert patched["email"] == "B@example.test", "the domain is lowercased"
+        read_everywhere(doors, user_id, username, "B@example.test")
 
     # The command line lists them all and finds one by any case and width (RFC 8265 §3.3
     # comparison): those made by SCIM and by federation here.

@@ -88,6 +88,46 @@ async def add_scim_view(
         )
 
 
+async def set_primary_email(conn: AsyncConnection, user_id: str, email: str | None) -> None:
+    """An address changed outside SCIM (admin API, command line), in the caller's
+    transaction: the SCIM view's primary entry (else its first) takes the new value, or
+    goes when it is None, so every door reads the same address; the version moves on
+    (RFC 7644 §3.14: the representation changed)."""
+    resource = (
+        await conn.execute(select(scim_users.c.resource).where(scim_users.c.user_id == user_id))
+    ).scalar_one_or_none()
+    if resource is None:
+        return
+    entries = [e for e in (resource or {}).get("emails", []) if isinstance(e, dict)]
+    chosen = next((e for e in entries if e.get("primary")), entries[0] if entries else None)
+    others = [e for e in entries if e is not chosen]
+    if email is not None:
+        others.insert(0, {**(chosen or {}), "value": email, "primary": True})
+    changed = (
+        {**resource, "emails": others}
+        if others
+        else {k: v for k, v in resource.items() if k != "emails"}
+    )
+    await conn.execute(
+        update(scim_users)
+        .where(scim_users.c.user_id == user_id)
+        .values(resource=changed, version=scim_users.c.version + 1)
+    )
+    await conn.execute(delete(scim_user_emails).where(scim_user_emails.c.user_id == user_id))
+    rows = [
+        {
+            "user_id": user_id,
+            "value_ci": str(e["value"]).lower(),
+            "type": str(e["type"]).lower() if e.get("type") else None,
+            "primary": bool(e.get("primary")),
+        }
+        for e in others
+        if e.get("value")
+    ]
+    if rows:
+        await conn.execute(insert(scim_user_emails), rows)
+
+
 class ScimUserRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine

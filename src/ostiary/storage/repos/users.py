@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.storage.repos._driver import Driver, json_value
-from ostiary.storage.repos.scim_users import add_scim_view
+from ostiary.storage.repos.scim_users import add_scim_view, set_primary_email
 from ostiary.storage.tables import refresh_tokens, scim_users, users
 
 
@@ -182,6 +182,8 @@ class UserRepository:
             await conn.execute(
                 update(users).where(users.c.id == user_id).values(**changes, updated_at=clock.now())
             )
+            if "email" in changes:
+                await set_primary_email(conn, user_id, changes["email"])
 
     async def delete(self, user_id: str) -> bool:
         async with self._engine.begin() as conn:
