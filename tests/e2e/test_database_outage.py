@@ -81,7 +81,7 @@ def assert_unavailable(response: httpx.Response, media_type: str) -> None:
     assert response.headers["content-type"].startswith(media_type), response.headers
 
 
-def test_every_surface_answers_503_while_the_database_is_down(
+def test_rfc9110_15_6_4_every_surface_answers_503_while_the_database_is_down(
     pg: PrivatePostgres, live: LiveServer
 ) -> None:
     client = make_client(
@@ -293,7 +293,9 @@ async def _load(
     return tokens
 
 
-def test_postgres_restart_under_load(pg: PrivatePostgres, database: str, tmp_path: Path) -> None:
+def test_rfc9110_15_6_4_postgres_restart_under_load(
+    pg: PrivatePostgres, database: str, tmp_path: Path
+) -> None:
     port = free_port()
     env = clean_env(
         OSTIARY_DATABASE_URL=database,

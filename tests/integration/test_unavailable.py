@@ -64,7 +64,7 @@ def _raised_from(outer: BaseException, cause: BaseException) -> BaseException:
     ],
     ids=lambda e: type(e).__name__,
 )
-def test_unavailable_driver_errors(exc: BaseException) -> None:
+def test_rfc9110_15_6_4_unavailable_driver_errors(exc: BaseException) -> None:
     """SQLSTATE class 08, 57P01/57P02/57P03, 53300, a lost socket, a pool timeout."""
     assert is_unavailable(exc)
     wrapped = sa_exc.DBAPIError("SELECT 1", None, exc, connection_invalidated=False)  # type: ignore[arg-type]
