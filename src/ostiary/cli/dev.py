@@ -26,9 +26,11 @@ from ostiary import clock
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, REFRESH_TOKEN_PREFIX, digest, new_secret
+from ostiary.domain import identifiers
 from ostiary.services import Services
 from ostiary.storage.tables import clients as clients_table
 from ostiary.storage.tables import refresh_tokens as tokens_table
+from ostiary.storage.tables import scim_users as scim_users_table
 from ostiary.storage.tables import users as users_table
 
 BATCH = 10_000
@@ -149,6 +151,7 @@ async def seed(
     result.user_ids = [str(uuid.uuid4()) for _ in range(users)]
     result.usernames = [f"{prefix}-user-{i}" for i in range(users)]
     await _insert(engine, users_table, _user_rows(result, password_hash))
+    await _insert(engine, scim_users_table, _scim_rows(result))
     result.seconds["users"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -179,6 +182,22 @@ def _user_rows(seeded: Seeded, password_hash: str) -> Iterator[dict[str, Any]]:
             "profile": {},
             "created_at": now,
             "updated_at": now,
+        }
+
+
+def _scim_rows(seeded: Seeded) -> Iterator[dict[str, Any]]:
+    """Every account's SCIM row: it holds the comparison form of the username that
+    sign-in finds the account by (``identifiers.username_key``)."""
+    for user_id, username in zip(seeded.user_ids, seeded.usernames, strict=True):
+        yield {
+            "user_id": user_id,
+            "user_name_ci": identifiers.username_key(username),
+            "external_id": None,
+            "display_name_ci": None,
+            "given_name_ci": None,
+            "family_name_ci": None,
+            "resource": {"emails": [{"value": f"{username}@example.invalid", "primary": True}]},
+            "version": 1,
         }
 
 
