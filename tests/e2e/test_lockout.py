@@ -293,33 +293,39 @@ def test_admin_unlock_lifts_the_lock_at_once(database_url: str) -> None:
 # -- the token endpoint --------------------------------------------------------------------
 
 
-def test_token_endpoint_locks_a_client_after_wrong_secrets(database_url: str) -> None:
+def test_token_endpoint_locks_wrong_secrets_per_client_and_address(database_url: str) -> None:
+    """Wrong secrets for one client from one address are refused with 429 once counted
+    past the threshold; the right secret always passes (a 256-bit secret is not guessed,
+    and a lock it could not pass would let anyone lock the client out)."""
+    address = own_address()
     with lockout_server(database_url, account_threshold=3, base_lock=60) as live:
         client = make_client(live, redirect_uris=[], scopes=["read"])
         other = make_client(live, redirect_uris=[], scopes=["read"])
         assert client.secret is not None and other.secret is not None
         for _ in range(3):
-            refused = token_request(live.base_url, client.client_id, "wrong-secret")
+            refused = token_request(live.base_url, client.client_id, "wrong-secret", address)
             assert refused.status_code == 401, refused.text
             assert refused.json()["error"] == "invalid_client"
-        row = throttle_row(live, client_key(client.client_id))
+        row = throttle_row(live, client_key(client.client_id, address))
         assert row is not None and row["failures"] == 3
 
-        assert_client_locked(token_request(live.base_url, client.client_id, "wrong"), 60)
-        # Even the right secret is refused while the lock holds, on every endpoint that
-        # authenticates clients.
-        assert_client_locked(token_request(live.base_url, *client.basic_auth()), 60)
-        assert_client_locked(
-            token_request(live.base_url, *client.basic_auth(), path="/introspect"), 60
-        )
-        assert_client_locked(token_request(live.base_url, *client.basic_auth(), path="/revoke"), 60)
+        # Wrong secrets from there are refused on every endpoint that authenticates clients.
+        for path in ("/token", "/introspect", "/revoke"):
+            assert_client_locked(
+                token_request(live.base_url, client.client_id, "wrong", address, path), 60
+            )
+        # The right secret passes, from there and from anywhere else.
+        for source in (address, None):
+            granted = token_request(live.base_url, *client.basic_auth(), source=source)
+            assert granted.status_code == 200, granted.text
+            assert "access_token" in granted.json()
         # Other clients from the same address are not affected.
-        assert token_request(live.base_url, *other.basic_auth()).status_code == 200
+        assert token_request(live.base_url, *other.basic_auth(), address).status_code == 200
 
-        assert unlock(live, client_key(client.client_id)) == 1
-        granted = token_request(live.base_url, *client.basic_auth())
-        assert granted.status_code == 200, granted.text
-        assert "access_token" in granted.json()
+        # An admin's unlock clears the client's counters from every address.
+        assert live.call(lambda s: s.throttle.unlock_client(client.client_id)) == 1
+        again = token_request(live.base_url, client.client_id, "wrong", address)
+        assert again.status_code == 401, again.text
 
 
 def test_token_endpoint_locks_an_address_across_clients(database_url: str) -> None:
@@ -331,12 +337,16 @@ def test_token_endpoint_locks_an_address_across_clients(database_url: str) -> No
                 refused = token_request(live.base_url, name, "wrong-secret", source=address)
                 assert refused.status_code == 401, refused.text
             assert_client_locked(
-                token_request(live.base_url, *client.basic_auth(), source=address), 60
+                token_request(live.base_url, unique("ghost"), "wrong", source=address), 60
+            )
+            assert_client_locked(
+                token_request(live.base_url, client.client_id, "wrong", source=address), 60
             )
             # The login form counts addresses separately from the token endpoint.
             assert throttle_row(live, ip_key(address)) is None
-            # The client itself is not locked: from another address it authenticates.
-            assert token_request(live.base_url, *client.basic_auth()).status_code == 200
+            # The client itself is not locked, from anywhere.
+            for source in (address, None):
+                assert token_request(live.base_url, *client.basic_auth(), source).status_code == 200
         finally:
             unlock(live, ip_key(address, "token"))
 
@@ -465,12 +475,15 @@ def test_lock_is_shared_by_two_server_processes(
         assert_locked(login(a, web_client, crowd, PASSWORD))
         assert_locked(login(b, web_client, crowd, PASSWORD))
 
-        # Token endpoint: two wrong secrets on A, the third on B sets the lock; A, having
-        # seen this client fail, consults the database and refuses even the right secret.
+        # Token endpoint: two wrong secrets on A, the third on B sets the lock of this
+        # client from this address; A, having seen it fail, consults the database and
+        # refuses the next wrong secret. The right secret passes on both.
         for node in (a, a, b):
             assert token_request(node, machine.client_id, "wrong").status_code == 401
-        assert_client_locked(token_request(a, *machine.basic_auth()), 60)
-        assert_client_locked(token_request(b, *machine.basic_auth()), 60)
+        assert_client_locked(token_request(a, machine.client_id, "wrong"), 60)
+        assert_client_locked(token_request(b, machine.client_id, "wrong"), 60)
+        assert token_request(a, *machine.basic_auth()).status_code == 200
+        assert token_request(b, *machine.basic_auth()).status_code == 200
     finally:
         pool.stop_all()
 

@@ -1,4 +1,5 @@
-"""Brute-force protection: exponential locks per account and per address, on every node.
+"""Brute-force protection: exponential locks per account, per client and address, and per
+address, on every node.
 
 Counters live in the database, so a lock set by one process holds in all of them. The
 token endpoint is hot, so it consults the table only for keys this process has seen fail
@@ -35,8 +36,16 @@ def ip_key(ip: str | None, endpoint: str = "login") -> str:
     return f"ip:{endpoint}:{ip or 'unknown'}"
 
 
-def client_key(client_id: str) -> str:
-    return "client:" + client_id[:100]
+def client_key(client_id: str, ip: str | None) -> str:
+    """Failed client authentications of one client id from one address. Never per client
+    id alone: its secret is 256 random bits, so counting guesses protects nothing, and a
+    lock anyone could set by sending wrong secrets would lock the real client out."""
+    return f"{client_prefix(client_id)}{ip or 'unknown'}"
+
+
+def client_prefix(client_id: str) -> str:
+    """The start of every ``client_key`` of this client (an admin unlock clears them all)."""
+    return f"client:{client_id[:100]}|"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,10 @@ class Throttle:
 
     async def unlock(self, keys: Iterable[str]) -> int:
         return await self._repo.clear(keys)
+
+    async def unlock_client(self, client_id: str) -> int:
+        """Forget the failures of this client from every address."""
+        return await self._repo.clear_prefix(client_prefix(client_id))
 
     def _suspect(self, key: str) -> None:
         self._suspects[key] = time.monotonic() + self._settings.window

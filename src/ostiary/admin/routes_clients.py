@@ -7,7 +7,6 @@ from dataclasses import replace
 from fastapi import APIRouter, Request, Response
 
 from ostiary.accounts import lifecycle
-from ostiary.accounts.throttle import client_key
 from ostiary.admin import paging, queries
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.client_schemas import (
@@ -139,9 +138,10 @@ async def revoke_client_tokens(
 
 @router.post("/{client_id}/unlock", response_model=Count, responses=documented(404))
 async def unlock_client(client_id: ClientIdPath, services: ServicesDep, caller: CallerDep) -> Count:
-    """Clear the client-authentication failure counter and lock of the client."""
+    """Clear the client-authentication failure counters and locks of the client, from every
+    address."""
     await client_or_404(services, client_id)
-    cleared = await services.throttle.unlock([client_key(client_id)])
+    cleared = await services.throttle.unlock_client(client_id)
     await record(
         services, caller, "client.unlocked", client_id=client_id, details={"count": cleared}
     )

@@ -13,33 +13,44 @@ from ostiary.storage.repos.clients import Client
 async def authenticate(
     services: Services, params: dict[str, str], authorization: str | None, ip: str | None
 ) -> Client:
-    """authenticate_client, refused while the client id or address is locked out."""
+    """authenticate_client; wrong credentials are counted per client id and address and per
+    address, and refused with 429 while either of those is locked (RFC 6749 §2.3.1: protect
+    against brute force).
+
+    The right credentials always pass, lock or no lock: client secrets are 256 random bits
+    (RFC 6749 §10.10: guessing must be infeasible), so a lock only brakes floods of wrong
+    ones. Refusing the right secret would let anyone who knows a client id lock the client
+    out. Success reads nothing of the throttle: the hot path stays as it was.
+    """
     try:
         presented = presented_credentials(params, authorization)
     except OAuthError as exc:
         if exc.error == "invalid_client":
             await services.throttle.failed([throttle.ip_key(ip, "token")])
         raise
-    keys = [throttle.client_key(presented.client_id), throttle.ip_key(ip, "token")]
-    wait = await services.throttle.wait_seconds_if_suspect(keys)
-    if wait:
-        raise OAuthError(
-            "invalid_client",
-            f"too many failed attempts; retry after {wait} seconds",
-            status=429,
-            headers={"Retry-After": str(wait)},
-        )
     try:
         return await authenticate_client(services.store.clients, params, authorization)
     except OAuthError as exc:
-        if exc.error == "invalid_client":
-            await services.throttle.failed(keys)
-            await services.audit.record(
-                "client_auth.failure",
-                actor="anonymous",
-                client_id=presented.client_id[:64],
-                ip=ip,
-                outcome="failure",
-                reason=exc.detail or exc.description,
-            )
+        if exc.error != "invalid_client":
+            raise
+        keys = [throttle.client_key(presented.client_id, ip), throttle.ip_key(ip, "token")]
+        # Only keys this process has seen failing are looked up (no query for a first
+        # failure), and attempts while locked are not counted (no writes under a flood).
+        wait = await services.throttle.wait_seconds_if_suspect(keys)
+        if wait:
+            raise OAuthError(
+                "invalid_client",
+                f"too many failed attempts; retry after {wait} seconds",
+                status=429,
+                headers={"Retry-After": str(wait)},
+            ) from None
+        await services.throttle.failed(keys)
+        await services.audit.record(
+            "client_auth.failure",
+            actor="anonymous",
+            client_id=presented.client_id[:64],
+            ip=ip,
+            outcome="failure",
+            reason=exc.detail or exc.description,
+        )
         raise

@@ -48,6 +48,8 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING failures
 """
 _LOCK = "UPDATE throttles SET locked_until = $2 WHERE key = $1"
+# substr, not LIKE: a client id may hold "_", which LIKE reads as a wildcard.
+_CLEAR_PREFIX = "DELETE FROM throttles WHERE substr(key, 1, $2) = $1 RETURNING 1"
 
 
 def throttle_state(rows: Iterable[Sequence[Any]]) -> ThrottleState:
@@ -91,6 +93,11 @@ class ThrottleRepository:
         if not wanted:
             return 0
         return len(await self._driver.fetch(_CLEAR[self._driver.postgresql], json_text(wanted)))
+
+    async def clear_prefix(self, prefix: str) -> int:
+        """Delete every record whose key starts with ``prefix`` (rare: an admin's unlock)."""
+        rows = await self._driver.fetch(_CLEAR_PREFIX, prefix, len(prefix))
+        return len(rows)
 
     async def purge_idle(self, seconds: int) -> int:
         now = clock.now()
