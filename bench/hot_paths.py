@@ -107,7 +107,11 @@ async def add_code(services: Services, client_id: str, user_id: str) -> str:
 
 async def run(url: str, n: int) -> list[dict[str, Any]]:
     settings = load_settings(
-        database_url=url, issuer="http://127.0.0.1:9", secret_key=secrets.token_urlsafe(48)
+        database_url=url,
+        issuer="http://127.0.0.1:9",
+        secret_key=secrets.token_urlsafe(48),
+        # One address drives every request: no per-address limits (bench/README.md).
+        rate_limits={"enabled": False},
     )
     services = build_services(settings)
     counter = Counter()

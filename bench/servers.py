@@ -120,6 +120,9 @@ def start_ostiary(
         OSTIARY_DATABASE_URL=database_url,
         OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
         OSTIARY_SECRET_KEY=secret_key,
+        # Every benchmark client is 127.0.0.1: the per-address limits would measure
+        # themselves refusing (bench/README.md).
+        OSTIARY_RATE_LIMITS__ENABLED="false",
     )
     argv = [str(OSTIARY), "serve", "--port", str(port), "--workers", str(workers)]
     process = Process(name, argv, env, log)

@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 
 from ostiary.services import Services
-from ostiary.settings import Settings, load_settings
+from ostiary.settings import RATE_LIMIT_DEFAULTS, Settings, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
@@ -167,6 +167,9 @@ def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
         # Negative tests fail logins and client authentication on purpose, all from
         # 127.0.0.1; lockout tests start their own servers with low thresholds.
         "lockout": {"account_threshold": 100_000, "ip_threshold": 100_000},
+        # Counted (the middleware runs on every test) but never reached by a test run, all
+        # from 127.0.0.1; tests/e2e/test_rate_limits.py starts servers with low limits.
+        "rate_limits": {group: {"requests": 10_000_000} for group in RATE_LIMIT_DEFAULTS},
     }
     values.update(overrides)
     return load_settings(**values)

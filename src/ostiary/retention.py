@@ -29,6 +29,7 @@ async def purge(services: Services) -> dict[str, int]:
         "one_time_tokens": await store.one_time_tokens.purge_expired(),
         "federation_states": await FederationRepository(services.engine).purge_expired(),
         "throttles": await store.throttles.purge_idle(services.settings.lockout.window),
+        "rate_limit_counters": await store.rate_limits.purge_expired(),
         "logout_failures": await store.logout_failures.purge_older_than(
             LOGOUT_FAILURES_DAYS * 86400
         ),

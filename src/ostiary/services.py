@@ -15,6 +15,8 @@ from ostiary.crypto.sealing import Sealer
 from ostiary.events import AuditLog
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
+from ostiary.limits.limiter import RateLimiter
+from ostiary.limits.stores import counter_store
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.store import Store
@@ -31,6 +33,7 @@ class Services:
     passwords: Passwords
     audit: AuditLog
     throttle: Throttle
+    limits: RateLimiter
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -47,6 +50,7 @@ class Services:
     async def close(self) -> None:
         await self.drain()
         await self.audit.flush()
+        await self.limits.close()
         await self.store.clients.close()
         await self.engine.dispose()
 
@@ -75,4 +79,5 @@ def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Ser
         passwords=Passwords(settings.passwords),
         audit=AuditLog(store.audit),
         throttle=Throttle(store.throttles, settings.lockout),
+        limits=RateLimiter(settings.rate_limits, counter_store(settings.rate_limits, store)),
     )

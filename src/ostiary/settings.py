@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -111,10 +119,22 @@ class RateLimit(_Section):
     window: int = Field(60, ge=1, le=86400, description="Length of the counting window in seconds.")
 
 
-def _limit(requests: int, window: int = 60) -> Any:
+# Per endpoint group: (requests, window). A group set only in part keeps the rest.
+RATE_LIMIT_DEFAULTS = {
+    "authorize": (600, 60),
+    "login": (300, 60),
+    "consent": (300, 60),
+    "recovery": (30, 600),
+    "federation": (300, 60),
+    "token": (0, 60),
+}
+
+
+def _limit(group: str) -> Any:
+    requests, window = RATE_LIMIT_DEFAULTS[group]
     return Field(
         default_factory=lambda: RateLimit(requests=requests, window=window),
-        description="Requests per address per window.",
+        description=f"Requests per address per window on the {group} endpoints.",
     )
 
 
@@ -145,12 +165,23 @@ class RateLimitSettings(_Section):
     max_addresses: int = Field(
         100_000, ge=100, description="Counters one node keeps in memory (oldest dropped first)."
     )
-    authorize: RateLimit = _limit(600)
-    login: RateLimit = _limit(300)
-    consent: RateLimit = _limit(300)
-    recovery: RateLimit = _limit(30, 600)
-    federation: RateLimit = _limit(300)
-    token: RateLimit = _limit(0)
+    authorize: RateLimit = _limit("authorize")
+    login: RateLimit = _limit("login")
+    consent: RateLimit = _limit("consent")
+    recovery: RateLimit = _limit("recovery")
+    federation: RateLimit = _limit("federation")
+    token: RateLimit = _limit("token")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _groups_set_in_part(cls, values: Any) -> Any:
+        # OSTIARY_RATE_LIMITS__LOGIN__WINDOW=30 alone keeps the login group's default count.
+        if isinstance(values, dict):
+            for group, (requests, window) in RATE_LIMIT_DEFAULTS.items():
+                given = values.get(group)
+                if isinstance(given, dict):
+                    values[group] = {"requests": requests, "window": window, **given}
+        return values
 
     @field_validator("redis_url")
     @classmethod
@@ -158,6 +189,12 @@ class RateLimitSettings(_Section):
         if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> RateLimitSettings:
+        if self.enabled and self.backend == "redis" and not self.redis_url:
+            raise ValueError("backend redis needs rate_limits.redis_url")
+        return self
 
 
 class AuditSettings(_Section):

@@ -11,14 +11,22 @@ from pydantic import BaseModel
 from ostiary.settings import Settings
 
 
-def _rows(model: type[BaseModel], prefix: str, section: str) -> list[str]:
+def _rows(
+    model: type[BaseModel], prefix: str, section: str, defaults: BaseModel | None = None
+) -> list[str]:
+    """``defaults``: the section's default value, when it is not the model's own defaults
+    (one model for several sections, e.g. each group of ``rate_limits``)."""
     rows = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        if defaults is not None:
+            default = getattr(defaults, name)
+        else:
+            default = field.get_default(call_default_factory=True)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows += _rows(annotation, f"{prefix}{name.upper()}__", f"{section}{name}.")
+            given = default if isinstance(default, BaseModel) else None
+            rows += _rows(annotation, f"{prefix}{name.upper()}__", f"{section}{name}.", given)
             continue
-        default = field.get_default(call_default_factory=True)
         shown = "(none)" if default is None else f"`{default}`"
         env = f"{prefix}{name.upper()}"
         rows.append(f"| `{env}` | `{section}{name}` | {shown} | {field.description or ''} |")

@@ -55,6 +55,7 @@ PURGED_KINDS = {
     "interactions",
     "one_time_tokens",
     "throttles",
+    "rate_limit_counters",
     "federation_states",
     "logout_failures",
     "audit_events",

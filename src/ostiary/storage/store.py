@@ -14,6 +14,7 @@ from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
 from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
+from ostiary.storage.repos.rate_limits import RateLimitRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
 from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
@@ -39,6 +40,7 @@ class Store:
         self.access = AccessRepository(engine)
         self.audit = AuditRepository(engine)
         self.throttles = ThrottleRepository(engine)
+        self.rate_limits = RateLimitRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
         self._driver = Driver(engine)
 

@@ -320,7 +320,8 @@ audit_events = Table(
     Index("ix_audit_events_type_at", "type", "at"),
 )
 
-# Failed attempts per key ("user:<name>", "ip:<addr>", "client:<id>"), shared by all nodes.
+# Failed attempts per key ("user:<name>", "ip:<addr>", "client:<id>|<addr>"), shared by
+# every node.
 throttles = Table(
     "throttles",
     metadata,
@@ -329,6 +330,18 @@ throttles = Table(
     Column("last_failure_at", Timestamp, nullable=False),
     Column("locked_until", Timestamp, nullable=False),
     Index("ix_throttles_last_failure_at", "last_failure_at"),
+)
+
+# Requests per endpoint group and address ("authorize|203.0.113.9") in one fixed window,
+# added up by every node (ostiary.limits); purged once the window has passed.
+rate_limit_counters = Table(
+    "rate_limit_counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", Timestamp, primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_rate_limit_counters_expires_at", "expires_at"),
 )
 
 # Password-reset and email-verification tokens: digests, single use, short lived.

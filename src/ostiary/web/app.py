@@ -29,6 +29,7 @@ from ostiary.web import (
 )
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
+from ostiary.web.rate_limits import RateLimits
 from ostiary.web.token_routes import MachineEndpoints
 from ostiary.web.unavailable import DatabaseUnavailable
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         background = [
             asyncio.create_task(retention.purge_forever(svc)),
             asyncio.create_task(svc.audit.run()),
+            asyncio.create_task(svc.limits.run()),
         ]
         try:
             yield
@@ -92,7 +94,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         routes=routes,
         lifespan=lifespan,
         # DatabaseUnavailable first (outermost): a database outage is a 503 on every path.
-        middleware=[Middleware(DatabaseUnavailable), Middleware(MachineEndpoints, pages=pages)],
+        middleware=[
+            Middleware(DatabaseUnavailable),
+            # Per-address limits before any endpoint work (ostiary.limits).
+            Middleware(RateLimits),
+            Middleware(MachineEndpoints, pages=pages),
+        ],
     )
 
 

@@ -1,0 +1,41 @@
+"""Which endpoint group a request belongs to (each group has its own limit)."""
+
+from __future__ import annotations
+
+from ostiary.settings import RATE_LIMIT_DEFAULTS
+
+GROUPS = tuple(RATE_LIMIT_DEFAULTS)
+# Answered with RFC 6749 §5.2 JSON; the other groups are pages a person reads.
+JSON_GROUPS = frozenset({"token"})
+
+_POSTS = {
+    "/token": "token",
+    "/revoke": "token",
+    "/introspect": "token",
+    "/account/login": "login",
+    "/account/forgot": "recovery",
+    "/account/reset": "recovery",
+}
+_INTERACTION_STEPS = {"login": "login", "consent": "consent"}
+_FEDERATION_STEPS = {"login", "callback"}
+
+
+def group_of(method: str, path: str) -> str | None:
+    """The group of ``method path``, or None for a request no limit applies to."""
+    if path == "/authorize":
+        return "authorize" if method in ("GET", "POST") else None
+    if method == "POST":
+        group = _POSTS.get(path)
+        if group is not None:
+            return group
+        if path.startswith("/interaction/"):
+            parts = path.split("/")
+            # "", "interaction", id, step
+            if len(parts) == 4 and parts[2]:
+                return _INTERACTION_STEPS.get(parts[3])
+        return None
+    if method == "GET" and path.startswith("/federation/"):
+        parts = path.split("/")
+        if len(parts) == 4 and parts[2] and parts[3] in _FEDERATION_STEPS:
+            return "federation"
+    return None
