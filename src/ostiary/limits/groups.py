@@ -23,7 +23,8 @@ _FEDERATION_STEPS = {"login", "callback"}
 def group_of(method: str, path: str) -> str | None:
     """The group of ``method path``, or None for a request no limit applies to."""
     if path == "/authorize":
-        return "authorize" if method in ("GET", "POST") else None
+        # HEAD too: the router answers it with the GET endpoint's work.
+        return "authorize" if method in ("GET", "HEAD", "POST") else None
     if method == "POST":
         group = _POSTS.get(path)
         if group is not None:
@@ -34,7 +35,7 @@ def group_of(method: str, path: str) -> str | None:
             if len(parts) == 4 and parts[2]:
                 return _INTERACTION_STEPS.get(parts[3])
         return None
-    if method == "GET" and path.startswith("/federation/"):
+    if method in ("GET", "HEAD") and path.startswith("/federation/"):
         parts = path.split("/")
         if len(parts) == 4 and parts[2] and parts[3] in _FEDERATION_STEPS:
             return "federation"

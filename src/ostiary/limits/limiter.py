@@ -26,6 +26,7 @@ from typing import Protocol
 from ostiary import clock
 from ostiary.limits.groups import GROUPS
 from ostiary.settings import RateLimit, RateLimitSettings
+from ostiary.storage.errors import describe
 
 log = logging.getLogger("ostiary.limits")
 
@@ -159,10 +160,16 @@ class RateLimiter:
         try:
             async with asyncio.timeout(EXCHANGE_TIMEOUT):
                 totals = await self._store.add(deltas)
-        except Exception:
+        except Exception as exc:
             # Decide on local counts meanwhile; the unsent requests go in the next exchange.
+            # One line per outage, with what failed but no message text (a database error's
+            # text may quote values).
             if not self._store_failing:
-                log.exception("rate limit: exchanging counts with the shared store failed")
+                log.warning(
+                    "rate limit: exchanging counts with the shared store failed (%s); "
+                    "deciding on this node's counts until it answers",
+                    "timeout" if isinstance(exc, TimeoutError) else describe(exc),
+                )
             self._store_failing = True
             for key, start, _, _ in deltas:
                 counter = self._counters.get(key)
