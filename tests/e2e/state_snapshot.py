@@ -67,13 +67,16 @@ _KEYS = (
 Snapshot = dict[str, Any]
 
 
-async def snapshot(services: Services, watched: Iterable[str]) -> Snapshot:
+async def snapshot(
+    services: Services, watched: Iterable[str], rows_of: Iterable[Table] = TABLES
+) -> Snapshot:
+    """Counts of every table in ``TABLES``; the watched rows of those in ``rows_of``."""
     names = sorted(set(watched))
     state: Snapshot = {}
     async with services.engine.connect() as conn:
         counts = select(*(select(func.count()).select_from(t).scalar_subquery() for t in TABLES))
         state["counts"] = tuple((await conn.execute(counts)).one())
-        for table in TABLES:
+        for table in rows_of:
             keys = [table.c[k] for k in _KEYS if k in table.c and _textual(table.c[k])]
             if not keys or not names:
                 continue
@@ -96,3 +99,32 @@ def changes(before: Snapshot, after: Snapshot) -> dict[str, tuple[Any, Any]]:
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     }
+
+
+class Unchanged:
+    """Send requests and check each answer: never a 5xx, and after a 4xx the watched
+    state is what it was before the request. The state seen after one 4xx is the state
+    before the next request, so a run of refusals costs one snapshot each."""
+
+    def __init__(
+        self, server: Any, watched: Iterable[str], rows_of: Iterable[Table] = TABLES
+    ) -> None:
+        self._server = server
+        self._watched = list(watched)
+        self._rows_of = tuple(rows_of)
+        self._last: Snapshot | None = None
+
+    def _take(self) -> Snapshot:
+        taken: Snapshot = self._server.call(lambda s: snapshot(s, self._watched, self._rows_of))
+        return taken
+
+    def __call__(self, send: Any) -> Any:
+        before = self._last if self._last is not None else self._take()
+        response = send()
+        self._last = None
+        assert response.status_code < 500, response.text
+        if 400 <= response.status_code < 500:
+            after = self._take()
+            assert before == after, (response.status_code, response.text, changes(before, after))
+            self._last = after
+        return response
