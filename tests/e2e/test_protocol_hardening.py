@@ -282,6 +282,28 @@ def test_oversized_login_form_is_refused_without_a_session(server: LiveServer) -
     assert_nothing_stored(before, row_counts(server))
 
 
+def test_rfc6750_3_1_oversized_userinfo_body_is_invalid_request(server: LiveServer) -> None:
+    """The UserInfo POST body is read with the forms' size cap: 400, not a whole read."""
+    response = httpx.post(
+        f"{server.base_url}/userinfo",
+        content=b"access_token=" + b"a" * 70_000,
+        headers={"content-type": FORM},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("path", ["/logout", "/account/login"])
+def test_oversized_page_forms_are_error_pages(server: LiveServer, path: str) -> None:
+    """RP-Initiated Logout and the account sign-in read their forms with the same cap."""
+    with browser(server) as web:
+        before = row_counts(server)
+        response = web.post(path, content=b"a=" + b"b" * 70_000, headers={"content-type": FORM})
+    assert_error_page(response)
+    assert_nothing_stored(before, row_counts(server))
+
+
 # -- RFC 8252 §7.3 / RFC 9700 §4.1.3: the loopback port exception is for native clients ---
 
 

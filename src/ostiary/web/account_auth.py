@@ -11,7 +11,7 @@ from starlette.responses import Response
 from ostiary.accounts import signin, throttle
 from ostiary.errors import OAuthError
 from ostiary.federation.sealing import client_secrets
-from ostiary.oauth.params import parse_params
+from ostiary.oauth.params import parse_params, read_body
 from ostiary.services import Services
 from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.repos.users import User
@@ -85,7 +85,7 @@ def csrf(request: Request) -> str:
 async def form_of(request: Request) -> dict[str, str] | Response:
     """The posted form of a signed-in person, or the error page when it is forged."""
     try:
-        form = parse_params(await request.body())
+        form = parse_params(await read_body(request.stream()))
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     cookie = request.cookies.get(SESSION_COOKIE, "")
@@ -127,7 +127,7 @@ def anonymous_page(
 
 async def anonymous_form(request: Request) -> dict[str, str] | Response:
     try:
-        form = parse_params(await request.body())
+        form = parse_params(await read_body(request.stream()))
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
     browser_id = Browser.browser_id(request)

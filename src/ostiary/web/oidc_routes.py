@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from ostiary.accounts import signin
 from ostiary.errors import OAuthError
-from ostiary.oauth.params import parse_params
+from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import id_token, logout, userinfo
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE, Browser
@@ -32,7 +32,7 @@ async def userinfo_endpoint(request: Request) -> Response:
         return Response(status_code=204, headers={**CORS, "Access-Control-Max-Age": "600"})
     services = _services(request)
     try:
-        body = await request.body() if request.method == "POST" else None
+        body = await _userinfo_body(request)
         token = userinfo.bearer_token(
             request.headers.get("authorization"), body, request.headers.get("content-type", "")
         )
@@ -50,13 +50,24 @@ async def userinfo_endpoint(request: Request) -> Response:
     return json_response(claims, headers={**NO_STORE, **CORS})
 
 
+async def _userinfo_body(request: Request) -> bytes | None:
+    """A POSTed body (RFC 6750 §2.2 form-encoded token), read with the forms' size cap."""
+    if request.method != "POST":
+        return None
+    try:
+        return await read_body(request.stream())
+    except OAuthError as exc:
+        # RFC 6750 §3.1: a malformed request is invalid_request, 400.
+        raise userinfo.BearerError(400, "invalid_request", exc.description) from None
+
+
 async def end_session(request: Request) -> Response:
     """OpenID Connect RP-Initiated Logout 1.0 §2-§3."""
     services = _services(request)
     browser: Browser = request.app.state.browser
     try:
         if request.method == "POST":
-            params = parse_params(await request.body())
+            params = parse_params(await read_body(request.stream()))
         else:
             params = parse_params(request.scope.get("query_string", b""))
     except OAuthError as exc:
