@@ -370,3 +370,22 @@ def test_stored_value_the_model_refuses_still_renders_rfc7644_3_9(
     # The whole list, with and without projection, still serves.
     for params in ({}, {"attributes": "userName"}, {"excludedAttributes": "emails"}):
         assert http.get("/Users", params={**params, "count": 200}).status_code == 200
+
+
+def test_surrogate_stored_before_the_fix_is_served_as_replacement_character(
+    server: LiveServer, http: httpx.Client
+) -> None:
+    """A record poisoned by an older release (only SQLite's JSON text can hold a lone
+    surrogate; PostgreSQL's jsonb refuses one) still lists, reads and has an ETag."""
+    if not server.settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL cannot store a lone surrogate")
+    made = http.post("/Users", json={"schemas": [USER_SCHEMA], "userName": unique("poison")})
+    assert made.status_code == 201, made.text
+    ident = made.json()["id"]
+    server.call(_store(ident, {"title": "a\ud800b"}, None))
+    one = http.get(f"/Users/{ident}")
+    assert one.status_code == 200, one.text
+    assert one.json()["title"] == "a\ufffdb"
+    assert one.headers["ETag"]
+    for params in ({"count": 200}, {"attributes": "title", "filter": f'id eq "{ident}"'}):
+        assert http.get("/Users", params=params).status_code == 200
