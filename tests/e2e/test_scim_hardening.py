@@ -389,3 +389,66 @@ def test_surrogate_stored_before_the_fix_is_served_as_replacement_character(
     assert one.headers["ETag"]
     for params in ({"count": 200}, {"attributes": "title", "filter": f'id eq "{ident}"'}):
         assert http.get("/Users", params=params).status_code == 200
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+PATCH_OP = b'{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": '
+USER_CORE = b'{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], '
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+OR_CHAIN = "userName%20eq%20%22a%22%20or%20" * 400
+# (name, method, path, raw body, extra headers): inputs a client controls, each a 4xx.
+ODD_REQUESTS: list[tuple[str, str, str, bytes | None, dict[str, str]]] = [
+    ("deep-nesting", "POST", "/Users", DEEP, {}),
+    ("deep-object", "POST", "/Groups", b'{"a":' * 5000 + b"1" + b"}" * 5000, {}),
+    ("nan", "POST", "/Users", b'{"userName": NaN}', {}),
+    ("huge-number", "POST", "/Users", b'{"userName": 1e999999}', {}),
+    ("not-json", "POST", "/Users", b"\xff\xfe\x00", {}),
+    ("form-type", "POST", "/Users", b"userName=x", FORM),
+    ("huge-string", "POST", "/Groups", b'{"displayName": "' + b"x" * 900_000 + b'"}', {}),
+    ("put-no-username", "PUT", "/Users/{user}", USER_CORE + b'"title": "t"}', {}),
+    (
+        "bad-patch-path",
+        "PATCH",
+        "/Users/{user}",
+        PATCH_OP + b'[{"op": "replace", "path": "emails[value eq \\"x\\"", "value": 1}]}',
+        {},
+    ),
+    ("patch-urn", "PATCH", "/Users/{user}", PATCH_OP + b'[{"op": "add", "path": "urn:x:y"}]}', {}),
+    ("wrong-types", "PUT", "/Groups/{group}", b'{"schemas": 5, "displayName": [1]}', {}),
+    (
+        "etag-garbage",
+        "PUT",
+        "/Users/{user}",
+        USER_CORE + b'"userName": "e"}',
+        {"If-Match": 'W/"' + "9" * 100 + '"'},
+    ),
+    ("long-id", "GET", "/Users/" + "a" * 5000, None, {}),
+    ("long-filter", "GET", "/Users?filter=" + OR_CHAIN + "id%20pr", None, {}),
+    ("filter-number", "GET", "/Users?filter=meta.created%20gt%201e400", None, {}),
+    ("filter-bigint", "GET", "/Groups?filter=displayName%20eq%20" + "9" * 400, None, {}),
+    ("sort-odd", "GET", "/Users?sortBy=urn:x:%FF&sortOrder=up", None, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers"),
+    [pytest.param(m, p, b, h, id=name) for name, m, p, b, h in ODD_REQUESTS],
+)
+def test_odd_requests_are_4xx_and_change_nothing_rfc7644_3_12(
+    server: LiveServer,
+    http: httpx.Client,
+    user_id: str,
+    group_id: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+) -> None:
+    watched = [user_id, group_id]
+    before = server.call(lambda s: snapshot(s, watched))
+    target = path.format(user=user_id, group=group_id)
+    response = http.request(method, target, content=body, headers=headers)
+    assert 400 <= response.status_code < 500, response.text[:500]
+    assert response.json()["schemas"] == [ERROR_SCHEMA]
+    after = server.call(lambda s: snapshot(s, watched))
+    assert before == after, changes(before, after)
