@@ -334,6 +334,8 @@ def test_rfc9110_15_6_4_postgres_restart_under_load(
         stop.set()
         load.join(timeout=60)
         assert not load.is_alive()
+        if outcomes.bad or outcomes.after_recovery_failures:
+            print(server.stderr)  # shown with the failure: what the server logged
         assert not outcomes.bad, outcomes.bad
         # No 500, and once PostgreSQL accepted connections again, no request failed.
         assert set(outcomes.statuses) <= {200, 503}, outcomes.statuses

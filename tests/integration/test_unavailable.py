@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ostiary.storage.engine import create_engine
-from ostiary.storage.errors import describe, is_database_error, is_unavailable
+from ostiary.storage.errors import describe, is_database_error, is_unavailable, unsent
 from ostiary.storage.repos import _driver
 from ostiary.storage.repos._driver import Driver
 from tests.conftest import PG_ADMIN_DSN, free_port
@@ -55,6 +55,10 @@ def _raised_from(outer: BaseException, cause: BaseException) -> BaseException:
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.ConnectionFailureError("connection failure"),
         asyncpg.InterfaceError("connection is closed"),
+        # The server's FATAL read on an idle connection before its socket closed.
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
         ConnectionRefusedError(111, "Connection refused"),
         ConnectionResetError(104, "Connection reset by peer"),
         BrokenPipeError(32, "Broken pipe"),
@@ -80,6 +84,7 @@ def test_rfc9110_15_6_4_unavailable_driver_errors(exc: BaseException) -> None:
         asyncpg.SerializationError("could not serialize access"),
         sqlite3.IntegrityError("UNIQUE constraint failed: users.username"),
         ValueError("not a database error"),
+        asyncpg.exceptions.InternalClientError("unexpected message type"),
         # An outbound HTTP call that could not connect is no database outage.
         _raised_from(httpx.ConnectError("upstream down"), ConnectionRefusedError(111, "refused")),
     ],
@@ -87,6 +92,21 @@ def test_rfc9110_15_6_4_unavailable_driver_errors(exc: BaseException) -> None:
 )
 def test_errors_of_the_request_are_not_unavailability(exc: BaseException) -> None:
     assert not is_unavailable(exc)
+
+
+@pytest.mark.parametrize(
+    ("exc", "sent"),
+    [
+        (asyncpg.InterfaceError("connection is closed"), False),
+        (asyncpg.exceptions.InternalClientError("cannot switch to state 12; x"), False),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle"), True),
+        (asyncpg.AdminShutdownError("terminating connection"), True),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_only_errors_raised_before_sending_count_as_unsent(exc: BaseException, sent: bool) -> None:
+    """A write may go again only when asyncpg refused it before writing a byte."""
+    assert unsent(exc) is not sent
 
 
 async def test_refused_connection_is_unavailable(database_url: str) -> None:

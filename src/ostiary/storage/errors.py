@@ -52,6 +52,9 @@ _UNAVAILABLE_ERRNOS = frozenset(
 _SQLITE_BUSY = frozenset({5, 6})
 # asyncpg's own messages for a connection that is gone (no SQLSTATE on these).
 _ASYNCPG_GONE = ("connection is closed", "connection was closed", "underlying connection is closed")
+# asyncpg's protocol refusing to start a statement: the server's FATAL (57P01 at a restart)
+# arrived on the idle connection and put the protocol out of step before its socket closed.
+_ASYNCPG_BROKEN = ("cannot switch to state", "not connected")
 
 
 _DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3.")
@@ -98,6 +101,8 @@ def _one_unavailable(exc: BaseException) -> bool:
         return code.startswith(_UNAVAILABLE_CLASSES) or code in _UNAVAILABLE_CODES
     if isinstance(exc, asyncpg.InterfaceError):
         return any(text in str(exc) for text in _ASYNCPG_GONE)
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return str(exc).startswith(_ASYNCPG_BROKEN)
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
         return isinstance(code, int) and code & 0xFF in _SQLITE_BUSY
@@ -107,6 +112,16 @@ def _one_unavailable(exc: BaseException) -> bool:
         # asyncio's create_connection to several addresses: "Multiple exceptions: [Errno
         # 111] Connect call failed ..." is an OSError without an errno.
         return exc.errno in _UNAVAILABLE_ERRNOS or "Connect call failed" in str(exc)
+    return False
+
+
+def unsent(exc: BaseException) -> bool:
+    """asyncpg refused the statement before writing any of it: the connection was known
+    to be closed, or its protocol was out of step. Sending it again cannot run it twice."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        return str(exc) == "connection is closed"
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return str(exc).startswith(_ASYNCPG_BROKEN)
     return False
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
-from ostiary.storage.errors import is_unavailable
+from ostiary.storage.errors import is_unavailable, unsent
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -172,14 +172,15 @@ class _Postgres:
         """Return with a fresh connection in place if ``sql`` may be sent again after
         ``exc``; otherwise raise ``exc``."""
         lease = self._lease
-        if (
-            lease is None
-            or self._retried
-            or self._in_block
-            or not is_unavailable(exc)
-            or not (_unsent(exc) or _is_read(sql))
-        ):
-            raise exc
+        known = is_unavailable(exc)
+        if not known and not self._conn.is_closed():
+            raise exc  # an error of the statement, not of the connection
+        if lease is None or self._retried or self._in_block or not (unsent(exc) or _is_read(sql)):
+            if known:
+                raise exc
+            # Whatever asyncpg called it, the statement failed on a connection that is
+            # gone now: a lost connection, answered as the database being unavailable.
+            raise asyncpg.ConnectionDoesNotExistError("the connection was lost") from exc
         self._retried = True
         self._conn = (await lease.replace()).driver_connection
 
@@ -201,12 +202,6 @@ class _PgTransaction:
     async def __aexit__(self, *exc: Any) -> None:
         self._owner._in_block = False
         await self._tx.__aexit__(*exc)
-
-
-def _unsent(exc: BaseException) -> bool:
-    """asyncpg checks the connection before sending anything: this error means the
-    statement never left the process."""
-    return isinstance(exc, asyncpg.InterfaceError) and str(exc) == "connection is closed"
 
 
 def _is_read(sql: str) -> bool:
