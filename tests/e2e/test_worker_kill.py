@@ -145,6 +145,19 @@ def wait_for_workers(server: ServerProcess, gone: int, timeout: float = 15) -> l
     raise AssertionError(f"uvicorn did not replace worker {gone}: {_children(server.proc.pid)}")
 
 
+def reach_every_worker(server: ServerProcess, timeout: float = 30) -> dict[int, httpx.Client]:
+    """A connection to each worker, once the replacement has finished starting up (it
+    accepts connections only then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return connection_per_worker(server)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_sigkill_of_a_worker_under_refresh_load(
     cluster: tuple[ServerProcess, dict[str, str]], database_url: str, tmp_path: Path
 ) -> None:
@@ -188,7 +201,7 @@ def test_sigkill_of_a_worker_under_refresh_load(
     # Each live family's newest token works, on every worker, the replacement included.
     held = [i for i in range(FAMILIES) if i not in load.revoked]
     assert held, "every family was revoked"
-    connections = connection_per_worker(server)
+    connections = reach_every_worker(server)
     try:
         # Every worker now running, the replacement included (uvicorn may have replaced
         # it again if a health check timed out on a busy machine: any replacement counts).
