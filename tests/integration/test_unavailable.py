@@ -11,6 +11,7 @@ made to send them on demand (57P02, 57P03, 53300).
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sqlite3
 import uuid
@@ -20,6 +21,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -348,3 +351,45 @@ def test_a_database_error_in_the_context_of_another_is_redacted_too(
             log.exception("failed")
     assert SECRET not in caplog.text
     assert "UniqueViolationError" in caplog.text and "(message withheld)" in caplog.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789@._-", min_size=10, max_size=40),
+    how=st.sampled_from(["exception", "argument", "message", "context"]),
+)
+def test_no_value_in_any_logged_database_error(value: str, how: str) -> None:
+    """Whatever the value and however the error is logged, the line never holds it."""
+    value = "v" + value  # never a word the redacted line itself holds
+    driver_error = asyncpg.UniqueViolationError(
+        f'duplicate key value violates unique constraint "users_email_key" ({value})'
+    )
+    driver_error.detail = f"Key (email)=({value}) already exists."  # type: ignore[attr-defined]
+    wrapped = sa_exc.IntegrityError(f"INSERT ... '{value}'", {"email": value}, driver_error)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    log = logging.getLogger("ostiary.test.hypothesis")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        try:
+            try:
+                raise wrapped from driver_error
+            except sa_exc.IntegrityError:
+                if how == "context":
+                    raise KeyError(value) from None
+                raise
+        except Exception as exc:
+            if how == "context":
+                exc.__suppress_context__ = False
+                log.exception("failed")
+            elif how == "exception":
+                log.exception("failed")
+            elif how == "argument":
+                log.warning("failed: %s / %r", exc, exc)
+            else:
+                log.error(exc)
+    finally:
+        log.removeHandler(handler)
+    assert value not in stream.getvalue()
+    assert "23505" in stream.getvalue()
