@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import zlib
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -187,8 +187,8 @@ def test_awkward_values_in_bodies_queries_and_paths(
     headers = {**admin_headers, "Content-Type": "application/json"}
     with httpx.Client(timeout=10) as http:
         response = unchanged(lambda: http.request(method, target, content=content, headers=headers))
-    # A line break in the path stops Starlette's Mount pattern (".*"): the parent app
-    # answers a plain 404 before the admin API sees the request.
-    if response.status_code >= 400 and not {"\n", "\r"} & set(unquote(path)):
+    # A line break in the path stops Starlette's Mount pattern (".*"): the parent app's
+    # 404 still answers with a problem.
+    if response.status_code >= 400:
         problem = response.headers["content-type"].startswith("application/problem+json")
         assert problem, response.text

@@ -122,3 +122,11 @@ def test_valid_json_reaches_the_handlers_unchanged(http: httpx.Client) -> None:
     assert made.json()["username"] == name
     broken = http.post("/users", content=b"{", headers={"Content-Type": "application/json"})
     assert broken.status_code == 422, broken.text
+
+
+def test_line_break_in_the_path_is_a_problem_404_rfc9457(http: httpx.Client) -> None:
+    """Starlette's mount stops at a line break; the parent's 404 is still a problem."""
+    response = http.get("/users/a%0Ab")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 404

@@ -452,3 +452,14 @@ def test_odd_requests_are_4xx_and_change_nothing_rfc7644_3_12(
     assert response.json()["schemas"] == [ERROR_SCHEMA]
     after = server.call(lambda s: snapshot(s, watched))
     assert before == after, changes(before, after)
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+def test_line_break_in_the_path_is_a_scim_404_rfc7644_3_12(
+    http: httpx.Client, resource: str
+) -> None:
+    """Starlette's mount stops at a line break; the parent's 404 keeps SCIM's shape."""
+    response = http.get(f"/{resource}/a%0Ab")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/scim+json")
+    assert response.json()["status"] == "404"

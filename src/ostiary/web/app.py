@@ -10,13 +10,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ostiary import retention
+from ostiary.admin import problems
 from ostiary.admin.api import create_admin_api
+from ostiary.admin.problems import problem_response
 from ostiary.scim.asgi import create_scim_app
+from ostiary.scim.errors import ScimError
+from ostiary.scim.request_parts import error_response as scim_error
 from ostiary.services import Services, build_services
 from ostiary.settings import Settings
 from ostiary.web import (
@@ -34,6 +41,9 @@ from ostiary.web.token_routes import MachineEndpoints
 from ostiary.web.unavailable import DatabaseUnavailable
 
 log = logging.getLogger("ostiary")
+
+ADMIN_PREFIX = "/admin/api/v1"
+SCIM_PREFIX = "/scim/v2"
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -79,8 +89,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/demo", demo.demo_page, methods=["GET"]),
         *account_routes.routes,
         *federation_routes.routes,
-        Mount("/admin/api/v1", app=create_admin_api()),
-        Mount("/scim/v2", app=create_scim_app()),
+        Mount(ADMIN_PREFIX, app=create_admin_api()),
+        Mount(SCIM_PREFIX, app=create_scim_app()),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     # Token, revocation, introspection, JWKS and metadata are answered before the router
@@ -93,6 +103,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        exception_handlers={404: _not_found},
         # DatabaseUnavailable first (outermost): a database outage is a 503 on every path.
         middleware=[
             Middleware(DatabaseUnavailable),
@@ -101,6 +112,20 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Middleware(MachineEndpoints, pages=pages),
         ],
     )
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """A path under a mounted API that its mount did not take (Starlette's mount pattern
+    stops at a line break) still gets that API's error shape: SCIM's (RFC 7644 §3.12) or
+    a problem (RFC 9457)."""
+    path = request.url.path
+    if path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/"):
+        return scim_error(ScimError(404, "no such endpoint"))
+    if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        return problem_response(problems.not_found("endpoint"))
+    if isinstance(exc, HTTPException):
+        return PlainTextResponse(exc.detail, status_code=404, headers=exc.headers)
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 def _announce_demo(credentials: demo.DemoCredentials) -> None:
