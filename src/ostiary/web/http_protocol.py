@@ -6,11 +6,13 @@ as long as it likes (slowloris). Here the headers must be complete ``header_time
 seconds after the connection opens (or after the first byte of a later request on a
 reused connection), and the body ``body_timeout`` seconds after the headers; past a
 deadline the client gets 408 and the connection is closed (RFC 9110 §15.5.9). The
-deadlines are totals, not idle gaps, so trickling bytes does not extend them.
+deadlines are totals, not idle gaps, so trickling bytes does not extend them. One sweep
+per event loop checks them, ten times per the shorter deadline and at most once a second,
+so a connection is closed at most that much after its deadline.
 
-The request line and headers together may not exceed ``max_header_size`` bytes (431,
-RFC 6585 §5). A request whose body arrives with its headers (most requests) never arms the body
-deadline: it is armed only when a read ends with the body still incomplete.
+A request whose body arrives with its headers (most requests) never starts the body
+deadline: it starts only when a read ends with the body still incomplete. The request
+line and headers together may not exceed ``max_header_size`` bytes (431, RFC 6585 §5).
 """
 
 from __future__ import annotations
@@ -39,6 +41,43 @@ _TOO_LARGE_RESPONSE = _closing_answer(
 _TIMEOUT_RESPONSE = _closing_answer(b"408 Request Timeout", b"request not sent in time")
 
 
+class _Sweeper:
+    """One per event loop: every ``interval`` seconds, expires the connections of that loop
+    whose deadline has passed. A deadline is then a float written per request, not a timer
+    armed and cancelled per request (the cheapest paths answer in tens of microseconds)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self.loop = loop
+        self.interval = interval
+        self.live: set[TimedHttpToolsProtocol] = set()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: TimedHttpToolsProtocol) -> None:
+        self.live.add(protocol)
+        self.interval = min(self.interval, protocol.sweep_interval())
+        if self._handle is None:
+            self._handle = self.loop.call_later(self.interval, self._sweep)
+
+    def discard(self, protocol: TimedHttpToolsProtocol) -> None:
+        self.live.discard(protocol)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for protocol in [p for p in self.live if 0.0 < p.deadline <= now]:
+            protocol.expire()
+        if self.live:
+            self._handle = self.loop.call_later(self.interval, self._sweep)
+        else:
+            # Quiet when no connection is open; the next connection makes a new sweeper
+            # (and a finished loop is not kept alive by this module).
+            self._handle = None
+            if _sweepers.get(self.loop) is self:
+                del _sweepers[self.loop]
+
+
+_sweepers: dict[asyncio.AbstractEventLoop, _Sweeper] = {}
+
+
 class TimedHttpToolsProtocol(HttpToolsProtocol):
     """``HttpToolsProtocol`` with a header deadline and a body deadline."""
 
@@ -48,18 +87,31 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
+        # When this connection expires, on the loop's clock (0: no deadline running).
+        self.deadline = 0.0
         # Between a request's first byte and the end of its headers.
         self._in_headers = False
         # Bytes read since the request began, while its head is incomplete.
         self._head_bytes = 0
 
+    @classmethod
+    def sweep_interval(cls) -> float:
+        """Deadlines are checked this often: a tenth of the shorter, at most once a second."""
+        return min(1.0, cls.header_timeout / 10, cls.body_timeout / 10)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.header_timeout)
+        sweeper = _sweepers.get(self.loop)
+        if sweeper is None:
+            sweeper = _sweepers[self.loop] = _Sweeper(self.loop, self.sweep_interval())
+        sweeper.add(self)
+        self.deadline = self.loop.time() + self.header_timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self.deadline = 0.0
+        sweeper = _sweepers.get(self.loop)
+        if sweeper is not None:
+            sweeper.discard(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -69,56 +121,46 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
             # could send an endless head within the deadline (RFC 6585 §5).
             self._head_bytes += len(data)
             if self._head_bytes > self.max_header_size and not self.transport.is_closing():
-                self._disarm()
+                self.deadline = 0.0
                 self.transport.write(_TOO_LARGE_RESPONSE)
                 self.transport.close()
             return
         cycle = self.cycle
         if (
-            self._deadline is None
-            and not self._in_headers
+            self.deadline == 0.0
             and cycle is not None
             and cycle.more_body
             and not cycle.response_complete
             and not self.transport.is_closing()
         ):
-            self._arm(self.body_timeout)
+            self.deadline = self.loop.time() + self.body_timeout
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
         self._head_bytes = 0
         # A new connection's deadline runs from its start; a reused one's from this byte.
-        if self._deadline is None:
-            self._arm(self.header_timeout)
+        if self.deadline == 0.0:
+            self.deadline = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
-        self._disarm()
+        self.deadline = 0.0
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self.deadline = 0.0
         super().on_message_complete()
 
-    def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._expired)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
-        self._deadline = None
+    def expire(self) -> None:
+        """The deadline has passed: 408 for a request begun and not answered, then close."""
+        self.deadline = 0.0
         transport = self.transport
         if transport.is_closing():
             return
         cycle = self.cycle
         waiting_for_body = not self._in_headers and cycle is not None and cycle.more_body
-        # A request begun and not yet answered gets its 408; a connection that never
-        # sent a byte is just closed.
+        # A connection that never sent a byte is just closed.
         if self._in_headers or (
             waiting_for_body and cycle is not None and not cycle.response_started
         ):
