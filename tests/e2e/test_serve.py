@@ -48,6 +48,15 @@ def sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()
 
 
+def sqlite_env(tmp_path: Path, port: int) -> dict[str, str]:
+    """A server's environment: a SQLite file in ``tmp_path``, a loopback http issuer."""
+    return clean_env(
+        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}",
+        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
+        OSTIARY_SECRET_KEY=SECRET_KEY,
+    )
+
+
 def ostiary(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(OSTIARY), *args],
@@ -111,11 +120,7 @@ def test_serve_without_secret_key_exits_1_naming_OSTIARY_SECRET_KEY(tmp_path: Pa
 def test_serve_refuses_an_http_issuer_on_a_non_loopback_address(tmp_path: Path, host: str) -> None:
     """RFC 9700 §2.6 / RFC 6749 §3.1: TLS for every endpoint; http is for one machine only."""
     db = tmp_path / "ostiary.db"
-    env = clean_env(
-        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        OSTIARY_ISSUER="http://127.0.0.1:8080",
-        OSTIARY_SECRET_KEY=SECRET_KEY,
-    )
+    env = sqlite_env(tmp_path, 8080)
     result = ostiary(env, tmp_path, "serve", "--host", host, "--port", str(free_port()))
     assert result.returncode == 1
     assert "refusing to serve the http issuer" in result.stderr
@@ -128,11 +133,7 @@ def test_serve_insecure_http_on_all_interfaces_starts_with_a_warning(
     tmp_path: Path, servers: Servers
 ) -> None:
     port = free_port()
-    env = clean_env(
-        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}",
-        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
-        OSTIARY_SECRET_KEY=SECRET_KEY,
-    )
+    env = sqlite_env(tmp_path, port)
     server = servers.start("--host", "0.0.0.0", "--insecure-http", port=port, env=env, cwd=tmp_path)
     assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
     server.stop_cleanly()
@@ -144,11 +145,7 @@ def test_keys_rotate_before_first_serve_still_leaves_a_signing_key(
 ) -> None:
     """CLI contract: serve generates keys "if none" sign; a started server can issue tokens."""
     port = free_port()
-    env = clean_env(
-        OSTIARY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}",
-        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
-        OSTIARY_SECRET_KEY=SECRET_KEY,
-    )
+    env = sqlite_env(tmp_path, port)
     assert ostiary(env, tmp_path, "keys", "rotate").returncode == 0  # publish_ahead 300 s
     created = ostiary(
         env,

@@ -4,40 +4,12 @@ unique whatever its case), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 from sqlalchemy import func, insert, select
 
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.storage.tables import scim_user_emails, scim_users, users
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-async def _pg(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        return
-    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_0006_backfills_scim_rows_oldest_name_wins(empty_database: str) -> None:

@@ -5,12 +5,7 @@ sign in again; a name the rule refuses, or a key another account holds, is left 
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import asyncpg
-import pytest
 from sqlalchemy import insert, select
 
 from ostiary.storage.engine import create_engine
@@ -18,7 +13,6 @@ from ostiary.storage.migrate import upgrade
 from ostiary.storage.repos.users import UserRepository
 from ostiary.storage.tables import scim_users, users
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FULL_WIDTH_ABC = "\uff21\uff22\uff23"
 FULL_WIDTH_XYZ = "\uff38\uff39\uff3a"
 
@@ -30,27 +24,6 @@ ROWS = [
     ("u4", FULL_WIDTH_XYZ, FULL_WIDTH_XYZ.lower()),  # "xyz" is u5's: kept
     ("u5", "xyz", "xyz"),
 ]
-
-
-async def _pg(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        return
-    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_0009_rewrites_comparison_keys_the_rule_changes(empty_database: str) -> None:
