@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from http import HTTPStatus
 from typing import Any
 
-import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ostiary.storage.errors import RETRY_AFTER, describe, is_unavailable
+from ostiary.storage.errors import OUTAGE_CANDIDATES, RETRY_AFTER, describe, is_unavailable
 
 log = logging.getLogger("ostiary.admin")
 
@@ -158,13 +156,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
-    for database_error in (
-        SQLAlchemyError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        sqlite3.Error,
-        OSError,
-    ):
+    for database_error in OUTAGE_CANDIDATES:
         app.add_exception_handler(database_error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)
 

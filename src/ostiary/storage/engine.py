@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -37,6 +37,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     event.listen(engine.sync_engine, "checkout", _drop_closed)
     return engine
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database; raises what the driver raises when it cannot."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

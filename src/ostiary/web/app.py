@@ -37,13 +37,11 @@ from ostiary.web import (
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
 from ostiary.web.rate_limits import RateLimits
+from ostiary.web.surfaces import ADMIN_PREFIX, SCIM_PREFIX, surface_of
 from ostiary.web.token_routes import MachineEndpoints
 from ostiary.web.unavailable import DatabaseUnavailable
 
 log = logging.getLogger("ostiary")
-
-ADMIN_PREFIX = "/admin/api/v1"
-SCIM_PREFIX = "/scim/v2"
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -118,10 +116,10 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     """A path under a mounted API that its mount did not take (Starlette's mount pattern
     stops at a line break) still gets that API's error shape: SCIM's (RFC 7644 §3.12) or
     a problem (RFC 9457)."""
-    path = request.url.path
-    if path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/"):
+    surface = surface_of(request.url.path)
+    if surface == "scim":
         return scim_error(ScimError(404, "no such endpoint"))
-    if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+    if surface == "admin":
         return problem_response(problems.not_found("endpoint"))
     if isinstance(exc, HTTPException):
         return PlainTextResponse(exc.detail, status_code=404, headers=exc.headers)

@@ -18,24 +18,19 @@ from ostiary.scim.errors import unavailable as scim_unavailable
 from ostiary.scim.request_parts import error_response as scim_error_response
 from ostiary.storage.errors import is_unavailable
 from ostiary.web.responses import log_unavailable, oauth_error, unavailable_error, unavailable_page
-
-ADMIN = "/admin/api/"
-SCIM = "/scim/v2"
-# Paths a program calls, answered with RFC 6749 §5.2 JSON; the rest are pages.
-MACHINE = frozenset(
-    {"/token", "/revoke", "/introspect", "/jwks.json", "/userinfo", "/revocations", "/health"}
-)
+from ostiary.web.surfaces import surface_of
 
 
 def unavailable_response(path: str) -> Response:
     """503 with Retry-After in the error shape of the surface ``path`` belongs to."""
-    if path.startswith(ADMIN):
+    surface = surface_of(path)
+    if surface == "admin":
         # RFC 9457 problem details.
         return problem_response(admin_unavailable())
-    if path == SCIM or path.startswith(SCIM + "/"):
+    if surface == "scim":
         # RFC 7644 §3.12: the error's status is the HTTP status.
         return scim_error_response(scim_unavailable())
-    if path in MACHINE or path.startswith("/.well-known/"):
+    if surface == "machine":
         return oauth_error(unavailable_error())
     return unavailable_page()
 

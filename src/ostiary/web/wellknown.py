@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.services import Services
+from ostiary.storage.engine import ping
 from ostiary.storage.errors import RETRY_AFTER, is_unavailable
 from ostiary.web.responses import log_unavailable
 
@@ -18,8 +18,7 @@ async def health(request: Request) -> Response:
     while it cannot, so a load balancer sends the traffic elsewhere meanwhile."""
     services: Services = request.app.state.services
     try:
-        async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(services.engine)
     except Exception as exc:
         if not is_unavailable(exc):
             raise
