@@ -7,6 +7,7 @@ stops every process it started with SIGTERM, then SIGKILL.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -169,3 +170,18 @@ class Servers:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+def cli_json(env: dict[str, str], *args: str) -> dict[str, object]:
+    """``ostiary ARGS --json`` in ``env``: its one JSON document (the command must succeed)."""
+    done = subprocess.run(
+        [str(OSTIARY), *args, "--json"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +32,8 @@ from tests.conftest import (
 )
 from tests.e2e.helpers import make_client
 from tests.e2e.private_postgres import PrivatePostgres, private_postgres
-from tests.e2e.processes import OSTIARY, Servers, clean_env
+from tests.e2e.processes import Servers, clean_env
+from tests.e2e.processes import cli_json as cli
 
 
 @pytest.fixture(scope="module")
@@ -233,22 +233,6 @@ class Outcomes:
                 self.after_recovery_failures.append(f"{where}: {response.text}")
         elif status != 200:
             self.bad.append(f"{where}: {status} {response.text}")
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, object]:
-    import json
-
-    done = subprocess.run(
-        [str(OSTIARY), *args, "--json"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 async def _load(

@@ -15,45 +15,24 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from ostiary.storage.engine import create_engine
-from tests.conftest import SECRET_KEY, free_port
-from tests.e2e.processes import ServerProcess, Servers, clean_env
+from tests.e2e.conftest import WORKERS
+from tests.e2e.processes import ServerProcess
+from tests.e2e.processes import cli_json as cli
 from tests.e2e.test_workers import (
-    WORKERS,
     _children,
     _socket_inodes,
-    cli,
     close_all,
     connection_per_worker,
 )
 
 FAMILIES = 8
-
-
-@pytest.fixture
-def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    port = free_port()
-    env = clean_env(
-        OSTIARY_DATABASE_URL=database_url,
-        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
-        OSTIARY_SECRET_KEY=SECRET_KEY,
-        OSTIARY_LOCKOUT__ACCOUNT_THRESHOLD="100000",
-        OSTIARY_LOCKOUT__IP_THRESHOLD="100000",
-    )
-    pool = Servers()
-    try:
-        server = pool.start("--workers", str(WORKERS), port=port, env=env, cwd=tmp_path)
-        yield server, env
-    finally:
-        pool.stop_all()
 
 
 @dataclass

@@ -9,17 +9,13 @@ revoked access token is inactive on each worker.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from ostiary.cli.dev import REDIRECT_URI as SEEDED_REDIRECT_URI
-from tests.conftest import SECRET_KEY, free_port
+from tests.e2e.conftest import WORKERS
 from tests.e2e.helpers import (
     RegisteredClient,
     authorize_params,
@@ -29,45 +25,8 @@ from tests.e2e.helpers import (
     query_of,
     redeem_code,
 )
-from tests.e2e.processes import OSTIARY, ServerProcess, Servers, clean_env
-
-WORKERS = 2
-
-
-@pytest.fixture
-def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
-    port = free_port()
-    env = clean_env(
-        OSTIARY_DATABASE_URL=database_url,
-        OSTIARY_ISSUER=f"http://127.0.0.1:{port}",
-        OSTIARY_SECRET_KEY=SECRET_KEY,
-        # An hour: only the invalidation channel, never expiry, can explain a refusal.
-        OSTIARY_CACHE__CLIENT_TTL="3600",
-        # The database is shared with the rest of the run: this test's deliberate failed
-        # client authentications must not lock 127.0.0.1 out of every other server on it.
-        OSTIARY_LOCKOUT__ACCOUNT_THRESHOLD="100000",
-        OSTIARY_LOCKOUT__IP_THRESHOLD="100000",
-    )
-    pool = Servers()
-    try:
-        server = pool.start("--workers", str(WORKERS), port=port, env=env, cwd=tmp_path)
-        yield server, env
-    finally:
-        pool.stop_all()
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [str(OSTIARY), *args, "--json"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+from tests.e2e.processes import ServerProcess
+from tests.e2e.processes import cli_json as cli
 
 
 def _children(pid: int) -> list[int]:
