@@ -32,7 +32,19 @@ def no_passwords(database_url: str) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+def servers() -> Iterator[Servers]:
+    """Starts ``ostiary serve`` processes; every one is stopped at the end of the test."""
+    pool = Servers()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture
+def cluster(
+    database_url: str, tmp_path: Path, servers: Servers
+) -> tuple[ServerProcess, dict[str, str]]:
     """``ostiary serve --workers 2`` on the run's database, and its environment."""
     port = free_port()
     env = clean_env(
@@ -46,9 +58,5 @@ def cluster(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProcess, 
         OSTIARY_LOCKOUT__ACCOUNT_THRESHOLD="100000",
         OSTIARY_LOCKOUT__IP_THRESHOLD="100000",
     )
-    pool = Servers()
-    try:
-        server = pool.start("--workers", str(WORKERS), port=port, env=env, cwd=tmp_path)
-        yield server, env
-    finally:
-        pool.stop_all()
+    server = servers.start("--workers", str(WORKERS), port=port, env=env, cwd=tmp_path)
+    return server, env

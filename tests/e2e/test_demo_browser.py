@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,6 @@ SHOWS_NEW_REFRESH_TOKEN = """(previous) => {
     return false;
   }
 }"""
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    pool = Servers()
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def shown_json(page: Page, element_id: str) -> dict[str, object]:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
@@ -45,15 +44,6 @@ def settle_window() -> None:
     left = DAY - clock.now() % DAY
     if left < 60:
         time.sleep(left + 1)
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    pool = Servers()
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def limited_server(servers: Servers, database_url: str, cwd: Path, **env: str) -> ServerProcess:

@@ -16,7 +16,6 @@ import secrets
 import sqlite3
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,15 +31,6 @@ from tests.e2e.helpers import csrf_of, login_page, query_of
 from tests.e2e.processes import OSTIARY, DemoCredentials, Servers, clean_env
 
 DEMO_SCOPE = " ".join(DEMO_SCOPES)
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    pool = Servers()
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def sqlite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -8,7 +8,6 @@ client must never choose its own address by sending the header.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,15 +17,6 @@ from ostiary.settings import Settings
 from tests.conftest import SECRET_KEY, free_port, unique
 from tests.e2e.processes import Servers, clean_env
 from tests.e2e.test_serve import ostiary
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    pool = Servers()
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def _failed_login_ip(servers: Servers, tmp_path: Path, **settings: str) -> str | None:
