@@ -13,13 +13,11 @@ problem listing the error) clients already rely on.
 from __future__ import annotations
 
 import email.message
-from typing import Any
 
-import orjson
 from starlette.types import Message, Receive, Scope
 
+from ostiary import strict_json
 from ostiary.admin.problems import Problem
-from ostiary.scim.json_input import holds_nul
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -40,14 +38,10 @@ def _read_as_json(scope: Scope) -> bool:
 def check(body: bytes) -> None:
     """Raise a 400 Problem for JSON text that holds invalid Unicode or a NUL."""
     try:
-        parsed: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        message = str(exc)
-        if "surrogate" in message or "UTF-8" in message:
-            raise Problem(400, f"the body is not valid UTF-8 JSON: {message}") from None
-        return
-    if holds_nul(parsed):
-        raise Problem(400, "strings in the body must not contain NUL characters")
+        strict_json.loads(body)
+    except strict_json.InvalidJson as exc:
+        if exc.unicode:
+            raise Problem(400, f"the body is not valid UTF-8 JSON: {exc.reason}") from None
 
 
 async def checked_receive(scope: Scope, receive: Receive) -> Receive:

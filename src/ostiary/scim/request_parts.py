@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ostiary.scim import json_input
+from ostiary import strict_json as json_input
 from ostiary.scim.errors import MEDIA_TYPE, ScimError, not_found
 from ostiary.scim.listing import ListQuery, list_query
 from ostiary.scim.resource_type import REGISTRY, Loaded, ResourceType

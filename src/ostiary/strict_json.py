@@ -1,4 +1,4 @@
-"""The one JSON reader for SCIM: request bodies and filter string literals.
+"""The one strict JSON reader: SCIM bodies and filter literals, and the admin API's bodies.
 
 RFC 8259 §8.1-8.2: JSON text is UTF-8 and its strings are Unicode. An escaped lone
 surrogate (``"\\ud800"``) names no character; the standard library's ``json`` hands it
