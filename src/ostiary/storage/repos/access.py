@@ -139,9 +139,12 @@ class AccessRepository:
 
     # -- groups --------------------------------------------------------------------------
 
-    async def create_group(self, name: str, external_id: str | None = None) -> Group:
+    async def create_group(
+        self, name: str, external_id: str | None = None, *, group_id: str | None = None
+    ) -> Group:
+        """A new group; ``group_id`` is chosen only when an import restores one."""
         now = clock.now()
-        group = Group(str(uuid.uuid4()), name, external_id, now, now)
+        group = Group(group_id or str(uuid.uuid4()), name, external_id, now, now)
         await self._insert(
             groups,
             f"group {name!r} exists",

@@ -105,13 +105,16 @@ class UserRepository:
         phone_number: str | None = None,
         phone_number_verified: bool = False,
         profile: dict[str, Any] | None = None,
+        user_id: str | None = None,
     ) -> User:
+        """A new account; ``user_id`` (its ``sub``) is chosen only when an import restores
+        one, otherwise a random UUID."""
         # Each door checks first and answers in its own words; this is the backstop.
         username = identifiers.username(username)
         email = identifiers.email(email) if email is not None else None
         ts = clock.now()
         values = {
-            "id": str(uuid.uuid4()),
+            "id": user_id or str(uuid.uuid4()),
             "username": username,
             "email": email,
             "password_hash": password_hash,
