@@ -402,15 +402,26 @@ class _TomlSource(PydanticBaseSettingsSource):
             raise SettingsError(f"OSTIARY_CONFIG ({path}): {exc}") from exc
 
 
+# What pydantic puts before a validator's own message: the message alone is the answer.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _problem(error: Any) -> str:
+    """One invalid value: the variable it came from and why, in our validator's words."""
+    message = str(error["msg"])
+    for prefix in _PYDANTIC_PREFIXES:
+        message = message.removeprefix(prefix)
+    if not error["loc"]:
+        return message  # a rule over several settings names them in its message
+    return "OSTIARY_" + "__".join(str(p) for p in error["loc"]).upper() + ": " + message
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation errors into one message naming each setting."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = "OSTIARY_" + "__".join(str(p) for p in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg']}")
+        problems = [_problem(error) for error in exc.errors()]
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
     except SourceError as exc:
         # e.g. OSTIARY_TOKENS='not json': name the variable pydantic-settings could not parse.
