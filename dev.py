@@ -46,7 +46,7 @@ def _ensure_env(extras: str) -> None:
 
 
 def demo(args: list[str]) -> int:
-    _ensure_env("")
+    _ensure_env("[server,postgres,redis]")
     os.execv(str(BIN / "ostiary"), [str(BIN / "ostiary"), "serve", "--demo", *args])
     return 0  # not reached
 
@@ -61,7 +61,7 @@ def _parallel(args: list[str]) -> list[str]:
 
 
 def test(args: list[str]) -> int:
-    _ensure_env("[dev]")
+    _ensure_env("[all,dev]")
     steps = [
         [str(BIN / "ruff"), "check", "src", "tests", "bench", "dev.py"],
         [str(BIN / "ruff"), "format", "--check", "src", "tests", "bench", "dev.py"],
