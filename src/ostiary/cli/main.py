@@ -7,7 +7,21 @@ import logging
 import sys
 
 from ostiary import __version__
-from ostiary.cli import admin, audit, clients, db, groups, keys, purge, roles, scopes, serve, users
+from ostiary.cli import (
+    admin,
+    audit,
+    backup,
+    clients,
+    db,
+    groups,
+    keys,
+    purge,
+    roles,
+    scopes,
+    serve,
+    state,
+    users,
+)
 from ostiary.cli import dev as dev_tools
 from ostiary.cli import gateway as gateway_cli
 from ostiary.cli import providers as providers_cli
@@ -19,7 +33,21 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ostiary", description="Ostiary identity server")
     root.add_argument("--version", action="version", version=f"ostiary {__version__}")
     sub = root.add_subparsers(dest="command", required=True)
-    for module in (serve, db, clients, users, keys, roles, groups, scopes, audit, purge, admin):
+    for module in (
+        serve,
+        db,
+        clients,
+        users,
+        keys,
+        roles,
+        groups,
+        scopes,
+        audit,
+        purge,
+        admin,
+        state,
+        backup,
+    ):
         module.add_parser(sub)
     gateway_cli.add_parser(sub)
     providers_cli.add_parser(sub)
