@@ -3,6 +3,10 @@
 Security events (logins, revocations, consent, admin changes) are written before the
 response. Token issuance is frequent and only informative, so it is queued and written in
 batches by a background task (issue #8: no synchronous audit row per token).
+
+Observers (metrics, the security log, the request log's client and subject) see every
+event as it is raised, scrubbed, whether it is written now or queued: the one place the
+server's security events pass through.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ostiary import clock
@@ -25,6 +30,8 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_VALUE = re.compile(r"ost_(cs|rt|ac|ss|rs|ev)_|^eyJ[\w-]*\.[\w-]*\.|\$argon2", re.IGNORECASE)
 MAX_QUEUE = 10_000
+# Called with each event as it is raised; must be quick and must not raise.
+AuditObserver = Callable[[AuditEvent], None]
 FLUSH_INTERVAL = 1.0
 
 
@@ -42,10 +49,18 @@ class AuditLog:
     def __init__(self, repo: AuditRepository) -> None:
         self._repo = repo
         self._queue: list[AuditEvent] = []
+        self.observers: list[AuditObserver] = []
 
     def _event(self, type: str, actor: str, **fields: Any) -> AuditEvent:
         details = scrub(fields.pop("details", None) or {})
-        return AuditEvent(type=type, actor=actor, at=clock.now(), details=details, **fields)
+        event = AuditEvent(type=type, actor=actor, at=clock.now(), details=details, **fields)
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                # Watching the trail must never fail the request it records.
+                log.exception("audit observer failed on %s", type)
+        return event
 
     async def record(
         self, type: str, *, actor: str, writes: Writes | None = None, **fields: Any

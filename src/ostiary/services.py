@@ -70,6 +70,7 @@ def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Ser
         publish_ahead=settings.keys.publish_ahead,
         cache_ttl=settings.keys.cache_ttl,
     )
+    audit = AuditLog(store.audit)
     return Services(
         settings=settings,
         engine=engine,
@@ -77,7 +78,7 @@ def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Ser
         keys=keys,
         tokens=TokenService(settings, store, keys),
         passwords=Passwords(settings.passwords),
-        audit=AuditLog(store.audit),
-        throttle=Throttle(store.throttles, settings.lockout),
+        audit=audit,
+        throttle=Throttle(store.throttles, settings.lockout, audit),
         limits=RateLimiter(settings.rate_limits, counter_store(settings.rate_limits, store)),
     )

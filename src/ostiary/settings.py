@@ -272,6 +272,97 @@ class HttpSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """Prometheus metrics (docs/observability.md)."""
+
+    enabled: bool = Field(
+        True, description="Count requests and security events and serve them at /metrics."
+    )
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port, on its own listener, instead of on the main "
+        "port (so it need not be public). With --workers, one listener in the serve process "
+        "adds up every worker's figures.",
+    )
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the separate metrics listener binds."
+    )
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class LogSettings(_Section):
+    """What ``ostiary serve`` writes on stderr (docs/observability.md)."""
+
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` for people, `json` for one JSON object per line (log collectors); "
+        "`OSTIARY_LOG_FORMAT` is a shorter name for this setting.",
+    )
+    level: LogLevel = Field(
+        "info",
+        description="Least severe level written (debug, info, warning, error, critical); "
+        "`OSTIARY_LOG_LEVEL` is a shorter name for this setting.",
+    )
+    requests: bool = Field(
+        True,
+        description="One line per request (request id, route, status, latency, client and "
+        "subject), logger `ostiary.request`.",
+    )
+
+    @field_validator("format", "level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry traces over OTLP/HTTP (`pip install 'ostiary[otel]'`)."""
+
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector URL, e.g. http://127.0.0.1:4318 (spans go to "
+        "/v1/traces under it); unset: no tracing.",
+    )
+    service_name: str = Field(
+        "ostiary", min_length=1, description="`service.name` of the spans this server exports."
+    )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class HstsSettings(_Section):
+    """HTTP Strict Transport Security (RFC 6797): sent on every response when the issuer is
+    https, so browsers that once reached it go on reaching it over https only."""
+
+    enabled: bool = Field(
+        True,
+        description="Send Strict-Transport-Security when the issuer is https (false: leave "
+        "it to the TLS proxy in front).",
+    )
+    max_age: int = Field(
+        31_536_000,
+        ge=0,
+        description="Seconds a browser keeps to https for the issuer's host (RFC 6797 §6.1.1); "
+        "0 makes it forget.",
+    )
+    include_subdomains: bool = Field(
+        False,
+        description="Add includeSubDomains (RFC 6797 §6.1.2): every subdomain of the issuer's "
+        "host too, only when all of them serve https.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OSTIARY_", env_nested_delimiter="__", extra="forbid"
@@ -324,6 +415,9 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
     http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    tracing: TracingSettings = Field(default_factory=TracingSettings)  # type: ignore[arg-type]
 
     @field_validator("issuer")
     @classmethod
@@ -375,7 +469,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
+        return (init_settings, env_settings, _LogShorthand(settings_cls), _TomlSource(settings_cls))
 
     def require_secret_key(self) -> bytes:
         if self.secret_key is None:
@@ -384,6 +478,22 @@ class Settings(BaseSettings):
                 "(e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
         return self.secret_key.get_secret_value().encode()
+
+
+class _LogShorthand(PydanticBaseSettingsSource):
+    """``OSTIARY_LOG_FORMAT`` and ``OSTIARY_LOG_LEVEL``, the names operators type, for
+    ``log.format`` and ``log.level`` (the nested ``OSTIARY_LOG__FORMAT`` wins over them)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        given = {
+            name: os.environ[f"OSTIARY_LOG_{name.upper()}"]
+            for name in ("format", "level")
+            if f"OSTIARY_LOG_{name.upper()}" in os.environ
+        }
+        return {"log": given} if given else {}
 
 
 class _TomlSource(PydanticBaseSettingsSource):

@@ -13,9 +13,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ostiary import clock
 from ostiary.domain import identifiers
+from ostiary.events import AuditLog
 from ostiary.settings import LockoutSettings
 from ostiary.storage.repos.throttles import ThrottleRepository, ThrottleState
 
@@ -48,6 +50,25 @@ def client_prefix(client_id: str) -> str:
     return f"client:{client_id[:100]}|"
 
 
+def lockout_fields(key: str, seconds: int) -> dict[str, Any]:
+    """The audit fields of a lock set on ``key``: what is locked (reason), for how long."""
+    kind, _, rest = key.partition(":")
+    fields: dict[str, Any] = {"actor": "system", "outcome": "failure"}
+    details: dict[str, Any] = {"seconds": seconds}
+    if kind == "user":
+        fields["reason"] = "account"
+        details["username"] = rest
+    elif kind == "ip":
+        endpoint, _, ip = rest.partition(":")
+        fields.update(reason="address", ip=ip)
+        details["endpoint"] = endpoint
+    else:
+        client_id, _, ip = rest.partition("|")
+        fields.update(reason="client", client_id=client_id, ip=ip)
+    fields["details"] = details
+    return fields
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     # Seconds until every key is unlocked (0: go ahead).
@@ -57,9 +78,12 @@ class Check:
 
 
 class Throttle:
-    def __init__(self, repo: ThrottleRepository, settings: LockoutSettings) -> None:
+    def __init__(
+        self, repo: ThrottleRepository, settings: LockoutSettings, audit: AuditLog | None = None
+    ) -> None:
         self._repo = repo
         self._settings = settings
+        self._audit = audit
         self._suspects: OrderedDict[str, float] = OrderedDict()
 
     def _threshold(self, key: str) -> int:
@@ -96,6 +120,8 @@ class Throttle:
                 # Exponential: base, 2x base, 4x base ... up to the maximum.
                 seconds = min(s.base_lock * 2 ** min(over, 20), s.max_lock)
                 await self._repo.lock(key, clock.now() + seconds)
+                if self._audit is not None:
+                    await self._audit.record("lockout.started", **lockout_fields(key, seconds))
 
     async def succeeded(self, keys: Iterable[str], checked: Check | None = None) -> None:
         """Forget the failures of these keys. Given the ``check`` made before this attempt,

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from ostiary.cli.output import CommandError, say
+from ostiary.observability import serving
 from ostiary.services import build_services
 from ostiary.settings import Settings, is_loopback_host, load_settings
 from ostiary.storage.engine import create_engine
@@ -99,7 +100,8 @@ def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        # Logging in every worker, metrics added up across workers (observability/serving.py).
+        **serving.prepare(settings, args.workers),
         # Access logs would record query strings, and those carry authorization codes.
         access_log=False,
         server_header=False,

@@ -21,6 +21,7 @@ from ostiary import retention
 from ostiary.admin import problems
 from ostiary.admin.api import create_admin_api
 from ostiary.admin.problems import problem_response
+from ostiary.observability.wiring import Observability
 from ostiary.scim.asgi import create_scim_app
 from ostiary.scim.errors import ScimError
 from ostiary.scim.request_parts import error_response as scim_error
@@ -38,6 +39,7 @@ from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import Browser
 from ostiary.web.rate_limits import RateLimits
 from ostiary.web.surfaces import ADMIN_PREFIX, SCIM_PREFIX, surface_of
+from ostiary.web.token_routes import ROUTES as MACHINE_ROUTES
 from ostiary.web.token_routes import MachineEndpoints
 from ostiary.web.unavailable import DatabaseUnavailable
 
@@ -59,6 +61,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             credentials = await demo.seed(svc)
             if credentials is not None:
                 _announce_demo(credentials)
+        await observability.start(svc)
         background = [
             asyncio.create_task(retention.purge_forever(svc)),
             asyncio.create_task(svc.audit.run()),
@@ -71,6 +74,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await observability.stop()
             if services is None:
                 await svc.close()
 
@@ -83,7 +87,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/logout", oidc_routes.end_session, methods=["GET", "POST"]),
         Route("/userinfo", oidc_routes.userinfo_endpoint, methods=["GET", "POST", "OPTIONS"]),
         Route("/revocations", revocation_feed.revocations, methods=["GET"]),
-        Route("/health", wellknown.health, methods=["GET"]),
+        *wellknown.routes(settings),
         Route("/demo", demo.demo_page, methods=["GET"]),
         *account_routes.routes,
         *federation_routes.routes,
@@ -98,18 +102,24 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         "/authorize": (("GET", "POST"), authz.authorization_endpoint),
         "/interaction/{}/login": (("POST",), authz.login_submit),
     }
-    return Starlette(
+    # Request ids, the request log, metrics and traces see every request, the machine
+    # endpoints' included (observability/).
+    observability = Observability(settings, routes, MACHINE_ROUTES)
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: _not_found},
-        # DatabaseUnavailable first (outermost): a database outage is a 503 on every path.
+        # After the observers, DatabaseUnavailable: a database outage is a 503 on every path.
         middleware=[
+            *observability.middleware(),
             Middleware(DatabaseUnavailable),
             # Per-address limits before any endpoint work (ostiary.limits).
             Middleware(RateLimits),
             Middleware(MachineEndpoints, pages=pages),
         ],
     )
+    app.state.observability = observability
+    return app
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -67,6 +67,8 @@ async def revocations(request: Request) -> Response:
     # One row past the page says whether there is more, without a count.
     rows = await services.store.revocation_events.since(after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
+    # How late this poller learns of the oldest revocation it had not seen (metrics).
+    request.app.state.observability.feed_page(after, page)
     keys = await services.keys.fresh()
     claims = feed_claims(services.settings.issuer, after, page, more)
     return Response(

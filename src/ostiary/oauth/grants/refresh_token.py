@@ -39,6 +39,7 @@ class RefreshTokenGrant:
         if token.used_at is not None:
             # RFC 9700 §4.14.2: a rotated-out token came back; someone holds a copy.
             await revoke_family(services, token.family_id)
+            await audit_reuse(services, client.client_id, token.user_id, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
         now = clock.now()
         if token.expires_at <= now:
@@ -91,6 +92,7 @@ class RefreshTokenGrant:
         # lock (see RefreshTokenRepository.rotate), so the new token never outlives it.
         if not await store.refresh_tokens.rotate(token_hash, successor):
             await revoke_family(services, token.family_id)
+            await audit_reuse(services, client.client_id, token.user_id, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
         issued_id_token = None
         if user is not None and "openid" in requested:
@@ -114,6 +116,21 @@ class RefreshTokenGrant:
             details={"scope": " ".join(sorted(requested))},
         )
         return token_response(access, requested, refresh, issued_id_token)
+
+
+async def audit_reuse(
+    services: Services, client_id: str, user_id: str | None, family_id: str
+) -> None:
+    """A security event: someone holds a copy of a refresh token (RFC 9700 §4.14.2)."""
+    await services.audit.record(
+        "refresh_token.reuse_detected",
+        actor=f"client:{client_id}",
+        user_id=user_id,
+        client_id=client_id,
+        outcome="failure",
+        reason="reuse",
+        details={"family": family_id},
+    )
 
 
 async def revoke_family(services: Services, family_id: str) -> None:

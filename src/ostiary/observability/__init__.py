@@ -1,0 +1,2 @@
+"""Health, metrics, logs and traces: what an operator watches a running server with
+(docs/observability.md)."""

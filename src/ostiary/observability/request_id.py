@@ -1,0 +1,52 @@
+"""The request id: the one a trusted proxy sent in ``X-Request-ID``, or a new one.
+
+Only a reverse proxy in ``trusted_proxies`` may name the id (a client could otherwise
+write what it likes into every log line about it), and only in a conservative shape.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+
+from starlette.types import Scope
+
+HEADER = b"x-request-id"
+_SHAPE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+# The address the connection came from, before uvicorn replaced ``client`` with the one
+# a trusted proxy forwarded; set by the HTTP protocol (web/http_protocol.py).
+PEER = "ostiary.peer"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+class RequestIds:
+    def __init__(self, trusted_proxies: str) -> None:
+        self._networks: list[Network] = [
+            ipaddress.ip_network(entry) for entry in trusted_proxies.split(",") if entry
+        ]
+
+    def _trusted(self, scope: Scope) -> bool:
+        peer = scope.get(PEER) or scope.get("client")
+        if not peer:
+            return False
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self._networks)
+
+    def of(self, scope: Scope) -> str:
+        """The id for this request: the proxy's when it may give one, else a new one."""
+        if self._networks and self._trusted(scope):
+            for name, value in scope["headers"]:
+                if name == HEADER:
+                    if _SHAPE.fullmatch(value):
+                        return value.decode("ascii")
+                    break
+        return new_id()
