@@ -8,7 +8,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ostiary.oauth.redirect_uris import find_match, matches, registration_problem
+from ostiary.oauth.redirect_uris import (
+    WILDCARD,
+    find_match,
+    matches,
+    registration_problem,
+    stored_problems,
+)
 
 
 @pytest.mark.parametrize(
@@ -370,3 +376,122 @@ def test_rfc9700_s4_1_3_property_confidential_is_exact_string_equality(
     or not."""
     registered, requested = pair
     assert matches(requested, registered, native=False) is (requested == registered)
+
+
+# -- wildcards and patterns -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("https://*.example.com/cb", "wildcard"),
+        ("https://app.*.example.com/cb", "wildcard"),
+        ("https://*/cb", "wildcard"),
+        ("https://app*.example.com/cb", "wildcard"),
+        ("https://app.example.*/cb", "wildcard"),
+        ("https://app.example.com:*/cb", "wildcard"),
+        ("https://app.example.com/*", "wildcard"),
+        ("https://app.example.com/cb/*/done", "wildcard"),
+        ("https://app.example.com/cb?tenant=*", "wildcard"),
+        ("http://127.0.0.1:*/cb", "wildcard"),
+        ("http://localhost:*/cb", "wildcard"),
+        ("com.example.app:/*", "wildcard"),
+        ("*", "wildcard"),
+        ("https://{tenant}.example.com/cb", "not a host name"),
+        ("https://%2A.example.com/cb", "not a host name"),
+        ("https://app-?.example.com/cb", None),  # '?' starts the query: host "app-"
+        ("https://app.example.com$/cb", "not a host name"),
+        ("https://(a|b).example.com/cb", "not a host name"),
+        ("https://app~1.example.com/cb", "not a host name"),
+    ],
+)
+def test_rfc9700_s4_1_3_wildcards_and_patterns_are_refused(uri: str, reason: str | None) -> None:
+    """RFC 9700 §4.1.3 / §2.1, RFC 6749 §3.1.2: redirect URIs match as exact strings, so a
+    wildcard or a placeholder, wherever it stands, is refused at registration with a
+    message that says why."""
+    problem = registration_problem(uri)
+    if reason is None:
+        # Not a pattern at all: an ordinary URI (whose host is "app-") with a query.
+        assert problem is None
+        return
+    assert problem is not None
+    assert reason in problem
+    if reason == "wildcard":
+        assert "exact" in problem and "RFC 9700" in problem
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://app_1.example.com/cb",
+        "https://bücher.example/cb",
+        "https://app.example.com/%2A",
+        "https://app.example.com./cb",
+        "https://user@app.example.com/cb",
+        "https://192.0.2.1/cb",
+        "https://[2001:db8::1]:8443/cb",
+    ],
+)
+def test_rfc6749_s3_1_2_literal_hosts_and_encoded_stars_may_be_registered(uri: str) -> None:
+    """Letters of any script, digits, '-', '.', '_' and IP literals make a host; a
+    percent-encoded '*' in a path is an ordinary character, matched literally."""
+    assert registration_problem(uri) is None
+
+
+_label = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+
+
+@given(
+    uri=st.sampled_from([*ALL_REGISTERED, "https://app.example.com:8443/cb?tenant=a"]),
+    data=st.data(),
+)
+def test_rfc9700_s4_1_3_property_a_star_anywhere_is_refused(uri: str, data: st.DataObject) -> None:
+    """Any registrable URI with '*' put anywhere in it is refused as a wildcard."""
+    assert registration_problem(uri) is None
+    at = data.draw(st.integers(0, len(uri)))
+    assert registration_problem(uri[:at] + "*" + uri[at:]) == WILDCARD
+
+
+@given(
+    stored=st.sampled_from(
+        [
+            "https://*.example.com/cb",
+            "https://app.example.com/*",
+            "https://*.*.example.com/cb",
+            "http://127.0.0.1:*/cb",
+            "http://*/cb",
+        ]
+    ),
+    labels=st.lists(_label, min_size=1, max_size=3),
+    other=st.one_of(st.text(max_size=40), st.sampled_from(ALL_REGISTERED)),
+    native=st.booleans(),
+)
+def test_rfc9700_s4_1_3_property_stored_wildcard_matches_only_itself(
+    stored: str, labels: list[str], other: str, native: bool
+) -> None:
+    """A wildcard URI stored before the rule is shown as stored but is never a pattern:
+    no expansion of its '*' (nor anything else) matches; only the identical string."""
+    expanded = stored
+    for label in labels:
+        expanded = expanded.replace("*", label, 1)
+    expanded = expanded.replace("*", labels[0])
+    assert "*" not in expanded
+    assert not matches(expanded, stored, native=native)
+    assert matches(stored, stored, native=native)
+    if other != stored:
+        assert find_match(other, (stored,), native=native) is None
+
+
+def test_stored_problems_flag_only_refused_uris() -> None:
+    """Read paths (``ostiary client show``) warn about rows stored before a rule."""
+    found = stored_problems(
+        [
+            ("redirect URI", "https://*.example.com/cb"),
+            ("redirect URI", "https://app.example.com/cb"),
+            ("post-logout redirect URI", "https://{tenant}.example.com/bye"),
+        ]
+    )
+    assert len(found) == 2
+    assert found[0].startswith("redirect URI 'https://*.example.com/cb' would be refused today")
+    assert "matches only itself" in found[0]
+    assert found[1].startswith("post-logout redirect URI 'https://{tenant}.example.com/bye'")

@@ -8,8 +8,10 @@ from ostiary.accounts import lifecycle
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
+from ostiary.oauth.redirect_uris import stored_problems
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
 from ostiary.services import Services
+from ostiary.storage.repos.clients import Client
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -211,8 +213,21 @@ def show_client(args: argparse.Namespace) -> None:
         else:
             for key, value in client.public_view().items():
                 print(f"{key}: {value}")
+        # A row stored before a registration rule (a wildcard redirect URI) is shown as it
+        # is; the operator learns why it never matches and why an update would be refused.
+        for warning in stored_problems(registered_uris(client)):
+            say(f"warning: {warning}")
 
     run_with_services(action)
+
+
+def registered_uris(client: Client) -> list[tuple[str, str]]:
+    """Every URI a registration holds, named as registration errors name them."""
+    uris = [("redirect URI", uri) for uri in client.redirect_uris]
+    uris += [("post-logout redirect URI", uri) for uri in client.post_logout_redirect_uris]
+    if client.backchannel_logout_uri:
+        uris.append(("back-channel logout URI", client.backchannel_logout_uri))
+    return uris
 
 
 def delete_client(args: argparse.Namespace) -> None:

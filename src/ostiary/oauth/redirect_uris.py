@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 _FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "about", "blob"}
@@ -18,8 +19,39 @@ def _loopback_ip(host: str | None) -> bool:
         return False
 
 
+# A host name's characters: letters and digits of any script, hyphen, dot, underscore.
+# Anything else in a host ('*', '{tenant}', '%2A', a regular expression) is a pattern or
+# a placeholder, which exact matching would never expand.
+_HOST_PUNCTUATION = frozenset("-._")
+WILDCARD = (
+    "must not contain a wildcard '*': redirect URIs are compared as exact strings "
+    "(RFC 9700 §4.1.3), so register each URI in full"
+)
+
+
+def _host_problem(host: str) -> str | None:
+    if _ip_literal(host) or all(c.isalnum() or c in _HOST_PUNCTUATION for c in host):
+        return None
+    return (
+        f"host {host!r} is not a host name: patterns and placeholders are not supported "
+        "(RFC 9700 §4.1.3 exact matching); register each URI in full"
+    )
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def registration_problem(uri: str) -> str | None:
     """Why this URI may not be registered, or None if it may."""
+    # RFC 9700 §4.1.3, §2.1: exact string matching, so no wildcard anywhere (host, path,
+    # port or query): a '*' registered in the belief that it matches more never would.
+    if "*" in uri:
+        return WILDCARD
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -35,6 +67,10 @@ def registration_problem(uri: str) -> str | None:
     scheme = parts.scheme.lower()
     if scheme in _FORBIDDEN_SCHEMES:
         return f"scheme '{scheme}' is not allowed"
+    if scheme in ("http", "https") and parts.hostname:
+        problem = _host_problem(parts.hostname)
+        if problem:
+            return problem
     if scheme == "https":
         return None if parts.hostname else "https URI needs a host"
     if scheme == "http":
@@ -80,3 +116,13 @@ def find_match(requested: str, registered: tuple[str, ...], *, native: bool) -> 
     """The registered URI ``requested`` matches; ``native``: the client is a public (native)
     client, to which the loopback port exception applies."""
     return next((uri for uri in registered if matches(requested, uri, native=native)), None)
+
+
+def stored_problems(uris: Iterable[tuple[str, str]]) -> list[str]:
+    """For (what, URI) pairs stored before today's rules: a warning for each one the rules
+    now refuse. Read paths show such rows as stored and they match only themselves."""
+    return [
+        f"{what} {uri!r} would be refused today ({problem}); it matches only itself exactly"
+        for what, uri in uris
+        if (problem := registration_problem(uri))
+    ]
