@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy import func, select
-
 from ostiary.accounts import lifecycle, mail, password_policy, throttle
 from ostiary.crypto.tokens import digest, new_secret
 from ostiary.services import Services
+from ostiary.storage.repos import user_emails
 from ostiary.storage.repos.one_time_tokens import OneTimeToken
 from ostiary.storage.repos.users import User
-from ostiary.storage.tables import users
 
 log = logging.getLogger("ostiary.accounts")
 
@@ -27,8 +25,6 @@ RESET = "reset"
 VERIFY = "verify"
 RESET_TTL = 30 * 60
 VERIFY_TTL = 24 * 3600
-# One address may belong to several accounts; each gets its own link, up to this many.
-MAX_ACCOUNTS_PER_EMAIL = 5
 MAX_TOKEN_LENGTH = 100
 
 
@@ -59,31 +55,38 @@ async def _issue(services: Services, user: User, purpose: str, prefix: str, ttl:
 # -- password reset ----------------------------------------------------------------------
 
 
-async def accounts_for(services: Services, identifier: str) -> list[User]:
-    """The enabled accounts with this username, or else with this email address."""
+async def account_for(services: Services, identifier: str) -> User | None:
+    """The enabled account with this username, or else the one with this email address.
+
+    An address several accounts share (rows stored before addresses were unique, see
+    ``storage.email_index``) names none of them, whichever way the account was named: a
+    link mailed there could reach the owner of another account than the one it resets.
+    Nothing is sent, exactly as for an unknown name, and the operator is told in the log.
+    """
     identifier = identifier.strip()
     if not identifier or len(identifier) > 320:
-        return []
+        return None
     user = await services.store.users.by_username(identifier)
-    found = [user] if user else []
-    if not found and "@" in identifier:
+    if user is None and "@" in identifier:
         async with services.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(users.c.id)
-                    .where(func.lower(users.c.email) == identifier.lower())
-                    .order_by(users.c.username)
-                    .limit(MAX_ACCOUNTS_PER_EMAIL)
-                )
-            ).all()
-        for row in rows:
-            if (match := await services.store.users.get(row.id)) is not None:
-                found.append(match)
-    return [u for u in found if not u.disabled and u.email]
+            found = await user_emails.holders(conn, identifier, limit=1)
+        user = await services.store.users.get(found[0]) if found else None
+    if user is None or user.disabled or not user.email:
+        return None
+    async with services.engine.connect() as conn:
+        sharing = await user_emails.holders(conn, user.email)
+    if len(sharing) > 1:
+        log.warning(
+            "password reset for an account whose email address other accounts share "
+            "(%s and maybe more): nothing sent; see `ostiary user list --duplicate-emails`",
+            ", ".join(sharing),
+        )
+        return None
+    return user
 
 
 async def request_reset(services: Services, identifier: str, ip: str | None) -> None:
-    """Mail a reset link to the account(s) named; run after the response, so the person
+    """Mail a reset link to the account named; run after the response, so the person
     asking learns nothing (same answer, same time) whether an account exists."""
     # Hashed: the throttle table should not collect addresses of people with no account.
     named = hashlib.sha256(identifier.strip().casefold().encode()).hexdigest()[:32]
@@ -94,14 +97,15 @@ async def request_reset(services: Services, identifier: str, ip: str | None) -> 
     # Every request counts as a "failure": the lock caps how much mail one address or
     # one sender can cause, and never touches the account's login counter.
     await services.throttle.failed(keys)
-    for user in await accounts_for(services, identifier):
-        assert user.email is not None
-        token = await _issue(services, user, RESET, RESET_PREFIX, RESET_TTL)
-        link = f"{services.settings.issuer}/account/reset?token={token}"
-        await services.audit.record(
-            "password.reset_requested", actor="anonymous", user_id=user.id, ip=ip
-        )
-        await mail.send(services.settings.smtp, _reset_mail(user, link))
+    user = await account_for(services, identifier)
+    if user is None:
+        return
+    token = await _issue(services, user, RESET, RESET_PREFIX, RESET_TTL)
+    link = f"{services.settings.issuer}/account/reset?token={token}"
+    await services.audit.record(
+        "password.reset_requested", actor="anonymous", user_id=user.id, ip=ip
+    )
+    await mail.send(services.settings.smtp, _reset_mail(user, link))
 
 
 def _reset_mail(user: User, link: str) -> mail.Mail:

@@ -13,6 +13,7 @@ from ostiary.admin.problems import conflict, documented, unprocessable
 from ostiary.admin.resources import UserId, location, record, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
 from ostiary.services import Services
+from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.repos.users import DuplicateUserError, User
 from ostiary.storage.tables import users
 
@@ -71,6 +72,8 @@ async def create_user(
         )
     except DuplicateUserError:
         raise conflict(f"user {body.username!r} exists already") from None
+    except EmailTaken as exc:
+        raise conflict(str(exc)) from None
     out = view(user)
     await record(services, caller, "user.created", user_id=user.id, details={"after": _public(out)})
     response.headers["Location"] = location(request, "users", user.id)
@@ -82,7 +85,7 @@ async def get_user(user_id: UserId, services: ServicesDep) -> UserOut:
     return view(await user_or_404(services, user_id))
 
 
-@router.patch("/{user_id}", response_model=UserOut, responses=documented(404))
+@router.patch("/{user_id}", response_model=UserOut, responses=documented(404, 409))
 async def update_user(
     user_id: UserId, body: UserPatch, services: ServicesDep, caller: CallerDep
 ) -> UserOut:
@@ -94,7 +97,10 @@ async def update_user(
         _check_password(services, body.password)
     changes = _profile_changes(user, body)
     if changes:
-        await services.store.users.update_profile(user.id, **changes)
+        try:
+            await services.store.users.update_profile(user.id, **changes)
+        except EmailTaken as exc:
+            raise conflict(str(exc)) from None
         before = {k: getattr(user, k) for k in changes}
         await record(
             services,

@@ -12,7 +12,12 @@ from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, 
 from ostiary.domain import identifiers
 from ostiary.services import Services
 from ostiary.settings import load_settings
-from ostiary.storage.repos.users import DuplicateUserError
+from ostiary.storage import email_index
+from ostiary.storage.repos.user_emails import EmailTaken
+from ostiary.storage.repos.users import DuplicateUserError, User
+
+# Who the audit trail names for a change made here (the admin API names "admin:<sub>").
+ACTOR = "cli"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,11 +37,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     update = cmds.add_parser("update", help="change a user's email, phone or profile claims")
     update.add_argument("username")
     update.add_argument("--email")
+    update.add_argument(
+        "--clear-email", action="store_true", help="remove the account's email address"
+    )
     _profile_arguments(update)
     update.add_argument("--json", action="store_true")
     update.set_defaults(func=update_user)
 
     list_ = cmds.add_parser("list", help="list users")
+    list_.add_argument(
+        "--duplicate-emails",
+        action="store_true",
+        help="list only accounts sharing an email address with another (case-insensitive)",
+    )
     list_.add_argument("--json", action="store_true")
     list_.set_defaults(func=list_users)
 
@@ -132,8 +145,11 @@ def create_user(args: argparse.Namespace) -> None:
                 phone_number_verified=bool(args.phone_number_verified),
                 profile=_profile_of(args),
             )
-        except DuplicateUserError as exc:
+        except (DuplicateUserError, EmailTaken) as exc:
             raise CommandError(str(exc)) from None
+        await services.audit.record(
+            "user.created", actor=ACTOR, user_id=user.id, details={"after": user.public_view()}
+        )
         if args.json:
             emit_json(user.public_view())
         else:
@@ -144,6 +160,8 @@ def create_user(args: argparse.Namespace) -> None:
 
 def update_user(args: argparse.Namespace) -> None:
     _checked(args, create=False)
+    if args.clear_email and args.email is not None:
+        raise CommandError("give --email or --clear-email, not both")
 
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
@@ -151,6 +169,8 @@ def update_user(args: argparse.Namespace) -> None:
         for name in ("email", "email_verified", "phone_number", "phone_number_verified"):
             if getattr(args, name) is not None:
                 changes[name] = getattr(args, name)
+        if args.clear_email:
+            changes["email"] = None
         if "email" in changes and "email_verified" not in changes:
             changes["email_verified"] = False  # a new address is unverified until said so
         profile = _profile_of(args)
@@ -158,8 +178,17 @@ def update_user(args: argparse.Namespace) -> None:
             changes["profile"] = {**user.profile, **profile}
         if not changes:
             raise CommandError("nothing to change: give at least one option")
-        await services.store.users.update_profile(user.id, **changes)
+        try:
+            await services.store.users.update_profile(user.id, **changes)
+        except EmailTaken as exc:
+            raise CommandError(str(exc)) from None
         updated = await _find(services, user.id)
+        await services.audit.record(
+            "user.updated",
+            actor=ACTOR,
+            user_id=user.id,
+            details={"before": {k: getattr(user, k) for k in changes}, "after": changes},
+        )
         if args.json:
             emit_json(updated.public_view())
         else:
@@ -170,6 +199,9 @@ def update_user(args: argparse.Namespace) -> None:
 
 def list_users(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
+        if args.duplicate_emails:
+            await _list_duplicate_emails(services, as_json=args.json)
+            return
         users = [u.public_view() for u in await services.store.users.list()]
         if args.json:
             emit_json(users)
@@ -179,7 +211,41 @@ def list_users(args: argparse.Namespace) -> None:
     run_with_services(action)
 
 
-async def _find(services: Services, key: str):  # type: ignore[no-untyped-def]
+async def _list_duplicate_emails(services: Services, *, as_json: bool) -> None:
+    """Accounts sharing an address: what keeps the unique index on addresses out
+    (``storage.email_index``); it is created by the next command once none are left."""
+    async with services.engine.connect() as conn:
+        groups = await conn.run_sync(email_index.duplicate_groups)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "address": group.address,
+                    "accounts": [
+                        {"id": user_id, "username": username, "email": email}
+                        for user_id, username, email in group.accounts
+                    ],
+                }
+                for group in groups
+            ]
+        )
+        return
+    rows = [
+        {"email": email, "id": user_id, "username": username}
+        for group in groups
+        for user_id, username, email in group.accounts
+    ]
+    if not rows:
+        say("no email address belongs to more than one account")
+        return
+    table(rows, ["email", "username", "id"])
+    say(
+        f"{len(groups)} address(es) shared: give each account its own "
+        "(`ostiary user update USER --email ...` or `--clear-email`)"
+    )
+
+
+async def _find(services: Services, key: str) -> User:
     user = await services.store.users.find(key)
     if user is None:
         raise CommandError(f"no user {key!r}")
@@ -201,7 +267,7 @@ def show_user(args: argparse.Namespace) -> None:
 def disable_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
-        cutoff = await lifecycle.disable(services, user)
+        cutoff = await lifecycle.disable(services, user, actor=ACTOR)
         if args.json:
             emit_json(
                 {
@@ -224,6 +290,7 @@ def enable_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
         await services.store.users.set_disabled(user.id, False)
+        await services.audit.record("user.enabled", actor=ACTOR, user_id=user.id)
         if args.json:
             emit_json({**user.public_view(), "disabled": False})
         else:
@@ -240,6 +307,7 @@ def set_password(args: argparse.Namespace) -> None:
         await services.store.users.set_password_hash(
             user.id, await services.passwords.hash(password)
         )
+        await services.audit.record("user.password_set", actor=ACTOR, user_id=user.id)
         if args.json:
             emit_json({"id": user.id, "username": user.username, "password_set": True})
         else:
@@ -251,7 +319,7 @@ def set_password(args: argparse.Namespace) -> None:
 def delete_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         user = await _find(services, args.username)
-        cutoff = await lifecycle.delete(services, user, actor="cli")
+        cutoff = await lifecycle.delete(services, user, actor=ACTOR)
         if args.json:
             emit_json(
                 {

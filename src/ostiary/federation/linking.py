@@ -22,6 +22,7 @@ from ostiary.storage.repos.federation_identities import (
     FederationRepository,
     user_ids_with_email,
 )
+from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.repos.users import DuplicateUserError, User
 
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9._@-]+")
@@ -58,14 +59,18 @@ async def resolve_user(
         )
     if identity.email and await user_ids_with_email(services.engine, identity.email):
         # Never link by email alone; never make a second account with the same address.
-        raise FederationError(
-            "An account with this email address exists already. Sign in to it first, then "
-            f"link {provider.display_name} on your account page.",
-            409,
-            detail="email matches an existing account; provider not trusted for email",
-        )
+        raise _email_in_use(provider)
     user = await _provision(services, provider, identity)
     return await _link(repo, provider, identity, user), True
+
+
+def _email_in_use(provider: Provider) -> FederationError:
+    return FederationError(
+        "An account with this email address exists already. Sign in to it first, then "
+        f"link {provider.display_name} on your account page.",
+        409,
+        detail="email matches an existing account; provider not trusted for email",
+    )
 
 
 def upstream_checked(identity: Identity) -> Identity:
@@ -137,6 +142,9 @@ async def _provision(services: Services, provider: Provider, identity: Identity)
             )
         except DuplicateUserError:
             continue
+        except EmailTaken:
+            # Another account took the address since the check above (a race).
+            raise _email_in_use(provider) from None
     raise FederationError("Could not create an account; try again.", 409)
 
 

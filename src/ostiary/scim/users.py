@@ -27,11 +27,15 @@ from ostiary.storage.repos.scim_users import (
     ScimUserRepository,
     ScimUserRow,
 )
+from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:user"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
 SCHEMAS = [str(User.__schema__), str(EnterpriseUser.__schema__)]
+# RFC 7644 §3.12 "uniqueness": the primary address is the one password reset and
+# federation find an account by, so it names one account (compared case-insensitively).
+EMAIL_TAKEN = "emails: the primary address belongs to another User"
 
 
 def _entries(table: Any) -> Source:
@@ -136,6 +140,8 @@ class UserType:
             row = await self.repo(services).add(record)
         except DuplicateScimUser:
             raise uniqueness(f"userName {user.user_name!r} is taken") from None
+        except EmailTaken:
+            raise uniqueness(EMAIL_TAKEN) from None
         # Provisioning runs in bursts of thousands: batched like token issuance, flushed
         # within a second (and before any deletion pseudonymises the user's events).
         services.audit.later("user.created", actor=actor, user_id=row.id)
@@ -158,6 +164,8 @@ class UserType:
             await self.repo(services).replace(current.id, record, before.counter)
         except DuplicateScimUser:
             raise uniqueness(f"userName {user.user_name!r} is taken") from None
+        except EmailTaken:
+            raise uniqueness(EMAIL_TAKEN) from None
         await services.audit.record("user.updated", actor=actor, user_id=current.id)
         if user.password is not None:
             await services.audit.record("user.password_set", actor=actor, user_id=current.id)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
 
 metadata = MetaData(
@@ -78,6 +79,15 @@ users = Table(
     Column("profile", JSON, nullable=False, server_default="{}"),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+)
+# One account per address, compared case-insensitively (migration 0010). Created only
+# once no address is shared: see ``storage.email_index``, which also explains lower().
+users_email_index = Index(
+    "ux_users_email_lower",
+    func.lower(users.c.email),
+    unique=True,
+    sqlite_where=users.c.email.is_not(None),
+    postgresql_where=users.c.email.is_not(None),
 )
 
 signing_keys = Table(

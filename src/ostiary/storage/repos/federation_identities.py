@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.storage.repos.user_emails import same_address
 from ostiary.storage.tables import (
     federated_identities,
     federation_states,
@@ -288,9 +289,5 @@ class FederationRepository:
 async def user_ids_with_email(engine: AsyncEngine, email: str) -> list[str]:
     """Local accounts with this address (case-insensitive), for trusted-email linking."""
     async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(users.c.id).where(func.lower(users.c.email) == email.lower()).limit(2)
-            )
-        ).all()
+        rows = (await conn.execute(select(users.c.id).where(same_address(email)).limit(2))).all()
     return [r.id for r in rows]

@@ -20,6 +20,7 @@ from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.storage.repos.scim_groups import VersionConflict, chunks
 from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
+from ostiary.storage.repos.user_emails import EmailTaken, check_free, taken_after_conflict
 from ostiary.storage.tables import (
     group_members,
     groups,
@@ -146,9 +147,16 @@ class ScimUserRepository:
                 (scim_user_phones, [{"user_id": user_id, **e} for e in record.phones]),
             ),
         )
+        email = values.get("email")
+        if email is not None:
+            async with self._engine.connect() as conn:
+                await check_free(conn, email, None)
         try:
             await batcher(self._engine).add(new)
         except DuplicateInBatch:
+            # The unique index caught two writes racing (or two in one batch).
+            if await taken_after_conflict(self._engine, email, user_id):
+                raise EmailTaken(email or "") from None
             raise DuplicateScimUser(record.scim["user_name_ci"]) from None
         return ScimUserRow(
             user_id,
@@ -164,8 +172,10 @@ class ScimUserRepository:
     async def replace(self, user_id: str, record: ScimUserRecord, expected: int) -> int:
         """Write ``record`` if the version is still ``expected`` (RFC 7644 §3.14): the
         check and the write are one conditional UPDATE in the write's transaction."""
+        email = record.user.get("email")
         try:
             async with self._engine.begin() as conn:
+                await check_free(conn, email, user_id)
                 claimed = await conn.execute(
                     update(scim_users)
                     .where(scim_users.c.user_id == user_id, scim_users.c.version == expected)
@@ -180,6 +190,8 @@ class ScimUserRepository:
                 )
                 await self._write_entries(conn, user_id, record, new=False)
         except IntegrityError:
+            if await taken_after_conflict(self._engine, email, user_id):
+                raise EmailTaken(email or "") from None
             raise DuplicateScimUser(record.scim["user_name_ci"]) from None
         return expected + 1
 

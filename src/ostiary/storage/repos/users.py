@@ -15,6 +15,7 @@ from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.storage.repos._driver import Driver, json_value
 from ostiary.storage.repos.scim_users import add_scim_view, set_primary_email
+from ostiary.storage.repos.user_emails import EmailTaken, check_free, taken_after_conflict
 from ostiary.storage.tables import refresh_tokens, scim_users, users
 
 
@@ -128,10 +129,14 @@ class UserRepository:
         }
         try:
             async with self._engine.begin() as conn:
+                # One account per address; the unique index catches a write racing this.
+                await check_free(conn, email, None)
                 await conn.execute(insert(users).values(**values))
                 # Visible to SCIM at once; usernames are unique by their comparison form.
                 await add_scim_view(conn, values["id"], username, email)
         except IntegrityError:
+            if await taken_after_conflict(self._engine, email, values["id"]):
+                raise EmailTaken(email or "") from None
             raise DuplicateUserError(f"user {username!r} already exists") from None
         return User(**values)  # type: ignore[arg-type]
 
@@ -179,14 +184,23 @@ class UserRepository:
         allowed = {"email", "email_verified", "phone_number", "phone_number_verified", "profile"}
         if set(changes) - allowed:
             raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
-        if changes.get("email") is not None:
-            changes["email"] = identifiers.email(changes["email"])
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(users).where(users.c.id == user_id).values(**changes, updated_at=clock.now())
-            )
-            if "email" in changes:
-                await set_primary_email(conn, user_id, changes["email"])
+        email = changes.get("email")
+        if email is not None:
+            email = changes["email"] = identifiers.email(email)
+        try:
+            async with self._engine.begin() as conn:
+                await check_free(conn, email, user_id)
+                await conn.execute(
+                    update(users)
+                    .where(users.c.id == user_id)
+                    .values(**changes, updated_at=clock.now())
+                )
+                if "email" in changes:
+                    await set_primary_email(conn, user_id, email)
+        except IntegrityError:
+            if await taken_after_conflict(self._engine, email, user_id):
+                raise EmailTaken(email or "") from None
+            raise
 
     async def delete(self, user_id: str) -> bool:
         async with self._engine.begin() as conn:
