@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from ostiary.cli.output import CommandError, say
+from ostiary.cli.tls import add_tls_arguments, tls_options
 from ostiary.observability import serving
 from ostiary.services import build_services
 from ostiary.settings import Settings, is_loopback_host, load_settings
@@ -43,6 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         action="store_true",
         help="create a demo user and client on an empty database and print how to try them",
     )
+    add_tls_arguments(parser)
     parser.set_defaults(func=serve)
 
 
@@ -78,6 +80,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     settings.require_secret_key()
     refuse_plain_http_beyond_loopback(settings, args.host, args.insecure_http)
+    tls = tls_options(args, settings)
 
     async def prepare() -> None:
         services = build_services(
@@ -93,7 +96,8 @@ def serve(args: argparse.Namespace) -> None:
             await services.close()
 
     asyncio.run(prepare())
-    say(f"Ostiary {settings.issuer} listening on http://{args.host}:{args.port}")
+    scheme = "https" if args.ssl_certfile else "http"
+    say(f"Ostiary {settings.issuer} listening on {scheme}://{args.host}:{args.port}")
     uvicorn.run(
         "ostiary.web.asgi:build",
         factory=True,
@@ -110,6 +114,8 @@ def serve(args: argparse.Namespace) -> None:
         http=http_protocol.IMPORT_STRING,
         timeout_keep_alive=settings.http.keep_alive_timeout,
         **proxy_options(settings),
+        # TLS (--ssl-certfile) and Strict-Transport-Security on every response (cli/tls.py).
+        **tls,
     )
 
 

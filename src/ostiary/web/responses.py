@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ostiary.errors import OAuthError
+from ostiary.settings import Settings
 from ostiary.storage.errors import RETRY_AFTER, describe, is_unavailable
 
 log = logging.getLogger("ostiary.web")
@@ -29,6 +30,23 @@ PAGE_HEADERS = {
     # The URL of an interaction or callback must not leak to other sites.
     "Referrer-Policy": "no-referrer",
 }
+
+
+def strict_transport_security(settings: Settings) -> list[tuple[str, str]]:
+    """RFC 6797 §6.1: the Strict-Transport-Security header of every response when the
+    issuer is https. ``ostiary serve`` gives it to uvicorn as a default header, encoded
+    once and written with every response (pages, redirects, the token endpoint's own ASGI
+    path alike) at no cost per request. §7.2 wants it over secure transport only: an https
+    issuer is what browsers reach, through our TLS or a TLS proxy's, and a user agent
+    ignores the header on a plain-http response (§8.1)."""
+    hsts = settings.hsts
+    if not hsts.enabled or not settings.issuer.startswith("https://"):
+        return []
+    value = f"max-age={hsts.max_age}"
+    if hsts.include_subdomains:
+        value += "; includeSubDomains"
+    return [("Strict-Transport-Security", value)]
+
 
 templates = Environment(
     loader=PackageLoader("ostiary.web", "templates"),
