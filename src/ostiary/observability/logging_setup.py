@@ -100,5 +100,7 @@ def log_config(settings: LogSettings) -> dict[str, Any]:
             # Off in any case (serve passes access_log=False): its lines hold query strings,
             # and those carry authorization codes. ostiary.request replaces it.
             "uvicorn.access": {**propagate, "level": "WARNING"},
+            # Alembic announces its plugins at info whenever a migration context is made.
+            "alembic": {**propagate, "level": "WARNING"},
         },
     }

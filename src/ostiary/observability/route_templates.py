@@ -19,12 +19,20 @@ OTHER = "other"
 
 def _children(app: Any) -> list[BaseRoute]:
     """The routes of a mounted app: a router or Starlette app, or an ASGI wrapper around
-    one (the admin API's ``api``, SCIM's ``router``)."""
+    one (the admin API's ``api``, SCIM's ``router``). A FastAPI app's routes are read from
+    its OpenAPI document, the one public list of its path templates."""
     for candidate in (app, getattr(app, "api", None), getattr(app, "router", None)):
+        openapi = getattr(candidate, "openapi", None)
+        if callable(openapi):
+            return [Route(path, _no_endpoint) for path in openapi().get("paths", {})]
         routes = getattr(candidate, "routes", None)
         if isinstance(routes, list) and routes:
             return routes
     return []
+
+
+async def _no_endpoint(*_args: Any) -> None:
+    """A template's stand-in endpoint: these routes are only matched, never called."""
 
 
 class RouteTemplates:

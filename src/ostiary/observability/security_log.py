@@ -36,7 +36,8 @@ def log_event(event: AuditEvent) -> None:
             "request_id": request_id(),
         }
     )
-    details = {k: v for k, v in event.details.items() if k not in PERSONAL_DETAILS}
+    # Scrubbed again: an event built elsewhere than AuditLog may reach an observer.
+    details = scrub({k: v for k, v in event.details.items() if k not in PERSONAL_DETAILS})
     if details:
         fields["details"] = details
     outcome = "" if event.outcome == "success" else f" ({event.outcome})"
