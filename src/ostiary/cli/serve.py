@@ -12,7 +12,6 @@ from typing import Any
 import uvicorn
 
 from ostiary.cli.output import CommandError, say
-from ostiary.observability import serving
 from ostiary.cli.tls import add_tls_arguments, tls_options
 from ostiary.observability import serving
 from ostiary.services import build_services
