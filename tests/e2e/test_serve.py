@@ -16,6 +16,7 @@ import secrets
 import sqlite3
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -136,6 +137,7 @@ def test_keys_rotate_before_first_serve_still_leaves_a_signing_key(
     """CLI contract: serve generates keys "if none" sign; a started server can issue tokens."""
     port = free_port()
     env = sqlite_env(tmp_path, port)
+    assert ostiary(env, tmp_path, "db", "upgrade").returncode == 0
     assert ostiary(env, tmp_path, "keys", "rotate").returncode == 0  # publish_ahead 300 s
     created = ostiary(
         env,
@@ -275,11 +277,13 @@ def test_demo_mode_on_empty_folder_serves_a_working_demo_and_restarts_cleanly(
 
     state_dir = tmp_path / ".ostiary"
     db = state_dir / "demo.db"
-    key_file = state_dir / "secret_key"
+    settings_file = state_dir / "settings.toml"
     assert db.is_file()
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    secret_key = key_file.read_text().strip()
-    assert len(secret_key) >= 32
+    assert stat.S_IMODE(settings_file.stat().st_mode) == 0o600
+    written = tomllib.loads(settings_file.read_text())
+    assert written["database_url"] == "sqlite+aiosqlite:///.ostiary/demo.db"
+    assert written["issuer"] == issuer
+    assert len(written["secret_key"]) >= 32
 
     with httpx.Client(base_url=issuer, timeout=10) as http:
         page = http.get(urlsplit(first.url).path)
@@ -307,6 +311,6 @@ def test_demo_mode_on_empty_folder_serves_a_working_demo_and_restarts_cleanly(
         assert http.get("/jwks.json").json() == jwks_before, "restarts keep the same keys"
     again.stop_cleanly()
 
-    assert key_file.read_text().strip() == secret_key
+    assert tomllib.loads(settings_file.read_text())["secret_key"] == written["secret_key"]
     assert sqlite_rows(db, "SELECT username FROM users") == [("demo",)]
     assert sqlite_rows(db, "SELECT client_id FROM clients") == [("ostiary-demo",)]

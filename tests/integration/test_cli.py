@@ -118,8 +118,10 @@ def env(database_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty, unmigrated database on the same backend as ``database_url``."""
+    """An empty, unmigrated database on the same backend as ``database_url`` (for SQLite an
+    empty file: the commands other than ``db upgrade`` never create one)."""
     if database_url.startswith("sqlite"):
+        (tmp_path / "fresh.db").touch()
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
     name = f"ostiary_test_{uuid.uuid4().hex[:12]}"

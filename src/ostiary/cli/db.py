@@ -20,4 +20,4 @@ def upgrade_db(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         say("database is at the latest schema")
 
-    run_with_services(action)  # migrating is what run_with_services does first
+    run_with_services(action, create=True)  # migrating is what run_with_services does first

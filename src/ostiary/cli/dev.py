@@ -102,7 +102,7 @@ def seed_command(args: argparse.Namespace) -> None:
             keep_tokens=args.tokens_out is not None,
         )
 
-    result = run_with_services(action)
+    result = run_with_services(action, create=True)
     if args.tokens_out is not None:
         args.tokens_out.write_text("".join(t + "\n" for t in result.refresh_tokens))
         args.tokens_out.chmod(0o600)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from ostiary.cli import project
+from ostiary.cli.context import run_on_database
 from ostiary.cli.output import CommandError, say
+from ostiary.cli.ports import ensure_port_free
 from ostiary.cli.tls import add_tls_arguments, tls_options
 from ostiary.observability import serving
 from ostiary.services import build_services
@@ -19,8 +18,6 @@ from ostiary.settings import Settings, is_loopback_host, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.web import http_protocol
-
-DEMO_DIR = Path(".ostiary")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,28 +55,19 @@ def _workers(value: str) -> int:
     return number
 
 
-def _prepare_demo_environment(port: int) -> None:
-    """Demo mode on a fresh clone: a local database and a persistent generated secret."""
-    DEMO_DIR.mkdir(exist_ok=True)
-    os.environ["OSTIARY_DEMO"] = "true"
-    os.environ.setdefault("OSTIARY_DATABASE_URL", f"sqlite+aiosqlite:///{DEMO_DIR}/demo.db")
-    os.environ.setdefault("OSTIARY_ISSUER", f"http://127.0.0.1:{port}")
-    if "OSTIARY_SECRET_KEY" not in os.environ:
-        key_file = DEMO_DIR / "secret_key"
-        if not key_file.exists():
-            key_file.touch(mode=0o600)
-            key_file.write_text(secrets.token_urlsafe(48))
-        os.environ["OSTIARY_SECRET_KEY"] = key_file.read_text().strip()
-
-
 def serve(args: argparse.Namespace) -> None:
     if args.demo:
         if args.workers != 1:
             raise CommandError("demo mode runs one worker")
-        _prepare_demo_environment(args.port)
+        # Before anything is written: a second demo must not reset the running one's password.
+        ensure_port_free(args.host, args.port)
+        project.prepare_demo(args.port)
     settings = load_settings()
     settings.require_secret_key()
     refuse_plain_http_beyond_loopback(settings, args.host, args.insecure_http)
+    if not args.demo:
+        # Before the database is migrated or a signing key generated.
+        ensure_port_free(args.host, args.port)
     tls = tls_options(args, settings)
 
     async def prepare() -> None:
@@ -95,7 +83,7 @@ def serve(args: argparse.Namespace) -> None:
         finally:
             await services.close()
 
-    asyncio.run(prepare())
+    run_on_database(prepare(), settings.database_url)
     scheme = "https" if args.ssl_certfile else "http"
     say(f"Ostiary {settings.issuer} listening on {scheme}://{args.host}:{args.port}")
     uvicorn.run(
