@@ -40,7 +40,9 @@ async def ensure_admin_model(services: Services) -> None:
             await access.set_scope_roles(scope, [ADMIN_ROLE])
 
 
-async def bootstrap(services: Services, username: str, password: str) -> Bootstrapped:
+async def bootstrap(
+    services: Services, username: str, password: str, *, actor: str = "system"
+) -> Bootstrapped:
     """Create the admin user (with the admin role) and a confidential admin client.
 
     The client uses client_credentials with both admin scopes; its secret is returned
@@ -69,7 +71,7 @@ async def bootstrap(services: Services, username: str, password: str) -> Bootstr
     assert secret is not None
     await services.audit.record(
         "admin.bootstrap",
-        actor="system",
+        actor=actor,
         user_id=user.id,
         client_id=client.client_id,
         details={"username": username},

@@ -7,6 +7,7 @@ import argparse
 from ostiary.admin.bootstrap import BootstrapError, bootstrap
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
+from ostiary.cli.roles import ACTOR
 from ostiary.cli.users import _password as read_password
 from ostiary.domain import identifiers
 from ostiary.services import Services
@@ -33,7 +34,7 @@ def bootstrap_admin(args: argparse.Namespace) -> None:
 
     async def action(services: Services) -> None:
         try:
-            done = await bootstrap(services, username, password)
+            done = await bootstrap(services, username, password, actor=ACTOR)
         except BootstrapError as exc:
             raise CommandError(f"{exc}; bootstrap runs once per administrator") from None
         if args.json:

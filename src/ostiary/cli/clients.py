@@ -7,6 +7,7 @@ import argparse
 from ostiary.accounts import lifecycle
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.roles import ACTOR
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.redirect_uris import stored_problems
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
@@ -139,10 +140,24 @@ def update_client(args: argparse.Namespace) -> None:
         raise CommandError("nothing to change: give at least one option")
 
     async def action(services: Services) -> None:
+        before = await services.store.clients.get(args.client_id)
         try:
             client = await update(services.store.clients, args.client_id, **changes)
         except RegistrationError as exc:
             raise CommandError(str(exc)) from None
+        assert before is not None  # update() refuses an unknown client
+        old, new = before.public_view(), client.public_view()
+        changed = sorted(k for k in new if old.get(k) != new[k])
+        if changed:
+            await services.audit.record(
+                "client.updated",
+                actor=ACTOR,
+                client_id=client.client_id,
+                details={
+                    "before": {k: old.get(k) for k in changed},
+                    "after": {k: new[k] for k in changed},
+                },
+            )
         if args.json:
             emit_json(client.public_view())
         else:
@@ -179,6 +194,12 @@ def create_client(args: argparse.Namespace) -> None:
             client, secret = await register(services.store.clients, spec)
         except RegistrationError as exc:
             raise CommandError(str(exc)) from None
+        await services.audit.record(
+            "client.created",
+            actor=ACTOR,
+            client_id=client.client_id,
+            details={"after": client.public_view()},
+        )
         document = client.public_view()
         if secret:
             document["client_secret"] = secret
@@ -232,7 +253,7 @@ def registered_uris(client: Client) -> list[tuple[str, str]]:
 
 def delete_client(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        if not await lifecycle.delete_client(services, args.client_id, actor="cli"):
+        if not await lifecycle.delete_client(services, args.client_id, actor=ACTOR):
             raise CommandError(f"no client {args.client_id!r}")
         if args.json:
             emit_json({"client_id": args.client_id, "deleted": True})

@@ -7,6 +7,7 @@ import argparse
 from ostiary import clock
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import emit_json, say, table
+from ostiary.cli.roles import ACTOR
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.services import Services
 
@@ -60,6 +61,9 @@ def rotate_keys(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         algs = args.algs or sorted(services.signing_algs())
         created = [{"alg": alg, "kid": await services.keys.rotate(alg)} for alg in algs]
+        for row in created:
+            # The admin API has no rotation: the event type is the command line's own.
+            await services.audit.record("key.rotated", actor=ACTOR, details=row)
         if args.json:
             emit_json(created)
         else:

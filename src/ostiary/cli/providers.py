@@ -9,6 +9,7 @@ from typing import Any
 
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
+from ostiary.cli.roles import ACTOR
 from ostiary.federation.connectors import REGISTRY, connector_for
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import PROVISIONING, Provider, ProviderConfigError, check_provider
@@ -142,6 +143,9 @@ def add_provider(args: argparse.Namespace) -> None:
             provider = await _repo(services).add(provider)
         except DuplicateProviderError as exc:
             raise CommandError(str(exc)) from None
+        await services.audit.record(
+            "provider.created", actor=ACTOR, details={"after": _view(services, provider)}
+        )
         _print(services, provider, args.json, "added")
 
     run_with_services(run)
@@ -154,6 +158,18 @@ def update_provider(args: argparse.Namespace) -> None:
         if current is None:
             raise CommandError(f"no provider {args.name!r}")
         provider = await repo.replace(_changes(args, current))
+        # The same event as the admin API's: what changed, and that the secret did.
+        old, new = _view(services, current), _view(services, provider)
+        changed = sorted(k for k in new if old.get(k) != new[k] and k != "updated_at")
+        if changed or args.client_secret_stdin:
+            details: dict[str, Any] = {
+                "name": provider.name,
+                "before": {k: old.get(k) for k in changed},
+                "after": {k: new[k] for k in changed},
+            }
+            if args.client_secret_stdin:
+                details["client_secret_changed"] = True
+            await services.audit.record("provider.updated", actor=ACTOR, details=details)
         _print(services, provider, args.json, "updated")
 
     run_with_services(run)
@@ -195,6 +211,7 @@ def delete_provider(args: argparse.Namespace) -> None:
     async def run(services: Services) -> None:
         if not await _repo(services).delete(args.name):
             raise CommandError(f"no provider {args.name!r}")
+        await services.audit.record("provider.deleted", actor=ACTOR, details={"name": args.name})
         if args.json:
             emit_json({"name": args.name, "deleted": True})
         else:

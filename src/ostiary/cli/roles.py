@@ -11,6 +11,8 @@ from ostiary.services import Services
 from ostiary.storage.repos.access import AccessError, Role
 from ostiary.storage.repos.users import User
 
+# Who the audit trail names for a change made on the command line (the admin API names
+# "admin:<sub>"): every mutating command records the admin API's event type with it.
 ACTOR = "cli"
 MAX_ROLE_NAME = 100
 

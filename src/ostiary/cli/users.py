@@ -9,15 +9,13 @@ import sys
 from ostiary.accounts import lifecycle, password_policy
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
+from ostiary.cli.roles import ACTOR
 from ostiary.domain import identifiers
 from ostiary.services import Services
 from ostiary.settings import load_settings
 from ostiary.storage import email_index
 from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.repos.users import DuplicateUserError, User
-
-# Who the audit trail names for a change made here (the admin API names "admin:<sub>").
-ACTOR = "cli"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
