@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from tests.docs.blocks import DocBlock
 
-BLOCK_TIMEOUT = 120.0
+BLOCK_TIMEOUT = 180.0
 WAIT_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 TAIL_LINES = 40
@@ -94,6 +94,11 @@ class DocShell:
 
     def run(self, block: DocBlock) -> None:
         """Run one block; raise BlockFailed with the block, its line, status and output."""
+        assert self._process is not None, "start() the shell first"
+        if self._process.poll() is not None:
+            raise BlockFailed(
+                f"{self.document}, block at line {block.line}: the shell ended at an earlier block"
+            )
         self._count += 1
         script = self.logdir / f"block{self._count}-line{block.line}.sh"
         script.write_text(block.source)
@@ -165,6 +170,7 @@ class DocShell:
                     status = response.status
             except urllib.error.HTTPError as error:
                 status = error.code
+                error.close()
             except (OSError, urllib.error.URLError) as error:
                 last = str(error)
                 time.sleep(0.2)
