@@ -65,6 +65,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     settings.require_secret_key()
     refuse_plain_http_beyond_loopback(settings, args.host, args.insecure_http)
+    serving.check(settings)
     if not args.demo:
         # Before the database is migrated or a signing key generated.
         ensure_port_free(args.host, args.port)

@@ -17,6 +17,11 @@ from ostiary.observability.tracing import check_installed
 from ostiary.settings import Settings, SettingsError
 
 
+def check(settings: Settings) -> None:
+    """Before anything is written: what the observability settings need is there."""
+    check_installed(settings.tracing)
+
+
 def prepare(settings: Settings, workers: int) -> dict[str, Any]:
     """uvicorn's logging options; what is made here is removed when the process exits.
 

@@ -10,6 +10,7 @@ template. Request and response headers are never recorded, whatever the
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +20,12 @@ from ostiary.observability.route_templates import RouteTemplates
 from ostiary.settings import SettingsError, TracingSettings
 
 INSTALL = "pip install 'ostiary[otel]'"
+NEEDED = (
+    "opentelemetry.sdk.trace",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.instrumentation.asgi",
+    "opentelemetry.instrumentation.sqlalchemy.engine",
+)
 _QUERY = "ostiary.query_string"
 
 
@@ -26,16 +33,13 @@ def check_installed(settings: TracingSettings) -> None:
     """Raise SettingsError, in one line, when tracing is asked for and cannot be done."""
     if settings.otlp_endpoint is None:
         return
-    try:
-        import opentelemetry.exporter.otlp.proto.http.trace_exporter
-        import opentelemetry.instrumentation.asgi
-        import opentelemetry.instrumentation.sqlalchemy.engine
-        import opentelemetry.sdk.trace  # noqa: F401
-    except ImportError as exc:
-        raise SettingsError(
-            f"tracing.otlp_endpoint is set but OpenTelemetry is not installed ({exc.name}): "
-            f"{INSTALL}"
-        ) from None
+    for module in NEEDED:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise SettingsError(
+                f"tracing.otlp_endpoint is set but {module} cannot be imported: {INSTALL}"
+            ) from None
 
 
 def traces_url(endpoint: str) -> str:
