@@ -31,6 +31,12 @@ IDENTITY = frozenset(
     }
 )
 FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+# The identity server's own cookies (``ostiary.web.browser``: the SSO session and the
+# browser id). Host-only cookies ignore the port (RFC 6265 §8.5), so with the issuer on the
+# gateway's host the browser sends them here too; an upstream holding the SSO session
+# cookie could act as the user at the identity server. Named here because the gateway
+# does not import the server.
+OSTIARY_COOKIES = frozenset({b"ost_session", b"ost_browser"})
 VIA = b"1.1 ostiary-gateway"
 
 
@@ -61,7 +67,8 @@ def upstream_request_headers(
     drop_cookies: Iterable[str] = (),  # name prefixes of the gateway's own cookies
 ) -> Headers:
     """What the upstream receives: no hop-by-hop fields, no client-supplied identity
-    headers, the gateway's forwarding headers, then the verified identity."""
+    headers, none of the gateway's or the identity server's cookies, the gateway's
+    forwarding headers, then the verified identity."""
     # Expect was answered by the ASGI server already (RFC 9110 §10.1.1); Host is the upstream's.
     removed = IDENTITY | set(strip) | {b"host", b"via", b"expect"}
     if not trust_forwarded:
@@ -72,7 +79,7 @@ def upstream_request_headers(
     cookies = [value for name, value in kept if name == b"cookie"]
     kept = [(name, value) for name, value in kept if name != b"cookie"]
     prefixes = tuple(prefix.encode("latin-1") for prefix in drop_cookies)
-    cookie = _without_cookies(b"; ".join(cookies), prefixes) if cookies else b""
+    cookie = _without_cookies(cookies, prefixes) if cookies else b""
     if cookie:
         kept.append((b"cookie", cookie))
     prior_for = b", ".join(value for name, value in kept if name == b"x-forwarded-for")
@@ -105,11 +112,21 @@ def upstream_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers
     return kept
 
 
-def _without_cookies(header: bytes, prefixes: tuple[bytes, ...]) -> bytes:
-    """The Cookie header without the gateway's own cookies (the upstream never sees them)."""
-    pairs = [pair.strip() for pair in header.split(b";") if pair.strip()]
-    kept = [pair for pair in pairs if not prefixes or not pair.startswith(prefixes)]
+def _without_cookies(headers: list[bytes], prefixes: tuple[bytes, ...]) -> bytes:
+    """The Cookie header without the gateway's own cookies (names starting with one of
+    ``prefixes``) and the identity server's (``OSTIARY_COOKIES``); every other cookie
+    goes on byte for byte, and a header holding none of ours goes on as it came."""
+    pairs = [pair.strip() for header in headers for pair in header.split(b";") if pair.strip()]
+    kept = [pair for pair in pairs if not _ours(pair, prefixes)]
+    if len(headers) == 1 and len(kept) == len(pairs):
+        return headers[0]
+    # RFC 9113 §8.2.3: several Cookie fields are joined with "; " into one.
     return b"; ".join(kept)
+
+
+def _ours(pair: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    name = pair.partition(b"=")[0].strip()
+    return name in OSTIARY_COOKIES or name.startswith(prefixes)
 
 
 def _header_safe(value: str) -> bytes:
