@@ -29,7 +29,8 @@ RUN "$VENV/bin/pip" install --quiet ".[server,postgres,redis]"
 FROM ${PYTHON_IMAGE}
 ARG VENV=/opt/ostiary
 COPY --from=builder ${VENV} ${VENV}
-RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/ostiary \
+RUN groupadd --system --gid 10001 ostiary \
+    && useradd --system --uid 10001 --gid ostiary --home-dir /var/lib/ostiary \
         --shell /usr/sbin/nologin ostiary \
     && install -d -o ostiary -g ostiary -m 0700 /var/lib/ostiary
 # Nothing is written outside /var/lib/ostiary (a SQLite database, if used) and /tmp (the
