@@ -19,18 +19,39 @@ from ostiary.settings import LogSettings
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+_second: list[Any] = [None, ""]
+
+
 def _timestamp(record: logging.LogRecord) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-    return f"{seconds}.{int(record.msecs):03d}Z"
+    """ISO 8601 in UTC with milliseconds; the seconds part formatted once per second."""
+    whole = int(record.created)
+    if _second[0] != whole:
+        _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
+    return f"{_second[1]}.{int(record.msecs):03d}Z"
+
+
+def _lighter_records() -> None:
+    # Neither format shows the thread or process names: not looking them up makes every
+    # record cheaper (one per request on the token endpoint).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+_LEVELS = {level: logging.getLevelName(level).lower() for level in (10, 20, 30, 40, 50)}
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        _lighter_records()
+
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
             "time": _timestamp(record),
-            "level": record.levelname.lower(),
+            "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -49,6 +70,7 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _lighter_records()
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _timestamp(record)
