@@ -195,3 +195,25 @@ def test_backup_never_overwrites_and_never_creates_a_database(tmp_path: Path) ->
     assert existing.read_bytes() == b"keep me"
     assert not missing.parent.exists()
     assert not (tmp_path / "new.db").exists()
+
+
+def test_without_pg_dump_backup_says_the_command_to_run_without_the_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql+asyncpg://ostiary:s3cret-pw@db.internal:6543/identity"
+    env = server_env(url, 8080)
+    env["PATH"] = str(OSTIARY.parent)  # the venv only: no PostgreSQL client tools
+    done = subprocess.run(
+        [str(OSTIARY), "backup", str(tmp_path / "o.dump")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1 and done.stdout == "", done
+    assert "pg_dump is not installed" in done.stderr
+    assert (
+        f"pg_dump --format=custom --file={tmp_path / 'o.dump'} --host=db.internal --port=6543 "
+        "--username=ostiary --dbname=identity"
+    ) in done.stderr
+    assert "s3cret-pw" not in done.stderr

@@ -317,6 +317,11 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], object], str]]:
         ("cycle", lambda d: group(d)["parents"].append("eng"), "cycle"),
         ("username", lambda d: user(d).update(username="alice smith"), "must not contain spaces"),
         (
+            "shared email",
+            lambda d: user(d).update(email="CAROL@example.com"),
+            "email 'CAROL@example.com' belongs to another account (carol)",
+        ),
+        (
             "hash",
             lambda d: user(d).update(password_hash="$2b$12$abcdefghijklmnopqrstuv"),
             "not an Argon2id hash",

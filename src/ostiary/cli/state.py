@@ -16,11 +16,13 @@ from ostiary.portable.plan import Change
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import AlreadyLinkedError
 from ostiary.storage.repos.federation_providers import DuplicateProviderError
+from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.repos.users import DuplicateUserError
 
 # What a change can meet when the database moved between the check and the write (another
 # writer got there first): said in one line, after what was applied.
 _CONFLICTS = (
+    EmailTaken,
     ValueError,
     LookupError,
     DuplicateUserError,

@@ -33,18 +33,21 @@ def plan(p: Planning) -> None:
     twice_name = duplicates(keys)
     twice_id = duplicates([u.id for u in given if u.id])
     linked = {link: s.user.id for s in p.now.users.values() for link in s.links}
-    kept: set[str] = set()
-    for index, (entry, key) in enumerate(zip(given, keys, strict=True)):
-        current = p.now.users.get(entry.id) if entry.id else p.now.user_named(key)
+    matched = [
+        p.now.users.get(entry.id) if entry.id else p.now.user_named(key)
+        for entry, key in zip(given, keys, strict=True)
+    ]
+    kept = {m.user.id for m in matched if m is not None}
+    addresses = _addresses(p, given, matched, kept)
+    for index, (entry, key, current) in enumerate(zip(given, keys, matched, strict=True)):
         try:
             if key in twice_name or (entry.id and entry.id in twice_id):
                 raise ValueError("appears more than once (by username or id)")
             _check(p, entry, key, current, linked)
+            _check_email(entry, current, addresses)
         except ValueError as exc:
             p.problem("users", index, entry.username, str(exc))
             continue
-        if current is not None:
-            kept.add(current.user.id)
         _plan_one(p, entry, current)
     for user_id in p.pruned("users", set(p.now.users), kept):
         state = p.now.users[user_id]
@@ -53,6 +56,35 @@ def plan(p: Planning) -> None:
             await lifecycle.delete(p.services, state.user, actor="cli")
 
         p.add(Phase.PRUNE_USERS, "delete", "user", state.user.username, delete)
+
+
+def _addresses(
+    p: Planning, given: list[UserEntry], matched: list[UserState | None], kept: set[str]
+) -> dict[str, list[str]]:
+    """Lowercased address -> the accounts holding it once the import is done (usernames)."""
+    held: dict[str, list[str]] = {}
+    for entry in given:
+        if entry.email is not None:
+            held.setdefault(entry.email.lower(), []).append(entry.username)
+    for state in p.now.users.values():
+        if state.user.id not in kept and not p.prune and state.user.email is not None:
+            held.setdefault(state.user.email.lower(), []).append(state.user.username)
+    return held
+
+
+def _check_email(
+    entry: UserEntry, current: UserState | None, addresses: dict[str, list[str]]
+) -> None:
+    """One account per address, checked for the whole document before any write (the
+    repository's ``EmailTaken`` stays the rule, and the backstop). An account keeping its
+    own address passes, as in ``user_emails.check_free``."""
+    if entry.email is None:
+        return
+    if current is not None and (current.user.email or "").lower() == entry.email.lower():
+        return
+    others = [name for name in addresses.get(entry.email.lower(), []) if name != entry.username]
+    if others:
+        raise ValueError(f"email {entry.email!r} belongs to another account ({others[0]})")
 
 
 def _check(
