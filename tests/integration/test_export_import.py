@@ -20,7 +20,7 @@ import pytest
 from ostiary.crypto.tokens import digest
 from ostiary.federation.providers import Provider
 from ostiary.oauth.registration import ClientSpec, register
-from ostiary.portable.apply import apply
+from ostiary.portable.apply import Stopped, apply, execute, plan
 from ostiary.portable.document import InvalidDocument, dumps, parse
 from ostiary.portable.export import export as portable_export
 from ostiary.portable.plan import Change
@@ -508,3 +508,38 @@ def test_a_new_confidential_client_without_a_hash_gets_a_secret_shown_once(
     assert on(target, stored) == digest(secret)
     again = ok(ostiary(env_for(target), "import", str(state)))
     assert "nothing to change" in again.stderr and "ost_cs_" not in again.stderr
+
+
+def test_a_failure_part_way_reports_exactly_the_changes_made_before_it(
+    new_database: Callable[[], str],
+) -> None:
+    """The writes are not one transaction: when the database moved between the check and
+    a write (here another writer creates a role first), the changes before it stay made
+    and are the ones reported."""
+    target = new_database()
+    doc = parse(
+        document_of(
+            roles=[{"name": "alpha"}, {"name": "beta"}, {"name": "gamma"}],
+            scopes=[{"name": "reports", "required_roles": ["alpha"]}],
+        )
+    )
+
+    async def race(services: Services) -> tuple[list[str], Stopped, list[str]]:
+        planning = await plan(services, doc, prune=False)
+        changes = planning.ordered()
+        await services.store.access.create_role("gamma")  # another writer, meanwhile
+        reported: list[str] = []
+        with pytest.raises(Stopped) as stopped:
+            await execute(changes, lambda change: reported.append(change.line(done=True)))
+        return reported, stopped.value, [r.name for r in await services.store.access.list_roles()]
+
+    reported, stopped, roles = on(target, race)
+    assert reported == ["created role alpha", "created role beta"]
+    assert (stopped.applied, stopped.total) == (2, 4)
+    assert str(stopped) == "stopped at 'create role gamma'"
+    assert "exists" in str(stopped.__cause__)
+    assert roles == ["alpha", "beta", "gamma"]
+
+
+def document_of(**sections: Any) -> bytes:
+    return json.dumps({"format": "ostiary-state", "version": 1, **sections}).encode()

@@ -64,13 +64,17 @@ async def apply(
 ) -> Outcome:
     planning = await plan(services, doc, prune=prune)
     outcome = Outcome(planning.ordered(), new_secrets=planning.new_secrets)
-    if dry_run:
-        return outcome
-    for change in outcome.changes:
+    if not dry_run:
+        outcome.applied = await execute(outcome.changes, on_done)
+    return outcome
+
+
+async def execute(changes: list[Change], on_done: Callable[[Change], None]) -> int:
+    """Make the changes in order, reporting each once made; Stopped at the first failure."""
+    for applied, change in enumerate(changes):
         try:
             await change.run()
         except Exception as exc:
-            raise Stopped(change, outcome.applied, len(outcome.changes)) from exc
-        outcome.applied += 1
+            raise Stopped(change, applied, len(changes)) from exc
         on_done(change)
-    return outcome
+    return len(changes)
