@@ -1,3 +1,3 @@
-from ostiary.cli.main import main
+from ostiary.cli.entry import main
 
 raise SystemExit(main())
