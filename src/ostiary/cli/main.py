@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         logging.getLogger("ostiary").setLevel(logging.DEBUG)
     args = parser().parse_args(argv)
-    if not getattr(args, "demo", False):  # serve --demo writes those settings itself
+    # serve --demo writes those settings itself; the gateway reads its own configuration.
+    if not getattr(args, "demo", False) and args.command != "gateway":
         project.use_project_settings()
     try:
         args.func(args)
