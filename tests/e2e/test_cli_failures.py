@@ -146,6 +146,17 @@ def test_missing_secret_key_and_invalid_settings_are_one_line(tmp_path: Path) ->
     assert not (tmp_path / "ostiary.db").exists()
 
 
+def test_a_different_secret_key_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """The signing keys are sealed under OSTIARY_SECRET_KEY: another key cannot open them."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}"
+    first = clean_env(OSTIARY_DATABASE_URL=url, OSTIARY_SECRET_KEY=SECRET_KEY)
+    assert run(first, "db", "upgrade").returncode == 0
+    assert run(first, "keys", "rotate").returncode == 0
+    other = {**first, "OSTIARY_SECRET_KEY": "another-secret-key-" + "y" * 32}
+    result = run(other, "serve", "--port", str(free_port()), cwd=tmp_path)
+    one_line_error(result, "OSTIARY_SECRET_KEY is not the key they were sealed with")
+
+
 def test_serve_on_a_busy_port_fails_before_touching_the_database(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from ostiary.cli.failures import DatabaseFailure, explain
 from ostiary.cli.output import CommandError
+from ostiary.crypto.sealing import UnsealError
 from ostiary.services import Services, build_services
 from ostiary.settings import load_settings
 from ostiary.storage.migrate import upgrade
@@ -47,6 +48,11 @@ def run_on_database(work: Awaitable[T], database_url: str) -> T:
         return asyncio.run(main())
     except CommandError:
         raise
+    except UnsealError as exc:
+        raise CommandError(
+            "cannot decrypt the signing keys or provider secrets in the database: "
+            "OSTIARY_SECRET_KEY is not the key they were sealed with (restore that key)"
+        ) from exc
     except Exception as exc:
         reason = explain(exc, database_url)
         if reason is None:
