@@ -52,7 +52,7 @@ def document(**sections: Any) -> bytes:
         (document(groups=[{"name": "eng", "id": "ENG"}]), "groups[0] (name 'eng').id: must be"),
         (
             document(roles=[{"name": "a role"}]),
-            "roles[0] (name 'a role').name: String should match pattern",
+            "roles[0] (name 'a role').name: role name must be 1 to 100 letters",
         ),
         (
             document(

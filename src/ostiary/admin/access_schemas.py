@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from ostiary.admin.schemas import Body
+from ostiary.domain import identifiers
 
-# Role names travel in tokens (RFC 9068 §2.2.3.1) and in URL paths: identifiers only.
-RoleName = Annotated[
-    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:~-]*$")
-]
+# One rule per field, shared with the command line, SCIM and import (domain.identifiers).
+RoleName = Annotated[str, AfterValidator(lambda value: identifiers.role_name(value))]
 # RFC 6749 §3.3 scope-token; may contain '/', so scope paths take the rest of the URL.
 ScopeName = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 ]
-GroupName = Annotated[
-    str, StringConstraints(min_length=1, max_length=150, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
+GroupName = Annotated[str, AfterValidator(lambda value: identifiers.group_name(value))]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=1000)]
 RoleList = Annotated[list[RoleName], Field(max_length=100)]

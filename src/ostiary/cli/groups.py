@@ -10,11 +10,10 @@ from typing import Any
 from ostiary.admin import queries
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
-from ostiary.cli.roles import ACTOR, check_name, require_role, require_user
+from ostiary.cli.roles import ACTOR, checked, require_role, require_user
+from ostiary.domain import identifiers
 from ostiary.services import Services
 from ostiary.storage.repos.access import AccessError, Group
-
-MAX_GROUP_NAME = 150
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -68,7 +67,7 @@ async def require_group(services: Services, key: str) -> Group:
 
 
 def create_group(args: argparse.Namespace) -> None:
-    name = check_name("group", args.name, MAX_GROUP_NAME)
+    name = checked(identifiers.group_name, args.name)
 
     async def action(services: Services) -> None:
         try:

@@ -1,5 +1,5 @@
-"""The one rule for each field that names a person: username, email address, single-line
-text.
+"""The one rule for each field that names a person or a grant: username, email address,
+role name, group name, single-line text.
 
 Every door that creates or changes a user (command line, admin API, SCIM, federation,
 the demo seed) calls these functions, so what one door accepts every door accepts and
@@ -17,6 +17,10 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 MAX_USERNAME = 150  # users.username
 MAX_EMAIL = 254  # RFC 5321 §4.5.3.1.3: a path is at most 256 octets, brackets included
+MAX_ROLE_NAME = 100  # roles.name
+MAX_GROUP_NAME = 150  # groups.name
+# Role names travel in access tokens (RFC 9068 §2.2.3.1 roles) and in URL paths.
+_ROLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]*")
 
 # Lone surrogates have no UTF-8 form (no driver can send them) and PostgreSQL cannot
 # store NUL: text holding either fails deep in the database layer, so it is refused here.
@@ -76,6 +80,27 @@ def single_line(value: str, field: str) -> str:
         raise InvalidIdentifier(
             field, f"must not contain control characters (U+{ord(found.group()):04X})"
         )
+    return value
+
+
+def role_name(value: str, field: str = "role name") -> str:
+    """An identifier: letters, digits and ``. _ : ~ -``, starting with a letter or digit."""
+    if not 1 <= len(value) <= MAX_ROLE_NAME or not _ROLE_NAME.fullmatch(value):
+        raise InvalidIdentifier(
+            field,
+            f"must be 1 to {MAX_ROLE_NAME} letters, digits, '.', '_', ':', '~' or '-', "
+            "starting with a letter or digit",
+        )
+    return value
+
+
+def group_name(value: str, field: str = "group name") -> str:
+    """Any single line that is not blank (SCIM ``displayName`` carries it as given)."""
+    single_line(value, field)
+    if not value.strip():
+        raise InvalidIdentifier(field, "must not be blank")
+    if len(value) > MAX_GROUP_NAME:
+        raise InvalidIdentifier(field, f"must be at most {MAX_GROUP_NAME} characters")
     return value
 
 

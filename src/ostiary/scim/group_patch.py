@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ostiary.domain import identifiers
 from ostiary.scim.errors import ScimError, invalid_value
 from ostiary.storage.repos.scim_groups import MemberChanges
 
@@ -36,10 +37,12 @@ class _Plan:
         self.added = set()
 
     def name(self, value: Any) -> bool:
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str):
             raise invalid_value("displayName is required")
-        if len(value) > 150:
-            raise invalid_value("displayName is at most 150 characters")
+        try:
+            identifiers.group_name(value, "displayName")
+        except identifiers.InvalidIdentifier as exc:
+            raise invalid_value(str(exc)) from None
         self.changes.name = value
         return True
 

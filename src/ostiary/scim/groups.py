@@ -11,6 +11,7 @@ from typing import Any
 from scim2_models import Group, Resource
 from sqlalchemy import ColumnElement, func
 
+from ostiary.domain import identifiers
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import invalid_value, not_found, uniqueness
 from ostiary.scim.etags import etag
@@ -203,10 +204,12 @@ class GroupType:
 
 def _checked(resource: Resource[Any]) -> Group:
     assert isinstance(resource, Group)
-    if not resource.display_name or not resource.display_name.strip():
+    if not resource.display_name:
         raise invalid_value("displayName is required")
-    if len(resource.display_name) > 150:
-        raise invalid_value("displayName is at most 150 characters")
+    try:
+        identifiers.group_name(resource.display_name, "displayName")
+    except identifiers.InvalidIdentifier as exc:
+        raise invalid_value(str(exc)) from None
     if resource.external_id is not None and len(resource.external_id) > 200:
         raise invalid_value("externalId is at most 200 characters")
     return resource
