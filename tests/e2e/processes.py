@@ -172,6 +172,22 @@ class Servers:
             raise errors[0]
 
 
+def run_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ostiary ARGS`` in ``env`` (and ``cwd``), stdin closed, output captured."""
+    return subprocess.run(
+        [str(OSTIARY), *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def cli_json(env: dict[str, str], *args: str) -> dict[str, object]:
     """``ostiary ARGS --json`` in ``env``: its one JSON document (the command must succeed)."""
     done = subprocess.run(

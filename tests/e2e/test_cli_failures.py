@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SECRET_KEY, free_port
-from tests.e2e.processes import OSTIARY, Servers, clean_env
+from tests.e2e.processes import Servers, clean_env
+from tests.e2e.processes import run_cli as run
 
 Result = subprocess.CompletedProcess[str]
 READ_COMMANDS = [
@@ -30,18 +31,6 @@ READ_COMMANDS = [
     ("role", "list"),
     ("client", "create", "--name", "web", "--redirect-uri", "https://app.example.com/cb"),
 ]
-
-
-def run(env: dict[str, str], *args: str, cwd: Path | None = None) -> Result:
-    return subprocess.run(
-        [str(OSTIARY), *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def run_each(env: dict[str, str], commands: Sequence[Sequence[str]], cwd: Path) -> list[Result]:

@@ -29,7 +29,7 @@ from joserfc.jwk import KeySet
 from ostiary.web.demo import DEMO_SCOPES
 from tests.conftest import SECRET_KEY, free_port
 from tests.e2e.helpers import csrf_of, login_page, query_of
-from tests.e2e.processes import OSTIARY, DemoCredentials, Servers, clean_env
+from tests.e2e.processes import DemoCredentials, Servers, clean_env, run_cli
 
 DEMO_SCOPE = " ".join(DEMO_SCOPES)
 
@@ -49,15 +49,7 @@ def sqlite_env(tmp_path: Path, port: int) -> dict[str, str]:
 
 
 def ostiary(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(OSTIARY), *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(env, *args, cwd=cwd)
 
 
 def test_serve_migrates_generates_keys_and_creates_nothing_else(
