@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.cli.entry import NotInstalled, _command, _import_missing, main
+from ostiary.cli.entry import NotInstalled, _import_missing, command_of, main
 
 
 def test_a_missing_third_party_module_names_the_extra() -> None:
@@ -32,7 +32,7 @@ def test_a_missing_module_of_ostiary_is_not_a_missing_extra() -> None:
     ],
 )
 def test_the_command_is_the_first_word_not_an_option(argv: list[str], command: str | None) -> None:
-    assert _command(argv) == command
+    assert command_of(argv) == command
 
 
 def test_version_needs_no_extra(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,12 +3,12 @@ traceback, when a command's dependencies are missing.
 
 ``pip install ostiary`` installs the resource-server kit alone (docs/deployment.md); the
 server is the ``server`` extra and the gateway the ``gateway`` extra. With only the
-gateway installed, ``ostiary gateway`` runs without the rest of the command line.
+gateway installed, ``ostiary gateway`` runs: the command line imports only the module
+of the command it runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ostiary import __version__
@@ -34,33 +34,9 @@ def _import_missing(module: str, extra: str, what: str) -> None:
         ) from None
 
 
-def _command(argv: list[str]) -> str | None:
+def command_of(argv: list[str]) -> str | None:
     """The subcommand named on the command line (the first word not an option)."""
     return next((arg for arg in argv if not arg.startswith("-")), None)
-
-
-def _gateway_only(argv: list[str]) -> int:
-    """``ostiary gateway`` where only the gateway extra is installed."""
-    from ostiary.cli import gateway as gateway_cli
-    from ostiary.cli.output import CommandError, say
-    from ostiary.settings import SettingsError
-
-    root = argparse.ArgumentParser(prog="ostiary", description="Ostiary gateway")
-    root.add_argument("--version", action="version", version=f"ostiary {__version__}")
-    root.add_argument("--debug", action="store_true", help="on failure, print the traceback")
-    sub = root.add_subparsers(dest="command", required=True)
-    gateway_cli.add_parser(sub)
-    args = root.parse_args(argv)
-    try:
-        args.func(args)
-    except (CommandError, SettingsError) as exc:
-        if args.debug:
-            raise
-        say(f"error: {exc}")
-        return FAILED
-    except KeyboardInterrupt:
-        return 130
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:
         print(f"ostiary {__version__}")
         return 0
+    # The command line imports only the running command's module (cli/main.py), so the
+    # gateway runs where only its extra is installed.
     try:
-        try:
-            _import_missing("ostiary.cli.main", "server", "the server")
-        except NotInstalled:
-            if _command(argv) != "gateway":
-                raise
+        if command_of(argv) == "gateway":
             _import_missing("ostiary.cli.gateway", "gateway", "the gateway")
-            return _gateway_only(argv)
+        else:
+            # What every other command opens (and so imports anyway).
+            _import_missing("ostiary.services", "server", "the server")
     except NotInstalled as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return FAILED

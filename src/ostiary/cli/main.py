@@ -3,61 +3,52 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
 
 from ostiary import __version__
-from ostiary.cli import (
-    admin,
-    audit,
-    backup,
-    clients,
-    db,
-    groups,
-    keys,
-    project,
-    purge,
-    roles,
-    scopes,
-    serve,
-    state,
-    users,
-)
-from ostiary.cli import dev as dev_tools
-from ostiary.cli import gateway as gateway_cli
-from ostiary.cli import providers as providers_cli
-from ostiary.cli.failures import unexpected
+from ostiary.cli import project
+from ostiary.cli.entry import command_of
 from ostiary.cli.output import CommandError, say
 from ostiary.settings import SettingsError
 
+# Each command name and the module that defines it. Only the module of the command being
+# run is imported: each pulls in its own part of the server (uvicorn, FastAPI, the
+# storage layer), and importing all of them costs every command half a second.
+COMMANDS = {
+    "serve": "serve",
+    "db": "db",
+    "client": "clients",
+    "user": "users",
+    "keys": "keys",
+    "role": "roles",
+    "group": "groups",
+    "scope": "scopes",
+    "audit": "audit",
+    "purge": "purge",
+    "admin": "admin",
+    "export": "state",
+    "import": "state",
+    "backup": "backup",
+    "gateway": "gateway",
+    "provider": "providers",
+    "dev": "dev",
+}
 
-def parser() -> argparse.ArgumentParser:
+
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (for speed) only ``command``'s part of it."""
     root = argparse.ArgumentParser(prog="ostiary", description="Ostiary identity server")
     root.add_argument("--version", action="version", version=f"ostiary {__version__}")
     root.add_argument(
         "--debug", action="store_true", help="on failure, print the traceback too (any position)"
     )
     sub = root.add_subparsers(dest="command", required=True)
-    for module in (
-        serve,
-        db,
-        clients,
-        users,
-        keys,
-        roles,
-        groups,
-        scopes,
-        audit,
-        purge,
-        admin,
-        state,
-        backup,
-    ):
-        module.add_parser(sub)
-    gateway_cli.add_parser(sub)
-    providers_cli.add_parser(sub)
-    dev_tools.add_parser(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(modules):
+        importlib.import_module(f"ostiary.cli.{name}").add_parser(sub)
     return root
 
 
@@ -78,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if debug:
         logging.getLogger("ostiary").setLevel(logging.DEBUG)
-    args = parser().parse_args(argv)
+    args = parser(command_of(argv)).parse_args(argv)
     # serve --demo writes those settings itself; the gateway reads its own configuration.
     if not getattr(args, "demo", False) and args.command != "gateway":
         project.use_project_settings()
@@ -94,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        from ostiary.cli.failures import unexpected  # the storage layer: only when needed
+
         say(f"error: unexpected failure: {unexpected(exc)} (--debug shows the traceback)")
         return INTERNAL
     return 0
