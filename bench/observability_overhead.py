@@ -1,21 +1,27 @@
 """What the request observer costs on the token endpoint, in process (no HTTP).
 
     .venv/bin/python bench/observability_overhead.py [--backend sqlite|postgresql]
-        [-n 3000] [--rounds 5]
+        [-n 2000] [--rounds 6] [--block 100] [--concurrency 1] [--legacy DIR]
 
 Drives ``POST /token`` (client_credentials, an ES256 JWT) through the whole ASGI app,
-middleware included, one request after another, on a fresh database seeded with
-``ostiary dev seed``, for three builds of the same app, interleaved round after round:
+middleware included, on a fresh database seeded with ``ostiary dev seed``, for several
+builds of the same app, interleaved round after round:
 
-- ``before``: no observability middleware (the app as it was before it existed);
+- ``none``: no observability middleware (the app as it was before it existed);
 - ``metrics``: request id and Prometheus metrics, the request log off;
-- ``metrics+log``: as configured by default, with the request log written as JSON to
-  /dev/null (formatting and writing a line included).
+- ``metrics+log``: as configured by default, with the request log on, written as JSON
+  through the handler ``ostiary serve`` sets up (``log_config``), to /dev/null;
+- ``legacy`` (with ``--legacy DIR``, DIR holding an earlier ``middleware.py`` and
+  ``metrics.py`` of ``src/ostiary/observability``): that middleware and its metrics, its
+  log line through a ``logging.StreamHandler`` to /dev/null, as it was configured then.
 
-It prints the CPU time of this process per request (``time.process_time``: insensitive
-to other load on the machine) for each build and round, the best round of each, and the
-ratios to ``before``. The machine-to-machine endpoints' budget is microseconds; the
-observer must stay within a few percent of it.
+Requests go one after another (``--concurrency`` at a time), and the event loop runs
+between them as a server's does (the audit batch and the log batches are written there).
+In each round every build answers ``-n`` requests, in turns of ``--block`` requests, so
+that load from elsewhere on a shared machine, which comes and goes, falls on all builds
+alike. It prints the CPU time of this process per request (``time.process_time``) for
+each build and round, and per round the ratio of each build to ``none``, with their
+medians: the figure to read.
 """
 
 from __future__ import annotations
@@ -23,21 +29,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib.util
 import logging
+import logging.config
 import os
 import secrets
+import statistics
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import asyncpg
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from ostiary.cli.dev import seed
-from ostiary.observability.logging_setup import JsonFormatter
+from ostiary.observability.logging_setup import JsonFormatter, log_config
+from ostiary.observability.request_id import RequestIds
 from ostiary.observability.wiring import Observability
-from ostiary.settings import load_settings
+from ostiary.settings import LogSettings, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
@@ -103,67 +117,139 @@ async def token_request(app: Starlette, authorization: bytes) -> int:
     return status
 
 
-def build(url: str, secret_key: str, variant: str) -> Starlette:
+class Legacy:
+    """An earlier observer: its middleware and metrics modules, loaded from DIR."""
+
+    def __init__(self, directory: Path) -> None:
+        self.metrics = _load("legacy_observer_metrics", directory / "metrics.py")
+        self.middleware = _load("legacy_observer_middleware", directory / "middleware.py")
+        # Its log line as it was written then: a StreamHandler (a write and a flush per
+        # record) with the JSON format, on a logger of its own.
+        logger = logging.getLogger("legacy.ostiary.request")
+        sink = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
+        sink.setFormatter(JsonFormatter())
+        logger.addHandler(sink)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        self.middleware.log = logger
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(url: str, secret_key: str, variant: str, legacy: Legacy | None) -> Starlette:
     settings = load_settings(
         database_url=url,
         issuer="http://127.0.0.1:9",
         secret_key=secret_key,
         rate_limits={"enabled": False},
-        log={"requests": variant == "metrics+log"},
+        log={"requests": variant == "metrics+log", "format": "json"},
     )
-    if variant != "before":
+    if variant in ("metrics", "metrics+log"):
         return create_app(settings)
     original = Observability.middleware
-    Observability.middleware = lambda self: []  # type: ignore[method-assign]
+
+    def legacy_stack(self: Observability) -> list[Middleware]:
+        assert legacy is not None
+        # The earlier Metrics in place of this one: the audit observer list gets it too.
+        self.metrics = legacy.metrics.Metrics(self._node)
+        return [
+            Middleware(
+                legacy.middleware.ObserveRequests,
+                routes=self.routes,
+                ids=RequestIds(settings.trusted_proxies),
+                metrics=self.metrics,
+                log_requests=True,
+            )
+        ]
+
+    def no_stack(self: Observability) -> list[Middleware]:
+        return []
+
+    stack = legacy_stack if variant == "legacy" else no_stack
+    Observability.middleware = stack  # type: ignore[method-assign]
     try:
         return create_app(settings)
     finally:
         Observability.middleware = original  # type: ignore[method-assign]
 
 
-async def measure(url: str, n: int, rounds: int) -> dict[str, list[float]]:
+async def requests(app: Starlette, authorization: bytes, n: int, concurrency: int) -> None:
+    for _ in range(n // concurrency):
+        if concurrency == 1:
+            await token_request(app, authorization)
+        else:
+            await asyncio.gather(*(token_request(app, authorization) for _ in range(concurrency)))
+        # The loop runs between requests, as a server's does: the audit batch is written
+        # every second and the log batch every iteration.
+        await asyncio.sleep(0)
+
+
+async def measure(
+    url: str, n: int, rounds: int, block: int, concurrency: int, legacy: Legacy | None
+) -> dict[str, list[float]]:
     secret_key = secrets.token_urlsafe(48)
-    variants = ["before", "metrics", "metrics+log"]
-    apps = {v: build(url, secret_key, v) for v in variants}
+    variants = ["none", "metrics", "metrics+log", *(["legacy"] if legacy else [])]
+    apps = {v: build(url, secret_key, v, legacy) for v in variants}
     engine = create_engine(url)
     await upgrade(engine)
     await engine.dispose()
     results: dict[str, list[float]] = {v: [] for v in variants}
-    async with (
-        Lifespan(apps["before"]) as before,
-        Lifespan(apps["metrics"]) as metrics,
-        Lifespan(apps["metrics+log"]) as logged,
-    ):
-        seeded = await seed(
-            before.state.services, users=1, clients=1, tokens=0, prefix=uuid.uuid4().hex[:6]
-        )
+    lifespans = {v: Lifespan(app) for v, app in apps.items()}
+    for lifespan in lifespans.values():
+        await lifespan.__aenter__()
+    try:
+        services = apps["none"].state.services
+        seeded = await seed(services, users=1, clients=1, tokens=0, prefix=uuid.uuid4().hex[:6])
         basic = f"{seeded.client_ids[0]}:{seeded.client_secret}".encode()
         authorization = b"Basic " + base64.b64encode(basic)
-        running = {"before": before, "metrics": metrics, "metrics+log": logged}
-        for app in running.values():
+        for app in apps.values():
             for _ in range(50):  # caches, prepared statements
                 assert await token_request(app, authorization) == 200
+        order = list(apps.items())
         for _ in range(rounds):
-            for variant, app in running.items():
-                cpu = time.process_time()
-                for _ in range(n):
-                    await token_request(app, authorization)
-                results[variant].append((time.process_time() - cpu) / n * 1e6)
+            spent = dict.fromkeys(apps, 0.0)
+            # Small blocks, the builds taking turns (each block starting with the next
+            # build): load from elsewhere that comes and goes falls on all of them alike.
+            for turn in range(n // block):
+                shift = turn % len(order)
+                for variant, app in order[shift:] + order[:shift]:
+                    cpu = time.process_time()
+                    await requests(app, authorization, block, concurrency)
+                    spent[variant] += time.process_time() - cpu
+            for variant, seconds in spent.items():
+                results[variant].append(seconds / (n // block * block) * 1e6)
+    finally:
+        for lifespan in lifespans.values():
+            await lifespan.__aexit__()
     return results
+
+
+def log_like_serve() -> None:
+    """The logging ``ostiary serve`` sets up (JSON, info), writing to /dev/null."""
+    logging.config.dictConfig(log_config(LogSettings(format="json")))
+    (handler,) = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--block", type=int, default=100, help="requests per turn")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--legacy", type=Path, help="directory of an earlier observer")
     args = parser.parse_args()
-    # The request log at info, JSON, to /dev/null: its whole cost, none of a terminal's.
-    sink = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
-    sink.setFormatter(JsonFormatter())
-    logging.getLogger("ostiary.request").addHandler(sink)
-    logging.getLogger("ostiary.request").setLevel(logging.INFO)
-    logging.getLogger("ostiary.request").propagate = False
+    log_like_serve()
+    legacy = Legacy(args.legacy) if args.legacy else None
     name = f"ostiary_bench_{uuid.uuid4().hex[:8]}"
     if args.backend == "sqlite":
         url = f"sqlite+aiosqlite:////tmp/{name}.db"
@@ -171,7 +257,9 @@ def main() -> None:
         asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     try:
-        results = asyncio.run(measure(url, args.n, args.rounds))
+        results = asyncio.run(
+            measure(url, args.n, args.rounds, args.block, args.concurrency, legacy)
+        )
     finally:
         if args.backend == "postgresql":
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -179,16 +267,27 @@ def main() -> None:
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(f"/tmp/{name}.db{suffix}"):
                     os.remove(f"/tmp/{name}.db{suffix}")
-    best = {v: min(r) for v, r in results.items()}
+    report(args, results)
+
+
+def report(args: argparse.Namespace, results: dict[str, list[float]]) -> None:
     print(
-        f"POST /token client_credentials, {args.backend}, {args.n} requests x {args.rounds} rounds"
+        f"POST /token client_credentials, {args.backend}, {args.n} requests x {args.rounds} "
+        f"rounds per build, in turns of {args.block}, {args.concurrency} at a time"
     )
-    print("CPU µs per request, round by round (interleaved):")
+    print("CPU µs per request, round by round:")
     for variant, rounds in results.items():
         print(f"  {variant:12} " + " ".join(f"{r:7.1f}" for r in rounds))
-    for variant, value in best.items():
-        ratio = value / best["before"]
-        print(f"  best {variant:12} {value:7.1f} µs  x{ratio:.3f} of before")
+    print("ratio to none within each round, and the median:")
+    base = results["none"]
+    for variant, rounds in results.items():
+        ratios = [r / b for r, b in zip(rounds, base, strict=True)]
+        print(
+            f"  {variant:12} "
+            + " ".join(f"{r:7.3f}" for r in ratios)
+            + f"   median x{statistics.median(ratios):.3f}"
+            + f"   (best round {min(rounds):.1f} µs)"
+        )
 
 
 async def _pg(sql: str) -> None:

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from ostiary.accounts.throttle import account_key, client_key, ip_key, lockout_fields
-from ostiary.observability.metrics import Metrics
+from ostiary.observability.metrics import LATENCY_BUCKETS, Metrics
+from ostiary.observability.plain_metrics import PlainCounter, PlainHistogram
 from ostiary.observability.route_templates import RouteTemplates
 from ostiary.settings import load_settings
 from ostiary.storage.repos.audit import AuditEvent
@@ -187,3 +195,33 @@ def test_route_template_never_the_raw_path(
     templates: RouteTemplates, path: str, template: str
 ) -> None:
     assert templates(path) == template
+
+
+def test_plain_metrics_expose_what_prometheus_client_would() -> None:
+    # One process keeps plain numbers; a scrape must read exactly as prometheus_client's
+    # (without the *_created series, which Metrics turns off).
+    disable_created_metrics()
+    plain, reference = CollectorRegistry(), CollectorRegistry()
+    kinds = [(PlainHistogram, PlainCounter, plain), (Histogram, Counter, reference)]
+    for histogram_of, counter_of, registry in kinds:
+        latency = histogram_of(
+            "t_seconds", "Latency.", ["route"], registry=registry, buckets=LATENCY_BUCKETS
+        )
+        for seconds in (0.0, 0.001, 0.0011, 0.0025, 0.3, 10.0, 11.0):
+            latency.labels("/token").observe(seconds)
+        latency.labels("/jwks.json").observe(0.002)
+        bare = histogram_of("u_seconds", "Unlabelled.", registry=registry, buckets=(1, 2))
+        bare.observe(1.5)
+        counter = counter_of("t_events", "Events.", ["kind"], registry=registry)
+        counter.labels("a").inc()
+        counter.labels("a").inc()
+        counter.labels("b").inc()
+        counter_of("t_failures", "Failures.", registry=registry).inc()
+        counter_of("t_never", "Never counted.", registry=registry)
+    assert generate_latest(plain).decode() == generate_latest(reference).decode()
+
+
+def test_plain_metrics_refuse_a_wrong_number_of_labels() -> None:
+    counter = PlainCounter("t_events", "Events.", ["kind"])
+    with pytest.raises(ValueError, match="expected labels"):
+        counter.labels("a", "b")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ostiary.observability import security_log
-from ostiary.observability.logging_setup import JsonFormatter, TextFormatter, log_config
+from ostiary.observability.logging_setup import JsonFormatter, TextFormatter, announce, log_config
 from ostiary.observability.request_id import PEER, RequestIds
 from ostiary.observability.tracing import INSTALL, check_installed, traces_url
 from ostiary.settings import LogSettings, SettingsError, TracingSettings
@@ -51,6 +51,15 @@ def test_text_line_appends_fields_as_pairs() -> None:
         record("done", fields={"route": "/token", "who": "a b", "n": None})
     )
     assert line.endswith('ostiary.test: done route=/token who="a b"')
+
+
+def test_text_line_quotes_a_value_that_could_forge_a_line_or_a_field() -> None:
+    fields = {"client_id": "x\n2026-01-01T00:00:00.000Z INFO forged", "subject": "a=b", "n": ""}
+    line = TextFormatter().format(record("done", fields=fields))
+    assert "\n" not in line
+    assert line.endswith(
+        'done client_id="x\\n2026-01-01T00:00:00.000Z INFO forged" subject="a=b" n=""'
+    )
 
 
 @pytest.mark.parametrize("kind", ["json", "text"])
@@ -150,3 +159,33 @@ def test_tracing_without_the_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) 
     assert INSTALL in str(raised.value)
     assert "\n" not in str(raised.value)
     check_installed(TracingSettings())  # not asked for: nothing needed
+
+
+def test_serve_start_up_lines_are_log_lines_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = LogSettings(format="json")
+    announce(settings, "generated signing key k1", kid="k1")
+    announce(settings, "serving an http issuer beyond loopback", logging.WARNING)
+    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert first["logger"] == "ostiary.serve"
+    assert first["level"] == "info"
+    assert first["message"] == "generated signing key k1"
+    assert first["kid"] == "k1"
+    assert second["level"] == "warning"
+
+
+def test_serve_start_up_lines_follow_the_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = LogSettings(format="json", level="warning")
+    announce(settings, "listening on http://127.0.0.1:8080")
+    announce(settings, "plain http beyond loopback", logging.WARNING)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["message"] == "plain http beyond loopback"
+
+
+def test_serve_start_up_lines_in_text_are_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = LogSettings()
+    announce(settings, "Ostiary http://127.0.0.1:8080 listening on http://127.0.0.1:8080")
+    announce(settings, "serving the http issuer", logging.WARNING)
+    assert capsys.readouterr().err.splitlines() == [
+        "Ostiary http://127.0.0.1:8080 listening on http://127.0.0.1:8080",
+        "WARNING: serving the http issuer",
+    ]

@@ -9,11 +9,13 @@ line's object; text appends them as ``key=value``.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
 import orjson
 
+from ostiary.observability.line_writer import LineHandler
 from ostiary.settings import LogSettings
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
@@ -22,12 +24,17 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 _second: list[Any] = [None, ""]
 
 
-def _timestamp(record: logging.LogRecord) -> str:
+def timestamp(created: float) -> str:
     """ISO 8601 in UTC with milliseconds; the seconds part formatted once per second."""
-    whole = int(record.created)
+    whole = int(created)
     if _second[0] != whole:
         _second[:] = [whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))]
-    return f"{_second[1]}.{int(record.msecs):03d}Z"
+    # The milliseconds as logging.LogRecord.msecs has them.
+    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return timestamp(record.created)
 
 
 def _lighter_records() -> None:
@@ -79,16 +86,21 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            pairs = " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
+            pairs = " ".join(f"{k}={text_value(v)}" for k, v in fields.items() if v is not None)
             if pairs:
                 head, newline, rest = line.partition("\n")
                 line = f"{head} {pairs}{newline}{rest}"
         return line
 
 
-def _text(value: Any) -> str:
+def text_value(value: Any) -> str:
+    """A field's value in a text line: quoted (JSON) when it is empty or holds a space, a
+    quote, ``=`` or a character that is not printable, so no value can end a line early
+    or pass for another field (a client id is whatever a client sent)."""
     if isinstance(value, str):
-        return value if value and " " not in value else orjson.dumps(value).decode()
+        if value.isprintable() and " " not in value and '"' not in value and "=" not in value:
+            return value or '""'
+        return orjson.dumps(value).decode()
     if isinstance(value, dict | list):
         return orjson.dumps(value, default=str).decode()
     return str(value)
@@ -109,8 +121,9 @@ def log_config(settings: LogSettings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"default": {"()": FORMATTERS[settings.format]}},
         "handlers": {
+            # Batched writes; the request lines join them (line_writer.py, request_log.py).
             "stderr": {
-                "class": "logging.StreamHandler",
+                "class": f"{LineHandler.__module__}.{LineHandler.__qualname__}",
                 "formatter": "default",
                 "stream": "ext://sys.stderr",
             }
@@ -126,3 +139,20 @@ def log_config(settings: LogSettings) -> dict[str, Any]:
             "alembic": {**propagate, "level": "WARNING"},
         },
     }
+
+
+def announce(settings: LogSettings, message: str, level: int = logging.INFO, **fields: Any) -> None:
+    """One of ``ostiary serve``'s own lines before uvicorn starts (a key generated, the
+    address it listens on) in the format its log has: with ``json``, a line of the log
+    (logger ``ostiary.serve``, ``log.level`` applies, ``fields`` as members), so that every
+    line a collector reads is JSON; with ``text``, the message as the CLI says it."""
+    if settings.format != "json":
+        prefix = "WARNING: " if level >= logging.WARNING else ""
+        print(f"{prefix}{message}", file=sys.stderr, flush=True)
+        return
+    if level < logging.getLevelName(settings.level.upper()):
+        return
+    record = logging.LogRecord("ostiary.serve", level, __file__, 0, message, None, None)
+    record.fields = fields
+    sys.stderr.write(JsonFormatter().format(record) + "\n")
+    sys.stderr.flush()

@@ -1,6 +1,7 @@
 """Prometheus metrics: requests, security events and the state of one node.
 
-One ``Metrics`` per app. Alone (one process), it keeps its figures in its own registry.
+One ``Metrics`` per app. Alone (one process), it keeps its figures as plain numbers that
+its own registry reads when scraped (plain_metrics.py: no lock per increment).
 Under ``ostiary serve --workers N`` each worker writes them to files in the directory named
 by ``PROMETHEUS_MULTIPROC_DIR`` (``serve_support`` makes one per run) and a scrape adds up
 every worker's files (prometheus_client's multiprocess mode). Label values are fixed sets:
@@ -31,6 +32,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.observability.plain_metrics import PlainCounter, PlainHistogram
 from ostiary.storage.repos.audit import AuditEvent
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -73,9 +75,13 @@ class Metrics:
         disable_created_metrics()
         registry = None if directory else CollectorRegistry()
         self.registry = registry
+        # One process: plain numbers read at scrape time (plain_metrics.py); several: the
+        # values in the workers' shared files, prometheus_client's multiprocess mode.
+        counter: Any = PlainCounter if registry is not None else Counter
+        histogram: Any = PlainHistogram if registry is not None else Histogram
         # One histogram: its _count is the requests by route, method and status, its buckets
         # their latency (one observation per request, the cheapest way to have both).
-        self.requests = Histogram(
+        self.requests = histogram(
             "ostiary_http_request_duration_seconds",
             "HTTP requests answered, by route template, method and status code: count and "
             "time from arrival to the end of the response.",
@@ -83,46 +89,46 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.tokens_issued = Counter(
+        self.tokens_issued = counter(
             "ostiary_tokens_issued",
             "Token responses, by grant type.",
             ["grant_type"],
             registry=registry,
         )
-        self.logins = Counter(
+        self.logins = counter(
             "ostiary_logins", "Successful sign-ins, by method.", ["method"], registry=registry
         )
-        self.login_failures = Counter(
+        self.login_failures = counter(
             "ostiary_login_failures",
             "Refused sign-ins, by method and reason.",
             ["method", "reason"],
             registry=registry,
         )
-        self.lockouts = Counter(
+        self.lockouts = counter(
             "ostiary_lockouts",
             "Locks set after repeated failures, by what is locked (account, address, client).",
             ["scope"],
             registry=registry,
         )
-        self.client_auth_failures = Counter(
+        self.client_auth_failures = counter(
             "ostiary_client_auth_failures",
             "Failed client authentications at the token, revocation and introspection endpoints.",
             registry=registry,
         )
-        self.refresh_token_reuse = Counter(
+        self.refresh_token_reuse = counter(
             "ostiary_refresh_token_reuse",
             "Rotated-out refresh tokens presented again; each revoked its token family "
             "(RFC 9700 §4.14.2).",
             registry=registry,
         )
-        self.audit_events = Counter(
+        self.audit_events = counter(
             "ostiary_audit_events",
             "Audit events raised, by type and outcome (token issuance: see "
             "ostiary_tokens_issued_total).",
             ["type", "outcome"],
             registry=registry,
         )
-        self.feed_lag = Histogram(
+        self.feed_lag = histogram(
             "ostiary_revocation_feed_lag_seconds",
             "For each revocation-feed poll that resumes from a cursor and gets events: the age "
             "of the oldest event the poller had not seen yet, i.e. how late that resource "

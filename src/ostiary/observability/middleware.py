@@ -2,26 +2,29 @@
 every HTTP request, including those answered before the router (web/token_routes.py).
 
 It reads no body and builds nothing per request beyond the id and one wrapper of
-``send``: the route template is a dictionary lookup for fixed paths, and the metric label
-children are kept once made (bench/README.md measures the cost on the token endpoint).
+``send``: the route template is a dictionary lookup for fixed paths, the metric series are
+kept once made, and the log line is a string added to a batch written once per loop
+iteration (request_log.py; bench/README.md measures the cost on the token endpoint).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.observability.context import RequestContext, current
 from ostiary.observability.metrics import Metrics
-from ostiary.observability.request_id import RequestIds
+from ostiary.observability.request_id import RequestIds, new_id
+from ostiary.observability.request_log import WriteLine, log, request_log
 from ostiary.observability.route_templates import RouteTemplates
 
-log = logging.getLogger("ostiary.request")
 # A request whose client went away before any response (nginx's convention).
 CLIENT_GONE = 499
 _HEADER = b"x-request-id"
+_INFO = logging.INFO
 
 
 class ObserveRequests:
@@ -36,26 +39,29 @@ class ObserveRequests:
     ) -> None:
         self.app = app
         self.routes = routes
-        self.ids = ids
-        self.metrics = metrics
-        self.log_requests = log_requests
+        self.fixed_routes = routes.fixed
+        self.ids = ids if ids.trusting else None
+        self.count = metrics.request if metrics is not None else None
+        # Decided when the app first runs, after ``serve`` has set logging up.
+        self.write_line: WriteLine | None = request_log() if log_requests else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        context = RequestContext(self.ids.of(scope))
+        context = RequestContext(new_id() if self.ids is None else self.ids.of(scope))
         token = current.set(context)
         header = (_HEADER, context.request_id.encode("ascii"))
         status = CLIENT_GONE
 
-        async def send_with_id(message: Message) -> None:
+        # A plain function handing on send's awaitable: no coroutine of its own per message.
+        def send_with_id(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -66,32 +72,9 @@ class ObserveRequests:
         finally:
             current.reset(token)
             seconds = time.perf_counter() - started
-            route = self.routes(scope["path"])
-            if self.metrics is not None:
-                self.metrics.request(route, scope["method"], status, seconds)
-            if self.log_requests and log.isEnabledFor(logging.INFO):
-                _log_request(scope, context, route, status, seconds)
-
-
-def _log_request(
-    scope: Scope, context: RequestContext, route: str, status: int, seconds: float
-) -> None:
-    # The route template, never the path or its query: codes, tokens and ids stay out.
-    method = scope["method"]
-    milliseconds = round(seconds * 1000, 2)
-    client = scope.get("client")
-    message = f"{method} {route} {status} {milliseconds:.2f}ms"
-    record = logging.LogRecord(log.name, logging.INFO, __file__, 0, message, None, None)
-    record.fields = {
-        "request_id": context.request_id,
-        "method": method,
-        "route": route,
-        "status": status,
-        "duration_ms": milliseconds,
-        "client_id": context.client_id,
-        "subject": context.subject,
-        "ip": client[0] if client else None,
-    }
-    # Made here rather than by log.info: no search of the stack for the caller, once per
-    # request on the token endpoint.
-    log.handle(record)
+            path = scope["path"]
+            route = self.fixed_routes.get(path) or self.routes(path)
+            if self.count is not None:
+                self.count(route, scope["method"], status, seconds)
+            if self.write_line is not None and log.isEnabledFor(_INFO):
+                self.write_line(scope, context, route, status, seconds)

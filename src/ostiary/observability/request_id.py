@@ -29,7 +29,8 @@ _NEXT = itertools.count(1)
 
 
 def new_id() -> str:
-    return f"{_PREFIX}{next(_NEXT):x}"
+    # Decimal: formatting the counter in hex cost as much as the rest of the id.
+    return _PREFIX + str(next(_NEXT))
 
 
 class RequestIds:
@@ -37,6 +38,8 @@ class RequestIds:
         self._networks: list[Network] = [
             ipaddress.ip_network(entry) for entry in trusted_proxies.split(",") if entry
         ]
+        # Without trusted proxies every id is new (the middleware then skips ``of``).
+        self.trusting = bool(self._networks)
 
     def _trusted(self, scope: Scope) -> bool:
         peer = scope.get(PEER) or scope.get("client")

@@ -37,7 +37,7 @@ async def _no_endpoint(*_args: Any) -> None:
 
 class RouteTemplates:
     def __init__(self, routes: Iterable[BaseRoute], fixed: Iterable[str] = ()) -> None:
-        self._fixed: dict[str, str] = {path: path for path in fixed}
+        self.fixed: dict[str, str] = {path: path for path in fixed}
         self._patterns: list[tuple[re.Pattern[str], str]] = []
         self._prefixes: list[tuple[str, str]] = []
         self._walk(routes, "")
@@ -51,14 +51,14 @@ class RouteTemplates:
             elif isinstance(route, Route):
                 template = prefix + route.path
                 if not route.param_convertors:
-                    self._fixed.setdefault(template, template)
+                    self.fixed.setdefault(template, template)
                     continue
                 # The route's own anchored pattern, under its mount's prefix.
                 pattern = "^" + re.escape(prefix) + route.path_regex.pattern.lstrip("^")
                 self._patterns.append((re.compile(pattern), template))
 
     def __call__(self, path: str) -> str:
-        template = self._fixed.get(path)
+        template = self.fixed.get(path)
         if template is not None:
             return template
         for pattern, template in self._patterns:
@@ -72,7 +72,7 @@ class RouteTemplates:
     def templates(self) -> list[str]:
         """Every template this table can answer (for tests and documentation)."""
         return [
-            *self._fixed.values(),
+            *self.fixed.values(),
             *(t for _, t in self._patterns),
             *(t for _, t in self._prefixes),
             OTHER,

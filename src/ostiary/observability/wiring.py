@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from ostiary.events import AuditObserver
 from ostiary.keys.manager import NoSigningKeyError
-from ostiary.observability import context, security_log
+from ostiary.observability import context, request_log, security_log
 from ostiary.observability.listener import MetricsListener, listen
 from ostiary.observability.metrics import Metrics, multiprocess_dir
 from ostiary.observability.middleware import ObserveRequests
@@ -98,6 +98,7 @@ class Observability:
             observers[:] = [o for o in observers if o not in self._observers]
         if self.tracing is not None:
             self.tracing.shutdown()
+        request_log.flush()
 
     def feed_page(self, after: int, events: Sequence[RevocationEvent]) -> None:
         """A revocation-feed page served after cursor ``after``."""
