@@ -31,11 +31,8 @@ def start(database_url: str, servers: Servers, tmp_path: Path, **extra: str) -> 
 
 
 def log_lines(stderr: str) -> list[dict[str, Any]]:
-    """The log: every line from uvicorn's start on (the command's own start-up messages
-    before it are plain text for the person who ran it) must be one JSON object."""
-    lines = stderr.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("{"))
-    return [json.loads(line) for line in lines[first:]]
+    """The log: every line, the command's own start-up lines included, is one JSON object."""
+    return [json.loads(line) for line in stderr.splitlines()]
 
 
 def test_json_log_of_a_full_flow_holds_no_secret(
@@ -51,6 +48,10 @@ def test_json_log_of_a_full_flow_holds_no_secret(
 
     records = log_lines(stderr)
     assert any(r["logger"] == "uvicorn.error" for r in records)
+    # serve's own lines before uvicorn starts: the keys it made, where it listens.
+    started = [r for r in records if r["logger"] == "ostiary.serve"]
+    assert [r["kid"] for r in started if "kid" in r]
+    assert any(r.get("url") == server.base_url for r in started)
     requests = [r for r in records if r["logger"] == "ostiary.request"]
     for record in requests:
         assert {"request_id", "method", "route", "status", "duration_ms"} <= record.keys()
@@ -105,3 +106,26 @@ def test_request_id_from_a_trusted_proxy_only(
     trusting.stop_cleanly()
     records = log_lines(trusting.stderr)
     assert any(r.get("request_id") == "lb-7f3a.9_Z" for r in records)
+
+
+def test_request_id_from_a_trusted_proxy_that_forwards_the_client_address(
+    database_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    # 127.0.0.1 is the proxy; 127.0.0.2, another address on the loopback, is not.
+    server = start(database_url, servers, tmp_path, OSTIARY_TRUSTED_PROXIES="127.0.0.1")
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Request-ID": "lb-proxied.1"}
+    with httpx.Client(timeout=10) as proxy:
+        kept = proxy.get(f"{server.base_url}/health/live", headers=forwarded)
+    # uvicorn replaces the client address with the forwarded one; the id is still the
+    # proxy's, since the connection came from it.
+    assert kept.headers["x-request-id"] == "lb-proxied.1"
+    stranger = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(timeout=10, transport=stranger) as client:
+        own = {"X-Forwarded-For": "10.0.0.1", "X-Request-ID": "mine-1"}
+        replaced = client.get(f"{server.base_url}/health/live", headers=own)
+    assert replaced.headers["x-request-id"] != "mine-1"
+    server.stop_cleanly()
+    lines = {r.get("request_id"): r for r in log_lines(server.stderr)}
+    assert lines["lb-proxied.1"]["ip"] == "203.0.113.9"
+    assert lines[replaced.headers["x-request-id"]]["ip"] == "127.0.0.2"
+    assert "mine-1" not in server.stderr

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import uvicorn
 
 from ostiary.cli import project
 from ostiary.cli.context import run_on_database
-from ostiary.cli.output import CommandError, say
+from ostiary.cli.output import CommandError
 from ostiary.cli.ports import ensure_port_free
 from ostiary.cli.tls import add_tls_arguments, tls_options
 from ostiary.observability import serving
+from ostiary.observability.logging_setup import announce
 from ostiary.services import build_services
 from ostiary.settings import Settings, is_loopback_host, load_settings
 from ostiary.storage.engine import create_engine
@@ -80,13 +82,14 @@ def serve(args: argparse.Namespace) -> None:
             # Signing keys are made here, once, before any worker starts: workers racing to
             # create the first keys would each sign with a key the others do not publish yet.
             for kid in await services.keys.ensure(services.signing_algs()):
-                say(f"generated signing key {kid}")
+                announce(settings.log, f"generated signing key {kid}", kid=kid)
         finally:
             await services.close()
 
     run_on_database(prepare(), settings.database_url)
     scheme = "https" if args.ssl_certfile else "http"
-    say(f"Ostiary {settings.issuer} listening on {scheme}://{args.host}:{args.port}")
+    url = f"{scheme}://{args.host}:{args.port}"
+    announce(settings.log, f"Ostiary {settings.issuer} listening on {url}", url=url)
     uvicorn.run(
         "ostiary.web.asgi:build",
         factory=True,
@@ -115,9 +118,11 @@ def refuse_plain_http_beyond_loopback(settings: Settings, host: str, insecure: b
     if not settings.issuer.startswith("http://") or is_loopback_host(host):
         return
     if insecure:
-        say(
-            f"WARNING: serving the http issuer {settings.issuer} on {host}: passwords, codes "
-            "and tokens cross the network unencrypted"
+        announce(
+            settings.log,
+            f"serving the http issuer {settings.issuer} on {host}: passwords, codes and "
+            "tokens cross the network unencrypted",
+            logging.WARNING,
         )
         return
     raise CommandError(

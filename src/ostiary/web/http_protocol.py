@@ -23,6 +23,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ostiary.observability.request_id import PEER
 from ostiary.settings import HttpSettings
 
 log = logging.getLogger("ostiary.web")
@@ -137,6 +138,8 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        # The socket's peer, which uvicorn's proxy-header handling leaves as it is.
+        self.scope[PEER] = self.client  # type: ignore[literal-required]
         self._in_headers = True
         self._head_bytes = 0
         # A new connection's deadline runs from its start; a reused one's from this byte.
