@@ -43,11 +43,15 @@ def install_extras(checkout: Path) -> str:
 
 
 def create_venv(checkout: Path, venv: Path) -> Path:
-    """A new venv with the checkout installed (editable) with install_extras()."""
+    """A new venv (with its own pip: the docs run ``pip install``) with the checkout
+    installed (editable) with install_extras(). This run's pip does the install, without
+    byte-compiling every module: a third of the CPU of the bundled pip's install."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     extras = install_extras(checkout)
+    python = str(venv / "bin" / "python")
+    command = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
     result = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", f".{extras}"],
+        [*command, "--no-compile", "-e", f".{extras}"],
         cwd=checkout,
         env=shell_environment(venv),
         capture_output=True,

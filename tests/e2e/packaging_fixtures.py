@@ -104,7 +104,9 @@ def install(path: Path, requirement: str) -> Venv:
     own: this run's pip installs into it (``--python``), which saves bootstrapping one."""
     venv.EnvBuilder(with_pip=False).create(path)
     environment = Venv(path)
-    pip("--python", str(environment.program("python")), "install", "--quiet", requirement)
+    # No byte-compiling of every installed module: the tests import a few of them.
+    python = str(environment.program("python"))
+    pip("--python", python, "install", "--quiet", "--no-compile", requirement)
     return environment
 
 

@@ -10,8 +10,12 @@ import ipaddress
 import itertools
 import re
 import secrets
+from typing import TYPE_CHECKING
 
-from starlette.types import Scope
+# A type only: the gateway imports this module through the HTTP protocol, and its extra
+# has no Starlette.
+if TYPE_CHECKING:
+    from starlette.types import Scope
 
 HEADER = b"x-request-id"
 _SHAPE = re.compile(rb"[A-Za-z0-9._-]{1,128}")
