@@ -22,6 +22,10 @@ that load from elsewhere on a shared machine, which comes and goes, falls on all
 alike. It prints the CPU time of this process per request (``time.process_time``) for
 each build and round, and per round the ratio of each build to ``none``, with their
 medians: the figure to read.
+
+On a machine shared with other work those ratios still vary by ±10 % from run to run.
+Instructions executed vary far less: ``--callgrind BUILD`` runs one build under valgrind
+and counts only the requests (bench/README.md has the commands).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import logging.config
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -192,10 +197,13 @@ async def requests(app: Starlette, authorization: bytes, n: int, concurrency: in
 
 
 async def measure(
-    url: str, n: int, rounds: int, block: int, concurrency: int, legacy: Legacy | None
+    url: str, args: argparse.Namespace, legacy: Legacy | None
 ) -> dict[str, list[float]]:
+    n, rounds, block, concurrency = args.n, args.rounds, args.block, args.concurrency
     secret_key = secrets.token_urlsafe(48)
     variants = ["none", "metrics", "metrics+log", *(["legacy"] if legacy else [])]
+    if args.callgrind:
+        variants = [args.callgrind]
     apps = {v: build(url, secret_key, v, legacy) for v in variants}
     engine = create_engine(url)
     await upgrade(engine)
@@ -205,13 +213,19 @@ async def measure(
     for lifespan in lifespans.values():
         await lifespan.__aenter__()
     try:
-        services = apps["none"].state.services
+        services = next(iter(apps.values())).state.services
         seeded = await seed(services, users=1, clients=1, tokens=0, prefix=uuid.uuid4().hex[:6])
         basic = f"{seeded.client_ids[0]}:{seeded.client_secret}".encode()
         authorization = b"Basic " + base64.b64encode(basic)
         for app in apps.values():
             for _ in range(50):  # caches, prepared statements
                 assert await token_request(app, authorization) == 200
+        if args.callgrind:
+            (app,) = apps.values()
+            _instrument("on")
+            await requests(app, authorization, n, concurrency)
+            _instrument("off")
+            return results
         order = list(apps.items())
         for _ in range(rounds):
             spent = dict.fromkeys(apps, 0.0)
@@ -231,6 +245,13 @@ async def measure(
     return results
 
 
+def _instrument(state: str) -> None:
+    """Under valgrind's callgrind: count instructions only while requests are answered."""
+    command = ["callgrind_control", "--instr=" + state, str(os.getpid())]
+    subprocess.run(command, check=True, capture_output=True)
+    time.sleep(1)  # callgrind takes the command at its next check
+
+
 def log_like_serve() -> None:
     """The logging ``ostiary serve`` sets up (JSON, info), writing to /dev/null."""
     logging.config.dictConfig(log_config(LogSettings(format="json")))
@@ -247,8 +268,16 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=100, help="requests per turn")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--legacy", type=Path, help="directory of an earlier observer")
+    parser.add_argument(
+        "--callgrind",
+        choices=["none", "metrics", "metrics+log", "legacy"],
+        help="run only this build, -n requests, with callgrind's instrumentation on just "
+        "for them (run under valgrind --tool=callgrind --instr-atstart=no)",
+    )
     args = parser.parse_args()
     log_like_serve()
+    if args.callgrind == "legacy" and not args.legacy:
+        parser.error("--callgrind legacy needs --legacy DIR")
     legacy = Legacy(args.legacy) if args.legacy else None
     name = f"ostiary_bench_{uuid.uuid4().hex[:8]}"
     if args.backend == "sqlite":
@@ -257,9 +286,7 @@ def main() -> None:
         asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     try:
-        results = asyncio.run(
-            measure(url, args.n, args.rounds, args.block, args.concurrency, legacy)
-        )
+        results = asyncio.run(measure(url, args, legacy))
     finally:
         if args.backend == "postgresql":
             asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -267,7 +294,8 @@ def main() -> None:
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(f"/tmp/{name}.db{suffix}"):
                     os.remove(f"/tmp/{name}.db{suffix}")
-    report(args, results)
+    if not args.callgrind:
+        report(args, results)
 
 
 def report(args: argparse.Namespace, results: dict[str, list[float]]) -> None:
