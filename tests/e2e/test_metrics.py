@@ -266,8 +266,12 @@ def test_two_workers_separate_listener_and_dead_workers_forgotten(
     full_flow(server.base_url, client, username)
     after = scrape(listener)
     assert_flow_counted(before, after)
-    # Both workers' pools, added up by the listener in the serve process.
-    assert value(after, "ostiary_db_pool_size") == 2 * pool
+    # Both workers' pools, added up by the listener in the serve process. A worker writes
+    # its figures once started and every few seconds: the second may still be starting.
+    deadline = time.monotonic() + 15
+    while (pool_size := value(scrape(listener), "ostiary_db_pool_size")) != 2 * pool:
+        assert time.monotonic() < deadline, pool_size
+        time.sleep(0.2)
     # A worker killed outright: uvicorn starts another; the dead one's pool stops counting.
     worker = _workers(server.proc.pid)[0]
     os.kill(worker, signal.SIGKILL)
