@@ -9,34 +9,16 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-from collections.abc import Iterator
 
 import asyncpg
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
 from ostiary.cli.output import CommandError
-from ostiary.storage.errors import describe, is_database_error
+from ostiary.storage.errors import causes, describe, is_database_error
 
 
 class DatabaseFailure(CommandError):
     """The database named by the settings could not be used."""
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    todo = [exc]
-    while todo and len(seen) < 32:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, sa_exc.DBAPIError) and current.orig is not None:
-            todo.append(current.orig)
-        if isinstance(current, BaseExceptionGroup):
-            todo.extend(current.exceptions)
-        todo.extend(x for x in (current.__cause__, current.__context__) if x is not None)
 
 
 def where(url: URL) -> str:
@@ -52,7 +34,7 @@ def explain(exc: BaseException, database_url: str) -> str | None:
     is something else."""
     url = make_url(database_url)
     place = where(url)
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, asyncpg.InvalidCatalogNameError):
             return (
                 f"{place}: database {url.database!r} does not exist (create it: "

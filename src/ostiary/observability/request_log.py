@@ -105,16 +105,6 @@ class _Lines:
     def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
         raise NotImplementedError
 
-
-class JsonLines(_Lines):
-    """JsonFormatter's line for a request record, without the record."""
-
-    def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
-        # The message up to its duration (its closing quote comes after it).
-        message = _quoted(f"{method} {route} {status} ")[:-1]
-        fields = f',"method":{_quoted(method)},"route":{_quoted(route)},"status":{status}'
-        return message, fields
-
     def __call__(
         self,
         scope: dict[str, Any],
@@ -125,8 +115,39 @@ class JsonLines(_Lines):
     ) -> None:
         method = scope["method"]
         parts = self._parts.get((method, route, status)) or self._made_parts(method, route, status)
+        # The duration in hundredths of a millisecond, split for the digits tables.
         whole, cents = divmod(int(seconds * 100_000 + 0.5), 100)
-        client_id, subject, client = context.client_id, context.subject, scope.get("client")
+        self._add(self._line(parts, whole, cents, context, scope.get("client")))
+
+    def _line(
+        self,
+        parts: tuple[str, str],
+        whole: int,
+        cents: int,
+        context: RequestContext,
+        client: tuple[str, int] | None,
+    ) -> bytes:
+        raise NotImplementedError
+
+
+class JsonLines(_Lines):
+    """JsonFormatter's line for a request record, without the record."""
+
+    def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
+        # The message up to its duration (its closing quote comes after it).
+        message = _quoted(f"{method} {route} {status} ")[:-1]
+        fields = f',"method":{_quoted(method)},"route":{_quoted(route)},"status":{status}'
+        return message, fields
+
+    def _line(
+        self,
+        parts: tuple[str, str],
+        whole: int,
+        cents: int,
+        context: RequestContext,
+        client: tuple[str, int] | None,
+    ) -> bytes:
+        client_id, subject = context.client_id, context.subject
         line = (
             f'{{"time":"{self._timestamp()}","level":"info","logger":"ostiary.request",'
             f'"message":{parts[0]}{whole}{_CENTS[cents]}ms",'
@@ -136,7 +157,7 @@ class JsonLines(_Lines):
             f'"subject":{"null" if subject is None else _quoted(subject)},'
             f'"ip":{_quoted(client[0]) if client else "null"}}}\n'
         )
-        self._add(line.encode())
+        return line.encode()
 
 
 class TextLines(_Lines):
@@ -149,17 +170,14 @@ class TextLines(_Lines):
         )
         return message, fields
 
-    def __call__(
+    def _line(
         self,
-        scope: dict[str, Any],
+        parts: tuple[str, str],
+        whole: int,
+        cents: int,
         context: RequestContext,
-        route: str,
-        status: int,
-        seconds: float,
-    ) -> None:
-        method = scope["method"]
-        parts = self._parts.get((method, route, status)) or self._made_parts(method, route, status)
-        whole, cents = divmod(int(seconds * 100_000 + 0.5), 100)
+        client: tuple[str, int] | None,
+    ) -> bytes:
         line = (
             f"{self._timestamp()}{parts[0]}{whole}{_CENTS[cents]}ms"
             f" request_id={context.request_id}{parts[1]}{whole}{_CENTS_JSON[cents]}"
@@ -169,10 +187,9 @@ class TextLines(_Lines):
             line += f" client_id={text_value(context.client_id)}"
         if context.subject is not None:
             line += f" subject={text_value(context.subject)}"
-        client = scope.get("client")
         if client:
             line += f" ip={text_value(client[0])}"
-        self._add((line + "\n").encode("utf-8", "backslashreplace"))
+        return (line + "\n").encode("utf-8", "backslashreplace")
 
 
 def log_record(

@@ -8,14 +8,16 @@ line for people and one call into the same services the admin API and the CLI us
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from ostiary.portable.document import Document, InvalidDocument
 from ostiary.portable.snapshot import Snapshot
 from ostiary.services import Services
+
+E = TypeVar("E")
 
 ACTOR = "cli"
 _PAST = {"create": "created", "update": "updated", "delete": "deleted"}
@@ -84,6 +86,18 @@ class Planning:
 
     def problem(self, section: str, index: int, name: str, message: str) -> None:
         self.problems.append(f"{section}[{index}] ({name!r}): {message}")
+
+    def unique(
+        self, section: str, given: list[E], key: Callable[[E], str], label: str = "name"
+    ) -> Iterator[tuple[int, E]]:
+        """The entries of ``section`` with their index, each named once; an entry whose
+        key another entry repeats is a problem, never planned."""
+        twice = duplicates([key(entry) for entry in given])
+        for index, entry in enumerate(given):
+            if key(entry) in twice:
+                self.problem(section, index, key(entry), f"{label} appears more than once")
+            else:
+                yield index, entry
 
     def final(self, section: str, current: set[str], given: set[str]) -> set[str]:
         """The names a section holds once the document is applied."""

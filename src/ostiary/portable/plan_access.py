@@ -14,7 +14,7 @@ from sqlalchemy import update
 from ostiary.admin import queries
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.portable.entries import group_entry, role_entry, scope_entry
-from ostiary.portable.plan import Phase, Planning, differences, duplicates
+from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.portable.snapshot import GroupState
 from ostiary.storage.repos.access import MAX_GROUP_DEPTH, Group
 from ostiary.storage.tables import roles as roles_table
@@ -33,11 +33,7 @@ def plan_roles(p: Planning) -> None:
     if given is None:
         return
     access = p.services.store.access
-    twice = duplicates([r.name for r in given])
-    for index, entry in enumerate(given):
-        if entry.name in twice:
-            p.problem("roles", index, entry.name, "name appears more than once")
-            continue
+    for _, entry in p.unique("roles", given, lambda e: e.name):
         wanted = {"name": entry.name, "description": entry.description}
         current = p.now.roles.get(entry.name)
         if current is None:
@@ -105,13 +101,9 @@ def plan_scopes(p: Planning) -> None:
         return
     access = p.services.store.access
     roles = final_roles(p)
-    twice = duplicates([s.name for s in given])
-    for index, entry in enumerate(given):
+    for index, entry in p.unique("scopes", given, lambda e: e.name):
         required = sorted(set(entry.required_roles))
         missing = [r for r in required if r not in roles]
-        if entry.name in twice:
-            p.problem("scopes", index, entry.name, "name appears more than once")
-            continue
         if missing:
             p.problem("scopes", index, entry.name, f"role {missing[0]!r} does not exist")
             continue
@@ -176,14 +168,11 @@ def plan_groups(p: Planning) -> None:
         return
     roles, groups = final_roles(p), final_groups(p)
     ids = {g.group.id: name for name, g in p.now.groups.items()}
-    twice = duplicates([g.name for g in given])
-    for index, entry in enumerate(given):
+    for index, entry in p.unique("groups", given, lambda e: e.name):
         unknown = [r for r in entry.roles if r not in roles]
         outside = [g for g in entry.parents if g not in groups]
         owner = ids.get(entry.id or "")
-        if entry.name in twice:
-            problem = "name appears more than once"
-        elif unknown:
+        if unknown:
             problem = f"role {unknown[0]!r} does not exist"
         elif outside:
             problem = f"parent group {outside[0]!r} does not exist"

@@ -10,7 +10,7 @@ from ostiary.admin.client_schemas import spec_changes
 from ostiary.oauth.registration import ClientSpec, RegistrationError, check, register, update
 from ostiary.portable.document import ClientEntry
 from ostiary.portable.entries import client_entry, decode_hash
-from ostiary.portable.plan import Phase, Planning, differences, duplicates
+from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.storage.repos.clients import Client
 
 # Every registration field but the two that never change (RFC 7591 §2 names aside).
@@ -23,11 +23,7 @@ def plan(p: Planning) -> None:
     given = p.doc.clients
     if given is None:
         return
-    twice = duplicates([e.client_id for e in given])
-    for index, entry in enumerate(given):
-        if entry.client_id in twice:
-            p.problem("clients", index, entry.client_id, "client_id appears more than once")
-            continue
+    for index, entry in p.unique("clients", given, lambda e: e.client_id, "client_id"):
         try:
             _plan_one(p, entry)
         except (RegistrationError, ValueError) as exc:

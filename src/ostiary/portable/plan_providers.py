@@ -16,7 +16,7 @@ from ostiary.federation.providers import Provider, ProviderConfigError, check_pr
 from ostiary.portable import sealing
 from ostiary.portable.document import ProviderEntry
 from ostiary.portable.entries import provider_entry
-from ostiary.portable.plan import Phase, Planning, differences, duplicates
+from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.portable.snapshot import providers
 
 
@@ -28,11 +28,7 @@ def plan(p: Planning) -> None:
     given = p.doc.providers
     if given is None:
         return
-    twice = duplicates([e.name for e in given])
-    for index, entry in enumerate(given):
-        if entry.name in twice:
-            p.problem("providers", index, entry.name, "name appears more than once")
-            continue
+    for index, entry in p.unique("providers", given, lambda e: e.name):
         try:
             _plan_one(p, entry)
         except (ProviderConfigError, MappingError, sealing.SealedSecretError, ValueError) as exc:

@@ -77,7 +77,7 @@ def _database_type(exc: BaseException) -> bool:
     ).startswith(_DATABASE_MODULES)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, the driver exception a SQLAlchemy error wraps, and the causes of database
     exceptions. The causes of other exceptions are not followed: an outbound HTTP call
     that failed to connect is not a database outage."""
@@ -137,18 +137,18 @@ def unsent(exc: BaseException) -> bool:
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` (or the driver error inside it) says the database cannot be used
     right now: a 503 with ``Retry-After``, not a 500."""
-    return any(_one_unavailable(e) for e in _chain(exc))
+    return any(_one_unavailable(e) for e in causes(exc))
 
 
 def is_database_error(exc: BaseException) -> bool:
     """True when ``exc`` is, or wraps, an exception of SQLAlchemy or a database driver."""
-    return any(_database_type(e) for e in _chain(exc))
+    return any(_database_type(e) for e in causes(exc))
 
 
 def _driver_error(exc: BaseException) -> BaseException:
     """The driver's own exception in the chain (asyncpg's, sqlite3's) if there is one."""
     found = exc
-    for e in _chain(exc):
+    for e in causes(exc):
         if isinstance(e, asyncpg.PostgresError | asyncpg.InterfaceError | sqlite3.Error | OSError):
             return e
         if _database_type(e):
