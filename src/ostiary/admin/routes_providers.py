@@ -12,7 +12,7 @@ from ostiary.admin.problems import conflict, documented, not_found, unprocessabl
 from ostiary.admin.provider_schemas import ProviderCreate, ProviderOut, ProviderPatch
 from ostiary.admin.resources import location, record
 from ostiary.admin.schemas import Page
-from ostiary.federation.connectors import connector_for
+from ostiary.federation.connectors import connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import Provider, ProviderConfigError, check_provider
 from ostiary.federation.sealing import client_secrets
@@ -78,18 +78,15 @@ async def create_provider(
 ) -> ProviderOut:
     """Add a provider; register the returned ``redirect_uri`` at it."""
     try:
-        connector = connector_for(body.preset)
+        base = new_provider(
+            name=body.name,
+            preset=body.preset,
+            issuer=body.issuer,
+            client_id=body.client_id,
+            display_name=body.display_name,
+        )
     except ValueError as exc:
         raise unprocessable(str(exc)) from None
-    base = Provider(
-        name=body.name,
-        display_name=body.display_name or body.name,
-        preset=body.preset,
-        issuer=body.issuer,
-        client_id=body.client_id,
-        client_secret=None,
-        scopes=connector.default_scopes,
-    )
     provider = _checked(dataclasses.replace(base, **_changes(body)))
     try:
         provider = await _repo(services).add(provider)

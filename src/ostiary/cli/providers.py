@@ -10,7 +10,7 @@ from typing import Any
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
 from ostiary.cli.roles import ACTOR
-from ostiary.federation.connectors import REGISTRY, connector_for
+from ostiary.federation.connectors import REGISTRY, connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import PROVISIONING, Provider, ProviderConfigError, check_provider
 from ostiary.federation.sealing import client_secrets
@@ -128,15 +128,12 @@ def _print(services: Services, provider: Provider, as_json: bool, verb: str) -> 
 
 def add_provider(args: argparse.Namespace) -> None:
     async def run(services: Services) -> None:
-        connector = connector_for(args.preset)
-        base = Provider(
+        base = new_provider(
             name=args.name,
-            display_name=args.display_name or args.name,
             preset=args.preset,
             issuer=args.issuer,
             client_id=args.client_id,
-            client_secret=None,
-            scopes=connector.default_scopes,
+            display_name=args.display_name,
         )
         provider = _changes(args, base)
         try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ostiary.federation.connectors import connector_for
+from ostiary.federation.connectors import connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
-from ostiary.federation.providers import Provider, ProviderConfigError, check_provider
+from ostiary.federation.providers import ProviderConfigError, check_provider
 from ostiary.portable import sealing
 from ostiary.portable.document import ProviderEntry
 from ostiary.portable.entries import provider_entry
@@ -73,14 +73,13 @@ def _plan_one(p: Planning, entry: ProviderEntry) -> None:
     current = p.now.providers.get(entry.name)
     if secret is None and current is not None:
         secret = current.client_secret
-    base = Provider(
+    base = new_provider(
         name=entry.name,
-        display_name=entry.display_name or entry.name,
         preset=entry.preset,
         issuer=entry.issuer,
         client_id=entry.client_id,
+        display_name=entry.display_name,
         client_secret=secret,
-        scopes=connector.default_scopes,
     )
     wanted = dataclasses.replace(base, **_settings(entry))
     parse_rules(wanted.mapping)

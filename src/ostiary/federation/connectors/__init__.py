@@ -8,6 +8,7 @@ from ostiary.federation.connectors.github import GitHubConnector
 from ostiary.federation.connectors.google import GoogleConnector
 from ostiary.federation.connectors.oidc import OidcConnector
 from ostiary.federation.connectors.okta import OktaConnector
+from ostiary.federation.providers import Provider
 
 REGISTRY: dict[str, Connector] = {}
 
@@ -23,6 +24,28 @@ def connector_for(preset: str) -> Connector:
         raise ValueError(
             f"unknown preset {preset!r}: one of {', '.join(sorted(REGISTRY))}"
         ) from None
+
+
+def new_provider(
+    *,
+    name: str,
+    preset: str,
+    issuer: str,
+    client_id: str,
+    display_name: str | None = None,
+    client_secret: str | None = None,
+) -> Provider:
+    """A provider as its preset starts it (its default scopes; the name as the label), before
+    the caller's settings; every door that adds one (CLI, admin API, import) begins here."""
+    return Provider(
+        name=name,
+        display_name=display_name or name,
+        preset=preset,
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=connector_for(preset).default_scopes,
+    )
 
 
 register(OidcConnector())
