@@ -2,7 +2,7 @@
 
 Security events (logins, revocations, consent, admin changes) are written before the
 response. Token issuance is frequent and only informative, so it is queued and written in
-batches by a background task (issue #8: no synchronous audit row per token).
+batches by a background task (no synchronous audit row per token).
 
 Observers (metrics, the security log, the request log's client and subject) see every
 event as it is raised, scrubbed, whether it is written now or queued: the one place the

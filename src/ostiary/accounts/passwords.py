@@ -2,8 +2,8 @@
 
 At most one hash per usable core runs at a time: each allocates ``memory_cost`` KiB (19 MiB
 by default), so unbounded concurrency grows the worker's memory with the number of logins
-in flight (glibc keeps the arenas) and, past the core count, only adds cache thrashing
-(issue #8). Waiting callers queue on a semaphore instead.
+in flight (glibc keeps the arenas) and, past the core count, only adds cache thrashing.
+Waiting callers queue on a semaphore instead.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ async def sign_in(
 async def current(services: Services, cookie: str | None) -> SignedIn | None:
     if not cookie or len(cookie) > 200:
         return None
-    # One statement for both (issue #8); sessions cascade with their user, so a session
+    # One statement for both (one round trip); sessions cascade with their user, so a session
     # without one does not exist.
     found = await services.store.sessions.live_with_user(digest(cookie))
     if found is None:

@@ -133,7 +133,7 @@ async def delete_user(user_id: UserId, services: ServicesDep, caller: CallerDep)
 
 def _check_password(services: Services, password: str) -> None:
     if not services.settings.local_login:
-        # OSTIARY_LOCAL_LOGIN=false: no password is stored at all (issue #5).
+        # OSTIARY_LOCAL_LOGIN=false: users sign in upstream, so no password is stored at all.
         raise unprocessable(
             "local passwords are disabled (OSTIARY_LOCAL_LOGIN=false): no password is stored; "
             "users sign in with an upstream identity provider"

@@ -316,7 +316,7 @@ _FORM_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 def form_encode(values: dict[str, str]) -> str:
     """``urlencode(values)``, without its per-character quoting for values that need none
-    (codes, states, most issuers' characters: the redirect after each login, issue #8)."""
+    (codes, states, most issuers' characters: the redirect after each login)."""
     safe = _FORM_SAFE.fullmatch
     return "&".join(
         f"{k if safe(k) else quote_plus(k)}={v if safe(v) else quote_plus(v)}"

@@ -84,7 +84,7 @@ async def live_access_token(services: Services, token: str) -> LiveToken | None:
 
 async def live_access_token_brief(services: Services, token: str) -> LiveTokenBrief | None:
     """The same decision as ``live_access_token``, reading of the user only its name and
-    status: a narrower row for the introspection endpoint (issue #8)."""
+    status: a narrower row, all the introspection endpoint needs."""
     subject = await _verified(services, token)
     if subject is None:
         return None

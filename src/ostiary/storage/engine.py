@@ -22,7 +22,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     log_redaction.install()
     parsed = make_url(url)
     # Concurrent hot-path statements beyond the pool open a connection each and close it on
-    # return (issue #8: 14 % of an introspection's CPU at 32 connections with a pool of 10).
+    # return (14 % of an introspection's CPU at 32 connections with a pool of 10).
     pool_size = kwargs.pop("pool_size", 20)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -531,7 +531,7 @@ Index("ix_users_disabled", users.c.disabled)
 Index("ix_users_created_at", users.c.created_at)
 Index("ix_users_updated_at", users.c.updated_at)
 Index("ix_groups_external_id", groups.c.external_id)
-# Hot-path indexes (issue #8, migration 0007): deleting or revoking a client (its refresh
+# Hot-path indexes (migration 0007): deleting or revoking a client (its refresh
 # tokens; the consents its deletion cascades to) and ending a session (its codes' tokens).
 Index("ix_refresh_tokens_client_id", refresh_tokens.c.client_id)
 Index("ix_consents_client_id", consents.c.client_id)

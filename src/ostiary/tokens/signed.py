@@ -20,7 +20,7 @@ ALLOWED_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
 MAX_TOKEN_LENGTH = 8192
 # Signatures already checked, by the whole token: the same access token comes back to
 # introspection, UserInfo and the admin API many times in its life, and an ECDSA verify is
-# the largest cost of such a request (issue #8). Only the signature check is remembered,
+# the largest cost of such a request. Only the signature check is remembered,
 # tied to the very key object that passed it (a key dropped from the ring, or replaced,
 # misses); typ, alg, kid, iss and exp are checked on every call. Kept by SHA-256 of the
 # token, so memory holds no bearer token; oldest entries go first.

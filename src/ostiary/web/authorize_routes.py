@@ -93,7 +93,7 @@ async def authorization_endpoint(request: Request) -> Response:
     buttons = await services.store.interactions.add(interaction)
     if step is Step.LOGIN:
         # The login page is the answer itself (no redirect to the interaction page: one
-        # request and one read fewer per login, issue #8); its forms post to the
+        # request and one read fewer per login); its forms post to the
         # interaction, and anything after the login goes through the interaction page.
         state = InteractionState(interaction, {}, buttons)
         response = await _login_page(request, state, browser_id, client=client)
@@ -114,7 +114,7 @@ async def _issue(
     gates: Gates | None = None,
 ) -> AuthorizationResponse | None:
     # With the scopes' gates read in this request and none of them gated, the code is kept
-    # for the token request that follows (issue #8).
+    # for the token request that follows, which then need not read it back.
     ungated = gates is not None and not any(s in gates for s in auth_request.scopes)
     remember = (signed_in.user, signed_in.session.expires_at) if ungated else None
     return await authorize.issue_code(
@@ -351,7 +351,7 @@ async def login_submit(request: Request) -> Response:
     if addressed is None:
         return error_page(EXPIRED)
     interaction_id, browser_id = addressed
-    # The interaction, the throttle state and the account in one statement (issue #8: one
+    # The interaction, the throttle state and the account in one statement (one
     # round trip instead of three). The throttle and the account are only read here;
     # nothing is decided on them unless the interaction and its CSRF token check out.
     lookup = name_key if services.settings.local_login else None
@@ -410,7 +410,7 @@ async def login_submit(request: Request) -> Response:
         )
     await services.throttle.succeeded(keys[:1], checked)
     # The audit row and a new session's row are held back and written with the code (or
-    # with the interaction's next step): one round trip instead of three (issue #8). Both
+    # with the interaction's next step): one round trip instead of three. Both
     # are written before the response, on every path.
     writes = Writes()
     try:

@@ -109,7 +109,7 @@ def page(name: str, status: int = 200, **context: Any) -> Response:
     return Response(html, status_code=status, media_type="text/html", headers=PAGE_HEADERS)
 
 
-# Pages rendered often with the same context but for a few per-request values (issue #8:
+# Pages rendered often with the same context but for a few per-request values (e.g.
 # the login page of every sign-in): rendered once per context with markers in their place.
 _MARKER = "slot" + secrets.token_hex(12)
 _SLOT_VALUE = re.compile(r"[A-Za-z0-9_-]*")
@@ -185,7 +185,7 @@ def redirect(location: str) -> Response:
     if not _LOCATION_AS_IS.fullmatch(location):
         return RedirectResponse(location, status_code=303, headers=NO_STORE)
     # Nothing to quote (a redirect with a code almost always): the same header without
-    # RedirectResponse's per-character pass over the URL (issue #8).
+    # RedirectResponse's per-character pass over the URL.
     return Response(status_code=303, headers={**NO_STORE, "location": location})
 
 

@@ -171,7 +171,8 @@ class MachineEndpoints:
     ``pages``: Starlette endpoints of a login's browser requests, by exact path or, for
     ``/interaction/{interaction_id}/<step>``, by ``"/interaction/{}/<step>"``, with the
     methods they take. They are called here directly (the router, its middleware and
-    path matching skipped: issue #8); any other method goes on to the router as before.
+    path matching skipped: work a login's every request would pay); any other method goes on
+    to the router as before.
     """
 
     def __init__(

@@ -26,7 +26,7 @@ class AuthorizationCodeGrant:
         code_hash = digest(code_value)
         # A code this worker issued at the end of a login (the usual case: the client
         # redeems it at once) is known without reading it back; its redemption then also
-        # checks in the database what the read would have (issue #8). If that does not
+        # checks in the database what the read would have (one read fewer). If that does not
         # hold (a replay, or the user, the session or the scopes' gates changed), the
         # code's state as the database has it decides, as for any other code.
         issued = services.store.codes.take(code_hash)

@@ -25,7 +25,7 @@ class RefreshTokenGrant:
             raise invalid_request("refresh_token is required")
         store = services.store
         token_hash = digest(value)
-        # One statement: the token, its user and its session (issue #8).
+        # One statement (one round trip, not three): the token, its user and its session.
         state = await store.refresh_tokens.state(token_hash)
         token = state.token if state is not None else None
         # RFC 6749 §6: the refresh token was issued to the authenticated client.

@@ -1,4 +1,4 @@
-"""Role-gated scopes for a token whose gates were read with the token itself (issue #8).
+"""Role-gated scopes for a token whose gates were read with the token itself (no extra read).
 
 The same rule as ``accounts.access.for_token`` (a gated scope needs one of its roles; an
 ungated scope is open to every user; roles/groups claims for clients registered for them,

@@ -2,7 +2,7 @@
 
 One statement through ``engine.connect()`` costs ~500 µs of CPU (connection wrapper, greenlet
 hops, compiled-cache lookup, the reset on return); the same statement on the driver
-connection of a pooled connection costs ~90 µs (issue #8). Repositories use this for the few
+connection of a pooled connection costs ~90 µs. Repositories use this for the few
 statements on the token and introspection paths and keep SQLAlchemy Core for everything else.
 
 SQL is written once with PostgreSQL's ``$n`` placeholders; for SQLite they become ``?n``
@@ -69,7 +69,7 @@ def json_value(value: Any) -> Any:
 
 
 class Writes:
-    """Writes held back to travel with a later statement of the same request (issue #8:
+    """Writes held back to travel with a later statement of the same request (since
     each round trip to the database costs the event loop a wake-up). On PostgreSQL they
     become data-modifying CTEs of that statement: one round trip, one transaction, all or
     nothing with it. On SQLite they run just before it, in its transaction.
@@ -267,7 +267,7 @@ class _Held:
     - At most ``pool_size`` hot statements at once; the others wait their turn. Beyond the
       pool, QueuePool opens an overflow connection and closes it again on return, so a
       burst of concurrent requests paid a connect (TCP, TLS negotiation, authentication)
-      each (issue #8: 14 % of an introspection's CPU at 32 concurrent requests).
+      each (14 % of an introspection's CPU at 32 concurrent requests).
     - Up to ``HOLD`` connections stay checked out between hot statements: a checkout and a
       check-in through SQLAlchemy cost more CPU than the statement itself (~45 µs against
       ~16 µs). The rest of the pool, and its overflow, stay for everything else.
@@ -338,7 +338,7 @@ class _Lease:
       connection for good; the pool opens a new one next time.
 
     A class rather than an ``asynccontextmanager``: every hot statement goes through it,
-    and the generator machinery cost more than the bookkeeping (issue #8).
+    and the generator machinery cost more than the bookkeeping.
     """
 
     __slots__ = ("_driver", "_held", "_raw")

@@ -1,4 +1,4 @@
-"""Role gates of a row's scopes, read in the same statement as the row (issue #8).
+"""Role gates of a row's scopes, read in the same statement as the row (no second read).
 
 A refresh token or an authorization code carries its scopes as a JSON array; which of them
 a role gates (``scope_roles``) is what the grant checks next. Reading the gates as a scalar

@@ -27,7 +27,7 @@ from ostiary.storage.tables import (
 # The deepest nesting the admin API lets one build; lookups here follow any depth.
 MAX_GROUP_DEPTH = 16
 
-# Asked on every authorization (issue #8): the driver connection, the names as one JSON
+# Asked on every authorization, hence the driver connection; the names as one JSON
 # array parameter (one statement text per dialect).
 _REQUIREMENTS = {
     True: "SELECT scope, role FROM scope_roles"

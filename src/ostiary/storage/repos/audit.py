@@ -1,7 +1,7 @@
 """The append-only audit log of security events.
 
 A security event is written before its response (a login among them), so one event goes
-through the driver connection (``_driver``, issue #8); batches use SQLAlchemy Core.
+through the driver connection (``_driver``, the cheaper path); batches use SQLAlchemy Core.
 """
 
 from __future__ import annotations

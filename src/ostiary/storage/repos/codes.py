@@ -107,7 +107,7 @@ _CODE_VALUES = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
 _LINK_SESSION = """INSERT INTO session_clients (sid, client_id, created_at)
     SELECT sid, client_id, $16 FROM code WHERE sid IS NOT NULL
     ON CONFLICT (sid, client_id) DO NOTHING"""
-# Issue #8: a code at the end of a browser interaction in one round trip on PostgreSQL:
+# A code at the end of a browser interaction in one round trip on PostgreSQL:
 # the interaction consumed (single use: a second submission finds it gone and stores
 # nothing), the code stored, and the session recorded as having given tokens to the client
 # (for logout). All or nothing, one statement.
@@ -202,7 +202,7 @@ class CodeRepository:
     def take(self, code_hash: bytes) -> CodeState | None:
         """What this worker remembered of a code it issued (``add(remember=…)``), once:
         the token request that follows a login usually lands here and need not read the
-        code back (issue #8). Redeem it with ``redeem(guarded=True)``."""
+        code back. Redeem it with ``redeem(guarded=True)``."""
         return self._issued.pop(code_hash, None)
 
     def _remember(self, state: CodeState) -> None:

@@ -21,7 +21,7 @@ class DuplicateProviderError(Exception):
     pass
 
 
-# Every login page shows these (issue #8: on the driver connection). Booleans compare as
+# Every login page shows these, hence the driver connection. Booleans compare as
 # in both dialects' storage: true on PostgreSQL, 1 on SQLite.
 _BUTTONS = (
     "SELECT name, display_name FROM federation_providers WHERE enabled = $1"

@@ -1,7 +1,7 @@
 """Pending authorization requests waiting for login or consent, bound to one browser.
 
 Every step of a browser login reads or writes its interaction, so those statements run on
-the driver connection (``_driver``, issue #8); the purge stays on SQLAlchemy Core. The
+the driver connection (``_driver``, the cheaper path); the purge stays on SQLAlchemy Core. The
 interaction pages read the interaction with what they show or check next in one statement
 (``state``): the role gates of its scopes and the sign-in buttons of the enabled upstream
 providers, read at the same moment as the interaction, not from a cache.
@@ -84,7 +84,7 @@ _STATE = {True: _state_sql(True), False: _state_sql(False)}
 
 @dataclass(frozen=True, slots=True)
 class LoginReads:
-    """What a password login POST decides on, read in one round trip (issue #8)."""
+    """What a password login POST decides on, read in one round trip."""
 
     # None: no such live interaction.
     state: InteractionState | None
@@ -117,7 +117,7 @@ LEFT JOIN users u ON u.id = s.user_id
 
 
 _LOGIN = {True: _login_sql(True), False: _login_sql(False)}
-# Issue #8: /authorize shows the login page itself, so the interaction is stored and the
+# /authorize shows the login page itself, so the interaction is stored and the
 # login buttons read in one round trip on PostgreSQL.
 _ADD_PG = f"""
 WITH added AS ({_INSERT})

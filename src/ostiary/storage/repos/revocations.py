@@ -30,7 +30,7 @@ class AccessTokenState:
     session_expires_at: int | None
 
 
-# The deny list, the user and the session in one round trip (issue #8). USER_COLUMNS is
+# The deny list, the user and the session in one round trip, not three. USER_COLUMNS is
 # a constant; every value is a bound parameter.
 _ACCESS_STATE = f"""
 SELECT (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1), {USER_COLUMNS},
@@ -95,7 +95,7 @@ class RevocationRepository:
         self, jti: str, user_id: str | None, sid: str | None
     ) -> AccessTokenBrief:
         """As ``access_state``, reading of the user only its name and whether it is
-        disabled (introspection needs no more; issue #8)."""
+        disabled (introspection needs no more)."""
         row = await self._driver.fetchrow(_ACCESS_BRIEF, jti, user_id, sid)
         assert row is not None  # one row, always
         return AccessTokenBrief(row[0] is not None, row[1], bool(row[2]), row[3])

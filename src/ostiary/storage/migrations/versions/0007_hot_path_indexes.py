@@ -1,4 +1,4 @@
-"""hot path indexes (issue #8)
+"""hot path indexes
 
 Revision ID: 0007
 Revises: 0006
