@@ -2,7 +2,8 @@
 
 Every storage-touching test runs on SQLite and on PostgreSQL. PostgreSQL is required:
 when it cannot be reached the run fails, unless OSTIARY_TEST_SKIP_POSTGRES=1 says to
-skip it on purpose (ignored when CI is set).
+skip it on purpose (ignored when CI is set). Outbound network access beyond loopback is
+refused in every test process (tests/network_guard.py).
 """
 
 from __future__ import annotations
@@ -29,11 +30,20 @@ from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
 from ostiary.web.http_protocol import protocol_class
+from tests import network_guard
 
 T = TypeVar("T")
 PG_ADMIN_DSN = os.environ.get("OSTIARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
 SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_outbound_network() -> Iterator[None]:
+    """Every test process (each xdist worker) refuses connections beyond loopback."""
+    network_guard.enable()
+    yield
+    network_guard.disable()
 
 
 def free_port() -> int:
