@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from ostiary.federation.connectors import connector_for
-from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
 from ostiary.federation.connectors.github import identity_from_api, verified_primary
 from ostiary.federation.connectors.okta import server_kind
 from ostiary.federation.discovery import Endpoints, endpoints_from
@@ -87,7 +87,7 @@ def identify(p: Provider, document: dict[str, Any], token: str) -> Identity:
     assert endpoints.jwks_uri
     upstream.keys[endpoints.jwks_uri] = UpstreamKeys(endpoints.jwks_uri, Fetcher())
     tokens = TokenResponse(access_token="at", token_type="Bearer", id_token=token)
-    return asyncio.run(connector.identity(p, endpoints, tokens, nonce=NONCE, upstream=upstream))
+    return asyncio.run(connector.identity(Callback(p, endpoints, tokens, NONCE, upstream)))
 
 
 GOOGLE = "https://accounts.google.com"
@@ -289,15 +289,8 @@ def test_core_3_1_3_7_unknown_kid_refetches_once_then_refuses() -> None:
     token = sign(claims_for(ISS), key=OTHER_KEY, kid="k2")
     for _ in range(3):
         with pytest.raises(FederationError, match="could not be verified"):
-            asyncio.run(
-                connector.identity(
-                    p,
-                    endpoints,
-                    TokenResponse("at", "Bearer", token),
-                    nonce=NONCE,
-                    upstream=upstream,
-                )
-            )
+            tokens = TokenResponse("at", "Bearer", token)
+            asyncio.run(connector.identity(Callback(p, endpoints, tokens, NONCE, upstream)))
     assert fetcher.calls == 1  # rate-limited: forged kids cannot hammer the provider
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote_plus, urlencode
 from ostiary import clock
 from ostiary.federation import sealing
 from ostiary.federation.connectors import connector_for
-from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
 from ostiary.federation.discovery import Endpoints
 from ostiary.federation.errors import FederationError, upstream_error
 from ostiary.federation.http import Upstream
@@ -105,7 +105,28 @@ async def finish(
     issuer_param: str | None,
 ) -> tuple[Identity, TokenResponse]:
     with _named(provider):
-        return await _finish(services, upstream, provider, pending, code, issuer_param)
+        connector = connector_for(provider.preset)
+        endpoints = await connector.endpoints(provider, upstream)
+        # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
+        if (
+            issuer_param is not None
+            and "{" not in endpoints.issuer
+            and issuer_param != endpoints.issuer
+        ):
+            raise upstream_error(f"callback iss {issuer_param!r} is not the provider's")
+        if issuer_param is None and endpoints.issuer_in_response:
+            raise upstream_error("the provider promised iss in its response but sent none")
+        verifier = sealing.flow_secrets(services.settings).unseal(pending.code_verifier_sealed)
+        tokens = await exchange_code(
+            upstream,
+            provider,
+            endpoints,
+            code=code,
+            redirect=redirect_uri(services.settings.issuer, provider.name),
+            verifier=verifier.decode(),
+        )
+        callback = Callback(provider, endpoints, tokens, pending.nonce, upstream)
+        return await connector.identity(callback), tokens
 
 
 @contextmanager
@@ -117,40 +138,6 @@ def _named(provider: Provider) -> Iterator[None]:
         if exc.status == 502 and exc.message == upstream_error(exc.detail).message:
             raise upstream_error(exc.detail, provider.display_name) from None
         raise
-
-
-async def _finish(
-    services: Services,
-    upstream: Upstream,
-    provider: Provider,
-    pending: PendingRequest,
-    code: str,
-    issuer_param: str | None,
-) -> tuple[Identity, TokenResponse]:
-    connector = connector_for(provider.preset)
-    endpoints = await connector.endpoints(provider, upstream)
-    # RFC 9207 §2.4: a callback naming another issuer is a mix-up attempt.
-    if (
-        issuer_param is not None
-        and "{" not in endpoints.issuer
-        and issuer_param != endpoints.issuer
-    ):
-        raise upstream_error(f"callback iss {issuer_param!r} is not the provider's")
-    if issuer_param is None and endpoints.issuer_in_response:
-        raise upstream_error("the provider promised iss in its response but sent none")
-    verifier = sealing.flow_secrets(services.settings).unseal(pending.code_verifier_sealed)
-    tokens = await exchange_code(
-        upstream,
-        provider,
-        endpoints,
-        code=code,
-        redirect=redirect_uri(services.settings.issuer, provider.name),
-        verifier=verifier.decode(),
-    )
-    identity = await connector.identity(
-        provider, endpoints, tokens, nonce=pending.nonce, upstream=upstream
-    )
-    return identity, tokens
 
 
 def auth_method(provider: Provider, endpoints: Endpoints) -> str:

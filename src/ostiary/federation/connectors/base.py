@@ -34,6 +34,19 @@ class Identity:
     acr: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """What a connector reads the identity from: the upstream's token response to our
+    code, the provider's endpoints, the nonce sent with the request, and the HTTP client
+    for any further call (JWKS, UserInfo, a vendor API)."""
+
+    provider: Provider
+    endpoints: Endpoints
+    tokens: TokenResponse
+    nonce: str
+    upstream: Upstream
+
+
 class Connector(Protocol):
     preset: str
     default_scopes: tuple[str, ...]
@@ -48,12 +61,4 @@ class Connector(Protocol):
 
     def authorize_params(self, provider: Provider) -> dict[str, str]: ...
 
-    async def identity(
-        self,
-        provider: Provider,
-        endpoints: Endpoints,
-        tokens: TokenResponse,
-        *,
-        nonce: str,
-        upstream: Upstream,
-    ) -> Identity: ...
+    async def identity(self, callback: Callback) -> Identity: ...

@@ -14,11 +14,10 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
-from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.connectors.base import Callback, Identity
 from ostiary.federation.connectors.oidc import OidcConnector
 from ostiary.federation.discovery import Endpoints
 from ostiary.federation.errors import FederationError
-from ostiary.federation.http import Upstream
 from ostiary.federation.providers import Provider, ProviderConfigError
 
 TEMPLATE = "{tenantid}"
@@ -81,16 +80,8 @@ class EntraConnector(OidcConnector):
             return allowed_tenants(provider)
         return [tenant_of(provider.issuer).lower()]
 
-    async def identity(
-        self,
-        provider: Provider,
-        endpoints: Endpoints,
-        tokens: TokenResponse,
-        *,
-        nonce: str,
-        upstream: Upstream,
-    ) -> Identity:
-        found = await super().identity(provider, endpoints, tokens, nonce=nonce, upstream=upstream)
+    async def identity(self, callback: Callback) -> Identity:
+        found = await super().identity(callback)
         verified = found.claims.get("xms_edov") is True
         return Identity(
             subject=found.subject,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.connectors.base import Callback, Identity
 from ostiary.federation.discovery import Endpoints
 from ostiary.federation.errors import upstream_error
 from ostiary.federation.http import Upstream
@@ -46,21 +46,14 @@ class GitHubConnector:
     def authorize_params(self, provider: Provider) -> dict[str, str]:
         return {"allow_signup": "false"}
 
-    async def identity(
-        self,
-        provider: Provider,
-        endpoints: Endpoints,
-        tokens: TokenResponse,
-        *,
-        nonce: str,
-        upstream: Upstream,
-    ) -> Identity:
+    async def identity(self, callback: Callback) -> Identity:
         headers = {
-            "Authorization": f"Bearer {tokens.access_token}",
+            "Authorization": f"Bearer {callback.tokens.access_token}",
             "Accept": "application/vnd.github+json",
         }
-        user = await upstream.get_json(f"{api_base(provider)}/user", headers)
-        emails = await upstream.get_json(f"{api_base(provider)}/user/emails", headers)
+        base, upstream = api_base(callback.provider), callback.upstream
+        user = await upstream.get_json(f"{base}/user", headers)
+        emails = await upstream.get_json(f"{base}/user/emails", headers)
         return identity_from_api(user, emails)
 
 

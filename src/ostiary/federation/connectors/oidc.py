@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from ostiary.federation import id_token
-from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
 from ostiary.federation.discovery import Endpoints, endpoints_from, fetch_metadata
 from ostiary.federation.errors import upstream_error
 from ostiary.federation.http import Upstream
@@ -43,31 +43,24 @@ class OidcConnector:
     def check(self, provider: Provider, claims: dict[str, Any]) -> None:
         """Vendor rules on verified claims (hosted domain, tenant); raise FederationError."""
 
-    async def identity(
-        self,
-        provider: Provider,
-        endpoints: Endpoints,
-        tokens: TokenResponse,
-        *,
-        nonce: str,
-        upstream: Upstream,
-    ) -> Identity:
+    async def identity(self, callback: Callback) -> Identity:
+        provider, endpoints, tokens = callback.provider, callback.endpoints, callback.tokens
         if not tokens.id_token:
             raise upstream_error("the token response has no id_token", provider.display_name)
         assert endpoints.jwks_uri is not None
         claims = await id_token.verify(
             tokens.id_token,
-            keys=upstream.keys_for(endpoints.jwks_uri),
+            keys=callback.upstream.keys_for(endpoints.jwks_uri),
             algorithms=endpoints.id_token_algs,
             client_id=provider.client_id,
-            nonce=nonce,
+            nonce=callback.nonce,
             issuers=lambda verified: self.issuers(provider, endpoints, verified),
             access_token=tokens.access_token,
         )
         self.check(provider, claims)
         if provider.options.get("userinfo") and endpoints.userinfo_endpoint:
             claims = await self._with_userinfo(
-                endpoints.userinfo_endpoint, tokens, claims, upstream
+                endpoints.userinfo_endpoint, tokens, claims, callback.upstream
             )
         return identity_from_claims(claims)
 
