@@ -28,9 +28,11 @@ from ostiary.admin import (
     routes_user_links,
     routes_users,
 )
-from ostiary.admin.auth import CALLER_KEY, SERVICES_KEY, authenticate, bearer_scheme
+from ostiary.admin.auth import CALLER_KEY, SERVICES_KEY, authenticate, bearer_scheme, refusal
 from ostiary.admin.problems import NO_STORE, Problem, ProblemDetails, documented, problem_response
 from ostiary.admin.problems import install as install_problems
+from ostiary.resource.bearer import single_header
+from ostiary.resource.errors import ResourceError
 from ostiary.services import Services
 
 PUBLIC_PATHS = frozenset({"/openapi.json"})
@@ -129,16 +131,11 @@ def _reject_nul(scope: Scope) -> None:
 
 
 def _authorization(scope: Scope) -> str | None:
-    values = [v for k, v in scope["headers"] if k == b"authorization"]
-    if len(values) > 1:
-        # RFC 6750 §3.1: more than one way of sending the token is an invalid_request.
-        raise Problem(
-            400,
-            "more than one Authorization header",
-            headers={"WWW-Authenticate": 'Bearer realm="ostiary-admin", error="invalid_request"'},
-            error="invalid_request",
-        )
-    return values[0].decode("latin-1") if values else None
+    try:
+        value = single_header([v for k, v in scope["headers"] if k == b"authorization"])
+    except ResourceError as error:
+        raise refusal(error) from None
+    return value.decode("latin-1") if value is not None else None
 
 
 def _no_store(send: Send) -> Send:

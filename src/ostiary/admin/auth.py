@@ -12,9 +12,10 @@ from ostiary.accounts.access import grantable
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import Problem
 from ostiary.errors import OAuthError
-from ostiary.oauth.bearer import is_b64token
 from ostiary.oauth.scopes import parse_scope
 from ostiary.oauth.token_status import live_access_token
+from ostiary.resource.bearer import bearer_token
+from ostiary.resource.errors import InsufficientScope, InvalidToken, ResourceError
 from ostiary.services import Services
 
 REALM = "ostiary-admin"
@@ -38,92 +39,46 @@ class Caller:
         return f"admin:{self.sub}"
 
 
-def _challenge(error: str | None = None, description: str | None = None, **extra: str) -> str:
-    # RFC 6750 §3: auth-params are quoted strings; descriptions are fixed ASCII text
-    # without '"' or '\', as §3 requires of error_description.
-    params = {"realm": REALM}
-    if error:
-        params["error"] = error
-    if description:
-        params["error_description"] = description
-    params.update(extra)
-    return "Bearer " + ", ".join(f'{k}="{v}"' for k, v in params.items())
-
-
-def invalid_token(description: str) -> Problem:
-    """RFC 6750 §3.1: 401 with the invalid_token code in the challenge."""
+def refusal(error: ResourceError, detail: str | None = None) -> Problem:
+    """An RFC 6750 §3 refusal as an RFC 9457 problem: the Bearer challenge, and the error
+    code (when there is one, §3.1) as the ``error`` member; ``detail`` defaults to the
+    error's description."""
+    extensions = {"error": error.error} if error.error else {}
     return Problem(
-        401,
-        description,
-        headers={"WWW-Authenticate": _challenge("invalid_token", description)},
-        error="invalid_token",
+        error.status,
+        detail or error.description or "a Bearer access token is required (RFC 6750 §2.1)",
+        headers={"WWW-Authenticate": error.challenge(REALM)},
+        **extensions,
     )
 
 
-def _missing() -> Problem:
-    # RFC 6750 §3.1: without any authentication the challenge carries no error code.
-    return Problem(
-        401,
-        "a Bearer access token is required (RFC 6750 §2.1)",
-        headers={"WWW-Authenticate": _challenge()},
-    )
+def _not_bearer() -> InvalidToken:
+    return InvalidToken("the Authorization header is not a Bearer token")
 
 
 def _insufficient(needed: str) -> Problem:
     """RFC 6750 §3.1: 403 naming the scope that would do."""
-    return Problem(
-        403,
-        f"this request needs the {needed} scope",
-        headers={
-            "WWW-Authenticate": _challenge(
-                "insufficient_scope", "the token lacks the required scope", scope=needed
-            )
-        },
-        error="insufficient_scope",
-    )
-
-
-def _bearer(authorization: str | None) -> str | None:
-    if authorization is None:
-        return None
-    scheme, _, value = authorization.strip().partition(" ")
-    # RFC 9110 §11.1: the auth scheme is case-insensitive.
-    if scheme.lower() != "bearer" or not value.strip():
-        raise invalid_token("the Authorization header is not a Bearer token")
-    token = value.strip()
-    if not is_b64token(token):
-        raise _malformed()
-    return token
-
-
-def _malformed() -> Problem:
-    """RFC 6750 §3.1: a token outside the §2.1 syntax is a malformed request (400)."""
-    description = "the token is not a valid Bearer token"
-    return Problem(
-        400,
-        description,
-        headers={"WWW-Authenticate": _challenge("invalid_request", description)},
-        error="invalid_request",
-    )
+    return refusal(InsufficientScope((needed,)), f"this request needs the {needed} scope")
 
 
 async def authenticate(
     services: Services, authorization: str | None, method: str, ip: str | None = None
 ) -> Caller:
     """Verify the Bearer token and that its scope allows this method, or raise a Problem."""
-    token = _bearer(authorization)
-    if token is None:
-        raise _missing()
+    try:
+        token = bearer_token(authorization, not_bearer=_not_bearer)
+    except ResourceError as error:
+        raise refusal(error) from None
     # Deny list, client deleted or cut off, user disabled or deleted, session ended:
     # one answer shared with introspection and UserInfo (RFC 7009 §2, RFC 7662 §2.2).
     live = await live_access_token(services, token)
     if live is None:
-        raise invalid_token("the access token is invalid, expired or revoked")
+        raise refusal(InvalidToken("the access token is invalid, expired or revoked"))
     claims = live.claims
     # RFC 9068 §4: the token must be meant for us; Ostiary itself is the issuer.
     aud = claims.get("aud")
     if services.settings.issuer not in (aud if isinstance(aud, list) else [aud]):
-        raise invalid_token("the access token is not meant for this API")
+        raise refusal(InvalidToken("the access token is not meant for this API"))
     scope = claims.get("scope")
     try:
         scopes = parse_scope(scope) if isinstance(scope, str) else frozenset()

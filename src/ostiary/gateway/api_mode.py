@@ -5,7 +5,8 @@ from __future__ import annotations
 from ostiary.gateway.headers import header
 from ostiary.gateway.identity import Identity, authorise
 from ostiary.gateway.rules import Rule
-from ostiary.resource import InvalidRequest, TokenVerifier, bearer_token
+from ostiary.resource import TokenVerifier, bearer_token
+from ostiary.resource.bearer import single_header
 
 
 class BearerAuth:
@@ -14,10 +15,7 @@ class BearerAuth:
 
     async def identify(self, headers: list[tuple[bytes, bytes]], rule: Rule) -> Identity:
         """The verified identity; raises the kit's ResourceError (401/403) otherwise."""
-        values = header(headers, b"authorization")
-        # RFC 6750 §2: exactly one way of sending the token; two headers are ambiguous.
-        if len(values) > 1:
-            raise InvalidRequest("more than one Authorization header")
-        claims = await self.verifier.verify(bearer_token(values[0] if values else None))
+        authorization = single_header(header(headers, b"authorization"))
+        claims = await self.verifier.verify(bearer_token(authorization))
         authorise(rule, claims)
         return Identity(claims)

@@ -4,13 +4,14 @@ Imports nothing of the server (database, templates) and no web framework; the Fa
 adapter lives in ``ostiary.resource.fastapi`` and is imported only by those who use it.
 """
 
+from ostiary.resource.bearer import bearer_token
+from ostiary.resource.challenge import challenge
 from ostiary.resource.errors import (
     InsufficientScope,
     InvalidRequest,
     InvalidToken,
     MissingToken,
     ResourceError,
-    bearer_token,
 )
 from ostiary.resource.revocations import RevocationFeed, RevocationList
 from ostiary.resource.verifier import Claims, SyncTokenVerifier, TokenVerifier
@@ -27,4 +28,5 @@ __all__ = [
     "SyncTokenVerifier",
     "TokenVerifier",
     "bearer_token",
+    "challenge",
 ]

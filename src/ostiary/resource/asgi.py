@@ -6,12 +6,8 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from ostiary.resource.errors import (
-    InsufficientScope,
-    InvalidRequest,
-    ResourceError,
-    bearer_token,
-)
+from ostiary.resource.bearer import bearer_token, single_header
+from ostiary.resource.errors import InsufficientScope, ResourceError
 from ostiary.resource.verifier import TokenVerifier
 
 Scope = MutableMapping[str, Any]
@@ -76,8 +72,5 @@ class BearerAuthMiddleware:
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
-    values = [value for key, value in scope.get("headers", ()) if key.lower() == name]
-    # RFC 6750 §2: exactly one way of sending the token; two headers are ambiguous.
-    if len(values) > 1:
-        raise InvalidRequest("more than one Authorization header")
-    return values[0].decode("latin-1") if values else None
+    value = single_header([v for key, v in scope.get("headers", ()) if key.lower() == name])
+    return value.decode("latin-1") if value is not None else None

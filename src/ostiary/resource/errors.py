@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-
-def _quoted(value: str) -> str:
-    # RFC 6750 §3: auth-param values are quoted-strings; keep them printable and unbroken.
-    cleaned = "".join(ch for ch in value if 0x20 <= ord(ch) < 0x7F and ch not in '"\\')
-    return f'"{cleaned}"'
+from ostiary.resource.challenge import challenge
 
 
 class ResourceError(Exception):
@@ -19,19 +15,24 @@ class ResourceError(Exception):
         super().__init__(description)
         self.description = description
 
+    @property
+    def scope(self) -> str | None:
+        """The challenge's scope attribute: what the request would need."""
+        return None
+
     def params(self) -> dict[str, str]:
         params: dict[str, str] = {}
         if self.error:
             params["error"] = self.error
         if self.description:
             params["error_description"] = self.description
+        if self.scope:
+            params["scope"] = self.scope
         return params
 
     def challenge(self, realm: str) -> str:
         """The WWW-Authenticate value (RFC 6750 §3)."""
-        parts = [f"realm={_quoted(realm)}"]
-        parts += [f"{name}={_quoted(value)}" for name, value in self.params().items()]
-        return "Bearer " + ", ".join(parts)
+        return challenge(realm, self.error, self.description, self.scope)
 
     def body(self) -> dict[str, str]:
         return self.params()
@@ -45,7 +46,7 @@ class MissingToken(ResourceError):
 
 
 class InvalidRequest(ResourceError):
-    """A malformed Authorization header (RFC 6750 §3.1 invalid_request)."""
+    """A malformed request: bad Authorization header, two tokens (RFC 6750 §3.1)."""
 
     status = 400
     error = "invalid_request"
@@ -67,23 +68,7 @@ class InsufficientScope(ResourceError):
         super().__init__(description or "the token lacks the required scope")
         self.scopes = tuple(scopes)
 
-    def params(self) -> dict[str, str]:
-        params = super().params()
-        if self.scopes:
-            # RFC 6750 §3: the scope attribute names what the request needs.
-            params["scope"] = " ".join(self.scopes)
-        return params
-
-
-def bearer_token(authorization: str | None) -> str:
-    """The token of an ``Authorization: Bearer`` header (RFC 6750 §2.1)."""
-    if not authorization:
-        raise MissingToken()
-    scheme, _, token = authorization.strip().partition(" ")
-    # RFC 7235 §2.1: the scheme is case-insensitive; any other scheme is no bearer token.
-    if scheme.lower() != "bearer":
-        raise MissingToken()
-    token = token.strip()
-    if not token or " " in token:
-        raise InvalidRequest("malformed Authorization header")
-    return token
+    @property
+    def scope(self) -> str | None:
+        # RFC 6750 §3: the scope attribute names what the request needs.
+        return " ".join(self.scopes) or None

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 
-from ostiary.resource.errors import InsufficientScope, ResourceError, bearer_token
+from ostiary.resource.bearer import bearer_token
+from ostiary.resource.errors import InsufficientScope, ResourceError
 from ostiary.resource.verifier import Claims, TokenVerifier
 
 Dependency = Callable[[Request], Awaitable[Claims]]

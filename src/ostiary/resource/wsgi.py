@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ostiary.resource.errors import InsufficientScope, ResourceError, bearer_token
+from ostiary.resource.bearer import bearer_token
+from ostiary.resource.errors import InsufficientScope, ResourceError
 from ostiary.resource.verifier import SyncTokenVerifier, TokenVerifier
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

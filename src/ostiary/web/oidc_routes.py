@@ -12,6 +12,7 @@ from ostiary.accounts import signin
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import id_token, logout, userinfo
+from ostiary.resource.errors import InvalidRequest, ResourceError
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE, Browser
 from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect, server_error
@@ -37,13 +38,8 @@ async def userinfo_endpoint(request: Request) -> Response:
             request.headers.get("authorization"), body, request.headers.get("content-type", "")
         )
         claims = await userinfo.userinfo(services, token)
-    except userinfo.BearerError as exc:
-        body_json = {"error": exc.error, "error_description": exc.description} if exc.error else {}
-        return json_response(
-            body_json,
-            exc.status,
-            {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge()},
-        )
+    except ResourceError as exc:
+        return _refused(exc)
     except Exception as exc:
         log.exception("unexpected error at the UserInfo endpoint")
         return server_error(exc)
@@ -58,7 +54,14 @@ async def _userinfo_body(request: Request) -> bytes | None:
         return await read_body(request.stream())
     except OAuthError as exc:
         # RFC 6750 §3.1: a malformed request is invalid_request, 400.
-        raise userinfo.BearerError(400, "invalid_request", exc.description) from None
+        raise InvalidRequest(exc.description or "") from None
+
+
+def _refused(exc: ResourceError) -> Response:
+    """RFC 6750 §3: the challenge, and its attributes as the JSON body (empty without
+    credentials, as the challenge then carries no error)."""
+    headers = {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge(userinfo.REALM)}
+    return json_response(exc.body(), exc.status, headers)
 
 
 async def end_session(request: Request) -> Response:
