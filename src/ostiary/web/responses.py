@@ -70,10 +70,35 @@ def log_oauth_error(exc: OAuthError) -> None:
         log.info("oauth error %s: %s", exc.error, exc.detail)
 
 
-def oauth_error(exc: OAuthError) -> Response:
-    """RFC 6749 §5.2: JSON body, 400 (or 401 for invalid_client), never cached."""
+# RFC 6749 §5.1-§5.2: token responses and their errors MUST NOT be cached.
+_OAUTH_ERROR_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+)
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def oauth_error_parts(exc: OAuthError) -> tuple[int, RawHeaders, bytes]:
+    """The one rendering of an ``OAuthError`` (RFC 6749 §5.2): its status (400; 401 for
+    invalid_client with the challenge of the scheme the client tried, from
+    ``exc.headers``), a JSON body of error and description, never cached. The detail is
+    logged, never sent. ``oauth_error`` wraps it for Starlette; the machine endpoints
+    (``web.token_routes``) write it to ASGI as it is."""
     log_oauth_error(exc)
-    return json_response(exc.body(), exc.status, {**NO_STORE, **exc.headers})
+    headers = list(_OAUTH_ERROR_HEADERS)
+    headers.extend(
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()
+    )
+    return exc.status, headers, orjson.dumps(exc.body())
+
+
+def oauth_error(exc: OAuthError) -> Response:
+    """``oauth_error_parts`` as a Starlette response."""
+    status, headers, body = oauth_error_parts(exc)
+    response = Response(body, status)  # sets only content-length
+    response.raw_headers.extend(headers)
+    return response
 
 
 def unavailable_error() -> OAuthError:
@@ -87,6 +112,12 @@ def unavailable_error() -> OAuthError:
     )
 
 
+def unexpected_error() -> OAuthError:
+    """Anything not foreseen: server_error (RFC 6749 §4.1.2.1's code), 500, and nothing
+    about what went wrong in the answer."""
+    return OAuthError("server_error", "an unexpected error occurred", status=500)
+
+
 def log_unavailable(where: str, exc: BaseException) -> None:
     """One line per request refused for a database outage (no traceback, no values)."""
     log.warning("database unavailable on %s: %s", where, describe(exc))
@@ -97,11 +128,7 @@ def server_error(exc: BaseException | None = None) -> Response:
     database is unavailable."""
     if exc is not None and is_unavailable(exc):
         return oauth_error(unavailable_error())
-    return json_response(
-        {"error": "server_error", "error_description": "an unexpected error occurred"},
-        500,
-        NO_STORE,
-    )
+    return oauth_error(unexpected_error())
 
 
 def page(name: str, status: int = 200, **context: Any) -> Response:

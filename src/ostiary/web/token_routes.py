@@ -26,7 +26,12 @@ from ostiary.oauth.params import MAX_BODY
 from ostiary.oidc.discovery import openid_configuration
 from ostiary.services import Services
 from ostiary.storage.errors import is_unavailable
-from ostiary.web.responses import log_oauth_error, log_unavailable, unavailable_error
+from ostiary.web.responses import (
+    log_unavailable,
+    oauth_error_parts,
+    unavailable_error,
+    unexpected_error,
+)
 
 log = logging.getLogger("ostiary.web")
 
@@ -75,11 +80,7 @@ async def _body(receive: Receive) -> bytes:
 
 
 async def _error(send: Send, exc: OAuthError) -> None:
-    """RFC 6749 §5.2: JSON body, 400 (401 for invalid_client, with its challenge)."""
-    log_oauth_error(exc)
-    headers = [JSON, *NO_STORE]
-    headers.extend((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
-    await _send(send, exc.status, headers, orjson.dumps(exc.body()))
+    await _send(send, *oauth_error_parts(exc))
 
 
 def _form_endpoint(handler: Form, returns_body: bool) -> Callable[..., Awaitable[None]]:
@@ -111,9 +112,7 @@ def _form_endpoint(handler: Form, returns_body: bool) -> Callable[..., Awaitable
                 await _error(send, unavailable_error())
                 return
             log.exception("unexpected error on %s", scope["path"])
-            await _error(
-                send, OAuthError("server_error", "an unexpected error occurred", status=500)
-            )
+            await _error(send, unexpected_error())
             return
         if returns_body:
             await _send(send, 200, [JSON, *NO_STORE], orjson.dumps(result))
