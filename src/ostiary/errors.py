@@ -1,7 +1,9 @@
 """The one OAuth error type (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3; RFC 7009 §2.2.1).
 
 ``description`` is sent to the client; ``detail`` is for the log only and never leaves
-the server. Rendering (JSON body or redirect) happens in ``web.responses`` alone.
+the server. Each is rendered in one place: the §5.2 JSON response by
+``web.responses.oauth_error_parts``, the authorization-response redirect of an
+``AuthorizationError`` by ``oauth.authorize.error_response``.
 """
 
 from __future__ import annotations
