@@ -97,14 +97,20 @@ def test_an_entry_may_carry_its_own_end() -> None:
     assert cache.get("long") == "l"
 
 
-def test_expires_at_without_a_ttl_turns_expiry_on() -> None:
+def test_expiring_without_a_ttl_keeps_entries_without_an_end() -> None:
     clock = Clock()
-    cache: BoundedCache[str, str] = BoundedCache(10, clock=clock)
+    cache: BoundedCache[str, str] = BoundedCache(10, expiring=True, clock=clock)
     cache.put("forever", "f")
     cache.put("brief", "b", expires_at=clock.now + 1)
     clock.now += 1
     assert cache.get("brief") is None
     assert cache.get("forever") == "f"
+
+
+def test_an_end_for_a_cache_without_expiry_is_refused() -> None:
+    cache: BoundedCache[str, str] = BoundedCache(10)
+    with pytest.raises(ValueError, match="no expiry"):
+        cache.put("a", "x", expires_at=1.0)
 
 
 def test_a_put_drops_expired_entries_at_the_old_end() -> None:
@@ -136,7 +142,7 @@ def test_pop_returns_live_values_only_and_removes_either_way() -> None:
 
 def test_drop_expired_reaches_entries_anywhere() -> None:
     clock = Clock()
-    cache: BoundedCache[str, int] = BoundedCache(10, clock=clock)
+    cache: BoundedCache[str, int] = BoundedCache(10, expiring=True, clock=clock)
     cache.put("keep", 1, expires_at=clock.now + 100)
     cache.put("old", 2, expires_at=clock.now + 1)
     cache.put("plain", 3)
@@ -171,3 +177,28 @@ def test_without_expiry_the_clock_is_never_read() -> None:
     assert "a" in cache
     assert cache.pop("a") == 1
     assert cache.drop_expired() == 0
+
+
+def test_drop_removes_what_the_predicate_names() -> None:
+    cache = filled(5, lru=False)
+    assert cache.drop(lambda key, value: value % 2 == 1) == 2
+    assert list(cache) == ["k0", "k2", "k4"]
+
+
+def test_shrink_keeps_the_newest() -> None:
+    cache = filled(5)
+    cache.shrink(2)
+    assert list(cache) == ["k3", "k4"]
+    cache.shrink(5)
+    assert len(cache) == 2
+
+
+@pytest.mark.parametrize("lru", [True, False])
+def test_reads_answer_alike_with_or_without_the_dict_speed_path(lru: bool) -> None:
+    """Write-order caches without expiry read through the dict's own get."""
+    cache = filled(2, lru=lru)
+    assert cache.get("k1") == 1
+    assert cache.get("nope") is None
+    assert cache.get("nope", -1) == -1
+    assert cache.peek("k0") == 0
+    assert cache.peek("nope", -1) == -1

@@ -24,21 +24,23 @@ class BoundedCache(Generic[K, V]):
 
     - ``lru=True``: reading an entry makes it the newest (least recently used goes
       first); ``lru=False``: entries leave in the order they were written.
-    - ``ttl``: seconds an entry lives after ``put``; ``put(..., expires_at=t)`` gives one
-      entry its own end instead. An entry is live while ``clock() < expires_at``; expired
-      entries are never returned, and are dropped when read and when they reach the old
-      end during a ``put``.
+    - Expiry, when constructed with ``ttl`` (seconds an entry lives after ``put``) or
+      ``expiring=True`` (each ``put`` gives its entry's end, ``expires_at``, on ``clock``'s
+      scale): an entry is live while ``clock() < expires_at``; expired entries are never
+      returned, and are dropped when read and when they reach the old end during a ``put``.
     - ``on_evict(key, value)``: called for each entry a ``put`` pushes out (by the bound
-      or because it expired), not for ``pop``/``clear``.
-    """
+      or because it expired), not for ``pop``/``drop``/``shrink``/``clear``.
 
-    __slots__ = ("_clock", "_entries", "_expiring", "_lru", "_on_evict", "max_entries", "ttl")
+    Write-order caches without expiry read at the speed of a dict: their ``get`` and
+    ``peek`` are the underlying dict's own ``get``.
+    """
 
     def __init__(
         self,
         max_entries: int,
         *,
         ttl: float | None = None,
+        expiring: bool = False,
         clock: Callable[[], float] = time.monotonic,
         lru: bool = True,
         on_evict: Callable[[K, V], None] | None = None,
@@ -50,20 +52,28 @@ class BoundedCache(Generic[K, V]):
         self._clock = clock
         self._lru = lru
         self._on_evict = on_evict
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        # False until an entry can expire: reads then skip the clock.
-        self._expiring = ttl is not None
+        self._values: OrderedDict[K, V] = OrderedDict()
+        # Each entry's end, for caches whose entries expire (None: none ever does).
+        self._ends: dict[K, float] | None = {} if ttl is not None or expiring else None
+        if not lru and self._ends is None:
+            # Nothing to do on a read but the lookup itself: hot paths (the resource kit's
+            # header and verified-token caches, the request log) pay no method call.
+            self.get = self.peek = self._values.get  # type: ignore[method-assign]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._values)
 
     def __contains__(self, key: object) -> bool:
-        entry = self._entries.get(key)  # type: ignore[call-overload]
-        return entry is not None and not (self._expiring and entry[0] <= self._clock())
+        if key not in self._values:
+            return False
+        return self._ends is None or self._ends[key] > self._clock()  # type: ignore[index]
 
     def __iter__(self) -> Iterator[K]:
         """Keys, oldest first (expired ones included until something drops them)."""
-        return iter(self._entries)
+        return iter(self._values)
+
+    def _expired(self, key: K) -> bool:
+        return self._ends is not None and self._ends[key] <= self._clock()
 
     @overload
     def get(self, key: K) -> V | None: ...
@@ -71,57 +81,62 @@ class BoundedCache(Generic[K, V]):
     def get(self, key: K, default: D) -> V | D: ...
     def get(self, key: K, default: object = None) -> object:
         """The live value under ``key``, else ``default``; with ``lru``, now the newest."""
-        entry = self._entries.get(key)
-        if entry is None:
+        if key not in self._values:
             return default
-        if self._expiring and entry[0] <= self._clock():
-            del self._entries[key]
+        if self._expired(key):
+            self._remove(key)
             return default
         if self._lru:
-            self._entries.move_to_end(key)
-        return entry[1]
+            self._values.move_to_end(key)
+        return self._values[key]
 
     @overload
     def peek(self, key: K) -> V | None: ...
     @overload
     def peek(self, key: K, default: D) -> V | D: ...
     def peek(self, key: K, default: object = None) -> object:
-        """As ``get``, leaving the order as it is."""
-        entry = self._entries.get(key)
-        if entry is None or (self._expiring and entry[0] <= self._clock()):
+        """As ``get``, leaving the order (and expired entries) as they are."""
+        if key not in self._values or self._expired(key):
             return default
-        return entry[1]
+        return self._values[key]
 
     def put(self, key: K, value: V, *, expires_at: float | None = None) -> None:
         """Store ``value`` as the newest entry, then drop what the bound and time push out."""
-        if expires_at is None:
-            expires_at = _NEVER if self.ttl is None else self._clock() + self.ttl
-        else:
-            self._expiring = True
-        entries = self._entries
-        entries[key] = (expires_at, value)
-        entries.move_to_end(key)
-        if self._expiring:
-            self._drop_expired_oldest()
-        while len(entries) > self.max_entries:
-            self._evicted(*entries.popitem(last=False))
+        values = self._values
+        values[key] = value
+        values.move_to_end(key)
+        ends = self._ends
+        if ends is not None:
+            if expires_at is None:
+                expires_at = _NEVER if self.ttl is None else self._clock() + self.ttl
+            ends[key] = expires_at
+            self._drop_expired_oldest(ends)
+        elif expires_at is not None:
+            raise ValueError("this cache has no expiry: construct it with ttl or expiring")
+        while len(values) > self.max_entries:
+            self._evicted(*values.popitem(last=False))
 
-    def _drop_expired_oldest(self) -> None:
+    def _drop_expired_oldest(self, ends: dict[K, float]) -> None:
         """Expired entries at the old end; when entries are written in the order they
         expire (one lifetime for all), this is every expired entry, at O(1) per put."""
-        entries = self._entries
+        values = self._values
         now = self._clock()
-        while entries:
-            key = next(iter(entries))
-            entry = entries[key]
-            if entry[0] > now:
+        while values:
+            key = next(iter(values))
+            if ends[key] > now:
                 return
-            del entries[key]
-            self._evicted(key, entry)
+            self._evicted(key, values.pop(key))
 
-    def _evicted(self, key: K, entry: tuple[float, V]) -> None:
+    def _evicted(self, key: K, value: V) -> None:
+        if self._ends is not None:
+            del self._ends[key]
         if self._on_evict is not None:
-            self._on_evict(key, entry[1])
+            self._on_evict(key, value)
+
+    def _remove(self, key: K) -> V:
+        if self._ends is not None:
+            del self._ends[key]
+        return self._values.pop(key)
 
     @overload
     def pop(self, key: K) -> V | None: ...
@@ -129,24 +144,37 @@ class BoundedCache(Generic[K, V]):
     def pop(self, key: K, default: D) -> V | D: ...
     def pop(self, key: K, default: object = None) -> object:
         """Remove ``key``; its value if it was live, else ``default``."""
-        entry = self._entries.pop(key, None)
-        if entry is None or (self._expiring and entry[0] <= self._clock()):
+        if key not in self._values:
             return default
-        return entry[1]
+        expired = self._expired(key)
+        value = self._remove(key)
+        return default if expired else value
 
     def move_to_end(self, key: K) -> None:
         """Make ``key`` the newest entry (KeyError if absent)."""
-        self._entries.move_to_end(key)
+        self._values.move_to_end(key)
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._values.clear()
+        if self._ends is not None:
+            self._ends.clear()
+
+    def drop(self, unwanted: Callable[[K, V], bool]) -> int:
+        """Drop every entry for which ``unwanted(key, value)`` holds (one pass); how many."""
+        gone = [key for key, value in self._values.items() if unwanted(key, value)]
+        for key in gone:
+            self._remove(key)
+        return len(gone)
 
     def drop_expired(self) -> int:
         """Drop every expired entry, wherever it is (one pass); how many were dropped."""
-        if not self._expiring:
+        ends = self._ends
+        if ends is None:
             return 0
         now = self._clock()
-        expired = [key for key, (until, _) in self._entries.items() if until <= now]
-        for key in expired:
-            del self._entries[key]
-        return len(expired)
+        return self.drop(lambda key, _: ends[key] <= now)
+
+    def shrink(self, size: int) -> None:
+        """Drop the oldest entries until at most ``size`` are left."""
+        while len(self._values) > size:
+            self._remove(next(iter(self._values)))
