@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ostiary import clock
+from ostiary.cache.bounded import BoundedCache
 from ostiary.limits.groups import GROUPS
 from ostiary.settings import RateLimit, RateLimitSettings
 from ostiary.storage.errors import describe
@@ -83,12 +84,14 @@ class RateLimiter:
         self.enabled = settings.enabled and bool(self._limits)
         self._store = store
         self._interval = settings.sync_interval
-        self._max = settings.max_addresses
-        self._counters: OrderedDict[str, _Counter] = OrderedDict()
         # Counters with requests not sent, and counters near their limit (read back each
         # exchange even without new requests here).
         self._dirty: set[str] = set()
         self._hot: set[str] = set()
+        # The addresses seen last; one pushed out by the bound takes its unsent counts along.
+        self._counters: BoundedCache[str, _Counter] = BoundedCache(
+            settings.max_addresses, on_evict=self._forget
+        )
         self._refused: Counter[str] = Counter()
         self._store_failing = False
 
@@ -104,14 +107,8 @@ class RateLimiter:
         key = f"{group}|{source}"
         counter = self._counters.get(key)
         if counter is None or counter.window_start != start:
-            counter = self._counters[key] = _Counter(group, start)
-            self._counters.move_to_end(key)
-            while len(self._counters) > self._max:
-                old, _ = self._counters.popitem(last=False)
-                self._dirty.discard(old)
-                self._hot.discard(old)
-        else:
-            self._counters.move_to_end(key)
+            counter = _Counter(group, start)
+            self._counters.put(key, counter)
         if counter.known + counter.pending >= limit.requests:
             self._refused[group] += 1
             if not counter.tripped:
@@ -129,6 +126,10 @@ class RateLimiter:
         self._dirty.add(key)
         return 0
 
+    def _forget(self, key: str, _: _Counter) -> None:
+        self._dirty.discard(key)
+        self._hot.discard(key)
+
     def refusals(self) -> dict[str, int]:
         """Requests refused so far by this process, per endpoint group (for metrics)."""
         return {group: self._refused[group] for group in GROUPS}
@@ -141,7 +142,7 @@ class RateLimiter:
         deltas: list[Delta] = []
         sent: dict[str, int] = {}
         for key in sorted(self._dirty | self._hot):
-            counter = self._counters.get(key)
+            counter = self._counters.peek(key)
             limit = self._limits.get(counter.group) if counter else None
             if counter is None or limit is None or now >= counter.window_start + limit.window:
                 continue  # gone from memory, or its window is over: nothing left to decide
@@ -172,7 +173,7 @@ class RateLimiter:
                 )
             self._store_failing = True
             for key, start, _, _ in deltas:
-                counter = self._counters.get(key)
+                counter = self._counters.peek(key)
                 if counter is not None and counter.window_start == start:
                     counter.known -= sent[key]
                     counter.pending += sent[key]
@@ -182,7 +183,7 @@ class RateLimiter:
             log.info("rate limit: the shared store answers again")
             self._store_failing = False
         for key, start, _, _ in deltas:
-            counter = self._counters.get(key)
+            counter = self._counters.peek(key)
             total = totals.get((key, start))
             if counter is None or total is None or counter.window_start != start:
                 continue
