@@ -15,7 +15,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ import asyncpg
 import pytest
 import uvicorn
 
-from ostiary.services import Services
+from ostiary.services import Services, build_services
 from ostiary.settings import RATE_LIMIT_DEFAULTS, Settings, load_settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
@@ -183,6 +184,22 @@ def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+@asynccontextmanager
+async def open_services(database_url: str, **overrides: Any) -> AsyncIterator[Services]:
+    """The server's services over ``database_url``, without HTTP; closed at the end."""
+    services = build_services(server_settings(database_url, 0, **overrides))
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Async tests and fixtures run on asyncio (the one event loop the server runs on)."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")

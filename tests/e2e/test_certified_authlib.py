@@ -48,11 +48,6 @@ __all__ = ["tls_files", "tls_server"]  # fixtures used by name below
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def op(tls_server: LiveServer) -> LiveServer:
     return tls_server
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _pg_admin
+from ostiary.services import Services
+from tests.conftest import _pg_admin, open_services
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,3 +25,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+async def services(database_url: str) -> AsyncIterator[Services]:
+    """The server's services (no HTTP) over the run's database, one per module and backend.
+    The database is shared with the rest of the run: tests add uniquely named rows."""
+    async with open_services(database_url) as services:
+        yield services

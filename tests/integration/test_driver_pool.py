@@ -20,11 +20,6 @@ from ostiary.storage.repos._driver import Driver
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def counting_connects(engine: AsyncEngine) -> list[int]:
     """A one-item list: how many connections the engine's pool opened so far."""
     connects = [0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,28 +19,14 @@ from sqlalchemy import select
 from ostiary import clock
 from ostiary.accounts.passwords import Passwords
 from ostiary.crypto.tokens import digest
-from ostiary.services import Services, build_services
+from ostiary.services import Services
 from ostiary.settings import PasswordSettings
 from ostiary.storage.repos.refresh_tokens import NewRefreshToken
 from ostiary.storage.repos.users import User
 from ostiary.storage.tables import refresh_tokens
-from tests.conftest import server_settings, unique
+from tests.conftest import unique
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def services(database_url: str) -> AsyncIterator[Services]:
-    services = build_services(server_settings(database_url, 0))
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 async def add_user(services: Services) -> User:

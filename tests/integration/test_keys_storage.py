@@ -46,11 +46,6 @@ ISSUER = "http://127.0.0.1:0"
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- databases ------------------------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import update
@@ -25,7 +24,7 @@ from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, SESSION_PREFIX, digest, new_secret
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
-from ostiary.services import Services, build_services
+from ostiary.services import Services
 from ostiary.settings import LockoutSettings
 from ostiary.storage.repos import codes as codes_module
 from ostiary.storage.repos._driver import Writes
@@ -35,23 +34,9 @@ from ostiary.storage.repos.interactions import Interaction
 from ostiary.storage.repos.sessions import Session
 from ostiary.storage.repos.users import User
 from ostiary.storage.tables import authorization_codes
-from tests.conftest import server_settings, unique
+from tests.conftest import unique
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def services(database_url: str) -> AsyncIterator[Services]:
-    services = build_services(server_settings(database_url, 0))
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 def providers(services: Services) -> ProviderRepository:

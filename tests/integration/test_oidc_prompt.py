@@ -8,7 +8,6 @@ named client and user.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,30 +20,16 @@ from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.errors import AuthorizationError, UnsafeRedirectError
 from ostiary.oauth.authorize import AuthorizationRequest, validate
 from ostiary.oidc.prompt import Step, must_log_in, next_step
-from ostiary.services import Services, build_services
+from ostiary.services import Services
 from ostiary.storage.repos.clients import Client
 from ostiary.storage.repos.users import User
 from ostiary.tokens import signed
-from tests.conftest import server_settings, unique
+from tests.conftest import unique
 
 pytestmark = pytest.mark.anyio
 
 REDIRECT = "https://rp.example.com/callback"
 SCOPES = ["openid", "profile", "email", "offline_access"]
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def services(database_url: str) -> AsyncIterator[Services]:
-    services = build_services(server_settings(database_url, 0))
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 async def add_client(services: Services, *, first_party: bool = False) -> Client:

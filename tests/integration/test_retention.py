@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
 from ostiary.crypto.tokens import digest
-from ostiary.services import Services, build_services
+from ostiary.services import Services
 from ostiary.storage.repos.audit import AuditEvent
 from ostiary.storage.repos.federation_identities import FederationRepository, PendingRequest
 from ostiary.storage.repos.interactions import Interaction
@@ -41,7 +41,7 @@ from ostiary.storage.tables import (
     sessions,
     throttles,
 )
-from tests.conftest import LiveServer, server_settings, unique
+from tests.conftest import LiveServer, unique
 from tests.e2e.helpers import (
     authorize_params,
     browser,
@@ -55,20 +55,6 @@ pytestmark = pytest.mark.anyio
 
 DAY = 86400
 Travel = Callable[[int], Any]
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-async def services(database_url: str) -> AsyncIterator[Services]:
-    services = build_services(server_settings(database_url, 0))
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 @pytest.fixture

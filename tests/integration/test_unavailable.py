@@ -36,11 +36,6 @@ from tests.conftest import PG_ADMIN_DSN, free_port
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _raised_from(outer: BaseException, cause: BaseException) -> BaseException:
     try:
         raise outer from cause
