@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from ostiary.cache.bounded import BoundedCache
 from ostiary.resource.errors import InvalidToken
 
 # RFC 7662 §2.2 token_type is optional; when given it must name an access token, so a
@@ -36,9 +36,11 @@ class Introspector:
         self.endpoint = endpoint
         self._auth = (client_id, client_secret)
         self._ttl = ttl
-        self._max = max_entries
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+        # Answers, active or not, by token digest; the oldest answer leaves first.
+        self._cache: BoundedCache[str, dict[str, Any] | None] = BoundedCache(
+            max_entries, expiring=True, clock=clock, lru=False
+        )
         self.calls = 0
 
     async def introspect(self, token: str) -> dict[str, Any]:
@@ -46,15 +48,14 @@ class Introspector:
         # The cache is keyed by a digest so a memory dump does not hand out live tokens.
         key = hashlib.sha256(token.encode()).hexdigest()
         now = self._clock()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            claims = hit[1]
+        if key in self._cache:
+            claims = self._cache.peek(key)
         else:
             claims = await self._ask(token)
             until = now + self._ttl
             if claims is not None and isinstance(claims.get("exp"), int | float):
                 until = min(until, float(claims["exp"]))
-            self._remember(key, until, claims)
+            self._cache.put(key, claims, expires_at=until)
         if claims is None:
             raise InvalidToken("the token is not active")
         return claims
@@ -80,9 +81,3 @@ class Introspector:
         if isinstance(token_type, str) and token_type.lower() not in _ACCESS_TOKEN_TYPES:
             return None
         return body
-
-    def _remember(self, key: str, until: float, claims: dict[str, Any] | None) -> None:
-        self._cache[key] = (until, claims)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._max:
-            self._cache.popitem(last=False)

@@ -19,6 +19,7 @@ import httpx
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jws import JWSRegistry
 
+from ostiary.cache.bounded import BoundedCache
 from ostiary.resource.errors import InvalidToken
 from ostiary.resource.introspection import Introspector
 from ostiary.resource.jwks import JWKSCache
@@ -157,11 +158,15 @@ class TokenVerifier:
         self._setup_lock = asyncio.Lock()
         self._metadata: dict[str, Any] | None = None
         self._discovery_failed_at = -float("inf")
-        self._headers: dict[str, dict[str, Any]] = {}
+        self._headers: BoundedCache[str, dict[str, Any]] = BoundedCache(
+            _HEADER_CACHE_SIZE, lru=False
+        )
         # SHA-256 of a token -> (the key that verified it, its claims, read-only); see
         # _signed_claims. Digests, not tokens: no bearer credential is kept in memory.
-        self._verified: dict[bytes, tuple[object, Mapping[str, Any]]] = {}
         self._verified_max = max(0, verified_cache_size)
+        self._verified: BoundedCache[bytes, tuple[object, Mapping[str, Any]]] = BoundedCache(
+            self._verified_max, lru=False
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -312,7 +317,7 @@ class TokenVerifier:
             if len(self._verified) >= self._verified_max:
                 self._forget_expired()
             view = MappingProxyType(claims)
-            self._verified[digest] = (key, view)
+            self._verified.put(digest, (key, view))
             return view
         return claims
 
@@ -320,15 +325,13 @@ class TokenVerifier:
         """Make room in the verified-token cache: drop expired tokens, and if none had
         expired, the older half (insertion order)."""
         now = self._clock() - self.leeway
-        live = {
-            digest: entry
-            for digest, entry in self._verified.items()
-            if isinstance(exp := entry[1].get("exp"), int | float) and exp > now
-        }
-        half = self._verified_max // 2
-        if len(live) > half:
-            live = dict(list(live.items())[len(live) - half :])
-        self._verified = live
+
+        def expired(_: bytes, entry: tuple[object, Mapping[str, Any]]) -> bool:
+            exp = entry[1].get("exp")
+            return not (isinstance(exp, int | float) and exp > now)
+
+        self._verified.drop(expired)
+        self._verified.shrink(self._verified_max // 2)
 
     def _header(self, segment: str) -> dict[str, Any]:
         """The decoded JOSE header. One issuer's tokens share a few headers (alg, typ, kid),
@@ -338,9 +341,8 @@ class TokenVerifier:
             header = _b64_json(segment)
             if not isinstance(header, dict):
                 raise InvalidToken("malformed token")
-            if len(self._headers) >= _HEADER_CACHE_SIZE:
-                self._headers.clear()  # a flood of distinct headers only costs a re-parse
-            self._headers[segment] = header
+            # Bounded: a flood of distinct headers only costs a re-parse.
+            self._headers.put(segment, header)
         return header
 
     async def _introspect(self, token: str, why: str) -> Claims:
