@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from ostiary.cache.bounded import BoundedCache
 from ostiary.errors import OAuthError
 from ostiary.settings import Settings
 from ostiary.storage.errors import RETRY_AFTER, describe, is_unavailable
@@ -140,8 +141,8 @@ def page(name: str, status: int = 200, **context: Any) -> Response:
 # the login page of every sign-in): rendered once per context with markers in their place.
 _MARKER = "slot" + secrets.token_hex(12)
 _SLOT_VALUE = re.compile(r"[A-Za-z0-9_-]*")
-_SLOTTED: dict[tuple[Any, ...], str] = {}
 SLOTTED_MAX = 256
+_SLOTTED: BoundedCache[tuple[Any, ...], str] = BoundedCache(SLOTTED_MAX, lru=False)
 
 
 def _frozen(value: Any) -> Any:
@@ -165,9 +166,7 @@ def slotted_page(name: str, status: int, slots: dict[str, str], **context: Any) 
     if html is None:
         markers = {slot: f"{_MARKER}{slot}" for slot in slots}
         html = templates.get_template(name).render(**markers, **context)
-        if len(_SLOTTED) >= SLOTTED_MAX:
-            del _SLOTTED[next(iter(_SLOTTED))]
-        _SLOTTED[key] = html
+        _SLOTTED.put(key, html)
     for slot, value in slots.items():
         html = html.replace(f"{_MARKER}{slot}", value)
     return Response(html, status_code=status, media_type="text/html", headers=PAGE_HEADERS)
