@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from ostiary.cache.bounded import BoundedCache
 from ostiary.observability.context import RequestContext
 from ostiary.observability.line_writer import LineHandler, LineWriter
 from ostiary.observability.logging_setup import JsonFormatter, TextFormatter, text_value
@@ -84,7 +85,9 @@ class _Lines:
         self._add = writer.add
         self._whole = -1
         self._second = ""
-        self._parts: dict[tuple[str, str, int], tuple[str, str]] = {}
+        self._parts: BoundedCache[tuple[str, str, int], tuple[str, str]] = BoundedCache(
+            _MAX_CACHED, lru=False
+        )
 
     def _timestamp(self) -> str:
         """Now, as the formatters' timestamp has it; the second formatted once."""
@@ -98,8 +101,7 @@ class _Lines:
 
     def _made_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
         parts = self._route_parts(method, route, status)
-        if len(self._parts) < _MAX_CACHED:
-            self._parts[method, route, status] = parts
+        self._parts.put((method, route, status), parts)
         return parts
 
     def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
