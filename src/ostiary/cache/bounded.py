@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 K = TypeVar("K")
 V = TypeVar("V")
 D = TypeVar("D")
 
 _NEVER = float("inf")
+_ABSENT: Any = object()
 
 
 class BoundedCache(Generic[K, V]):
@@ -81,14 +82,16 @@ class BoundedCache(Generic[K, V]):
     def get(self, key: K, default: D) -> V | D: ...
     def get(self, key: K, default: object = None) -> object:
         """The live value under ``key``, else ``default``; with ``lru``, now the newest."""
-        if key not in self._values:
+        value = self._values.get(key, _ABSENT)
+        if value is _ABSENT:
             return default
-        if self._expired(key):
+        ends = self._ends
+        if ends is not None and ends[key] <= self._clock():
             self._remove(key)
             return default
         if self._lru:
             self._values.move_to_end(key)
-        return self._values[key]
+        return value
 
     @overload
     def peek(self, key: K) -> V | None: ...
@@ -96,9 +99,10 @@ class BoundedCache(Generic[K, V]):
     def peek(self, key: K, default: D) -> V | D: ...
     def peek(self, key: K, default: object = None) -> object:
         """As ``get``, leaving the order (and expired entries) as they are."""
-        if key not in self._values or self._expired(key):
+        value = self._values.get(key, _ABSENT)
+        if value is _ABSENT or self._expired(key):
             return default
-        return self._values[key]
+        return value
 
     def put(self, key: K, value: V, *, expires_at: float | None = None) -> None:
         """Store ``value`` as the newest entry, then drop what the bound and time push out."""

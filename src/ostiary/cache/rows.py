@@ -9,11 +9,17 @@ invalidation channel is down (``usable`` false) nothing is served from memory.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from ostiary.cache.bounded import BoundedCache
+
 V = TypeVar("V")
+
+
+def _monotonic() -> float:
+    # Looked up on each call, so a test that replaces time.monotonic moves this clock too.
+    return time.monotonic()
 
 
 class RowCache(Generic[V]):
@@ -22,7 +28,8 @@ class RowCache(Generic[V]):
         self.max_entries = max_entries
         self.usable = True
         self.generation = 0
-        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        # Least recently used first out.
+        self._entries: BoundedCache[str, V] = BoundedCache(max_entries, ttl=ttl, clock=_monotonic)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -33,23 +40,19 @@ class RowCache(Generic[V]):
         if key is None:
             self._entries.clear()
         else:
-            self._entries.pop(key, None)
+            self._entries.pop(key)
 
     async def get(self, key: str, load: Callable[[str], Awaitable[V | None]]) -> V | None:
         """The cached value, or ``load(key)``; unknown keys (None) are never cached."""
         if self.ttl <= 0 or not self.usable:
             return await load(key)
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None:
-            if entry[0] > now:
-                self._entries.move_to_end(key)
-                return entry[1]
-            del self._entries[key]
+        value = self._entries.get(key)
+        if value is not None:
+            return value
+        # The entry's lifetime counts from before the read, as the row may be older by then.
+        expires_at = _monotonic() + self.ttl
         generation = self.generation
         value = await load(key)
         if value is not None and generation == self.generation and self.usable:
-            self._entries[key] = (now + self.ttl, value)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._entries.put(key, value, expires_at=expires_at)
         return value
