@@ -25,6 +25,7 @@ from ostiary.scim.request_parts import (
     single,
     skip_for,
 )
+from ostiary.scim.resource_type import Search
 from ostiary.scim.responses import render_list, skipped
 from ostiary.scim.writes import create, delete, patch, replace
 
@@ -52,15 +53,8 @@ async def _search(request: Request, params: dict[str, Any]) -> Response:
     query = list_query(params)
     where = query.where(kind.catalogue, services.engine.dialect.name)
     order = query.order_by(kind.catalogue)
-    total, found = await kind.page(
-        services,
-        base_url(services),
-        where,
-        order,
-        query.start_index - 1,
-        query.count,
-        skipped(kind.lazy, query),
-    )
+    search = Search(where, order, query.start_index - 1, query.count, skipped(kind.lazy, query))
+    total, found = await kind.page(services, base_url(services), search)
     return json_response(render_list(kind.model, query, total, found))
 
 

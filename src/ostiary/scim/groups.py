@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from scim2_models import Group, Resource
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import func
 
 from ostiary.domain import identifiers
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import invalid_value, not_found, uniqueness
 from ostiary.scim.etags import etag
 from ostiary.scim.group_patch import no_such_member, plan
-from ostiary.scim.resource_type import Loaded, register
+from ostiary.scim.resource_type import Loaded, StoredType, register
 from ostiary.scim.timestamps import iso
 from ostiary.services import Services
 from ostiary.storage.repos.scim_groups import (
@@ -82,36 +82,16 @@ def loaded(row: ScimGroupRow, base: str) -> Loaded:
     return Loaded(body, row.version)
 
 
-class GroupType:
+class GroupType(StoredType):
     name = "Group"
     endpoint = "/Groups"
     model = Group
     catalogue = CATALOGUE
     lazy = frozenset({"members"})
+    loaded = staticmethod(loaded)
 
     def repo(self, services: Services) -> ScimGroupRepository:
         return ScimGroupRepository(services.engine)
-
-    async def get(
-        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
-    ) -> Loaded | None:
-        row = await self.repo(services).get(ident, members="members" not in skip)
-        return loaded(row, base) if row else None
-
-    async def page(
-        self,
-        services: Services,
-        base: str,
-        where: ColumnElement[bool] | None,
-        order_by: list[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-        skip: frozenset[str] = frozenset(),
-    ) -> tuple[int, list[dict[str, Any]]]:
-        repo = self.repo(services)
-        total, ids = await repo.search(where, order_by, offset, limit)
-        rows = await repo.fetch(ids, members="members" not in skip)
-        return total, [loaded(r, base).body for r in rows]
 
     async def _sorted_out(
         self, services: Services, wanted: set[str], own_id: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,18 @@ class Loaded:
         return str(self.body["meta"]["version"])
 
 
+@dataclass(frozen=True, slots=True)
+class Search:
+    """One page of a search: the filter (None: every resource), the order, the rows wanted,
+    and the lazy attributes the caller excluded."""
+
+    where: ColumnElement[bool] | None
+    order_by: list[ColumnElement[Any]]
+    offset: int
+    limit: int
+    skip: frozenset[str] = frozenset()
+
+
 class ResourceType(Protocol):
     name: str  # "User"
     endpoint: str  # "/Users"
@@ -43,14 +56,7 @@ class ResourceType(Protocol):
     ) -> Loaded | None: ...
 
     async def page(
-        self,
-        services: Services,
-        base: str,
-        where: ColumnElement[bool] | None,
-        order_by: list[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-        skip: frozenset[str] = frozenset(),
+        self, services: Services, base: str, search: Search
     ) -> tuple[int, list[dict[str, Any]]]: ...
 
     async def create(
@@ -71,6 +77,34 @@ class ResourceType(Protocol):
         ...
 
     async def delete(self, services: Services, before: Loaded, actor: str) -> None: ...
+
+
+class StoredType:
+    """``get`` and ``page`` of a type whose repository reads rows by id (``get``) and by
+    search (``search``, then ``fetch``); each lazy attribute is read unless excluded."""
+
+    lazy: frozenset[str]
+    # The row's representation: a staticmethod of the type's module function.
+    loaded: Callable[[Any, str], Loaded]
+
+    def repo(self, services: Services) -> Any: ...
+
+    def _reads(self, skip: frozenset[str]) -> dict[str, bool]:
+        return {name: name not in skip for name in self.lazy}
+
+    async def get(
+        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
+    ) -> Loaded | None:
+        row = await self.repo(services).get(ident, **self._reads(skip))
+        return self.loaded(row, base) if row else None
+
+    async def page(
+        self, services: Services, base: str, search: Search
+    ) -> tuple[int, list[dict[str, Any]]]:
+        repo = self.repo(services)
+        total, ids = await repo.search(search.where, search.order_by, search.offset, search.limit)
+        rows = await repo.fetch(ids, **self._reads(search.skip))
+        return total, [self.loaded(r, base).body for r in rows]
 
 
 REGISTRY: dict[str, ResourceType] = {}

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from scim2_models import EnterpriseUser, Resource, User
-from sqlalchemy import ColumnElement
 
 from ostiary.accounts import lifecycle
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import ScimError, uniqueness
 from ostiary.scim.etags import etag
-from ostiary.scim.resource_type import Loaded, register
+from ostiary.scim.resource_type import Loaded, StoredType, register
 from ostiary.scim.timestamps import iso
 from ostiary.scim.user_records import UserModel, checked, password_hash, record_of
 from ostiary.services import Services
@@ -98,35 +97,16 @@ def loaded(row: ScimUserRow, base: str) -> Loaded:
     return Loaded(body, row.version)
 
 
-class UserType:
+class UserType(StoredType):
     name = "User"
     endpoint = "/Users"
     model = UserModel
     catalogue = CATALOGUE
     lazy: frozenset[str] = frozenset()
+    loaded = staticmethod(loaded)
 
     def repo(self, services: Services) -> ScimUserRepository:
         return ScimUserRepository(services.engine)
-
-    async def get(
-        self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()
-    ) -> Loaded | None:
-        row = await self.repo(services).get(ident)
-        return loaded(row, base) if row else None
-
-    async def page(
-        self,
-        services: Services,
-        base: str,
-        where: ColumnElement[bool] | None,
-        order_by: list[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-        skip: frozenset[str] = frozenset(),
-    ) -> tuple[int, list[dict[str, Any]]]:
-        repo = self.repo(services)
-        total, ids = await repo.search(where, order_by, offset, limit)
-        return total, [loaded(r, base).body for r in await repo.fetch(ids)]
 
     async def create(
         self, services: Services, base: str, resource: Resource[Any], actor: str
