@@ -11,10 +11,7 @@ from fastapi.security import HTTPBearer
 from ostiary.accounts.access import grantable
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import Problem
-from ostiary.errors import OAuthError
-from ostiary.oauth.scopes import parse_scope
-from ostiary.oauth.token_status import live_access_token
-from ostiary.resource.bearer import bearer_token
+from ostiary.oauth.bearer import authenticate as authenticate_bearer
 from ostiary.resource.errors import InsufficientScope, InvalidToken, ResourceError
 from ostiary.services import Services
 
@@ -66,25 +63,13 @@ async def authenticate(
 ) -> Caller:
     """Verify the Bearer token and that its scope allows this method, or raise a Problem."""
     try:
-        token = bearer_token(authorization, not_bearer=_not_bearer)
+        bearer = await authenticate_bearer(
+            services, authorization, audience=services.settings.issuer, not_bearer=_not_bearer
+        )
     except ResourceError as error:
         raise refusal(error) from None
-    # Deny list, client deleted or cut off, user disabled or deleted, session ended:
-    # one answer shared with introspection and UserInfo (RFC 7009 §2, RFC 7662 §2.2).
-    live = await live_access_token(services, token)
-    if live is None:
-        raise refusal(InvalidToken("the access token is invalid, expired or revoked"))
-    claims = live.claims
-    # RFC 9068 §4: the token must be meant for us; Ostiary itself is the issuer.
-    aud = claims.get("aud")
-    if services.settings.issuer not in (aud if isinstance(aud, list) else [aud]):
-        raise refusal(InvalidToken("the access token is not meant for this API"))
-    scope = claims.get("scope")
-    try:
-        scopes = parse_scope(scope) if isinstance(scope, str) else frozenset()
-    except OAuthError:
-        scopes = frozenset()
-    sub, client_id = str(claims.get("sub")), live.client.client_id
+    live, scopes = bearer.token, bearer.scopes
+    sub, client_id = str(live.claims.get("sub")), live.client.client_id
     if live.user is not None:
         # A user who lost the admin role since the token was issued loses its power now.
         scopes = await grantable(services, live.user.id, scopes)

@@ -34,10 +34,8 @@ async def userinfo_endpoint(request: Request) -> Response:
     services = _services(request)
     try:
         body = await _userinfo_body(request)
-        token = userinfo.bearer_token(
-            request.headers.get("authorization"), body, request.headers.get("content-type", "")
-        )
-        claims = await userinfo.userinfo(services, token)
+        body_token = userinfo.form_token(body, request.headers.get("content-type", ""))
+        claims = await userinfo.userinfo(services, request.headers.get("authorization"), body_token)
     except ResourceError as exc:
         return _refused(exc)
     except Exception as exc:

@@ -1,0 +1,55 @@
+"""The one Bearer authenticator of the server's own APIs (UserInfo, the admin API, SCIM):
+an access token of ours, still live, meant for the API, and its scopes (RFC 6750,
+RFC 9068 §4).
+
+Reading the token and the refusals' challenges are the resource kit's
+(``resource.bearer``, ``resource.challenge``), so these APIs answer as any resource
+server built on the kit does; each only names its realm and renders the refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ostiary.errors import OAuthError
+from ostiary.oauth.scopes import parse_scope
+from ostiary.oauth.token_status import LiveToken, live_access_token
+from ostiary.resource.bearer import NotBearer, request_token
+from ostiary.resource.errors import InvalidToken
+from ostiary.services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    token: LiveToken
+    scopes: frozenset[str]
+
+
+async def authenticate(
+    services: Services,
+    authorization: str | None,
+    *,
+    audience: str | None,
+    form_token: str | None = None,
+    not_bearer: NotBearer | None = None,
+) -> Authenticated:
+    """The request's live access token and its scopes; else a ``ResourceError`` (RFC 6750
+    §3.1). ``audience``: what the token's ``aud`` must hold (None: not checked);
+    ``form_token``: a §2.2 form-body token, where the endpoint reads one."""
+    token = request_token(authorization, form_token, not_bearer=not_bearer)
+    # Deny list, client deleted or cut off, user disabled or deleted, session ended:
+    # one answer shared with introspection (RFC 7009 §2, RFC 7662 §2.2).
+    live = await live_access_token(services, token)
+    if live is None:
+        raise InvalidToken("the access token is invalid, expired or revoked")
+    if audience is not None:
+        # RFC 9068 §4: the token must be meant for this API.
+        aud = live.claims.get("aud")
+        if audience not in (aud if isinstance(aud, list) else [aud]):
+            raise InvalidToken("the access token is not meant for this API")
+    scope = live.claims.get("scope")
+    try:
+        scopes = parse_scope(scope) if isinstance(scope, str) else frozenset()
+    except OAuthError:
+        scopes = frozenset()
+    return Authenticated(live, scopes)
