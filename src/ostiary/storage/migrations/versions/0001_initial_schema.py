@@ -1,16 +1,9 @@
-"""initial schema
-
-Revision ID: 0001
-Revises: (none)
-"""
+"""initial schema"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = "0001", None
 
 
 def upgrade() -> None:

@@ -1,16 +1,9 @@
-"""openid connect
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""openid connect"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0002", "0001"
 
 
 def upgrade() -> None:

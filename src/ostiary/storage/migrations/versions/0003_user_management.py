@@ -1,16 +1,9 @@
-"""user management
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""user management"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade() -> None:

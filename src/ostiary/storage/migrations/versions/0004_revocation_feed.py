@@ -1,16 +1,9 @@
-"""revocation feed
-
-Revision ID: 0004
-Revises: 0003
-"""
+"""revocation feed"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0004", "0003"
 
 
 def upgrade() -> None:

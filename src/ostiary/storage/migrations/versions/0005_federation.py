@@ -1,16 +1,9 @@
-"""federation
-
-Revision ID: 0005
-Revises: 0004
-"""
+"""federation"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0005", "0004"
 
 
 def upgrade() -> None:

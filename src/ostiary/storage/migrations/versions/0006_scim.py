@@ -1,16 +1,9 @@
-"""scim
-
-Revision ID: 0006
-Revises: 0005
-"""
+"""scim"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0006", "0005"
 
 
 def _ci(length: int) -> sa.types.TypeEngine:

@@ -1,8 +1,5 @@
 """hot path indexes
 
-Revision ID: 0007
-Revises: 0006
-
 Without them, deleting or revoking a client scans refresh_tokens (and consents, through the
 foreign key's cascade), and ending a session scans authorization_codes for the access
 tokens its codes issued.
@@ -10,10 +7,7 @@ tokens its codes issued.
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0007", "0006"
 
 INDEXES = [
     ("ix_refresh_tokens_client_id", "refresh_tokens", "client_id"),

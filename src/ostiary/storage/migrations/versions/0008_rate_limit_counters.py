@@ -1,8 +1,5 @@
 """rate limit counters
 
-Revision ID: 0008
-Revises: 0007
-
 Per-address request counts of the unauthenticated endpoints, one row per endpoint group,
 address and fixed window, so every node adds to the same total (ostiary.limits).
 """
@@ -10,10 +7,7 @@ address and fixed window, so every node adds to the same total (ostiary.limits).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0008", "0007"
 
 
 def upgrade() -> None:

@@ -1,8 +1,5 @@
 """username comparison keys
 
-Revision ID: 0009
-Revises: 0008
-
 Usernames are now unique by, and signed in with, their RFC 8265 §3.3 UsernameCaseMapped
 form (case and width folded, NFC), kept in scim_users.user_name_ci, which held their plain
 lowercase until now. The two differ only for names with full-width, decomposed or other
@@ -16,10 +13,7 @@ from alembic import op
 
 from ostiary.domain.identifiers import MAX_USERNAME, username_key
 
-revision = "0009"
-down_revision = "0008"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0009", "0008"
 
 
 def upgrade() -> None:

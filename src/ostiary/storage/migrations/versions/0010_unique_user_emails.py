@@ -1,8 +1,5 @@
 """unique user email addresses
 
-Revision ID: 0010
-Revises: 0009
-
 One account per email address, compared case-insensitively: a unique index on
 lower(email) where email is set. A database in which two accounts already share an
 address cannot take it, and the upgrade must not fail over that (every command migrates
@@ -16,10 +13,7 @@ from alembic import op
 
 from ostiary.storage import email_index
 
-revision = "0010"
-down_revision = "0009"
-branch_labels = None
-depends_on = None
+revision, down_revision = "0010", "0009"
 
 
 def upgrade() -> None:
