@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ostiary import clock
+from ostiary.domain.audit import AuditEvent
 from ostiary.storage.repos._driver import Writes
-from ostiary.storage.repos.audit import AuditEvent, AuditRepository
+from ostiary.storage.repos.audit import AuditRepository
 
 log = logging.getLogger("ostiary.audit")
 

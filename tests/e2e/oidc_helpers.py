@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.users import User
 from tests.conftest import LiveServer, unique
 from tests.e2e.helpers import PASSWORD, RegisteredClient, make_client, query_of
 

@@ -26,10 +26,10 @@ from sqlalchemy import select
 from ostiary import clock
 from ostiary.accounts import lifecycle
 from ostiary.accounts.throttle import account_key
+from ostiary.domain.audit import AuditEvent
+from ostiary.domain.users import User
 from ostiary.events import AuditLog, scrub
 from ostiary.services import Services
-from ostiary.storage.repos.audit import AuditEvent
-from ostiary.storage.repos.users import User
 from ostiary.storage.tables import audit_events
 from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
 from tests.e2e.helpers import (

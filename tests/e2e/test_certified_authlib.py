@@ -20,7 +20,7 @@ import anyio
 import httpx
 import pytest
 
-from ostiary.storage.repos.users import User
+from ostiary.domain.users import User
 from tests.conftest import LiveServer
 from tests.e2e.certified_helpers import TLSFiles, tls_browser, tls_files, tls_server
 from tests.e2e.helpers import RegisteredClient, make_client, query_of

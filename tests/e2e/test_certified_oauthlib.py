@@ -24,7 +24,7 @@ from oauthlib.oauth2.rfc6749.errors import (
 )
 from requests_oauthlib import OAuth2Session
 
-from ostiary.storage.repos.users import User
+from ostiary.domain.users import User
 from tests.conftest import LiveServer
 from tests.e2e.certified_helpers import TLSFiles, tls_browser, tls_files, tls_server
 from tests.e2e.helpers import RegisteredClient, make_client

@@ -42,7 +42,7 @@ from oic.oic.message import (
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from oic.utils.settings import OicClientSettings
 
-from ostiary.storage.repos.users import User
+from ostiary.domain.users import User
 from tests.conftest import LiveServer
 from tests.e2e.certified_helpers import (
     LogoutReceiver,

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from ostiary.domain.users import User
 from ostiary.gateway import Gateway, load_config
 from ostiary.gateway.session_cookie import MAX_COOKIE_BYTES
-from ostiary.storage.repos.users import User
 from tests.conftest import LiveServer, free_port
 from tests.e2e.helpers import RegisteredClient
 from tests.e2e.oidc_helpers import forms_of, make_oidc_client, make_oidc_user, visit

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import update
 
 from ostiary import clock
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.users import User
 from ostiary.storage.tables import sessions
 from tests.conftest import LiveServer
 from tests.e2e.oidc_helpers import (

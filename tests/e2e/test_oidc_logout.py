@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary import clock
+from ostiary.domain.sessions import LogoutFailure
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.logout_failures import LogoutFailure
-from ostiary.storage.repos.users import User
 from ostiary.tokens import signed
 from tests.conftest import LiveServer, free_port
 from tests.e2e.helpers import RegisteredClient, make_client

@@ -19,8 +19,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from ostiary.domain.access import AccessError
 from ostiary.services import Services
-from ostiary.storage.repos.access import AccessError
 from tests.conftest import LiveServer, unique
 from tests.e2e.helpers import (
     PASSWORD,

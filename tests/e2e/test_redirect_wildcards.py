@@ -11,9 +11,9 @@ import secrets
 
 import httpx
 
+from ostiary.domain.clients import Client
 from ostiary.oauth.redirect_uris import WILDCARD
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 from tests.e2e import test_identity_fields as fields
 
 doors = fields.doors

@@ -17,9 +17,10 @@ from joserfc.jwk import KeySet
 
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
+from ostiary.domain.revocation import RevocationEvent
 from ostiary.oidc.logout import end_session
 from ostiary.services import Services
-from ostiary.storage.repos.revocation_events import MAX_ACCESS_TOKEN_TTL, RevocationEvent
+from ostiary.storage.repos.revocation_events import MAX_ACCESS_TOKEN_TTL
 from tests.conftest import LiveServer
 from tests.e2e.helpers import browser, make_client, make_user
 from tests.e2e.test_revocation_reach import Tokens, oidc_client, sign_in, user_of

@@ -24,9 +24,9 @@ import pytest
 
 from ostiary import clock
 from ostiary.accounts import lifecycle
+from ostiary.domain.users import User
 from ostiary.oidc.logout import end_session
 from ostiary.services import Services
-from ostiary.storage.repos.users import User
 from tests.conftest import LiveServer
 from tests.e2e.helpers import (
     RegisteredClient,

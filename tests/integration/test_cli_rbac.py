@@ -29,9 +29,9 @@ import httpx
 import pytest
 
 from ostiary.accounts import lifecycle
+from ostiary.domain.audit import AuditEvent
+from ostiary.domain.interactions import Interaction
 from ostiary.services import Services, build_services
-from ostiary.storage.repos.audit import AuditEvent
-from ostiary.storage.repos.interactions import Interaction
 from tests.conftest import SECRET_KEY, LiveServer, _migrate, server_settings, unique
 from tests.e2e.helpers import PASSWORD
 from tests.e2e.processes import clean_env

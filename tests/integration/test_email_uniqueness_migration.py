@@ -17,11 +17,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ostiary.domain.users import DuplicateUserError, EmailTaken
 from ostiary.storage import email_index
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import downgrade, upgrade
-from ostiary.storage.repos.user_emails import EmailTaken
-from ostiary.storage.repos.users import DuplicateUserError, UserRepository
+from ostiary.storage.repos.users import UserRepository
 from ostiary.storage.tables import scim_users, users
 
 

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from ostiary import clock
 from ostiary.accounts.passwords import Passwords
 from ostiary.crypto.tokens import digest
+from ostiary.domain.tokens import NewRefreshToken
+from ostiary.domain.users import User
 from ostiary.services import Services
 from ostiary.settings import PasswordSettings
-from ostiary.storage.repos.refresh_tokens import NewRefreshToken
-from ostiary.storage.repos.users import User
 from ostiary.storage.tables import refresh_tokens
 from tests.conftest import unique
 

@@ -32,11 +32,11 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer, UnsealError
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, REFRESH_TOKEN_PREFIX, digest
 from ostiary.crypto.tokens import new_secret as new_token
+from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import MAX_TOKEN_LIFETIME, KeyManager
 from ostiary.services import Services, build_services
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade
-from ostiary.storage.repos.refresh_tokens import NewRefreshToken
 from ostiary.storage.tables import signing_keys
 from ostiary.tokens import jwt_access, signed
 from ostiary.tokens.jwt_access import InvalidAccessToken

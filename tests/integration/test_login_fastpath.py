@@ -22,17 +22,17 @@ from ostiary.accounts import access as rbac
 from ostiary.accounts import throttle
 from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, SESSION_PREFIX, digest, new_secret
+from ostiary.domain.audit import AuditEvent
+from ostiary.domain.interactions import Interaction
+from ostiary.domain.sessions import Session
+from ostiary.domain.users import User
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.settings import LockoutSettings
 from ostiary.storage.repos import codes as codes_module
 from ostiary.storage.repos._driver import Writes
-from ostiary.storage.repos.audit import AuditEvent
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.storage.repos.interactions import Interaction
-from ostiary.storage.repos.sessions import Session
-from ostiary.storage.repos.users import User
 from ostiary.storage.tables import authorization_codes
 from tests.conftest import unique
 

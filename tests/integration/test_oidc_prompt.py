@@ -17,12 +17,12 @@ from joserfc.jwk import RSAKey
 from ostiary import clock
 from ostiary.accounts.signin import SignedIn
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
+from ostiary.domain.clients import Client
+from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, UnsafeRedirectError
 from ostiary.oauth.authorize import AuthorizationRequest, validate
 from ostiary.oidc.prompt import Step, must_log_in, next_step
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.users import User
 from ostiary.tokens import signed
 from tests.conftest import unique
 

@@ -23,11 +23,12 @@ from sqlalchemy import insert, select
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
 from ostiary.crypto.tokens import digest
+from ostiary.domain.audit import AuditEvent
+from ostiary.domain.federation import PendingRequest
+from ostiary.domain.interactions import Interaction
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.audit import AuditEvent
-from ostiary.storage.repos.federation_identities import FederationRepository, PendingRequest
-from ostiary.storage.repos.interactions import Interaction
-from ostiary.storage.repos.users import User
+from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.tables import (
     audit_events,
     authorization_codes,

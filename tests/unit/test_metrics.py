@@ -14,11 +14,11 @@ from prometheus_client import (
 )
 
 from ostiary.accounts.throttle import account_key, client_key, ip_key, lockout_fields
+from ostiary.domain.audit import AuditEvent
 from ostiary.observability.metrics import LATENCY_BUCKETS, Metrics
 from ostiary.observability.plain_metrics import PlainCounter, PlainHistogram
 from ostiary.observability.route_templates import RouteTemplates
 from ostiary.settings import load_settings
-from ostiary.storage.repos.audit import AuditEvent
 from ostiary.web.app import create_app
 
 SECRET = "unit-test-secret-key-" + "x" * 32

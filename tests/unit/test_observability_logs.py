@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from ostiary.domain.audit import AuditEvent
 from ostiary.observability import security_log
 from ostiary.observability.logging_setup import JsonFormatter, TextFormatter, announce, log_config
 from ostiary.observability.request_id import PEER, RequestIds
 from ostiary.observability.tracing import INSTALL, check_installed, traces_url
 from ostiary.settings import LogSettings, SettingsError, TracingSettings
-from ostiary.storage.repos.audit import AuditEvent
 
 
 def record(message: str = "hello %s", *args: Any, **extra: Any) -> logging.LogRecord:

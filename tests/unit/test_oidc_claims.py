@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from ostiary.domain.users import User
 from ostiary.errors import OAuthError
 from ostiary.oidc.claims import (
     MAX_CLAIMS_REQUEST,
@@ -19,7 +20,6 @@ from ostiary.oidc.claims import (
     release,
     user_claims,
 )
-from ostiary.storage.repos.users import User
 
 # OIDC Core §5.4, transcribed from the specification rather than from the module under test.
 SPEC_SCOPE_CLAIMS: dict[str, set[str]] = {

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from ostiary.storage.repos.clients import Client
+from ostiary.domain.clients import Client
 from ostiary.tokens.service import Grant
 
 SID = "sid-4f1d9c"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.domain.access import Effective, Gates
+from ostiary.domain.clients import Client
 from ostiary.services import Services
-from ostiary.storage.repos._gates import Gates
-from ostiary.storage.repos.access import Effective
-from ostiary.storage.repos.clients import Client
 
 
 def _allowed(

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from ostiary import clock
 from ostiary.crypto.sealing import derive_key
+from ostiary.domain.users import User
 from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
-from ostiary.storage.repos.users import User
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ import logging
 
 from ostiary.accounts import lifecycle, mail, password_policy, throttle
 from ostiary.crypto.tokens import digest, new_secret
+from ostiary.domain.one_time_tokens import OneTimeToken
+from ostiary.domain.users import User
 from ostiary.services import Services
 from ostiary.storage.repos import user_emails
-from ostiary.storage.repos.one_time_tokens import OneTimeToken
-from ostiary.storage.repos.users import User
 
 log = logging.getLogger("ostiary.accounts")
 

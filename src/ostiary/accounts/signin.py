@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
+from ostiary.domain.sessions import Session
+from ostiary.domain.users import User
 from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
-from ostiary.storage.repos.sessions import Session
-from ostiary.storage.repos.users import User
 
 
 @dataclass(frozen=True, slots=True)

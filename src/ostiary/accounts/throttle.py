@@ -17,9 +17,10 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.domain import identifiers
+from ostiary.domain.throttles import ThrottleState
 from ostiary.events import AuditLog
 from ostiary.settings import LockoutSettings
-from ostiary.storage.repos.throttles import ThrottleRepository, ThrottleState
+from ostiary.storage.repos.throttles import ThrottleRepository
 
 MAX_SUSPECTS = 10_000
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ostiary.domain.access import AccessError
+from ostiary.domain.users import User
 from ostiary.oauth.registration import ClientSpec, register
 from ostiary.services import Services
-from ostiary.storage.repos.access import AccessError
-from ostiary.storage.repos.users import User
 
 ADMIN_ROLE = "admin"
 ADMIN_SCOPE = "ostiary:admin"

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ostiary.storage.repos.access import Group
-from ostiary.storage.repos.users import User
+from ostiary.domain.access import Group
+from ostiary.domain.users import User
 from ostiary.storage.tables import (
     consents,
     group_members,

@@ -9,10 +9,10 @@ from fastapi import Path, Request
 
 from ostiary.admin.auth import Caller
 from ostiary.admin.problems import not_found
+from ostiary.domain.access import Group, Role
+from ostiary.domain.clients import Client
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.access import Group, Role
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.users import User
 
 # Path segments are looked up, never stored: any text up to a sane length will do.
 UserId = Annotated[str, Path(max_length=200, description="The user's id.")]

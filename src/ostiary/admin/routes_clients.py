@@ -19,8 +19,9 @@ from ostiary.admin.client_schemas import (
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.resources import ClientIdPath, client_or_404, location, record
 from ostiary.admin.schemas import Count, Page
+from ostiary.domain.clients import Client
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
-from ostiary.storage.repos.clients import Client, _row_to_client
+from ostiary.storage.repos.clients import _row_to_client
 from ostiary.storage.tables import clients
 
 router = APIRouter(prefix="/clients", tags=["clients"])

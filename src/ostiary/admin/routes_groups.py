@@ -22,8 +22,8 @@ from ostiary.admin.resources import (
     user_or_404,
 )
 from ostiary.admin.schemas import Page
+from ostiary.domain.access import MAX_GROUP_DEPTH, AccessError, Group
 from ostiary.services import Services
-from ostiary.storage.repos.access import MAX_GROUP_DEPTH, AccessError, Group
 from ostiary.storage.tables import groups
 
 router = APIRouter(prefix="/groups", tags=["groups"])

@@ -12,12 +12,13 @@ from ostiary.admin.problems import conflict, documented, not_found, unprocessabl
 from ostiary.admin.provider_schemas import ProviderCreate, ProviderOut, ProviderPatch
 from ostiary.admin.resources import location, record
 from ostiary.admin.schemas import Page
+from ostiary.domain.federation import DuplicateProviderError
 from ostiary.federation.connectors import connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import Provider, ProviderConfigError, check_provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
-from ostiary.storage.repos.federation_providers import DuplicateProviderError, ProviderRepository
+from ostiary.storage.repos.federation_providers import ProviderRepository
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 ProviderPath = Annotated[str, Path(max_length=200, description="The provider's name.")]

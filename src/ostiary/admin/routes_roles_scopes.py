@@ -19,8 +19,8 @@ from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.resources import RolePath, location, record, role_or_404
 from ostiary.admin.schemas import Page
+from ostiary.domain.access import AccessError, Scope
 from ostiary.services import Services
-from ostiary.storage.repos.access import AccessError, Scope
 from ostiary.storage.tables import roles, scopes
 
 router = APIRouter(tags=["roles and scopes"])

@@ -12,9 +12,8 @@ from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, unprocessable
 from ostiary.admin.resources import UserId, location, record, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
+from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.services import Services
-from ostiary.storage.repos.user_emails import EmailTaken
-from ostiary.storage.repos.users import DuplicateUserError, User
 from ostiary.storage.tables import users
 
 router = APIRouter(prefix="/users", tags=["users"])

@@ -11,8 +11,8 @@ import orjson
 
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, table
+from ostiary.domain.audit import AuditEvent
 from ostiary.services import Services
-from ostiary.storage.repos.audit import AuditEvent
 
 DEFAULT_LIMIT = 100
 EXPORT_PAGE = 500

@@ -9,15 +9,13 @@ from pathlib import Path
 
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
+from ostiary.domain.federation import AlreadyLinkedError, DuplicateProviderError
+from ostiary.domain.users import DuplicateUserError, EmailTaken
 from ostiary.portable.apply import Stopped, apply
 from ostiary.portable.document import InvalidDocument, dumps, parse
 from ostiary.portable.export import counts, export
 from ostiary.portable.plan import Change
 from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import AlreadyLinkedError
-from ostiary.storage.repos.federation_providers import DuplicateProviderError
-from ostiary.storage.repos.user_emails import EmailTaken
-from ostiary.storage.repos.users import DuplicateUserError
 
 # What a change can meet when the database moved between the check and the write (another
 # writer got there first): said in one line, after what was applied.

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from urllib.parse import quote_plus, urlencode
 
 from ostiary import clock
+from ostiary.domain.federation import PendingRequest
 from ostiary.federation import sealing
 from ostiary.federation.connectors import connector_for
 from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
@@ -22,7 +23,7 @@ from ostiary.federation.errors import FederationError, upstream_error
 from ostiary.federation.http import Upstream
 from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import FederationRepository, PendingRequest
+from ostiary.storage.repos.federation_identities import FederationRepository
 
 STATE_TTL = 600
 EXPIRED = "This sign-in attempt has expired or was started in another browser. Start again."

@@ -13,17 +13,13 @@ import re
 import secrets
 
 from ostiary.domain import identifiers
+from ostiary.domain.federation import AlreadyLinkedError
+from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.federation.connectors.base import Identity
 from ostiary.federation.errors import FederationError
 from ostiary.federation.providers import Provider
 from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import (
-    AlreadyLinkedError,
-    FederationRepository,
-    user_ids_with_email,
-)
-from ostiary.storage.repos.user_emails import EmailTaken
-from ostiary.storage.repos.users import DuplicateUserError, User
+from ostiary.storage.repos.federation_identities import FederationRepository, user_ids_with_email
 
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9._@-]+")
 _PROFILE_CLAIMS = ("name", "given_name", "family_name", "locale", "picture")

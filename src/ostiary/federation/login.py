@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ostiary import clock
+from ostiary.domain.federation import SealedTokens
+from ostiary.domain.users import User
 from ostiary.federation import mapping, sealing
 from ostiary.federation.connectors.base import Identity, TokenResponse
 from ostiary.federation.linking import resolve_user
 from ostiary.federation.providers import Provider
 from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import FederationRepository, SealedTokens
-from ostiary.storage.repos.users import User
+from ostiary.storage.repos.federation_identities import FederationRepository
 
 # Not an RFC 8176 value: says the user authenticated at an upstream provider that gave no amr.
 AMR_FEDERATED = "fed"

@@ -18,8 +18,9 @@ from joserfc.jwk import import_key
 
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer
+from ostiary.domain.keys import StoredKey
 from ostiary.keys.algorithms import SigningKey, generate
-from ostiary.storage.repos.keys import KeyRepository, StoredKey
+from ostiary.storage.repos.keys import KeyRepository
 from ostiary.tokens.compact import CompactSigner, Verifier, signer_for, verifier_for
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).

@@ -17,6 +17,8 @@ from urllib.parse import quote_plus, urlsplit, urlunsplit
 import orjson
 
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
+from ostiary.domain.clients import Client
+from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
@@ -25,8 +27,6 @@ from ostiary.oidc import claims as oidc_claims
 from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.users import User
 
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ostiary.domain.clients import Client
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 
 
 async def needs_consent(

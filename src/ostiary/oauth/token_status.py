@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ostiary import clock
+from ostiary.domain.clients import Client
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.users import User
 from ostiary.tokens import jwt_access
 
 

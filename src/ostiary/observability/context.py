@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ostiary.storage.repos.audit import AuditEvent
+from ostiary.domain.audit import AuditEvent
 
 
 @dataclass(slots=True)

@@ -32,8 +32,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.audit import AuditEvent
 from ostiary.observability.plain_metrics import PlainCounter, PlainHistogram
-from ostiary.storage.repos.audit import AuditEvent
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 
+from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
 from ostiary.events import scrub
 from ostiary.observability.context import request_id
-from ostiary.storage.repos.audit import PERSONAL_DETAILS, AuditEvent
 
 log = logging.getLogger("ostiary.security")
 FREQUENT = frozenset({"token.issued", "token.refreshed"})

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from ostiary.domain.revocation import RevocationEvent
 from ostiary.events import AuditObserver
 from ostiary.keys.manager import NoSigningKeyError
 from ostiary.observability import context, request_log, security_log
@@ -23,7 +24,6 @@ from ostiary.observability.route_templates import RouteTemplates
 from ostiary.observability.tracing import Tracing
 from ostiary.services import Services
 from ostiary.settings import Settings
-from ostiary.storage.repos.revocation_events import RevocationEvent
 
 log = logging.getLogger("ostiary.metrics")
 # Multiprocess mode: how often a worker writes its pool and key figures for the others.

@@ -9,9 +9,9 @@ import secrets
 import httpx
 
 from ostiary import clock
+from ostiary.domain.clients import Client
 from ostiary.oidc.id_token import alg_for
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 from ostiary.tokens import signed
 
 log = logging.getLogger("ostiary.logout")

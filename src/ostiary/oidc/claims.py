@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
+from ostiary.domain.users import User
 from ostiary.errors import invalid_request
-from ostiary.storage.repos.users import User
 
 # OIDC Core §5.4: which scope values release which claims.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ostiary import clock
+from ostiary.domain.sessions import Session
 from ostiary.oidc import backchannel
 from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
-from ostiary.storage.repos.sessions import Session
 
 
 async def end_session(services: Services, session: Session) -> list[str]:

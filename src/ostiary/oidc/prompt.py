@@ -6,12 +6,12 @@ from enum import Enum
 
 from ostiary import clock
 from ostiary.accounts.signin import SignedIn
+from ostiary.domain.clients import Client
 from ostiary.oauth.authorize import AuthorizationRequest
 from ostiary.oauth.consent import needs_consent
 from ostiary.oidc.claims import essential_acr, requested_sub
 from ostiary.oidc.id_token import Authentication
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 
 # acr values in the manner of Keycloak: "1" the user authenticated during this request,
 # "0" an existing SSO session was reused.

@@ -10,10 +10,10 @@ import base64
 import binascii
 from typing import Any
 
+from ostiary.domain.access import Role, Scope
+from ostiary.domain.clients import Client
 from ostiary.federation.providers import Provider
 from ostiary.portable.snapshot import GroupState, UserState
-from ostiary.storage.repos.access import Role, Scope
-from ostiary.storage.repos.clients import Client
 
 # Shown by the admin API but derived, not configuration.
 _PROVIDER_DERIVED = ("client_secret_set", "redirect_uri", "created_at", "updated_at")

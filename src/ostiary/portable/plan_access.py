@@ -13,10 +13,10 @@ from sqlalchemy import update
 
 from ostiary.admin import queries
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
+from ostiary.domain.access import MAX_GROUP_DEPTH, Group
 from ostiary.portable.entries import group_entry, role_entry, scope_entry
 from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.portable.snapshot import GroupState
-from ostiary.storage.repos.access import MAX_GROUP_DEPTH, Group
 from ostiary.storage.tables import roles as roles_table
 
 

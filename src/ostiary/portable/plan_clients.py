@@ -7,11 +7,11 @@ from typing import Any
 
 from ostiary.accounts import lifecycle
 from ostiary.admin.client_schemas import spec_changes
+from ostiary.domain.clients import Client
 from ostiary.oauth.registration import ClientSpec, RegistrationError, check, register, update
 from ostiary.portable.document import ClientEntry
 from ostiary.portable.entries import client_entry, decode_hash
 from ostiary.portable.plan import Phase, Planning, differences
-from ostiary.storage.repos.clients import Client
 
 # Every registration field but the two that never change (RFC 7591 §2 names aside).
 _UPDATABLE = tuple(

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from ostiary.domain.access import Group, Role, Scope
+from ostiary.domain.clients import Client
 from ostiary.domain.identifiers import username_key
+from ostiary.domain.users import User
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
-from ostiary.storage.repos.access import Group, Role, Scope
-from ostiary.storage.repos.clients import Client
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.storage.repos.users import User
 from ostiary.storage.tables import federated_identities, group_members, group_parents, user_roles
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from scim2_models import EnterpriseUser, Resource, User
 
 from ostiary.accounts import lifecycle
+from ostiary.domain.users import EmailTaken
 from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import ScimError, uniqueness
 from ostiary.scim.etags import etag
@@ -26,7 +27,6 @@ from ostiary.storage.repos.scim_users import (
     ScimUserRepository,
     ScimUserRow,
 )
-from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:user"

@@ -14,11 +14,11 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest, new_secret
+from ostiary.domain.clients import Client
+from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import KeyManager
 from ostiary.oauth.scopes import format_scope
 from ostiary.settings import Settings
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.refresh_tokens import NewRefreshToken
 from ostiary.storage.store import Store
 from ostiary.tokens import jwt_access
 

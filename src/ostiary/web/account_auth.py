@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.accounts import signin, throttle
+from ostiary.domain.users import User
 from ostiary.errors import OAuthError
 from ostiary.federation.sealing import client_secrets
 from ostiary.oauth.params import parse_params, read_body
 from ostiary.services import Services
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.storage.repos.users import User
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, page, redirect
 

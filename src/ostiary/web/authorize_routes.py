@@ -15,6 +15,9 @@ from ostiary import clock
 from ostiary.accounts import access as rbac
 from ostiary.accounts import signin, throttle
 from ostiary.domain import identifiers
+from ostiary.domain.access import Gates
+from ostiary.domain.clients import Client
+from ostiary.domain.interactions import Interaction, InteractionState
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
 from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
@@ -23,9 +26,6 @@ from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
-from ostiary.storage.repos._gates import Gates
-from ostiary.storage.repos.clients import Client
-from ostiary.storage.repos.interactions import Interaction, InteractionState
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, form_post, page, redirect, slotted_page
 

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary import clock
+from ostiary.domain.revocation import RevocationEvent
 from ostiary.errors import invalid_request
 from ostiary.services import Services
-from ostiary.storage.repos.revocation_events import RevocationEvent
 from ostiary.tokens.signed import sign
 from ostiary.web.responses import NO_STORE, protocol_endpoint
 

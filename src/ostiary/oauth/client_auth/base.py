@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote_plus
 
+from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client, invalid_request
-from ostiary.storage.repos.clients import Client
 
 
 @dataclass(frozen=True, slots=True)

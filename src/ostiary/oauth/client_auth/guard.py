@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ostiary.accounts import throttle
+from ostiary.domain.clients import Client
 from ostiary.errors import OAuthError
 from ostiary.oauth.client_auth.base import presented_credentials
 from ostiary.oauth.client_auth.registry import authenticate_client
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 
 
 async def authenticate(

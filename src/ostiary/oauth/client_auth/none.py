@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import Presented
-from ostiary.storage.repos.clients import Client
 
 
 class NoneMethod:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ostiary.crypto.tokens import matches
+from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import Presented
-from ostiary.storage.repos.clients import Client
 
 
 class _SecretMethod:

@@ -6,13 +6,13 @@ from typing import Any, NoReturn
 
 from ostiary import clock
 from ostiary.crypto.tokens import digest
+from ostiary.domain.codes import AuthorizationCode, CodeState
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oidc import id_token
 from ostiary.services import Services
-from ostiary.storage.repos.codes import AuthorizationCode, CodeState
 from ostiary.tokens.service import Grant, token_response
 
 

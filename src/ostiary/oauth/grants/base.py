@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ostiary.domain.clients import Client
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.domain.access import Gates
+from ostiary.domain.clients import Client
 from ostiary.services import Services
-from ostiary.storage.repos._gates import Gates
-from ostiary.storage.repos.clients import Client
 
 
 async def for_token(

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.domain.access import Gates
 from ostiary.storage.repos._driver import json_value
-
-Gates = dict[str, frozenset[str]]
 
 
 def gates_sql(scopes: str, *, postgresql: bool) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -12,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.access import AccessError, Effective, Group, Role, Scope
 from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.tables import (
     group_members,
@@ -24,9 +24,6 @@ from ostiary.storage.tables import (
     user_roles,
 )
 
-# The deepest nesting the admin API lets one build; lookups here follow any depth.
-MAX_GROUP_DEPTH = 16
-
 # Asked on every authorization, hence the driver connection; the names as one JSON
 # array parameter (one statement text per dialect).
 _REQUIREMENTS = {
@@ -34,42 +31,6 @@ _REQUIREMENTS = {
     " WHERE scope IN (SELECT json_array_elements_text($1::json))",
     False: "SELECT scope, role FROM scope_roles WHERE scope IN (SELECT value FROM json_each($1))",
 }
-
-
-class AccessError(ValueError):
-    """A name that exists already, or one that does not exist."""
-
-
-@dataclass(frozen=True, slots=True)
-class Role:
-    name: str
-    description: str
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    id: str
-    name: str
-    external_id: str | None
-    created_at: int
-    updated_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    name: str
-    description: str
-    required_roles: tuple[str, ...]
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Effective:
-    """A user's roles (direct and through groups) and groups (direct and ancestors)."""
-
-    roles: frozenset[str]
-    groups: frozenset[str]
 
 
 class AccessRepository:

@@ -7,46 +7,15 @@ through the driver connection (``_driver``, the cheaper path); batches use SQLAl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
 from ostiary.storage.repos._driver import Driver, Writes, json_text
 from ostiary.storage.tables import audit_events
 
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    type: str
-    actor: str
-    outcome: str = "success"
-    user_id: str | None = None
-    client_id: str | None = None
-    ip: str | None = None
-    reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    at: int = 0
-    id: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "type": self.type,
-            "actor": self.actor,
-            "outcome": self.outcome,
-            "user_id": self.user_id,
-            "client_id": self.client_id,
-            "ip": self.ip,
-            "reason": self.reason,
-            "details": self.details,
-        }
-
-
-PERSONAL_DETAILS = frozenset({"username", "email", "name", "before", "after"})
 _INSERT = (
     "INSERT INTO audit_events (at, type, actor, outcome, user_id, client_id, ip, reason, details)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"

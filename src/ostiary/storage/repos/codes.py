@@ -4,42 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.codes import AuthorizationCode, CodeState
+from ostiary.domain.tokens import NewRefreshToken
+from ostiary.domain.users import User
 from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
-from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
-from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, NewRefreshToken, insert_token
-from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
+from ostiary.storage.repos._gates import gates_sql, parse_gates
+from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, insert_token, insert_values
+from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import authorization_codes as codes
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationCode:
-    code_hash: bytes
-    client_id: str
-    user_id: str
-    session_hash: bytes | None
-    redirect_uri: str
-    redirect_uri_given: bool
-    scopes: tuple[str, ...]
-    code_challenge: str | None
-    auth_time: int
-    nonce: str | None
-    sid: str | None
-    acr: str | None
-    amr: list[str] | None
-    claims: dict[str, Any] | None
-    expires_at: int
-    consumed_at: int | None
-    replayed_at: int | None
-    family_id: str | None
-    access_jti: str | None
-    access_expires_at: int | None
 
 
 def _row(row: object) -> AuthorizationCode:
@@ -62,23 +40,6 @@ def _from_driver(values: Row) -> AuthorizationCode:
     code["amr"] = json_value(code["amr"])
     code["claims"] = json_value(code["claims"])
     return AuthorizationCode(**code)
-
-
-@dataclass(frozen=True, slots=True)
-class CodeState:
-    """A code with, read in the same statement, what its redemption depends on."""
-
-    code: AuthorizationCode
-    # None: the user row is gone.
-    user: User | None
-    # When the code's SSO session ends (None: no session, or it is gone).
-    session_expires_at: int | None
-    gates: Gates
-
-    def session_ended(self, now: int) -> bool:
-        if self.code.sid is None:
-            return False
-        return self.session_expires_at is None or self.session_expires_at <= now
 
 
 # Column lists are constants of this module; every value is a bound parameter.
@@ -249,7 +210,7 @@ class CodeRepository:
                 return await conn.fetchrow(consume, *args) is not None
             if pg:
                 redeem = _REDEEM_PG_GUARDED if guarded else _REDEEM_PG
-                row = await conn.fetchrow(redeem, *refresh.values(now), now, code_hash)
+                row = await conn.fetchrow(redeem, *insert_values(refresh, now), now, code_hash)
                 return row is not None
             async with conn.transaction():
                 args = (code_hash, now, refresh.family_id, access_jti, access_expires_at)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.federation import (
+    AlreadyLinkedError,
+    LinkedIdentity,
+    PendingRequest,
+    SealedTokens,
+)
 from ostiary.storage.repos.user_emails import same_address
 from ostiary.storage.tables import (
     federated_identities,
@@ -20,39 +24,6 @@ from ostiary.storage.tables import (
     user_roles,
     users,
 )
-
-
-class AlreadyLinkedError(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class LinkedIdentity:
-    provider: str
-    subject: str
-    user_id: str
-    email: str | None
-    created_at: int
-    last_login_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class PendingRequest:
-    state_hash: bytes
-    browser_hash: bytes
-    provider: str
-    nonce: str
-    code_verifier_sealed: bytes
-    interaction_id: str | None
-    link_user_id: str | None
-    expires_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class SealedTokens:
-    access_token: bytes | None
-    refresh_token: bytes | None
-    expires_at: int | None
 
 
 def _identity(row: object) -> LinkedIdentity:

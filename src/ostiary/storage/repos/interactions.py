@@ -9,29 +9,18 @@ providers, read at the same moment as the interaction, not from a cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
 from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
-from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
-from ostiary.storage.repos.throttles import ThrottleState, throttle_state
-from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
+from ostiary.storage.repos._gates import gates_sql, parse_gates
+from ostiary.storage.repos.throttles import throttle_state
+from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import interactions
-
-
-@dataclass(frozen=True, slots=True)
-class Interaction:
-    id: str
-    browser_hash: bytes
-    client_id: str
-    request: dict[str, Any]
-    expires_at: int
-    authenticated: bool = False
-
 
 _INSERT = (
     "INSERT INTO interactions (id, browser_hash, client_id, request, expires_at, authenticated)"
@@ -41,15 +30,6 @@ _LIVE = (
     "SELECT id, browser_hash, client_id, request, expires_at, authenticated"
     " FROM interactions WHERE id = $1 AND expires_at > $2"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class InteractionState:
-    interaction: Interaction
-    # Which of the requested scopes a role gates, and the roles that may have them.
-    gates: Gates
-    # (name, display name) of each enabled upstream provider, for a login page.
-    buttons: list[tuple[str, str]]
 
 
 # Column expressions are constants of this module; every value is a bound parameter.
@@ -80,17 +60,6 @@ WHERE i.id = $1 AND i.expires_at > $2
 
 
 _STATE = {True: _state_sql(True), False: _state_sql(False)}
-
-
-@dataclass(frozen=True, slots=True)
-class LoginReads:
-    """What a password login POST decides on, read in one round trip."""
-
-    # None: no such live interaction.
-    state: InteractionState | None
-    throttle: ThrottleState
-    # The account the username names (None: none, or no username looked up).
-    account: User | None
 
 
 def _login_sql(postgresql: bool) -> str:

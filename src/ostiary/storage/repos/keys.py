@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.keys import StoredKey
 from ostiary.storage.tables import signing_keys
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    kid: str
-    alg: str
-    private_sealed: bytes
-    public_jwk: dict[str, Any]
-    created_at: int
-    activates_at: int
-    retired_at: int | None
-    expires_at: int | None
 
 
 class KeyRepository:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.sessions import LogoutFailure
 from ostiary.storage.tables import backchannel_logout_failures as failures
-
-
-@dataclass(frozen=True, slots=True)
-class LogoutFailure:
-    id: int
-    client_id: str
-    sid: str | None
-    sub: str
-    error: str
-    attempts: int
-    failed_at: int
 
 
 class LogoutFailureRepository:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.one_time_tokens import OneTimeToken
 from ostiary.storage.tables import one_time_tokens as ott
-
-
-@dataclass(frozen=True, slots=True)
-class OneTimeToken:
-    token_hash: bytes
-    user_id: str
-    purpose: str
-    email: str | None
-    created_at: int
-    expires_at: int
-    used_at: int | None
 
 
 class OneTimeTokenRepository:

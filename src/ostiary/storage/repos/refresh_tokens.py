@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.tokens import (
+    Introspected,
+    NewRefreshToken,
+    RefreshToken,
+    RevokedAccess,
+    TokenState,
+)
 from ostiary.storage.repos._driver import Driver, HotConnection, Row, json_text, json_value
-from ostiary.storage.repos._gates import Gates, gates_sql, parse_gates
-from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
+from ostiary.storage.repos._gates import gates_sql, parse_gates
+from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import refresh_tokens as rt
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshToken:
-    token_hash: bytes
-    family_id: str
-    client_id: str
-    user_id: str | None
-    scopes: tuple[str, ...]
-    auth_time: int | None
-    created_at: int
-    expires_at: int
-    sid: str | None
-    acr: str | None
-    amr: list[str] | None
-    claims: dict[str, Any] | None
-    used_at: int | None
-    revoked_at: int | None
-    access_jti: str | None
-    access_expires_at: int | None
 
 
 def _row(row: object) -> RefreshToken:
@@ -53,47 +39,6 @@ def _from_driver(values: Row) -> RefreshToken:
     token["claims"] = json_value(token["claims"])
     token["token_hash"] = bytes(token["token_hash"])
     return RefreshToken(**token)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenState:
-    """A refresh token with, read in the same statement, the state its use depends on."""
-
-    token: RefreshToken
-    # The token's user (None: no user, or the row is gone).
-    user: User | None
-    # When the token's SSO session ends (None: no session, or it is gone).
-    session_expires_at: int | None
-    # Which of its scopes a role gates, and the roles that may hold them.
-    gates: Gates
-
-    def user_inactive(self) -> bool:
-        return self.token.user_id is not None and (self.user is None or self.user.disabled)
-
-    def session_ended(self, now: int) -> bool:
-        if self.token.sid is None:
-            return False
-        return self.session_expires_at is None or self.session_expires_at <= now
-
-
-@dataclass(frozen=True, slots=True)
-class Introspected:
-    """What introspection needs of a refresh token (RFC 7662 §2.2), read in one statement:
-    the fields it reports and what decides whether the token endpoint would accept it."""
-
-    client_id: str
-    user_id: str | None
-    scopes: list[str]
-    created_at: int
-    expires_at: int
-    spent: bool  # used for a rotation, or revoked
-    username: str | None
-    user_inactive: bool  # its user is gone or disabled
-    session_end: int | None  # when its SSO session ends (None: gone); unused without sid
-    bound_to_session: bool
-
-    def session_ended(self, now: int) -> bool:
-        return self.bound_to_session and (self.session_end is None or self.session_end <= now)
 
 
 _INTROSPECT = """
@@ -149,52 +94,28 @@ RETURNING family_id
 """
 
 
-@dataclass(frozen=True, slots=True)
-class NewRefreshToken:
-    token_hash: bytes
-    family_id: str
-    client_id: str
-    user_id: str | None
-    scopes: list[str]
-    auth_time: int | None
-    ttl: int
-    access_jti: str
-    access_expires_at: int
-    sid: str | None = None
-    acr: str | None = None
-    amr: list[str] | None = None
-    claims: dict[str, Any] | None = None
-
-    def values(self, now: int) -> tuple[Any, ...]:
-        """The ``_INSERT`` parameters, in order."""
-        return (
-            self.token_hash,
-            self.family_id,
-            self.client_id,
-            self.user_id,
-            json_text(self.scopes),
-            self.auth_time,
-            now,
-            now + self.ttl,
-            self.sid,
-            self.acr,
-            json_text(self.amr),
-            json_text(self.claims),
-            self.access_jti,
-            self.access_expires_at,
-        )
-
-
 async def insert_token(conn: HotConnection, token: NewRefreshToken, now: int) -> None:
-    await conn.fetch(_INSERT, *token.values(now))
+    await conn.fetch(_INSERT, *insert_values(token, now))
 
 
-@dataclass(frozen=True, slots=True)
-class RevokedAccess:
-    """Access-token ids that went with revoked refresh tokens, to put on the deny list."""
-
-    jti: str
-    expires_at: int
+def insert_values(new: NewRefreshToken, now: int) -> tuple[Any, ...]:
+    """The ``_INSERT`` parameters, in order."""
+    return (
+        new.token_hash,
+        new.family_id,
+        new.client_id,
+        new.user_id,
+        json_text(new.scopes),
+        new.auth_time,
+        now,
+        now + new.ttl,
+        new.sid,
+        new.acr,
+        json_text(new.amr),
+        json_text(new.claims),
+        new.access_jti,
+        new.access_expires_at,
+    )
 
 
 class RefreshTokenRepository:
@@ -285,7 +206,10 @@ class RefreshTokenRepository:
         now = clock.now()
         async with self._driver.connection() as conn:
             if conn.postgresql:
-                return await conn.fetchrow(_ROTATE_PG, *new.values(now), old_hash, now) is not None
+                return (
+                    await conn.fetchrow(_ROTATE_PG, *insert_values(new, now), old_hash, now)
+                    is not None
+                )
             async with conn.transaction():
                 if await conn.fetchrow(_CLAIM, old_hash, now) is None:
                     return False

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.revocation import RevocationEvent
 from ostiary.storage.tables import revocation_events
 
 KINDS = ("jti", "sub", "sid", "client")
 # The longest an access token can live (settings and client registration cap it here):
 # a cut-off older than this can no longer match any unexpired token.
 MAX_ACCESS_TOKEN_TTL = 86400
-
-
-@dataclass(frozen=True, slots=True)
-class RevocationEvent:
-    kind: str
-    value: str
-    not_before: int
-    expires_at: int
-    id: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "value": self.value,
-            "not_before": self.not_before,
-            "expires_at": self.expires_at,
-        }
 
 
 def cutoff(kind: str, value: str, not_before: int) -> RevocationEvent:

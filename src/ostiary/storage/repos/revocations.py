@@ -6,29 +6,18 @@ Each newly denied id is also appended to the revocation feed (``revocation_event
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.revocation import RevocationEvent
+from ostiary.domain.tokens import AccessTokenBrief, AccessTokenState
 from ostiary.storage.repos._driver import Driver
-from ostiary.storage.repos.revocation_events import RevocationEvent, insert_events
-from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
+from ostiary.storage.repos.revocation_events import insert_events
+from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import revoked_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class AccessTokenState:
-    """What a JWT access token's liveness depends on, read in one statement."""
-
-    revoked: bool
-    # None: no user asked for, or the row is gone.
-    user: User | None
-    # None: no session asked for, or the row is gone.
-    session_expires_at: int | None
-
 
 # The deny list, the user and the session in one round trip, not three. USER_COLUMNS is
 # a constant; every value is a bound parameter.
@@ -37,17 +26,6 @@ SELECT (SELECT 1 FROM revoked_tokens r WHERE r.jti = $1), {USER_COLUMNS},
        (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = $3)
 FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.id = $2
 """  # noqa: S608
-
-
-@dataclass(frozen=True, slots=True)
-class AccessTokenBrief:
-    """``AccessTokenState`` without the user's profile: what introspection reports."""
-
-    revoked: bool
-    # None: no user asked for, or the row is gone.
-    username: str | None
-    user_disabled: bool
-    session_expires_at: int | None
 
 
 _ACCESS_BRIEF = """

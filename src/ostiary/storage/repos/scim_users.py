@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
 from ostiary.domain import identifiers
+from ostiary.domain.users import EmailTaken
 from ostiary.storage.repos.scim_groups import VersionConflict, chunks
 from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
-from ostiary.storage.repos.user_emails import EmailTaken, check_free, taken_after_conflict
+from ostiary.storage.repos.user_emails import check_free, taken_after_conflict
 from ostiary.storage.tables import (
     group_members,
     groups,

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.sessions import Session
+from ostiary.domain.users import User
 from ostiary.storage.repos._driver import Driver, Writes, json_text, json_value
-from ostiary.storage.repos.users import USER_COLUMNS, User, user_from_driver
+from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import session_clients, sessions
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    id_hash: bytes
-    user_id: str
-    auth_time: int
-    created_at: int
-    expires_at: int
-    sid: str
-    amr: tuple[str, ...]
-    # Set when an upstream provider named one (federation); else prompt.py decides.
-    acr: str | None = None
 
 
 def _row(row: object) -> Session:

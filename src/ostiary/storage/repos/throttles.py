@@ -7,24 +7,15 @@ driver connection (``_driver``: a fraction of SQLAlchemy's cost per statement).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
+from ostiary.domain.throttles import ThrottleState
 from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.tables import throttles
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottleState:
-    # The latest lock end among the keys asked about (0 when none is locked).
-    locked_until: int
-    # The keys that have a record (failures counted, possibly locked).
-    recorded: frozenset[str]
-
 
 # Keys travel as one JSON array parameter, so each statement has one text per dialect.
 _KEYS = {

@@ -6,15 +6,8 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ostiary.domain.users import EmailTaken
 from ostiary.storage.tables import users
-
-
-class EmailTaken(Exception):
-    """Another account holds this address (compared case-insensitively)."""
-
-    def __init__(self, email: str) -> None:
-        super().__init__(f"email {email!r} belongs to another account")
-        self.email = email
 
 
 def same_address(email: str) -> ColumnElement[bool]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -13,44 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain import identifiers
+from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.storage.repos._driver import Driver, json_value
 from ostiary.storage.repos.scim_users import add_scim_view, set_primary_email
-from ostiary.storage.repos.user_emails import EmailTaken, check_free, taken_after_conflict
+from ostiary.storage.repos.user_emails import check_free, taken_after_conflict
 from ostiary.storage.tables import refresh_tokens, scim_users, users
-
-
-class DuplicateUserError(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: str
-    username: str
-    email: str | None
-    password_hash: str | None
-    disabled: bool
-    created_at: int
-    updated_at: int
-    email_verified: bool = False
-    phone_number: str | None = None
-    phone_number_verified: bool = False
-    profile: dict[str, Any] = field(default_factory=dict)
-
-    def public_view(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "email": self.email,
-            "disabled": self.disabled,
-            "email_verified": self.email_verified,
-            "phone_number": self.phone_number,
-            "phone_number_verified": self.phone_number_verified,
-            "profile": self.profile,
-            "has_password": self.password_hash is not None,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 def _row_to_user(row: object) -> User:

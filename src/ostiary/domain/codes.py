@@ -1,0 +1,50 @@
+"""Authorization codes (RFC 6749 §4.1.2) and what redeeming one finds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ostiary.domain.access import Gates
+from ostiary.domain.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    code_hash: bytes
+    client_id: str
+    user_id: str
+    session_hash: bytes | None
+    redirect_uri: str
+    redirect_uri_given: bool
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    auth_time: int
+    nonce: str | None
+    sid: str | None
+    acr: str | None
+    amr: list[str] | None
+    claims: dict[str, Any] | None
+    expires_at: int
+    consumed_at: int | None
+    replayed_at: int | None
+    family_id: str | None
+    access_jti: str | None
+    access_expires_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeState:
+    """A code with, read in the same statement, what its redemption depends on."""
+
+    code: AuthorizationCode
+    # None: the user row is gone.
+    user: User | None
+    # When the code's SSO session ends (None: no session, or it is gone).
+    session_expires_at: int | None
+    gates: Gates
+
+    def session_ended(self, now: int) -> bool:
+        if self.code.sid is None:
+            return False
+        return self.session_expires_at is None or self.session_expires_at <= now

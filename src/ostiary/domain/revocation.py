@@ -1,0 +1,24 @@
+"""One entry of the revocation feed: tokens issued before a moment stop working."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationEvent:
+    kind: str
+    value: str
+    not_before: int
+    expires_at: int
+    id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "value": self.value,
+            "not_before": self.not_before,
+            "expires_at": self.expires_at,
+        }
