@@ -9,13 +9,12 @@ here.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ostiary import clock
+from ostiary.cache.bounded import BoundedCache
 from ostiary.domain import identifiers
 from ostiary.domain.throttles import ThrottleState
 from ostiary.events import AuditLog
@@ -85,7 +84,10 @@ class Throttle:
         self._repo = repo
         self._settings = settings
         self._audit = audit
-        self._suspects: OrderedDict[str, float] = OrderedDict()
+        # Keys seen failing on this node within the window (the value is unused).
+        self._suspects: BoundedCache[str, bool] = BoundedCache(
+            MAX_SUSPECTS, ttl=settings.window, lru=False
+        )
 
     def _threshold(self, key: str) -> int:
         s = self._settings
@@ -107,8 +109,7 @@ class Throttle:
 
     async def wait_seconds_if_suspect(self, keys: Iterable[str]) -> int:
         """As ``wait_seconds``, but only asks the database about keys seen failing here."""
-        now = time.monotonic()
-        suspects = [k for k in keys if self._suspects.get(k, 0) > now]
+        suspects = [k for k in keys if k in self._suspects]
         return await self.wait_seconds(suspects) if suspects else 0
 
     async def failed(self, keys: Iterable[str]) -> None:
@@ -140,7 +141,4 @@ class Throttle:
         return await self._repo.clear_prefix(client_prefix(client_id))
 
     def _suspect(self, key: str) -> None:
-        self._suspects[key] = time.monotonic() + self._settings.window
-        self._suspects.move_to_end(key)
-        while len(self._suspects) > MAX_SUSPECTS:
-            self._suspects.popitem(last=False)
+        self._suspects.put(key, True)
