@@ -13,7 +13,7 @@ from ostiary.domain import identifiers
 from ostiary.services import Services
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("admin", help="administration")
     cmds = parser.add_subparsers(dest="action", required=True)
     boot = cmds.add_parser(

@@ -19,7 +19,7 @@ EXPORT_PAGE = 500
 PSEUDONYM_PREFIX = "deleted:"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("audit", help="read the audit log, oldest event first")
     parser.add_argument("--user", help="username or user id (or the pseudonym of a deleted user)")
     parser.add_argument("--since", help="ISO 8601 date or time, e.g. 2026-01-31T12:00:00Z")

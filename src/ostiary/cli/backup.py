@@ -32,7 +32,7 @@ KEY_REMINDER = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "backup",
         help="copy the database to PATH while it runs (SQLite online backup, or pg_dump)",

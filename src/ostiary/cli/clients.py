@@ -15,7 +15,7 @@ from ostiary.services import Services
 from ostiary.storage.repos.clients import Client
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("client", help="manage OAuth clients")
     cmds = parser.add_subparsers(dest="action", required=True)
 

@@ -9,7 +9,7 @@ from ostiary.cli.output import say
 from ostiary.services import Services
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("db", help="database schema")
     cmds = parser.add_subparsers(dest="action", required=True)
     upgrade = cmds.add_parser("upgrade", help="migrate the database to the latest schema")

@@ -51,7 +51,7 @@ class Seeded:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("dev", help="development tools (not for production databases)")
     cmds = parser.add_subparsers(dest="action", required=True)
     seed = cmds.add_parser("seed", help="bulk-create users, clients and refresh tokens")

@@ -14,7 +14,7 @@ from ostiary.gateway.config import read_secrets
 from ostiary.web import http_protocol
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("gateway", help="identity-aware reverse proxy in front of an app")
     parser.add_argument("--config", type=Path, help="TOML file with these settings and rules")
     parser.add_argument("--host")

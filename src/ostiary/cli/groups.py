@@ -16,7 +16,7 @@ from ostiary.services import Services
 from ostiary.storage.repos.access import AccessError, Group
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("group", help="manage groups of users (nested, with roles)")
     cmds = parser.add_subparsers(dest="action", required=True)
 

@@ -12,7 +12,7 @@ from ostiary.keys.algorithms import SUPPORTED
 from ostiary.services import Services
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("keys", help="signing keys")
     cmds = parser.add_subparsers(dest="action", required=True)
     list_ = cmds.add_parser("list", help="list signing keys and their state")

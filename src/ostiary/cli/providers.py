@@ -44,7 +44,7 @@ def _common(cmd: argparse.ArgumentParser, *, adding: bool) -> None:
     cmd.add_argument("--json", action="store_true")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("provider", help="upstream identity providers (federation)")
     cmds = parser.add_subparsers(dest="action", required=True)
     add = cmds.add_parser("add", help="add an upstream provider")

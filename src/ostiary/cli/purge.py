@@ -10,7 +10,7 @@ from ostiary.cli.output import emit_json, say
 from ostiary.services import Services
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "purge", help="delete expired codes, tokens, sessions and old audit events now"
     )

@@ -18,7 +18,7 @@ from ostiary.storage.repos.users import User
 ACTOR = "cli"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("role", help="manage roles (RBAC)")
     cmds = parser.add_subparsers(dest="action", required=True)
 

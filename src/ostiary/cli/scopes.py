@@ -17,7 +17,7 @@ from ostiary.storage.repos.access import AccessError, Scope
 MAX_SCOPE_NAME = 200
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("scope", help="register scopes, optionally gated by roles")
     cmds = parser.add_subparsers(dest="action", required=True)
 

@@ -29,7 +29,7 @@ _CONFLICTS = (
 )
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     out = sub.add_parser(
         "export",
         help="print the configuration as one JSON document (clients, scopes, roles, groups, "

@@ -18,7 +18,7 @@ from ostiary.storage.repos.user_emails import EmailTaken
 from ostiary.storage.repos.users import DuplicateUserError, User
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("user", help="manage local users")
     cmds = parser.add_subparsers(dest="action", required=True)
 
