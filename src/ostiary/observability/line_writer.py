@@ -114,7 +114,7 @@ class LineWriter:
             pass
 
 
-class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class LineHandler(logging.StreamHandler[TextIO]):
     """The handler ``ostiary serve`` logs through: a record is written at once (after the
     lines kept before it); the request lines join a batch through ``writer``."""
 
@@ -122,7 +122,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream if stream is not None else sys.stderr)
         self.writer = LineWriter(self.stream)
 
-    def setStream(self, stream: TextIO) -> TextIO | None:  # type: ignore[override]
+    def setStream(self, stream: TextIO) -> TextIO | None:
         self.flush()
         previous = super().setStream(stream)
         self.writer.set_stream(stream)
