@@ -146,17 +146,17 @@ class _Postgres:
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         try:
-            return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
+            return await self._conn.fetchrow(sql, *args)
         except Exception as exc:
             await self._replace_or_raise(exc, sql)
-        return await self._conn.fetchrow(sql, *args)  # type: ignore[no-any-return]
+        return await self._conn.fetchrow(sql, *args)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
-            return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
+            return await self._conn.fetch(sql, *args)
         except Exception as exc:
             await self._replace_or_raise(exc, sql)
-        return await self._conn.fetch(sql, *args)  # type: ignore[no-any-return]
+        return await self._conn.fetch(sql, *args)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return _PgTransaction(self)
@@ -322,6 +322,12 @@ def _release(sync_engine: Engine) -> None:
         _close_all(held)
 
 
+def _closed(raw: PoolProxiedConnection) -> bool:
+    """asyncpg learned the server closed the held connection (or the pool detached it)."""
+    conn = raw.driver_connection
+    return conn is None or conn.is_closed()
+
+
 async def _settle(step: Callable[[], None]) -> None:
     """Close or invalidate a pooled connection even if this task is being cancelled: a
     connection left half-returned would stay checked out of the pool for good."""
@@ -351,14 +357,17 @@ class _Lease:
     async def __aenter__(self) -> HotConnection:
         driver = self._driver
         held = self._held = driver._share()
+        raw: PoolProxiedConnection | None
         if held is None:
             raw = await driver._engine.raw_connection()
         else:
             await held.gate.acquire()
             try:
                 raw = held.idle.pop() if held.idle else None
-                if raw is not None and driver.postgresql and raw.driver_connection.is_closed():
-                    raw = await self._open_one(held, raw)
+                if raw is not None and driver.postgresql:
+                    conn = raw.driver_connection  # _closed(raw), inline: every hot statement
+                    if conn is None or conn.is_closed():
+                        raw = await self._open_one(held, raw)
                 if raw is None:
                     raw = await driver._engine.raw_connection()
             except BaseException:
@@ -378,7 +387,7 @@ class _Lease:
         await _settle(closed.invalidate)
         while held.idle:
             raw = held.idle.pop()
-            if not raw.driver_connection.is_closed():
+            if not _closed(raw):
                 return raw
             await _settle(raw.invalidate)
         return None
