@@ -1,4 +1,4 @@
-"""tokens.compact: every token it signs is a valid RFC 7515 compact JWS for joserfc."""
+"""keys.compact: every token it signs is a valid RFC 7515 compact JWS for joserfc."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from ostiary.keys.algorithms import generate
-from ostiary.tokens.compact import CompactSigner, b64url, signer_for, split, verifier_for
+from ostiary.keys.compact import CompactSigner, b64url, signer_for, split, verifier_for
 
 KEYS = {alg: generate(alg) for alg in ("ES256", "RS256", "PS256", "EdDSA")}
 

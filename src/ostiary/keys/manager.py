@@ -20,8 +20,8 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.domain.keys import StoredKey
 from ostiary.keys.algorithms import SigningKey, generate
+from ostiary.keys.compact import CompactSigner, Verifier, signer_for, verifier_for
 from ostiary.storage.repos.keys import KeyRepository
-from ostiary.tokens.compact import CompactSigner, Verifier, signer_for, verifier_for
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
 MAX_TOKEN_LIFETIME = 86400
@@ -37,7 +37,7 @@ class LoadedKey:
     activates_at: int
     retired_at: int | None
     expires_at: int | None
-    # The hot-path signer (tokens.compact); None falls back to joserfc.
+    # The hot-path signer (keys.compact); None falls back to joserfc.
     compact: CompactSigner | None = None
     check: Verifier | None = None
 

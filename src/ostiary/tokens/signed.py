@@ -12,8 +12,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 
 from ostiary import clock
+from ostiary.keys import compact
 from ostiary.keys.manager import KeyManager, LoadedKey
-from ostiary.tokens import compact
 
 # Only what we sign with; never "none", never HMAC (a public key is no MAC secret).
 ALLOWED_ALGS = ["ES256", "RS256", "PS256", "EdDSA"]
