@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ostiary.domain.scopes import format_scope
 from ostiary.errors import OAuthError
-from ostiary.oauth.scopes import check_allowed, format_scope, is_scope_token, parse_scope
+from ostiary.oauth.scopes import check_allowed, is_scope_token, parse_scope
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 TOKEN_CHARS = "".join(chr(c) for c in [0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)])

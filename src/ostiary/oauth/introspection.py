@@ -7,10 +7,10 @@ from typing import Any
 from ostiary import clock
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
 from ostiary.domain.clients import Client
+from ostiary.domain.scopes import format_scope
 from ostiary.errors import invalid_client, invalid_request
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.params import parse_params
-from ostiary.oauth.scopes import format_scope
 from ostiary.oauth.token_status import live_access_token_brief
 from ostiary.services import Services
 from ostiary.tokens import jwt_access

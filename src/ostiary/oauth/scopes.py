@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ostiary.domain.scopes import format_scope
 from ostiary.errors import invalid_scope
 
 # scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -27,10 +28,6 @@ def parse_scope(value: str | None) -> frozenset[str]:
             raise invalid_scope("scope contains a character outside RFC 6749 §3.3")
         result.add(token)
     return frozenset(result)
-
-
-def format_scope(scopes: frozenset[str] | set[str] | tuple[str, ...] | list[str]) -> str:
-    return " ".join(sorted(scopes))
 
 
 def check_allowed(requested: frozenset[str], allowed: frozenset[str]) -> frozenset[str]:
