@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from ostiary.federation.providers import Provider, redirect_uri
+from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.repos.federation_providers import ProviderRepository

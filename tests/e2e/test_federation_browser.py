@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from ostiary.federation.providers import Provider, redirect_uri
+from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.storage.engine import create_engine
 from ostiary.storage.migrate import upgrade

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ostiary.federation.providers import Provider, redirect_uri
+from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE
 from tests.conftest import LiveServer, unique

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from ostiary.federation.providers import Provider, redirect_uri
+from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.engine import create_engine

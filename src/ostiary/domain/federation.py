@@ -1,8 +1,9 @@
-"""Identities linked from upstream identity providers."""
+"""Upstream identity providers as configured, and identities linked from them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class AlreadyLinkedError(Exception):
@@ -40,3 +41,47 @@ class SealedTokens:
 
 class DuplicateProviderError(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    display_name: str
+    preset: str
+    issuer: str
+    client_id: str
+    client_secret: str | None
+    scopes: tuple[str, ...]
+    enabled: bool = True
+    provisioning: str = "allow"
+    trust_email: bool = False
+    store_tokens: bool = False
+    mapping: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    created_at: int = 0
+    updated_at: int = 0
+
+    def public_view(self, ostiary_issuer: str) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "preset": self.preset,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret_set": self.client_secret is not None,
+            "scopes": list(self.scopes),
+            "enabled": self.enabled,
+            "provisioning": self.provisioning,
+            "trust_email": self.trust_email,
+            "store_tokens": self.store_tokens,
+            "mapping": list(self.mapping),
+            "options": dict(self.options),
+            "redirect_uri": redirect_uri(ostiary_issuer, self.name),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def redirect_uri(ostiary_issuer: str, name: str) -> str:
+    """What to register at the upstream provider (exact match there, RFC 9700 §4.1.3)."""
+    return f"{ostiary_issuer.rstrip('/')}/federation/{name}/callback"

@@ -14,14 +14,13 @@ from contextlib import contextmanager
 from urllib.parse import quote_plus, urlencode
 
 from ostiary import clock
-from ostiary.domain.federation import PendingRequest
+from ostiary.domain.federation import PendingRequest, Provider, redirect_uri
 from ostiary.federation import sealing
 from ostiary.federation.connectors import connector_for
 from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
 from ostiary.federation.discovery import Endpoints
 from ostiary.federation.errors import FederationError, upstream_error
 from ostiary.federation.http import Upstream
-from ostiary.federation.providers import Provider, redirect_uri
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
 

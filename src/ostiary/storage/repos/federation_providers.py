@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer
-from ostiary.domain.federation import DuplicateProviderError
-from ostiary.federation.providers import Provider
+from ostiary.domain.federation import DuplicateProviderError, Provider
 from ostiary.storage.repos._driver import Driver
 from ostiary.storage.tables import federation_providers as table
 from ostiary.storage.tables import group_members, user_roles
