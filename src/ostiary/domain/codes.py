@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ostiary.domain.access import Gates
+from ostiary.domain.tokens import NewRefreshToken
 from ostiary.domain.users import User
 
 
@@ -48,3 +51,33 @@ class CodeState:
         if self.code.sid is None:
             return False
         return self.session_expires_at is None or self.session_expires_at <= now
+
+
+class Redemption(Protocol):
+    """What redeeming a code issues, as the statement that consumes the code records it (a
+    replay then revokes the access token and the refresh token's family)."""
+
+    @property
+    def access_jti(self) -> str: ...
+
+    @property
+    def access_expires_at(self) -> int: ...
+
+    @property
+    def refresh(self) -> NewRefreshToken | None: ...
+
+
+class Refused(enum.Enum):
+    """Why a code was not redeemed."""
+
+    # No such code, or it was issued to another client.
+    UNKNOWN = "unknown"
+    # Consumed already, or by a request that raced this one.
+    REPLAYED = "replayed"
+
+
+R = TypeVar("R", bound=Redemption)
+# Decides a redemption from a live, unconsumed code of the requesting client: checks what
+# the token request must satisfy (raising the OAuth error if it does not) and returns what
+# to issue. May be called twice for one request (``Codes.redeem``).
+Decide = Callable[[CodeState], Awaitable[R]]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from ostiary import clock
 from ostiary.crypto.tokens import digest
-from ostiary.domain.codes import AuthorizationCode, CodeState
+from ostiary.domain.codes import AuthorizationCode, CodeState, Refused
+from ostiary.domain.tokens import NewRefreshToken
+from ostiary.domain.users import User
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
-from ostiary.oidc import id_token
+from ostiary.oauth.grants.finish import respond
 from ostiary.services import Services
-from ostiary.tokens.service import Grant, token_response
+from ostiary.tokens.service import Grant, IssuedAccessToken
 
 
 class AuthorizationCodeGrant:
@@ -24,38 +27,60 @@ class AuthorizationCodeGrant:
         if code_value is None:
             raise invalid_request("code is required")
         code_hash = digest(code_value)
-        # A code this worker issued at the end of a login (the usual case: the client
-        # redeems it at once) is known without reading it back; its redemption then also
-        # checks in the database what the read would have (one read fewer). If that does not
-        # hold (a replay, or the user, the session or the scopes' gates changed), the
-        # code's state as the database has it decides, as for any other code.
-        issued = services.store.codes.take(code_hash)
-        if issued is not None:
-            answer = await self._redeem(request, services, code_hash, issued, guarded=True)
-            if answer is not None:
-                return answer
-        # One statement: the code, its user, its session and its scopes' role gates.
-        state = await services.store.codes.state(code_hash)
-        answer = await self._redeem(request, services, code_hash, state, guarded=False)
-        assert answer is not None  # unguarded: redeemed, or an error raised
-        return answer
-
-    async def _redeem(
-        self,
-        request: TokenRequest,
-        services: Services,
-        code_hash: bytes,
-        state: CodeState | None,
-        *,
-        guarded: bool,
-    ) -> dict[str, Any] | None:
-        params, client = request.params, request.client
-        code = state.code if state is not None else None
+        redeemed = await services.store.codes.redeem(
+            code_hash, request.client.client_id, _Decision(request, services)
+        )
         # RFC 6749 §4.1.3: the code was issued to the authenticated client.
-        if state is None or code is None or code.client_id != client.client_id:
+        if redeemed is Refused.UNKNOWN:
             raise invalid_grant("authorization code is invalid")
-        if code.consumed_at is not None:
+        if redeemed is Refused.REPLAYED:
             await _replayed(code_hash, services)
+        return await respond(
+            services,
+            redeemed.grant,
+            redeemed.access,
+            event="token.issued",
+            grant_type=self.grant_type,
+            user=redeemed.user,
+            nonce=redeemed.nonce,
+            refresh_token=redeemed.refresh_token,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Redeemed:
+    """What a code's redemption issues (``domain.codes.Redemption``), for the response."""
+
+    grant: Grant
+    access: IssuedAccessToken
+    refresh_token: str | None
+    refresh: NewRefreshToken | None
+    user: User
+    nonce: str | None
+
+    @property
+    def access_jti(self) -> str:
+        return self.access.jti
+
+    @property
+    def access_expires_at(self) -> int:
+        return self.access.expires_at
+
+
+class _Decision:
+    """Decides a code's redemption from its state (``CodeRepository.redeem`` calls it once,
+    or twice when what this worker remembered of the code did not hold)."""
+
+    __slots__ = ("_last", "_request", "_services")
+
+    def __init__(self, request: TokenRequest, services: Services) -> None:
+        self._request = request
+        self._services = services
+        self._last: _Redeemed | None = None
+
+    async def __call__(self, state: CodeState) -> _Redeemed:
+        params, client, services = self._request.params, self._request.client, self._services
+        code = state.code
         now = clock.now()
         if code.expires_at <= now:
             raise invalid_grant("authorization code has expired")
@@ -84,48 +109,20 @@ class AuthorizationCodeGrant:
             claims=code.claims,
             extra=extra,
         )
-        issued = await services.tokens.access_token(grant)
+        last = self._last
+        if last is not None and last.grant == grant:
+            # Read back, the code grants what the remembered copy did: the tokens already
+            # made stand (one signature per request), for the user as read now.
+            return replace(last, user=user)
+        access = await services.tokens.access_token(grant)
         wanted, bound_sid = grant.refresh_policy()
         refresh, row = (
-            services.tokens.new_refresh_token(grant, issued, sid=bound_sid)
+            services.tokens.new_refresh_token(grant, access, sid=bound_sid)
             if wanted
             else (None, None)
         )
-        # Single use, exact even under concurrency: only one request consumes the code, and
-        # it records what it issues and stores the refresh token in the same statement, so
-        # a replay racing it revokes the tokens issued here.
-        if not await services.store.codes.redeem(
-            code_hash,
-            access_jti=issued.jti,
-            access_expires_at=issued.expires_at,
-            refresh=row,
-            guarded=guarded,
-        ):
-            if guarded:
-                return None
-            await _replayed(code_hash, services)
-        issued_id_token = None
-        if "openid" in scopes:
-            # OIDC Core §3.1.3.3: the token response carries an ID token.
-            issued_id_token = await id_token.issue(
-                services,
-                client,
-                user,
-                scopes,
-                id_token.Authentication(code.auth_time, code.acr, code.amr, code.sid),
-                nonce=code.nonce,
-                access_token=issued.token,
-                requested=(code.claims or {}).get("id_token"),
-                extra=extra,
-            )
-        services.audit.later(
-            "token.issued",
-            actor=f"client:{client.client_id}",
-            user_id=user.id,
-            client_id=client.client_id,
-            details={"grant_type": self.grant_type, "scope": " ".join(sorted(scopes))},
-        )
-        return token_response(issued, scopes, refresh, issued_id_token)
+        self._last = _Redeemed(grant, access, refresh, row, user, code.nonce)
+        return self._last
 
 
 def _check_redirect_uri(code: AuthorizationCode, given: str | None) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 from ostiary.errors import unauthorized_client
 from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oauth.grants.finish import respond
 from ostiary.oauth.scopes import check_allowed, parse_scope
 from ostiary.services import Services
-from ostiary.tokens.service import Grant, token_response
+from ostiary.tokens.service import Grant
 
 
 class ClientCredentialsGrant:
@@ -23,11 +24,7 @@ class ClientCredentialsGrant:
         # RFC 9068 §2.2: with no resource owner, sub identifies the client.
         grant = Grant(client=client, subject=client.client_id, user_id=None, scopes=scopes)
         access = await services.tokens.access_token(grant)
-        services.audit.later(
-            "token.issued",
-            actor=f"client:{client.client_id}",
-            client_id=client.client_id,
-            details={"grant_type": self.grant_type, "scope": " ".join(sorted(scopes))},
-        )
         # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
-        return token_response(access, scopes)
+        return await respond(
+            services, grant, access, event="token.issued", grant_type=self.grant_type
+        )

@@ -9,10 +9,10 @@ from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oauth.grants.finish import respond
 from ostiary.oauth.scopes import parse_scope
-from ostiary.oidc import id_token
 from ostiary.services import Services
-from ostiary.tokens.service import Grant, token_response
+from ostiary.tokens.service import Grant
 
 
 class RefreshTokenGrant:
@@ -77,9 +77,8 @@ class RefreshTokenGrant:
             "claims": token.claims,
             "extra": extra,
         }
-        access = await services.tokens.access_token(
-            Grant(client, subject, token.user_id, requested, **context)
-        )
+        grant = Grant(client, subject, token.user_id, requested, **context)
+        access = await services.tokens.access_token(grant)
         # RFC 6749 §6: the new refresh token keeps the scope of the one it replaces.
         refresh, successor = services.tokens.new_refresh_token(
             Grant(client, subject, token.user_id, original & client.scopes, **context),
@@ -94,28 +93,10 @@ class RefreshTokenGrant:
             await revoke_family(services, token.family_id)
             await audit_reuse(services, client.client_id, token.user_id, token.family_id)
             raise invalid_grant("refresh token was already used; its grant is revoked")
-        issued_id_token = None
-        if user is not None and "openid" in requested:
-            # OIDC Core §12.2: a refreshed ID token keeps sub, auth_time; no nonce.
-            issued_id_token = await id_token.issue(
-                services,
-                client,
-                user,
-                requested,
-                id_token.Authentication(token.auth_time or 0, token.acr, token.amr, token.sid),
-                nonce=None,
-                access_token=access.token,
-                requested=(token.claims or {}).get("id_token"),
-                extra=extra,
-            )
-        services.audit.later(
-            "token.refreshed",
-            actor=f"client:{client.client_id}",
-            user_id=token.user_id,
-            client_id=client.client_id,
-            details={"scope": " ".join(sorted(requested))},
+        # OIDC Core §12.2: a refreshed ID token keeps sub, auth_time; no nonce.
+        return await respond(
+            services, grant, access, event="token.refreshed", user=user, refresh_token=refresh
         )
-        return token_response(access, requested, refresh, issued_id_token)
 
 
 async def audit_reuse(

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.domain.codes import AuthorizationCode, CodeState
-from ostiary.domain.tokens import NewRefreshToken
+from ostiary.cache.bounded import BoundedCache
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
 from ostiary.domain.users import User
 from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
@@ -150,30 +149,22 @@ def _guards(now: str, postgresql: bool) -> str:
 
 _CONSUME_GUARDED = {pg: _consume_sql(_guards("$2", pg)) for pg in (True, False)}
 _REDEEM_PG_GUARDED = _redeem_pg_sql(_guards("$15", True))
-# Codes this worker issued and still remembers (``remember``/``take``).
+# Codes this worker issued and still remembers (``add(remember=…)``), until redeemed or
+# expired.
 ISSUED_MAX = 1000
+
+
+def _now() -> float:
+    return clock.now()  # looked up at each call: tests move ``clock.now``
 
 
 class CodeRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._driver = Driver(engine)
-        self._issued: OrderedDict[bytes, CodeState] = OrderedDict()
-
-    def take(self, code_hash: bytes) -> CodeState | None:
-        """What this worker remembered of a code it issued (``add(remember=…)``), once:
-        the token request that follows a login usually lands here and need not read the
-        code back. Redeem it with ``redeem(guarded=True)``."""
-        return self._issued.pop(code_hash, None)
-
-    def _remember(self, state: CodeState) -> None:
-        issued = self._issued
-        now = clock.now()
-        while issued and (
-            len(issued) >= ISSUED_MAX or next(iter(issued.values())).code.expires_at <= now
-        ):
-            issued.popitem(last=False)
-        issued[state.code.code_hash] = state
+        self._issued: BoundedCache[bytes, CodeState] = BoundedCache(
+            ISSUED_MAX, lru=False, expiring=True, clock=_now
+        )
 
     async def state(self, code_hash: bytes) -> CodeState | None:
         """The code, its user, its session's end and its scopes' gates: one statement."""
@@ -184,36 +175,64 @@ class CodeRepository:
         user = user_from_driver(row[n : n + 11]) if row[n] is not None else None
         return CodeState(_from_driver(row), user, row[n + 11], parse_gates(row[n + 12]))
 
-    async def redeem(
-        self,
-        code_hash: bytes,
-        *,
-        access_jti: str,
-        access_expires_at: int,
-        refresh: NewRefreshToken | None,
-        guarded: bool = False,
-    ) -> bool:
-        """``consume`` and, if one goes with it, store the refresh token: both or neither.
+    async def redeem(self, code_hash: bytes, client_id: str, decide: Decide[R]) -> R | Refused:
+        """Redeem a code of ``client_id`` once: what ``decide`` returns for the code's state
+        (it raises if the request may not have it), or why nothing was redeemed.
 
-        True only for the one call that consumed the code. A replay racing this sees the
-        code consumed only once the refresh token is stored too, so revoking what the code
-        issued (``mark_replayed``, then the family) always reaches it. ``guarded``: for a
-        code known from ``take`` rather than ``state``, also only if its user is enabled,
-        its session live and its scopes ungated (False otherwise: read ``state``, decide).
+        Single use, exact even between concurrent requests on different nodes: one
+        statement consumes the code, records what it issued and stores the refresh token,
+        and only one request's statement finds the code unconsumed. A replay racing it sees
+        the code consumed only once the refresh token is stored too, so revoking what the
+        code issued (``mark_replayed``, then the family) always reaches it.
+
+        A code this worker issued and still remembers (the token request that follows a
+        login usually lands here) is decided without reading it back; the consuming
+        statement then checks itself what the read would have refused on (see ``_guards``).
+        If that does not hold (a replay, or the user, the session or the scopes' gates
+        changed), the code is read and decided again, as any other code is.
         """
+        remembered = self._issued.pop(code_hash)
+        if remembered is not None:
+            if remembered.code.client_id != client_id:
+                return Refused.UNKNOWN
+            redemption = await decide(remembered)
+            if await self._consume(code_hash, redemption, guarded=True):
+                return redemption
+        # One statement: the code, its user, its session and its scopes' role gates.
+        state = await self.state(code_hash)
+        if state is None or state.code.client_id != client_id:
+            return Refused.UNKNOWN
+        if state.code.consumed_at is not None:
+            return Refused.REPLAYED
+        redemption = await decide(state)
+        if await self._consume(code_hash, redemption, guarded=False):
+            return redemption
+        return Refused.REPLAYED
+
+    async def _consume(self, code_hash: bytes, issued: Redemption, *, guarded: bool) -> bool:
+        """Consume the code, record what it issued and store the refresh token (if one goes
+        with it): all or nothing. True only for the one call that consumed the code.
+        ``guarded``: for a remembered code, also only if the read would have allowed it."""
         now = clock.now()
+        refresh = issued.refresh
         async with self._driver.connection() as conn:
             pg = conn.postgresql
             consume = _CONSUME_GUARDED[pg] if guarded else _CONSUME
             if refresh is None:
-                args = (code_hash, now, None, access_jti, access_expires_at)
+                args = (code_hash, now, None, issued.access_jti, issued.access_expires_at)
                 return await conn.fetchrow(consume, *args) is not None
             if pg:
                 redeem = _REDEEM_PG_GUARDED if guarded else _REDEEM_PG
                 row = await conn.fetchrow(redeem, *insert_values(refresh, now), now, code_hash)
                 return row is not None
             async with conn.transaction():
-                args = (code_hash, now, refresh.family_id, access_jti, access_expires_at)
+                args = (
+                    code_hash,
+                    now,
+                    refresh.family_id,
+                    issued.access_jti,
+                    issued.access_expires_at,
+                )
                 if await conn.fetchrow(consume, *args) is None:
                     return False
                 await insert_token(conn, refresh, now)
@@ -275,7 +294,8 @@ class CodeRepository:
             )  # fmt: skip
             # The password hash is never kept.
             user = dataclasses.replace(user, password_hash=None)
-            self._remember(CodeState(code, user, session_expires_at, {}))
+            state = CodeState(code, user, session_expires_at, {})
+            self._issued.put(code_hash, state, expires_at=code.expires_at)
         return stored
 
     async def _add(
@@ -305,38 +325,6 @@ class CodeRepository:
                 if sid is not None:
                     await conn.fetch(_LINK_SESSION_SQLITE, sid, client_id, now)
             return True
-
-    async def get(self, code_hash: bytes) -> AuthorizationCode | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(codes).where(codes.c.code_hash == code_hash))).first()
-        return _row(row) if row else None
-
-    async def consume(
-        self,
-        code_hash: bytes,
-        *,
-        family_id: str | None,
-        access_jti: str,
-        access_expires_at: int,
-    ) -> bool:
-        """Mark the code used and what it will issue; True only for the one call that did.
-
-        The conditional UPDATE makes single use exact even between concurrent requests
-        on different nodes: only one sees a row count of one. Recording the family and
-        access-token id in the same statement lets a racing replay revoke them.
-        """
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(codes)
-                .where(codes.c.code_hash == code_hash, codes.c.consumed_at.is_(None))
-                .values(
-                    consumed_at=clock.now(),
-                    family_id=family_id,
-                    access_jti=access_jti,
-                    access_expires_at=access_expires_at,
-                )
-            )
-        return result.rowcount == 1
 
     async def mark_replayed(self, code_hash: bytes) -> AuthorizationCode | None:
         """Flag a replay and return the row as it is now (with what was issued)."""
@@ -373,10 +361,9 @@ class CodeRepository:
     async def discard_unredeemed_for_client(self, client_id: str) -> int:
         """Delete the client's codes that are live and not yet redeemed: a client-wide
         revocation also cuts off the grants still on their way to the token endpoint. A
-        remembered copy elsewhere (``take``) then finds no row to consume, so its
-        redemption falls back to the read, which finds nothing (``invalid_grant``)."""
-        for code_hash in [h for h, s in self._issued.items() if s.code.client_id == client_id]:
-            del self._issued[code_hash]
+        copy another worker remembers then finds no row to consume, so its redemption falls
+        back to the read, which finds nothing (``Refused.UNKNOWN``)."""
+        self._issued.drop(lambda _, state: state.code.client_id == client_id)
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 delete(codes).where(
