@@ -59,7 +59,8 @@ class BoundedCache(Generic[K, V]):
         if not lru and self._ends is None:
             # Nothing to do on a read but the lookup itself: hot paths (the resource kit's
             # header and verified-token caches, the request log) pay no method call.
-            self.get = self.peek = self._values.get  # type: ignore[method-assign]
+            # The dict's get has the same overloads; mypy cannot match them up, hence assignment.
+            self.get = self.peek = self._values.get  # type: ignore[method-assign,assignment]
 
     def __len__(self) -> int:
         return len(self._values)

@@ -81,7 +81,8 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc``, the driver exception a SQLAlchemy error wraps, and the causes of database
     exceptions. The causes of other exceptions are not followed: an outbound HTTP call
     that failed to connect is not a database outage."""
-    todo, seen = [exc], set()
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
     while todo and len(seen) < 16:
         current = todo.pop()
         if id(current) in seen:
@@ -113,8 +114,8 @@ def _one_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.exceptions.InternalClientError):
         return str(exc).startswith(_ASYNCPG_BROKEN)
     if isinstance(exc, sqlite3.OperationalError):
-        code = getattr(exc, "sqlite_errorcode", None)
-        return isinstance(code, int) and code & 0xFF in _SQLITE_BUSY
+        errorcode = getattr(exc, "sqlite_errorcode", None)
+        return isinstance(errorcode, int) and errorcode & 0xFF in _SQLITE_BUSY
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     if isinstance(exc, OSError):
