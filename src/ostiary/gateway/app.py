@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 import httpx
@@ -34,18 +35,17 @@ class Gateway:
     """Deny by default: a request that matches no rule is answered 404 and never reaches
     the upstream (see docs/gateway.md for why 404 rather than 403)."""
 
-    def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.rules = config.rule_set
-        extra = {"clock": clock} if clock else {}
         self.verifier = TokenVerifier(
             config.issuer,
             config.token_audience,
-            revocations=RevocationList(stale_after=config.feed_stale_after, **extra),
+            revocations=RevocationList(stale_after=config.feed_stale_after, clock=clock),
             unknown_kid_interval=min(10.0, config.feed_interval * 2),
-            **extra,
+            clock=clock,
         )
-        self.feed = RevocationFeed(self.verifier, interval=config.feed_interval, **extra)
+        self.feed = RevocationFeed(self.verifier, interval=config.feed_interval, clock=clock)
         self.upstream = Upstream(
             config.upstream,
             max_body_bytes=config.max_body_bytes,
@@ -54,7 +54,7 @@ class Gateway:
         )
         self.bearer = BearerAuth(self.verifier)
         self.browser = (
-            BrowserAuth(config, self.verifier, **extra) if config.mode == "browser" else None
+            BrowserAuth(config, self.verifier, clock=clock) if config.mode == "browser" else None
         )
         self._feed_task: asyncio.Task[None] | None = None
 

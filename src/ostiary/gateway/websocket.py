@@ -63,7 +63,7 @@ async def relay(
         upstream = await connect(
             url,
             additional_headers=forwarded,
-            subprotocols=scope.get("subprotocols") or None,  # type: ignore[arg-type]
+            subprotocols=scope.get("subprotocols") or None,
             open_timeout=open_timeout,
             user_agent_header=None,
             compression=None,
@@ -98,7 +98,8 @@ async def _pass_refusal(reply: Send, refusal: InvalidStatus) -> None:
     raw = [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers.raw_items()]
     kept = [(k, v) for k, v in upstream_response_headers(raw) if k not in _FRAMING]
     content_type = response.headers.get("content-type", "text/plain").encode("latin-1")
-    body = (response.body or b"")[:MAX_REFUSAL_BODY]
+    # websockets may hold the body in a bytearray; an ASGI body is bytes.
+    body = bytes((response.body or b"")[:MAX_REFUSAL_BODY])
     await send_bytes(reply, response.status_code, body, content_type, kept)
 
 
