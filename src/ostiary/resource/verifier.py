@@ -147,11 +147,10 @@ class TokenVerifier:
         self._jwks_uri = jwks_uri
         self._credentials = introspection
         self._introspection_endpoint = introspection_endpoint
-        self._jwks_options = {"ttl": jwks_ttl, "min_refetch_interval": unknown_kid_interval}
-        self._introspection_options = {
-            "ttl": introspection_ttl,
-            "max_entries": introspection_cache_size,
-        }
+        self._jwks_ttl = jwks_ttl
+        self._unknown_kid_interval = unknown_kid_interval
+        self._introspection_ttl = introspection_ttl
+        self._introspection_cache_size = introspection_cache_size
         self._clock = clock
         self._jwks: JWKSCache | None = None
         self._introspector: Introspector | None = None
@@ -198,9 +197,18 @@ class TokenVerifier:
                     raise InvalidToken("the issuer publishes no jwks_uri")
                 if self._credentials and isinstance(endpoint, str):
                     self._introspector = Introspector(
-                        self._http, endpoint, *self._credentials, **self._introspection_options
+                        self._http,
+                        endpoint,
+                        *self._credentials,
+                        ttl=self._introspection_ttl,
+                        max_entries=self._introspection_cache_size,
                     )
-                self._jwks = JWKSCache(self._http, jwks_uri, **self._jwks_options)
+                self._jwks = JWKSCache(
+                    self._http,
+                    jwks_uri,
+                    ttl=self._jwks_ttl,
+                    min_refetch_interval=self._unknown_kid_interval,
+                )
         return self._jwks
 
     async def metadata(self) -> dict[str, Any]:
@@ -208,7 +216,7 @@ class TokenVerifier:
         if self._metadata is None:
             # While the issuer is down, do not let every request retry discovery.
             now = time.monotonic()
-            if now - self._discovery_failed_at < self._jwks_options["min_refetch_interval"]:
+            if now - self._discovery_failed_at < self._unknown_kid_interval:
                 raise InvalidToken("the issuer's metadata could not be loaded")
             try:
                 self._metadata = await self._discover()
