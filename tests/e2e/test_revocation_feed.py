@@ -17,8 +17,8 @@ from joserfc.jwk import KeySet
 
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
+from ostiary.accounts.logout import end_session
 from ostiary.domain.revocation import RevocationEvent
-from ostiary.oidc.logout import end_session
 from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import MAX_ACCESS_TOKEN_TTL
 from tests.conftest import LiveServer

@@ -2,7 +2,7 @@
 
 Each test gets real tokens through the login and consent pages and the token endpoint,
 changes state the way an administrator (or the logout endpoint) does, through
-``ostiary.accounts.lifecycle`` and ``ostiary.oidc.logout``, and then, with no delay and no
+``ostiary.accounts.lifecycle`` and ``ostiary.accounts.logout``, and then, with no delay and no
 cache to wait out, checks what the tokens are still good for: a refresh at /token,
 introspection (RFC 7662) and the UserInfo endpoint.
 
@@ -24,8 +24,8 @@ import pytest
 
 from ostiary import clock
 from ostiary.accounts import lifecycle
+from ostiary.accounts.logout import end_session
 from ostiary.domain.users import User
-from ostiary.oidc.logout import end_session
 from ostiary.services import Services
 from tests.conftest import LiveServer
 from tests.e2e.helpers import (

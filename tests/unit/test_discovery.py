@@ -12,10 +12,10 @@ import pytest
 
 from ostiary.keys.algorithms import SUPPORTED as REGISTRABLE_ID_TOKEN_ALGS
 from ostiary.oauth.authorize import PROMPTS, RESPONSE_MODES
-from ostiary.oidc.claims import SCOPE_CLAIMS
 from ostiary.oidc.discovery import openid_configuration
 from ostiary.oidc.prompt import ACR_FRESH, ACR_SSO
 from ostiary.settings import load_settings
+from ostiary.tokens.claims import SCOPE_CLAIMS
 
 ISSUERS = [
     ("https://id.example.com", "https://id.example.com"),

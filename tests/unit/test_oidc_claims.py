@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ostiary.domain.users import User
 from ostiary.errors import OAuthError
-from ostiary.oidc.claims import (
+from ostiary.tokens.claims import (
     MAX_CLAIMS_REQUEST,
     OIDC_SCOPES,
     SCOPE_CLAIMS,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ostiary.keys.algorithms import SUPPORTED
-from ostiary.oidc.id_token import token_hash
+from ostiary.tokens.id_token import token_hash
 
 # The hash each JWS algorithm uses for token hashes: JWA (RFC 7518 §3) for the SHA-2 based
 # ones; SHA-512 for EdDSA with Ed25519 (OIDC Core 1.0 errata set 2, §3.1.3.6).

@@ -7,9 +7,9 @@ import hmac
 from dataclasses import dataclass
 
 from ostiary import clock
+from ostiary.accounts import logout
 from ostiary.crypto.sealing import derive_key
 from ostiary.domain.users import User
-from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select, update
 
 from ostiary import clock
-from ostiary.accounts import recovery
+from ostiary.accounts import logout, recovery
 from ostiary.accounts.signin import SignedIn
-from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.tables import clients, consents
 from ostiary.storage.tables import refresh_tokens as rt

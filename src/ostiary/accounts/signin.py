@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ostiary.accounts import logout
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
-from ostiary.oidc import logout
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
 

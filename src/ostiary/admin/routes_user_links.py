@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from ostiary.accounts import lifecycle
+from ostiary.accounts import lifecycle, logout
 from ostiary.accounts.throttle import account_key
 from ostiary.admin import queries
 from ostiary.admin.auth import CallerDep, ServicesDep
@@ -14,7 +14,6 @@ from ostiary.admin.problems import documented, not_found
 from ostiary.admin.resources import ClientIdPath, RolePath, UserId, record, user_or_404
 from ostiary.admin.schemas import ConsentOut, Count, GroupLink, Page, RoleLink, SessionOut
 from ostiary.domain.access import AccessError
-from ostiary.oidc import logout
 
 router = APIRouter(prefix="/users/{user_id}", tags=["users"], responses=documented(404))
 Sid = Annotated[str, Path(max_length=200, description="The session's sid (OIDC Core §2).")]

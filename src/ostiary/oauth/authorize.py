@@ -23,10 +23,10 @@ from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
 from ostiary.oauth.scopes import check_allowed, parse_scope
-from ostiary.oidc import claims as oidc_claims
-from ostiary.oidc import id_token
 from ostiary.services import Services
 from ostiary.storage.repos._driver import Writes
+from ostiary.tokens import claims as oidc_claims
+from ostiary.tokens import id_token
 
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")

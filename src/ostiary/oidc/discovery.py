@@ -6,8 +6,8 @@ from typing import Any
 
 from ostiary.oauth.authorize import RESPONSE_MODES
 from ostiary.oauth.metadata import authorization_server_metadata
-from ostiary.oidc.claims import OIDC_SCOPES, SUPPORTED_CLAIMS
 from ostiary.settings import Settings
+from ostiary.tokens.claims import OIDC_SCOPES, SUPPORTED_CLAIMS
 from ostiary.tokens.signed import ALLOWED_ALGS
 
 ID_TOKEN_CLAIMS = ("iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash")

@@ -9,9 +9,9 @@ from ostiary.accounts.signin import SignedIn
 from ostiary.domain.clients import Client
 from ostiary.oauth.authorize import AuthorizationRequest
 from ostiary.oauth.consent import needs_consent
-from ostiary.oidc.claims import essential_acr, requested_sub
-from ostiary.oidc.id_token import Authentication
 from ostiary.services import Services
+from ostiary.tokens.claims import essential_acr, requested_sub
+from ostiary.tokens.id_token import Authentication
 
 # acr values in the manner of Keycloak: "1" the user authenticated during this request,
 # "0" an existing SSO session was reused.

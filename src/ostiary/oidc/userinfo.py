@@ -7,9 +7,9 @@ from typing import Any
 from ostiary.errors import OAuthError
 from ostiary.oauth.bearer import authenticate
 from ostiary.oauth.params import parse_params
-from ostiary.oidc import claims as claims_module
 from ostiary.resource.errors import InsufficientScope, InvalidRequest, InvalidToken
 from ostiary.services import Services
+from ostiary.tokens import claims as claims_module
 
 REALM = "ostiary"
 FORM = "application/x-www-form-urlencoded"

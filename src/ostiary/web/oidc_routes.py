@@ -8,12 +8,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ostiary.accounts import signin
+from ostiary.accounts import logout, signin
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import parse_params, read_body
-from ostiary.oidc import id_token, logout, userinfo
+from ostiary.oidc import userinfo
 from ostiary.resource.errors import InvalidRequest, ResourceError
 from ostiary.services import Services
+from ostiary.tokens import id_token
 from ostiary.web.browser import SESSION_COOKIE, Browser
 from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect, server_error
 

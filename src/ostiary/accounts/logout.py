@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ostiary import clock
+from ostiary.accounts import backchannel
 from ostiary.domain.sessions import Session
-from ostiary.oidc import backchannel
 from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
 

@@ -11,8 +11,8 @@ from typing import Any
 from ostiary import clock
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
-from ostiary.oidc import claims as claims_module
 from ostiary.services import Services
+from ostiary.tokens import claims as claims_module
 from ostiary.tokens import signed
 
 DEFAULT_ALG = "RS256"  # OIDC Core §15.1: mandatory to implement.

@@ -10,9 +10,9 @@ import httpx
 
 from ostiary import clock
 from ostiary.domain.clients import Client
-from ostiary.oidc.id_token import alg_for
 from ostiary.services import Services
 from ostiary.tokens import signed
+from ostiary.tokens.id_token import alg_for
 
 log = logging.getLogger("ostiary.logout")
 
