@@ -404,21 +404,21 @@ class Settings(BaseSettings):
         "client address then comes from X-Forwarded-For (lockout, audit). Empty: the peer "
         "address is the client's.",
     )
-    tokens: TokenSettings = Field(default_factory=TokenSettings)  # type: ignore[arg-type]
-    keys: KeySettings = Field(default_factory=KeySettings)  # type: ignore[arg-type]
-    sessions: SessionSettings = Field(default_factory=SessionSettings)  # type: ignore[arg-type]
-    passwords: PasswordSettings = Field(default_factory=PasswordSettings)  # type: ignore[arg-type]
-    oidc: OidcSettings = Field(default_factory=OidcSettings)  # type: ignore[arg-type]
-    lockout: LockoutSettings = Field(default_factory=LockoutSettings)  # type: ignore[arg-type]
-    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)  # type: ignore[arg-type]
-    audit: AuditSettings = Field(default_factory=AuditSettings)  # type: ignore[arg-type]
-    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
-    cache: CacheSettings = Field(default_factory=CacheSettings)  # type: ignore[arg-type]
-    http: HttpSettings = Field(default_factory=HttpSettings)  # type: ignore[arg-type]
-    hsts: HstsSettings = Field(default_factory=HstsSettings)  # type: ignore[arg-type]
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
-    tracing: TracingSettings = Field(default_factory=TracingSettings)  # type: ignore[arg-type]
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    passwords: PasswordSettings = Field(default_factory=PasswordSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    lockout: LockoutSettings = Field(default_factory=LockoutSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    hsts: HstsSettings = Field(default_factory=HstsSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @field_validator("issuer")
     @classmethod
