@@ -6,7 +6,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from joserfc import jws
@@ -111,5 +111,5 @@ def check_at_hash(at_hash: Any, access_token: str, alg: str) -> None:
         raise upstream_error("ID token at_hash does not match the access token")
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -145,7 +145,8 @@ class KeyManager:
         return self._jwks_json
 
     def jwks(self) -> dict[str, Any]:
-        return orjson.loads(self._jwks_json)
+        jwks: dict[str, Any] = orjson.loads(self._jwks_json)
+        return jwks
 
     # -- administration ------------------------------------------------------------
 

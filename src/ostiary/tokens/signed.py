@@ -49,7 +49,9 @@ def sign(keys: KeyManager, alg: str, claims: dict[str, Any], typ: str) -> str:
         return jwt.encode(header, claims, key.key, algorithms=[alg])
 
 
-def _checked_claims(loaded: LoadedKey, parts: compact.Parts, token: str, alg: str) -> Any:
+def _checked_claims(
+    loaded: LoadedKey, parts: compact.Parts, token: str, alg: str
+) -> dict[str, Any]:
     key = hashlib.sha256(token.encode()).digest()
     seen = _verified.get(key)
     if seen is not None and seen[0] is loaded:
@@ -62,7 +64,9 @@ def _checked_claims(loaded: LoadedKey, parts: compact.Parts, token: str, alg: st
     return claims
 
 
-def _signature_checked(loaded: LoadedKey, parts: compact.Parts, token: str, alg: str) -> Any:
+def _signature_checked(
+    loaded: LoadedKey, parts: compact.Parts, token: str, alg: str
+) -> dict[str, Any]:
     if loaded.check is None:
         try:
             with _quiet(alg):
