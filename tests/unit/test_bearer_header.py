@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from ostiary.resource.asgi import BearerAuthMiddleware
 from ostiary.resource.bearer import bearer_token, is_b64token, request_token, single_header
 from ostiary.resource.errors import InvalidRequest, InvalidToken, MissingToken, ResourceError
 
@@ -124,3 +128,52 @@ def test_rfc6750_2_two_authorization_headers_are_a_malformed_request() -> None:
     assert single_header([b"Bearer a"]) == b"Bearer a"
     with pytest.raises(InvalidRequest, match="more than one"):
         single_header(["Bearer a", "Bearer b"])
+
+
+class _NeverAsked:
+    """A verifier that must not be reached: a malformed request is refused before."""
+
+    async def verify(self, token: str) -> object:
+        raise AssertionError(f"verify({token!r}) was called")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "challenge"),
+    [
+        ([], 401, 'Bearer realm="api"'),
+        ([(b"authorization", b"Basic dXNlcjpwYXNz")], 401, 'Bearer realm="api"'),
+        (
+            [(b"authorization", b"Bearer caf\xe9")],
+            400,
+            'Bearer realm="api", error="invalid_request", '
+            'error_description="the token is not a valid Bearer token"',
+        ),
+        (
+            [(b"authorization", b"Bearer a"), (b"Authorization", b"Bearer b")],
+            400,
+            'Bearer realm="api", error="invalid_request", '
+            'error_description="more than one Authorization header"',
+        ),
+    ],
+)
+def test_rfc6750_3_1_asgi_middleware_refuses_before_any_verification(
+    headers: list[tuple[bytes, bytes]], status: int, challenge: str
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the protected app was reached")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    middleware = BearerAuthMiddleware(app, _NeverAsked())  # type: ignore[arg-type]
+    scope = {"type": "http", "path": "/", "headers": headers}
+    asyncio.run(middleware(scope, receive, send))
+    start = sent[0]
+    assert start["status"] == status
+    assert dict(start["headers"])[b"www-authenticate"] == challenge.encode()
+    assert dict(start["headers"])[b"cache-control"] == b"no-store"
