@@ -19,7 +19,6 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.domain.audit import AuditEvent
-from ostiary.storage.repos._driver import Writes
 from ostiary.storage.repos.audit import AuditRepository
 
 log = logging.getLogger("ostiary.audit")
@@ -63,12 +62,10 @@ class AuditLog:
                 log.exception("audit observer failed on %s", type)
         return event
 
-    async def record(
-        self, type: str, *, actor: str, writes: Writes | None = None, **fields: Any
-    ) -> None:
-        """Write a security event now, before the response; with ``writes``, held back there
-        to go with a later write of the same request (still before the response)."""
-        await self._repo.add(self._event(type, actor, **fields), writes)
+    async def record(self, type: str, *, actor: str, **fields: Any) -> None:
+        """Write a security event now, before the response (in a unit of work,
+        ``Store.unit_of_work``, with the request's next write: still before the response)."""
+        await self._repo.add(self._event(type, actor, **fields))
 
     def later(self, type: str, *, actor: str, **fields: Any) -> None:
         """Queue a frequent event (token issued/refreshed) for the next batch."""

@@ -1,4 +1,4 @@
-"""The password-login statements on the driver connection (issue #8), SQLite and PostgreSQL.
+"""The password-login statements on the driver connection, SQLite and PostgreSQL.
 
 An interaction is read with its scopes' role gates and the enabled providers' buttons in
 one statement, exactly as the separate reads would give them; deleting it is single use;
@@ -23,15 +23,17 @@ from ostiary.accounts import throttle
 from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, SESSION_PREFIX, digest, new_secret
 from ostiary.domain.audit import AuditEvent
+from ostiary.domain.codes import AuthorizationCode, CodeState, Refused
 from ostiary.domain.interactions import Interaction
 from ostiary.domain.sessions import Session
+from ostiary.domain.tokens import NewRefreshToken
 from ostiary.domain.users import User
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.settings import LockoutSettings
 from ostiary.storage.repos import codes as codes_module
-from ostiary.storage.repos._driver import Writes
+from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.tables import authorization_codes
 from tests.conftest import unique
@@ -241,7 +243,7 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
     services: Services,
 ) -> None:
     """The code, the session's client link and the interaction's consumption are one
-    write: of concurrent submissions exactly one stores a code (issue #8, one round trip)."""
+    write: of concurrent submissions exactly one stores a code (one round trip)."""
     store = services.store
     user_id, client_id = await one_code_client(services)
     session = await store.sessions.add(
@@ -273,7 +275,7 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
     winners = [r for r in results if r is not None]
     assert len(winners) == 1
     for code_hash in results:
-        found = await store.codes.get(code_hash or b"-")
+        found = await stored_code(services, code_hash or b"-")
         assert (found is not None) == (code_hash in winners)
     assert await store.interactions.get_live(interaction.id) is None
     assert await store.sessions.clients_of(session.sid) == [client_id]
@@ -281,7 +283,7 @@ async def test_rfc6749_10_5_an_interaction_yields_one_code_even_if_submitted_twi
     # Without an interaction (an authorization answered at once): stored, linked once.
     direct = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
     assert await add_code(direct, None)
-    assert await store.codes.get(direct) is not None
+    assert await stored_code(services, direct) is not None
     assert await store.sessions.clients_of(session.sid) == [client_id]
 
 
@@ -308,7 +310,6 @@ async def test_the_interaction_is_stored_with_the_login_buttons_read(services: S
 
 async def issue_with(
     services: Services,
-    writes: Writes,
     user_id: str,
     client_id: str,
     session_hash: bytes,
@@ -329,38 +330,40 @@ async def issue_with(
         ttl=60,
         sid=sid,
         interaction_id=interaction_id,
-        writes=writes,
     )
     return code_hash, stored
+
+
+async def stored_code(services: Services, code_hash: bytes) -> AuthorizationCode | None:
+    state = await services.store.codes.state(code_hash)
+    return state.code if state is not None else None
 
 
 async def test_held_back_session_and_audit_rows_are_written_with_the_code(
     services: Services,
 ) -> None:
-    """Issue #8: a password login's session row and login.success event travel with the
-    code's write (one round trip); nothing is written before it, everything after it."""
+    """A password login's session row and login.success event travel with the code's
+    write (one round trip); nothing is written before it, everything after it."""
     store = services.store
     user_id, client_id = await one_code_client(services)
     interaction = await add_interaction(services, ["read"])
-    writes = Writes()
-    session = await store.sessions.add(
-        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
-    )
-    await services.audit.record(
-        "login.success", actor=f"user:{user_id}", user_id=user_id, writes=writes
-    )
-    assert writes
-    assert await store.sessions.get_live(session.id_hash) is None
-    assert await store.audit.query(user_id=user_id) == []
+    async with store.unit_of_work():
+        session = await store.sessions.add(
+            id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+        )
+        await services.audit.record("login.success", actor=f"user:{user_id}", user_id=user_id)
+        assert await store.sessions.get_live(session.id_hash) is None
+        assert await store.audit.query(user_id=user_id) == []
 
-    code_hash, stored = await issue_with(
-        services, writes, user_id, client_id, session.id_hash, session.sid, interaction.id
-    )
+        code_hash, stored = await issue_with(
+            services, user_id, client_id, session.id_hash, session.sid, interaction.id
+        )
 
-    assert stored and not writes
-    assert await store.sessions.get_live(session.id_hash) == session
+        assert stored
+        assert await store.sessions.get_live(session.id_hash) == session
+        assert [e.type for e in await store.audit.query(user_id=user_id)] == ["login.success"]
     assert [e.type for e in await store.audit.query(user_id=user_id)] == ["login.success"]
-    assert await store.codes.get(code_hash) is not None
+    assert await stored_code(services, code_hash) is not None
     # The session's link to the client needs the session row written in the same go.
     assert await store.sessions.clients_of(session.sid) == [client_id]
     assert await store.interactions.get_live(interaction.id) is None
@@ -373,18 +376,18 @@ async def test_held_back_writes_are_written_even_when_no_code_is(services: Servi
     user_id, client_id = await one_code_client(services)
     interaction = await add_interaction(services, ["read"])
     assert await store.interactions.delete(interaction.id)
-    writes = Writes()
-    session = await store.sessions.add(
-        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
-    )
+    async with store.unit_of_work():
+        session = await store.sessions.add(
+            id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+        )
 
-    code_hash, stored = await issue_with(
-        services, writes, user_id, client_id, session.id_hash, session.sid, interaction.id
-    )
+        code_hash, stored = await issue_with(
+            services, user_id, client_id, session.id_hash, session.sid, interaction.id
+        )
 
-    assert not stored and not writes
-    assert await store.codes.get(code_hash) is None
-    assert await store.sessions.get_live(session.id_hash) == session
+        assert not stored
+        assert await store.sessions.get_live(session.id_hash) == session
+    assert await stored_code(services, code_hash) is None
 
 
 async def test_held_back_writes_are_all_or_nothing_with_the_code(services: Services) -> None:
@@ -396,43 +399,94 @@ async def test_held_back_writes_are_all_or_nothing_with_the_code(services: Servi
     taken = await store.sessions.add(
         id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
     )
-    writes = Writes()
-    await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id), writes)
-    # The same cookie digest twice: the primary key refuses the held-back session row.
-    await store.sessions.add(id_hash=taken.id_hash, user_id=user_id, ttl=600, writes=writes)
-
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
-        await issue_with(
-            services, writes, user_id, client_id, taken.id_hash, taken.sid, interaction.id
-        )
+        async with store.unit_of_work():
+            await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id))
+            # The same cookie digest twice: the primary key refuses the held-back session row.
+            await store.sessions.add(id_hash=taken.id_hash, user_id=user_id, ttl=600)
+            await issue_with(services, user_id, client_id, taken.id_hash, taken.sid, interaction.id)
 
     assert await store.audit.query(user_id=user_id) == []
     assert await store.interactions.get_live(interaction.id) is not None
     assert await store.sessions.clients_of(taken.sid) == []
 
 
-async def test_flush_sends_what_is_held_back_and_only_once(services: Services) -> None:
+async def test_what_no_statement_carried_is_written_when_the_unit_of_work_ends(
+    services: Services,
+) -> None:
+    """Nothing can forget a held-back write: what no later statement of the block carried
+    is written when the block ends, once; outside a block nothing is held back."""
     store = services.store
     user_id, _ = await one_code_client(services)
-    writes = Writes()
-    await store.flush(writes)  # nothing held back: nothing to do
-    interaction = await add_interaction(services, ["read"])
-    session = await store.sessions.add(
-        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600, writes=writes
-    )
-    await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id), writes)
-    await store.interactions.mark_authenticated(interaction.id, writes)
+    async with store.unit_of_work():
+        pass  # nothing held back: nothing to write
+    async with store.unit_of_work():
+        session = await store.sessions.add(
+            id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+        )
+        await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id))
+        assert await store.sessions.get_live(session.id_hash) is None
+        assert await store.audit.query(user_id=user_id) == []
 
-    assert not writes
     assert await store.sessions.get_live(session.id_hash) == session
-    marked = await store.interactions.get_live(interaction.id)
-    assert marked is not None and marked.authenticated
-    await store.flush(writes)
+    assert [e.type for e in await store.audit.query(user_id=user_id)] == ["login.success"]
+    outside = await store.sessions.add(
+        id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+    )
+    assert await store.sessions.get_live(outside.id_hash) == outside
+
+
+async def test_held_back_writes_are_written_when_the_block_raises(services: Services) -> None:
+    """A login whose later step fails did happen: its events are still written (the
+    block's way out by an exception sends what it held back, then the exception goes on)."""
+    store = services.store
+    user_id, _ = await one_code_client(services)
+    with pytest.raises(LookupError):
+        async with store.unit_of_work():
+            await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id))
+            raise LookupError("a later step failed")
+    assert [e.type for e in await store.audit.query(user_id=user_id)] == ["login.success"]
+
+
+async def test_a_carrying_statement_sends_what_is_held_back_only_once(
+    services: Services,
+) -> None:
+    store = services.store
+    user_id, _ = await one_code_client(services)
+    interaction = await add_interaction(services, ["read"])
+    async with store.unit_of_work():
+        session = await store.sessions.add(
+            id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
+        )
+        await store.audit.add(AuditEvent(type="login.success", actor="x", user_id=user_id))
+        await store.interactions.mark_authenticated(interaction.id)
+
+        assert await store.sessions.get_live(session.id_hash) == session
+        marked = await store.interactions.get_live(interaction.id)
+        assert marked is not None and marked.authenticated
     assert len(await store.audit.query(user_id=user_id)) == 1
 
 
+async def test_a_task_outliving_the_unit_of_work_writes_on_its_own(services: Services) -> None:
+    """A task started inside the block sees its unit of work; once the block has ended,
+    what the task writes goes out at once rather than into a unit already sent."""
+    store = services.store
+    user_id, _ = await one_code_client(services)
+    go_on = asyncio.Event()
+
+    async def later() -> None:
+        await go_on.wait()
+        await store.audit.add(AuditEvent(type="late", actor="x", user_id=user_id))
+
+    async with store.unit_of_work():
+        task = asyncio.create_task(later())
+    go_on.set()
+    await task
+    assert [e.type for e in await store.audit.query(user_id=user_id)] == ["late"]
+
+
 async def test_login_reads_are_what_the_three_separate_reads_give(services: Services) -> None:
-    """Issue #8: the login POST reads the interaction (with gates and buttons), the
+    """The login POST reads the interaction (with gates and buttons), the
     throttle records of its keys and the account in one statement; each part is what its
     own read gives, and an absent part comes back empty, not as an error."""
     store = services.store
@@ -465,18 +519,21 @@ async def test_login_reads_are_what_the_three_separate_reads_give(services: Serv
 
 
 async def remembered_code(
-    services: Services, scopes: list[str] | None = None
-) -> tuple[bytes, User, Session]:
-    """A code issued the way a login issues it, kept by this worker: (hash, user, session)."""
+    services: Services, scopes: list[str] | None = None, codes: CodeRepository | None = None
+) -> tuple[bytes, User, Session, str]:
+    """A code issued the way a login issues it, kept by this worker: (hash, user, session,
+    client id). The user has a password hash, which a remembered code never keeps."""
     store = services.store
+    codes = codes or store.codes
     user_id, client_id = await one_code_client(services)
+    await store.users.set_password_hash(user_id, "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA")
     user = await store.users.get(user_id)
-    assert user is not None
+    assert user is not None and user.password_hash is not None
     session = await store.sessions.add(
         id_hash=digest(new_secret(SESSION_PREFIX)), user_id=user_id, ttl=600
     )
     code_hash = digest(new_secret(AUTHORIZATION_CODE_PREFIX))
-    assert await store.codes.add(
+    assert await codes.add(
         code_hash=code_hash,
         client_id=client_id,
         user_id=user_id,
@@ -491,33 +548,88 @@ async def remembered_code(
         amr=["pwd"],
         remember=(user, session.expires_at),
     )
-    return code_hash, user, session
+    return code_hash, user, session, client_id
 
 
-async def redeem(services: Services, code_hash: bytes, guarded: bool) -> bool:
-    return await services.store.codes.redeem(
-        code_hash, access_jti=unique("jti"), access_expires_at=clock.now() + 60,
-        refresh=None, guarded=guarded,
-    )  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class Issued:
+    """What a test's redemption issues (``domain.codes.Redemption``): no refresh token."""
+
+    access_jti: str
+    access_expires_at: int
+    refresh: NewRefreshToken | None = None
 
 
-async def test_a_remembered_code_is_what_reading_it_gives_once(services: Services) -> None:
-    """Issue #8: the token request after a login finds the code this worker issued without
-    reading it back; what it finds is what ``state`` reads, minus the password hash."""
-    code_hash, user, session = await remembered_code(services)
+class Deciding:
+    """A ``decide`` that grants whatever it is shown and keeps the states it was shown."""
 
-    remembered = services.store.codes.take(code_hash)
-    read = await services.store.codes.state(code_hash)
+    def __init__(self) -> None:
+        self.seen: list[CodeState] = []
 
-    assert remembered is not None and read is not None
-    assert remembered.code == read.code
-    assert remembered.session_expires_at == read.session_expires_at == session.expires_at
-    assert remembered.gates == read.gates == {}
-    assert remembered.user == dataclasses.replace(user, password_hash=None)
-    assert services.store.codes.take(code_hash) is None  # once
-    assert await redeem(services, code_hash, guarded=True)
-    assert not await redeem(services, code_hash, guarded=True)  # single use
-    assert not await redeem(services, code_hash, guarded=False)
+    async def __call__(self, state: CodeState) -> Issued:
+        self.seen.append(state)
+        return Issued(unique("jti"), clock.now() + 60)
+
+
+def remembered(state: CodeState) -> bool:
+    """A state the worker remembered, not one read back (which has the password hash)."""
+    return state.user is not None and state.user.password_hash is None
+
+
+async def test_a_remembered_code_is_decided_as_reading_it_would_once(
+    services: Services,
+) -> None:
+    """The token request after a login finds the code this worker issued without reading
+    it back; what it decides on is what ``state`` reads, minus the password hash."""
+    codes = services.store.codes
+    code_hash, user, session, client_id = await remembered_code(services)
+    read = await codes.state(code_hash)
+    decide = Deciding()
+
+    issued = await codes.redeem(code_hash, client_id, decide)
+
+    assert isinstance(issued, Issued)
+    [state] = decide.seen  # one statement: the guarded consumption
+    assert read is not None and remembered(state)
+    assert state.code == read.code
+    assert state.session_expires_at == read.session_expires_at == session.expires_at
+    assert state.gates == read.gates == {}
+    assert state.user == dataclasses.replace(user, password_hash=None)
+    after = await codes.state(code_hash)
+    assert after is not None and after.code.access_jti == issued.access_jti
+    # Single use: the second request reads the code back and finds it consumed.
+    again = Deciding()
+    assert await codes.redeem(code_hash, client_id, again) is Refused.REPLAYED
+    assert again.seen == []
+
+
+async def test_rfc6749_4_1_3_a_code_of_another_client_is_unknown_to_it(
+    services: Services,
+) -> None:
+    """Another client's request learns nothing of the code and uses it up nowhere: the
+    client it was issued to still redeems it (from the read: it is remembered once)."""
+    codes = services.store.codes
+    code_hash, _, _, client_id = await remembered_code(services)
+    other = Deciding()
+    assert await codes.redeem(code_hash, "another-client", other) is Refused.UNKNOWN
+    assert await codes.redeem(code_hash, "another-client", other) is Refused.UNKNOWN
+    assert await codes.redeem(digest("never-issued"), client_id, other) is Refused.UNKNOWN
+    assert other.seen == []
+    decide = Deciding()
+    assert isinstance(await codes.redeem(code_hash, client_id, decide), Issued)
+    assert [remembered(s) for s in decide.seen] == [False]
+
+
+async def test_rfc6749_4_1_2_of_racing_redemptions_exactly_one_wins(services: Services) -> None:
+    """Single use, exact under concurrency: of racing requests one redeems the code and
+    the others are told it was replayed."""
+    codes = services.store.codes
+    code_hash, _, _, client_id = await remembered_code(services)
+    results = await asyncio.gather(
+        *(codes.redeem(code_hash, client_id, Deciding()) for _ in range(5))
+    )
+    assert sum(isinstance(r, Issued) for r in results) == 1
+    assert [r for r in results if not isinstance(r, Issued)] == [Refused.REPLAYED] * 4
 
 
 @pytest.mark.parametrize(
@@ -527,10 +639,12 @@ async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_al
     services: Services, change: str
 ) -> None:
     """What the worker remembered may be stale; its redemption checks in the consuming
-    statement what ``state`` would have refused on, and consumes nothing if one fails."""
+    statement what ``state`` would have refused on, and if one fails, consumes nothing and
+    decides again on the code read back."""
+    codes = services.store.codes
     scope = unique("scope")
     await services.store.access.create_scope(scope)
-    code_hash, user, session = await remembered_code(services, ["read", scope])
+    code_hash, user, session, client_id = await remembered_code(services, ["read", scope])
     if change == "user-disabled":
         await services.store.users.set_disabled(user.id, True)
     elif change == "session-ended":
@@ -546,31 +660,45 @@ async def test_rfc6749_4_1_3_a_remembered_code_redeems_only_if_the_read_would_al
         role = unique("role")
         await services.store.access.create_role(role)
         await services.store.access.set_scope_roles(scope, [role])
+    decide = Deciding()
 
-    assert not await redeem(services, code_hash, guarded=True)
+    issued = await codes.redeem(code_hash, client_id, decide)
 
-    state = await services.store.codes.state(code_hash)
-    assert state is not None and state.code.consumed_at is None
+    first, read = decide.seen
+    assert remembered(first) and not remembered(read)
+    assert read.code.consumed_at is None  # the guarded statement consumed nothing
     if change == "user-disabled":
-        assert state.user is not None and state.user.disabled
+        assert read.user is not None and read.user.disabled
     elif change == "session-ended":
-        assert state.session_ended(clock.now())
+        assert read.session_ended(clock.now())
     elif change == "code-expired":
-        assert state.code.expires_at <= clock.now()
-        return  # the read path refuses it (expired), nothing to redeem
+        assert read.code.expires_at <= clock.now()
     else:
-        assert scope in state.gates
-    assert await redeem(services, code_hash, guarded=False)  # the read path decides
+        assert scope in read.gates
+    # This decide grants anyway (the grant's refuses): the read path's statement consumes.
+    assert isinstance(issued, Issued)
+    after = await codes.state(code_hash)
+    assert after is not None and after.code.access_jti == issued.access_jti
 
 
 async def test_remembered_codes_are_bounded_and_expire(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(codes_module, "ISSUED_MAX", 3)
-    repo = services.store.codes
-    hashes = [(await remembered_code(services))[0] for _ in range(5)]
-    assert [repo.take(h) is not None for h in hashes] == [False, False, True, True, True]
-    old, _, _ = await remembered_code(services)
+    repo = CodeRepository(services.engine)
+    issued = [await remembered_code(services, codes=repo) for _ in range(5)]
+
+    async def kept(code: tuple[bytes, User, Session, str]) -> bool:
+        decide = Deciding()
+        assert isinstance(await repo.redeem(code[0], code[3], decide), Issued)
+        return remembered(decide.seen[0])
+
+    assert [await kept(code) for code in issued] == [False, False, True, True, True]
+    old = await remembered_code(services, codes=repo)
     monkeypatch.setattr(clock, "now", lambda: int(time.time()) + 61)  # past the code's ttl
-    fresh, _, _ = await remembered_code(services)
-    assert repo.take(old) is None and repo.take(fresh) is not None
+    fresh = await remembered_code(services, codes=repo)
+    assert await kept(fresh)
+    # The expired one is not decided from memory; read back, it has expired.
+    decide = Deciding()
+    await repo.redeem(old[0], old[3], decide)
+    assert not remembered(decide.seen[0]) and decide.seen[0].code.expires_at <= clock.now()

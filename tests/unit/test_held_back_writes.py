@@ -1,4 +1,4 @@
-"""Held-back writes become CTEs of the statement they travel with (issue #8).
+"""Held-back writes become CTEs of the statement they travel with.
 
 ``with_writes`` renumbers each write's ``$n`` placeholders after the statement's own and
 after the writes before it, so every value still binds to the placeholder it was meant for.
@@ -11,7 +11,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ostiary.storage.repos._driver import with_writes
+from ostiary.storage.repos._held_back import with_writes
 
 PLACEHOLDER = re.compile(r"\$(\d+)")
 

@@ -9,7 +9,6 @@ from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos._driver import Writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +83,14 @@ async def sign_in(
     *,
     amr: tuple[str, ...] = ("pwd",),
     acr: str | None = None,
-    writes: Writes | None = None,
 ) -> tuple[str, SignedIn]:
     """A new cookie value at each login, so a planted session id is worthless.
 
     The same user signing in again keeps the session (its sid, and so the clients that
     logout must reach) with a fresh auth_time; another user's session is ended properly,
     back-channel logout included, before a new one starts. Returns the cookie value and
-    who is signed in with it now. With ``writes``, a new session's row is held back there
-    (the caller sends it with its next write, before the response).
+    who is signed in with it now. In a unit of work (``Store.unit_of_work``), a new
+    session's row goes with the request's next write.
     """
     sessions = services.store.sessions
     ttl = services.settings.sessions.ttl
@@ -109,9 +107,7 @@ async def sign_in(
             await logout.end_session(services, old)
         else:
             await sessions.delete(digest(previous))
-    session = await sessions.add(
-        id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr, writes=writes
-    )
+    session = await sessions.add(id_hash=digest(token), user_id=user.id, ttl=ttl, amr=amr, acr=acr)
     return token, SignedIn(session, user)
 
 

@@ -24,7 +24,6 @@ from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
 from ostiary.oauth.scopes import check_allowed, parse_scope
 from ostiary.services import Services
-from ostiary.storage.repos._driver import Writes
 from ostiary.tokens import claims as oidc_claims
 from ostiary.tokens import id_token
 
@@ -354,16 +353,15 @@ async def issue_code(
     session_hash: bytes | None,
     auth: id_token.Authentication,
     interaction_id: str | None = None,
-    writes: Writes | None = None,
     remember: tuple[User, int] | None = None,
 ) -> AuthorizationResponse | None:
     """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2).
 
     With ``interaction_id`` the interaction is consumed in the same write; None (no code)
-    if it was consumed already: an interaction yields one code at most. ``writes`` held
-    back by the caller go with the code's write. ``remember`` (the user and the session's
-    end): this worker keeps the code for the token request (``CodeRepository.take``); only
-    for requests none of whose scopes a role gates."""
+    if it was consumed already: an interaction yields one code at most. What the caller's
+    unit of work holds back goes with the code's write. ``remember`` (the user and the
+    session's end): this worker keeps the code for the token request that follows
+    (``CodeRepository.redeem``); only for requests none of whose scopes a role gates."""
     code = new_secret(AUTHORIZATION_CODE_PREFIX)
     stored = await services.store.codes.add(
         code_hash=digest(code),
@@ -382,7 +380,6 @@ async def issue_code(
         amr=auth.amr,
         claims=request.claims,
         interaction_id=interaction_id,
-        writes=writes,
         remember=remember,
     )
     if not stored:

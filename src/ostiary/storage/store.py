@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ostiary.storage.repos._driver import Driver, Writes
+from ostiary.storage.queries.accounts import AccountQueries
+from ostiary.storage.repos._driver import Driver, UnitOfWork
 from ostiary.storage.repos.access import AccessRepository
 from ostiary.storage.repos.audit import AuditRepository
 from ostiary.storage.repos.clients import ClientRepository
 from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.consents import ConsentRepository
+from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
@@ -42,8 +44,12 @@ class Store:
         self.throttles = ThrottleRepository(engine)
         self.rate_limits = RateLimitRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
+        self.federation = FederationRepository(engine)
+        self.accounts = AccountQueries(engine)
         self._driver = Driver(engine)
 
-    async def flush(self, writes: Writes) -> None:
-        """Send the writes still held back (``Writes``); nothing to do when there are none."""
-        await self._driver.flush(writes)
+    def unit_of_work(self) -> UnitOfWork:
+        """``async with``: inside the block a session's row and a security event are held
+        back to go with the request's next write, and whatever is left is written when the
+        block ends (``repos/_held_back.py``)."""
+        return self._driver.unit_of_work()

@@ -25,7 +25,6 @@ from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
-from ostiary.storage.repos._driver import Writes
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, form_post, page, redirect, slotted_page
 
@@ -110,7 +109,6 @@ async def _issue(
     *,
     authenticated_here: bool,
     interaction_id: str | None = None,
-    writes: Writes | None = None,
     gates: Gates | None = None,
 ) -> AuthorizationResponse | None:
     # With the scopes' gates read in this request and none of them gated, the code is kept
@@ -125,7 +123,6 @@ async def _issue(
         session_hash=signed_in.session.id_hash,
         auth=prompt.authentication(signed_in, authenticated_here=authenticated_here),
         interaction_id=interaction_id,
-        writes=writes,
         remember=remember,
     )
 
@@ -229,13 +226,13 @@ async def _decide(
 
 
 async def _after_login(
-    services: Services, state: InteractionState, signed_in: signin.SignedIn, writes: Writes
+    services: Services, state: InteractionState, signed_in: signin.SignedIn
 ) -> Response | None:
     """Straight from the login POST to the client when nothing is left to ask (the
     interaction page would only issue the code): one redirect and four statements fewer per
-    login; the held-back ``writes`` go with the code. None when a consent page (or anything
-    else) follows: the browser then GETs the interaction page, so a page is never the
-    answer to a POST."""
+    login; what the login's unit of work holds back goes with the code. None when a
+    consent page (or anything else) follows: the browser then GETs the interaction page,
+    so a page is never the answer to a POST."""
     interaction = dataclasses.replace(state.interaction, authenticated=True)
     state = dataclasses.replace(state, interaction=interaction)
     client = await services.store.clients.get(state.interaction.client_id)
@@ -247,7 +244,7 @@ async def _after_login(
     step, auth_request = decided
     if step is not Step.ISSUE:
         return None
-    return await _finish(services, state.interaction, signed_in, auth_request, writes, state.gates)
+    return await _finish(services, state.interaction, signed_in, auth_request, state.gates)
 
 
 async def _login_page(
@@ -293,7 +290,6 @@ async def _finish(
     interaction: Interaction,
     signed_in: signin.SignedIn,
     auth_request: AuthorizationRequest,
-    writes: Writes | None = None,
     gates: Gates | None = None,
 ) -> Response:
     """Issue the code for ``auth_request``: the interaction's request already narrowed to
@@ -306,7 +302,6 @@ async def _finish(
         signed_in,
         authenticated_here=interaction.authenticated,
         interaction_id=interaction.id,
-        writes=writes,
         gates=gates,
     )
     return error_page(EXPIRED) if issued is None else deliver(issued)
@@ -410,10 +405,9 @@ async def login_submit(request: Request) -> Response:
         )
     await services.throttle.succeeded(keys[:1], checked)
     # The audit row and a new session's row are held back and written with the code (or
-    # with the interaction's next step): one round trip instead of three. Both
-    # are written before the response, on every path.
-    writes = Writes()
-    try:
+    # with the interaction's next step): one round trip instead of three. The unit of
+    # work writes them before the response, on every path.
+    async with services.store.unit_of_work():
         await services.audit.record(
             "login.success",
             actor=f"user:{user.id}",
@@ -421,16 +415,13 @@ async def login_submit(request: Request) -> Response:
             ip=ip,
             client_id=interaction.client_id,
             details={"method": "pwd"},
-            writes=writes,
         )
         cookie = request.cookies.get(SESSION_COOKIE)
-        token, signed_in = await signin.sign_in(services, user, cookie, writes=writes)
-        response = await _after_login(services, state, signed_in, writes)
+        token, signed_in = await signin.sign_in(services, user, cookie)
+        response = await _after_login(services, state, signed_in)
         if response is None:
-            await services.store.interactions.mark_authenticated(interaction.id, writes)
+            await services.store.interactions.mark_authenticated(interaction.id)
             response = redirect(f"/interaction/{interaction.id}")
-    finally:
-        await services.store.flush(writes)
     _browser(request).set_session(response, token)
     return response
 

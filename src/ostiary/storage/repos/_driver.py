@@ -30,6 +30,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from ostiary.storage.errors import is_unavailable, unsent
+from ostiary.storage.repos._held_back import HeldBack, Pending, begin, end, with_writes
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -47,8 +48,8 @@ class HotConnection(Protocol):
         """Statements inside run in one transaction, committed at the end of the block."""
         ...
 
-    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
-        """``fetchrow``, with the held-back ``writes`` sent first in the same transaction
+    async def fetchrow_with(self, held: HeldBack | None, sql: str, *args: Any) -> Row | None:
+        """``fetchrow``, with the writes ``held`` back sent first in the same transaction
         (on PostgreSQL in the same statement: one round trip)."""
         ...
 
@@ -66,65 +67,6 @@ def json_text(value: Any) -> str:
 
 def json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-class Writes:
-    """Writes held back to travel with a later statement of the same request (since
-    each round trip to the database costs the event loop a wake-up). On PostgreSQL they
-    become data-modifying CTEs of that statement: one round trip, one transaction, all or
-    nothing with it. On SQLite they run just before it, in its transaction.
-
-    For plain INSERT, UPDATE and DELETE statements (no RETURNING) whose effect nothing read
-    in between depends on: under PostgreSQL the statements of one WITH all see the database
-    as it was before it, so a held-back write is invisible to the statement it travels
-    with. A held-back write still pending when the request ends is lost: flush it
-    (``Driver.flush``) on every path that does not send it.
-    """
-
-    __slots__ = ("_pending",)
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, tuple[Any, ...]]] = []
-
-    def add(self, sql: str, *args: Any) -> None:
-        self._pending.append((sql, args))
-
-    def take(self) -> list[tuple[str, tuple[Any, ...]]]:
-        pending, self._pending = self._pending, []
-        return pending
-
-    def __bool__(self) -> bool:
-        return bool(self._pending)
-
-
-@lru_cache(maxsize=256)
-def _with_writes_sql(sql: str, writes: tuple[tuple[str, int], ...], offset: int) -> str:
-    """``sql`` preceded by ``writes`` (statement, number of parameters) as CTEs ``wN``; their
-    placeholders numbered after the statement's own ``offset`` parameters."""
-    ctes = []
-    for i, (write, count) in enumerate(writes):
-        shift = offset
-
-        def renumber(match: re.Match[str], shift: int = shift) -> str:
-            return f"${int(match[1]) + shift}"
-
-        ctes.append(f"w{i} AS ({_PLACEHOLDER.sub(renumber, write)})")
-        offset += count
-    body = sql.strip()
-    if body[:4].upper() == "WITH" and body[4:5].isspace():
-        return f"WITH {', '.join(ctes)}, {body[5:]}"
-    return f"WITH {', '.join(ctes)} {body}"
-
-
-def with_writes(
-    sql: str, args: Sequence[Any], pending: list[tuple[str, tuple[Any, ...]]]
-) -> tuple[str, list[Any]]:
-    """One PostgreSQL statement: ``pending`` writes as CTEs, then ``sql``."""
-    values = list(args)
-    for _, write_args in pending:
-        values.extend(write_args)
-    shape = tuple((write, len(write_args)) for write, write_args in pending)
-    return _with_writes_sql(sql, shape, len(args)), values
 
 
 class _Postgres:
@@ -161,8 +103,8 @@ class _Postgres:
     def transaction(self) -> AbstractAsyncContextManager[None]:
         return _PgTransaction(self)
 
-    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
-        pending = writes.take() if writes else None
+    async def fetchrow_with(self, held: HeldBack | None, sql: str, *args: Any) -> Row | None:
+        pending = held.take() if held else None
         if pending:
             sql, values = with_writes(sql, args, pending)
             return await self.fetchrow(sql, *values)
@@ -228,16 +170,14 @@ class _Sqlite:
             await self._conn.commit()
         return rows
 
-    async def fetchrow_with(self, writes: Writes | None, sql: str, *args: Any) -> Row | None:
-        pending = writes.take() if writes else []
+    async def fetchrow_with(self, held: HeldBack | None, sql: str, *args: Any) -> Row | None:
+        pending = held.take() if held else []
         if pending and not self._in_block:
             async with self.transaction():
                 return await self._after(pending, sql, args)
         return await self._after(pending, sql, args)
 
-    async def _after(
-        self, pending: list[tuple[str, tuple[Any, ...]]], sql: str, args: tuple[Any, ...]
-    ) -> Row | None:
+    async def _after(self, pending: Pending, sql: str, args: tuple[Any, ...]) -> Row | None:
         for write, values in pending:
             await self.fetch(write, *values)
         return await self.fetchrow(sql, *args)
@@ -452,8 +392,31 @@ class Driver:
         async with self.connection() as conn:
             return await conn.fetch(sql, *args)
 
-    async def flush(self, writes: Writes) -> None:
-        """Send what ``writes`` still holds back (nothing to do when it is empty)."""
-        if writes:
+    def unit_of_work(self) -> UnitOfWork:
+        """``async with``: writes held back inside the block (``_held_back``) go with a
+        later statement, and what is left goes out when the block ends."""
+        return UnitOfWork(self)
+
+    async def flush(self, held: HeldBack) -> None:
+        """Send what ``held`` still holds back (nothing to do when it is empty)."""
+        if held:
             async with self.connection() as conn:
-                await conn.fetchrow_with(writes, "SELECT 1")
+                await conn.fetchrow_with(held, "SELECT 1")
+
+
+class UnitOfWork:
+    """One request's unit of work (``Driver.unit_of_work``). On every way out of the block
+    the writes still held back are sent: none is ever lost."""
+
+    __slots__ = ("_driver", "_held", "_token")
+
+    def __init__(self, driver: Driver) -> None:
+        self._driver = driver
+
+    async def __aenter__(self) -> None:
+        self._held, self._token = begin()
+
+    async def __aexit__(self, *exc: object) -> None:
+        held = self._held
+        end(held, self._token)
+        await self._driver.flush(held)

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
-from ostiary.storage.repos._driver import Driver, Writes, json_text
+from ostiary.storage.repos._driver import Driver, json_text
+from ostiary.storage.repos._held_back import holding
 from ostiary.storage.tables import audit_events
 
 _INSERT = (
@@ -27,9 +28,9 @@ class AuditRepository:
         self._engine = engine
         self._driver = Driver(engine)
 
-    async def add(self, e: AuditEvent, writes: Writes | None = None) -> None:
-        """One event, committed when this returns; with ``writes`` held back there (sent
-        with a later statement of the same request) instead."""
+    async def add(self, e: AuditEvent) -> None:
+        """One event, committed when this returns; in a unit of work, held back to go with
+        a later statement of the request (``_held_back``)."""
         values = (
             e.at or clock.now(),
             e.type,
@@ -41,8 +42,9 @@ class AuditRepository:
             e.reason,
             json_text(e.details),
         )
-        if writes is not None:
-            writes.add(_INSERT, *values)
+        held = holding()
+        if held is not None:
+            held.add(_INSERT, *values)
         else:
             await self._driver.fetch(_INSERT, *values)
 

@@ -12,8 +12,9 @@ from ostiary import clock
 from ostiary.cache.bounded import BoundedCache
 from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
 from ostiary.domain.users import User
-from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
+from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
+from ostiary.storage.repos._held_back import HeldBack, holding
 from ostiary.storage.repos.refresh_tokens import NEW_COLUMNS, insert_token, insert_values
 from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import authorization_codes as codes
@@ -257,13 +258,12 @@ class CodeRepository:
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
-        writes: Writes | None = None,
         remember: tuple[User, int] | None = None,
     ) -> bool:
         """Store a code, record that its session (``sid``) gave tokens to the client, and,
         with ``interaction_id``, consume that interaction: all in one go. False (nothing
-        stored) when the interaction was already consumed. What ``writes`` holds back goes
-        in the same round trip (and is written even when no code is). ``remember``: the
+        stored) when the interaction was already consumed. What a unit of work holds back
+        goes in the same round trip (and is written even when no code is). ``remember``: the
         code's user and its session's end, to keep the stored code for ``take`` (only for
         codes whose scopes no role gates)."""
         now = clock.now()
@@ -284,7 +284,7 @@ class CodeRepository:
             json_text(claims),
             now + ttl,
         )
-        stored = await self._add(values, now, sid, client_id, interaction_id, writes)
+        stored = await self._add(values, now, sid, client_id, interaction_id, holding())
         if stored and remember is not None:
             user, session_expires_at = remember
             code = AuthorizationCode(
@@ -305,17 +305,17 @@ class CodeRepository:
         sid: str | None,
         client_id: str,
         interaction_id: str | None,
-        writes: Writes | None,
+        held: HeldBack | None,
     ) -> bool:
         async with self._driver.connection() as conn:
             if conn.postgresql:
                 if interaction_id is None:
-                    row = await conn.fetchrow_with(writes, _ISSUE_DIRECT_PG, *values, now)
+                    row = await conn.fetchrow_with(held, _ISSUE_DIRECT_PG, *values, now)
                 else:
-                    row = await conn.fetchrow_with(writes, _ISSUE_PG, *values, now, interaction_id)
+                    row = await conn.fetchrow_with(held, _ISSUE_PG, *values, now, interaction_id)
                 return row is not None and row[0] == 1
             async with conn.transaction():
-                await conn.fetchrow_with(writes, "SELECT 1")
+                await conn.fetchrow_with(held, "SELECT 1")
                 consumed = interaction_id is None or await conn.fetch(
                     _DELETE_INTERACTION, interaction_id
                 )

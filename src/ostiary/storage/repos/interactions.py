@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
-from ostiary.storage.repos._driver import Driver, Row, Writes, json_text, json_value
+from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
+from ostiary.storage.repos._held_back import holding
 from ostiary.storage.repos.throttles import throttle_state
 from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import interactions
@@ -167,10 +168,10 @@ class InteractionRepository:
         account = user_from_driver(row[8:19]) if row[8] is not None else None
         return LoginReads(state, throttle_state(json_value(row[19]) or []), account)
 
-    async def mark_authenticated(self, interaction_id: str, writes: Writes | None = None) -> None:
-        """With ``writes``: what it holds back is written in the same round trip."""
+    async def mark_authenticated(self, interaction_id: str) -> None:
+        """In a unit of work, what it holds back is written in the same round trip."""
         async with self._driver.connection() as conn:
-            await conn.fetchrow_with(writes, _MARK_AUTHENTICATED, interaction_id, True)
+            await conn.fetchrow_with(holding(), _MARK_AUTHENTICATED, interaction_id, True)
 
     async def delete(self, interaction_id: str) -> bool:
         """True only for the one call that deleted it (single use, even across nodes)."""

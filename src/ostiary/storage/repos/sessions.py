@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary import clock
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
-from ostiary.storage.repos._driver import Driver, Writes, json_text, json_value
+from ostiary.storage.repos._driver import Driver, json_text, json_value
+from ostiary.storage.repos._held_back import holding
 from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
 from ostiary.storage.tables import session_clients, sessions
 
@@ -76,16 +77,15 @@ class SessionRepository:
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
-        writes: Writes | None = None,
     ) -> Session:
-        """A new session; with ``writes`` the row is held back there (sent with a later
-        statement of the same request) instead of written now."""
+        """A new session; in a unit of work its row is held back (``_held_back``)."""
         now = clock.now()
         sid = secrets.token_urlsafe(24)
         session = Session(id_hash, user_id, now, now, now + ttl, sid, amr, acr)
         values = (id_hash, user_id, now, now, now + ttl, sid, json_text(list(amr)), acr)
-        if writes is not None:
-            writes.add(_INSERT, *values)
+        held = holding()
+        if held is not None:
+            held.add(_INSERT, *values)
         else:
             await self._driver.fetch(_INSERT, *values)
         return session
