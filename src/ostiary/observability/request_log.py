@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -28,7 +28,7 @@ from ostiary.observability.logging_setup import JsonFormatter, TextFormatter, te
 log = logging.getLogger("ostiary.request")
 
 # (scope, request context, route template, status, seconds)
-WriteLine = Callable[[dict[str, Any], RequestContext, str, int, float], None]
+WriteLine = Callable[[Mapping[str, Any], RequestContext, str, int, float], None]
 
 
 def request_log() -> WriteLine:
@@ -109,7 +109,7 @@ class _Lines:
 
     def __call__(
         self,
-        scope: dict[str, Any],
+        scope: Mapping[str, Any],
         context: RequestContext,
         route: str,
         status: int,
@@ -195,7 +195,7 @@ class TextLines(_Lines):
 
 
 def log_record(
-    scope: dict[str, Any], context: RequestContext, route: str, status: int, seconds: float
+    scope: Mapping[str, Any], context: RequestContext, route: str, status: int, seconds: float
 ) -> None:
     """The request line as a record, for whatever handlers the logger has."""
     method = scope["method"]

@@ -60,7 +60,7 @@ _ASYNCPG_BROKEN = ("cannot switch to state", "not connected")
 _DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3.")
 # The exception classes an outage can surface as, for handlers registered per class;
 # ``is_unavailable`` then tells an outage from an error of the request.
-OUTAGE_CANDIDATES: tuple[type[BaseException], ...] = (
+OUTAGE_CANDIDATES: tuple[type[Exception], ...] = (
     sa_exc.SQLAlchemyError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
