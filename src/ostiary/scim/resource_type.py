@@ -45,11 +45,15 @@ class Search:
 class ResourceType(Protocol):
     name: str  # "User"
     endpoint: str  # "/Users"
-    model: type[Resource[Any]]
     catalogue: Catalogue
     # Attributes expensive enough to leave out when the caller excluded them (a group's
     # members); the version never depends on them.
     lazy: frozenset[str]
+
+    @property
+    def model(self) -> type[Resource[Any]]:
+        """The scim2-models class of its resources (read-only: each type names its own)."""
+        ...
 
     async def get(
         self, services: Services, base: str, ident: str, skip: frozenset[str] = frozenset()

@@ -32,7 +32,7 @@ def server_kind(issuer: str) -> str:
 
 class OktaConnector(OidcConnector):
     preset = "okta"
-    default_scopes = ("openid", "email", "profile", "groups")
+    default_scopes: tuple[str, ...] = ("openid", "email", "profile", "groups")
 
     def configure(self, provider: Provider) -> Provider:
         kind = server_kind(provider.issuer)
