@@ -104,7 +104,8 @@ def serve(args: argparse.Namespace) -> None:
         # Header and body deadlines for slow senders (web/http_protocol.py); each worker
         # sets them from its settings when it builds the app.
         http=http_protocol.IMPORT_STRING,
-        timeout_keep_alive=settings.http.keep_alive_timeout,
+        # uvicorn annotates this int, but hands it to loop.call_later, which takes a float.
+        timeout_keep_alive=settings.http.keep_alive_timeout,  # type: ignore[arg-type]  # float ok
         **proxy_options(settings),
         # TLS (--ssl-certfile) and Strict-Transport-Security on every response (cli/tls.py).
         **tls,

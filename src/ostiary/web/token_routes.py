@@ -11,7 +11,7 @@ itself and hands every other request on unchanged. Measured with ``bench/peer_co
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -175,7 +175,7 @@ class MachineEndpoints:
     """
 
     def __init__(
-        self, app: ASGIApp, pages: dict[str, tuple[tuple[str, ...], Page]] | None = None
+        self, app: ASGIApp, pages: Mapping[str, tuple[tuple[str, ...], Page]] | None = None
     ) -> None:
         self.app = app
         self.pages = pages or {}
