@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from typing import Any
 
@@ -104,7 +105,7 @@ class ProviderRepository:
             rows = (await conn.execute(query)).all()
         return [self._from_row(r) for r in rows]
 
-    async def buttons(self) -> list[tuple[str, str]]:
+    async def buttons(self) -> builtins.list[tuple[str, str]]:  # list: the method above
         """(name, display name) of the enabled providers, without unsealing any secret."""
         return [(name, label) for name, label in await self._driver.fetch(_BUTTONS, True)]
 
