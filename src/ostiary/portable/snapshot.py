@@ -93,20 +93,20 @@ async def _users(services: Services, group_names: dict[str, str]) -> dict[str, U
             )
         ):
             manual_roles.setdefault(row.user_id, []).append(row.role)
-        for row in await conn.execute(
+        for member in await conn.execute(
             select(group_members.c.user_id, group_members.c.group_id).where(
                 group_members.c.federation_provider.is_(None)
             )
         ):
-            manual_groups.setdefault(row.user_id, []).append(group_names[row.group_id])
-        for row in await conn.execute(
+            manual_groups.setdefault(member.user_id, []).append(group_names[member.group_id])
+        for link in await conn.execute(
             select(
                 federated_identities.c.user_id,
                 federated_identities.c.provider,
                 federated_identities.c.subject,
             )
         ):
-            links.setdefault(row.user_id, []).append((row.provider, row.subject))
+            links.setdefault(link.user_id, []).append((link.provider, link.subject))
     return {
         u.id: UserState(
             u,
