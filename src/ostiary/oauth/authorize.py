@@ -97,7 +97,8 @@ class AuthorizationRequest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
         tuples = ("scopes", "prompt", "acr_values")
-        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in data.items()}
+        return cls(**fields)
 
     def fail(self, error: str, description: str) -> AuthorizationError:
         return AuthorizationError(

@@ -69,7 +69,8 @@ class RefreshTokenGrant:
                 services, client, user.id, requested, state.gates
             )
         subject = token.user_id or client.client_id
-        context = {
+        # Grant's keyword fields, the same for the access token and the successor.
+        context: dict[str, Any] = {
             "auth_time": token.auth_time,
             "sid": token.sid,
             "acr": token.acr,
