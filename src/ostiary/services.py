@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary.accounts.passwords import Passwords
 from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.sealing import Sealer
+from ostiary.domain.repositories import Store
 from ostiary.events import AuditLog
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
@@ -19,14 +20,19 @@ from ostiary.limits.limiter import RateLimiter
 from ostiary.limits.stores import counter_store
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
-from ostiary.storage.store import Store
+from ostiary.storage.store import Store as SqlStore
 from ostiary.tokens.service import TokenService
+
+
+class NoDatabaseError(RuntimeError):
+    """Asked for the engine of services built over a store without one (``storage.memory``)."""
 
 
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    # None: the store keeps its rows itself (``storage.memory``, for unit tests).
+    database: AsyncEngine | None
     store: Store
     keys: KeyManager
     tokens: TokenService
@@ -36,6 +42,13 @@ class Services:
     limits: RateLimiter
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The database's engine, for what still reaches it past the repositories."""
+        if self.database is None:
+            raise NoDatabaseError("these services run on a store without a database")
+        return self.database
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run work after the response (back-channel logout); awaited at shutdown."""
@@ -52,7 +65,8 @@ class Services:
         await self.audit.flush()
         await self.limits.close()
         await self.store.clients.close()
-        await self.engine.dispose()
+        if self.database is not None:
+            await self.database.dispose()
 
     def signing_algs(self) -> set[str]:
         # One key per algorithm a client may choose for ID tokens (RS256 is the OIDC
@@ -60,9 +74,18 @@ class Services:
         return set(SUPPORTED)
 
 
-def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Services:
-    engine = engine or create_engine(settings.database_url, pool_size=settings.database_pool_size)
-    store = Store(engine)
+def build_services(
+    settings: Settings, engine: AsyncEngine | None = None, *, store: Store | None = None
+) -> Services:
+    """The services over ``store`` (no engine: e.g. ``storage.memory.MemoryStore``), or
+    over the SQL store of ``engine`` (by default one for ``settings.database_url``)."""
+    if store is not None and engine is not None:
+        raise ValueError("give an engine or a store, not both")
+    if store is None:
+        engine = engine or create_engine(
+            settings.database_url, pool_size=settings.database_pool_size
+        )
+        store = SqlStore(engine)
     store.clients.enable_cache(settings.cache.client_ttl)
     keys = KeyManager(
         store.keys,
@@ -73,7 +96,7 @@ def build_services(settings: Settings, engine: AsyncEngine | None = None) -> Ser
     audit = AuditLog(store.audit)
     return Services(
         settings=settings,
-        engine=engine,
+        database=engine,
         store=store,
         keys=keys,
         tokens=TokenService(settings, store, keys),

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ostiary.domain.access import Effective, Group, Role, Scope
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.clients import Client
-from ostiary.domain.codes import AuthorizationCode, CodeState
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Refused
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
 from ostiary.domain.keys import StoredKey
 from ostiary.domain.one_time_tokens import OneTimeToken
@@ -168,17 +168,8 @@ class Consents(Protocol):
 class Codes(Protocol):
     """Authorization codes: single use, and a replay finds what the first use issued."""
 
-    def take(self, code_hash: bytes) -> CodeState | None: ...
     async def state(self, code_hash: bytes) -> CodeState | None: ...
-    async def redeem(
-        self,
-        code_hash: bytes,
-        *,
-        access_jti: str,
-        access_expires_at: int,
-        refresh: NewRefreshToken | None,
-        guarded: bool = False,
-    ) -> bool: ...
+    async def redeem(self, code_hash: bytes, client_id: str, decide: Decide[R]) -> R | Refused: ...
     async def add(
         self,
         *,

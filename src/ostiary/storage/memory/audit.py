@@ -1,0 +1,61 @@
+"""The audit trail in memory, append-only."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from ostiary import clock
+from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
+from ostiary.domain.repositories import HeldWrites
+from ostiary.storage.memory.tables import Tables
+
+
+class MemoryAudit:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def add(self, e: AuditEvent, writes: HeldWrites | None = None) -> None:
+        # Written at once: in memory there is no round trip for ``writes`` to save.
+        self._t.audit.append(dataclasses.replace(e, id=next(self._t.ids), at=e.at or clock.now()))
+
+    async def add_many(self, events: Sequence[AuditEvent]) -> None:
+        for e in events:
+            await self.add(e)
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        since: int | None = None,
+        type: str | None = None,
+        client_id: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        found = [
+            e
+            for e in self._t.audit
+            if (user_id is None or e.user_id == user_id)
+            and (since is None or e.at >= since)
+            and (type is None or e.type == type)
+            and (client_id is None or e.client_id == client_id)
+            and (after_id is None or (e.id or 0) > after_id)
+        ]
+        return found[:limit]
+
+    async def pseudonymise(self, user_id: str, pseudonym: str) -> int:
+        changed = 0
+        for i, e in enumerate(self._t.audit):
+            if e.user_id == user_id:
+                changed += 1
+                details = {k: v for k, v in e.details.items() if k not in PERSONAL_DETAILS}
+                e = dataclasses.replace(e, user_id=pseudonym, ip=None, details=details)
+            if e.actor == f"user:{user_id}":
+                e = dataclasses.replace(e, actor=f"user:{pseudonym}")
+            self._t.audit[i] = e
+        return changed
+
+    async def purge_older_than(self, seconds: int) -> int:
+        cutoff = clock.now() - seconds
+        return self._t.drop("audit", lambda e: e.at < cutoff)
