@@ -3,6 +3,7 @@ goes with each refusal (§3.1)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -94,3 +95,18 @@ def test_the_body_carries_the_challenge_attributes() -> None:
         "error_description": "the token lacks the required scope",
         "scope": "a",
     }
+
+
+def test_the_kit_answer_carries_challenge_json_and_no_store() -> None:
+    status, headers, body = InvalidToken("expired").response("api")
+    assert status == 401
+    assert headers == [
+        (
+            "WWW-Authenticate",
+            'Bearer realm="api", error="invalid_token", error_description="expired"',
+        ),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    assert json.loads(body) == {"error": "invalid_token", "error_description": "expired"}

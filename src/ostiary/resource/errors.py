@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ostiary.resource.challenge import challenge
 
 
@@ -36,6 +38,18 @@ class ResourceError(Exception):
 
     def body(self) -> dict[str, str]:
         return self.params()
+
+    def response(self, realm: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The kit's HTTP answer: status, the challenge (RFC 6750 §3: on every refusal),
+        the challenge's attributes as JSON, never cached."""
+        body = json.dumps(self.body()).encode()
+        headers = [
+            ("WWW-Authenticate", self.challenge(realm)),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+        return self.status, headers, body
 
 
 class MissingToken(ResourceError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,16 +36,8 @@ def protect(
                 if not needed_roles <= claims.roles:
                     raise InsufficientScope((), "the token lacks the required role")
             except ResourceError as error:
-                body = json.dumps(error.body()).encode()
-                start_response(
-                    f"{error.status} {_REASONS[error.status]}",
-                    [
-                        ("WWW-Authenticate", error.challenge(realm)),
-                        ("Content-Type", "application/json"),
-                        ("Content-Length", str(len(body))),
-                        ("Cache-Control", "no-store"),
-                    ],
-                )
+                status, headers, body = error.response(realm)
+                start_response(f"{status} {_REASONS[status]}", headers)
                 return [body]
             environ[CLAIMS_KEY] = claims
             return app(environ, start_response)
