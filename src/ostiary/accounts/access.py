@@ -6,7 +6,7 @@ from typing import Any
 
 from ostiary.domain.access import Effective, Gates
 from ostiary.domain.clients import Client
-from ostiary.services import Services
+from ostiary.tokens.deps import HasStore
 
 
 def _allowed(
@@ -20,7 +20,7 @@ def _allowed(
 
 
 async def grantable(
-    services: Services, user_id: str, scopes: frozenset[str], gates: Gates | None = None
+    services: HasStore, user_id: str, scopes: frozenset[str], gates: Gates | None = None
 ) -> frozenset[str]:
     """The requested scopes this user may hold (``gates``: the requirements of these scopes
     when already read, e.g. with the interaction that holds them).
@@ -39,7 +39,7 @@ async def grantable(
 
 
 async def for_token(
-    services: Services, client: Client, user_id: str, scopes: frozenset[str]
+    services: HasStore, client: Client, user_id: str, scopes: frozenset[str]
 ) -> tuple[frozenset[str], dict[str, Any]]:
     """The scopes to grant and the RFC 9068 §2.2.3.1 roles/groups claims, for one token.
 

@@ -9,8 +9,8 @@ import secrets
 import httpx
 
 from ostiary import clock
+from ostiary.accounts.deps import SessionEnding
 from ostiary.domain.clients import Client
-from ostiary.services import Services
 from ostiary.tokens import signed
 from ostiary.tokens.id_token import alg_for
 
@@ -21,7 +21,7 @@ LOGOUT_TOKEN_TYP = "logout+jwt"
 LOGOUT_TOKEN_TTL = 120
 
 
-async def logout_token(services: Services, client: Client, sub: str, sid: str | None) -> str:
+async def logout_token(services: SessionEnding, client: Client, sub: str, sid: str | None) -> str:
     """Back-Channel Logout §2.4: iss, aud, iat, exp, jti, events, sub and sid; no nonce."""
     now = clock.now()
     claims = {
@@ -40,7 +40,7 @@ async def logout_token(services: Services, client: Client, sub: str, sid: str | 
     return signed.sign(keys, alg_for(client), claims, LOGOUT_TOKEN_TYP)
 
 
-async def deliver(services: Services, client: Client, sub: str, sid: str | None) -> bool:
+async def deliver(services: SessionEnding, client: Client, sub: str, sid: str | None) -> bool:
     """POST the logout token (§2.5), retrying with backoff; record a final failure."""
     uri = client.backchannel_logout_uri
     if uri is None:

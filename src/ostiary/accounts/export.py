@@ -10,15 +10,15 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.accounts import self_service
+from ostiary.accounts.deps import AccountDeps
 from ostiary.accounts.signin import SignedIn
-from ostiary.services import Services
 
 AUDIT_PAGE = 500
 # Enough for years of ordinary use; a longer trail is cut and says so.
 MAX_AUDIT_EVENTS = 20_000
 
 
-async def account_data(services: Services, signed_in: SignedIn) -> dict[str, Any]:
+async def account_data(services: AccountDeps, signed_in: SignedIn) -> dict[str, Any]:
     user = signed_in.user
     effective = await services.store.access.effective(user.id)
     sessions = await self_service.sessions_of(services, signed_in)
@@ -55,7 +55,7 @@ async def account_data(services: Services, signed_in: SignedIn) -> dict[str, Any
     }
 
 
-async def _audit_events(services: Services, user_id: str) -> tuple[list[dict[str, Any]], bool]:
+async def _audit_events(services: AccountDeps, user_id: str) -> tuple[list[dict[str, Any]], bool]:
     events: list[dict[str, Any]] = []
     after: int | None = None
     while len(events) < MAX_AUDIT_EVENTS:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from ostiary import clock
 from ostiary.accounts import logout
+from ostiary.accounts.deps import AccountDeps
 from ostiary.crypto.sealing import derive_key
 from ostiary.domain.users import User
-from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
 
 
@@ -20,7 +20,7 @@ class Cutoff:
     refresh_tokens_revoked: int
 
 
-async def end_sessions(services: Services, user_id: str) -> int:
+async def end_sessions(services: AccountDeps, user_id: str) -> int:
     """End every SSO session of a user, telling each client over the back channel."""
     sessions = await services.store.sessions.for_user(user_id)
     for session in sessions:
@@ -28,14 +28,14 @@ async def end_sessions(services: Services, user_id: str) -> int:
     return len(sessions)
 
 
-async def revoke_user_tokens(services: Services, user_id: str) -> int:
+async def revoke_user_tokens(services: AccountDeps, user_id: str) -> int:
     store = services.store
     revoked = await store.refresh_tokens.revoke_for_user(user_id)
     await store.revocations.revoke((r.jti, r.expires_at) for r in revoked)
     return len(revoked)
 
 
-async def revoke_client_tokens(services: Services, client_id: str, *, actor: str) -> int:
+async def revoke_client_tokens(services: AccountDeps, client_id: str, *, actor: str) -> int:
     """Revoke every refresh token of a client, deny the access tokens issued with them,
     and discard its authorization codes not yet redeemed."""
     store = services.store
@@ -53,7 +53,7 @@ async def revoke_client_tokens(services: Services, client_id: str, *, actor: str
     return len(revoked)
 
 
-async def delete_client(services: Services, client_id: str, *, actor: str = "system") -> bool:
+async def delete_client(services: AccountDeps, client_id: str, *, actor: str = "system") -> bool:
     """Delete a registration; its tokens die first (and a re-registered id revives none)."""
     if await services.store.clients.get(client_id) is None:
         return False
@@ -64,13 +64,13 @@ async def delete_client(services: Services, client_id: str, *, actor: str = "sys
     return deleted
 
 
-async def _cut_off_user(services: Services, user_id: str) -> None:
+async def _cut_off_user(services: AccountDeps, user_id: str) -> None:
     """Tell resource servers that every token of the user issued up to now is dead."""
     # iat has seconds precision: a token issued earlier in this very second is dead too.
     await services.store.revocation_events.add_many([cutoff("sub", user_id, clock.now() + 1)])
 
 
-async def disable(services: Services, user: User, *, actor: str = "system") -> Cutoff:
+async def disable(services: AccountDeps, user: User, *, actor: str = "system") -> Cutoff:
     """Disable the account and revoke everything it holds, for good.
 
     Sessions end (with back-channel logout), refresh tokens are revoked (enabling the
@@ -90,14 +90,14 @@ async def disable(services: Services, user: User, *, actor: str = "system") -> C
     return Cutoff(ended, revoked)
 
 
-def pseudonym(services: Services, user_id: str) -> str:
+def pseudonym(services: AccountDeps, user_id: str) -> str:
     """A stable stand-in for a deleted user in the audit log, not reversible without the
     server's secret key."""
     key = derive_key(services.settings.require_secret_key(), "audit-pseudonym")
     return "deleted:" + hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-async def delete(services: Services, user: User, *, actor: str = "system") -> Cutoff:
+async def delete(services: AccountDeps, user: User, *, actor: str = "system") -> Cutoff:
     """Delete the account: revoke everything, pseudonymise the audit trail, drop the row.
 
     Roles, group memberships, consents, sessions and one-time tokens go with the row

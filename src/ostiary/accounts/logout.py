@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from ostiary import clock
 from ostiary.accounts import backchannel
+from ostiary.accounts.deps import SessionEnding
 from ostiary.domain.sessions import Session
-from ostiary.services import Services
 from ostiary.storage.repos.revocation_events import cutoff
 
 
-async def end_session(services: Services, session: Session) -> list[str]:
+async def end_session(services: SessionEnding, session: Session) -> list[str]:
     """End one SSO session; returns the ids of clients told over the back channel.
 
     Session-bound refresh tokens are revoked and the access tokens issued in the session
@@ -35,7 +35,7 @@ async def end_session(services: Services, session: Session) -> list[str]:
     return told
 
 
-async def _deliver(services: Services, client_id: str, session: Session) -> None:
+async def _deliver(services: SessionEnding, client_id: str, session: Session) -> None:
     client = await services.store.clients.get(client_id)
     if client is not None:
         await backchannel.deliver(services, client, session.user_id, session.sid)

@@ -11,11 +11,10 @@ import hashlib
 import logging
 
 from ostiary.accounts import lifecycle, mail, password_policy, throttle
+from ostiary.accounts.deps import AccountDeps
 from ostiary.crypto.tokens import digest, new_secret
 from ostiary.domain.one_time_tokens import OneTimeToken
 from ostiary.domain.users import User
-from ostiary.services import Services
-from ostiary.storage.repos import user_emails
 
 log = logging.getLogger("ostiary.accounts")
 
@@ -44,7 +43,7 @@ def _digest_of(token: str | None, prefix: str) -> bytes | None:
     return digest(token)
 
 
-async def _issue(services: Services, user: User, purpose: str, prefix: str, ttl: int) -> str:
+async def _issue(services: AccountDeps, user: User, purpose: str, prefix: str, ttl: int) -> str:
     token = new_secret(prefix)
     await services.store.one_time_tokens.add(
         token_hash=digest(token), user_id=user.id, purpose=purpose, ttl=ttl, email=user.email
@@ -55,7 +54,7 @@ async def _issue(services: Services, user: User, purpose: str, prefix: str, ttl:
 # -- password reset ----------------------------------------------------------------------
 
 
-async def account_for(services: Services, identifier: str) -> User | None:
+async def account_for(services: AccountDeps, identifier: str) -> User | None:
     """The enabled account with this username, or else the one with this email address.
 
     An address several accounts share (rows stored before addresses were unique, see
@@ -68,13 +67,11 @@ async def account_for(services: Services, identifier: str) -> User | None:
         return None
     user = await services.store.users.by_username(identifier)
     if user is None and "@" in identifier:
-        async with services.engine.connect() as conn:
-            found = await user_emails.holders(conn, identifier, limit=1)
+        found = await services.store.accounts.email_holders(identifier, limit=1)
         user = await services.store.users.get(found[0]) if found else None
     if user is None or user.disabled or not user.email:
         return None
-    async with services.engine.connect() as conn:
-        sharing = await user_emails.holders(conn, user.email)
+    sharing = await services.store.accounts.email_holders(user.email)
     if len(sharing) > 1:
         log.warning(
             "password reset for an account whose email address other accounts share "
@@ -85,7 +82,7 @@ async def account_for(services: Services, identifier: str) -> User | None:
     return user
 
 
-async def request_reset(services: Services, identifier: str, ip: str | None) -> None:
+async def request_reset(services: AccountDeps, identifier: str, ip: str | None) -> None:
     """Mail a reset link to the account named; run after the response, so the person
     asking learns nothing (same answer, same time) whether an account exists."""
     # Hashed: the throttle table should not collect addresses of people with no account.
@@ -121,7 +118,7 @@ def _reset_mail(user: User, link: str) -> mail.Mail:
     return mail.Mail(user.email, "Reset your password", body, "password-reset", user.id)
 
 
-async def peek_reset(services: Services, token: str | None) -> User:
+async def peek_reset(services: AccountDeps, token: str | None) -> User:
     """The account a reset link is for, without using the link (to show the form)."""
     token_hash = _digest_of(token, RESET_PREFIX)
     found = await services.store.one_time_tokens.peek(token_hash, RESET) if token_hash else None
@@ -132,7 +129,7 @@ async def peek_reset(services: Services, token: str | None) -> User:
 
 
 async def reset_password(
-    services: Services, token: str | None, new_password: str, *, ip: str | None = None
+    services: AccountDeps, token: str | None, new_password: str, *, ip: str | None = None
 ) -> User:
     """Set a new password through a reset link; the link is used up only on success.
 
@@ -174,7 +171,7 @@ async def reset_password(
 # -- email verification --------------------------------------------------------------------
 
 
-async def send_verification(services: Services, user: User) -> bool:
+async def send_verification(services: AccountDeps, user: User) -> bool:
     """Mail a verification link for the user's current address; False if not sent."""
     if not user.email:
         return False
@@ -190,7 +187,7 @@ async def send_verification(services: Services, user: User) -> bool:
     return await mail.send(services.settings.smtp, message)
 
 
-async def verify_email(services: Services, token: str | None) -> User:
+async def verify_email(services: AccountDeps, token: str | None) -> User:
     """Mark the address verified, if it is still the one the link was sent to."""
     token_hash = _digest_of(token, VERIFY_PREFIX)
     used = await services.store.one_time_tokens.use(token_hash, VERIFY) if token_hash else None

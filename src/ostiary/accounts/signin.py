@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ostiary.accounts import logout
+from ostiary.accounts.deps import AccountDeps
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
-from ostiary.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class PasswordCheck:
     user_id: str | None = None
 
 
-async def find_account(services: Services, username: str) -> User | None:
+async def find_account(services: AccountDeps, username: str) -> User | None:
     """The account a password login names (None with local login switched off)."""
     if not services.settings.local_login:
         return None
@@ -34,7 +34,7 @@ async def find_account(services: Services, username: str) -> User | None:
 
 
 async def check_password(
-    services: Services,
+    services: AccountDeps,
     username: str,
     password: str,
     *,
@@ -64,7 +64,7 @@ async def check_password(
 
 
 async def start_session(
-    services: Services,
+    services: AccountDeps,
     user: User,
     previous: str | None,
     *,
@@ -77,7 +77,7 @@ async def start_session(
 
 
 async def sign_in(
-    services: Services,
+    services: AccountDeps,
     user: User,
     previous: str | None,
     *,
@@ -111,7 +111,7 @@ async def sign_in(
     return token, SignedIn(session, user)
 
 
-async def current(services: Services, cookie: str | None) -> SignedIn | None:
+async def current(services: AccountDeps, cookie: str | None) -> SignedIn | None:
     if not cookie or len(cookie) > 200:
         return None
     # One statement for both (one round trip); sessions cascade with their user, so a session
@@ -125,6 +125,6 @@ async def current(services: Services, cookie: str | None) -> SignedIn | None:
     return SignedIn(session, user)
 
 
-async def end_session(services: Services, cookie: str | None) -> None:
+async def end_session(services: AccountDeps, cookie: str | None) -> None:
     if cookie:
         await services.store.sessions.delete(digest(cookie))

@@ -18,11 +18,10 @@ from ostiary.domain.federation import PendingRequest, Provider, redirect_uri
 from ostiary.federation import sealing
 from ostiary.federation.connectors import connector_for
 from ostiary.federation.connectors.base import Callback, Identity, TokenResponse
+from ostiary.federation.deps import FederationDeps
 from ostiary.federation.discovery import Endpoints
 from ostiary.federation.errors import FederationError, upstream_error
 from ostiary.federation.http import Upstream
-from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import FederationRepository
 
 STATE_TTL = 600
 EXPIRED = "This sign-in attempt has expired or was started in another browser. Start again."
@@ -39,7 +38,7 @@ def s256(verifier: str) -> str:
 
 
 async def start(
-    services: Services,
+    services: FederationDeps,
     upstream: Upstream,
     provider: Provider,
     *,
@@ -52,7 +51,7 @@ async def start(
     with _named(provider):
         endpoints = await connector.endpoints(provider, upstream)
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
-    await FederationRepository(services.engine).add_pending(
+    await services.store.federation.add_pending(
         PendingRequest(
             state_hash=digest(state),
             browser_hash=digest(browser_id),
@@ -82,12 +81,12 @@ async def start(
 
 
 async def take(
-    services: Services, provider_name: str, state: str | None, browser_id: str | None
+    services: FederationDeps, provider_name: str, state: str | None, browser_id: str | None
 ) -> PendingRequest:
     """The pending request this callback answers, used up; refused if not this browser's."""
     if not state or len(state) > 200 or not browser_id:
         raise FederationError(EXPIRED)
-    pending = await FederationRepository(services.engine).take_pending(digest(state))
+    pending = await services.store.federation.take_pending(digest(state))
     if pending is None or pending.provider != provider_name:
         raise FederationError(EXPIRED)
     if not secrets.compare_digest(pending.browser_hash, digest(browser_id)):
@@ -96,7 +95,7 @@ async def take(
 
 
 async def finish(
-    services: Services,
+    services: FederationDeps,
     upstream: Upstream,
     provider: Provider,
     pending: PendingRequest,

@@ -16,21 +16,21 @@ from ostiary.domain import identifiers
 from ostiary.domain.federation import AlreadyLinkedError
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.federation.connectors.base import Identity
+from ostiary.federation.deps import FederationDeps
 from ostiary.federation.errors import FederationError
 from ostiary.federation.providers import Provider
-from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import FederationRepository, user_ids_with_email
+from ostiary.storage.repos.federation_identities import FederationRepository
 
 _USERNAME_CHARS = re.compile(r"[^A-Za-z0-9._@-]+")
 _PROFILE_CLAIMS = ("name", "given_name", "family_name", "locale", "picture")
 
 
 async def resolve_user(
-    services: Services, provider: Provider, identity: Identity, *, link_user_id: str | None
+    services: FederationDeps, provider: Provider, identity: Identity, *, link_user_id: str | None
 ) -> tuple[User, bool]:
     """The account to sign in, and whether it was linked just now."""
     identity = upstream_checked(identity)
-    repo = FederationRepository(services.engine)
+    repo = services.store.federation
     users = services.store.users
     linked = await repo.find(provider.name, identity.subject)
     if linked is not None:
@@ -53,7 +53,7 @@ async def resolve_user(
             403,
             detail=f"provisioning={provider.provisioning}, no matching account",
         )
-    if identity.email and await user_ids_with_email(services.engine, identity.email):
+    if identity.email and await services.store.accounts.email_holders(identity.email):
         # Never link by email alone; never make a second account with the same address.
         raise _email_in_use(provider)
     user = await _provision(services, provider, identity)
@@ -91,12 +91,12 @@ def _usable(user: User | None) -> User:
 
 
 async def _by_verified_email(
-    services: Services, provider: Provider, identity: Identity
+    services: FederationDeps, provider: Provider, identity: Identity
 ) -> User | None:
     may_match = provider.trust_email or provider.provisioning == "existing"
     if not (may_match and identity.email and identity.email_verified):
         return None
-    found = await user_ids_with_email(services.engine, identity.email)
+    found = await services.store.accounts.email_holders(identity.email)
     # Two accounts with one address: ambiguous, so neither.
     return await services.store.users.get(found[0]) if len(found) == 1 else None
 
@@ -120,7 +120,7 @@ def username_candidates(provider: Provider, identity: Identity) -> list[str]:
     ]
 
 
-async def _provision(services: Services, provider: Provider, identity: Identity) -> User:
+async def _provision(services: FederationDeps, provider: Provider, identity: Identity) -> User:
     profile = {k: identity.claims[k] for k in _PROFILE_CLAIMS if _one_line(identity.claims.get(k))}
     for candidate in username_candidates(provider, identity):
         try:

@@ -9,10 +9,9 @@ from ostiary.domain.federation import SealedTokens
 from ostiary.domain.users import User
 from ostiary.federation import mapping, sealing
 from ostiary.federation.connectors.base import Identity, TokenResponse
+from ostiary.federation.deps import FederationDeps
 from ostiary.federation.linking import resolve_user
 from ostiary.federation.providers import Provider
-from ostiary.services import Services
-from ostiary.storage.repos.federation_identities import FederationRepository
 
 # Not an RFC 8176 value: says the user authenticated at an upstream provider that gave no amr.
 AMR_FEDERATED = "fed"
@@ -28,7 +27,7 @@ class FederatedSignIn:
 
 
 async def complete(
-    services: Services,
+    services: FederationDeps,
     provider: Provider,
     identity: Identity,
     tokens: TokenResponse,
@@ -37,7 +36,7 @@ async def complete(
     ip: str | None = None,
 ) -> FederatedSignIn:
     user, linked_now = await resolve_user(services, provider, identity, link_user_id=link_user_id)
-    repo = FederationRepository(services.engine)
+    repo = services.store.federation
     await repo.touch(
         provider.name, identity.subject, identity.email, _kept(services, provider, tokens)
     )
@@ -69,7 +68,9 @@ async def complete(
     return FederatedSignIn(user, identity.amr or (AMR_FEDERATED,), identity.acr, roles, groups)
 
 
-def _kept(services: Services, provider: Provider, tokens: TokenResponse) -> SealedTokens | None:
+def _kept(
+    services: FederationDeps, provider: Provider, tokens: TokenResponse
+) -> SealedTokens | None:
     """Upstream tokens only when the provider is configured to keep them, sealed."""
     if not provider.store_tokens:
         return None

@@ -23,9 +23,9 @@ from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
 from ostiary.oauth.scopes import check_allowed, parse_scope
-from ostiary.services import Services
 from ostiary.tokens import claims as oidc_claims
 from ostiary.tokens import id_token
+from ostiary.tokens.deps import Checking
 
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
@@ -127,7 +127,7 @@ class AuthorizationResponse:
 
 
 async def validate(
-    services: Services, params: dict[str, str]
+    services: Checking, params: dict[str, str]
 ) -> tuple[Client, AuthorizationRequest]:
     client = await _client(services, params)
     redirect_uri = _redirect_uri(client, params)
@@ -181,7 +181,7 @@ async def validate(
     )
 
 
-async def _client(services: Services, params: dict[str, str]) -> Client:
+async def _client(services: Checking, params: dict[str, str]) -> Client:
     client_id = params.get("client_id")
     if client_id is None:
         raise UnsafeRedirectError("The request has no client_id.")
@@ -295,7 +295,7 @@ def _scopes(client: Client, params: dict[str, str], fail: Fail) -> frozenset[str
 
 
 async def _id_token_hint(
-    services: Services, client: Client, params: dict[str, str], fail: Fail
+    services: Checking, client: Client, params: dict[str, str], fail: Fail
 ) -> str | None:
     hint = params.get("id_token_hint")
     if hint is None:
@@ -332,7 +332,7 @@ def response_uri(redirect_uri: str, values: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def error_response(services: Services, error: AuthorizationError) -> AuthorizationResponse:
+def error_response(services: Checking, error: AuthorizationError) -> AuthorizationResponse:
     values = {
         "error": error.error,
         "error_description": error.description,
@@ -346,7 +346,7 @@ def error_response(services: Services, error: AuthorizationError) -> Authorizati
 
 
 async def issue_code(
-    services: Services,
+    services: Checking,
     request: AuthorizationRequest,
     *,
     user_id: str,

@@ -16,7 +16,7 @@ from ostiary.oauth.scopes import parse_scope
 from ostiary.oauth.token_status import LiveToken, live_access_token
 from ostiary.resource.bearer import NotBearer, request_token
 from ostiary.resource.errors import InvalidToken
-from ostiary.services import Services
+from ostiary.tokens.deps import Checking
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Authenticated:
 
 
 async def authenticate(
-    services: Services,
+    services: Checking,
     authorization: str | None,
     *,
     audience: str | None,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ostiary.domain.clients import Client
-from ostiary.services import Services
+from ostiary.tokens.deps import HasStore
 
 
 async def needs_consent(
-    services: Services, client: Client, user_id: str, scopes: frozenset[str]
+    services: HasStore, client: Client, user_id: str, scopes: frozenset[str]
 ) -> bool:
     # First-party clients are trusted by the operator and skip the question.
     if client.first_party:

@@ -10,16 +10,16 @@ from ostiary.domain.clients import Client
 from ostiary.domain.scopes import format_scope
 from ostiary.errors import invalid_client, invalid_request
 from ostiary.oauth.client_auth.guard import authenticate
+from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.token_status import live_access_token_brief
-from ostiary.services import Services
 from ostiary.tokens import jwt_access
 
 INACTIVE: dict[str, Any] = {"active": False}
 
 
 async def introspect(
-    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
 ) -> dict[str, Any]:
     params = parse_params(body)
     caller = await authenticate(services, params, authorization, ip)
@@ -38,7 +38,7 @@ async def introspect(
     return INACTIVE
 
 
-async def _access_token(services: Services, value: str) -> dict[str, Any]:
+async def _access_token(services: EndpointDeps, value: str) -> dict[str, Any]:
     live = await live_access_token_brief(services, value)
     if live is None:
         return INACTIVE
@@ -52,7 +52,7 @@ async def _access_token(services: Services, value: str) -> dict[str, Any]:
     return response
 
 
-async def _refresh_token(services: Services, value: str, caller: Client) -> dict[str, Any]:
+async def _refresh_token(services: EndpointDeps, value: str, caller: Client) -> dict[str, Any]:
     # One statement: the token, its user and its session.
     token = await services.store.refresh_tokens.introspected(digest(value))
     if token is None:

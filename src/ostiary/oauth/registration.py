@@ -13,7 +13,7 @@ from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.redirect_uris import registration_problem
 from ostiary.oauth.scopes import is_scope_token
-from ostiary.storage.repos.clients import ClientRepository
+from ostiary.domain.repositories import Clients
 
 
 class RegistrationError(ValueError):
@@ -146,7 +146,7 @@ def check_oidc(spec: ClientSpec) -> None:
         raise RegistrationError("ID-token lifetime must be between 60 and 86400 seconds")
 
 
-async def register(clients: ClientRepository, spec: ClientSpec) -> tuple[Client, str | None]:
+async def register(clients: Clients, spec: ClientSpec) -> tuple[Client, str | None]:
     """Store a client; a confidential one gets a 256-bit secret, returned only here."""
     grant_types, method = check(spec)
     if spec.client_id is not None and await clients.get(spec.client_id) is not None:
@@ -195,7 +195,7 @@ def spec_of(client: Client) -> ClientSpec:
     )
 
 
-async def update(clients: ClientRepository, client_id: str, **changes: Any) -> Client:
+async def update(clients: Clients, client_id: str, **changes: Any) -> Client:
     """Change a registration; the result is checked as a whole, as at creation.
 
     Whether a client is public, and so its secret, cannot change here.

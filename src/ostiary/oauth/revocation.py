@@ -5,16 +5,16 @@ from __future__ import annotations
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest
 from ostiary.errors import OAuthError, invalid_request
 from ostiary.oauth.client_auth.guard import authenticate
+from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.refresh_token import revoke_family
 from ostiary.oauth.params import parse_params
-from ostiary.services import Services
 from ostiary.tokens import jwt_access
 
 _HINTS = {"access_token", "refresh_token"}
 
 
 async def revoke(
-    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
 ) -> None:
     """Revoke a token the calling client holds. Unknown tokens are not an error (§2.2)."""
     params = parse_params(body)

@@ -6,14 +6,14 @@ from typing import Any
 
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
 from ostiary.oauth.client_auth.guard import authenticate
+from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.params import parse_params
-from ostiary.services import Services
 
 
 async def token(
-    services: Services, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
 ) -> dict[str, Any]:
     params = parse_params(body)
     grant_type = params.get("grant_type")

@@ -13,8 +13,8 @@ from typing import Any
 from ostiary import clock
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
-from ostiary.services import Services
 from ostiary.tokens import jwt_access
+from ostiary.tokens.deps import Checking
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class _Subject:
     sid: str | None
 
 
-async def _verified(services: Services, token: str) -> _Subject | None:
+async def _verified(services: Checking, token: str) -> _Subject | None:
     """Signature, typ, iss, exp, the client and a client-wide revocation."""
     keys = await services.keys.fresh()
     try:
@@ -69,7 +69,7 @@ def _ended(subject: _Subject, session_expires_at: int | None) -> bool:
     )
 
 
-async def live_access_token(services: Services, token: str) -> LiveToken | None:
+async def live_access_token(services: Checking, token: str) -> LiveToken | None:
     subject = await _verified(services, token)
     if subject is None:
         return None
@@ -82,7 +82,7 @@ async def live_access_token(services: Services, token: str) -> LiveToken | None:
     return LiveToken(subject.claims, subject.client, state.user)
 
 
-async def live_access_token_brief(services: Services, token: str) -> LiveTokenBrief | None:
+async def live_access_token_brief(services: Checking, token: str) -> LiveTokenBrief | None:
     """The same decision as ``live_access_token``, reading of the user only its name and
     status: a narrower row, all the introspection endpoint needs."""
     subject = await _verified(services, token)

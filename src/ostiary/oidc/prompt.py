@@ -9,8 +9,8 @@ from ostiary.accounts.signin import SignedIn
 from ostiary.domain.clients import Client
 from ostiary.oauth.authorize import AuthorizationRequest
 from ostiary.oauth.consent import needs_consent
-from ostiary.services import Services
 from ostiary.tokens.claims import essential_acr, requested_sub
+from ostiary.tokens.deps import HasStore
 from ostiary.tokens.id_token import Authentication
 
 # acr values in the manner of Keycloak: "1" the user authenticated during this request,
@@ -81,7 +81,7 @@ def _check_authentication(
 
 
 async def next_step(
-    services: Services,
+    services: HasStore,
     client: Client,
     request: AuthorizationRequest,
     signed_in: SignedIn | None,

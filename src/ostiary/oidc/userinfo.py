@@ -8,8 +8,8 @@ from ostiary.errors import OAuthError
 from ostiary.oauth.bearer import authenticate
 from ostiary.oauth.params import parse_params
 from ostiary.resource.errors import InsufficientScope, InvalidRequest, InvalidToken
-from ostiary.services import Services
 from ostiary.tokens import claims as claims_module
+from ostiary.tokens.deps import Checking
 
 REALM = "ostiary"
 FORM = "application/x-www-form-urlencoded"
@@ -30,7 +30,7 @@ def form_token(body: bytes | None, content_type: str) -> str | None:
 
 
 async def userinfo(
-    services: Services, authorization: str | None, body_token: str | None
+    services: Checking, authorization: str | None, body_token: str | None
 ) -> dict[str, Any]:
     """The claims of the token's user; refusals are ``ResourceError``s, and a header in
     another scheme is invalid_request."""

@@ -11,9 +11,9 @@ from typing import Any
 from ostiary import clock
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
-from ostiary.services import Services
 from ostiary.tokens import claims as claims_module
 from ostiary.tokens import signed
+from ostiary.tokens.deps import Signing
 
 DEFAULT_ALG = "RS256"  # OIDC Core §15.1: mandatory to implement.
 ID_TOKEN_TYP = "JWT"
@@ -50,7 +50,7 @@ def alg_for(client: Client) -> str:
 
 
 async def issue(
-    services: Services,
+    services: Signing,
     client: Client,
     user: User,
     scopes: frozenset[str],
@@ -100,7 +100,7 @@ class InvalidHint(Exception):
     pass
 
 
-async def check_hint(services: Services, token: str) -> dict[str, Any]:
+async def check_hint(services: Signing, token: str) -> dict[str, Any]:
     """An id_token_hint must be one of ours; expiry does not matter (OIDC Core §3.1.2.1)."""
     keys = await services.keys.fresh()
     try:

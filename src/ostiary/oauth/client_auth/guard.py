@@ -7,11 +7,11 @@ from ostiary.domain.clients import Client
 from ostiary.errors import OAuthError
 from ostiary.oauth.client_auth.base import presented_credentials
 from ostiary.oauth.client_auth.registry import authenticate_client
-from ostiary.services import Services
+from ostiary.oauth.deps import ClientAuthDeps
 
 
 async def authenticate(
-    services: Services, params: dict[str, str], authorization: str | None, ip: str | None
+    services: ClientAuthDeps, params: dict[str, str], authorization: str | None, ip: str | None
 ) -> Client:
     """authenticate_client; wrong credentials are counted per client id and address and per
     address, and refused with 429 while either of those is locked (RFC 6749 §2.3.1: protect

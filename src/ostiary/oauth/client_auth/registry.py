@@ -7,7 +7,7 @@ from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import AuthMethod, presented_credentials
 from ostiary.oauth.client_auth.none import NoneMethod
 from ostiary.oauth.client_auth.secret import ClientSecretBasic, ClientSecretPost
-from ostiary.storage.repos.clients import ClientRepository
+from ostiary.domain.repositories import Clients
 
 METHODS: dict[str, AuthMethod] = {
     m.name: m for m in (ClientSecretBasic(), ClientSecretPost(), NoneMethod())
@@ -15,7 +15,7 @@ METHODS: dict[str, AuthMethod] = {
 
 
 async def authenticate_client(
-    clients: ClientRepository, params: dict[str, str], authorization: str | None
+    clients: Clients, params: dict[str, str], authorization: str | None
 ) -> Client:
     presented = presented_credentials(params, authorization)
     basic = presented.method == "client_secret_basic"

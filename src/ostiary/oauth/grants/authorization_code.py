@@ -12,17 +12,17 @@ from ostiary.domain.tokens import NewRefreshToken
 from ostiary.domain.users import User
 from ostiary.errors import invalid_grant, invalid_request
 from ostiary.oauth import pkce
+from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.finish import respond
-from ostiary.services import Services
 from ostiary.tokens.service import Grant, IssuedAccessToken
 
 
 class AuthorizationCodeGrant:
     grant_type = "authorization_code"
 
-    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+    async def handle(self, request: TokenRequest, services: GrantDeps) -> dict[str, Any]:
         code_value = request.params.get("code")
         if code_value is None:
             raise invalid_request("code is required")
@@ -73,7 +73,7 @@ class _Decision:
 
     __slots__ = ("_last", "_request", "_services")
 
-    def __init__(self, request: TokenRequest, services: Services) -> None:
+    def __init__(self, request: TokenRequest, services: GrantDeps) -> None:
         self._request = request
         self._services = services
         self._last: _Redeemed | None = None
@@ -145,7 +145,7 @@ def _check_pkce(code: AuthorizationCode, verifier: str | None) -> None:
         raise invalid_grant("code_verifier does not match the code_challenge")
 
 
-async def _replayed(code_hash: bytes, services: Services) -> NoReturn:
+async def _replayed(code_hash: bytes, services: GrantDeps) -> NoReturn:
     """RFC 6749 §4.1.2: a code used twice is refused, and what it issued is revoked."""
     code = await services.store.codes.mark_replayed(code_hash)
     denied: list[tuple[str, int]] = []

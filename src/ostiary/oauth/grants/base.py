@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ostiary.domain.clients import Client
-from ostiary.services import Services
+from ostiary.oauth.deps import GrantDeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,5 +18,5 @@ class TokenRequest:
 class GrantHandler(Protocol):
     grant_type: str
 
-    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+    async def handle(self, request: TokenRequest, services: GrantDeps) -> dict[str, Any]:
         """Return the RFC 6749 §5.1 response body or raise an ``OAuthError``."""

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.errors import unauthorized_client
+from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.finish import respond
 from ostiary.oauth.scopes import check_allowed, parse_scope
-from ostiary.services import Services
 from ostiary.tokens.service import Grant
 
 
 class ClientCredentialsGrant:
     grant_type = "client_credentials"
 
-    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+    async def handle(self, request: TokenRequest, services: GrantDeps) -> dict[str, Any]:
         client = request.client
         # RFC 6749 §4.4: MUST only be used by confidential clients.
         if client.public:

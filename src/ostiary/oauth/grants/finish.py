@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.domain.users import User
-from ostiary.oidc import id_token
-from ostiary.services import Services
+from ostiary.oauth.deps import GrantDeps
+from ostiary.tokens import id_token
 from ostiary.tokens.service import Grant, IssuedAccessToken, token_response
 
 
 async def respond(
-    services: Services,
+    services: GrantDeps,
     grant: Grant,
     access: IssuedAccessToken,
     *,

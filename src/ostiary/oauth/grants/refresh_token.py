@@ -7,18 +7,18 @@ from typing import Any
 from ostiary import clock
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
+from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.finish import respond
 from ostiary.oauth.scopes import parse_scope
-from ostiary.services import Services
 from ostiary.tokens.service import Grant
 
 
 class RefreshTokenGrant:
     grant_type = "refresh_token"
 
-    async def handle(self, request: TokenRequest, services: Services) -> dict[str, Any]:
+    async def handle(self, request: TokenRequest, services: GrantDeps) -> dict[str, Any]:
         params, client = request.params, request.client
         value = params.get("refresh_token")
         if value is None:
@@ -101,7 +101,7 @@ class RefreshTokenGrant:
 
 
 async def audit_reuse(
-    services: Services, client_id: str, user_id: str | None, family_id: str
+    services: GrantDeps, client_id: str, user_id: str | None, family_id: str
 ) -> None:
     """A security event: someone holds a copy of a refresh token (RFC 9700 §4.14.2)."""
     await services.audit.record(
@@ -115,7 +115,7 @@ async def audit_reuse(
     )
 
 
-async def revoke_family(services: Services, family_id: str) -> None:
+async def revoke_family(services: GrantDeps, family_id: str) -> None:
     """Revoke every refresh token of the family and deny the access tokens it issued."""
     revoked = await services.store.refresh_tokens.revoke_family(family_id)
     await services.store.revocations.revoke((r.jti, r.expires_at) for r in revoked)

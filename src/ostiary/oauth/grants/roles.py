@@ -12,11 +12,11 @@ from typing import Any
 
 from ostiary.domain.access import Gates
 from ostiary.domain.clients import Client
-from ostiary.services import Services
+from ostiary.tokens.deps import HasStore
 
 
 async def for_token(
-    services: Services, client: Client, user_id: str, scopes: frozenset[str], gates: Gates
+    services: HasStore, client: Client, user_id: str, scopes: frozenset[str], gates: Gates
 ) -> tuple[frozenset[str], dict[str, Any]]:
     """The scopes to grant and the roles/groups claims, for one token."""
     requirements = {scope: roles for scope, roles in gates.items() if scope in scopes}
