@@ -1,0 +1,94 @@
+"""Client credentials grant (RFC 6749 §4.4), on the in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+
+from ostiary.errors import OAuthError
+from ostiary.oauth.grants.base import TokenRequest
+from ostiary.oauth.grants.client_credentials import ClientCredentialsGrant
+from ostiary.services import Services
+from tests.unit.grants.world import register_app, token, token_error, verified
+
+pytestmark = pytest.mark.anyio
+
+SERVICE_GRANTS = ("client_credentials",)
+
+
+async def test_rfc6749_s4_4_2_confidential_client_gets_an_access_token(
+    services: Services,
+) -> None:
+    app = await register_app(
+        services, grant_types=SERVICE_GRANTS, scopes=("read", "write"), redirect_uris=()
+    )
+
+    answer = await token(services, app, grant_type="client_credentials", scope="read")
+
+    assert (answer["token_type"], answer["scope"]) == ("Bearer", "read")
+    # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
+    assert "refresh_token" not in answer and "id_token" not in answer
+    claims = await verified(services, answer["access_token"], "at+jwt")
+    # RFC 9068 §2.2: with no resource owner, sub names the client.
+    assert claims["sub"] == claims["client_id"] == app.client_id
+    events = await services.store.audit.query(client_id=app.client_id)
+    assert events == []  # token.issued is queued for the next batch, not written at once
+    await services.audit.flush()
+    events = await services.store.audit.query(client_id=app.client_id)
+    assert [(e.type, e.details) for e in events] == [
+        ("token.issued", {"grant_type": "client_credentials", "scope": "read"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "granted"),
+    [
+        pytest.param(None, None, id="no-scope-asked"),
+        pytest.param("read write", "read write", id="all-registered"),
+        pytest.param("read read", "read", id="repeats-collapse"),
+    ],
+)
+async def test_rfc6749_s3_3_scope_of_a_client_credentials_token(
+    services: Services, scope: str | None, granted: str | None
+) -> None:
+    app = await register_app(
+        services, grant_types=SERVICE_GRANTS, scopes=("read", "write"), redirect_uris=()
+    )
+    params = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+
+    answer = await token(services, app, **params)
+
+    assert answer.get("scope") == granted
+
+
+@pytest.mark.parametrize("scope", ["admin", "read admin", 'read "quoted"'])
+async def test_rfc6749_s5_2_invalid_scope_beyond_the_registration(
+    services: Services, scope: str
+) -> None:
+    app = await register_app(
+        services, grant_types=SERVICE_GRANTS, scopes=("read",), redirect_uris=()
+    )
+
+    refused = await token_error(services, app, grant_type="client_credentials", scope=scope)
+
+    assert (refused.error, refused.status) == ("invalid_scope", 400)
+
+
+async def test_rfc6749_s4_4_public_client_is_unauthorized(services: Services) -> None:
+    """RFC 6749 §4.4: the grant MUST only be used by confidential clients (the grant checks
+    it itself, whatever the registration allowed)."""
+    public = await services.store.clients.add(
+        name="spa",
+        secret_hash=None,
+        public=True,
+        token_endpoint_auth_method="none",
+        redirect_uris=[],
+        grant_types=["client_credentials"],
+        scopes=["read"],
+    )
+
+    with pytest.raises(OAuthError) as refused:
+        await ClientCredentialsGrant().handle(
+            TokenRequest({"grant_type": "client_credentials"}, public), services
+        )
+
+    assert refused.value.error == "unauthorized_client"
