@@ -7,7 +7,7 @@ from dataclasses import replace
 from fastapi import APIRouter, Request, Response
 
 from ostiary.accounts import lifecycle
-from ostiary.admin import paging, queries
+from ostiary.admin import paging
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.client_schemas import (
     ClientCreate,
@@ -21,8 +21,8 @@ from ostiary.admin.resources import ClientIdPath, client_or_404, location, recor
 from ostiary.admin.schemas import Count, Page
 from ostiary.domain.clients import Client
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
+from ostiary.storage.queries import admin_views as queries
 from ostiary.storage.repos.clients import _row_to_client
-from ostiary.storage.tables import clients
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -38,7 +38,7 @@ async def list_clients(
     """Clients by client_id."""
     rows, more = await queries.page(
         services.engine,
-        clients,
+        "clients",
         "client_id",
         after=paging.decode("clients", cursor),
         limit=limit,

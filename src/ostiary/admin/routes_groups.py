@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ostiary.admin import paging, queries
+from ostiary.admin import paging
 from ostiary.admin.access_schemas import GroupCreate, GroupDetail, GroupOut, GroupPatch, MemberOut
 from ostiary.admin.auth import Caller, CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, not_found
@@ -24,7 +24,7 @@ from ostiary.admin.resources import (
 from ostiary.admin.schemas import Page
 from ostiary.domain.access import MAX_GROUP_DEPTH, AccessError, Group
 from ostiary.services import Services
-from ostiary.storage.tables import groups
+from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 members_router = APIRouter(prefix="/groups/{group_id}", tags=["groups"], responses=documented(404))
@@ -46,7 +46,7 @@ async def list_groups(
 ) -> Page[GroupOut]:
     """Groups by name."""
     rows, more = await queries.page(
-        services.engine, groups, "name", after=paging.decode("groups", cursor), limit=limit
+        services.engine, "groups", "name", after=paging.decode("groups", cursor), limit=limit
     )
     items = [view(Group(**r._mapping)) for r in rows]
     next_cursor = paging.encode("groups", items[-1].name) if more else None

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from ostiary.admin import paging, queries
+from ostiary.admin import paging
 from ostiary.admin.access_schemas import RoleCreate, RoleOut, ScopeCreate, ScopeOut, ScopePatch
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
@@ -21,7 +21,7 @@ from ostiary.admin.resources import RolePath, location, record, role_or_404
 from ostiary.admin.schemas import Page
 from ostiary.domain.access import AccessError, Scope
 from ostiary.services import Services
-from ostiary.storage.tables import roles, scopes
+from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(tags=["roles and scopes"])
 ScopePath = Annotated[str, Path(max_length=200, description="The scope (may contain '/').")]
@@ -33,7 +33,7 @@ async def list_roles(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[RoleOut]:
     rows, more = await queries.page(
-        services.engine, roles, "name", after=paging.decode("roles", cursor), limit=limit
+        services.engine, "roles", "name", after=paging.decode("roles", cursor), limit=limit
     )
     items = [RoleOut(name=r.name, description=r.description, created_at=r.created_at) for r in rows]
     next_cursor = paging.encode("roles", items[-1].name) if more else None
@@ -79,7 +79,7 @@ async def list_scopes(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[ScopeOut]:
     rows, more = await queries.page(
-        services.engine, scopes, "name", after=paging.decode("scopes", cursor), limit=limit
+        services.engine, "scopes", "name", after=paging.decode("scopes", cursor), limit=limit
     )
     required = await queries.scope_requirements(services.engine, [r.name for r in rows])
     items = [

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path, Response
 
 from ostiary.accounts import lifecycle, logout
 from ostiary.accounts.throttle import account_key
-from ostiary.admin import queries
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import documented, not_found
 from ostiary.admin.resources import ClientIdPath, RolePath, UserId, record, user_or_404
 from ostiary.admin.schemas import ConsentOut, Count, GroupLink, Page, RoleLink, SessionOut
 from ostiary.domain.access import AccessError
+from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/users/{user_id}", tags=["users"], responses=documented(404))
 Sid = Annotated[str, Path(max_length=200, description="The session's sid (OIDC Core §2).")]

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from ostiary.accounts import lifecycle
-from ostiary.admin import paging, queries
+from ostiary.admin import paging
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, unprocessable
 from ostiary.admin.resources import UserId, location, record, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.services import Services
-from ostiary.storage.tables import users
+from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/users", tags=["users"])
 _PROFILE_COLUMNS = ("email", "email_verified", "phone_number", "phone_number_verified")
@@ -36,7 +36,7 @@ async def list_users(
     """Users by username; ``next_cursor`` continues after the last one."""
     rows, more = await queries.page(
         services.engine,
-        users,
+        "users",
         "username",
         after=paging.decode("users", cursor),
         limit=limit,

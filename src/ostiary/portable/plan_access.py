@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-
-from ostiary.admin import queries
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.domain.access import MAX_GROUP_DEPTH, Group
 from ostiary.portable.entries import group_entry, role_entry, scope_entry
 from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.portable.snapshot import GroupState
-from ostiary.storage.tables import roles as roles_table
+from ostiary.storage.queries import admin_views as queries
 
 
 def final_roles(p: Planning) -> set[str]:
@@ -79,10 +76,7 @@ def plan_roles(p: Planning) -> None:
 
 async def _set_role_description(p: Planning, name: str, text: str) -> None:
     # Neither the admin API nor the CLI changes a description; the import is the first.
-    async with p.services.engine.begin() as conn:
-        await conn.execute(
-            update(roles_table).where(roles_table.c.name == name).values(description=text)
-        )
+    await queries.set_role_description(p.services.engine, name, text)
 
 
 def _final_gates(p: Planning) -> dict[str, set[str]]:

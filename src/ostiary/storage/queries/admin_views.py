@@ -1,39 +1,45 @@
-"""Reads (and two small writes) the admin API needs that the repositories do not offer:
-keyset pages, link listings, a scope's description. SQLAlchemy Core on the shared engine.
-"""
+"""Reads (and two small writes) the admin API, the command line and import need that the
+repositories do not offer: keyset pages, link listings, a scope's description."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.access import Group
 from ostiary.domain.users import User
 from ostiary.storage.tables import (
+    clients,
     consents,
     group_members,
     group_parents,
     groups,
+    roles,
     scope_roles,
     scopes,
     session_clients,
     users,
 )
 
+# What the admin API pages through, by the name its cursors carry.
+PAGED = {t.name: t for t in (users, clients, roles, scopes, groups)}
+
 
 async def page(
     engine: AsyncEngine,
-    table: Table,
+    table_name: str,
     key: str,
     *,
     after: str | None,
     limit: int,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Any], bool]:
-    """Rows ordered by the unique ``key`` column after ``after``; and whether more follow."""
+    """Rows of ``PAGED[table_name]`` ordered by its unique ``key`` column after ``after``;
+    and whether more follow."""
+    table = PAGED[table_name]
     column = table.c[key]
     stmt = select(table).where(*where).order_by(column).limit(limit + 1)
     if after is not None:
@@ -78,6 +84,13 @@ async def set_scope_description(engine: AsyncEngine, name: str, description: str
     async with engine.begin() as conn:
         await conn.execute(
             update(scopes).where(scopes.c.name == name).values(description=description)
+        )
+
+
+async def set_role_description(engine: AsyncEngine, name: str, description: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(roles).where(roles.c.name == name).values(description=description)
         )
 
 
