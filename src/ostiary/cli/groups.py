@@ -7,12 +7,12 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ostiary.admin import queries
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.cli.roles import ACTOR, checked, require_role, require_user
 from ostiary.domain import identifiers
 from ostiary.services import Services
+from ostiary.storage.queries import admin_views as queries
 from ostiary.storage.repos.access import AccessError, Group
 
 

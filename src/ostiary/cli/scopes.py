@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ostiary.admin import queries
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say, table
 from ostiary.cli.roles import ACTOR, require_role
 from ostiary.oauth.scopes import is_scope_token
 from ostiary.services import Services
+from ostiary.storage.queries import admin_views as queries
 from ostiary.storage.repos.access import AccessError, Scope
 
 MAX_SCOPE_NAME = 200
