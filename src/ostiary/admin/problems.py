@@ -10,11 +10,16 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ostiary.storage.errors import OUTAGE_CANDIDATES, RETRY_AFTER, describe, is_unavailable
+from ostiary.storage.errors import (
+    CONSTRAINT_VIOLATION,
+    OUTAGE_CANDIDATES,
+    RETRY_AFTER,
+    describe,
+    is_unavailable,
+)
 
 log = logging.getLogger("ostiary.admin")
 
@@ -155,7 +160,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(HTTPException, _on_http)
-    app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(CONSTRAINT_VIOLATION, _on_integrity)
     for database_error in OUTAGE_CANDIDATES:
         app.add_exception_handler(database_error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)

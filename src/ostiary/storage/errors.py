@@ -58,6 +58,9 @@ _ASYNCPG_BROKEN = ("cannot switch to state", "not connected")
 
 
 _DATABASE_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.", "sqlite3.")
+# What a write breaking a unique or foreign key raises, for a handler that answers 409.
+CONSTRAINT_VIOLATION: type[Exception] = sa_exc.IntegrityError
+
 # The exception classes an outage can surface as, for handlers registered per class;
 # ``is_unavailable`` then tells an outage from an error of the request.
 OUTAGE_CANDIDATES: tuple[type[Exception], ...] = (
