@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from ostiary.domain.access import Group, Role, Scope
 from ostiary.domain.clients import Client
 from ostiary.domain.identifiers import username_key
@@ -18,8 +16,8 @@ from ostiary.domain.users import User
 from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
+from ostiary.storage.queries import configuration
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.storage.tables import federated_identities, group_members, group_parents, user_roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +57,9 @@ async def read(services: Services, *, users: bool) -> Snapshot:
     access = services.store.access
     group_list = await access.list_groups()
     names = {g.id: g.name for g in group_list}
-    async with services.engine.connect() as conn:
-        nesting = (await conn.execute(select(group_parents))).all()
     parents: dict[str, list[str]] = {}
-    for row in nesting:
-        parents.setdefault(row.child_id, []).append(names[row.parent_id])
+    for child_id, parent_id in await configuration.group_nesting(services.engine):
+        parents.setdefault(child_id, []).append(names[parent_id])
     groups = {
         g.name: GroupState(
             g,
@@ -83,36 +79,13 @@ async def read(services: Services, *, users: bool) -> Snapshot:
 
 
 async def _users(services: Services, group_names: dict[str, str]) -> dict[str, UserState]:
-    manual_roles: dict[str, list[str]] = {}
-    manual_groups: dict[str, list[str]] = {}
-    links: dict[str, list[tuple[str, str]]] = {}
-    async with services.engine.connect() as conn:
-        for row in await conn.execute(
-            select(user_roles.c.user_id, user_roles.c.role).where(
-                user_roles.c.federation_provider.is_(None)
-            )
-        ):
-            manual_roles.setdefault(row.user_id, []).append(row.role)
-        for member in await conn.execute(
-            select(group_members.c.user_id, group_members.c.group_id).where(
-                group_members.c.federation_provider.is_(None)
-            )
-        ):
-            manual_groups.setdefault(member.user_id, []).append(group_names[member.group_id])
-        for link in await conn.execute(
-            select(
-                federated_identities.c.user_id,
-                federated_identities.c.provider,
-                federated_identities.c.subject,
-            )
-        ):
-            links.setdefault(link.user_id, []).append((link.provider, link.subject))
+    manual = await configuration.manual_assignments(services.engine)
     return {
         u.id: UserState(
             u,
-            tuple(sorted(manual_roles.get(u.id, []))),
-            tuple(sorted(manual_groups.get(u.id, []))),
-            tuple(sorted(links.get(u.id, []))),
+            tuple(sorted(manual.roles.get(u.id, []))),
+            tuple(sorted(group_names[g] for g in manual.groups.get(u.id, []))),
+            tuple(sorted(manual.links.get(u.id, []))),
         )
         for u in await services.store.users.list()
     }
