@@ -32,6 +32,7 @@ from ostiary import clock
 from ostiary.crypto.sealing import Sealer, UnsealError
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, REFRESH_TOKEN_PREFIX, digest
 from ostiary.crypto.tokens import new_secret as new_token
+from ostiary.domain.codes import CodeState, Refused
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import MAX_TOKEN_LIFETIME, KeyManager
 from ostiary.services import Services, build_services
@@ -621,15 +622,50 @@ async def test_rfc7515_verified_signature_cache_never_widens_what_verifies(
 # -- repositories (shared database) ---------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Issued:
+    """What a redemption issues (``domain.codes.Redemption``)."""
+
+    access_jti: str
+    access_expires_at: int
+    refresh: NewRefreshToken | None = None
+
+
+class _Decide:
+    """Grants the code it is shown, issuing ``issued``."""
+
+    def __init__(self, issued: _Issued) -> None:
+        self.issued = issued
+
+    async def __call__(self, state: CodeState) -> _Issued:
+        return self.issued
+
+
+def _with_refresh(client_id: str, family_id: str, access_jti: str) -> _Issued:
+    refresh = NewRefreshToken(
+        token_hash=digest(new_token(REFRESH_TOKEN_PREFIX)),
+        family_id=family_id,
+        client_id=client_id,
+        user_id=None,
+        scopes=["read"],
+        auth_time=clock.now(),
+        ttl=3600,
+        access_jti=access_jti,
+        access_expires_at=9,
+    )
+    return _Issued(access_jti, 9, refresh)
+
+
 @pytest.mark.anyio
 async def test_rfc6749_s4_1_2_code_is_single_use(database_url: str) -> None:
     """RFC 6749 §4.1.2: the authorization code MUST NOT be used more than once."""
     async with open_services(database_url) as services:
         codes = services.store.codes
         code_hash = digest(new_token(AUTHORIZATION_CODE_PREFIX))
+        client_id = "client-" + uuid.uuid4().hex[:8]
         await codes.add(
             code_hash=code_hash,
-            client_id="client-" + uuid.uuid4().hex[:8],
+            client_id=client_id,
             user_id=str(uuid.uuid4()),
             session_hash=None,
             redirect_uri="https://app.example.com/callback",
@@ -639,19 +675,24 @@ async def test_rfc6749_s4_1_2_code_is_single_use(database_url: str) -> None:
             auth_time=clock.now(),
             ttl=60,
         )
-        stored = await codes.get(code_hash)
+        stored = await codes.state(code_hash)
         assert stored is not None
-        assert stored.consumed_at is None
-        assert stored.scopes == ("read",)
-        issued = {"family_id": "family-1", "access_jti": "jti-1", "access_expires_at": 9}
-        assert await codes.consume(code_hash, **issued) is True
-        assert await codes.consume(code_hash, **{**issued, "access_jti": "jti-2"}) is False
-        consumed = await codes.get(code_hash)
+        assert stored.code.consumed_at is None
+        assert stored.code.scopes == ("read",)
+        issued = _with_refresh(client_id, "family-1", "jti-1")
+        assert await codes.redeem(code_hash, client_id, _Decide(issued)) == issued
+        again = _with_refresh(client_id, "family-2", "jti-2")
+        assert await codes.redeem(code_hash, client_id, _Decide(again)) is Refused.REPLAYED
+        consumed = await codes.state(code_hash)
         assert consumed is not None
-        assert consumed.consumed_at is not None
+        assert consumed.code.consumed_at is not None
         # What the winner issues is recorded with the consumption, not by a later write.
-        assert (consumed.family_id, consumed.access_jti) == ("family-1", "jti-1")
-        assert await codes.consume(digest("never-issued"), **issued) is False
+        assert (consumed.code.family_id, consumed.code.access_jti) == ("family-1", "jti-1")
+        assert issued.refresh is not None and again.refresh is not None
+        assert await services.store.refresh_tokens.get(issued.refresh.token_hash) is not None
+        assert await services.store.refresh_tokens.get(again.refresh.token_hash) is None
+        never = digest("never-issued")
+        assert await codes.redeem(never, client_id, _Decide(again)) is Refused.UNKNOWN
 
 
 @pytest.mark.anyio
@@ -672,13 +713,11 @@ async def test_rfc6749_s4_1_2_concurrent_consume_has_one_winner(database_url: st
             auth_time=clock.now(),
             ttl=60,
         )
+        deciding = [_Decide(_Issued(f"j{i}", 9)) for i in range(5)]
         results = await asyncio.gather(
-            *(
-                codes.consume(code_hash, family_id=None, access_jti=f"j{i}", access_expires_at=9)
-                for i in range(5)
-            )
+            *(codes.redeem(code_hash, "client-race", decide) for decide in deciding)
         )
-        assert sorted(results) == [False, False, False, False, True]
+        assert sorted(r is Refused.REPLAYED for r in results) == [False] + [True] * 4
 
 
 async def _add_refresh(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ostiary.domain.access import Effective, Gates
-from ostiary.domain.clients import Client
 from ostiary.tokens.deps import HasStore
 
 
@@ -36,23 +33,3 @@ async def grantable(
     if not requirements:
         return scopes
     return _allowed(scopes, requirements, await services.store.access.effective(user_id))
-
-
-async def for_token(
-    services: HasStore, client: Client, user_id: str, scopes: frozenset[str]
-) -> tuple[frozenset[str], dict[str, Any]]:
-    """The scopes to grant and the RFC 9068 §2.2.3.1 roles/groups claims, for one token.
-
-    The user's effective roles are loaded at most once, and only when a scope is gated or
-    the client is registered to receive roles or groups.
-    """
-    access = services.store.access
-    requirements = await access.requirements(scopes)
-    wanted = client.include_roles or client.include_groups
-    effective = await access.effective(user_id) if requirements or wanted else None
-    claims: dict[str, Any] = {}
-    if effective is not None and client.include_roles:
-        claims["roles"] = sorted(effective.roles)
-    if effective is not None and client.include_groups:
-        claims["groups"] = sorted(effective.groups)
-    return _allowed(scopes, requirements, effective), claims

@@ -1,9 +1,10 @@
 """Role-gated scopes for a token whose gates were read with the token itself (no extra read).
 
-The same rule as ``accounts.access.for_token`` (a gated scope needs one of its roles; an
-ungated scope is open to every user; roles/groups claims for clients registered for them,
-RFC 9068 §2.2.3.1), but the gates come from the refresh token's or code's own statement,
-so only a gated scope or a roles/groups client costs a second query (the user's roles).
+The rule of ``accounts.access.grantable`` (a gated scope needs one of its roles; an
+ungated scope is open to every user), plus the roles/groups claims for clients registered
+for them (RFC 9068 §2.2.3.1); the gates come from the refresh token's or code's own
+statement, so only a gated scope or a roles/groups client costs a second query (the
+user's roles).
 """
 
 from __future__ import annotations
