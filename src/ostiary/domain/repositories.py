@@ -10,6 +10,7 @@ Times are ``clock.now()`` seconds; secrets (codes, tokens, cookies) arrive as di
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from ostiary.domain.access import Effective, Group, Role, Scope
@@ -32,10 +33,6 @@ from ostiary.domain.tokens import (
     TokenState,
 )
 from ostiary.domain.users import User
-
-# Writes a request holds back to travel with its next statement (``storage.repos._driver``);
-# opaque here: only storage reads them.
-HeldWrites = Any
 
 
 class Clients(Protocol):
@@ -114,7 +111,6 @@ class Sessions(Protocol):
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
-        writes: HeldWrites | None = None,
     ) -> Session: ...
     async def reauthenticate(
         self,
@@ -150,9 +146,7 @@ class Interactions(Protocol):
     async def login_state(
         self, interaction_id: str, keys: list[str], username: str | None
     ) -> LoginReads: ...
-    async def mark_authenticated(
-        self, interaction_id: str, writes: HeldWrites | None = None
-    ) -> None: ...
+    async def mark_authenticated(self, interaction_id: str) -> None: ...
     async def delete(self, interaction_id: str) -> bool: ...
     async def purge_expired(self) -> int: ...
 
@@ -189,7 +183,6 @@ class Codes(Protocol):
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
-        writes: HeldWrites | None = None,
         remember: tuple[User, int] | None = None,
     ) -> bool: ...
     async def mark_replayed(self, code_hash: bytes) -> AuthorizationCode | None: ...
@@ -274,7 +267,7 @@ class Access(Protocol):
 class Audit(Protocol):
     """The append-only audit trail."""
 
-    async def add(self, e: AuditEvent, writes: HeldWrites | None = None) -> None: ...
+    async def add(self, e: AuditEvent) -> None: ...
     async def add_many(self, events: Sequence[AuditEvent]) -> None: ...
     async def query(
         self,
@@ -327,6 +320,11 @@ class OneTimeTokens(Protocol):
 class Store(Protocol):
     """Every repository of one database (read-only members: implementations may narrow
     each to their own class)."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """``async with``: the writes of one request; a store may hold some back to send
+        with a later one, and sends what is left when the block ends, on every way out."""
+        ...
 
     @property
     def clients(self) -> Clients: ...

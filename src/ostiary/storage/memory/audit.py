@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from ostiary import clock
 from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
-from ostiary.domain.repositories import HeldWrites
 from ostiary.storage.memory.tables import Tables
 
 
@@ -15,8 +14,7 @@ class MemoryAudit:
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
-    async def add(self, e: AuditEvent, writes: HeldWrites | None = None) -> None:
-        # Written at once: in memory there is no round trip for ``writes`` to save.
+    async def add(self, e: AuditEvent) -> None:
         self._t.audit.append(dataclasses.replace(e, id=next(self._t.ids), at=e.at or clock.now()))
 
     async def add_many(self, events: Sequence[AuditEvent]) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
-from ostiary.domain.repositories import HeldWrites
 from ostiary.domain.users import User
 from ostiary.storage.memory.refresh_tokens import store_token
 from ostiary.storage.memory.tables import Tables
@@ -78,7 +77,6 @@ class MemoryCodes:
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
-        writes: HeldWrites | None = None,
         remember: tuple[User, int] | None = None,
     ) -> bool:
         t = self._t

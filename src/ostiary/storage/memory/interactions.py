@@ -6,7 +6,6 @@ import dataclasses
 
 from ostiary import clock
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
-from ostiary.domain.repositories import HeldWrites
 from ostiary.storage.memory.tables import Tables
 from ostiary.storage.memory.throttles import state_of
 
@@ -39,9 +38,7 @@ class MemoryInteractions:
         throttle = state_of(self._t, keys)
         return LoginReads(await self.state(interaction_id), throttle, account)
 
-    async def mark_authenticated(
-        self, interaction_id: str, writes: HeldWrites | None = None
-    ) -> None:
+    async def mark_authenticated(self, interaction_id: str) -> None:
         found = self._t.interactions.get(interaction_id)
         if found is not None:
             self._t.interactions[interaction_id] = dataclasses.replace(found, authenticated=True)

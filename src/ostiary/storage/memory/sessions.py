@@ -6,7 +6,6 @@ import dataclasses
 import secrets
 
 from ostiary import clock
-from ostiary.domain.repositories import HeldWrites
 from ostiary.domain.sessions import LogoutFailure, Session
 from ostiary.domain.users import User
 from ostiary.storage.memory.tables import Tables
@@ -29,9 +28,7 @@ class MemorySessions:
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
-        writes: HeldWrites | None = None,
     ) -> Session:
-        # Nothing to hold back in memory (``writes`` saves SQL a round trip): stored now.
         now = clock.now()
         session = Session(
             id_hash, user_id, now, now, now + ttl, secrets.token_urlsafe(24), amr, acr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
+
 from ostiary.storage.memory.access import MemoryAccess
 from ostiary.storage.memory.audit import MemoryAudit
 from ostiary.storage.memory.clients import MemoryClients
@@ -20,6 +22,10 @@ from ostiary.storage.memory.users import MemoryUsers
 
 class MemoryStore:
     """For unit tests of protocol code: no I/O, rows visible in ``tables``."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """Every write is made at once: nothing is held back, nothing is left to send."""
+        return nullcontext()
 
     def __init__(self, tables: Tables | None = None) -> None:
         t = self.tables = tables if tables is not None else Tables()
