@@ -9,9 +9,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ostiary import clock
-from ostiary.cache.channels import channel_for
 from ostiary.cache.rows import RowCache
 from ostiary.domain.clients import Client
+from ostiary.storage.channels import channel_for
 from ostiary.storage.tables import clients
 
 INVALIDATION_CHANNEL = "ostiary_clients"
@@ -85,7 +85,7 @@ class ClientRepository:
 
     async def get(self, client_id: str) -> Client | None:
         """The registration, through this node's cache when enabled: a change made by any
-        node is seen at once (see ``ostiary.cache.channels``); the TTL is only a backstop."""
+        node is seen at once (see ``ostiary.storage.channels``); the TTL is only a backstop."""
         if self._cache.ttl > 0:
             self._channel.poll(self._cache)
         return await self._cache.get(client_id, self._select)
