@@ -19,7 +19,7 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.domain.audit import AuditEvent
-from ostiary.storage.repos.audit import AuditRepository
+from ostiary.domain.repositories import Audit
 
 log = logging.getLogger("ostiary.audit")
 
@@ -46,7 +46,7 @@ def _is_secret(key: str, value: Any) -> bool:
 
 
 class AuditLog:
-    def __init__(self, repo: AuditRepository) -> None:
+    def __init__(self, repo: Audit) -> None:
         self._repo = repo
         self._queue: list[AuditEvent] = []
         self.observers: list[AuditObserver] = []

@@ -16,10 +16,10 @@ from typing import Any
 from ostiary import clock
 from ostiary.cache.bounded import BoundedCache
 from ostiary.domain import identifiers
+from ostiary.domain.repositories import Throttles
 from ostiary.domain.throttles import ThrottleState
 from ostiary.events import AuditLog
 from ostiary.settings import LockoutSettings
-from ostiary.storage.repos.throttles import ThrottleRepository
 
 MAX_SUSPECTS = 10_000
 
@@ -79,7 +79,7 @@ class Check:
 
 class Throttle:
     def __init__(
-        self, repo: ThrottleRepository, settings: LockoutSettings, audit: AuditLog | None = None
+        self, repo: Throttles, settings: LockoutSettings, audit: AuditLog | None = None
     ) -> None:
         self._repo = repo
         self._settings = settings

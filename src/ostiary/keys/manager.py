@@ -19,9 +19,9 @@ from joserfc.jwk import import_key
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.domain.keys import StoredKey
+from ostiary.domain.repositories import Keys
 from ostiary.keys.algorithms import SigningKey, generate
 from ostiary.keys.compact import CompactSigner, Verifier, signer_for, verifier_for
-from ostiary.storage.repos.keys import KeyRepository
 
 # Upper bound on any token lifetime signed by a key (access tokens are capped at one day).
 MAX_TOKEN_LIFETIME = 86400
@@ -47,9 +47,7 @@ class NoSigningKeyError(RuntimeError):
 
 
 class KeyManager:
-    def __init__(
-        self, repo: KeyRepository, sealer: Sealer, *, publish_ahead: int, cache_ttl: int
-    ) -> None:
+    def __init__(self, repo: Keys, sealer: Sealer, *, publish_ahead: int, cache_ttl: int) -> None:
         self._repo = repo
         self._sealer = sealer
         self._publish_ahead = publish_ahead

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ostiary import clock
+from ostiary.domain.repositories import Store
 from ostiary.limits.limiter import CounterStore, Delta
 from ostiary.settings import RateLimitSettings, SettingsError
-from ostiary.storage.store import Store
 
 # Redis keeps a counter a little past its window, for a node whose clock runs behind.
 REDIS_SLACK = 30

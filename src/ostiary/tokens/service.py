@@ -15,11 +15,11 @@ from typing import Any
 from ostiary import clock
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
+from ostiary.domain.repositories import Store
 from ostiary.domain.scopes import format_scope
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import KeyManager
 from ostiary.settings import Settings
-from ostiary.storage.store import Store
 from ostiary.tokens import jwt_access
 
 
