@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.accounts.passwords import Passwords
 from ostiary.accounts.throttle import Throttle
 from ostiary.crypto.sealing import Sealer
-from ostiary.domain.repositories import Store
 from ostiary.events import AuditLog
+from ostiary.federation.deps import FederationStore
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
 from ostiary.limits.limiter import RateLimiter
@@ -22,6 +22,14 @@ from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.store import Store as SqlStore
 from ostiary.tokens.service import TokenService
+
+
+class NodeStore(FederationStore, Protocol):
+    """What the node's code reaches through ``Services.store``: every repository
+    (``domain.repositories.Store``) and the SQL store's query objects (``accounts``,
+    ``federation``). ``storage.memory.MemoryStore`` has the repositories only: services over
+    it serve the grants and the authorization endpoint, not the account pages or
+    federation."""
 
 
 class NoDatabaseError(RuntimeError):
@@ -33,7 +41,7 @@ class Services:
     settings: Settings
     # None: the store keeps its rows itself (``storage.memory``, for unit tests).
     database: AsyncEngine | None
-    store: Store
+    store: NodeStore
     keys: KeyManager
     tokens: TokenService
     passwords: Passwords
@@ -75,7 +83,7 @@ class Services:
 
 
 def build_services(
-    settings: Settings, engine: AsyncEngine | None = None, *, store: Store | None = None
+    settings: Settings, engine: AsyncEngine | None = None, *, store: NodeStore | None = None
 ) -> Services:
     """The services over ``store`` (no engine: e.g. ``storage.memory.MemoryStore``), or
     over the SQL store of ``engine`` (by default one for ``settings.database_url``)."""
