@@ -22,12 +22,12 @@ from ostiary.storage.tables import authorization_codes as codes
 
 def _row(row: object) -> AuthorizationCode:
     m = row._mapping  # type: ignore[attr-defined]
-    values = {k: m[k] for k in AuthorizationCode.__slots__}  # type: ignore[attr-defined]
+    values = {k: m[k] for k in AuthorizationCode.__slots__}
     values["scopes"] = tuple(values["scopes"])
     return AuthorizationCode(**values)
 
 
-_COLUMNS = AuthorizationCode.__slots__  # type: ignore[attr-defined]
+_COLUMNS = AuthorizationCode.__slots__
 
 
 def _from_driver(values: Row) -> AuthorizationCode:
@@ -220,8 +220,10 @@ class CodeRepository:
             pg = conn.postgresql
             consume = _CONSUME_GUARDED[pg] if guarded else _CONSUME
             if refresh is None:
-                args = (code_hash, now, None, issued.access_jti, issued.access_expires_at)
-                return await conn.fetchrow(consume, *args) is not None
+                row = await conn.fetchrow(
+                    consume, code_hash, now, None, issued.access_jti, issued.access_expires_at
+                )
+                return row is not None
             if pg:
                 redeem = _REDEEM_PG_GUARDED if guarded else _REDEEM_PG
                 row = await conn.fetchrow(redeem, *insert_values(refresh, now), now, code_hash)
