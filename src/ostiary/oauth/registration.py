@@ -8,12 +8,12 @@ from typing import Any
 
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
+from ostiary.domain.repositories import Clients
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.redirect_uris import registration_problem
 from ostiary.oauth.scopes import is_scope_token
-from ostiary.domain.repositories import Clients
 
 
 class RegistrationError(ValueError):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ostiary.domain.clients import Client
+from ostiary.domain.repositories import Clients
 from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import AuthMethod, presented_credentials
 from ostiary.oauth.client_auth.none import NoneMethod
 from ostiary.oauth.client_auth.secret import ClientSecretBasic, ClientSecretPost
-from ostiary.domain.repositories import Clients
 
 METHODS: dict[str, AuthMethod] = {
     m.name: m for m in (ClientSecretBasic(), ClientSecretPost(), NoneMethod())
