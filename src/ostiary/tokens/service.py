@@ -82,10 +82,11 @@ class TokenService:
         client = grant.client
         ttl = client.access_token_ttl or self._settings.tokens.access_token_ttl
         now = clock.now()
-        if client.tokens_valid_after > now:
+        while client.tokens_valid_after > now:
             # Every token of this client up to this second was just revoked; iat has
             # second precision, so wait for the next second rather than issue a dead token.
-            await asyncio.sleep(max(0.0, client.tokens_valid_after - time.time()))
+            # A loop: the event loop may wake a timer up to its clock resolution early.
+            await asyncio.sleep(max(0.001, client.tokens_valid_after - time.time()))
             now = clock.now()
         jti = secrets.token_urlsafe(16)
         claims: dict[str, Any] = {

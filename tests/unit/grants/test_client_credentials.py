@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
+
 import pytest
 
+from ostiary import clock
 from ostiary.errors import OAuthError
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.client_credentials import ClientCredentialsGrant
+from ostiary.oauth.token_status import live_access_token
 from ostiary.services import Services
+from ostiary.tokens import service
 from tests.unit.grants.world import register_app, token, token_error, verified
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +98,33 @@ async def test_rfc6749_s4_4_public_client_is_unauthorized(services: Services) ->
         )
 
     assert refused.value.error == "unauthorized_client"
+
+
+async def test_rfc7009_s2_a_token_issued_in_the_revoked_second_waits_to_be_live(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client registered again under a chosen id has every token up to this second
+    revoked (iat has second precision); a token issued in that second waits for the next
+    one, even when the event loop wakes the wait a little early, so it is never born dead."""
+    real_sleep = asyncio.sleep
+    woken_early: list[float] = []
+
+    async def early(delay: float) -> None:
+        woken_early.append(delay)
+        await real_sleep(max(0.0, delay - 0.05) if len(woken_early) == 1 else delay)
+
+    monkeypatch.setattr(service, "asyncio", SimpleNamespace(sleep=early))
+    app = await register_app(
+        services,
+        grant_types=SERVICE_GRANTS,
+        scopes=("read",),
+        redirect_uris=(),
+        client_id="chosen-id",
+    )
+    assert app.client.tokens_valid_after > clock.now()
+
+    answer = await token(services, app, grant_type="client_credentials", scope="read")
+
+    claims = await verified(services, answer["access_token"], "at+jwt")
+    assert claims["iat"] >= app.client.tokens_valid_after
+    assert await live_access_token(services, answer["access_token"]) is not None
