@@ -15,18 +15,15 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import delete
-from sqlalchemy.engine import make_url
 
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer, UnsealError
@@ -35,13 +32,12 @@ from ostiary.crypto.tokens import new_secret as new_token
 from ostiary.domain.codes import CodeState, Refused
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import MAX_TOKEN_LIFETIME, KeyManager
-from ostiary.services import Services, build_services
-from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import upgrade
+from ostiary.services import Services
 from ostiary.storage.tables import signing_keys
 from ostiary.tokens import jwt_access, signed
 from ostiary.tokens.jwt_access import InvalidAccessToken
-from tests.conftest import PG_ADMIN_DSN, SECRET_KEY, server_settings
+from tests.conftest import SECRET_KEY, open_services
+from tests.databases import backend_of, fresh_database
 
 ISSUER = "http://127.0.0.1:0"
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -50,73 +46,26 @@ PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 # -- databases ------------------------------------------------------------------------------
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@asynccontextmanager
-async def isolated_database(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, suffix: str
-) -> AsyncIterator[str]:
-    """A fresh migrated database on the same backend as ``database_url``."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        path: Path = tmp_path_factory.mktemp(suffix) / "ostiary.db"
-        isolated = f"sqlite+aiosqlite:///{path}"
-        await _migrate(isolated)
-        yield isolated
-        return
-    name = f"{url.database}_{suffix}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        isolated = url.set(database=name).render_as_string(hide_password=False)
-        await _migrate(isolated)
-        yield isolated
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
-async def keyring_url(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
+def keyring_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database whose signing_keys table belongs to this module's key-ring tests alone."""
-    async with isolated_database(database_url, tmp_path_factory, "keyring") as url:
+    directory = tmp_path_factory.mktemp("keyring")
+    with fresh_database(backend_of(database_url), directory) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-async def jwt_keys(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[KeyManager]:
+def jwt_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(backend_of(database_url), tmp_path_factory.mktemp("jwt")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def jwt_keys(jwt_url: str) -> AsyncIterator[KeyManager]:
     """One ES256 and one RS256 key, loaded once, for all the JWT access-token tests."""
-    async with (
-        isolated_database(database_url, tmp_path_factory, "jwt") as url,
-        open_services(url) as services,
-    ):
+    async with open_services(jwt_url) as services:
         assert len(await services.keys.ensure({"ES256", "RS256"})) == 2
         yield services.keys
-
-
-@asynccontextmanager
-async def open_services(url: str, **overrides: Any) -> AsyncIterator[Services]:
-    services = build_services(server_settings(url, 0, **overrides))
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 @asynccontextmanager

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ostiary.scim.filter_sql import to_sql
 from ostiary.scim.filters import And, Compare, Filter, Not, Or, Present, ValuePath, parse_filter
 from ostiary.scim.users import CATALOGUE
 from ostiary.storage.engine import create_engine
 from ostiary.storage.repos.scim_users import ScimUserRecord, ScimUserRepository
+from ostiary.storage.scim_filter_sql import to_sql
 from ostiary.storage.tables import scim_users, users
 from tests.conftest import unique
 

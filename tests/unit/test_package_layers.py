@@ -15,9 +15,6 @@ from pathlib import Path
 
 import pytest
 
-# Until the SQL has moved into storage, these tests must fail.
-PENDING = pytest.mark.xfail(strict=True, reason="SQL outside storage remains")
-
 SRC = Path(__file__).resolve().parents[2] / "src"
 ROOT = SRC / "ostiary"
 
@@ -221,7 +218,6 @@ RULES = [
         "nothing outside storage reads the table definitions",
         tuple(n for n in NODES if n != "storage"),
         ("ostiary.storage.tables",),
-        marks=PENDING,
         id="tables-in-storage",
     ),
 ]
@@ -255,9 +251,6 @@ ENGINE_HOLDERS = {
     "ostiary.observability.tracing",
     "ostiary.observability.wiring",
 }
-# Modules that still build SQL outside storage, each with the reason it remains.
-# The list only shrinks: an entry that no longer imports SQL fails the test below.
-SQL_OUTSIDE_STORAGE: dict[str, str] = {}
 
 
 def _sql_imports() -> dict[str, list[Import]]:
@@ -274,13 +267,6 @@ def _sql_imports() -> dict[str, list[Import]]:
     return found
 
 
-@PENDING
 def test_sql_stays_inside_storage() -> None:
-    leaks = {m: found for m, found in _sql_imports().items() if m not in SQL_OUTSIDE_STORAGE}
-    report = [str(imp) for found in leaks.values() for imp in found]
+    report = [str(imp) for found in _sql_imports().values() for imp in found]
     assert report == [], "SQL outside storage/:\n" + "\n".join(report)
-
-
-def test_sql_allow_list_only_shrinks() -> None:
-    stale = sorted(set(SQL_OUTSIDE_STORAGE) - set(_sql_imports()))
-    assert stale == [], f"no longer build SQL, remove from SQL_OUTSIDE_STORAGE: {stale}"

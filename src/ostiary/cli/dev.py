@@ -13,14 +13,10 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
-from sqlalchemy import Table, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.cli.context import run_with_services
@@ -28,12 +24,8 @@ from ostiary.cli.output import CommandError, emit_json, say
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, REFRESH_TOKEN_PREFIX, digest, new_secret
 from ostiary.domain import identifiers
 from ostiary.services import Services
-from ostiary.storage.tables import clients as clients_table
-from ostiary.storage.tables import refresh_tokens as tokens_table
-from ostiary.storage.tables import scim_users as scim_users_table
-from ostiary.storage.tables import users as users_table
+from ostiary.storage.bulk_load import bulk_insert
 
-BATCH = 10_000
 REDIRECT_URI = "https://app.example.com/callback"
 SEED_GRANTS = ["authorization_code", "client_credentials", "refresh_token"]
 SEED_SCOPES = ["openid", "offline_access", "read", "write"]
@@ -150,19 +142,19 @@ async def seed(
     password_hash = await services.passwords.hash(result.password)
     result.user_ids = [str(uuid.uuid4()) for _ in range(users)]
     result.usernames = [f"{prefix}-user-{i}" for i in range(users)]
-    await _insert(engine, users_table, _user_rows(result, password_hash))
-    await _insert(engine, scim_users_table, _scim_rows(result))
+    await bulk_insert(engine, "users", _user_rows(result, password_hash))
+    await bulk_insert(engine, "scim_users", _scim_rows(result))
     result.seconds["users"] = time.perf_counter() - started
 
     started = time.perf_counter()
     result.client_ids = [f"{prefix}-client-{i}" for i in range(clients)]
-    await _insert(engine, clients_table, _client_rows(result, digest(result.client_secret)))
+    await bulk_insert(engine, "clients", _client_rows(result, digest(result.client_secret)))
     result.seconds["clients"] = time.perf_counter() - started
 
     started = time.perf_counter()
     ttl = services.settings.tokens.refresh_token_ttl
     kept = result.refresh_tokens if keep_tokens else None
-    await _insert(engine, tokens_table, _token_rows(result, tokens, ttl, kept))
+    await bulk_insert(engine, "refresh_tokens", _token_rows(result, tokens, ttl, kept))
     result.seconds["refresh_tokens"] = time.perf_counter() - started
     return result
 
@@ -258,49 +250,3 @@ def _token_rows(
             "access_jti": None,
             "access_expires_at": None,
         }
-
-
-def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-async def _insert(engine: AsyncEngine, table: Table, rows: Iterator[dict[str, Any]]) -> None:
-    if engine.dialect.name == "postgresql":
-        await _copy(engine, table, rows)
-        return
-    for batch in _batches(rows):
-        async with engine.begin() as conn:
-            await conn.execute(insert(table), batch)
-
-
-async def _copy(engine: AsyncEngine, table: Table, rows: Iterator[dict[str, Any]]) -> None:
-    """PostgreSQL COPY through asyncpg: the fastest bulk path, one commit per batch."""
-    columns = [c.name for c in table.columns]
-    encoders: list[Callable[[Any], Any]] = [
-        _json_text if c.type.__class__.__name__ == "JSON" else _same for c in table.columns
-    ]
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        for batch in _batches(rows):
-            records = [
-                tuple(enc(row[name]) for enc, name in zip(encoders, columns, strict=True))
-                for row in batch
-            ]
-            await driver.copy_records_to_table(table.name, records=records, columns=columns)
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def _same(value: Any) -> Any:
-    return value

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import logging
 
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
 
 from ostiary.keys.manager import NoSigningKeyError
 from ostiary.services import Services
+from ostiary.storage.engine import ping
 from ostiary.storage.errors import describe, is_unavailable
-from ostiary.storage.migrate import alembic_config
+from ostiary.storage.migrate import alembic_config, applied_revisions
 
 log = logging.getLogger("ostiary.health")
 
 OK = "ok"
-
-
-def _current(connection: Connection) -> frozenset[str]:
-    # Reads alembic_version, () when the table is missing; creates nothing.
-    return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
 class Readiness:
@@ -45,11 +39,10 @@ class Readiness:
         """Each check's state: ``ok`` or why not."""
         checks = {"database": OK, "schema": OK, "signing_keys": OK}
         try:
-            async with services.engine.connect() as connection:
-                if self._schema_current:
-                    await connection.execute(text("SELECT 1"))
-                else:
-                    checks["schema"] = self._schema(await connection.run_sync(_current))
+            if self._schema_current:
+                await ping(services.engine)
+            else:
+                checks["schema"] = self._schema(await applied_revisions(services.engine))
         except Exception as exc:
             checks["database"] = "unavailable" if is_unavailable(exc) else "error"
             checks["schema"] = "unknown"

@@ -13,65 +13,22 @@ import re
 from dataclasses import dataclass
 
 from ostiary import strict_json as json_input
+from ostiary.domain.scim_filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    Value,
+    ValuePath,
+)
 from ostiary.scim.errors import ScimError
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 MAX_FILTER_LENGTH = 4096
 MAX_DEPTH = 50
-Value = str | int | float | bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class AttrPath:
-    """``[urn:...:]attr[.sub]``, lowercased; ``schema`` is the URN as sent, if any."""
-
-    attr: str
-    sub: str | None = None
-    schema: str | None = None
-
-    def dotted(self) -> str:
-        return f"{self.attr}.{self.sub}" if self.sub else self.attr
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    path: AttrPath
-    op: str
-    value: Value
-
-
-@dataclass(frozen=True, slots=True)
-class Present:
-    path: AttrPath
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    left: Filter
-    right: Filter
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    left: Filter
-    right: Filter
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    inner: Filter
-
-
-@dataclass(frozen=True, slots=True)
-class ValuePath:
-    """``attr[filter]``: true when one entry of ``attr`` satisfies ``filter``."""
-
-    path: AttrPath
-    filter: Filter
-
-
-Filter = Compare | Present | And | Or | Not | ValuePath
-
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")

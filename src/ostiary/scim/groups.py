@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from scim2_models import Group, Resource
-from sqlalchemy import func
 
 from ostiary.domain import identifiers
-from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import invalid_value, not_found, uniqueness
 from ostiary.scim.etags import etag
 from ostiary.scim.group_patch import no_such_member, plan
@@ -25,39 +23,12 @@ from ostiary.storage.repos.scim_groups import (
     ScimGroupRow,
 )
 from ostiary.storage.repos.scim_users import ScimUserRepository
-from ostiary.storage.tables import group_members, group_parents, groups
+from ostiary.storage.scim_catalogue import group_catalogue
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:group"
 SCHEMAS = [str(Group.__schema__)]
 
-CATALOGUE = Catalogue(
-    key=groups.c.id,
-    schemas=frozenset({CORE}),
-    singles={
-        "id": Attr(groups.c.id, case_exact=True),
-        # Groups are few next to users: a lowercased comparison without an index.
-        "displayname": Attr(func.lower(groups.c.name)),
-        "externalid": Attr(groups.c.external_id, case_exact=True),
-        "meta.created": Attr(groups.c.created_at, "datetime"),
-        "meta.lastmodified": Attr(groups.c.updated_at, "datetime"),
-    },
-    multi={
-        "members": MultiValued(
-            (
-                Source(
-                    group_members,
-                    group_members.c.group_id,
-                    {"value": Attr(group_members.c.user_id, case_exact=True)},
-                ),
-                Source(
-                    group_parents,
-                    group_parents.c.parent_id,
-                    {"value": Attr(group_parents.c.child_id, case_exact=True)},
-                ),
-            )
-        )
-    },
-)
+CATALOGUE = group_catalogue(frozenset({CORE}))
 
 
 def loaded(row: ScimGroupRow, base: str) -> Loaded:

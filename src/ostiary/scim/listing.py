@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
-
-from ostiary.scim.catalogue import Catalogue
 from ostiary.scim.errors import ScimError, invalid_value
-from ostiary.scim.filter_sql import to_sql
-from ostiary.scim.filters import AttrPath, parse_attr_path, parse_filter
+from ostiary.scim.filters import invalid, parse_attr_path, parse_filter
+from ostiary.storage.scim_catalogue import Catalogue, Condition, Ordering
+from ostiary.storage.scim_filter_sql import Unfilterable, ordered, sort_column, to_sql
 
 MAX_COUNT = 200  # advertised as filter.maxResults
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -32,43 +30,26 @@ class ListQuery:
     attributes: list[str] | None = None
     excluded_attributes: list[str] | None = None
 
-    def where(self, catalogue: Catalogue, dialect: str) -> ColumnElement[bool] | None:
-        return to_sql(parse_filter(self.filter), catalogue, dialect) if self.filter else None
+    def where(self, catalogue: Catalogue, dialect: str) -> Condition | None:
+        if not self.filter:
+            return None
+        parsed = parse_filter(self.filter)
+        try:
+            return to_sql(parsed, catalogue, dialect)
+        except Unfilterable as exc:
+            raise invalid(str(exc)) from None
 
-    def order_by(self, catalogue: Catalogue) -> list[ColumnElement[Any]]:
+    def order_by(self, catalogue: Catalogue) -> list[Ordering]:
         if not self.sort_by:
             # RFC 7644 §3.4.2.3: without sortBy the order is the provider's; ours is stable.
             return []
         path = parse_attr_path(self.sort_by)
         if path.schema and path.schema.lower() not in catalogue.schemas:
             raise invalid_value(f"unknown schema {path.schema!r}")
-        column = _sort_column(catalogue, path)
+        column = sort_column(catalogue, path)
         if column is None:
             raise invalid_value(f"cannot sort by {self.sort_by!r}")
-        return [column.desc() if self.descending else column.asc()]
-
-
-def _sort_column(catalogue: Catalogue, path: AttrPath) -> ColumnElement[Any] | None:
-    attr = catalogue.singles.get(path.dotted())
-    if attr is not None:
-        return None if attr.kind == "boolean" else attr.column
-    multi = catalogue.multi.get(path.attr)
-    if multi is None or len(multi.sources) != 1 or path.sub not in (None, "value"):
-        return None
-    source = multi.sources[0]
-    if "primary" not in source.subs:
-        return None
-    # RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the
-    # first one.
-    value, primary = source.subs["value"].column, source.subs["primary"].column
-    first = (
-        select(value)
-        .where(source.owner == catalogue.key)
-        .order_by(primary.desc(), value)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return first
+        return [ordered(column, descending=self.descending)]
 
 
 def integer(name: str, raw: Any, default: int) -> int:

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scim2_models import Resource
-from sqlalchemy import ColumnElement
 
-from ostiary.scim.catalogue import Catalogue
 from ostiary.services import Services
+from ostiary.storage.scim_catalogue import Catalogue, Condition, Ordering
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +34,8 @@ class Search:
     """One page of a search: the filter (None: every resource), the order, the rows wanted,
     and the lazy attributes the caller excluded."""
 
-    where: ColumnElement[bool] | None
-    order_by: list[ColumnElement[Any]]
+    where: Condition | None
+    order_by: list[Ordering]
     offset: int
     limit: int
     skip: frozenset[str] = frozenset()

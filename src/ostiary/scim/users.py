@@ -15,7 +15,6 @@ from scim2_models import EnterpriseUser, Resource, User
 
 from ostiary.accounts import lifecycle
 from ostiary.domain.users import EmailTaken
-from ostiary.scim.catalogue import Attr, Catalogue, MultiValued, Source
 from ostiary.scim.errors import ScimError, uniqueness
 from ostiary.scim.etags import etag
 from ostiary.scim.resource_type import Loaded, StoredType, register
@@ -27,7 +26,7 @@ from ostiary.storage.repos.scim_users import (
     ScimUserRepository,
     ScimUserRow,
 )
-from ostiary.storage.tables import scim_user_emails, scim_user_phones, scim_users, users
+from ostiary.storage.scim_catalogue import user_catalogue
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:user"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
@@ -37,37 +36,7 @@ SCHEMAS = [str(User.__schema__), str(EnterpriseUser.__schema__)]
 EMAIL_TAKEN = "emails: the primary address belongs to another User"
 
 
-def _entries(table: Any) -> Source:
-    return Source(
-        table,
-        table.c.user_id,
-        {
-            "value": Attr(table.c.value_ci),
-            "type": Attr(table.c.type),
-            "primary": Attr(table.c.primary, "boolean"),
-        },
-    )
-
-
-CATALOGUE = Catalogue(
-    key=users.c.id,
-    schemas=frozenset({CORE, ENTERPRISE}),
-    singles={
-        "id": Attr(users.c.id, case_exact=True),
-        "username": Attr(scim_users.c.user_name_ci),
-        "externalid": Attr(scim_users.c.external_id, case_exact=True),
-        "displayname": Attr(scim_users.c.display_name_ci),
-        "name.givenname": Attr(scim_users.c.given_name_ci),
-        "name.familyname": Attr(scim_users.c.family_name_ci),
-        "active": Attr(users.c.disabled, "boolean", negated=True),
-        "meta.created": Attr(users.c.created_at, "datetime"),
-        "meta.lastmodified": Attr(users.c.updated_at, "datetime"),
-    },
-    multi={
-        "emails": MultiValued((_entries(scim_user_emails),)),
-        "phonenumbers": MultiValued((_entries(scim_user_phones),)),
-    },
-)
+CATALOGUE = user_catalogue(frozenset({CORE, ENTERPRISE}))
 
 
 def loaded(row: ScimUserRow, base: str) -> Loaded:

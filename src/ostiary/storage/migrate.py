@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,3 +35,14 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+async def applied_revisions(engine: AsyncEngine) -> frozenset[str]:
+    """The revisions the database's schema is at; empty when it was never migrated.
+    Reads ``alembic_version`` only: creates nothing."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+def _current(connection: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(connection).get_current_heads())

@@ -12,6 +12,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 
 from ostiary import clock
+from ostiary.cache.bounded import BoundedCache
 from ostiary.keys import compact
 from ostiary.keys.manager import KeyManager, LoadedKey
 
@@ -25,7 +26,9 @@ MAX_TOKEN_LENGTH = 8192
 # misses); typ, alg, kid, iss and exp are checked on every call. Kept by SHA-256 of the
 # token, so memory holds no bearer token; oldest entries go first.
 VERIFIED_MAX = 4096
-_verified: dict[bytes, tuple[LoadedKey, dict[str, Any]]] = {}
+_verified: BoundedCache[bytes, tuple[LoadedKey, dict[str, Any]]] = BoundedCache(
+    VERIFIED_MAX, lru=False
+)
 
 
 class InvalidToken(Exception):
@@ -58,9 +61,7 @@ def _checked_claims(
         return dict(seen[1])
     claims = _signature_checked(loaded, parts, token, alg)
     if isinstance(claims, dict):
-        if len(_verified) >= VERIFIED_MAX:
-            del _verified[next(iter(_verified))]
-        _verified[key] = (loaded, dict(claims))
+        _verified.put(key, (loaded, dict(claims)))
     return claims
 
 

@@ -39,7 +39,7 @@ async def _refresh(services: Services, app: App, refresh_token: str, **params: s
     )
 
 
-async def test_rfc6749_s6_refresh_rotates_the_token(services: Services) -> None:
+async def test_rfc6749_s6_refresh_rotates_the_token_rfc9700_s2_2_2(services: Services) -> None:
     app, first = await _granted(services)
 
     second = await _refresh(services, app, first["refresh_token"])

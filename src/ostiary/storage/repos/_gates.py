@@ -12,6 +12,7 @@ from typing import Any
 
 from ostiary.domain.access import Gates
 from ostiary.storage.repos._driver import json_value
+from ostiary.storage.repos.users import USER_COLUMNS
 
 
 def gates_sql(scopes: str, *, postgresql: bool) -> str:
@@ -31,3 +32,20 @@ def parse_gates(value: Any) -> Gates:
     for scope, role in json_value(value) or []:
         gates.setdefault(scope, set()).add(role)
     return {scope: frozenset(roles) for scope, roles in gates.items()}
+
+
+def state_sql(table: str, alias: str, columns: str, key: str, *, postgresql: bool) -> str:
+    """One round trip for a grant's row (a refresh token, a code): its ``columns`` from
+    ``table`` named ``alias``, its user's columns, its SSO session's end and its scopes'
+    role gates; the row is the one whose ``key`` column is $1. Every argument is a
+    constant of the calling module; the only value is the bound parameter.
+
+    sessions.sid is indexed, not unique (a random value, so one row in practice): MAX keeps
+    the session's end to one value."""
+    return f"""
+SELECT {columns}, {USER_COLUMNS},
+       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = {alias}.sid),
+       {gates_sql(f"{alias}.scopes", postgresql=postgresql)}
+FROM {table} {alias} LEFT JOIN users u ON u.id = {alias}.user_id
+WHERE {alias}.{key} = $1
+"""  # noqa: S608

@@ -1,18 +1,22 @@
-"""Roles, groups (nested) and scopes: who may be granted what (RBAC)."""
+"""Roles, groups (nested) and scopes: who may be granted what (RBAC).
+
+``requirements`` runs on the driver connection: every authorization asks which of its
+scopes a role gates (speed); everything else is SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
 from ostiary.domain.access import AccessError, Effective, Group, Role, Scope
-from ostiary.storage.repos._driver import Driver, json_text
+from ostiary.storage.repos._base import Repository, RowType, column_set
+from ostiary.storage.repos._driver import json_text
 from ostiary.storage.tables import (
     group_members,
     group_parents,
@@ -24,42 +28,35 @@ from ostiary.storage.tables import (
     user_roles,
 )
 
-# Asked on every authorization, hence the driver connection; the names as one JSON
-# array parameter (one statement text per dialect).
+# The names as one JSON array parameter (one statement text per dialect).
 _REQUIREMENTS = {
     True: "SELECT scope, role FROM scope_roles"
     " WHERE scope IN (SELECT json_array_elements_text($1::json))",
     False: "SELECT scope, role FROM scope_roles WHERE scope IN (SELECT value FROM json_each($1))",
 }
 
+ROLE = RowType.of(roles, Role)
+GROUP = RowType.of(groups, Group)
 
-class AccessRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
 
+class AccessRepository(Repository):
     # -- roles ---------------------------------------------------------------------------
 
     async def create_role(self, name: str, description: str = "") -> Role:
         role = Role(name, description, clock.now())
         await self._insert(
             roles,
-            f"role {name!r} exists",
-            name=name,
-            description=description,
-            created_at=role.created_at,
+            {"name": name, "description": description, "created_at": role.created_at},
+            lambda: AccessError(f"role {name!r} exists"),
         )
         return role
 
     async def list_roles(self) -> list[Role]:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(roles).order_by(roles.c.name))).all()
-        return [Role(**r._mapping) for r in rows]
+        return ROLE.all(await self._rows(ROLE.select().order_by(roles.c.name)))
 
     async def get_role(self, name: str) -> Role | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(roles).where(roles.c.name == name))).first()
-        return Role(**row._mapping) if row else None
+        row = await self._first(ROLE.select().where(roles.c.name == name))
+        return ROLE.build(row) if row else None
 
     async def delete_role(self, name: str) -> bool:
         """Delete a role. A role that gates a scope cannot go: dropping the gate would open
@@ -75,28 +72,16 @@ class AccessRepository:
         return result.rowcount > 0
 
     async def assign(self, user_id: str, role: str) -> bool:
-        """True if newly assigned (or made manual: see ``_claim``), False if the user had
+        """True if newly assigned (or made manual: see ``_given``), False if the user had
         it already."""
         await self._require_role(role)
-        if await self._link(user_roles, user_id=user_id, role=role):
-            return True
-        return await self._claim(
-            user_roles, user_roles.c.user_id == user_id, user_roles.c.role == role
-        )
+        return await self._given(user_roles, user_id=user_id, role=role)
 
     async def unassign(self, user_id: str, role: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(user_roles).where(user_roles.c.user_id == user_id, user_roles.c.role == role)
-            )
-        return result.rowcount > 0
+        return await self._unlink(user_roles, user_id=user_id, role=role)
 
     async def direct_roles(self, user_id: str) -> list[str]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(select(user_roles.c.role).where(user_roles.c.user_id == user_id))
-            ).all()
-        return sorted(r.role for r in rows)
+        return await self._sorted(select(user_roles.c.role).where(user_roles.c.user_id == user_id))
 
     # -- groups --------------------------------------------------------------------------
 
@@ -108,110 +93,64 @@ class AccessRepository:
         group = Group(group_id or str(uuid.uuid4()), name, external_id, now, now)
         await self._insert(
             groups,
-            f"group {name!r} exists",
-            id=group.id,
-            name=name,
-            external_id=external_id,
-            created_at=now,
-            updated_at=now,
+            {
+                "id": group.id,
+                "name": name,
+                "external_id": external_id,
+                "created_at": now,
+                "updated_at": now,
+            },
+            lambda: AccessError(f"group {name!r} exists"),
         )
         return group
 
     async def get_group(self, key: str) -> Group | None:
         """By id or by name."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(groups).where((groups.c.id == key) | (groups.c.name == key))
-                )
-            ).first()
-        return Group(**row._mapping) if row else None
+        row = await self._first(GROUP.select().where((groups.c.id == key) | (groups.c.name == key)))
+        return GROUP.build(row) if row else None
 
     async def list_groups(self) -> list[Group]:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(groups).order_by(groups.c.name))).all()
-        return [Group(**r._mapping) for r in rows]
+        return GROUP.all(await self._rows(GROUP.select().order_by(groups.c.name)))
 
     async def rename_group(self, group_id: str, name: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(groups)
-                .where(groups.c.id == group_id)
-                .values(name=name, updated_at=clock.now())
-            )
-
-    async def delete_group(self, group_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(groups).where(groups.c.id == group_id))
-        return result.rowcount > 0
-
-    async def add_member(self, group_id: str, user_id: str) -> bool:
-        if await self._link(group_members, group_id=group_id, user_id=user_id):
-            return True
-        return await self._claim(
-            group_members, group_members.c.group_id == group_id, group_members.c.user_id == user_id
+        await self._write(
+            update(groups).where(groups.c.id == group_id).values(name=name, updated_at=clock.now())
         )
 
+    async def delete_group(self, group_id: str) -> bool:
+        return await self._write(delete(groups).where(groups.c.id == group_id)) > 0
+
+    async def add_member(self, group_id: str, user_id: str) -> bool:
+        return await self._given(group_members, group_id=group_id, user_id=user_id)
+
     async def remove_member(self, group_id: str, user_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(group_members).where(
-                    group_members.c.group_id == group_id, group_members.c.user_id == user_id
-                )
-            )
-        return result.rowcount > 0
+        return await self._unlink(group_members, group_id=group_id, user_id=user_id)
 
     async def members(self, group_id: str) -> list[str]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(group_members.c.user_id).where(group_members.c.group_id == group_id)
-                )
-            ).all()
-        return sorted(r.user_id for r in rows)
+        return await self._sorted(
+            select(group_members.c.user_id).where(group_members.c.group_id == group_id)
+        )
 
     async def grant_group_role(self, group_id: str, role: str) -> bool:
         await self._require_role(role)
-        return await self._link(group_roles, group_id=group_id, role=role)
+        return await self._insert(group_roles, {"group_id": group_id, "role": role})
 
     async def revoke_group_role(self, group_id: str, role: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(group_roles).where(
-                    group_roles.c.group_id == group_id, group_roles.c.role == role
-                )
-            )
-        return result.rowcount > 0
+        return await self._unlink(group_roles, group_id=group_id, role=role)
 
     async def group_role_names(self, group_id: str) -> list[str]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(group_roles.c.role).where(group_roles.c.group_id == group_id)
-                )
-            ).all()
-        return sorted(r.role for r in rows)
+        return await self._sorted(
+            select(group_roles.c.role).where(group_roles.c.group_id == group_id)
+        )
 
     async def nest(self, child_id: str, parent_id: str) -> None:
         """Make ``child`` a subgroup of ``parent``; refuses cycles."""
         if child_id == parent_id or child_id in await self._ancestors([parent_id]):
             raise AccessError("that nesting would make a cycle")
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(group_parents).values(child_id=child_id, parent_id=parent_id)
-                )
-        except IntegrityError:
-            return
+        await self._insert(group_parents, {"child_id": child_id, "parent_id": parent_id})
 
     async def unnest(self, child_id: str, parent_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(group_parents).where(
-                    group_parents.c.child_id == child_id, group_parents.c.parent_id == parent_id
-                )
-            )
-        return result.rowcount > 0
+        return await self._unlink(group_parents, child_id=child_id, parent_id=parent_id)
 
     async def _ancestors(self, group_ids: Iterable[str]) -> set[str]:
         """The groups above these, following parent links breadth first (bounded depth)."""
@@ -220,14 +159,10 @@ class AccessRepository:
         async with self._engine.connect() as conn:
             # No depth limit: nesting refuses cycles, and `found` stops any loop anyway.
             while frontier:
-                rows = (
-                    await conn.execute(
-                        select(group_parents.c.parent_id).where(
-                            group_parents.c.child_id.in_(frontier)
-                        )
-                    )
-                ).all()
-                frontier = {r.parent_id for r in rows} - found - set(group_ids)
+                parents = select(group_parents.c.parent_id).where(
+                    group_parents.c.child_id.in_(frontier)
+                )
+                frontier = await column_set(conn, parents) - found - set(group_ids)
                 found |= frontier
         return found
 
@@ -235,42 +170,23 @@ class AccessRepository:
 
     async def effective(self, user_id: str) -> Effective:
         async with self._engine.connect() as conn:
-            direct_groups = {
-                r.group_id
-                for r in (
-                    await conn.execute(
-                        select(group_members.c.group_id).where(group_members.c.user_id == user_id)
-                    )
-                ).all()
-            }
+            direct_groups = await column_set(
+                conn, select(group_members.c.group_id).where(group_members.c.user_id == user_id)
+            )
         all_groups = direct_groups | await self._ancestors(direct_groups)
         async with self._engine.connect() as conn:
-            direct = {
-                r.role
-                for r in (
-                    await conn.execute(
-                        select(user_roles.c.role).where(user_roles.c.user_id == user_id)
-                    )
-                ).all()
-            }
-            via_groups: set[str] = set()
+            held_roles = await column_set(
+                conn, select(user_roles.c.role).where(user_roles.c.user_id == user_id)
+            )
             names: set[str] = set()
             if all_groups:
-                via_groups = {
-                    r.role
-                    for r in (
-                        await conn.execute(
-                            select(group_roles.c.role).where(group_roles.c.group_id.in_(all_groups))
-                        )
-                    ).all()
-                }
-                names = {
-                    r.name
-                    for r in (
-                        await conn.execute(select(groups.c.name).where(groups.c.id.in_(all_groups)))
-                    ).all()
-                }
-        return Effective(frozenset(direct | via_groups), frozenset(names))
+                held_roles |= await column_set(
+                    conn, select(group_roles.c.role).where(group_roles.c.group_id.in_(all_groups))
+                )
+                names = await column_set(
+                    conn, select(groups.c.name).where(groups.c.id.in_(all_groups))
+                )
+        return Effective(frozenset(held_roles), frozenset(names))
 
     # -- scopes --------------------------------------------------------------------------
 
@@ -286,10 +202,7 @@ class AccessRepository:
                 await conn.execute(
                     insert(scopes).values(name=name, description=description, created_at=now)
                 )
-                if required:
-                    await conn.execute(
-                        insert(scope_roles), [{"scope": name, "role": r} for r in required]
-                    )
+                await _gate(conn, name, required)
         except IntegrityError:
             raise AccessError(f"scope {name!r} exists") from None
         return Scope(name, description, tuple(required), now)
@@ -300,10 +213,7 @@ class AccessRepository:
             await self._require_role(role)
         async with self._engine.begin() as conn:
             await conn.execute(delete(scope_roles).where(scope_roles.c.scope == name))
-            if required:
-                await conn.execute(
-                    insert(scope_roles), [{"scope": name, "role": r} for r in required]
-                )
+            await _gate(conn, name, required)
 
     async def list_scopes(self) -> list[Scope]:
         async with self._engine.connect() as conn:
@@ -321,9 +231,7 @@ class AccessRepository:
         return next((s for s in await self.list_scopes() if s.name == name), None)
 
     async def delete_scope(self, name: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(scopes).where(scopes.c.name == name))
-        return result.rowcount > 0
+        return await self._write(delete(scopes).where(scopes.c.name == name)) > 0
 
     async def requirements(self, names: Iterable[str]) -> dict[str, frozenset[str]]:
         """For each of these scopes that is gated, the roles that may have it."""
@@ -344,30 +252,28 @@ class AccessRepository:
         if await self.get_role(role) is None:
             raise AccessError(f"no role {role!r}")
 
-    async def _link(self, table: object, **values: object) -> bool:
-        """Insert a link row; False when it was there already (or a side does not exist:
-        callers resolve names to existing rows first)."""
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(table).values(**values))  # type: ignore[arg-type]
-        except IntegrityError:
-            return False
-        return True
+    async def _unlink(self, table: Table, **key: str) -> bool:
+        return await self._write(delete(table).where(*_is(table, key))) > 0
 
-    async def _claim(self, table: Any, *where: Any) -> bool:
-        """A link a federation claim mapping made, now given by hand, becomes manual: the
-        mapping's marker goes, so a later upstream login does not take it away."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(table)
-                .where(*where, table.c.federation_provider.is_not(None))
-                .values(federation_provider=None)
-            )
-        return result.rowcount > 0
+    async def _given(self, table: Table, **key: str) -> bool:
+        """Link by hand: True if newly linked, or if a federation claim mapping had made
+        the link (it becomes manual: the mapping's marker goes, so a later upstream login
+        does not take it away); False if it was given by hand already."""
+        if await self._insert(table, key):
+            return True
+        claim = (
+            update(table)
+            .where(*_is(table, key), table.c.federation_provider.is_not(None))
+            .values(federation_provider=None)
+        )
+        return await self._write(claim) > 0
 
-    async def _insert(self, table: object, conflict: str, **values: object) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(table).values(**values))  # type: ignore[arg-type]
-        except IntegrityError:
-            raise AccessError(conflict) from None
+
+def _is(table: Table, key: dict[str, str]) -> list[ColumnElement[bool]]:
+    return [table.c[name] == value for name, value in key.items()]
+
+
+async def _gate(conn: AsyncConnection, scope: str, required: list[str]) -> None:
+    """Gate ``scope`` behind the ``required`` roles (none: open to everyone)."""
+    if required:
+        await conn.execute(insert(scope_roles), [{"scope": scope, "role": r} for r in required])

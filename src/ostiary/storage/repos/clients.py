@@ -2,66 +2,76 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Delete, Update, delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.cache.rows import RowCache
 from ostiary.domain.clients import Client
 from ostiary.storage.channels import channel_for
+from ostiary.storage.repos._base import Repository, RowType
+from ostiary.storage.repos._driver import Row, json_value
 from ostiary.storage.tables import clients
 
 INVALIDATION_CHANNEL = "ostiary_clients"
 
 
-def _row_to_client(row: object) -> Client:
-    m = row._mapping  # type: ignore[attr-defined]
+def _client(values: Row) -> Client:
+    (client_id, name, secret_hash, public, auth_method, redirect_uris) = values[:6]
+    (grant_types, scopes, audience, first_party, access_ttl, refresh_ttl) = values[6:12]
+    (created_at, post_logout_uris, logout_uri, logout_session, id_alg) = values[12:17]
+    (id_ttl, session_refresh_tokens, roles, groups, tokens_valid_after) = values[17:22]
     return Client(
-        client_id=m["client_id"],
-        name=m["name"],
-        secret_hash=m["secret_hash"],
-        public=m["public"],
-        token_endpoint_auth_method=m["token_endpoint_auth_method"],
-        redirect_uris=tuple(m["redirect_uris"]),
-        grant_types=frozenset(m["grant_types"]),
-        scopes=frozenset(m["scopes"]),
-        audience=tuple(m["audience"]),
-        first_party=m["first_party"],
-        access_token_ttl=m["access_token_ttl"],
-        refresh_token_ttl=m["refresh_token_ttl"],
-        created_at=m["created_at"],
-        post_logout_redirect_uris=tuple(m["post_logout_redirect_uris"]),
-        backchannel_logout_uri=m["backchannel_logout_uri"],
-        backchannel_logout_session_required=m["backchannel_logout_session_required"],
-        id_token_signed_response_alg=m["id_token_signed_response_alg"],
-        id_token_ttl=m["id_token_ttl"],
-        session_refresh_tokens=m["session_refresh_tokens"],
-        include_roles=m["include_roles"],
-        include_groups=m["include_groups"],
-        tokens_valid_after=m["tokens_valid_after"],
+        client_id,
+        name,
+        secret_hash,
+        bool(public),
+        auth_method,
+        tuple(json_value(redirect_uris)),
+        frozenset(json_value(grant_types)),
+        frozenset(json_value(scopes)),
+        tuple(json_value(audience)),
+        bool(first_party),
+        access_ttl,
+        refresh_ttl,
+        created_at,
+        tuple(json_value(post_logout_uris)),
+        logout_uri,
+        bool(logout_session),
+        id_alg,
+        id_ttl,
+        bool(session_refresh_tokens),
+        bool(roles),
+        bool(groups),
+        tokens_valid_after,
     )
 
 
-_OIDC_FIELDS = {
-    "post_logout_redirect_uris": [],
-    "backchannel_logout_uri": None,
-    "backchannel_logout_session_required": False,
-    "id_token_signed_response_alg": None,
-    "id_token_ttl": None,
-    "session_refresh_tokens": False,
-    "include_roles": False,
-    "include_groups": False,
+CLIENT = RowType(clients, Client.__slots__, _client)
+
+
+def _row_to_client(row: object) -> Client:
+    """A client from a row that selected the whole table (the admin API's pages)."""
+    return CLIENT.named(row)
+
+
+# The registration fields a caller may leave out, with the type's own defaults.
+_OPTIONAL = {
+    f.name: f.default
+    for f in dataclasses.fields(Client)
+    if f.default is not dataclasses.MISSING and f.name != "tokens_valid_after"
 }
 
 
-def _oidc_values(given: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(given) - set(_OIDC_FIELDS)
+def _optional_values(given: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(given) - set(_OPTIONAL)
     if unknown:
         raise ValueError(f"unknown client fields {sorted(unknown)}")
-    return {**_OIDC_FIELDS, **{k: v for k, v in given.items() if v is not None}}
+    return {**_OPTIONAL, **{k: v for k, v in given.items() if v is not None}}
 
 
 def new_client_id() -> str:
@@ -73,9 +83,9 @@ def new_client_id() -> str:
             return candidate
 
 
-class ClientRepository:
+class ClientRepository(Repository):
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        super().__init__(engine)
         # Off until enable_cache (build_services turns it on for the server and the CLI).
         self._cache: RowCache[Client] = RowCache(ttl=0)
         self._channel = channel_for(engine, INVALIDATION_CHANNEL)
@@ -93,12 +103,16 @@ class ClientRepository:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _changed(self, conn: AsyncConnection, client_id: str) -> None:
-        await self._channel.in_transaction(conn, client_id)
-
-    def _committed(self, client_id: str) -> None:
+    async def _change(self, client_id: str, statement: Update | Delete) -> int:
+        """Run an update or delete on this one registration, telling every node's cache
+        (``_channel``) in the same transaction and forgetting this node's copy once it is
+        committed."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement.where(clients.c.client_id == client_id))
+            await self._channel.in_transaction(conn, client_id)
         self._channel.committed(client_id)
         self._cache.invalidate(client_id)
+        return int(result.rowcount)
 
     async def add(
         self,
@@ -131,28 +145,22 @@ class ClientRepository:
             "access_token_ttl": access_token_ttl,
             "refresh_token_ttl": refresh_token_ttl,
             "created_at": clock.now(),
-            **_oidc_values(oidc),
+            **_optional_values(oidc),
         }
         # A chosen client id may have been used before (deleted, registered again): tokens
         # from its earlier life, even from this very second, are never revived.
         values["tokens_valid_after"] = values["created_at"] + (1 if client_id else 0)
-        async with self._engine.begin() as conn:
-            await conn.execute(insert(clients).values(**values))
+        await self._write(insert(clients).values(**values))
         client = await self.get(values["client_id"])
         assert client is not None
         return client
 
     async def _select(self, client_id: str) -> Client | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(clients).where(clients.c.client_id == client_id))
-            ).first()
-        return _row_to_client(row) if row else None
+        row = await self._first(CLIENT.select().where(clients.c.client_id == client_id))
+        return _client(row) if row else None
 
     async def list(self) -> list[Client]:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(clients).order_by(clients.c.created_at))).all()
-        return [_row_to_client(r) for r in rows]
+        return CLIENT.all(await self._rows(CLIENT.select().order_by(clients.c.created_at)))
 
     async def update(self, client_id: str, **changes: Any) -> Client | None:
         """Change registration fields; names are the column names."""
@@ -162,30 +170,14 @@ class ClientRepository:
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         if changes:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    update(clients).where(clients.c.client_id == client_id).values(**changes)
-                )
-                await self._changed(conn, client_id)
-            self._committed(client_id)
+            await self._change(client_id, update(clients).values(**changes))
         return await self.get(client_id)
 
     async def invalidate_tokens(self, client_id: str) -> int:
         """Every access token issued up to this second stops being valid."""
         cutoff = clock.now() + 1
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(clients)
-                .where(clients.c.client_id == client_id)
-                .values(tokens_valid_after=cutoff)
-            )
-            await self._changed(conn, client_id)
-        self._committed(client_id)
+        await self._change(client_id, update(clients).values(tokens_valid_after=cutoff))
         return cutoff
 
     async def delete(self, client_id: str) -> bool:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(clients).where(clients.c.client_id == client_id))
-            await self._changed(conn, client_id)
-        self._committed(client_id)
-        return result.rowcount > 0
+        return await self._change(client_id, delete(clients)) > 0

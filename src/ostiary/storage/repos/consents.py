@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, delete, insert, select, update
 
 from ostiary import clock
+from ostiary.storage.repos._base import Repository
 from ostiary.storage.tables import consents
 
 
-class ConsentRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+def _pair(user_id: str, client_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (consents.c.user_id == user_id, consents.c.client_id == client_id)
 
+
+class ConsentRepository(Repository):
     async def granted(self, user_id: str, client_id: str) -> frozenset[str] | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(consents.c.scopes).where(
-                        consents.c.user_id == user_id, consents.c.client_id == client_id
-                    )
-                )
-            ).first()
-        return frozenset(row.scopes) if row else None
+        row = await self._first(select(consents.c.scopes).where(*_pair(user_id, client_id)))
+        return frozenset(row[0]) if row else None
 
     async def grant(self, user_id: str, client_id: str, scopes: frozenset[str]) -> None:
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(consents.c.scopes)
-                    .where(consents.c.user_id == user_id, consents.c.client_id == client_id)
-                    .with_for_update()
+                    select(consents.c.scopes).where(*_pair(user_id, client_id)).with_for_update()
                 )
             ).first()
             if row is None:
@@ -45,14 +37,9 @@ class ConsentRepository:
             else:
                 await conn.execute(
                     update(consents)
-                    .where(consents.c.user_id == user_id, consents.c.client_id == client_id)
+                    .where(*_pair(user_id, client_id))
                     .values(scopes=sorted(scopes | set(row.scopes)), updated_at=clock.now())
                 )
 
     async def revoke(self, user_id: str, client_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                delete(consents).where(
-                    consents.c.user_id == user_id, consents.c.client_id == client_id
-                )
-            )
+        await self._write(delete(consents).where(*_pair(user_id, client_id)))

@@ -1,4 +1,8 @@
-"""Upstream identity providers; client secrets sealed (they must be usable, so not hashed)."""
+"""Upstream identity providers; client secrets sealed (they must be usable, so not hashed).
+
+``buttons`` runs on the driver connection: every login page lists the providers (speed);
+everything else is SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +10,68 @@ import builtins
 import dataclasses
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.crypto.sealing import Sealer
 from ostiary.domain.federation import DuplicateProviderError, Provider
-from ostiary.storage.repos._driver import Driver
+from ostiary.storage.repos._base import Repository, RowType
+from ostiary.storage.repos._driver import Row, json_value
 from ostiary.storage.tables import federation_providers as table
 from ostiary.storage.tables import group_members, user_roles
 
-# Every login page shows these, hence the driver connection. Booleans compare as
-# in both dialects' storage: true on PostgreSQL, 1 on SQLite.
+# Booleans compare as in both dialects' storage: true on PostgreSQL, 1 on SQLite.
 _BUTTONS = (
     "SELECT name, display_name FROM federation_providers WHERE enabled = $1"
     " ORDER BY display_name, name"
 )
+_NAMES = (
+    "name",
+    "display_name",
+    "preset",
+    "issuer",
+    "client_id",
+    "client_secret_sealed",
+    "scopes",
+    "enabled",
+    "provisioning",
+    "trust_email",
+    "store_tokens",
+    "mapping",
+    "options",
+    "created_at",
+    "updated_at",
+)
 
 
-class ProviderRepository:
+class ProviderRepository(Repository):
     def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
-        self._engine = engine
+        super().__init__(engine)
         self._sealer = sealer
-        self._driver = Driver(engine)
+        # The mapper unseals the client secret, so it is this repository's own.
+        self._shape = RowType(table, _NAMES, self._provider)
 
-    def _from_row(self, row: Any) -> Provider:
-        m = row._mapping
-        sealed = m["client_secret_sealed"]
+    def _provider(self, values: Row) -> Provider:
+        (name, display_name, preset, issuer, client_id, sealed, scopes, enabled) = values[:8]
+        (provisioning, trust_email, store_tokens, mapping, options) = values[8:13]
+        created_at, updated_at = values[13:15]
         return Provider(
-            name=m["name"],
-            display_name=m["display_name"],
-            preset=m["preset"],
-            issuer=m["issuer"],
-            client_id=m["client_id"],
+            name=name,
+            display_name=display_name,
+            preset=preset,
+            issuer=issuer,
+            client_id=client_id,
             client_secret=self._sealer.unseal(sealed).decode() if sealed else None,
-            scopes=tuple(m["scopes"]),
-            enabled=m["enabled"],
-            provisioning=m["provisioning"],
-            trust_email=m["trust_email"],
-            store_tokens=m["store_tokens"],
-            mapping=tuple(m["mapping"]),
-            options=dict(m["options"]),
-            created_at=m["created_at"],
-            updated_at=m["updated_at"],
+            scopes=tuple(json_value(scopes)),
+            enabled=bool(enabled),
+            provisioning=provisioning,
+            trust_email=bool(trust_email),
+            store_tokens=bool(store_tokens),
+            mapping=tuple(json_value(mapping)),
+            options=dict(json_value(options)),
+            created_at=created_at,
+            updated_at=updated_at,
         )
 
     def _values(self, provider: Provider) -> dict[str, Any]:
@@ -71,39 +93,31 @@ class ProviderRepository:
 
     async def add(self, provider: Provider) -> Provider:
         now = clock.now()
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(table).values(
-                        name=provider.name, created_at=now, updated_at=now, **self._values(provider)
-                    )
-                )
-        except IntegrityError:
-            raise DuplicateProviderError(f"provider {provider.name!r} already exists") from None
+        await self._insert(
+            table,
+            {"name": provider.name, "created_at": now, "updated_at": now, **self._values(provider)},
+            lambda: DuplicateProviderError(f"provider {provider.name!r} already exists"),
+        )
         return dataclasses.replace(provider, created_at=now, updated_at=now)
 
     async def replace(self, provider: Provider) -> Provider:
         now = clock.now()
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(table)
-                .where(table.c.name == provider.name)
-                .values(updated_at=now, **self._values(provider))
-            )
+        await self._write(
+            update(table)
+            .where(table.c.name == provider.name)
+            .values(updated_at=now, **self._values(provider))
+        )
         return dataclasses.replace(provider, updated_at=now)
 
     async def get(self, name: str) -> Provider | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(table).where(table.c.name == name))).first()
-        return self._from_row(row) if row else None
+        row = await self._first(self._shape.select().where(table.c.name == name))
+        return self._provider(row) if row else None
 
     async def list(self, *, enabled_only: bool = False) -> list[Provider]:
-        query = select(table).order_by(table.c.name)
+        query = self._shape.select().order_by(table.c.name)
         if enabled_only:
             query = query.where(table.c.enabled.is_(True))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [self._from_row(r) for r in rows]
+        return self._shape.all(await self._rows(query))
 
     async def buttons(self) -> builtins.list[tuple[str, str]]:  # list: the method above
         """(name, display name) of the enabled providers, without unsealing any secret."""

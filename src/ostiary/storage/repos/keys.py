@@ -2,61 +2,37 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, or_, update
 
 from ostiary import clock
 from ostiary.domain.keys import StoredKey
+from ostiary.storage.repos._base import Repository, RowType
 from ostiary.storage.tables import signing_keys
 
+KEY = RowType.of(signing_keys, StoredKey)
 
-class KeyRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
 
+class KeyRepository(Repository):
     async def add(self, key: StoredKey) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(signing_keys).values(
-                    kid=key.kid,
-                    alg=key.alg,
-                    private_sealed=key.private_sealed,
-                    public_jwk=key.public_jwk,
-                    created_at=key.created_at,
-                    activates_at=key.activates_at,
-                    retired_at=key.retired_at,
-                    expires_at=key.expires_at,
-                )
-            )
+        await self._write(insert(signing_keys).values(**KEY.values(key)))
 
     async def unexpired(self) -> list[StoredKey]:
         """Keys still needed to sign or verify, oldest first."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(signing_keys)
-                    .where(
-                        or_(
-                            signing_keys.c.expires_at.is_(None),
-                            signing_keys.c.expires_at > clock.now(),
-                        )
-                    )
-                    .order_by(signing_keys.c.activates_at)
-                )
-            ).all()
-        return [StoredKey(**r._mapping) for r in rows]
+        query = (
+            KEY.select()
+            .where(
+                or_(signing_keys.c.expires_at.is_(None), signing_keys.c.expires_at > clock.now())
+            )
+            .order_by(signing_keys.c.activates_at)
+        )
+        return KEY.all(await self._rows(query))
 
     async def all(self) -> list[StoredKey]:
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(select(signing_keys).order_by(signing_keys.c.created_at))
-            ).all()
-        return [StoredKey(**r._mapping) for r in rows]
+        return KEY.all(await self._rows(KEY.select().order_by(signing_keys.c.created_at)))
 
     async def retire(self, kid: str, *, retired_at: int, expires_at: int) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(signing_keys)
-                .where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
-                .values(retired_at=retired_at, expires_at=expires_at)
-            )
+        await self._write(
+            update(signing_keys)
+            .where(signing_keys.c.kid == kid, signing_keys.c.retired_at.is_(None))
+            .values(retired_at=retired_at, expires_at=expires_at)
+        )

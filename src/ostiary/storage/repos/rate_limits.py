@@ -1,7 +1,8 @@
 """Request counts per endpoint group, address and window, added up by every node.
 
 One statement per exchange (``ostiary.limits``): every counter's delta travels in one JSON
-array, is added with an upsert and the totals come back. Rows go in key order, so two
+array, is added with an upsert and the totals come back, on the driver connection since
+every request counts (speed); the purge is SQLAlchemy Core. Rows go in key order, so two
 nodes adding to the same counters lock them in the same order and never deadlock.
 """
 
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
-from ostiary.storage.repos._driver import Driver, json_text
+from ostiary.storage.repos._base import Repository
+from ostiary.storage.repos._driver import json_text
 from ostiary.storage.tables import rate_limit_counters
 
 _ADD = {
@@ -36,11 +37,7 @@ RETURNING key, window_start, hits
 }
 
 
-class RateLimitRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
-
+class RateLimitRepository(Repository):
     async def add(self, deltas: Sequence[tuple[str, int, int, int]]) -> dict[tuple[str, int], int]:
         """Add (key, window_start, hits, expires_at) deltas; the totals after, by key and window."""
         if not deltas:
@@ -50,11 +47,9 @@ class RateLimitRepository:
         return {(str(key), int(start)): int(hits) for key, start, hits in result}
 
     async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(rate_limit_counters).where(rate_limit_counters.c.expires_at < clock.now())
-            )
-        return result.rowcount
+        return await self._write(
+            delete(rate_limit_counters).where(rate_limit_counters.c.expires_at < clock.now())
+        )
 
     async def close(self) -> None:
         # The engine belongs to the store; nothing of this repository's own to release.

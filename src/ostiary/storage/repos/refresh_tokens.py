@@ -1,11 +1,15 @@
-"""Refresh tokens: digests only, rotated on use, revoked by family (RFC 9700 §4.14.2)."""
+"""Refresh tokens: digests only, rotated on use, revoked by family (RFC 9700 §4.14.2).
+
+Storing, rotating, ``state`` and ``introspected`` run on the driver connection: the token
+endpoint and introspection call them on every request (speed); revocation by family,
+session, user or client, ``get`` and the purges are SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.tokens import (
@@ -15,31 +19,38 @@ from ostiary.domain.tokens import (
     RevokedAccess,
     TokenState,
 )
-from ostiary.storage.repos._driver import Driver, HotConnection, Row, json_text, json_value
-from ostiary.storage.repos._gates import gates_sql, parse_gates
-from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
+from ostiary.storage.repos._base import Repository, RowType
+from ostiary.storage.repos._driver import HotConnection, Row, json_text, json_value
+from ostiary.storage.repos._gates import parse_gates, state_sql
+from ostiary.storage.repos.users import USER
 from ostiary.storage.tables import refresh_tokens as rt
 
 
-def _row(row: object) -> RefreshToken:
-    m = row._mapping  # type: ignore[attr-defined]
-    values = {k: m[k] for k in RefreshToken.__slots__}  # type: ignore[attr-defined]
-    values["scopes"] = tuple(values["scopes"])
-    return RefreshToken(**values)
+def _token(values: Row) -> RefreshToken:
+    (token_hash, family_id, client_id, user_id, scopes, auth_time, created_at) = values[:7]
+    (expires_at, sid, acr, amr, claims, used_at, revoked_at) = values[7:14]
+    access_jti, access_expires_at = values[14:16]
+    return RefreshToken(
+        bytes(token_hash),
+        family_id,
+        client_id,
+        user_id,
+        tuple(json_value(scopes)),
+        auth_time,
+        created_at,
+        expires_at,
+        sid,
+        acr,
+        json_value(amr),
+        json_value(claims),
+        used_at,
+        revoked_at,
+        access_jti,
+        access_expires_at,
+    )
 
 
-_COLUMNS = RefreshToken.__slots__  # type: ignore[attr-defined]
-_T_COLUMNS = ", ".join(f"t.{name}" for name in _COLUMNS)
-
-
-def _from_driver(values: Row) -> RefreshToken:
-    token = dict(zip(_COLUMNS, values[: len(_COLUMNS)], strict=True))
-    token["scopes"] = tuple(json_value(token["scopes"]))
-    token["amr"] = json_value(token["amr"])
-    token["claims"] = json_value(token["claims"])
-    token["token_hash"] = bytes(token["token_hash"])
-    return RefreshToken(**token)
-
+TOKEN = RowType(rt, RefreshToken.__slots__, _token)
 
 _INTROSPECT = """
 SELECT t.client_id, t.user_id, t.scopes, t.created_at, t.expires_at,
@@ -52,21 +63,11 @@ WHERE t.token_hash = $1
 """
 
 
-# Column lists below are constants of this module; every value is a bound parameter.
 # One round trip: the token, its user, its session's end and its scopes' role gates.
-# sessions.sid is indexed, not unique (a random value, so one row in practice): MAX keeps
-# this to one row.
-def _state_sql(postgresql: bool) -> str:
-    return f"""
-SELECT {_T_COLUMNS}, {USER_COLUMNS},
-       (SELECT MAX(s.expires_at) FROM sessions s WHERE s.sid = t.sid),
-       {gates_sql("t.scopes", postgresql=postgresql)}
-FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
-WHERE t.token_hash = $1
-"""  # noqa: S608
-
-
-_STATE = {True: _state_sql(True), False: _state_sql(False)}
+_STATE = {
+    pg: state_sql("refresh_tokens", "t", TOKEN.sql("t"), "token_hash", postgresql=pg)
+    for pg in (True, False)
+}
 
 NEW_COLUMNS = (
     "token_hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,"
@@ -118,11 +119,7 @@ def insert_values(new: NewRefreshToken, now: int) -> tuple[Any, ...]:
     )
 
 
-class RefreshTokenRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
-
+class RefreshTokenRepository(Repository):
     async def add(
         self,
         *,
@@ -162,18 +159,17 @@ class RefreshTokenRepository:
             await insert_token(conn, token, clock.now())
 
     async def get(self, token_hash: bytes) -> RefreshToken | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(rt).where(rt.c.token_hash == token_hash))).first()
-        return _row(row) if row else None
+        row = await self._first(TOKEN.select().where(rt.c.token_hash == token_hash))
+        return _token(row) if row else None
 
     async def state(self, token_hash: bytes) -> TokenState | None:
         """The token, its user, its session's end and its scopes' gates: one statement."""
         row = await self._driver.fetchrow(_STATE[self._driver.postgresql], token_hash)
         if row is None:
             return None
-        n = len(_COLUMNS)
-        user = user_from_driver(row[n : n + 11]) if row[n] is not None else None
-        return TokenState(_from_driver(row), user, row[n + 11], parse_gates(row[n + 12]))
+        n, end = TOKEN.width, TOKEN.width + USER.width
+        user = USER.build(row[n:end]) if row[n] is not None else None
+        return TokenState(_token(row), user, row[end], parse_gates(row[end + 1]))
 
     async def introspected(self, token_hash: bytes) -> Introspected | None:
         """The token as introspection sees it: fewer columns than ``state`` (no profile,
@@ -252,11 +248,7 @@ class RefreshTokenRepository:
         return [RevokedAccess(r.access_jti, r.access_expires_at) for r in rows]
 
     async def delete_for_client(self, client_id: str) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(rt).where(rt.c.client_id == client_id))
-        return result.rowcount
+        return await self._write(delete(rt).where(rt.c.client_id == client_id))
 
     async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(delete(rt).where(rt.c.expires_at < clock.now()))
-        return result.rowcount
+        return await self._write(delete(rt).where(rt.c.expires_at < clock.now()))

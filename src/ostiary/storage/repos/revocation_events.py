@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import delete, insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
 from ostiary.domain.revocation import RevocationEvent
+from ostiary.storage.repos._base import Repository, RowType
 from ostiary.storage.tables import revocation_events
 
 KINDS = ("jti", "sub", "sid", "client")
@@ -47,10 +48,14 @@ async def insert_events(conn: AsyncConnection, events: Sequence[RevocationEvent]
     await conn.execute(insert(revocation_events), rows)
 
 
-class RevocationEventRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+EVENT = RowType(
+    revocation_events,
+    ("kind", "value", "not_before", "expires_at", "id"),
+    lambda row: RevocationEvent(row[0], row[1], row[2], row[3], id=row[4]),
+)
 
+
+class RevocationEventRepository(Repository):
     async def add_many(self, events: Sequence[RevocationEvent]) -> None:
         if not events:
             return
@@ -59,19 +64,10 @@ class RevocationEventRepository:
 
     async def since(self, cursor: int, limit: int) -> list[RevocationEvent]:
         t = revocation_events
-        query = (
-            select(t.c.id, t.c.kind, t.c.value, t.c.not_before, t.c.expires_at)
-            .where(t.c.id > cursor)
-            .order_by(t.c.id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [RevocationEvent(r.kind, r.value, r.not_before, r.expires_at, id=r.id) for r in rows]
+        query = EVENT.select().where(t.c.id > cursor).order_by(t.c.id).limit(limit)
+        return EVENT.all(await self._rows(query))
 
     async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(revocation_events).where(revocation_events.c.expires_at < clock.now())
-            )
-        return result.rowcount
+        return await self._write(
+            delete(revocation_events).where(revocation_events.c.expires_at < clock.now())
+        )

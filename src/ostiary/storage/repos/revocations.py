@@ -1,6 +1,8 @@
 """Deny list of JWT access-token ids, kept until the token would have expired (RFC 7009).
 
 Each newly denied id is also appended to the revocation feed (``revocation_events``).
+``access_state`` and ``access_brief`` run on the driver connection: every access token a
+protected endpoint or introspection accepts is checked here (speed); the writes are Core.
 """
 
 from __future__ import annotations
@@ -9,14 +11,13 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.revocation import RevocationEvent
 from ostiary.domain.tokens import AccessTokenBrief, AccessTokenState
-from ostiary.storage.repos._driver import Driver
+from ostiary.storage.repos._base import Repository
 from ostiary.storage.repos.revocation_events import insert_events
-from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
+from ostiary.storage.repos.users import USER, USER_COLUMNS
 from ostiary.storage.tables import revoked_tokens
 
 # The deny list, the user and the session in one round trip, not three. USER_COLUMNS is
@@ -35,11 +36,7 @@ FROM (SELECT 1 AS one) AS x LEFT JOIN users u ON u.id = $2
 """
 
 
-class RevocationRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
-
+class RevocationRepository(Repository):
     async def revoke(self, entries: Iterable[tuple[str, int]]) -> None:
         rows = [{"jti": jti, "expires_at": exp, "revoked_at": clock.now()} for jti, exp in entries]
         if not rows:
@@ -66,8 +63,9 @@ class RevocationRepository:
     ) -> AccessTokenState:
         row = await self._driver.fetchrow(_ACCESS_STATE, jti, user_id, sid)
         assert row is not None  # one row, always
-        user = user_from_driver(row[1:12]) if row[1] is not None else None
-        return AccessTokenState(row[0] is not None, user, row[12])
+        end = 1 + USER.width
+        user = USER.build(row[1:end]) if row[1] is not None else None
+        return AccessTokenState(row[0] is not None, user, row[end])
 
     async def access_brief(
         self, jti: str, user_id: str | None, sid: str | None
@@ -79,8 +77,6 @@ class RevocationRepository:
         return AccessTokenBrief(row[0] is not None, row[1], bool(row[2]), row[3])
 
     async def purge_expired(self) -> int:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(revoked_tokens).where(revoked_tokens.c.expires_at < clock.now())
-            )
-        return result.rowcount
+        return await self._write(
+            delete(revoked_tokens).where(revoked_tokens.c.expires_at < clock.now())
+        )

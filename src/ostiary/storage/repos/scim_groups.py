@@ -13,31 +13,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
+from ostiary.storage.repos._base import Repository, column_set
+from ostiary.storage.repos._scim_queries import (
+    VersionConflict,
+    bump_version,
+    chunks,
+    existing,
+    search_page,
+)
 from ostiary.storage.tables import group_members, group_parents, groups, scim_groups, users
-
-# SQLite and asyncpg cap the bound parameters of one statement near 32k: big member lists
-# go in slices.
-CHUNK = 1000
-
-
-def chunks(values: Sequence[str] | set[str]) -> list[list[str]]:
-    ordered = sorted(values)
-    return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
 
 
 class DuplicateScimGroup(Exception):
     pass
-
-
-class VersionConflict(Exception):
-    """The resource changed since the version the writer read (RFC 7644 §3.14)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +65,7 @@ class MemberChanges:
 _VERSION = func.coalesce(scim_groups.c.version, 0).label("version")
 
 
-class ScimGroupRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ScimGroupRepository(Repository):
     async def add(
         self, name: str, external_id: str | None, user_ids: set[str], group_ids: set[str]
     ) -> str:
@@ -104,14 +96,10 @@ class ScimGroupRepository:
             dialect = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             statement = dialect(scim_groups).values(group_id=group_id, version=1)
             result = await conn.execute(statement.on_conflict_do_nothing())
+            if result.rowcount != 1:
+                raise VersionConflict(group_id)
         else:
-            result = await conn.execute(
-                update(scim_groups)
-                .where(scim_groups.c.group_id == group_id, scim_groups.c.version == expected)
-                .values(version=scim_groups.c.version + 1)
-            )
-        if result.rowcount != 1:
-            raise VersionConflict(group_id)
+            await bump_version(conn, scim_groups, scim_groups.c.group_id, group_id, expected)
 
     async def replace(
         self,
@@ -183,27 +171,21 @@ class ScimGroupRepository:
         found_users: set[str] = set()
         found_groups: set[str] = set()
         for part in chunks(ids):
-            found_users.update(
-                (
-                    await conn.execute(
-                        select(group_members.c.user_id).where(
-                            group_members.c.group_id == group_id,
-                            group_members.c.user_id.in_(part),
-                        )
-                    )
-                ).scalars()
-            )
-            found_groups.update(
-                (
-                    await conn.execute(
-                        select(group_parents.c.child_id).where(
-                            group_parents.c.parent_id == group_id,
-                            group_parents.c.child_id.in_(part),
-                        )
-                    )
-                ).scalars()
-            )
+            found_users |= await column_set(conn, self._user_members(group_id, part))
+            found_groups |= await column_set(conn, self._group_members(group_id, part))
         return found_users, found_groups
+
+    @staticmethod
+    def _user_members(group_id: str, among: list[str] | None = None) -> Select[Any]:
+        """The user members of the group (among these ids only, when given)."""
+        query = select(group_members.c.user_id).where(group_members.c.group_id == group_id)
+        return query if among is None else query.where(group_members.c.user_id.in_(among))
+
+    @staticmethod
+    def _group_members(group_id: str, among: list[str] | None = None) -> Select[Any]:
+        """The child groups of the group (among these ids only, when given)."""
+        query = select(group_parents.c.child_id).where(group_parents.c.parent_id == group_id)
+        return query if among is None else query.where(group_parents.c.child_id.in_(among))
 
     async def _unlink(self, conn: AsyncConnection, group_id: str, ids: set[str]) -> None:
         for part in chunks(ids):
@@ -231,13 +213,10 @@ class ScimGroupRepository:
             )
 
     async def _member_ids(self, conn: AsyncConnection, group_id: str) -> tuple[set[str], set[str]]:
-        user_rows = await conn.execute(
-            select(group_members.c.user_id).where(group_members.c.group_id == group_id)
+        return (
+            await column_set(conn, self._user_members(group_id)),
+            await column_set(conn, self._group_members(group_id)),
         )
-        group_rows = await conn.execute(
-            select(group_parents.c.child_id).where(group_parents.c.parent_id == group_id)
-        )
-        return set(user_rows.scalars()), set(group_rows.scalars())
 
     async def get(self, group_id: str, *, members: bool = True) -> ScimGroupRow | None:
         found = await self.fetch([group_id], members=members)
@@ -312,10 +291,10 @@ class ScimGroupRepository:
         found: set[str] = set()
         async with self._engine.connect() as conn:
             for part in chunks(set(ids)):
-                rows = await conn.execute(
-                    select(group_parents.c.child_id).where(group_parents.c.parent_id.in_(part))
+                found |= await column_set(
+                    conn,
+                    select(group_parents.c.child_id).where(group_parents.c.parent_id.in_(part)),
                 )
-                found.update(rows.scalars())
         return found
 
     async def search(
@@ -325,26 +304,10 @@ class ScimGroupRepository:
         offset: int,
         limit: int,
     ) -> tuple[int, list[str]]:
-        base = select(groups.c.id)
-        if where is not None:
-            base = base.where(where)
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(base.subquery()))
-            ).scalar_one()
-            ids: list[str] = []
-            if limit > 0:
-                page = base.order_by(*order_by, groups.c.id).offset(offset).limit(limit)
-                ids = list((await conn.execute(page)).scalars())
-        return total, ids
+        return await search_page(self._engine, select(groups.c.id), where, order_by, offset, limit)
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        async with self._engine.connect() as conn:
-            for part in chunks(set(ids)):
-                rows = await conn.execute(select(groups.c.id).where(groups.c.id.in_(part)))
-                found.update(rows.scalars())
-        return found
+        return await existing(self._engine, groups.c.id, ids)
 
     async def delete(self, group_id: str, expected: int) -> bool:
         async with self._engine.begin() as conn:

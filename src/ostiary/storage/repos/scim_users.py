@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.domain.users import EmailTaken
-from ostiary.storage.repos.scim_groups import VersionConflict, chunks
+from ostiary.storage.repos._base import Repository
+from ostiary.storage.repos._scim_queries import bump_version, existing, search_page
 from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
 from ostiary.storage.repos.user_emails import check_free, taken_after_conflict
 from ostiary.storage.tables import (
@@ -31,7 +32,7 @@ from ostiary.storage.tables import (
     users,
 )
 
-USER_COLUMNS = (
+_ROW_COLUMNS = (
     users.c.id,
     users.c.username,
     users.c.password_hash,
@@ -130,10 +131,7 @@ async def set_primary_email(conn: AsyncConnection, user_id: str, email: str | No
         await conn.execute(insert(scim_user_emails), rows)
 
 
-class ScimUserRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ScimUserRepository(Repository):
     async def add(self, record: ScimUserRecord) -> ScimUserRow:
         """Written by group commit (``scim_user_batch``); the answer is built from what
         was written, not read back."""
@@ -177,13 +175,9 @@ class ScimUserRepository:
         try:
             async with self._engine.begin() as conn:
                 await check_free(conn, email, user_id)
-                claimed = await conn.execute(
-                    update(scim_users)
-                    .where(scim_users.c.user_id == user_id, scim_users.c.version == expected)
-                    .values(**record.scim, version=scim_users.c.version + 1)
+                await bump_version(
+                    conn, scim_users, scim_users.c.user_id, user_id, expected, **record.scim
                 )
-                if claimed.rowcount != 1:
-                    raise VersionConflict(user_id)
                 await conn.execute(
                     update(users)
                     .where(users.c.id == user_id)
@@ -200,13 +194,7 @@ class ScimUserRepository:
         """Bump the version if it is still ``expected`` (before a DELETE), else
         ``VersionConflict``: of two writers holding the same version, one wins."""
         async with self._engine.begin() as conn:
-            claimed = await conn.execute(
-                update(scim_users)
-                .where(scim_users.c.user_id == user_id, scim_users.c.version == expected)
-                .values(version=scim_users.c.version + 1)
-            )
-        if claimed.rowcount != 1:
-            raise VersionConflict(user_id)
+            await bump_version(conn, scim_users, scim_users.c.user_id, user_id, expected)
 
     async def _write_entries(
         self, conn: AsyncConnection, user_id: str, record: ScimUserRecord, *, new: bool
@@ -229,7 +217,7 @@ class ScimUserRepository:
         if not ids:
             return []
         query = (
-            select(*USER_COLUMNS)
+            select(*_ROW_COLUMNS)
             .join(scim_users, scim_users.c.user_id == users.c.id)
             .where(users.c.id.in_(ids))
         )
@@ -269,17 +257,7 @@ class ScimUserRepository:
     ) -> tuple[int, list[str]]:
         """Total matches and one page of ids; filter and order run in the database."""
         base = select(users.c.id).join(scim_users, scim_users.c.user_id == users.c.id)
-        if where is not None:
-            base = base.where(where)
-        async with self._engine.connect() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(base.subquery()))
-            ).scalar_one()
-            ids: list[str] = []
-            if limit > 0:
-                page = base.order_by(*order_by, users.c.id).offset(offset).limit(limit)
-                ids = list((await conn.execute(page)).scalars())
-        return total, ids
+        return await search_page(self._engine, base, where, order_by, offset, limit)
 
     async def id_by_name(self, user_name: str) -> str | None:
         async with self._engine.connect() as conn:
@@ -292,9 +270,4 @@ class ScimUserRepository:
             ).scalar_one_or_none()
 
     async def existing(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        async with self._engine.connect() as conn:
-            for part in chunks(set(ids)):
-                rows = await conn.execute(select(users.c.id).where(users.c.id.in_(part)))
-                found.update(rows.scalars())
-        return found
+        return await existing(self._engine, users.c.id, ids)

@@ -1,7 +1,7 @@
 """Failed-attempt counters shared by every node (brute-force protection).
 
-The login form consults and clears these on every attempt, so those statements run on the
-driver connection (``_driver``: a fraction of SQLAlchemy's cost per statement).
+The login form and client authentication consult and clear these on every attempt, so
+every statement but the idle purge runs on the driver connection (speed).
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.throttles import ThrottleState
-from ostiary.storage.repos._driver import Driver, json_text
+from ostiary.storage.repos._base import Repository
+from ostiary.storage.repos._driver import json_text
 from ostiary.storage.tables import throttles
 
 # Keys travel as one JSON array parameter, so each statement has one text per dialect.
@@ -51,11 +51,7 @@ def throttle_state(rows: Iterable[Sequence[Any]]) -> ThrottleState:
     )
 
 
-class ThrottleRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
-
+class ThrottleRepository(Repository):
     async def state(self, keys: Iterable[str]) -> ThrottleState:
         """Which of these keys have a record, and the latest lock end among them."""
         wanted = list(keys)
@@ -92,10 +88,8 @@ class ThrottleRepository:
 
     async def purge_idle(self, seconds: int) -> int:
         now = clock.now()
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                delete(throttles).where(
-                    throttles.c.last_failure_at < now - seconds, throttles.c.locked_until < now
-                )
+        return await self._write(
+            delete(throttles).where(
+                throttles.c.last_failure_at < now - seconds, throttles.c.locked_until < now
             )
-        return result.rowcount
+        )

@@ -1,35 +1,28 @@
-"""Local user accounts."""
+"""Local user accounts.
+
+``get`` and ``by_username`` run on the driver connection: every authorization and login
+reads the account (speed); the rest is SQLAlchemy Core over the same columns and mapper.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
-from ostiary.storage.repos._driver import Driver, json_value
+from ostiary.storage.repos._base import Repository, RowType
+from ostiary.storage.repos._driver import Row, json_value
 from ostiary.storage.repos.scim_users import add_scim_view, set_primary_email
 from ostiary.storage.repos.user_emails import check_free, taken_after_conflict
 from ostiary.storage.tables import refresh_tokens, scim_users, users
 
 
-def _row_to_user(row: object) -> User:
-    m = row._mapping  # type: ignore[attr-defined]
-    return User(**{k: m[k] for k in User.__slots__})  # type: ignore[attr-defined]
-
-
-# The users columns in ``User`` order, for hot-path statements that select them (aliased
-# ``u``) beside other rows; ``user_from_driver`` turns them back into a ``User``.
-USER_COLUMNS = ", ".join(f"u.{name}" for name in User.__slots__)  # type: ignore[attr-defined]
-
-
-def user_from_driver(values: Sequence[Any]) -> User:
+def _user(values: Row) -> User:
     (id_, username, email, password_hash, disabled, created_at, updated_at) = values[:7]
     email_verified, phone_number, phone_number_verified, profile = values[7:11]
     return User(
@@ -47,6 +40,12 @@ def user_from_driver(values: Sequence[Any]) -> User:
     )
 
 
+USER = RowType(users, User.__slots__, _user)
+# The columns (aliased ``u``) for hand-written statements that read the account beside
+# other rows (tokens, codes, sessions, interactions), and the mapper for their slice.
+USER_COLUMNS = USER.sql("u")
+user_from_driver = _user
+
 # USER_COLUMNS is a constant; the value is a bound parameter.
 _BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"  # noqa: S608
 # Usernames are found by their comparison form (``identifiers.username_key``), which the
@@ -57,11 +56,7 @@ _BY_USERNAME_KEY = (
 )
 
 
-class UserRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._driver = Driver(engine)
-
+class UserRepository(Repository):
     async def add(
         self,
         *,
@@ -80,8 +75,9 @@ class UserRepository:
         username = identifiers.username(username)
         email = identifiers.email(email) if email is not None else None
         ts = clock.now()
-        values = {
-            "id": user_id or str(uuid.uuid4()),
+        new_id = user_id or str(uuid.uuid4())
+        values: dict[str, Any] = {
+            "id": new_id,
             "username": username,
             "email": email,
             "password_hash": password_hash,
@@ -99,16 +95,16 @@ class UserRepository:
                 await check_free(conn, email, None)
                 await conn.execute(insert(users).values(**values))
                 # Visible to SCIM at once; usernames are unique by their comparison form.
-                await add_scim_view(conn, values["id"], username, email)
+                await add_scim_view(conn, new_id, username, email)
         except IntegrityError:
-            if await taken_after_conflict(self._engine, email, values["id"]):
+            if await taken_after_conflict(self._engine, email, new_id):
                 raise EmailTaken(email or "") from None
             raise DuplicateUserError(f"user {username!r} already exists") from None
-        return User(**values)  # type: ignore[arg-type]
+        return User(**values)
 
     async def get(self, user_id: str) -> User | None:
         row = await self._driver.fetchrow(_BY_ID, user_id)
-        return user_from_driver(row) if row else None
+        return _user(row) if row else None
 
     async def by_username(self, username: str) -> User | None:
         """The account ``username`` names under RFC 8265 §3.3 (case and width folded)."""
@@ -116,7 +112,7 @@ class UserRepository:
         if key is None:
             return None
         row = await self._driver.fetchrow(_BY_USERNAME_KEY, key)
-        return user_from_driver(row) if row else None
+        return _user(row) if row else None
 
     async def find(self, key: str) -> User | None:
         """By id or username: what the command line accepts."""
@@ -124,27 +120,24 @@ class UserRepository:
         if name_key is None:
             return None  # text no database can hold names no account
         named = select(scim_users.c.user_id).where(scim_users.c.user_name_ci == name_key)
-        return await self._one(
-            or_(users.c.id == key, users.c.username == key, users.c.id.in_(named))
+        row = await self._first(
+            USER.select().where(
+                or_(users.c.id == key, users.c.username == key, users.c.id.in_(named))
+            )
         )
-
-    async def _one(self, condition: object) -> User | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(users).where(condition))).first()  # type: ignore[arg-type]
-        return _row_to_user(row) if row else None
+        return _user(row) if row else None
 
     async def list(self) -> list[User]:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(users).order_by(users.c.username))).all()
-        return [_row_to_user(r) for r in rows]
+        return USER.all(await self._rows(USER.select().order_by(users.c.username)))
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(password_hash=password_hash, updated_at=clock.now())
-            )
+        await self._touch(user_id, password_hash=password_hash)
+
+    async def _touch(self, user_id: str, **values: Any) -> None:
+        """Change columns of the account, its ``updated_at`` with them."""
+        await self._write(
+            update(users).where(users.c.id == user_id).values(**values, updated_at=clock.now())
+        )
 
     async def update_profile(self, user_id: str, **changes: Any) -> None:
         allowed = {"email", "email_verified", "phone_number", "phone_number_verified", "profile"}
@@ -176,9 +169,4 @@ class UserRepository:
         return result.rowcount > 0
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(disabled=disabled, updated_at=clock.now())
-            )
+        await self._touch(user_id, disabled=disabled)

@@ -1,4 +1,5 @@
-"""Translate a parsed SCIM filter into a SQLAlchemy Core condition (RFC 7644 §3.4.2.2).
+"""Translate a parsed SCIM filter into a SQLAlchemy Core condition (RFC 7644 §3.4.2.2),
+and a ``sortBy`` into a column (§3.4.2.3).
 
 Every leaf is two-valued (never SQL NULL), so ``not`` means what §3.4.2.2 says even for
 unassigned attributes: ``ne`` and ``not (x eq v)`` are true when ``x`` has no value.
@@ -14,16 +15,29 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 
-from ostiary.scim.catalogue import Attr, Catalogue, MultiValued
-from ostiary.scim.filters import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
-from ostiary.scim.filters import invalid as invalid_filter
+from ostiary.domain.scim_filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+)
+from ostiary.storage.scim_catalogue import Attr, Catalogue, Condition, MultiValued, Ordering
 
 # Strings starting with a prefix sort below prefix + the last code point: a range an
 # ordinary B-tree index answers (LIKE needs a C collation or a special operator class).
 _TOP = "\U0010ffff"
 
 
-def to_sql(node: Filter, catalogue: Catalogue, dialect: str) -> ColumnElement[bool]:
+class Unfilterable(ValueError):
+    """The filter names what the catalogue cannot compare (SCIM answers ``invalidFilter``
+    with this message)."""
+
+
+def to_sql(node: Filter, catalogue: Catalogue, dialect: str) -> Condition:
     return _Translator(catalogue, dialect).node(node)
 
 
@@ -45,7 +59,7 @@ class _Translator:
         if row is not None:
             attr = row.get(node.path.attr)
             if attr is None or node.path.sub is not None or node.path.schema:
-                raise invalid_filter(f"{node.path.dotted()!r} is not a sub-attribute here")
+                raise Unfilterable(f"{node.path.dotted()!r} is not a sub-attribute here")
             return self.leaf(node, attr)
         self._check_schema(node.path)
         single = self.cat.singles.get(node.path.dotted())
@@ -57,7 +71,7 @@ class _Translator:
         def condition(subs: dict[str, Attr]) -> ColumnElement[bool]:
             attr = subs.get(sub)
             if attr is None:
-                raise invalid_filter(f"{node.path.dotted()!r} cannot be filtered on")
+                raise Unfilterable(f"{node.path.dotted()!r} cannot be filtered on")
             if isinstance(node, Present) and node.path.sub is None:
                 return true()
             return self.leaf(node, attr)
@@ -66,13 +80,13 @@ class _Translator:
 
     def _check_schema(self, path: AttrPath) -> None:
         if path.schema is not None and path.schema.lower() not in self.cat.schemas:
-            raise invalid_filter(f"unknown schema {path.schema!r}")
+            raise Unfilterable(f"unknown schema {path.schema!r}")
 
     def _multi(self, path: AttrPath) -> MultiValued:
         self._check_schema(path)
         multi = self.cat.multi.get(path.attr)
         if multi is None:
-            raise invalid_filter(f"{path.dotted()!r} cannot be filtered on")
+            raise Unfilterable(f"{path.dotted()!r} cannot be filtered on")
         return multi
 
     def _exists(self, multi: MultiValued, condition: Any) -> ColumnElement[bool]:
@@ -94,7 +108,7 @@ class _Translator:
                 return not_(self.leaf(Present(node.path), attr))
             if op == "ne":
                 return self.leaf(Present(node.path), attr)
-            raise invalid_filter(f"null cannot be compared with {op}")
+            raise Unfilterable(f"null cannot be compared with {op}")
         operand = self._operand(node, attr)
         if op == "ne":
             return or_(col.is_(None), col != operand)
@@ -104,16 +118,16 @@ class _Translator:
         value = node.value
         if attr.kind == "boolean":
             if not isinstance(value, bool):
-                raise invalid_filter(f"{node.path.dotted()!r} is a boolean")
+                raise Unfilterable(f"{node.path.dotted()!r} is a boolean")
             # RFC 7644 §3.4.2.2: ordering comparisons on booleans are a 400 invalidFilter.
             if node.op not in ("eq", "ne"):
-                raise invalid_filter(f"{node.op} is not defined for booleans")
+                raise Unfilterable(f"{node.op} is not defined for booleans")
             return (not value) if attr.negated else value
         if not isinstance(value, str):
-            raise invalid_filter(f"{node.path.dotted()!r} is compared with a string")
+            raise Unfilterable(f"{node.path.dotted()!r} is compared with a string")
         if attr.kind == "datetime":
             if node.op in ("co", "sw", "ew"):
-                raise invalid_filter(f"{node.op} is not defined for dateTime attributes")
+                raise Unfilterable(f"{node.op} is not defined for dateTime attributes")
             return _epoch(value)
         return value if attr.case_exact else value.lower()
 
@@ -156,7 +170,35 @@ def _epoch(value: str) -> float:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise invalid_filter(f"{value!r} is not a dateTime") from None
+        raise Unfilterable(f"{value!r} is not a dateTime") from None
     if moment.tzinfo is None:
-        raise invalid_filter(f"{value!r} has no time zone")
+        raise Unfilterable(f"{value!r} has no time zone")
     return moment.timestamp()
+
+
+def sort_column(catalogue: Catalogue, path: AttrPath) -> Ordering | None:
+    """The column ``sortBy`` names, None when it names nothing sortable."""
+    attr = catalogue.singles.get(path.dotted())
+    if attr is not None:
+        return None if attr.kind == "boolean" else attr.column
+    multi = catalogue.multi.get(path.attr)
+    if multi is None or len(multi.sources) != 1 or path.sub not in (None, "value"):
+        return None
+    source = multi.sources[0]
+    if "primary" not in source.subs:
+        return None
+    # RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value, else the
+    # first one.
+    value, primary = source.subs["value"].column, source.subs["primary"].column
+    first = (
+        select(value)
+        .where(source.owner == catalogue.key)
+        .order_by(primary.desc(), value)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first
+
+
+def ordered(column: Ordering, *, descending: bool) -> Ordering:
+    return column.desc() if descending else column.asc()
