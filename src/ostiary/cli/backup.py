@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
-from ostiary.cli.output import CommandError, emit_json, say
+from ostiary.cli.output import CommandError, reply, say
 from ostiary.settings import load_settings
 
 KEY_REMINDER = (
@@ -53,10 +53,7 @@ def backup(args: argparse.Namespace) -> None:
         report = backup_sqlite(url, target)
     else:
         report = backup_postgresql(url, target)
-    if args.json:
-        emit_json(report)
-    else:
-        say(f"wrote {target} ({report['bytes']} bytes) from {report['source']}")
+    reply(args.json, report, f"wrote {target} ({report['bytes']} bytes) from {report['source']}")
     say(KEY_REMINDER)
 
 

@@ -6,13 +6,13 @@ import argparse
 
 from ostiary.accounts import lifecycle
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.output import CommandError, emit_json, listing, reply, say
 from ostiary.cli.roles import ACTOR
+from ostiary.domain.clients import Client
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.redirect_uris import stored_problems
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
 from ostiary.services import Services
-from ostiary.storage.repos.clients import Client
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -158,10 +158,7 @@ def update_client(args: argparse.Namespace) -> None:
                     "after": {k: new[k] for k in changed},
                 },
             )
-        if args.json:
-            emit_json(client.public_view())
-        else:
-            say(f"updated client {client.client_id}")
+        reply(args.json, client.public_view(), f"updated client {client.client_id}")
 
     run_with_services(action)
 
@@ -216,10 +213,7 @@ def create_client(args: argparse.Namespace) -> None:
 def list_clients(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         clients = [c.public_view() for c in await services.store.clients.list()]
-        if args.json:
-            emit_json(clients)
-        else:
-            table(clients, ["client_id", "client_name", "public", "grant_types", "scope"])
+        listing(args.json, clients, ["client_id", "client_name", "public", "grant_types", "scope"])
 
     run_with_services(action)
 
@@ -255,9 +249,10 @@ def delete_client(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         if not await lifecycle.delete_client(services, args.client_id, actor=ACTOR):
             raise CommandError(f"no client {args.client_id!r}")
-        if args.json:
-            emit_json({"client_id": args.client_id, "deleted": True})
-        else:
-            say(f"deleted client {args.client_id}")
+        reply(
+            args.json,
+            {"client_id": args.client_id, "deleted": True},
+            f"deleted client {args.client_id}",
+        )
 
     run_with_services(action)

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.output import CommandError, emit_json, listing, reply
 from ostiary.cli.roles import ACTOR, checked, require_role, require_user
 from ostiary.domain import identifiers
+from ostiary.domain.access import AccessError, Group
 from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
-from ostiary.storage.repos.access import AccessError, Group
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,10 +77,7 @@ def create_group(args: argparse.Namespace) -> None:
         await services.audit.record(
             "group.created", actor=ACTOR, details={"group": name, "group_id": group.id}
         )
-        if args.json:
-            emit_json(group_view(group))
-        else:
-            say(f"created group {name} ({group.id})")
+        reply(args.json, group_view(group), f"created group {name} ({group.id})")
 
     run_with_services(action)
 
@@ -88,10 +85,7 @@ def create_group(args: argparse.Namespace) -> None:
 def list_groups(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [group_view(g) for g in await services.store.access.list_groups()]
-        if args.json:
-            emit_json(rows)
-        else:
-            table(rows, ["id", "name", "external_id"])
+        listing(args.json, rows, ["id", "name", "external_id"])
 
     run_with_services(action)
 
@@ -147,21 +141,19 @@ def _membership(args: argparse.Namespace, *, add: bool) -> None:
                 details={"group": group.name, "group_id": group.id},
             )
         key = "added" if add else "removed"
-        if args.json:
-            emit_json(
-                {
-                    "group": group.name,
-                    "group_id": group.id,
-                    "user_id": user.id,
-                    "username": user.username,
-                    key: changed,
-                }
-            )
-        elif changed:
-            say(f"{key} {user.username} {'to' if add else 'from'} group {group.name}")
+        if changed:
+            message = f"{key} {user.username} {'to' if add else 'from'} group {group.name}"
         else:
             state = "is in" if add else "is not in"
-            say(f"{user.username} {state} group {group.name} already; nothing changed")
+            message = f"{user.username} {state} group {group.name} already; nothing changed"
+        document = {
+            "group": group.name,
+            "group_id": group.id,
+            "user_id": user.id,
+            "username": user.username,
+            key: changed,
+        }
+        reply(args.json, document, message)
 
     run_with_services(action)
 
@@ -190,13 +182,13 @@ def _group_role(args: argparse.Namespace, *, grant: bool) -> None:
                 details={"group": group.name, "group_id": group.id, "role": role.name},
             )
         key = "granted" if grant else "revoked"
-        if args.json:
-            emit_json({"group": group.name, "group_id": group.id, "role": role.name, key: changed})
-        elif changed:
-            say(f"{key} role {role.name} {'to' if grant else 'from'} group {group.name}")
+        if changed:
+            message = f"{key} role {role.name} {'to' if grant else 'from'} group {group.name}"
         else:
             state = "has" if grant else "does not have"
-            say(f"group {group.name} {state} role {role.name} already; nothing changed")
+            message = f"group {group.name} {state} role {role.name} already; nothing changed"
+        document = {"group": group.name, "group_id": group.id, "role": role.name, key: changed}
+        reply(args.json, document, message)
 
     run_with_services(action)
 
@@ -217,18 +209,9 @@ def nest(args: argparse.Namespace) -> None:
             await services.store.access.nest(child.id, parent.id)
         except AccessError as exc:
             raise CommandError(f"cannot nest {child.name} in {parent.name}: {exc}") from None
-        await services.audit.record(
-            "group.nested",
-            actor=ACTOR,
-            details={"group_id": child.id, "parent_id": parent.id, "parent": parent.name},
-        )
-        if args.json:
-            emit_json(
-                {"child": child.name, "child_id": child.id, "parent": parent.name,
-                 "parent_id": parent.id, "nested": True}
-            )  # fmt: skip
-        else:
-            say(f"group {child.name} is now inside group {parent.name}")
+        await _record_nesting(services, "group.nested", child, parent)
+        message = f"group {child.name} is now inside group {parent.name}"
+        reply(args.json, _nesting(child, parent, nested=True), message)
 
     run_with_services(action)
 
@@ -239,22 +222,28 @@ def unnest(args: argparse.Namespace) -> None:
         parent = await require_group(services, args.parent)
         changed = await services.store.access.unnest(child.id, parent.id)
         if changed:
-            await services.audit.record(
-                "group.unnested",
-                actor=ACTOR,
-                details={"group_id": child.id, "parent_id": parent.id, "parent": parent.name},
-            )
-        if args.json:
-            emit_json(
-                {"child": child.name, "child_id": child.id, "parent": parent.name,
-                 "parent_id": parent.id, "unnested": changed}
-            )  # fmt: skip
-        elif changed:
-            say(f"group {child.name} is no longer inside group {parent.name}")
+            await _record_nesting(services, "group.unnested", child, parent)
+            message = f"group {child.name} is no longer inside group {parent.name}"
         else:
-            say(f"group {child.name} was not inside group {parent.name}; nothing changed")
+            message = f"group {child.name} was not inside group {parent.name}; nothing changed"
+        reply(args.json, _nesting(child, parent, unnested=changed), message)
 
     run_with_services(action)
+
+
+def _nesting(child: Group, parent: Group, **outcome: bool) -> dict[str, Any]:
+    return {
+        "child": child.name,
+        "child_id": child.id,
+        "parent": parent.name,
+        "parent_id": parent.id,
+        **outcome,
+    }
+
+
+async def _record_nesting(services: Services, type: str, child: Group, parent: Group) -> None:
+    details = {"group_id": child.id, "parent_id": parent.id, "parent": parent.name}
+    await services.audit.record(type, actor=ACTOR, details=details)
 
 
 def delete_group(args: argparse.Namespace) -> None:
@@ -265,9 +254,10 @@ def delete_group(args: argparse.Namespace) -> None:
         await services.audit.record(
             "group.deleted", actor=ACTOR, details={"group": group.name, "group_id": group.id}
         )
-        if args.json:
-            emit_json({"id": group.id, "name": group.name, "deleted": True})
-        else:
-            say(f"deleted group {group.name}")
+        reply(
+            args.json,
+            {"id": group.id, "name": group.name, "deleted": True},
+            f"deleted group {group.name}",
+        )
 
     run_with_services(action)

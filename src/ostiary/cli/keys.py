@@ -6,7 +6,7 @@ import argparse
 
 from ostiary import clock
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import emit_json, say, table
+from ostiary.cli.output import emit_json, listing, say
 from ostiary.cli.roles import ACTOR
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.services import Services
@@ -49,10 +49,7 @@ def list_keys(args: argparse.Namespace) -> None:
             }
             for k in await services.store.keys.all()
         ]
-        if args.json:
-            emit_json(rows)
-        else:
-            table(rows, ["kid", "alg", "state", "activates_at", "expires_at"])
+        listing(args.json, rows, ["kid", "alg", "state", "activates_at", "expires_at"])
 
     run_with_services(action)
 

@@ -21,6 +21,23 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def reply(as_json: bool, document: Any, message: str) -> None:
+    """A command's answer: with ``--json`` the one document on stdout, else the line for
+    people on stderr."""
+    if as_json:
+        emit_json(document)
+    else:
+        say(message)
+
+
+def listing(as_json: bool, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A list command's answer: with ``--json`` the rows as one array, else a table."""
+    if as_json:
+        emit_json(rows)
+    else:
+        table(rows, columns)
+
+
 def table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     """A plain aligned table on stdout for people."""
     widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}

@@ -8,14 +8,22 @@ import json
 from typing import Any
 
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
+from ostiary.cli.output import (
+    CommandError,
+    emit_json,
+    read_secret_stdin,
+    reply,
+    say,
+    table,
+)
 from ostiary.cli.roles import ACTOR
+from ostiary.domain.federation import DuplicateProviderError
 from ostiary.federation.connectors import REGISTRY, connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import PROVISIONING, Provider, ProviderConfigError, check_provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
-from ostiary.storage.repos.federation_providers import DuplicateProviderError, ProviderRepository
+from ostiary.storage.repos.federation_providers import ProviderRepository
 
 
 def _common(cmd: argparse.ArgumentParser, *, adding: bool) -> None:
@@ -209,9 +217,10 @@ def delete_provider(args: argparse.Namespace) -> None:
         if not await _repo(services).delete(args.name):
             raise CommandError(f"no provider {args.name!r}")
         await services.audit.record("provider.deleted", actor=ACTOR, details={"name": args.name})
-        if args.json:
-            emit_json({"name": args.name, "deleted": True})
-        else:
-            say(f"deleted provider {args.name} and its linked identities")
+        reply(
+            args.json,
+            {"name": args.name, "deleted": True},
+            f"deleted provider {args.name} and its linked identities",
+        )
 
     run_with_services(run)

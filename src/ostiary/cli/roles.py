@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.output import CommandError, listing, reply
 from ostiary.domain import identifiers
+from ostiary.domain.access import AccessError, Role
+from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.repos.access import AccessError, Role
-from ostiary.storage.repos.users import User
 
 # Who the audit trail names for a change made on the command line (the admin API names
 # "admin:<sub>"): every mutating command records the admin API's event type with it.
@@ -83,10 +83,7 @@ def create_role(args: argparse.Namespace) -> None:
         except AccessError as exc:
             raise CommandError(str(exc)) from None
         await services.audit.record("role.created", actor=ACTOR, details={"role": name})
-        if args.json:
-            emit_json(role_view(role))
-        else:
-            say(f"created role {name}")
+        reply(args.json, role_view(role), f"created role {name}")
 
     run_with_services(action)
 
@@ -94,64 +91,48 @@ def create_role(args: argparse.Namespace) -> None:
 def list_roles(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [role_view(r) for r in await services.store.access.list_roles()]
-        if args.json:
-            emit_json(rows)
+        listing(args.json, rows, ["name", "description"])
+
+    run_with_services(action)
+
+
+def _assignment(args: argparse.Namespace, *, assign: bool) -> None:
+    async def action(services: Services) -> None:
+        user = await require_user(services, args.username)
+        role = await require_role(services, args.role)
+        access = services.store.access
+        if assign:
+            changed = await access.assign(user.id, role.name)
         else:
-            table(rows, ["name", "description"])
+            changed = await access.unassign(user.id, role.name)
+        if changed:
+            await services.audit.record(
+                "role.assigned" if assign else "role.unassigned",
+                actor=ACTOR,
+                user_id=user.id,
+                details={"role": role.name},
+            )
+        if changed and assign:
+            message = f"assigned role {role.name} to {user.username}"
+        elif changed:
+            message = f"took role {role.name} from {user.username}"
+        elif assign:
+            message = f"{user.username} has role {role.name} already"
+        else:
+            message = f"{user.username} does not have role {role.name} directly; nothing changed"
+        key = "assigned" if assign else "unassigned"
+        document = {"user_id": user.id, "username": user.username, "role": role.name, key: changed}
+        reply(args.json, document, message)
 
     run_with_services(action)
 
 
 def assign_role(args: argparse.Namespace) -> None:
-    async def action(services: Services) -> None:
-        user = await require_user(services, args.username)
-        role = await require_role(services, args.role)
-        assigned = await services.store.access.assign(user.id, role.name)
-        if assigned:
-            await services.audit.record(
-                "role.assigned", actor=ACTOR, user_id=user.id, details={"role": role.name}
-            )
-        if args.json:
-            emit_json(
-                {
-                    "user_id": user.id,
-                    "username": user.username,
-                    "role": role.name,
-                    "assigned": assigned,
-                }
-            )
-        elif assigned:
-            say(f"assigned role {role.name} to {user.username}")
-        else:
-            say(f"{user.username} has role {role.name} already")
-
-    run_with_services(action)
+    _assignment(args, assign=True)
 
 
 def unassign_role(args: argparse.Namespace) -> None:
-    async def action(services: Services) -> None:
-        user = await require_user(services, args.username)
-        role = await require_role(services, args.role)
-        unassigned = await services.store.access.unassign(user.id, role.name)
-        if unassigned:
-            await services.audit.record(
-                "role.unassigned", actor=ACTOR, user_id=user.id, details={"role": role.name}
-            )
-        if args.json:
-            emit_json(
-                {
-                    "user_id": user.id,
-                    "username": user.username,
-                    "role": role.name,
-                    "unassigned": unassigned,
-                }
-            )
-        elif unassigned:
-            say(f"took role {role.name} from {user.username}")
-        else:
-            say(f"{user.username} does not have role {role.name} directly; nothing changed")
-
-    run_with_services(action)
+    _assignment(args, assign=False)
 
 
 def delete_role(args: argparse.Namespace) -> None:
@@ -172,9 +153,6 @@ def delete_role(args: argparse.Namespace) -> None:
         if not deleted:
             raise CommandError(f"no role {args.name!r}")
         await services.audit.record("role.deleted", actor=ACTOR, details={"role": args.name})
-        if args.json:
-            emit_json({"name": args.name, "deleted": True})
-        else:
-            say(f"deleted role {args.name}")
+        reply(args.json, {"name": args.name, "deleted": True}, f"deleted role {args.name}")
 
     run_with_services(action)

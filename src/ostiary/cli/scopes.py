@@ -7,12 +7,12 @@ from typing import Any
 
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, say, table
+from ostiary.cli.output import CommandError, emit_json, reply, say, table
 from ostiary.cli.roles import ACTOR, require_role
+from ostiary.domain.access import AccessError, Scope
 from ostiary.oauth.scopes import is_scope_token
 from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
-from ostiary.storage.repos.access import AccessError, Scope
 
 MAX_SCOPE_NAME = 200
 
@@ -170,9 +170,6 @@ def delete_scope(args: argparse.Namespace) -> None:
         if not await services.store.access.delete_scope(args.name):
             raise CommandError(f"no scope {args.name!r}")
         await services.audit.record("scope.deleted", actor=ACTOR, details={"scope": args.name})
-        if args.json:
-            emit_json({"name": args.name, "deleted": True})
-        else:
-            say(f"deleted scope {args.name}")
+        reply(args.json, {"name": args.name, "deleted": True}, f"deleted scope {args.name}")
 
     run_with_services(action)

@@ -8,14 +8,21 @@ import sys
 
 from ostiary.accounts import lifecycle, password_policy
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, read_secret_stdin, say, table
-from ostiary.cli.roles import ACTOR
+from ostiary.cli.output import (
+    CommandError,
+    emit_json,
+    listing,
+    read_secret_stdin,
+    reply,
+    say,
+    table,
+)
+from ostiary.cli.roles import ACTOR, require_user
 from ostiary.domain import identifiers
+from ostiary.domain.users import DuplicateUserError, EmailTaken
 from ostiary.services import Services
 from ostiary.settings import load_settings
 from ostiary.storage import email_index
-from ostiary.storage.repos.user_emails import EmailTaken
-from ostiary.storage.repos.users import DuplicateUserError, User
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -148,10 +155,7 @@ def create_user(args: argparse.Namespace) -> None:
         await services.audit.record(
             "user.created", actor=ACTOR, user_id=user.id, details={"after": user.public_view()}
         )
-        if args.json:
-            emit_json(user.public_view())
-        else:
-            say(f"created user {user.username} ({user.id})")
+        reply(args.json, user.public_view(), f"created user {user.username} ({user.id})")
 
     run_with_services(action)
 
@@ -162,7 +166,7 @@ def update_user(args: argparse.Namespace) -> None:
         raise CommandError("give --email or --clear-email, not both")
 
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         changes: dict[str, object] = {}
         for name in ("email", "email_verified", "phone_number", "phone_number_verified"):
             if getattr(args, name) is not None:
@@ -180,17 +184,14 @@ def update_user(args: argparse.Namespace) -> None:
             await services.store.users.update_profile(user.id, **changes)
         except EmailTaken as exc:
             raise CommandError(str(exc)) from None
-        updated = await _find(services, user.id)
+        updated = await require_user(services, user.id)
         await services.audit.record(
             "user.updated",
             actor=ACTOR,
             user_id=user.id,
             details={"before": {k: getattr(user, k) for k in changes}, "after": changes},
         )
-        if args.json:
-            emit_json(updated.public_view())
-        else:
-            say(f"updated {updated.username}")
+        reply(args.json, updated.public_view(), f"updated {updated.username}")
 
     run_with_services(action)
 
@@ -201,10 +202,7 @@ def list_users(args: argparse.Namespace) -> None:
             await _list_duplicate_emails(services, as_json=args.json)
             return
         users = [u.public_view() for u in await services.store.users.list()]
-        if args.json:
-            emit_json(users)
-        else:
-            table(users, ["id", "username", "email", "disabled"])
+        listing(args.json, users, ["id", "username", "email", "disabled"])
 
     run_with_services(action)
 
@@ -243,16 +241,9 @@ async def _list_duplicate_emails(services: Services, *, as_json: bool) -> None:
     )
 
 
-async def _find(services: Services, key: str) -> User:
-    user = await services.store.users.find(key)
-    if user is None:
-        raise CommandError(f"no user {key!r}")
-    return user
-
-
 def show_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         if args.json:
             emit_json(user.public_view())
         else:
@@ -264,35 +255,29 @@ def show_user(args: argparse.Namespace) -> None:
 
 def disable_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         cutoff = await lifecycle.disable(services, user, actor=ACTOR)
-        if args.json:
-            emit_json(
-                {
-                    **user.public_view(),
-                    "disabled": True,
-                    "sessions_ended": cutoff.sessions_ended,
-                    "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
-                }
-            )
-        else:
-            say(
-                f"disabled {user.username}; ended {cutoff.sessions_ended} session(s); "
-                "their tokens are revoked"
-            )
+        reply(
+            args.json,
+            {
+                **user.public_view(),
+                "disabled": True,
+                "sessions_ended": cutoff.sessions_ended,
+                "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
+            },
+            f"disabled {user.username}; ended {cutoff.sessions_ended} session(s); "
+            "their tokens are revoked",
+        )
 
     run_with_services(action)
 
 
 def enable_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         await services.store.users.set_disabled(user.id, False)
         await services.audit.record("user.enabled", actor=ACTOR, user_id=user.id)
-        if args.json:
-            emit_json({**user.public_view(), "disabled": False})
-        else:
-            say(f"enabled {user.username}")
+        reply(args.json, {**user.public_view(), "disabled": False}, f"enabled {user.username}")
 
     run_with_services(action)
 
@@ -301,37 +286,35 @@ def set_password(args: argparse.Namespace) -> None:
     password = _password(False, username=args.username)
 
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         await services.store.users.set_password_hash(
             user.id, await services.passwords.hash(password)
         )
         await services.audit.record("user.password_set", actor=ACTOR, user_id=user.id)
-        if args.json:
-            emit_json({"id": user.id, "username": user.username, "password_set": True})
-        else:
-            say(f"password set for {user.username}")
+        reply(
+            args.json,
+            {"id": user.id, "username": user.username, "password_set": True},
+            f"password set for {user.username}",
+        )
 
     run_with_services(action)
 
 
 def delete_user(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        user = await _find(services, args.username)
+        user = await require_user(services, args.username)
         cutoff = await lifecycle.delete(services, user, actor=ACTOR)
-        if args.json:
-            emit_json(
-                {
-                    "id": user.id,
-                    "username": user.username,
-                    "deleted": True,
-                    "sessions_ended": cutoff.sessions_ended,
-                    "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
-                }
-            )
-        else:
-            say(
-                f"deleted {user.username}; ended {cutoff.sessions_ended} session(s) and "
-                f"revoked {cutoff.refresh_tokens_revoked} refresh token(s)"
-            )
+        reply(
+            args.json,
+            {
+                "id": user.id,
+                "username": user.username,
+                "deleted": True,
+                "sessions_ended": cutoff.sessions_ended,
+                "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
+            },
+            f"deleted {user.username}; ended {cutoff.sessions_ended} session(s) and "
+            f"revoked {cutoff.refresh_tokens_revoked} refresh token(s)",
+        )
 
     run_with_services(action)
