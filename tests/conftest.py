@@ -1,4 +1,5 @@
-"""Shared fixtures: a database per backend per run, and a real server on a free port.
+"""Shared fixtures: a database per backend per run (tests/databases.py), and a real server on
+a free port.
 
 Every storage-touching test runs on SQLite and on PostgreSQL. PostgreSQL is required:
 when it cannot be reached the run fails, unless OSTIARY_TEST_SKIP_POSTGRES=1 says to
@@ -9,33 +10,26 @@ refused in every test process (tests/network_guard.py).
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import socket
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 import uvicorn
 
 from ostiary.services import Services, build_services
 from ostiary.settings import RATE_LIMIT_DEFAULTS, Settings, load_settings
-from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import upgrade
 from ostiary.web.app import create_app
 from ostiary.web.http_protocol import protocol_class
-from tests import network_guard
+from tests import databases, network_guard
 
 T = TypeVar("T")
-PG_ADMIN_DSN = os.environ.get("OSTIARY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ["sqlite", "postgresql"]
 SECRET_KEY = "test-secret-key-" + "x" * 32
 
 
@@ -53,51 +47,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh, migrated database for this run; dropped at the end."""
-    backend = request.param
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "ostiary.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        asyncio.run(_migrate(url))
+    with databases.fresh_database(request.param, tmp_path_factory.mktemp(request.param)) as url:
         yield url
-        return
-    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        # Skipping PostgreSQL is for a laptop without it, never for CI.
-        if os.environ.get("OSTIARY_TEST_SKIP_POSTGRES") == "1" and not os.environ.get("CI"):
-            pytest.skip(f"PostgreSQL skipped on purpose: {exc}")
-        pytest.fail(f"PostgreSQL is required for the tests and unreachable: {exc}")
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    asyncio.run(_migrate(url))
-    yield url
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    databases.drop_templates()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize("database_url", BACKENDS, indirect=True, scope="session")
+        metafunc.parametrize("database_url", databases.BACKENDS, indirect=True, scope="session")
 
 
 @dataclass
@@ -119,7 +84,11 @@ class LiveServer:
         return future.result(timeout=30)
 
 
-def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[], None]]:
+def start_server(
+    settings: Settings, port: int, **options: Any
+) -> tuple[LiveServer, Callable[[], None]]:
+    """Ostiary under uvicorn in a thread, and the function that stops it. ``options`` go
+    to ``uvicorn.Config`` (``ssl_certfile``/``ssl_keyfile`` serve HTTPS)."""
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -129,6 +98,7 @@ def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[]
         lifespan="on",
         http=protocol_class(settings.http),
         timeout_keep_alive=settings.http.keep_alive_timeout,
+        **options,
     )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
@@ -145,7 +115,17 @@ def start_server(settings: Settings, port: int) -> tuple[LiveServer, Callable[[]
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
 
+    async def drop_connections() -> None:
+        # Closing a TLS transport waits for the peer's close_notify, which a client that
+        # already went away (requests/urllib3 over TLS) never sends: abort them instead.
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
     def stop() -> None:
+        if config.is_ssl:
+            asyncio.run_coroutine_threadsafe(drop_connections(), loop).result(timeout=30)
         server.should_exit = True
         thread.join(timeout=30)
         if thread.is_alive():

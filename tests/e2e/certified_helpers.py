@@ -9,7 +9,6 @@ real app with them, and every client trusts exactly that CA.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import ipaddress
 import ssl
@@ -32,8 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ostiary.web.app import create_app
-from tests.conftest import LiveServer, free_port, server_settings
+from tests.conftest import LiveServer, free_port, server_settings, start_server
 
 __all__ = [
     "LogoutReceiver",
@@ -138,46 +136,16 @@ def tls_server(database_url: str, tls_files: TLSFiles) -> Iterator[LiveServer]:
     """Ostiary under uvicorn with TLS; the issuer is ``https://127.0.0.1:<port>``."""
     port = free_port()
     settings = server_settings(database_url, port, issuer=f"https://127.0.0.1:{port}")
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
+    live, stop = start_server(
+        settings,
+        port,
         ssl_certfile=str(tls_files.cert),
         ssl_keyfile=str(tls_files.key),
         # A client library that leaves a keep-alive connection open must not hang teardown.
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.serve())
-
-    thread = threading.Thread(target=run, name=f"ostiary-tls-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("TLS test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(settings.issuer, settings, loop, app)
-
-    async def drop_idle_connections() -> None:
-        # Closing a TLS transport waits for the peer's close_notify, which a client that
-        # already went away (requests/urllib3 over TLS) never sends: abort them instead.
-        for connection in list(server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()
-
-    asyncio.run_coroutine_threadsafe(drop_idle_connections(), loop).result(timeout=30)
-    server.should_exit = True
-    thread.join(timeout=30)
-    loop.close()
+    yield live
+    stop()
 
 
 def tls_browser(server: LiveServer, tls: TLSFiles) -> httpx.Client:

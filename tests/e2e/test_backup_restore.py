@@ -24,7 +24,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import SECRET_KEY, _pg_admin, free_port
+from tests.conftest import SECRET_KEY, free_port
+from tests.databases import pg_admin
 from tests.e2e.helpers import (
     PASSWORD,
     RegisteredClient,
@@ -54,7 +55,7 @@ def pg_names() -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def server_env(url: str, port: int) -> dict[str, str]:
@@ -92,7 +93,7 @@ def test_restore_drill_tokens_issued_before_the_backup_still_work(
         url = f"sqlite+aiosqlite:///{live}"
     else:
         pg_names.append(f"ostiary_test_{uuid.uuid4().hex[:12]}")
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{pg_names[-1]}"'))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{pg_names[-1]}"'))
         url = PG + pg_names[-1]
     env = server_env(url, port)
     cli(env, "db", "upgrade")
@@ -142,7 +143,7 @@ def test_restore_drill_tokens_issued_before_the_backup_still_work(
         shutil.copyfile(backup, restored)
         url = f"sqlite+aiosqlite:///{restored}"
     else:
-        asyncio.run(_pg_admin(f'DROP DATABASE "{pg_names[-1]}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE "{pg_names[-1]}" WITH (FORCE)'))
         pg_names.append(f"ostiary_test_{uuid.uuid4().hex[:12]}")
         subprocess.run(["createdb", *PG_TOOLS, pg_names[-1]], check=True, timeout=60)
         subprocess.run(

@@ -11,14 +11,12 @@ build copies.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,8 @@ import pytest
 import yaml
 
 from ostiary.cli.main import parser as cli_parser
-from tests.conftest import SECRET_KEY, _pg_admin, free_port
+from tests.conftest import SECRET_KEY, free_port
+from tests.databases import fresh_database
 from tests.e2e.dockerfile_steps import Build, Stage, dockerignore, parse, words
 from tests.e2e.packaging_fixtures import ROOT, Venv, requirement_names
 from tests.e2e.processes import clean_env
@@ -195,13 +194,9 @@ def test_the_image_serves_an_https_issuer_writing_only_to_its_volume_and_tmp(
 
 
 @pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def empty_postgres(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path, migrated=False) as url:
+        yield url
 
 
 def test_the_image_migrates_postgresql(image: Image, empty_postgres: str) -> None:

@@ -24,12 +24,12 @@ from ostiary.admin.bootstrap import ADMIN_SCOPE, bootstrap
 from tests.conftest import (
     SECRET_KEY,
     LiveServer,
-    _migrate,
     free_port,
     server_settings,
     start_server,
     unique,
 )
+from tests.databases import migrate
 from tests.e2e.helpers import make_client
 from tests.e2e.private_postgres import PrivatePostgres, private_postgres
 from tests.e2e.processes import Servers, clean_env
@@ -53,7 +53,7 @@ def database(pg: PrivatePostgres) -> str:
 
     asyncio.run(create())
     url = pg.url("ostiary")
-    asyncio.run(_migrate(url))
+    asyncio.run(migrate(url))
     return url
 
 

@@ -11,7 +11,6 @@ and the test reads the code from the browser's address bar. (Playwright's ``rout
 stand in for it: a route does not see the targets of redirects.)
 """
 
-import asyncio
 import html
 import re
 from collections.abc import Iterator
@@ -29,8 +28,7 @@ from starlette.routing import Route
 
 from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.services import Services
-from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import upgrade
+from tests import databases
 from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
 from tests.e2e.chromium import launch_chromium, require_chromium, screenshot_on_failure
 from tests.e2e.federation_browser import add_provider, claims_of
@@ -67,14 +65,6 @@ class Started:
     nonce: str
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 async def _app_callback(request: Request) -> HTMLResponse:
     shown = html.escape(request.url.query)
     return HTMLResponse(f"<h1>Example app</h1><p id=query>{shown}</p>")
@@ -82,8 +72,7 @@ async def _app_callback(request: Request) -> HTMLResponse:
 
 @pytest.fixture(scope="module")
 def sites(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
-    up_db = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('upstream') / 'up.db'}"
-    asyncio.run(_migrate(up_db))
+    up_db = databases.create("sqlite", tmp_path_factory.mktemp("upstream"))
     up_port, rp_port = free_port(), free_port()
     up_settings = server_settings(up_db, up_port, issuer=f"http://localhost:{up_port}")
     upstream, stop_up = start_server(up_settings, up_port)

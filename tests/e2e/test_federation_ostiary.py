@@ -6,7 +6,6 @@ relying-party-facing Ostiary signs them in through the upstream and maps groups 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -17,9 +16,8 @@ import pytest
 from ostiary.domain.federation import Provider, redirect_uri
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
-from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import upgrade
 from ostiary.storage.repos.federation_providers import ProviderRepository
+from tests import databases
 from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
 from tests.e2e.federation_browser import (
     Browser,
@@ -41,16 +39,9 @@ class Pair:
     rp: LiveServer
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def pair(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    up_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('upstream') / 'up.db'}"
-    asyncio.run(_migrate(up_url))
+    up_url = databases.create("sqlite", tmp_path_factory.mktemp("upstream"))
     up_port, rp_port = free_port(), free_port()
     upstream, stop_up = start_server(server_settings(up_url, up_port), up_port)
     rp, stop_rp = start_server(server_settings(database_url, rp_port), rp_port)

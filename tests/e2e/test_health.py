@@ -16,9 +16,9 @@ import httpx
 import pytest
 from alembic.script import ScriptDirectory
 
-from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import alembic_config, upgrade
-from tests.conftest import LiveServer, _migrate, free_port, server_settings, start_server
+from ostiary.storage.migrate import alembic_config
+from tests.conftest import LiveServer, free_port, server_settings, start_server
+from tests.databases import migrate
 from tests.e2e.private_postgres import PrivatePostgres, private_postgres
 
 
@@ -50,15 +50,7 @@ def test_live_and_ready_on_a_healthy_server(server: LiveServer) -> None:
 
 def _sqlite(tmp_path: Path, revision: str = "head") -> str:
     url = f"sqlite+aiosqlite:///{tmp_path}/ostiary.db"
-
-    async def migrate() -> None:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine, revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(migrate())
+    asyncio.run(migrate(url, revision))
     return url
 
 
@@ -76,7 +68,7 @@ def test_not_ready_while_the_schema_is_behind(tmp_path: Path) -> None:
             not_ready = http.get("/health/ready")
             assert_not_ready(not_ready, "schema")
             assert "ostiary db upgrade" in not_ready.json()["checks"]["schema"]
-            asyncio.run(_migrate(url))
+            asyncio.run(migrate(url))
             assert http.get("/health/ready").status_code == 200
     finally:
         stop()
@@ -115,7 +107,7 @@ def test_not_ready_while_the_database_is_down(pg: PrivatePostgres) -> None:
 
     asyncio.run(create())
     url = pg.url("ready")
-    asyncio.run(_migrate(url))
+    asyncio.run(migrate(url))
     port = free_port()
     live, stop = start_server(server_settings(url, port), port)
     try:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select, update
@@ -30,10 +27,8 @@ from ostiary.oauth.registration import ClientSpec, register
 from ostiary.services import Services, build_services
 from ostiary.settings import load_settings
 from ostiary.storage.engine import create_engine
-from ostiary.storage.migrate import upgrade
 from ostiary.storage.tables import throttles
 from tests.conftest import (
-    PG_ADMIN_DSN,
     SECRET_KEY,
     LiveServer,
     free_port,
@@ -41,6 +36,7 @@ from tests.conftest import (
     start_server,
     unique,
 )
+from tests.databases import fresh_database
 from tests.e2e.helpers import (
     PASSWORD,
     RegisteredClient,
@@ -354,38 +350,11 @@ def test_token_endpoint_locks_an_address_across_clients(database_url: str) -> No
 # -- two processes, one database -----------------------------------------------------------
 
 
-async def _pg_execute(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
-def fresh_postgres() -> Iterator[str]:
+def fresh_postgres(tmp_path: Path) -> Iterator[str]:
     """A PostgreSQL database of this test's own, migrated; dropped afterwards."""
-    name = f"ostiary_lockout_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("OSTIARY_TEST_SKIP_POSTGRES") == "1":
-            pytest.skip(f"PostgreSQL skipped on purpose: {exc}")
-        pytest.fail(f"PostgreSQL is required for the tests and unreachable: {exc}")
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    try:
-
-        async def migrate() -> None:
-            engine = create_engine(url)
-            try:
-                await upgrade(engine)
-            finally:
-                await engine.dispose()
-
-        asyncio.run(migrate())
+    with fresh_database("postgresql", tmp_path) as url:
         yield url
-    finally:
-        asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _seed(url: str, username: str) -> tuple[RegisteredClient, RegisteredClient]:

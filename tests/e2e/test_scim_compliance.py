@@ -9,8 +9,6 @@ page, and the session's shared database holds thousands of users from other test
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,12 +19,11 @@ from scim2_tester import Status, check_server
 
 from tests.conftest import (
     LiveServer,
-    _migrate,
-    _pg_admin,
     free_port,
     server_settings,
     start_server,
 )
+from tests.databases import backend_of, fresh_database
 from tests.e2e.scim_fixtures import SCIM, scim_token
 
 PASSING = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE, Status.SKIPPED}
@@ -50,22 +47,13 @@ def _justified(title: str, reason: str) -> bool:
 @pytest.fixture
 def fresh_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     """A server like ``server``, of the same backend, over an empty database."""
-    name = None
-    if database_url.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path / 'scim.db'}"
-    else:
-        name = f"ostiary_scim_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        url = database_url.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(_migrate(url))
-    port = free_port()
-    live, stop = start_server(server_settings(url, port), port)
-    try:
-        yield live
-    finally:
-        stop()
-        if name:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(backend_of(database_url), tmp_path) as url:
+        port = free_port()
+        live, stop = start_server(server_settings(url, port), port)
+        try:
+            yield live
+        finally:
+            stop()
 
 
 def test_scim2_tester_finds_no_failure(fresh_server: LiveServer) -> None:

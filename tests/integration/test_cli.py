@@ -29,7 +29,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ostiary.storage.migrate import MIGRATIONS
-from tests.conftest import SECRET_KEY, LiveServer, _pg_admin, unique
+from tests.conftest import SECRET_KEY, LiveServer, unique
+from tests.databases import backend_of, fresh_database
 from tests.e2e.helpers import (
     PASSWORD,
     RegisteredClient,
@@ -120,16 +121,8 @@ def env(database_url: str) -> dict[str, str]:
 def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """An empty, unmigrated database on the same backend as ``database_url`` (for SQLite an
     empty file: the commands other than ``db upgrade`` never create one)."""
-    if database_url.startswith("sqlite"):
-        (tmp_path / "fresh.db").touch()
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield database_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(backend_of(database_url), tmp_path, migrated=False) as url:
+        yield url
 
 
 # -- clients ------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ from ostiary.accounts import lifecycle
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.interactions import Interaction
 from ostiary.services import Services, build_services
-from tests.conftest import SECRET_KEY, LiveServer, _migrate, server_settings, unique
+from tests import databases
+from tests.conftest import SECRET_KEY, LiveServer, server_settings, unique
 from tests.e2e.helpers import PASSWORD
 from tests.e2e.processes import clean_env
 from tests.integration.test_cli import (
@@ -500,8 +501,7 @@ async def _pseudonym(services: Services, user_id: str) -> str:
 
 @pytest.fixture
 def plain_env(tmp_path: Path) -> tuple[dict[str, str], str]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}"
-    asyncio.run(_migrate(url))
+    url = databases.create("sqlite", tmp_path)
     return clean_env(OSTIARY_DATABASE_URL=url, OSTIARY_SECRET_KEY=SECRET_KEY), url
 
 

@@ -9,7 +9,6 @@ import asyncio
 import json
 import re
 import subprocess
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +27,9 @@ from ostiary.portable.snapshot import providers
 from ostiary.services import Services, build_services
 from ostiary.settings import load_settings
 from ostiary.storage.repos.federation_identities import FederationRepository
-from tests.conftest import SECRET_KEY, _migrate, _pg_admin
+from tests import databases
+from tests.conftest import SECRET_KEY
+from tests.databases import BACKENDS
 from tests.e2e.processes import OSTIARY, clean_env
 from tests.integration.test_cli import Result, failed, ok, sql
 
@@ -37,25 +38,18 @@ PASSWORD = "correct horse battery staple"
 OTHER_KEY = "another-secret-key-" + "y" * 32
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """Makes fresh, migrated databases on one backend; all dropped at the end."""
-    names: list[str] = []
+    urls: list[str] = []
 
     def make() -> str:
-        name = f"ostiary_test_{uuid.uuid4().hex[:12]}"
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / name}.db"
-        else:
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-            names.append(name)
-            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        asyncio.run(_migrate(url))
-        return url
+        urls.append(databases.create(request.param, tmp_path))
+        return urls[-1]
 
     yield make
-    for name in names:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for url in urls:
+        databases.drop(url)
 
 
 def ostiary(env: dict[str, str], *args: str, stdin: str = "") -> Result:

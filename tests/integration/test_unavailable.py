@@ -31,7 +31,8 @@ from ostiary.storage.engine import create_engine
 from ostiary.storage.errors import describe, is_database_error, is_unavailable, unsent
 from ostiary.storage.repos import _driver
 from ostiary.storage.repos._driver import Driver
-from tests.conftest import PG_ADMIN_DSN, free_port
+from tests.conftest import free_port
+from tests.databases import PG_ADMIN_DSN
 
 pytestmark = pytest.mark.anyio
 
