@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -47,26 +48,15 @@ class Buckets:
         self.sum += value
 
 
-class _Family(Collector):
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        registry: CollectorRegistry | None,
-    ) -> None:
-        self.name = name
-        self.documentation = documentation
-        self.labelnames = tuple(labelnames)
-        if registry is not None:
-            registry.register(self)
-
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values}")
+# A family's series (one per set of label values) and the prometheus-client family a
+# scrape reports them in.
+S = TypeVar("S", Count, Buckets)
+F = TypeVar("F", CounterMetricFamily, HistogramMetricFamily)
 
 
-class PlainCounter(_Family):
+class _Family(Collector, Generic[S, F]):
+    _metric_family: type[F]
+
     def __init__(
         self,
         name: str,
@@ -74,33 +64,58 @@ class PlainCounter(_Family):
         labelnames: Sequence[str] = (),
         registry: CollectorRegistry | None = None,
     ) -> None:
-        self._series: dict[tuple[str, ...], Count] = {}
-        super().__init__(name, documentation, labelnames, registry)
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self._series: dict[tuple[str, ...], S] = {}
         if not self.labelnames:
-            self._series[()] = Count()
+            self._series[()] = self._new_series()
+        if registry is not None:
+            registry.register(self)
 
-    def labels(self, *values: str) -> Count:
+    def _new_series(self) -> S:
+        raise NotImplementedError
+
+    def _add_metric(self, family: F, values: tuple[str, ...], series: S) -> None:
+        raise NotImplementedError
+
+    def labels(self, *values: str) -> S:
         series = self._series.get(values)
         if series is None:
-            self._check(values)
-            series = self._series[values] = Count()
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name}: expected labels {self.labelnames}, got {values}")
+            series = self._series[values] = self._new_series()
         return series
+
+    def describe(self) -> list[F]:
+        return [self._metric_family(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> Iterator[F]:
+        family = self._metric_family(self.name, self.documentation, labels=self.labelnames)
+        # A copy: the event loop may add a series while another thread scrapes.
+        for values, series in list(self._series.items()):
+            self._add_metric(family, values, series)
+        yield family
+
+
+class PlainCounter(_Family[Count, CounterMetricFamily]):
+    _metric_family = CounterMetricFamily
 
     def inc(self, amount: float = 1.0) -> None:
         self._series[()].inc(amount)
 
-    def describe(self) -> list[CounterMetricFamily]:
-        return [CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+    def _new_series(self) -> Count:
+        return Count()
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        # A copy: the event loop may add a series while another thread scrapes.
-        for values, series in list(self._series.items()):
-            family.add_metric(values, series.value)
-        yield family
+    def _add_metric(
+        self, family: CounterMetricFamily, values: tuple[str, ...], series: Count
+    ) -> None:
+        family.add_metric(values, series.value)
 
 
-class PlainHistogram(_Family):
+class PlainHistogram(_Family[Buckets, HistogramMetricFamily]):
+    _metric_family = HistogramMetricFamily
+
     def __init__(
         self,
         name: str,
@@ -113,32 +128,21 @@ class PlainHistogram(_Family):
         if not self._bounds or list(self._bounds) != sorted(set(self._bounds)):
             raise ValueError(f"{name}: buckets must be increasing")
         self._les = [*(floatToGoString(bound) for bound in self._bounds), "+Inf"]
-        self._series: dict[tuple[str, ...], Buckets] = {}
         super().__init__(name, documentation, labelnames, registry)
-        if not self.labelnames:
-            self._series[()] = Buckets(self._bounds)
-
-    def labels(self, *values: str) -> Buckets:
-        series = self._series.get(values)
-        if series is None:
-            self._check(values)
-            series = self._series[values] = Buckets(self._bounds)
-        return series
 
     def observe(self, value: float) -> None:
         self._series[()].observe(value)
 
-    def describe(self) -> list[HistogramMetricFamily]:
-        return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+    def _new_series(self) -> Buckets:
+        return Buckets(self._bounds)
 
-    def collect(self) -> Iterator[HistogramMetricFamily]:
-        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, series in list(self._series.items()):
-            # The count is the +Inf bucket's, so the two always agree, mid-request or not.
-            counts, total, cumulative = list(series.counts), series.sum, 0
-            buckets = []
-            for le, count in zip(self._les, counts, strict=True):
-                cumulative += count
-                buckets.append((le, float(cumulative)))
-            family.add_metric(values, buckets, total)
-        yield family
+    def _add_metric(
+        self, family: HistogramMetricFamily, values: tuple[str, ...], series: Buckets
+    ) -> None:
+        # The count is the +Inf bucket's, so the two always agree, mid-request or not.
+        counts, total, cumulative = list(series.counts), series.sum, 0
+        buckets = []
+        for le, count in zip(self._les, counts, strict=True):
+            cumulative += count
+            buckets.append((le, float(cumulative)))
+        family.add_metric(values, buckets, total)

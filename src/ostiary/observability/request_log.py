@@ -74,6 +74,11 @@ _CENTS = tuple(f".{cents:02d}" for cents in range(100))
 _CENTS_JSON = tuple(f".{cents:02d}".rstrip("0") if cents else ".0" for cents in range(100))
 # route/method/status: fixed sets (route_templates.py), so this stays small.
 _MAX_CACHED = 4096
+# A route's line text made once: (the message up to its duration, the method, route and
+# status fields).
+RouteParts = tuple[str, str]
+# The ASGI scope's client: (host, port), or None when the server does not know it.
+Peer = tuple[str, int] | None
 
 
 def _quoted(value: str | None) -> str:
@@ -85,7 +90,7 @@ class _Lines:
         self._add = writer.add
         self._whole = -1
         self._second = ""
-        self._parts: BoundedCache[tuple[str, str, int], tuple[str, str]] = BoundedCache(
+        self._parts: BoundedCache[tuple[str, str, int], RouteParts] = BoundedCache(
             _MAX_CACHED, lru=False
         )
 
@@ -99,12 +104,12 @@ class _Lines:
         # The milliseconds as logging.LogRecord.msecs has them.
         return self._second + _MILLIS[int((created - whole) * 1000)]
 
-    def _made_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
+    def _made_parts(self, method: str, route: str, status: int) -> RouteParts:
         parts = self._route_parts(method, route, status)
         self._parts.put((method, route, status), parts)
         return parts
 
-    def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
+    def _route_parts(self, method: str, route: str, status: int) -> RouteParts:
         raise NotImplementedError
 
     def __call__(
@@ -122,12 +127,7 @@ class _Lines:
         self._add(self._line(parts, whole, cents, context, scope.get("client")))
 
     def _line(
-        self,
-        parts: tuple[str, str],
-        whole: int,
-        cents: int,
-        context: RequestContext,
-        client: tuple[str, int] | None,
+        self, parts: RouteParts, whole: int, cents: int, context: RequestContext, client: Peer
     ) -> bytes:
         raise NotImplementedError
 
@@ -135,19 +135,14 @@ class _Lines:
 class JsonLines(_Lines):
     """JsonFormatter's line for a request record, without the record."""
 
-    def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
+    def _route_parts(self, method: str, route: str, status: int) -> RouteParts:
         # The message up to its duration (its closing quote comes after it).
         message = _quoted(f"{method} {route} {status} ")[:-1]
         fields = f',"method":{_quoted(method)},"route":{_quoted(route)},"status":{status}'
         return message, fields
 
     def _line(
-        self,
-        parts: tuple[str, str],
-        whole: int,
-        cents: int,
-        context: RequestContext,
-        client: tuple[str, int] | None,
+        self, parts: RouteParts, whole: int, cents: int, context: RequestContext, client: Peer
     ) -> bytes:
         client_id, subject = context.client_id, context.subject
         line = (
@@ -165,7 +160,7 @@ class JsonLines(_Lines):
 class TextLines(_Lines):
     """TextFormatter's line for a request record, without the record."""
 
-    def _route_parts(self, method: str, route: str, status: int) -> tuple[str, str]:
+    def _route_parts(self, method: str, route: str, status: int) -> RouteParts:
         message = f" INFO ostiary.request: {method} {route} {status} "
         fields = (
             f" method={text_value(method)} route={text_value(route)} status={status} duration_ms="
@@ -173,12 +168,7 @@ class TextLines(_Lines):
         return message, fields
 
     def _line(
-        self,
-        parts: tuple[str, str],
-        whole: int,
-        cents: int,
-        context: RequestContext,
-        client: tuple[str, int] | None,
+        self, parts: RouteParts, whole: int, cents: int, context: RequestContext, client: Peer
     ) -> bytes:
         line = (
             f"{self._timestamp()}{parts[0]}{whole}{_CENTS[cents]}ms"
