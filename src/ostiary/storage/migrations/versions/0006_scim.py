@@ -3,6 +3,15 @@
 import sqlalchemy as sa
 from alembic import op
 
+from ostiary.storage.migrations.columns import (
+    create_indexes,
+    create_table,
+    drop_indexes,
+    drop_table,
+    flag,
+    user_id,
+)
+
 revision, down_revision = "0006", "0005"
 
 
@@ -13,28 +22,39 @@ def _ci(length: int) -> sa.types.TypeEngine:
     )
 
 
+CHILDREN = {"scim_user_emails": 320, "scim_user_phones": 64}
+CHILD_INDEXES = [("user_id",), ("value_ci",)]
+SCIM_USER_INDEXES = [
+    ("external_id",),
+    ("display_name_ci",),
+    ("given_name_ci",),
+    ("family_name_ci",),
+]
+# SCIM filters and sorts on columns of tables other features own.
+OTHER_INDEXES = {
+    "users": [("disabled",), ("created_at",), ("updated_at",)],
+    "groups": [("external_id",)],
+}
+
+
 def _child(name: str, value_length: int) -> None:
-    op.create_table(
+    create_table(
         name,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("user_id", sa.String(length=36), nullable=False),
+        user_id(),
         sa.Column("value_ci", _ci(value_length), nullable=False),
         sa.Column("type", sa.String(length=40), nullable=True),
-        sa.Column("primary", sa.Boolean(), server_default="0", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f(f"fk_{name}_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+        flag("primary"),
+        primary_key=["id"],
+        cascades={"user_id": "users.id"},
+        indexes=CHILD_INDEXES,
     )
-    with op.batch_alter_table(name, schema=None) as batch_op:
-        batch_op.create_index(f"ix_{name}_user_id", ["user_id"], unique=False)
-        batch_op.create_index(f"ix_{name}_value_ci", ["value_ci"], unique=False)
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "scim_users",
-        sa.Column("user_id", sa.String(length=36), nullable=False),
+        user_id(),
         sa.Column("user_name_ci", _ci(150), nullable=False),
         sa.Column("external_id", sa.String(length=200), nullable=True),
         sa.Column("display_name_ci", _ci(200), nullable=True),
@@ -42,38 +62,23 @@ def upgrade() -> None:
         sa.Column("family_name_ci", _ci(200), nullable=True),
         sa.Column("resource", sa.JSON(), server_default="{}", nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_scim_users_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_scim_users")),
-        sa.UniqueConstraint("user_name_ci", name=op.f("uq_scim_users_user_name_ci")),
+        primary_key=["user_id"],
+        cascades={"user_id": "users.id"},
+        unique="user_name_ci",
+        indexes=SCIM_USER_INDEXES,
     )
-    with op.batch_alter_table("scim_users", schema=None) as batch_op:
-        batch_op.create_index("ix_scim_users_external_id", ["external_id"], unique=False)
-        batch_op.create_index("ix_scim_users_display_name_ci", ["display_name_ci"], unique=False)
-        batch_op.create_index("ix_scim_users_given_name_ci", ["given_name_ci"], unique=False)
-        batch_op.create_index("ix_scim_users_family_name_ci", ["family_name_ci"], unique=False)
-    _child("scim_user_emails", 320)
-    _child("scim_user_phones", 64)
-    op.create_table(
+    for name, value_length in CHILDREN.items():
+        _child(name, value_length)
+    create_table(
         "scim_groups",
         sa.Column("group_id", sa.String(length=36), nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["group_id"],
-            ["groups.id"],
-            name=op.f("fk_scim_groups_group_id_groups"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("group_id", name=op.f("pk_scim_groups")),
+        primary_key=["group_id"],
+        cascades={"group_id": "groups.id"},
     )
     _backfill()
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.create_index("ix_users_disabled", ["disabled"], unique=False)
-        batch_op.create_index("ix_users_created_at", ["created_at"], unique=False)
-        batch_op.create_index("ix_users_updated_at", ["updated_at"], unique=False)
-    with op.batch_alter_table("groups", schema=None) as batch_op:
-        batch_op.create_index("ix_groups_external_id", ["external_id"], unique=False)
+    for table, indexes in OTHER_INDEXES.items():
+        create_indexes(table, indexes)
 
 
 def _backfill() -> None:
@@ -123,21 +128,9 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("scim_groups")
-    with op.batch_alter_table("groups", schema=None) as batch_op:
-        batch_op.drop_index("ix_groups_external_id")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_index("ix_users_updated_at")
-        batch_op.drop_index("ix_users_created_at")
-        batch_op.drop_index("ix_users_disabled")
-    for name in ("scim_user_phones", "scim_user_emails"):
-        with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.drop_index(f"ix_{name}_value_ci")
-            batch_op.drop_index(f"ix_{name}_user_id")
-        op.drop_table(name)
-    with op.batch_alter_table("scim_users", schema=None) as batch_op:
-        batch_op.drop_index("ix_scim_users_family_name_ci")
-        batch_op.drop_index("ix_scim_users_given_name_ci")
-        batch_op.drop_index("ix_scim_users_display_name_ci")
-        batch_op.drop_index("ix_scim_users_external_id")
-    op.drop_table("scim_users")
+    drop_table("scim_groups")
+    for table, indexes in reversed(OTHER_INDEXES.items()):
+        drop_indexes(table, indexes)
+    for name in reversed(CHILDREN):
+        drop_table(name, CHILD_INDEXES)
+    drop_table("scim_users", SCIM_USER_INDEXES)
