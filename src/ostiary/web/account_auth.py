@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -106,6 +109,40 @@ async def signed_in_form(request: Request) -> tuple[signin.SignedIn, dict[str, s
     return who, form
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def signed_in_page(
+    handler: Callable[[Request, signin.SignedIn], Awaitable[Response]],
+) -> Endpoint:
+    """An endpoint for signed-in people only: anyone else is sent to the sign-in page."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        who = await signed_in(request)
+        if who is None:
+            return to_login(request)
+        return await handler(request, who)
+
+    return endpoint
+
+
+def signed_in_post(
+    handler: Callable[[Request, signin.SignedIn, dict[str, str]], Awaitable[Response]],
+) -> Endpoint:
+    """A POST endpoint whose handler gets who posted and their CSRF-checked form (see
+    ``signed_in_form`` for every other answer)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        posted = await signed_in_form(request)
+        if isinstance(posted, Response):
+            return posted
+        return await handler(request, *posted)
+
+    return endpoint
+
+
 def anonymous_csrf(request: Request) -> tuple[str, str | None]:
     """A CSRF token for forms shown before sign-in, and a new browser id to set if needed."""
     browser_id = Browser.browser_id(request)
@@ -138,6 +175,28 @@ async def anonymous_form(request: Request) -> dict[str, str] | Response:
     return form
 
 
+async def login_failed(
+    services: Services,
+    ip: str | None,
+    reason: str | None,
+    *,
+    details: dict[str, Any],
+    user_id: str | None = None,
+    client_id: str | None = None,
+) -> None:
+    """The audit event of a refused sign-in."""
+    await services.audit.record(
+        "login.failure",
+        actor="anonymous",
+        user_id=user_id,
+        client_id=client_id,
+        ip=ip,
+        outcome="failure",
+        reason=reason,
+        details=details,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordOutcome:
     user: User | None
@@ -152,15 +211,9 @@ async def check_password(
     services = services_of(request)
     ip = client_ip(request)
     keys = [throttle.account_key(username), throttle.ip_key(ip)]
+    details = {"username": username, "purpose": purpose}
     if wait := await services.throttle.wait_seconds(keys):
-        await services.audit.record(
-            "login.failure",
-            actor="anonymous",
-            ip=ip,
-            outcome="failure",
-            reason="locked",
-            details={"username": username, "purpose": purpose},
-        )
+        await login_failed(services, ip, "locked", details=details)
         minutes = max(1, -(-wait // 60))
         return PasswordOutcome(
             None, f"Too many failed attempts. Try again in {minutes} minute(s).", 429
@@ -168,15 +221,7 @@ async def check_password(
     check = await signin.check_password(services, username, password)
     if check.user is None:
         await services.throttle.failed(keys)
-        await services.audit.record(
-            "login.failure",
-            actor="anonymous",
-            user_id=check.user_id,
-            ip=ip,
-            outcome="failure",
-            reason=check.reason,
-            details={"username": username, "purpose": purpose},
-        )
+        await login_failed(services, ip, check.reason, user_id=check.user_id, details=details)
         error = "Wrong username or password." if purpose == "login" else "Wrong password."
         return PasswordOutcome(None, error, 401)
     await services.throttle.succeeded(keys[:1])

@@ -25,9 +25,8 @@ from ostiary.web.account_auth import (
     login,
     passwords_off,
     services_of,
-    signed_in,
-    signed_in_form,
-    to_login,
+    signed_in_page,
+    signed_in_post,
 )
 from ostiary.web.responses import NO_STORE, page, redirect
 
@@ -64,18 +63,14 @@ def _account_page(
     )
 
 
-async def overview(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
+@signed_in_page
+async def overview(request: Request, who: SignedIn) -> Response:
     return _account_page(request, who, "account.html")
 
 
-async def password(request: Request) -> Response:
+@signed_in_page
+async def password(request: Request, who: SignedIn) -> Response:
     """Change the password: the current one first, then the policy."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
     if refused := passwords_off(request):
         return refused
     services = services_of(request)
@@ -106,10 +101,8 @@ async def password(request: Request) -> Response:
     return redirect("/account?notice=password-changed")
 
 
-async def sessions(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
+@signed_in_page
+async def sessions(request: Request, who: SignedIn) -> Response:
     views = await self_service.sessions_of(services_of(request), who)
     rows = [
         {
@@ -125,12 +118,9 @@ async def sessions(request: Request) -> Response:
     return _account_page(request, who, "account_sessions.html", sessions=rows)
 
 
-async def end_sessions(request: Request) -> Response:
+@signed_in_post
+async def end_sessions(request: Request, who: SignedIn, form: dict[str, str]) -> Response:
     """Sign out one other session (``sid``) or every other one (``all``)."""
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, form = posted
     services = services_of(request)
     if form.get("scope") == "others":
         await self_service.end_other_sessions(services, who)
@@ -139,10 +129,8 @@ async def end_sessions(request: Request) -> Response:
     return redirect("/account/sessions?notice=session-ended")
 
 
-async def applications(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
+@signed_in_page
+async def applications(request: Request, who: SignedIn) -> Response:
     apps = await self_service.applications_of(services_of(request), who.user.id)
     rows = [
         {"client_id": a.client_id, "name": a.name, "scopes": a.scopes, "since": _when(a.granted_at)}
@@ -151,22 +139,16 @@ async def applications(request: Request) -> Response:
     return _account_page(request, who, "account_applications.html", applications=rows)
 
 
-async def revoke_application(request: Request) -> Response:
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, form = posted
+@signed_in_post
+async def revoke_application(request: Request, who: SignedIn, form: dict[str, str]) -> Response:
     client_id = form.get("client_id", "")[:64]
     await self_service.revoke_application(services_of(request), who.user.id, client_id)
     return redirect("/account/applications?notice=application-revoked")
 
 
-async def download(request: Request) -> Response:
+@signed_in_post
+async def download(request: Request, who: SignedIn, _form: dict[str, str]) -> Response:
     """Download my data: a JSON attachment (a POST, so the CSRF token guards it too)."""
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, _ = posted
     services = services_of(request)
     data = await export.account_data(services, who)
     await services.audit.record(
@@ -183,12 +165,9 @@ async def download(request: Request) -> Response:
     )
 
 
-async def request_verification(request: Request) -> Response:
+@signed_in_post
+async def request_verification(request: Request, who: SignedIn, _form: dict[str, str]) -> Response:
     """Mail a link that confirms the account's email address."""
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, _ = posted
     services = services_of(request)
     # Counted per account like failures, so a session cannot be used to flood a mailbox.
     key = ["verify-mail:" + who.user.id]
@@ -212,13 +191,11 @@ def _asks_password(request: Request, who: SignedIn) -> bool:
     return services_of(request).settings.local_login and who.user.password_hash is not None
 
 
-async def delete(request: Request) -> Response:
+@signed_in_page
+async def delete(request: Request, who: SignedIn) -> Response:
     """Delete my account, after the password once more; an account without a password
     (signed in through an upstream provider) confirms with its username after a recent
     sign-in instead."""
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
     asks_password = _asks_password(request, who)
     recent = who.session.auth_time >= clock.now() - RECENT_SIGN_IN
     if request.method == "GET":

@@ -25,6 +25,7 @@ from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import prompt
 from ostiary.oidc.prompt import Step
 from ostiary.services import Services
+from ostiary.web.account_auth import login_failed
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, form_post, page, redirect, slotted_page
 
@@ -360,14 +361,8 @@ async def login_submit(request: Request) -> Response:
     account = reads.account
     interaction = state.interaction
     if wait := checked.wait:
-        await services.audit.record(
-            "login.failure",
-            actor="anonymous",
-            ip=ip,
-            outcome="failure",
-            reason="locked",
-            client_id=interaction.client_id,
-            details={"username": username},
+        await login_failed(
+            services, ip, "locked", client_id=interaction.client_id, details={"username": username}
         )
         minutes = max(1, -(-wait // 60))
         return await _login_page(
@@ -385,13 +380,11 @@ async def login_submit(request: Request) -> Response:
     user = check.user
     if user is None:
         await services.throttle.failed(keys)
-        await services.audit.record(
-            "login.failure",
-            actor="anonymous",
+        await login_failed(
+            services,
+            ip,
+            check.reason,
             user_id=check.user_id,
-            ip=ip,
-            outcome="failure",
-            reason=check.reason,
             client_id=interaction.client_id,
             details={"username": username},
         )

@@ -25,7 +25,7 @@ from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.repos.federation_providers import ProviderRepository
-from ostiary.web.account_auth import csrf, signed_in, signed_in_form, to_login
+from ostiary.web.account_auth import csrf, login_failed, signed_in_page, signed_in_post
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, page, redirect
 
@@ -68,6 +68,15 @@ async def _provider(services: Services, name: str) -> Provider:
     return provider
 
 
+def _to_upstream(request: Request, services: Services, url: str, browser_id: str) -> Response:
+    """Off to the provider, with the browser cookie its callback checks the flow against."""
+    response = redirect(url)
+    request.app.state.browser.set_cookie(
+        response, BROWSER_COOKIE, browser_id, services.settings.sessions.ttl
+    )
+    return response
+
+
 def _failure(request: Request, exc: FederationError) -> Response:
     log.warning("federation %s: %s", request.url.path, exc.detail)
     return error_page(exc.message, exc.status)
@@ -92,11 +101,7 @@ async def start(request: Request) -> Response:
         )
     except FederationError as exc:
         return _failure(request, exc)
-    response = redirect(url)
-    request.app.state.browser.set_cookie(
-        response, BROWSER_COOKIE, browser_id, services.settings.sessions.ttl
-    )
-    return response
+    return _to_upstream(request, services, url, browser_id)
 
 
 async def _check_interaction(
@@ -145,14 +150,8 @@ async def callback(request: Request) -> Response:
             services, provider, identity, tokens, link_user_id=pending.link_user_id, ip=ip
         )
     except FederationError as exc:
-        await services.audit.record(
-            "login.failure",
-            actor="anonymous",
-            ip=ip,
-            outcome="failure",
-            reason="federation",
-            details={"provider": name[:64], "detail": exc.detail[:200]},
-        )
+        details = {"provider": name[:64], "detail": exc.detail[:200]}
+        await login_failed(services, ip, "federation", details=details)
         return _failure(request, exc)
     except UnsealError:
         log.error("federation %s: a sealed value does not open (secret key changed?)", name)
@@ -192,10 +191,8 @@ def _upstream_refusal(provider: Provider, error: str) -> FederationError:
 # -- account page: linked identities ---------------------------------------------------------
 
 
-async def identities(request: Request) -> Response:
-    who = await signed_in(request)
-    if who is None:
-        return to_login(request)
+@signed_in_page
+async def identities(request: Request, who: signin.SignedIn) -> Response:
     services = _services(request)
     linked = await FederationRepository(services.engine).for_user(who.user.id)
     names = dict(await login_buttons(services))
@@ -217,12 +214,9 @@ async def identities(request: Request) -> Response:
     )
 
 
-async def link(request: Request) -> Response:
+@signed_in_post
+async def link(request: Request, who: signin.SignedIn, form: dict[str, str]) -> Response:
     """POST: link another upstream identity to the signed-in account."""
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, form = posted
     services = _services(request)
     browser_id = Browser.browser_id(request) or Browser.new_browser_id()
     try:
@@ -232,18 +226,11 @@ async def link(request: Request) -> Response:
         )
     except FederationError as exc:
         return _failure(request, exc)
-    response = redirect(url)
-    request.app.state.browser.set_cookie(
-        response, BROWSER_COOKIE, browser_id, services.settings.sessions.ttl
-    )
-    return response
+    return _to_upstream(request, services, url, browser_id)
 
 
-async def unlink(request: Request) -> Response:
-    posted = await signed_in_form(request)
-    if isinstance(posted, Response):
-        return posted
-    who, form = posted
+@signed_in_post
+async def unlink(request: Request, who: signin.SignedIn, form: dict[str, str]) -> Response:
     services = _services(request)
     repo = FederationRepository(services.engine)
     linked = await repo.for_user(who.user.id)
