@@ -6,6 +6,8 @@ Timestamps are integer Unix seconds, which both SQLite and PostgreSQL index and 
 cheaply and which JWT claims use anyway.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.schema import SchemaItem
 
 metadata = MetaData(
     naming_convention={
@@ -32,6 +35,48 @@ metadata = MetaData(
 )
 
 Timestamp = BigInteger
+
+
+def _created_updated() -> tuple[Column[int], Column[int]]:
+    return Column("created_at", Timestamp, nullable=False), Column(
+        "updated_at", Timestamp, nullable=False
+    )
+
+
+def _cascade(name: str, key: Column[Any], *, primary_key: bool = False) -> Column[Any]:
+    """A required reference to ``key``, of its type: the row goes with the row it names."""
+    return Column(
+        name,
+        key.type,
+        ForeignKey(key, ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
+
+def _link(
+    name: str, left: tuple[str, Column[Any]], right: tuple[str, Column[Any]], *rest: SchemaItem
+) -> Table:
+    """A many-to-many table: the two references are its key."""
+    return Table(
+        name,
+        metadata,
+        _cascade(*left, primary_key=True),
+        _cascade(*right, primary_key=True),
+        *rest,
+    )
+
+
+def _catalogue(name: str, key_length: int) -> Table:
+    """Names an administrator registers, each with its description."""
+    return Table(
+        name,
+        metadata,
+        Column("name", String(key_length), primary_key=True),
+        Column("description", Text, nullable=False, server_default=""),
+        Column("created_at", Timestamp, nullable=False),
+    )
+
 
 clients = Table(
     "clients",
@@ -77,8 +122,7 @@ users = Table(
     Column("phone_number_verified", Boolean, nullable=False, server_default="0"),
     # Other OpenID Connect standard claims (OIDC Core §5.1): name, given_name, address...
     Column("profile", JSON, nullable=False, server_default="{}"),
-    Column("created_at", Timestamp, nullable=False),
-    Column("updated_at", Timestamp, nullable=False),
+    *_created_updated(),
 )
 # One account per address, compared case-insensitively (migration 0010). Created only
 # once no address is shared: see ``storage.email_index``, which also explains lower().
@@ -108,7 +152,7 @@ sessions = Table(
     "sessions",
     metadata,
     Column("id_hash", LargeBinary(32), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _cascade("user_id", users.c.id),
     Column("auth_time", Timestamp, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("expires_at", Timestamp, nullable=False),
@@ -156,16 +200,10 @@ interactions = Table(
     Index("ix_interactions_expires_at", "expires_at"),
 )
 
-consents = Table(
+consents = _link(
     "consents",
-    metadata,
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "client_id",
-        String(64),
-        ForeignKey("clients.client_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    ("user_id", users.c.id),
+    ("client_id", clients.c.client_id),
     Column("scopes", JSON, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
 )
@@ -236,19 +274,12 @@ revoked_tokens = Table(
 
 # -- roles, groups and scopes (RBAC) ---------------------------------------------------
 
-roles = Table(
-    "roles",
-    metadata,
-    Column("name", String(100), primary_key=True),
-    Column("description", Text, nullable=False, server_default=""),
-    Column("created_at", Timestamp, nullable=False),
-)
+roles = _catalogue("roles", 100)
 
-user_roles = Table(
+user_roles = _link(
     "user_roles",
-    metadata,
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    ("user_id", users.c.id),
+    ("role", roles.c.name),
     # Set when a federation claim mapping gave it (re-evaluated at each upstream login);
     # NULL for a manual assignment, which a mapping never removes.
     Column("federation_provider", String(64)),
@@ -261,50 +292,27 @@ groups = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(150), nullable=False, unique=True),
     Column("external_id", String(200)),
-    Column("created_at", Timestamp, nullable=False),
-    Column("updated_at", Timestamp, nullable=False),
+    *_created_updated(),
 )
 
-group_members = Table(
+group_members = _link(
     "group_members",
-    metadata,
-    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    ("group_id", groups.c.id),
+    ("user_id", users.c.id),
     # As for user_roles: the provider whose claim mapping added the membership, or NULL.
     Column("federation_provider", String(64)),
     Index("ix_group_members_user_id", "user_id"),
 )
 
 # Nested groups: members of the child are members of the parent.
-group_parents = Table(
-    "group_parents",
-    metadata,
-    Column("child_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("parent_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-)
+group_parents = _link("group_parents", ("child_id", groups.c.id), ("parent_id", groups.c.id))
 
-group_roles = Table(
-    "group_roles",
-    metadata,
-    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
-)
+group_roles = _link("group_roles", ("group_id", groups.c.id), ("role", roles.c.name))
 
 # Registered scopes; a scope with required roles is only granted to users holding one.
-scopes = Table(
-    "scopes",
-    metadata,
-    Column("name", String(200), primary_key=True),
-    Column("description", Text, nullable=False, server_default=""),
-    Column("created_at", Timestamp, nullable=False),
-)
+scopes = _catalogue("scopes", 200)
 
-scope_roles = Table(
-    "scope_roles",
-    metadata,
-    Column("scope", String(200), ForeignKey("scopes.name", ondelete="CASCADE"), primary_key=True),
-    Column("role", String(100), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
-)
+scope_roles = _link("scope_roles", ("scope", scopes.c.name), ("role", roles.c.name))
 
 # -- audit, throttling, one-time tokens ----------------------------------------------------
 
@@ -359,7 +367,7 @@ one_time_tokens = Table(
     "one_time_tokens",
     metadata,
     Column("token_hash", LargeBinary(32), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _cascade("user_id", users.c.id),
     Column("purpose", String(32), nullable=False),
     Column("email", String(320)),
     Column("created_at", Timestamp, nullable=False),
@@ -415,22 +423,16 @@ federation_providers = Table(
     Column("mapping", JSON, nullable=False, server_default="[]"),
     # Connector options: allowed tenants, hosted domain, API base URL, auth method...
     Column("options", JSON, nullable=False, server_default="{}"),
-    Column("created_at", Timestamp, nullable=False),
-    Column("updated_at", Timestamp, nullable=False),
+    *_created_updated(),
 )
 
 # The link key is (provider, upstream sub), never the email.
 federated_identities = Table(
     "federated_identities",
     metadata,
-    Column(
-        "provider",
-        String(64),
-        ForeignKey("federation_providers.name", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _cascade("provider", federation_providers.c.name, primary_key=True),
     Column("subject", String(255), primary_key=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    _cascade("user_id", users.c.id),
     Column("email", String(320)),
     Column("access_token_sealed", LargeBinary),
     Column("refresh_token_sealed", LargeBinary),
@@ -474,7 +476,7 @@ def _ci(length: int) -> String:
 scim_users = Table(
     "scim_users",
     metadata,
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    _cascade("user_id", users.c.id, primary_key=True),
     # RFC 7643 §4.1.1: userName is unique and caseExact=false.
     Column("user_name_ci", _ci(150), nullable=False, unique=True),
     Column("external_id", String(200)),
@@ -491,30 +493,24 @@ scim_users = Table(
     Index("ix_scim_users_family_name_ci", "family_name_ci"),
 )
 
-# Multi-valued attributes as rows, so `emails[...]` filters are EXISTS subqueries.
-scim_user_emails = Table(
-    "scim_user_emails",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("value_ci", _ci(320), nullable=False),
-    Column("type", String(40)),
-    Column("primary", Boolean, nullable=False, server_default="0"),
-    Index("ix_scim_user_emails_user_id", "user_id"),
-    Index("ix_scim_user_emails_value_ci", "value_ci"),
-)
 
-scim_user_phones = Table(
-    "scim_user_phones",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("value_ci", _ci(64), nullable=False),
-    Column("type", String(40)),
-    Column("primary", Boolean, nullable=False, server_default="0"),
-    Index("ix_scim_user_phones_user_id", "user_id"),
-    Index("ix_scim_user_phones_value_ci", "value_ci"),
-)
+def _scim_multi_valued(name: str, value_length: int) -> Table:
+    """A multi-valued attribute as rows, so `emails[...]` filters are EXISTS subqueries."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        _cascade("user_id", users.c.id),
+        Column("value_ci", _ci(value_length), nullable=False),
+        Column("type", String(40)),
+        Column("primary", Boolean, nullable=False, server_default="0"),
+        Index(f"ix_{name}_user_id", "user_id"),
+        Index(f"ix_{name}_value_ci", "value_ci"),
+    )
+
+
+scim_user_emails = _scim_multi_valued("scim_user_emails", 320)
+scim_user_phones = _scim_multi_valued("scim_user_phones", 64)
 
 # A group's version counter (RFC 7644 §3.14), bumped by every SCIM write to the group or
 # its members, so meta.version and If-Match never need the member list. Groups made
@@ -522,7 +518,7 @@ scim_user_phones = Table(
 scim_groups = Table(
     "scim_groups",
     metadata,
-    Column("group_id", String(36), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    _cascade("group_id", groups.c.id, primary_key=True),
     Column("version", Integer, nullable=False, server_default="1"),
 )
 
