@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from ostiary.domain.access import Effective, Group, Role, Scope
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.clients import Client
-from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Refused
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Refused, Remembered
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
 from ostiary.domain.keys import StoredKey
 from ostiary.domain.one_time_tokens import OneTimeToken
@@ -79,7 +79,11 @@ class Users(Protocol):
         phone_number_verified: bool = False,
         profile: dict[str, Any] | None = None,
         user_id: str | None = None,
-    ) -> User: ...
+    ) -> User:
+        """A new account; ``user_id`` (its ``sub``) is chosen only when an import restores
+        one, otherwise a random UUID."""
+        ...
+
     async def get(self, user_id: str) -> User | None: ...
     async def by_username(self, username: str) -> User | None: ...
     async def find(self, key: str) -> User | None: ...
@@ -120,7 +124,11 @@ class Sessions(Protocol):
         ttl: int,
         amr: tuple[str, ...] = ("pwd",),
         acr: str | None = None,
-    ) -> Session | None: ...
+    ) -> Session | None:
+        """A fresh login in the same session: new cookie value, auth_time, amr; same sid.
+        The session as it is now, or None if it ended meanwhile."""
+        ...
+
     async def get_live(self, id_hash: bytes) -> Session | None: ...
     async def by_sid(self, sid: str) -> Session | None: ...
     async def for_user(self, user_id: str) -> list[Session]: ...
@@ -183,8 +191,15 @@ class Codes(Protocol):
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
-        remember: tuple[User, int] | None = None,
-    ) -> bool: ...
+        remember: Remembered = None,
+    ) -> bool:
+        """Store a code, record that its session (``sid``) gave tokens to the client, and,
+        with ``interaction_id``, consume that interaction: all in one go. False (nothing
+        stored) when the interaction was already consumed. ``remember``: the code's user and
+        its session's end, for a repository that keeps the codes it issued (only for codes
+        whose scopes no role gates)."""
+        ...
+
     async def mark_replayed(self, code_hash: bytes) -> AuthorizationCode | None: ...
     async def issued_for_session(self, sid: str) -> list[tuple[str, int]]: ...
     async def discard_unredeemed_for_client(self, client_id: str) -> int: ...
@@ -278,7 +293,10 @@ class Audit(Protocol):
         client_id: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
-    ) -> list[AuditEvent]: ...
+    ) -> list[AuditEvent]:
+        """Oldest first, resumable with ``after_id`` (keyset pagination)."""
+        ...
+
     async def pseudonymise(self, user_id: str, pseudonym: str) -> int: ...
     async def purge_older_than(self, seconds: int) -> int: ...
 

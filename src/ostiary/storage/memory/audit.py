@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from ostiary import clock
 from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
+from ostiary.storage.common.audit import Condition, QueriesAudit
 from ostiary.storage.memory.tables import Tables
 
 
-class MemoryAudit:
+class MemoryAudit(QueriesAudit):
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
@@ -21,24 +22,11 @@ class MemoryAudit:
         for e in events:
             await self.add(e)
 
-    async def query(
-        self,
-        *,
-        user_id: str | None = None,
-        since: int | None = None,
-        type: str | None = None,
-        client_id: str | None = None,
-        after_id: int | None = None,
-        limit: int = 100,
-    ) -> list[AuditEvent]:
+    async def _select(self, conditions: list[Condition], limit: int) -> list[AuditEvent]:
         found = [
             e
             for e in self._t.audit
-            if (user_id is None or e.user_id == user_id)
-            and (since is None or e.at >= since)
-            and (type is None or e.type == type)
-            and (client_id is None or e.client_id == client_id)
-            and (after_id is None or (e.id or 0) > after_id)
+            if all(compare(getattr(e, name), value) for name, compare, value in conditions)
         ]
         return found[:limit]
 

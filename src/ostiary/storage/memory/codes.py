@@ -7,16 +7,23 @@ them back; here every read is free, so ``remember`` is accepted and not needed.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from ostiary import clock
-from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
-from ostiary.domain.users import User
+from ostiary.domain.codes import (
+    AuthorizationCode,
+    CodeState,
+    Decide,
+    R,
+    Redemption,
+    Refused,
+    Remembered,
+)
+from ostiary.storage.common.codes import AddsCodes
 from ostiary.storage.memory.refresh_tokens import store_token
 from ostiary.storage.memory.tables import Tables
 
 
-class MemoryCodes:
+class MemoryCodes(AddsCodes):
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
@@ -58,40 +65,18 @@ class MemoryCodes:
             store_token(self._t, refresh)
         return True
 
-    async def add(
-        self,
-        *,
-        code_hash: bytes,
-        client_id: str,
-        user_id: str,
-        session_hash: bytes | None,
-        redirect_uri: str,
-        redirect_uri_given: bool,
-        scopes: list[str],
-        code_challenge: str | None,
-        auth_time: int,
-        ttl: int,
-        nonce: str | None = None,
-        sid: str | None = None,
-        acr: str | None = None,
-        amr: list[str] | None = None,
-        claims: dict[str, Any] | None = None,
-        interaction_id: str | None = None,
-        remember: tuple[User, int] | None = None,
+    async def _store(
+        self, code: AuthorizationCode, now: int, interaction_id: str | None, remember: Remembered
     ) -> bool:
         t = self._t
         # An interaction yields one code at most: it is consumed with the code's write.
         if interaction_id is not None and t.interactions.pop(interaction_id, None) is None:
             return False
-        if code_hash in t.codes:
+        if code.code_hash in t.codes:
             raise ValueError("that code is stored already")
-        t.codes[code_hash] = AuthorizationCode(
-            code_hash, client_id, user_id, session_hash, redirect_uri, redirect_uri_given,
-            tuple(scopes), code_challenge, auth_time, nonce, sid, acr, amr, claims,
-            clock.now() + ttl, None, None, None, None, None,
-        )  # fmt: skip
-        if sid is not None:
-            t.session_clients.add((sid, client_id))
+        t.codes[code.code_hash] = code
+        if code.sid is not None:
+            t.session_clients.add((code.sid, code.client_id))
         return True
 
     async def mark_replayed(self, code_hash: bytes) -> AuthorizationCode | None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
+from typing import Any
 
 from ostiary import clock
 from ostiary.domain.sessions import LogoutFailure, Session
 from ostiary.domain.users import User
+from ostiary.storage.common.sessions import StartsSessions
 from ostiary.storage.memory.tables import Tables
 
 
-class MemorySessions:
+class MemorySessions(StartsSessions):
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
@@ -20,40 +21,16 @@ class MemorySessions:
         user = self._t.users.get(session.user_id) if session is not None else None
         return (session, user) if session is not None and user is not None else None
 
-    async def add(
-        self,
-        *,
-        id_hash: bytes,
-        user_id: str,
-        ttl: int,
-        amr: tuple[str, ...] = ("pwd",),
-        acr: str | None = None,
-    ) -> Session:
-        now = clock.now()
-        session = Session(
-            id_hash, user_id, now, now, now + ttl, secrets.token_urlsafe(24), amr, acr
-        )
-        self._t.sessions[id_hash] = session
-        return session
+    async def _store(self, session: Session) -> None:
+        self._t.sessions[session.id_hash] = session
 
-    async def reauthenticate(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        ttl: int,
-        amr: tuple[str, ...] = ("pwd",),
-        acr: str | None = None,
-    ) -> Session | None:
+    async def _renew(self, old_hash: bytes, now: int, changes: dict[str, Any]) -> Session | None:
         old = await self.get_live(old_hash)
         if old is None:
             return None
-        now = clock.now()
         del self._t.sessions[old_hash]
-        session = dataclasses.replace(
-            old, id_hash=new_hash, auth_time=now, expires_at=now + ttl, amr=amr, acr=acr
-        )
-        self._t.sessions[new_hash] = session
+        session = dataclasses.replace(old, **changes)
+        self._t.sessions[session.id_hash] = session
         return session
 
     async def get_live(self, id_hash: bytes) -> Session | None:

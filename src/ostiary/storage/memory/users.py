@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
+from ostiary.storage.common.users import AddsUsers
 from ostiary.storage.memory.tables import Tables
 
 _PROFILE_FIELDS = frozenset(
@@ -16,46 +16,17 @@ _PROFILE_FIELDS = frozenset(
 )
 
 
-class MemoryUsers:
+class MemoryUsers(AddsUsers):
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
-    async def add(
-        self,
-        *,
-        username: str,
-        email: str | None,
-        password_hash: str | None,
-        email_verified: bool = False,
-        phone_number: str | None = None,
-        phone_number_verified: bool = False,
-        profile: dict[str, Any] | None = None,
-        user_id: str | None = None,
-    ) -> User:
-        username = identifiers.username(username)
-        email = identifiers.email(email) if email is not None else None
-        if email is not None and self._t.email_holders(email):
-            raise EmailTaken(email)
-        key = identifiers.username_key(username)
-        chosen = user_id or str(uuid.uuid4())
-        if chosen in self._t.users or (key is not None and self._t.user_named(key)):
-            raise DuplicateUserError(f"user {username!r} already exists")
-        now = clock.now()
-        user = User(
-            chosen,
-            username,
-            email,
-            password_hash,
-            False,
-            now,
-            now,
-            email_verified,
-            phone_number,
-            phone_number_verified,
-            profile or {},
-        )
-        self._t.users[chosen] = user
-        return user
+    async def _store(self, user: User) -> None:
+        if user.email is not None and self._t.email_holders(user.email):
+            raise EmailTaken(user.email)
+        key = identifiers.username_key(user.username)
+        if user.id in self._t.users or (key is not None and self._t.user_named(key)):
+            raise DuplicateUserError(f"user {user.username!r} already exists")
+        self._t.users[user.id] = user
 
     async def get(self, user_id: str) -> User | None:
         return self._t.users.get(user_id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.audit import PERSONAL_DETAILS, AuditEvent
+from ostiary.storage.common.audit import Condition, QueriesAudit
 from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.repos._held_back import holding
 from ostiary.storage.tables import audit_events
@@ -23,7 +24,7 @@ _INSERT = (
 )
 
 
-class AuditRepository:
+class AuditRepository(QueriesAudit):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._driver = Driver(engine)
@@ -71,28 +72,10 @@ class AuditRepository:
         async with self._engine.begin() as conn:
             await conn.execute(insert(audit_events), rows)
 
-    async def query(
-        self,
-        *,
-        user_id: str | None = None,
-        since: int | None = None,
-        type: str | None = None,
-        client_id: str | None = None,
-        after_id: int | None = None,
-        limit: int = 100,
-    ) -> list[AuditEvent]:
-        """Oldest first, resumable with ``after_id`` (keyset pagination)."""
+    async def _select(self, conditions: list[Condition], limit: int) -> list[AuditEvent]:
         stmt = select(audit_events).order_by(audit_events.c.id).limit(limit)
-        if user_id is not None:
-            stmt = stmt.where(audit_events.c.user_id == user_id)
-        if since is not None:
-            stmt = stmt.where(audit_events.c.at >= since)
-        if type is not None:
-            stmt = stmt.where(audit_events.c.type == type)
-        if client_id is not None:
-            stmt = stmt.where(audit_events.c.client_id == client_id)
-        if after_id is not None:
-            stmt = stmt.where(audit_events.c.id > after_id)
+        for name, compare, value in conditions:
+            stmt = stmt.where(compare(audit_events.c[name], value))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [AuditEvent(**r._mapping) for r in rows]

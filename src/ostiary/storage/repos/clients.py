@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
 from typing import Any
 
 from sqlalchemy import Delete, Update, delete, insert, update
@@ -13,6 +11,7 @@ from ostiary import clock
 from ostiary.cache.rows import RowCache
 from ostiary.domain.clients import Client
 from ostiary.storage.channels import channel_for
+from ostiary.storage.common.clients import RegistersClients
 from ostiary.storage.repos._base import Repository, RowType
 from ostiary.storage.repos._driver import Row, json_value
 from ostiary.storage.tables import clients
@@ -59,31 +58,7 @@ def _row_to_client(row: object) -> Client:
     return CLIENT.named(row)
 
 
-# The registration fields a caller may leave out, with the type's own defaults.
-_OPTIONAL = {
-    f.name: f.default
-    for f in dataclasses.fields(Client)
-    if f.default is not dataclasses.MISSING and f.name != "tokens_valid_after"
-}
-
-
-def _optional_values(given: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(given) - set(_OPTIONAL)
-    if unknown:
-        raise ValueError(f"unknown client fields {sorted(unknown)}")
-    return {**_OPTIONAL, **{k: v for k, v in given.items() if v is not None}}
-
-
-def new_client_id() -> str:
-    """128 random bits, URL-safe, never starting with '-' (a command line would take it
-    for an option) or '_'."""
-    while True:
-        candidate = secrets.token_urlsafe(16)
-        if candidate[0].isalnum():
-            return candidate
-
-
-class ClientRepository(Repository):
+class ClientRepository(RegistersClients, Repository):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine)
         # Off until enable_cache (build_services turns it on for the server and the CLI).
@@ -114,42 +89,7 @@ class ClientRepository(Repository):
         self._cache.invalidate(client_id)
         return int(result.rowcount)
 
-    async def add(
-        self,
-        *,
-        name: str,
-        secret_hash: bytes | None,
-        public: bool,
-        token_endpoint_auth_method: str,
-        redirect_uris: list[str],
-        grant_types: list[str],
-        scopes: list[str],
-        audience: list[str] | None = None,
-        first_party: bool = False,
-        access_token_ttl: int | None = None,
-        refresh_token_ttl: int | None = None,
-        client_id: str | None = None,
-        **oidc: Any,
-    ) -> Client:
-        values = {
-            "client_id": client_id or new_client_id(),
-            "name": name,
-            "secret_hash": secret_hash,
-            "public": public,
-            "token_endpoint_auth_method": token_endpoint_auth_method,
-            "redirect_uris": list(redirect_uris),
-            "grant_types": list(grant_types),
-            "scopes": sorted(set(scopes)),
-            "audience": list(audience or []),
-            "first_party": first_party,
-            "access_token_ttl": access_token_ttl,
-            "refresh_token_ttl": refresh_token_ttl,
-            "created_at": clock.now(),
-            **_optional_values(oidc),
-        }
-        # A chosen client id may have been used before (deleted, registered again): tokens
-        # from its earlier life, even from this very second, are never revived.
-        values["tokens_valid_after"] = values["created_at"] + (1 if client_id else 0)
+    async def _store(self, values: dict[str, Any]) -> Client:
         await self._write(insert(clients).values(**values))
         client = await self.get(values["client_id"])
         assert client is not None

@@ -10,8 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.cache.bounded import BoundedCache
-from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
-from ostiary.domain.users import User
+from ostiary.domain.codes import (
+    AuthorizationCode,
+    CodeState,
+    Decide,
+    R,
+    Redemption,
+    Refused,
+    Remembered,
+)
+from ostiary.storage.common.codes import AddsCodes
 from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
 from ostiary.storage.repos._held_back import HeldBack, holding
@@ -159,7 +167,7 @@ def _now() -> float:
     return clock.now()  # looked up at each call: tests move ``clock.now``
 
 
-class CodeRepository:
+class CodeRepository(AddsCodes):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._driver = Driver(engine)
@@ -241,63 +249,35 @@ class CodeRepository:
                 await insert_token(conn, refresh, now)
             return True
 
-    async def add(
-        self,
-        *,
-        code_hash: bytes,
-        client_id: str,
-        user_id: str,
-        session_hash: bytes | None,
-        redirect_uri: str,
-        redirect_uri_given: bool,
-        scopes: list[str],
-        code_challenge: str | None,
-        auth_time: int,
-        ttl: int,
-        nonce: str | None = None,
-        sid: str | None = None,
-        acr: str | None = None,
-        amr: list[str] | None = None,
-        claims: dict[str, Any] | None = None,
-        interaction_id: str | None = None,
-        remember: tuple[User, int] | None = None,
+    async def _store(
+        self, code: AuthorizationCode, now: int, interaction_id: str | None, remember: Remembered
     ) -> bool:
-        """Store a code, record that its session (``sid``) gave tokens to the client, and,
-        with ``interaction_id``, consume that interaction: all in one go. False (nothing
-        stored) when the interaction was already consumed. What a unit of work holds back
-        goes in the same round trip (and is written even when no code is). ``remember``: the
-        code's user and its session's end, to keep the stored code for ``take`` (only for
-        codes whose scopes no role gates)."""
-        now = clock.now()
+        """What a unit of work holds back goes in the same round trip as the code (and is
+        written even when no code is); ``remember`` keeps the stored code for ``take``."""
         values = (
-            code_hash,
-            client_id,
-            user_id,
-            session_hash,
-            redirect_uri,
-            redirect_uri_given,
-            json_text(scopes),
-            code_challenge,
-            auth_time,
-            nonce,
-            sid,
-            acr,
-            json_text(amr),
-            json_text(claims),
-            now + ttl,
+            code.code_hash,
+            code.client_id,
+            code.user_id,
+            code.session_hash,
+            code.redirect_uri,
+            code.redirect_uri_given,
+            json_text(code.scopes),
+            code.code_challenge,
+            code.auth_time,
+            code.nonce,
+            code.sid,
+            code.acr,
+            json_text(code.amr),
+            json_text(code.claims),
+            code.expires_at,
         )
-        stored = await self._add(values, now, sid, client_id, interaction_id, holding())
+        stored = await self._add(values, now, code.sid, code.client_id, interaction_id, holding())
         if stored and remember is not None:
             user, session_expires_at = remember
-            code = AuthorizationCode(
-                code_hash, client_id, user_id, session_hash, redirect_uri, redirect_uri_given,
-                tuple(scopes), code_challenge, auth_time, nonce, sid, acr, amr, claims,
-                now + ttl, None, None, None, None, None,
-            )  # fmt: skip
             # The password hash is never kept.
             user = dataclasses.replace(user, password_hash=None)
             state = CodeState(code, user, session_expires_at, {})
-            self._issued.put(code_hash, state, expires_at=code.expires_at)
+            self._issued.put(code.code_hash, state, expires_at=code.expires_at)
         return stored
 
     async def _add(

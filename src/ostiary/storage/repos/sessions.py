@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary import clock
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
+from ostiary.storage.common.sessions import StartsSessions
 from ostiary.storage.repos._driver import Driver, json_text, json_value
 from ostiary.storage.repos._held_back import holding
 from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
@@ -57,7 +57,7 @@ WHERE s.id_hash = $1 AND s.expires_at > $2
 """  # noqa: S608
 
 
-class SessionRepository:
+class SessionRepository(StartsSessions):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._driver = Driver(engine)
@@ -69,51 +69,25 @@ class SessionRepository:
             return None
         return _from_driver(row), user_from_driver(row[8:19])
 
-    async def add(
-        self,
-        *,
-        id_hash: bytes,
-        user_id: str,
-        ttl: int,
-        amr: tuple[str, ...] = ("pwd",),
-        acr: str | None = None,
-    ) -> Session:
-        """A new session; in a unit of work its row is held back (``_held_back``)."""
-        now = clock.now()
-        sid = secrets.token_urlsafe(24)
-        session = Session(id_hash, user_id, now, now, now + ttl, sid, amr, acr)
-        values = (id_hash, user_id, now, now, now + ttl, sid, json_text(list(amr)), acr)
+    async def _store(self, session: Session) -> None:
+        """In a unit of work the row is held back (``_held_back``)."""
+        s = session
+        amr = json_text(list(s.amr))
+        values = (s.id_hash, s.user_id, s.auth_time, s.created_at, s.expires_at, s.sid, amr, s.acr)
         held = holding()
         if held is not None:
             held.add(_INSERT, *values)
         else:
             await self._driver.fetch(_INSERT, *values)
-        return session
 
-    async def reauthenticate(
-        self,
-        old_hash: bytes,
-        new_hash: bytes,
-        *,
-        ttl: int,
-        amr: tuple[str, ...] = ("pwd",),
-        acr: str | None = None,
-    ) -> Session | None:
-        """A fresh login in the same session: new cookie value, auth_time, amr; same sid.
-        The session as it is now, or None if it ended meanwhile."""
-        now = clock.now()
+    async def _renew(self, old_hash: bytes, now: int, changes: dict[str, Any]) -> Session | None:
+        values = {**changes, "amr": list(changes["amr"])}
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
                     update(sessions)
                     .where(sessions.c.id_hash == old_hash, sessions.c.expires_at > now)
-                    .values(
-                        id_hash=new_hash,
-                        auth_time=now,
-                        expires_at=now + ttl,
-                        amr=list(amr),
-                        acr=acr,
-                    )
+                    .values(**values)
                     .returning(*sessions.c)
                 )
             ).first()

@@ -6,7 +6,6 @@ reads the account (speed); the rest is SQLAlchemy Core over the same columns and
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select, update
@@ -15,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
+from ostiary.storage.common.users import AddsUsers
 from ostiary.storage.repos._base import Repository, RowType
 from ostiary.storage.repos._driver import Row, json_value
 from ostiary.storage.repos.scim_users import add_scim_view, set_primary_email
@@ -56,51 +56,20 @@ _BY_USERNAME_KEY = (
 )
 
 
-class UserRepository(Repository):
-    async def add(
-        self,
-        *,
-        username: str,
-        email: str | None,
-        password_hash: str | None,
-        email_verified: bool = False,
-        phone_number: str | None = None,
-        phone_number_verified: bool = False,
-        profile: dict[str, Any] | None = None,
-        user_id: str | None = None,
-    ) -> User:
-        """A new account; ``user_id`` (its ``sub``) is chosen only when an import restores
-        one, otherwise a random UUID."""
-        # Each door checks first and answers in its own words; this is the backstop.
-        username = identifiers.username(username)
-        email = identifiers.email(email) if email is not None else None
-        ts = clock.now()
-        new_id = user_id or str(uuid.uuid4())
-        values: dict[str, Any] = {
-            "id": new_id,
-            "username": username,
-            "email": email,
-            "password_hash": password_hash,
-            "disabled": False,
-            "created_at": ts,
-            "updated_at": ts,
-            "email_verified": email_verified,
-            "phone_number": phone_number,
-            "phone_number_verified": phone_number_verified,
-            "profile": profile or {},
-        }
+class UserRepository(AddsUsers, Repository):
+    async def _store(self, user: User) -> None:
+        values = {name: getattr(user, name) for name in User.__slots__}
         try:
             async with self._engine.begin() as conn:
                 # One account per address; the unique index catches a write racing this.
-                await check_free(conn, email, None)
+                await check_free(conn, user.email, None)
                 await conn.execute(insert(users).values(**values))
                 # Visible to SCIM at once; usernames are unique by their comparison form.
-                await add_scim_view(conn, new_id, username, email)
+                await add_scim_view(conn, user.id, user.username, user.email)
         except IntegrityError:
-            if await taken_after_conflict(self._engine, email, new_id):
-                raise EmailTaken(email or "") from None
-            raise DuplicateUserError(f"user {username!r} already exists") from None
-        return User(**values)
+            if await taken_after_conflict(self._engine, user.email, user.id):
+                raise EmailTaken(user.email or "") from None
+            raise DuplicateUserError(f"user {user.username!r} already exists") from None
 
     async def get(self, user_id: str) -> User | None:
         row = await self._driver.fetchrow(_BY_ID, user_id)
