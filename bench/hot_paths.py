@@ -1,4 +1,4 @@
-"""Statements and CPU per request on the database-bound hot paths, in process (issue #8).
+"""Statements and CPU per request on the database-bound hot paths, in process.
 
     .venv/bin/python bench/hot_paths.py [--backend postgresql|sqlite] [-n 2000]
 

@@ -1,4 +1,4 @@
-"""Statements and CPU per password login, in process, beside its Argon2id verification (issue #8).
+"""Statements and CPU per password login, in process, beside its Argon2id verification.
 
     .venv/bin/python bench/login_cpu.py [--backend postgresql|sqlite] [-n 200]
 

@@ -1,4 +1,4 @@
-"""Where a password login's server CPU goes, thread by thread (issue #8).
+"""Where a password login's server CPU goes, thread by thread.
 
     .venv/bin/python bench/login_threads.py [--seconds 10] [--connections 2,8]
         [--backend postgresql|sqlite] [--rounds N] [--against /path/to/other/checkout]

@@ -1,4 +1,4 @@
-"""Does ``ostiary serve --workers 2`` use both cores? (issue #8, multi-process target)
+"""Does ``ostiary serve --workers 2`` use both cores? (the multi-process target)
 
     .venv/bin/python bench/workers_scaling.py [--seconds 6] [--rounds 2] [--connections 64]
 

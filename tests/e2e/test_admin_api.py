@@ -1,4 +1,4 @@
-"""The admin REST API (issue #4) against a real server: bootstrap, a client-credentials
+"""The admin REST API against a real server: bootstrap, a client-credentials
 token, then every resource. Errors are RFC 9457 problem details; authentication and
 scope failures follow RFC 6750 §3."""
 

@@ -1,4 +1,4 @@
-"""The admin API's /providers (issue #5) against a real server: the operations of
+"""The admin API's /providers against a real server: the operations of
 ``ostiary provider``, the client secret write-only, every change audited, every error an
 RFC 9457 problem."""
 

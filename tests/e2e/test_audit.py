@@ -4,7 +4,7 @@ Security events (logins, consent, revocation, client-authentication failures, ac
 changes) are written before the response, so they are checked at once. Token issuance and
 refresh are queued and written in batches about once a second, so those are polled for.
 The last test runs a whole flow with a password and tokens of its own and then searches
-every audit row and every log line for them (issue #4).
+every audit row and every log line for them.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def test_batched_events_of_a_deleted_user_are_pseudonymised(quiet_server: LiveSe
     assert written[0].user_id != user.id
 
 
-# -- no secret in audit rows or logs (issue #4) --------------------------------------------
+# -- no secret in audit rows or logs --------------------------------------------
 
 
 class Capture(logging.Handler):

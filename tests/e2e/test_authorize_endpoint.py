@@ -150,7 +150,7 @@ def test_rfc6749_3_1_authorization_endpoint_answers_with_the_login_page(
     server: LiveServer, confidential: RegisteredClient, username: str
 ) -> None:
     """RFC 6749 §3.1: the endpoint authenticates the resource owner, here by answering with
-    the login page itself (no redirect to it, issue #8). The page binds the interaction to
+    the login page itself (no redirect to it). The page binds the interaction to
     this browser (its cookie is set with the page), its forms post to the interaction, and
     the interaction's own URL shows the same form."""
     _, challenge = pkce_pair()

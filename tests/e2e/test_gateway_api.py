@@ -1,4 +1,4 @@
-"""`ostiary gateway` in API mode (issue #6): a real Ostiary, a real upstream app and the
+"""`ostiary gateway` in API mode: a real Ostiary, a real upstream app and the
 gateway, each a uvicorn on its own free port."""
 
 import base64

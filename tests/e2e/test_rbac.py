@@ -350,7 +350,7 @@ def test_code_issued_before_the_role_was_taken_grants_only_what_is_allowed_at_re
 def test_rfc6749_4_1_3_a_scope_gated_after_the_code_was_issued_is_not_granted(
     server: LiveServer, http: httpx.Client
 ) -> None:
-    """The code of a login is kept by the worker that issued it (issue #8); a role gate
+    """The code of a login is kept by the worker that issued it; a role gate
     put on one of its scopes before the client redeems it still applies: the redemption
     reads the gates and the user's roles again, and the ungranted scope is left out."""
     scope = unique("reports:read")

@@ -239,7 +239,7 @@ def test_rfc6750_auth_is_required(server: LiveServer) -> None:
 
 
 def test_a_user_token_with_the_scim_scope_is_refused(server: LiveServer) -> None:
-    """Only a provisioning client reaches /scim/v2, never a person's token (issue #7)."""
+    """Only a provisioning client reaches /scim/v2, never a person's token."""
     client = make_client(server, scopes=["read", "scim"])
     _, tokens = _tokens(server, make_user(server), client=client, scope="read scim")
     assert "scim" in tokens["scope"].split()

@@ -192,8 +192,8 @@ def test_revoked_access_token_is_inactive_on_every_worker(cluster) -> None:  # t
 
 
 def test_code_remembered_by_one_worker_is_single_use_on_every_worker(cluster) -> None:  # type: ignore[no-untyped-def]
-    """RFC 6749 §4.1.2 / §10.5: the worker that ends a login remembers the code it issued
-    (issue #8); redeemed on another worker, it is still used once only: the replay on the
+    """RFC 6749 §4.1.2 / §10.5: the worker that ends a login remembers the code it issued;
+    redeemed on another worker, it is still used once only: the replay on the
     issuing worker, which still remembers it, is refused and revokes what the first
     redemption issued, on every worker."""
     server, env = cluster

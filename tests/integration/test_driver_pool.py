@@ -1,4 +1,4 @@
-"""Hot-path statements never open more connections than the pool keeps (issue #8).
+"""Hot-path statements never open more connections than the pool keeps.
 
 Beyond ``pool_size`` SQLAlchemy's QueuePool opens an overflow connection and closes it on
 return; a burst of concurrent token requests would then pay a connect each. The driver

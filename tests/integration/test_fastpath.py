@@ -1,4 +1,4 @@
-"""The hot-path repository statements (issue #8) on SQLite and PostgreSQL.
+"""The hot-path repository statements on SQLite and PostgreSQL.
 
 Refresh rotation claims the old token and stores its successor in one statement (RFC 9700
 §4.14.2: exactly one rotation per token, even between concurrent requests); the token's

@@ -540,7 +540,7 @@ async def test_rfc8725_s3_token_size_cap(jwt_keys: KeyManager) -> None:
 async def test_rfc7515_verified_signature_cache_never_widens_what_verifies(
     jwt_keys: KeyManager,
 ) -> None:
-    """A token verified once is remembered by its digest (issue #8), but only the signature
+    """A token verified once is remembered by its digest, but only the signature
     check is: a tampered copy still fails, callers cannot alter what the next one gets, the
     key must be the very one that verified it, and the cache stays bounded."""
     token = _sign(jwt_keys, {})
@@ -556,14 +556,17 @@ async def test_rfc7515_verified_signature_cache_never_widens_what_verifies(
         await jwt_access.decode(jwt_keys, token, issuer="https://other.example.com")
 
     key = hashlib.sha256(token.encode()).digest()
-    loaded, claims = signed._verified[key]
+    remembered = signed._verified.peek(key)
+    assert remembered is not None
+    loaded, claims = remembered
     # An entry tied to another key object (the key was replaced) is not trusted.
-    signed._verified[key] = (dataclasses.replace(loaded), {**claims, "sub": "forged"})
+    signed._verified.put(key, (dataclasses.replace(loaded), {**claims, "sub": "forged"}))
     assert (await jwt_access.decode(jwt_keys, token, issuer=ISSUER))["sub"] == "user-1"
-    assert token not in str(signed._verified)  # digests only, never the bearer token
+    # Digests only, never the bearer token.
+    assert token not in str([(k, signed._verified.peek(k)) for k in signed._verified])
 
     while len(signed._verified) < signed.VERIFIED_MAX:
-        signed._verified[uuid.uuid4().bytes] = (loaded, claims)
+        signed._verified.put(uuid.uuid4().bytes, (loaded, claims))
     await jwt_access.decode(jwt_keys, _sign(jwt_keys, {}), issuer=ISSUER)
     assert len(signed._verified) == signed.VERIFIED_MAX
 

@@ -3,7 +3,7 @@
 The redirect back to the client (RFC 6749 §4.1.2: the code, state and iss in the query) is
 built without ``urlencode``'s per-character quoting when a value needs none, and the login
 cookies without ``SimpleCookie``, the 303s without ``RedirectResponse``'s quoting pass and
-the blank login page from a copy rendered once per context (issue #8); the output must be
+the blank login page from a copy rendered once per context; the output must be
 the same, byte for byte.
 """
 

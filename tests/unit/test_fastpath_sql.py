@@ -1,4 +1,4 @@
-"""The hot-path SQL helpers (issue #8): placeholders, JSON values, role gates."""
+"""The hot-path SQL helpers: placeholders, JSON values, role gates."""
 
 from __future__ import annotations
 

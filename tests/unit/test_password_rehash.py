@@ -1,7 +1,7 @@
 """A stored hash is rehashed exactly when argon2-cffi says its parameters are not current.
 
 ``Passwords.needs_rehash`` answers a hash made with the configured parameters from its
-prefix (each login asks: issue #8) and leaves every other hash to argon2-cffi.
+prefix (each login asks) and leaves every other hash to argon2-cffi.
 """
 
 from __future__ import annotations
