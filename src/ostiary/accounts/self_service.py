@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ostiary.accounts import logout, recovery
 from ostiary.accounts.deps import AccountDeps
 from ostiary.accounts.signin import SignedIn
+from ostiary.storage.queries.accounts import ConsentedApplication
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,14 +19,6 @@ class SessionView:
     amr: tuple[str, ...]
     clients: tuple[str, ...]
     current: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationView:
-    client_id: str
-    name: str
-    scopes: tuple[str, ...]
-    granted_at: int
 
 
 async def _client_names(services: AccountDeps, client_ids: list[str]) -> tuple[str, ...]:
@@ -79,10 +72,9 @@ async def _audit_sessions_ended(services: AccountDeps, signed_in: SignedIn, coun
     )
 
 
-async def applications_of(services: AccountDeps, user_id: str) -> list[ApplicationView]:
+async def applications_of(services: AccountDeps, user_id: str) -> list[ConsentedApplication]:
     """The applications the user has consented to, with the scopes allowed."""
-    found = await services.store.accounts.applications(user_id)
-    return [ApplicationView(a.client_id, a.name, a.scopes, a.granted_at) for a in found]
+    return await services.store.accounts.applications(user_id)
 
 
 async def revoke_application(services: AccountDeps, user_id: str, client_id: str) -> bool:

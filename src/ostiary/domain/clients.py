@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +46,23 @@ class Client:
             "first_party": self.first_party,
             "access_token_ttl": self.access_token_ttl,
             "refresh_token_ttl": self.refresh_token_ttl,
-            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
-            "backchannel_logout_uri": self.backchannel_logout_uri,
-            "backchannel_logout_session_required": self.backchannel_logout_session_required,
-            "id_token_signed_response_alg": self.id_token_signed_response_alg,
-            "id_token_ttl": self.id_token_ttl,
-            "session_refresh_tokens": self.session_refresh_tokens,
-            "include_roles": self.include_roles,
-            "include_groups": self.include_groups,
+            **oidc_values(self),
             "created_at": self.created_at,
         }
+
+
+# The OpenID Connect registration fields (Dynamic Client Registration 1.0 §2 and the logout
+# specs' metadata), as ``Client`` and a registration request (``ClientSpec``) both name
+# them: the fields a registration may leave out, but the tokens' cut-off.
+OIDC_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Client)
+    if f.default is not dataclasses.MISSING and f.name != "tokens_valid_after"
+)
+
+
+def oidc_values(source: object) -> dict[str, Any]:
+    """``source``'s OpenID Connect registration fields, lists as lists."""
+    values = {name: getattr(source, name) for name in OIDC_FIELDS}
+    values["post_logout_redirect_uris"] = list(values["post_logout_redirect_uris"])
+    return values

@@ -36,11 +36,6 @@ class AuthorizationCode:
     access_expires_at: int | None
 
 
-# A code's user and when its session ends, for a repository that keeps the codes it issues
-# (None: the code is not to be kept).
-Remembered = tuple[User, int] | None
-
-
 @dataclass(frozen=True, slots=True)
 class CodeState:
     """A code with, read in the same statement, what its redemption depends on."""

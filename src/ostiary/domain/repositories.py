@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from ostiary.domain.access import Effective, Group, Role, Scope
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.clients import Client
-from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Refused, Remembered
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Refused
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
 from ostiary.domain.keys import StoredKey
 from ostiary.domain.one_time_tokens import OneTimeToken
@@ -191,7 +191,7 @@ class Codes(Protocol):
         amr: list[str] | None = None,
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
-        remember: Remembered = None,
+        remember: tuple[User, int] | None = None,
     ) -> bool:
         """Store a code, record that its session (``sid``) gave tokens to the client, and,
         with ``interaction_id``, consume that interaction: all in one go. False (nothing

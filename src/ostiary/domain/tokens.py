@@ -105,6 +105,10 @@ class AccessTokenState:
     # None: no session asked for, or the row is gone.
     session_expires_at: int | None
 
+    @property
+    def user_active(self) -> bool:
+        return self.user is not None and not self.user.disabled
+
 
 @dataclass(frozen=True, slots=True)
 class AccessTokenBrief:
@@ -115,3 +119,7 @@ class AccessTokenBrief:
     username: str | None
     user_disabled: bool
     session_expires_at: int | None
+
+    @property
+    def user_active(self) -> bool:
+        return self.username is not None and not self.user_disabled

@@ -18,7 +18,7 @@ import orjson
 
 from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
-from ostiary.domain.codes import Remembered
+from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import pkce
 from ostiary.oauth.redirect_uris import find_match
@@ -354,7 +354,7 @@ async def issue_code(
     session_hash: bytes | None,
     auth: id_token.Authentication,
     interaction_id: str | None = None,
-    remember: Remembered = None,
+    remember: tuple[User, int] | None = None,
 ) -> AuthorizationResponse | None:
     """Create a code bound to client, redirect URI and PKCE challenge (RFC 6749 §4.1.2).
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
-from ostiary.domain.clients import Client
+from ostiary.domain.clients import Client, oidc_values
 from ostiary.domain.repositories import Clients
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.client_auth.registry import METHODS
@@ -45,16 +45,7 @@ class ClientSpec:
     include_groups: bool = False
 
     def oidc_fields(self) -> dict[str, Any]:
-        return {
-            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
-            "backchannel_logout_uri": self.backchannel_logout_uri,
-            "backchannel_logout_session_required": self.backchannel_logout_session_required,
-            "id_token_signed_response_alg": self.id_token_signed_response_alg,
-            "id_token_ttl": self.id_token_ttl,
-            "session_refresh_tokens": self.session_refresh_tokens,
-            "include_roles": self.include_roles,
-            "include_groups": self.include_groups,
-        }
+        return oidc_values(self)
 
 
 def _default_grants(spec: ClientSpec) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from ostiary import clock
 from ostiary.domain.clients import Client
+from ostiary.domain.tokens import AccessTokenBrief, AccessTokenState
 from ostiary.domain.users import User
 from ostiary.tokens import jwt_access
 from ostiary.tokens.deps import Checking
@@ -62,11 +63,16 @@ async def _verified(services: Checking, token: str) -> _Subject | None:
     )
 
 
-def _ended(subject: _Subject, session_expires_at: int | None) -> bool:
+def _live(subject: _Subject, state: AccessTokenState | AccessTokenBrief) -> bool:
+    if state.revoked:
+        return False
     # Issued within an SSO session: it ends with the session (logout, expiry, admin).
-    return subject.sid is not None and (
-        session_expires_at is None or session_expires_at <= clock.now()
-    )
+    if subject.sid is not None and (
+        state.session_expires_at is None or state.session_expires_at <= clock.now()
+    ):
+        return False
+    # Issued for a user: it ends with the account (deleted or disabled).
+    return subject.user_id is None or state.user_active
 
 
 async def live_access_token(services: Checking, token: str) -> LiveToken | None:
@@ -75,11 +81,7 @@ async def live_access_token(services: Checking, token: str) -> LiveToken | None:
         return None
     # Deny list, user and session in one statement.
     state = await services.store.revocations.access_state(subject.jti, subject.user_id, subject.sid)
-    if state.revoked or _ended(subject, state.session_expires_at):
-        return None
-    if subject.user_id is not None and (state.user is None or state.user.disabled):
-        return None
-    return LiveToken(subject.claims, subject.client, state.user)
+    return LiveToken(subject.claims, subject.client, state.user) if _live(subject, state) else None
 
 
 async def live_access_token_brief(services: Checking, token: str) -> LiveTokenBrief | None:
@@ -89,8 +91,6 @@ async def live_access_token_brief(services: Checking, token: str) -> LiveTokenBr
     if subject is None:
         return None
     brief = await services.store.revocations.access_brief(subject.jti, subject.user_id, subject.sid)
-    if brief.revoked or _ended(subject, brief.session_expires_at):
-        return None
-    if subject.user_id is not None and (brief.username is None or brief.user_disabled):
+    if not _live(subject, brief):
         return None
     return LiveTokenBrief(subject.claims, subject.client, brief.username)

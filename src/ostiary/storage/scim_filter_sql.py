@@ -15,16 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 
-from ostiary.domain.scim_filter import (
-    And,
-    AttrPath,
-    Compare,
-    Filter,
-    Not,
-    Or,
-    Present,
-    ValuePath,
-)
+from ostiary.domain import scim_filter as parsed
 from ostiary.storage.scim_catalogue import Attr, Catalogue, Condition, MultiValued, Ordering
 
 # Strings starting with a prefix sort below prefix + the last code point: a range an
@@ -37,7 +28,7 @@ class Unfilterable(ValueError):
     with this message)."""
 
 
-def to_sql(node: Filter, catalogue: Catalogue, dialect: str) -> Condition:
+def to_sql(node: parsed.Filter, catalogue: Catalogue, dialect: str) -> Condition:
     return _Translator(catalogue, dialect).node(node)
 
 
@@ -46,14 +37,14 @@ class _Translator:
         self.cat = catalogue
         self.dialect = dialect
 
-    def node(self, node: Filter, row: dict[str, Attr] | None = None) -> ColumnElement[bool]:
-        if isinstance(node, And):
+    def node(self, node: parsed.Filter, row: dict[str, Attr] | None = None) -> ColumnElement[bool]:
+        if isinstance(node, parsed.And):
             return and_(self.node(node.left, row), self.node(node.right, row))
-        if isinstance(node, Or):
+        if isinstance(node, parsed.Or):
             return or_(self.node(node.left, row), self.node(node.right, row))
-        if isinstance(node, Not):
+        if isinstance(node, parsed.Not):
             return not_(self.node(node.inner, row))
-        if isinstance(node, ValuePath):
+        if isinstance(node, parsed.ValuePath):
             multi = self._multi(node.path)
             return self._exists(multi, lambda subs: self.node(node.filter, subs))
         if row is not None:
@@ -72,17 +63,17 @@ class _Translator:
             attr = subs.get(sub)
             if attr is None:
                 raise Unfilterable(f"{node.path.dotted()!r} cannot be filtered on")
-            if isinstance(node, Present) and node.path.sub is None:
+            if isinstance(node, parsed.Present) and node.path.sub is None:
                 return true()
             return self.leaf(node, attr)
 
         return self._exists(multi, condition)
 
-    def _check_schema(self, path: AttrPath) -> None:
+    def _check_schema(self, path: parsed.AttrPath) -> None:
         if path.schema is not None and path.schema.lower() not in self.cat.schemas:
             raise Unfilterable(f"unknown schema {path.schema!r}")
 
-    def _multi(self, path: AttrPath) -> MultiValued:
+    def _multi(self, path: parsed.AttrPath) -> MultiValued:
         self._check_schema(path)
         multi = self.cat.multi.get(path.attr)
         if multi is None:
@@ -96,25 +87,25 @@ class _Translator:
         ]
         return or_(*clauses) if len(clauses) > 1 else clauses[0]
 
-    def leaf(self, node: Compare | Present, attr: Attr) -> ColumnElement[bool]:
+    def leaf(self, node: parsed.Compare | parsed.Present, attr: Attr) -> ColumnElement[bool]:
         col = attr.column
-        if isinstance(node, Present):
+        if isinstance(node, parsed.Present):
             present = col.is_not(None)
             return and_(present, col != "") if attr.kind == "string" else present
         op, value = node.op, node.value
         if value is None:
             # RFC 7643 §2.5: null is the same state as unassigned.
             if op == "eq":
-                return not_(self.leaf(Present(node.path), attr))
+                return not_(self.leaf(parsed.Present(node.path), attr))
             if op == "ne":
-                return self.leaf(Present(node.path), attr)
+                return self.leaf(parsed.Present(node.path), attr)
             raise Unfilterable(f"null cannot be compared with {op}")
         operand = self._operand(node, attr)
         if op == "ne":
             return or_(col.is_(None), col != operand)
         return and_(col.is_not(None), self._compare(col, op, operand, attr))
 
-    def _operand(self, node: Compare, attr: Attr) -> Any:
+    def _operand(self, node: parsed.Compare, attr: Attr) -> Any:
         value = node.value
         if attr.kind == "boolean":
             if not isinstance(value, bool):
@@ -176,7 +167,7 @@ def _epoch(value: str) -> float:
     return moment.timestamp()
 
 
-def sort_column(catalogue: Catalogue, path: AttrPath) -> Ordering | None:
+def sort_column(catalogue: Catalogue, path: parsed.AttrPath) -> Ordering | None:
     """The column ``sortBy`` names, None when it names nothing sortable."""
     attr = catalogue.singles.get(path.dotted())
     if attr is not None:

@@ -8,14 +8,10 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ostiary import clock
-from ostiary.domain.clients import Client
+from ostiary.domain.clients import OIDC_FIELDS, Client
 
 # The registration fields a caller may leave out, with the type's own defaults.
-_OPTIONAL = {
-    f.name: f.default
-    for f in dataclasses.fields(Client)
-    if f.default is not dataclasses.MISSING and f.name != "tokens_valid_after"
-}
+_OPTIONAL = {f.name: f.default for f in dataclasses.fields(Client) if f.name in OIDC_FIELDS}
 
 
 def _optional_values(given: dict[str, Any]) -> dict[str, Any]:

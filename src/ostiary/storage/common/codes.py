@@ -6,7 +6,12 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ostiary import clock
-from ostiary.domain.codes import AuthorizationCode, Remembered
+from ostiary.domain.codes import AuthorizationCode
+from ostiary.domain.users import User
+
+# A code's user and when its session ends, for a repository that keeps the codes it issues
+# (None: the code is not to be kept).
+Remembered = tuple[User, int] | None
 
 
 class AddsCodes(ABC):

@@ -9,16 +9,8 @@ from __future__ import annotations
 import dataclasses
 
 from ostiary import clock
-from ostiary.domain.codes import (
-    AuthorizationCode,
-    CodeState,
-    Decide,
-    R,
-    Redemption,
-    Refused,
-    Remembered,
-)
-from ostiary.storage.common.codes import AddsCodes
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
+from ostiary.storage.common.codes import AddsCodes, Remembered
 from ostiary.storage.memory.refresh_tokens import store_token
 from ostiary.storage.memory.tables import Tables
 

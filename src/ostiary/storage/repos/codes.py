@@ -10,16 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.cache.bounded import BoundedCache
-from ostiary.domain.codes import (
-    AuthorizationCode,
-    CodeState,
-    Decide,
-    R,
-    Redemption,
-    Refused,
-    Remembered,
-)
-from ostiary.storage.common.codes import AddsCodes
+from ostiary.domain.codes import AuthorizationCode, CodeState, Decide, R, Redemption, Refused
+from ostiary.storage.common.codes import AddsCodes, Remembered
 from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
 from ostiary.storage.repos._held_back import HeldBack, holding
