@@ -5,10 +5,12 @@ version check of a write (RFC 7644 §3.14)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Column, ColumnElement, Select, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ostiary.storage.repos._base import Repository
 
 # SQLite and asyncpg cap the bound parameters of one statement near 32k: big member lists
 # go in slices.
@@ -69,3 +71,24 @@ async def existing(engine: AsyncEngine, id_column: Column[Any], ids: Sequence[st
             rows = await conn.execute(select(id_column).where(id_column.in_(part)))
             found.update(rows.scalars())
     return found
+
+
+class ScimRepository(Repository):
+    """A SCIM resource type's searches and existence checks, over its own id column."""
+
+    # The resource's id column, and what a search selects (its ids) before the filter.
+    id_column: ClassVar[Column[Any]]
+    searched: ClassVar[Select[Any]]
+
+    async def search(
+        self,
+        where: ColumnElement[bool] | None,
+        order_by: Sequence[ColumnElement[Any]],
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[str]]:
+        """Total matches and one page of ids; filter and order run in the database."""
+        return await search_page(self._engine, self.searched, where, order_by, offset, limit)
+
+    async def existing(self, ids: Sequence[str]) -> set[str]:
+        return await existing(self._engine, self.id_column, ids)

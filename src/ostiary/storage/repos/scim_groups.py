@@ -13,20 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
-from ostiary.storage.repos._base import Repository, column_set
+from ostiary.storage.repos._base import column_set
 from ostiary.storage.repos._scim_queries import (
+    ScimRepository,
     VersionConflict,
     bump_version,
     chunks,
-    existing,
-    search_page,
 )
 from ostiary.storage.tables import group_members, group_parents, groups, scim_groups, users
 
@@ -65,7 +64,10 @@ class MemberChanges:
 _VERSION = func.coalesce(scim_groups.c.version, 0).label("version")
 
 
-class ScimGroupRepository(Repository):
+class ScimGroupRepository(ScimRepository):
+    id_column = groups.c.id
+    searched = select(groups.c.id)
+
     async def add(
         self, name: str, external_id: str | None, user_ids: set[str], group_ids: set[str]
     ) -> str:
@@ -296,18 +298,6 @@ class ScimGroupRepository(Repository):
                     select(group_parents.c.child_id).where(group_parents.c.parent_id.in_(part)),
                 )
         return found
-
-    async def search(
-        self,
-        where: ColumnElement[bool] | None,
-        order_by: Sequence[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-    ) -> tuple[int, list[str]]:
-        return await search_page(self._engine, select(groups.c.id), where, order_by, offset, limit)
-
-    async def existing(self, ids: Sequence[str]) -> set[str]:
-        return await existing(self._engine, groups.c.id, ids)
 
     async def delete(self, group_id: str, expected: int) -> bool:
         async with self._engine.begin() as conn:

@@ -12,15 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ostiary import clock
 from ostiary.domain import identifiers
 from ostiary.domain.users import EmailTaken
-from ostiary.storage.repos._base import Repository
-from ostiary.storage.repos._scim_queries import bump_version, existing, search_page
+from ostiary.storage.repos._scim_queries import ScimRepository, bump_version
 from ostiary.storage.repos.scim_user_batch import DuplicateInBatch, NewUser, batcher
 from ostiary.storage.repos.user_emails import check_free, taken_after_conflict
 from ostiary.storage.tables import (
@@ -131,7 +130,10 @@ async def set_primary_email(conn: AsyncConnection, user_id: str, email: str | No
         await conn.execute(insert(scim_user_emails), rows)
 
 
-class ScimUserRepository(Repository):
+class ScimUserRepository(ScimRepository):
+    id_column = users.c.id
+    searched = select(users.c.id).join(scim_users, scim_users.c.user_id == users.c.id)
+
     async def add(self, record: ScimUserRecord) -> ScimUserRow:
         """Written by group commit (``scim_user_batch``); the answer is built from what
         was written, not read back."""
@@ -248,17 +250,6 @@ class ScimUserRepository(Repository):
             if (r := rows.get(i)) is not None
         ]
 
-    async def search(
-        self,
-        where: ColumnElement[bool] | None,
-        order_by: Sequence[ColumnElement[Any]],
-        offset: int,
-        limit: int,
-    ) -> tuple[int, list[str]]:
-        """Total matches and one page of ids; filter and order run in the database."""
-        base = select(users.c.id).join(scim_users, scim_users.c.user_id == users.c.id)
-        return await search_page(self._engine, base, where, order_by, offset, limit)
-
     async def id_by_name(self, user_name: str) -> str | None:
         async with self._engine.connect() as conn:
             return (
@@ -268,6 +259,3 @@ class ScimUserRepository(Repository):
                     )
                 )
             ).scalar_one_or_none()
-
-    async def existing(self, ids: Sequence[str]) -> set[str]:
-        return await existing(self._engine, users.c.id, ids)
