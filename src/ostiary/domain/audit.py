@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ostiary.domain.fields import field_values
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
@@ -20,18 +22,11 @@ class AuditEvent:
     id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "type": self.type,
-            "actor": self.actor,
-            "outcome": self.outcome,
-            "user_id": self.user_id,
-            "client_id": self.client_id,
-            "ip": self.ip,
-            "reason": self.reason,
-            "details": self.details,
-        }
+        return field_values(self, _SHOWN)
+
+
+# The order the audit trail's readers (admin API, CLI, exports) show an event's fields in.
+_SHOWN = ("id", "at", "type", "actor", "outcome", "user_id", "client_id", "ip", "reason", "details")
 
 
 PERSONAL_DETAILS = frozenset({"username", "email", "name", "before", "after"})

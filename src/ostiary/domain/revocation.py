@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ostiary.domain.fields import field_values
+
 
 @dataclass(frozen=True, slots=True)
 class RevocationEvent:
@@ -15,10 +17,4 @@ class RevocationEvent:
     id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "value": self.value,
-            "not_before": self.not_before,
-            "expires_at": self.expires_at,
-        }
+        return field_values(self, ("id", "kind", "value", "not_before", "expires_at"))
