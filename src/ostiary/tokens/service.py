@@ -114,19 +114,6 @@ class TokenService:
         token = jwt_access.encode(keys, self._settings.tokens.access_token_alg, claims)
         return IssuedAccessToken(token, jti, now + ttl, ttl)
 
-    async def refresh_token(
-        self,
-        grant: Grant,
-        access: IssuedAccessToken,
-        *,
-        family_id: str | None = None,
-        sid: str | None = None,
-    ) -> tuple[str, str]:
-        """An opaque refresh token, stored as a digest; returns (token, family id)."""
-        token, row = self.new_refresh_token(grant, access, family_id=family_id, sid=sid)
-        await self._store.refresh_tokens.insert(row)
-        return token, row.family_id
-
     def new_refresh_token(
         self,
         grant: Grant,
