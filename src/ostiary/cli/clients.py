@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ostiary.accounts import lifecycle
+from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, listing, reply, say
+from ostiary.cli.output import CommandError, emit_json, listing, reply, required, say
 from ostiary.cli.roles import ACTOR
 from ostiary.domain.clients import Client
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
@@ -15,58 +16,46 @@ from ostiary.oauth.registration import ClientSpec, RegistrationError, register, 
 from ostiary.services import Services
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("client", help="manage OAuth clients")
     cmds = parser.add_subparsers(dest="action", required=True)
 
-    create = cmds.add_parser("create", help="register a client")
-    create.add_argument("--name", required=True)
-    create.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
-    create.add_argument("--grant-type", action="append", default=[], dest="grant_types")
-    create.add_argument("--scope", default="", help='space-separated, e.g. "a b c"')
-    create.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
-    create.add_argument(
-        "--auth-method",
-        choices=["client_secret_basic", "client_secret_post"],
-        help="token endpoint auth method of a confidential client",
-    )
-    create.add_argument("--audience", action="append", default=[], help="access-token aud")
-    create.add_argument("--first-party", action="store_true", help="skip the consent page")
-    create.add_argument("--access-token-ttl", type=int)
-    create.add_argument("--refresh-token-ttl", type=int)
-    create.add_argument("--client-id", help="choose the client_id instead of a random one")
-    _oidc_arguments(create, defaults=True)
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(func=create_client)
+    def create(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--name", required=True)
+        cmd.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
+        cmd.add_argument("--grant-type", action="append", default=[], dest="grant_types")
+        cmd.add_argument("--scope", default="", help='space-separated, e.g. "a b c"')
+        cmd.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
+        cmd.add_argument(
+            "--auth-method",
+            choices=["client_secret_basic", "client_secret_post"],
+            help="token endpoint auth method of a confidential client",
+        )
+        cmd.add_argument("--audience", action="append", default=[], help="access-token aud")
+        cmd.add_argument("--first-party", action="store_true", help="skip the consent page")
+        cmd.add_argument("--access-token-ttl", type=int)
+        cmd.add_argument("--refresh-token-ttl", type=int)
+        cmd.add_argument("--client-id", help="choose the client_id instead of a random one")
+        _oidc_arguments(cmd, defaults=True)
 
-    update = cmds.add_parser("update", help="change a client's registration")
-    update.add_argument("client_id")
-    update.add_argument("--name")
-    update.add_argument("--redirect-uri", action="append", dest="redirect_uris", help="replaces")
-    update.add_argument("--grant-type", action="append", dest="grant_types", help="replaces")
-    update.add_argument("--scope", help='replaces, space-separated, e.g. "a b c"')
-    update.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
-    update.add_argument("--audience", action="append", help="replaces")
-    update.add_argument("--first-party", action=argparse.BooleanOptionalAction, default=None)
-    update.add_argument("--access-token-ttl", type=int)
-    update.add_argument("--refresh-token-ttl", type=int)
-    _oidc_arguments(update, defaults=False)
-    update.add_argument("--json", action="store_true")
-    update.set_defaults(func=update_client)
+    def update(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--name")
+        cmd.add_argument("--redirect-uri", action="append", dest="redirect_uris", help="replaces")
+        cmd.add_argument("--grant-type", action="append", dest="grant_types", help="replaces")
+        cmd.add_argument("--scope", help='replaces, space-separated, e.g. "a b c"')
+        cmd.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
+        cmd.add_argument("--audience", action="append", help="replaces")
+        cmd.add_argument("--first-party", action=argparse.BooleanOptionalAction, default=None)
+        cmd.add_argument("--access-token-ttl", type=int)
+        cmd.add_argument("--refresh-token-ttl", type=int)
+        _oidc_arguments(cmd, defaults=False)
 
-    list_ = cmds.add_parser("list", help="list clients")
-    list_.add_argument("--json", action="store_true")
-    list_.set_defaults(func=list_clients)
-
-    show = cmds.add_parser("show", help="show one client")
-    show.add_argument("client_id")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=show_client)
-
-    delete = cmds.add_parser("delete", help="delete a client")
-    delete.add_argument("client_id")
-    delete.add_argument("--json", action="store_true")
-    delete.set_defaults(func=delete_client)
+    command(cmds, "create", create_client, "register a client", options=create)
+    text = "change a client's registration"
+    command(cmds, "update", update_client, text, "client_id", options=update)
+    command(cmds, "list", list_clients, "list clients")
+    command(cmds, "show", show_client, "show one client", "client_id")
+    command(cmds, "delete", delete_client, "delete a client", "client_id")
 
 
 def _oidc_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -220,9 +209,9 @@ def list_clients(args: argparse.Namespace) -> None:
 
 def show_client(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        client = await services.store.clients.get(args.client_id)
-        if client is None:
-            raise CommandError(f"no client {args.client_id!r}")
+        client = required(
+            await services.store.clients.get(args.client_id), f"client {args.client_id!r}"
+        )
         if args.json:
             emit_json(client.public_view())
         else:

@@ -4,49 +4,42 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import functools
 from typing import Any
 
+from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, listing, reply
-from ostiary.cli.roles import ACTOR, checked, require_role, require_user
+from ostiary.cli.output import CommandError, emit_json, listing, reply, required
+from ostiary.cli.roles import ACTOR, checked, linked, require_role, require_user
 from ostiary.domain import identifiers
 from ostiary.domain.access import AccessError, Group
 from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("group", help="manage groups of users (nested, with roles)")
     cmds = parser.add_subparsers(dest="action", required=True)
-
-    def command(
-        name: str, func: Callable[[argparse.Namespace], None], text: str, *args: str
-    ) -> None:
-        """A subcommand with positional ARGs given as "name:help", and --json."""
-        cmd = cmds.add_parser(name, help=text)
-        for arg, arg_help in (a.split(":", 1) for a in args):
-            cmd.add_argument(arg, help=arg_help or None)
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(func=func)
-
     group, user = "group:group name or id", "username:username or user id"
-    command("create", create_group, "create a group", "name:the group's name")
-    command("list", list_groups, "list groups")
-    command("show", show_group, "show a group: members, roles, parents, subgroups", group)
-    command("add-member", add_member, "put a user in a group", group, user)
-    command("remove-member", remove_member, "take a user out of a group", group, user)
-    command("grant-role", grant_role, "give every member of a group a role", group, "role:")
-    command("revoke-role", revoke_role, "take a role from a group", group, "role:")
+    command(cmds, "create", create_group, "create a group", "name:the group's name")
+    command(cmds, "list", list_groups, "list groups")
+    command(cmds, "show", show_group, "show a group: members, roles, parents, subgroups", group)
+    command(cmds, "add-member", add_member, "put a user in a group", group, user)
+    command(cmds, "remove-member", remove_member, "take a user out of a group", group, user)
+    command(cmds, "grant-role", grant_role, "give every member of a group a role", group, "role:")
+    command(cmds, "revoke-role", revoke_role, "take a role from a group", group, "role:")
     command(
+        cmds,
         "nest",
         nest,
         "make CHILD a subgroup of PARENT: CHILD's members get PARENT's roles",
         "child:group name or id",
         "parent:group name or id",
     )
-    command("unnest", unnest, "undo nest", "child:group name or id", "parent:group name or id")
-    command("delete", delete_group, "delete a group", group)
+    command(
+        cmds, "unnest", unnest, "undo nest", "child:group name or id", "parent:group name or id"
+    )
+    command(cmds, "delete", delete_group, "delete a group", group)
 
 
 def group_view(group: Group) -> dict[str, Any]:
@@ -60,10 +53,7 @@ def group_view(group: Group) -> dict[str, Any]:
 
 
 async def require_group(services: Services, key: str) -> Group:
-    group = await services.store.access.get_group(key)
-    if group is None:
-        raise CommandError(f"no group {key!r}")
-    return group
+    return required(await services.store.access.get_group(key), f"group {key!r}")
 
 
 def create_group(args: argparse.Namespace) -> None:
@@ -129,23 +119,13 @@ def _membership(args: argparse.Namespace, *, add: bool) -> None:
         group = await require_group(services, args.group)
         user = await require_user(services, args.username)
         access = services.store.access
-        if add:
-            changed = await access.add_member(group.id, user.id)
-        else:
-            changed = await access.remove_member(group.id, user.id)
-        if changed:
-            await services.audit.record(
-                "group.member_added" if add else "group.member_removed",
-                actor=ACTOR,
-                user_id=user.id,
-                details={"group": group.name, "group_id": group.id},
-            )
+        changed = await (access.add_member if add else access.remove_member)(group.id, user.id)
         key = "added" if add else "removed"
-        if changed:
-            message = f"{key} {user.username} {'to' if add else 'from'} group {group.name}"
-        else:
-            state = "is in" if add else "is not in"
-            message = f"{user.username} {state} group {group.name} already; nothing changed"
+        state = "is in" if add else "is not in"
+        messages = (
+            f"{key} {user.username} {'to' if add else 'from'} group {group.name}",
+            f"{user.username} {state} group {group.name} already; nothing changed",
+        )
         document = {
             "group": group.name,
             "group_id": group.id,
@@ -153,17 +133,16 @@ def _membership(args: argparse.Namespace, *, add: bool) -> None:
             "username": user.username,
             key: changed,
         }
-        reply(args.json, document, message)
+        event, details = f"group.member_{key}", {"group": group.name, "group_id": group.id}
+        await linked(
+            services, args, changed, event, document, messages, details=details, user_id=user.id
+        )
 
     run_with_services(action)
 
 
-def add_member(args: argparse.Namespace) -> None:
-    _membership(args, add=True)
-
-
-def remove_member(args: argparse.Namespace) -> None:
-    _membership(args, add=False)
+add_member = functools.partial(_membership, add=True)
+remove_member = functools.partial(_membership, add=False)
 
 
 def _group_role(args: argparse.Namespace, *, grant: bool) -> None:
@@ -171,34 +150,24 @@ def _group_role(args: argparse.Namespace, *, grant: bool) -> None:
         group = await require_group(services, args.group)
         role = await require_role(services, args.role)
         access = services.store.access
-        if grant:
-            changed = await access.grant_group_role(group.id, role.name)
-        else:
-            changed = await access.revoke_group_role(group.id, role.name)
-        if changed:
-            await services.audit.record(
-                "group.role_granted" if grant else "group.role_revoked",
-                actor=ACTOR,
-                details={"group": group.name, "group_id": group.id, "role": role.name},
-            )
+        change = access.grant_group_role if grant else access.revoke_group_role
+        changed = await change(group.id, role.name)
         key = "granted" if grant else "revoked"
-        if changed:
-            message = f"{key} role {role.name} {'to' if grant else 'from'} group {group.name}"
-        else:
-            state = "has" if grant else "does not have"
-            message = f"group {group.name} {state} role {role.name} already; nothing changed"
+        state = "has" if grant else "does not have"
+        messages = (
+            f"{key} role {role.name} {'to' if grant else 'from'} group {group.name}",
+            f"group {group.name} {state} role {role.name} already; nothing changed",
+        )
         document = {"group": group.name, "group_id": group.id, "role": role.name, key: changed}
-        reply(args.json, document, message)
+        event = f"group.role_{key}"
+        details = {"group": group.name, "group_id": group.id, "role": role.name}
+        await linked(services, args, changed, event, document, messages, details=details)
 
     run_with_services(action)
 
 
-def grant_role(args: argparse.Namespace) -> None:
-    _group_role(args, grant=True)
-
-
-def revoke_role(args: argparse.Namespace) -> None:
-    _group_role(args, grant=False)
+grant_role = functools.partial(_group_role, grant=True)
+revoke_role = functools.partial(_group_role, grant=False)
 
 
 def nest(args: argparse.Namespace) -> None:

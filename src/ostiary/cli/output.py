@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 
 class CommandError(Exception):
     """A failure to report on stderr with exit status 1."""
+
+
+T = TypeVar("T")
+
+
+def required(found: T | None, what: str) -> T:
+    """What a lookup found, or the refusal that there is no ``what``."""
+    if found is None:
+        raise CommandError(f"no {what}")
+    return found
 
 
 def emit_json(document: Any) -> None:

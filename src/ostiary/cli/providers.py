@@ -13,6 +13,7 @@ from ostiary.cli.output import (
     emit_json,
     read_secret_stdin,
     reply,
+    required,
     say,
     table,
 )
@@ -159,9 +160,7 @@ def add_provider(args: argparse.Namespace) -> None:
 def update_provider(args: argparse.Namespace) -> None:
     async def run(services: Services) -> None:
         repo = _repo(services)
-        current = await repo.get(args.name)
-        if current is None:
-            raise CommandError(f"no provider {args.name!r}")
+        current = required(await repo.get(args.name), f"provider {args.name!r}")
         provider = await repo.replace(_changes(args, current))
         # The same event as the admin API's: what changed, and that the secret did.
         old, new = _view(services, current), _view(services, provider)
@@ -199,9 +198,7 @@ def list_providers(args: argparse.Namespace) -> None:
 
 def show_provider(args: argparse.Namespace) -> None:
     async def run(services: Services) -> None:
-        provider = await _repo(services).get(args.name)
-        if provider is None:
-            raise CommandError(f"no provider {args.name!r}")
+        provider = required(await _repo(services).get(args.name), f"provider {args.name!r}")
         view = _view(services, provider)
         if args.json:
             emit_json(view)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable
 from typing import Any
 
+from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, listing, reply
+from ostiary.cli.output import CommandError, listing, reply, required
 from ostiary.domain import identifiers
 from ostiary.domain.access import AccessError, Role
 from ostiary.domain.users import User
@@ -18,34 +20,20 @@ from ostiary.services import Services
 ACTOR = "cli"
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("role", help="manage roles (RBAC)")
     cmds = parser.add_subparsers(dest="action", required=True)
 
-    create = cmds.add_parser("create", help="create a role")
-    create.add_argument("name")
-    create.add_argument("--description", default="")
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(func=create_role)
+    def description(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--description", default="")
 
-    list_ = cmds.add_parser("list", help="list roles")
-    list_.add_argument("--json", action="store_true")
-    list_.set_defaults(func=list_roles)
-
-    for name, func, text in (
-        ("assign", assign_role, "give a user a role"),
-        ("unassign", unassign_role, "take a role from a user"),
-    ):
-        cmd = cmds.add_parser(name, help=text)
-        cmd.add_argument("username", help="username or user id")
-        cmd.add_argument("role")
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(func=func)
-
-    delete = cmds.add_parser("delete", help="delete a role (users, groups and scopes lose it)")
-    delete.add_argument("name")
-    delete.add_argument("--json", action="store_true")
-    delete.set_defaults(func=delete_role)
+    command(cmds, "create", create_role, "create a role", "name", options=description)
+    command(cmds, "list", list_roles, "list roles")
+    user = "username:username or user id"
+    command(cmds, "assign", assign_role, "give a user a role", user, "role")
+    command(cmds, "unassign", unassign_role, "take a role from a user", user, "role")
+    text = "delete a role (users, groups and scopes lose it)"
+    command(cmds, "delete", delete_role, text, "name")
 
 
 def role_view(role: Role) -> dict[str, Any]:
@@ -61,17 +49,11 @@ def checked(rule: Callable[[str], str], value: str) -> str:
 
 
 async def require_user(services: Services, key: str) -> User:
-    user = await services.store.users.find(key)
-    if user is None:
-        raise CommandError(f"no user {key!r}")
-    return user
+    return required(await services.store.users.find(key), f"user {key!r}")
 
 
 async def require_role(services: Services, name: str) -> Role:
-    role = await services.store.access.get_role(name)
-    if role is None:
-        raise CommandError(f"no role {name!r}")
-    return role
+    return required(await services.store.access.get_role(name), f"role {name!r}")
 
 
 def create_role(args: argparse.Namespace) -> None:
@@ -96,43 +78,52 @@ def list_roles(args: argparse.Namespace) -> None:
     run_with_services(action)
 
 
+async def linked(
+    services: Services,
+    args: argparse.Namespace,
+    changed: bool,
+    event: str,
+    document: dict[str, Any],
+    messages: tuple[str, str],
+    *,
+    details: dict[str, Any],
+    user_id: str | None = None,
+) -> None:
+    """The end of an idempotent link change (assign, add a member, grant): the audit event
+    when something changed, then the answer, ``messages`` being (changed, unchanged)."""
+    if changed:
+        await services.audit.record(event, actor=ACTOR, user_id=user_id, details=details)
+    reply(args.json, document, messages[0] if changed else messages[1])
+
+
 def _assignment(args: argparse.Namespace, *, assign: bool) -> None:
     async def action(services: Services) -> None:
         user = await require_user(services, args.username)
         role = await require_role(services, args.role)
         access = services.store.access
+        changed = await (access.assign if assign else access.unassign)(user.id, role.name)
         if assign:
-            changed = await access.assign(user.id, role.name)
-        else:
-            changed = await access.unassign(user.id, role.name)
-        if changed:
-            await services.audit.record(
-                "role.assigned" if assign else "role.unassigned",
-                actor=ACTOR,
-                user_id=user.id,
-                details={"role": role.name},
+            messages = (
+                f"assigned role {role.name} to {user.username}",
+                f"{user.username} has role {role.name} already",
             )
-        if changed and assign:
-            message = f"assigned role {role.name} to {user.username}"
-        elif changed:
-            message = f"took role {role.name} from {user.username}"
-        elif assign:
-            message = f"{user.username} has role {role.name} already"
         else:
-            message = f"{user.username} does not have role {role.name} directly; nothing changed"
+            messages = (
+                f"took role {role.name} from {user.username}",
+                f"{user.username} does not have role {role.name} directly; nothing changed",
+            )
         key = "assigned" if assign else "unassigned"
         document = {"user_id": user.id, "username": user.username, "role": role.name, key: changed}
-        reply(args.json, document, message)
+        event, details = f"role.{key}", {"role": role.name}
+        await linked(
+            services, args, changed, event, document, messages, details=details, user_id=user.id
+        )
 
     run_with_services(action)
 
 
-def assign_role(args: argparse.Namespace) -> None:
-    _assignment(args, assign=True)
-
-
-def unassign_role(args: argparse.Namespace) -> None:
-    _assignment(args, assign=False)
+assign_role = functools.partial(_assignment, assign=True)
+unassign_role = functools.partial(_assignment, assign=False)
 
 
 def delete_role(args: argparse.Namespace) -> None:

@@ -6,8 +6,9 @@ import argparse
 from typing import Any
 
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
+from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
-from ostiary.cli.output import CommandError, emit_json, reply, say, table
+from ostiary.cli.output import CommandError, emit_json, reply, required, say, table
 from ostiary.cli.roles import ACTOR, require_role
 from ostiary.domain.access import AccessError, Scope
 from ostiary.oauth.scopes import is_scope_token
@@ -17,47 +18,38 @@ from ostiary.storage.queries import admin_views as queries
 MAX_SCOPE_NAME = 200
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("scope", help="register scopes, optionally gated by roles")
     cmds = parser.add_subparsers(dest="action", required=True)
 
-    create = cmds.add_parser("create", help="register a scope")
-    create.add_argument("name")
-    create.add_argument(
-        "--requires-role",
-        action="append",
-        default=[],
-        dest="required_roles",
-        metavar="ROLE",
-        help="only users holding one of these roles may be granted the scope (repeatable)",
-    )
-    create.add_argument("--description", default="")
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(func=create_scope)
+    def create(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--requires-role",
+            action="append",
+            default=[],
+            dest="required_roles",
+            metavar="ROLE",
+            help="only users holding one of these roles may be granted the scope (repeatable)",
+        )
+        cmd.add_argument("--description", default="")
 
-    update = cmds.add_parser("update", help="change the roles that gate a scope, or its text")
-    update.add_argument("name")
-    update.add_argument("--description")
-    roles = update.add_mutually_exclusive_group()
-    roles.add_argument(
-        "--requires-role",
-        action="append",
-        dest="required_roles",
-        metavar="ROLE",
-        help="the roles that may have the scope, replacing the present ones (repeatable)",
-    )
-    roles.add_argument("--open", action="store_true", help="no role needed: open to every user")
-    update.add_argument("--json", action="store_true")
-    update.set_defaults(func=update_scope)
+    def update(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--description")
+        roles = cmd.add_mutually_exclusive_group()
+        roles.add_argument(
+            "--requires-role",
+            action="append",
+            dest="required_roles",
+            metavar="ROLE",
+            help="the roles that may have the scope, replacing the present ones (repeatable)",
+        )
+        roles.add_argument("--open", action="store_true", help="no role needed: open to every user")
 
-    list_ = cmds.add_parser("list", help="list registered scopes and the roles they need")
-    list_.add_argument("--json", action="store_true")
-    list_.set_defaults(func=list_scopes)
-
-    delete = cmds.add_parser("delete", help="delete a registered scope that no role gates")
-    delete.add_argument("name")
-    delete.add_argument("--json", action="store_true")
-    delete.set_defaults(func=delete_scope)
+    command(cmds, "create", create_scope, "register a scope", "name", options=create)
+    text = "change the roles that gate a scope, or its text"
+    command(cmds, "update", update_scope, text, "name", options=update)
+    command(cmds, "list", list_scopes, "list registered scopes and the roles they need")
+    command(cmds, "delete", delete_scope, "delete a registered scope that no role gates", "name")
 
 
 def scope_view(scope: Scope) -> dict[str, Any]:
@@ -102,21 +94,19 @@ def create_scope(args: argparse.Namespace) -> None:
 
 
 def update_scope(args: argparse.Namespace) -> None:
-    required = [] if args.open else args.required_roles
-    if required is None and args.description is None:
+    wanted_roles = [] if args.open else args.required_roles
+    if wanted_roles is None and args.description is None:
         raise CommandError("nothing to change: give --requires-role, --open or --description")
     if args.open and args.name in (ADMIN_SCOPE, ADMIN_READ_SCOPE):
         raise CommandError(f"{args.name} must stay gated by a role")
 
     async def action(services: Services) -> None:
         access = services.store.access
-        before = await access.get_scope(args.name)
-        if before is None:
-            raise CommandError(f"no scope {args.name!r}")
-        if required is not None:
-            for role in required:
+        before = required(await access.get_scope(args.name), f"scope {args.name!r}")
+        if wanted_roles is not None:
+            for role in wanted_roles:
                 await require_role(services, role)
-            await access.set_scope_roles(args.name, required)
+            await access.set_scope_roles(args.name, wanted_roles)
         if args.description is not None:
             await queries.set_scope_description(services.engine, args.name, args.description)
         after = await access.get_scope(args.name)
@@ -158,9 +148,7 @@ def list_scopes(args: argparse.Namespace) -> None:
 
 def delete_scope(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
-        scope = await services.store.access.get_scope(args.name)
-        if scope is None:
-            raise CommandError(f"no scope {args.name!r}")
+        scope = required(await services.store.access.get_scope(args.name), f"scope {args.name!r}")
         # An unregistered scope is open to every user: deleting a gated one would open it.
         if scope.required_roles:
             raise CommandError(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import sys
 
 from ostiary.accounts import lifecycle, password_policy
+from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import (
     CommandError,
@@ -25,39 +27,36 @@ from ostiary.settings import load_settings
 from ostiary.storage import email_index
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("user", help="manage local users")
     cmds = parser.add_subparsers(dest="action", required=True)
 
-    create = cmds.add_parser("create", help="create a user")
-    create.add_argument("--username", required=True)
-    create.add_argument("--email")
-    create.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin"
-    )
-    _profile_arguments(create)
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(func=create_user)
+    def create(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--username", required=True)
+        cmd.add_argument("--email")
+        cmd.add_argument(
+            "--password-stdin", action="store_true", help="read the password from stdin"
+        )
+        _profile_arguments(cmd)
 
-    update = cmds.add_parser("update", help="change a user's email, phone or profile claims")
-    update.add_argument("username")
-    update.add_argument("--email")
-    update.add_argument(
-        "--clear-email", action="store_true", help="remove the account's email address"
-    )
-    _profile_arguments(update)
-    update.add_argument("--json", action="store_true")
-    update.set_defaults(func=update_user)
+    def update(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--email")
+        cmd.add_argument(
+            "--clear-email", action="store_true", help="remove the account's email address"
+        )
+        _profile_arguments(cmd)
 
-    list_ = cmds.add_parser("list", help="list users")
-    list_.add_argument(
-        "--duplicate-emails",
-        action="store_true",
-        help="list only accounts sharing an email address with another (case-insensitive)",
-    )
-    list_.add_argument("--json", action="store_true")
-    list_.set_defaults(func=list_users)
+    def duplicates(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--duplicate-emails",
+            action="store_true",
+            help="list only accounts sharing an email address with another (case-insensitive)",
+        )
 
+    command(cmds, "create", create_user, "create a user", options=create)
+    text = "change a user's email, phone or profile claims"
+    command(cmds, "update", update_user, text, "username", options=update)
+    command(cmds, "list", list_users, "list users", options=duplicates)
     for name, func, text in (
         ("show", show_user, "show one user"),
         ("disable", disable_user, "disable a user and end their sessions and tokens"),
@@ -65,10 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ("set-password", set_password, "set a password (stdin, or prompted on a terminal)"),
         ("delete", delete_user, "delete a user; their audit trail is pseudonymised"),
     ):
-        cmd = cmds.add_parser(name, help=text)
-        cmd.add_argument("username")
-        cmd.add_argument("--json", action="store_true")
-        cmd.set_defaults(func=func)
+        command(cmds, name, func, text, "username")
 
 
 PROFILE_OPTIONS = ("name", "given_name", "family_name", "nickname", "picture", "locale", "zoneinfo")
@@ -259,12 +255,7 @@ def disable_user(args: argparse.Namespace) -> None:
         cutoff = await lifecycle.disable(services, user, actor=ACTOR)
         reply(
             args.json,
-            {
-                **user.public_view(),
-                "disabled": True,
-                "sessions_ended": cutoff.sessions_ended,
-                "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
-            },
+            {**user.public_view(), "disabled": True, **dataclasses.asdict(cutoff)},
             f"disabled {user.username}; ended {cutoff.sessions_ended} session(s); "
             "their tokens are revoked",
         )
@@ -310,8 +301,7 @@ def delete_user(args: argparse.Namespace) -> None:
                 "id": user.id,
                 "username": user.username,
                 "deleted": True,
-                "sessions_ended": cutoff.sessions_ended,
-                "refresh_tokens_revoked": cutoff.refresh_tokens_revoked,
+                **dataclasses.asdict(cutoff),
             },
             f"deleted {user.username}; ended {cutoff.sessions_ended} session(s) and "
             f"revoked {cutoff.refresh_tokens_revoked} refresh token(s)",
