@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 import warnings
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 from joserfc.errors import JoseError, SecurityWarning
@@ -23,6 +24,8 @@ _ALGS_FOR: dict[tuple[str, str | None], frozenset[str]] = {
     ("RSA", None): frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}),
     ("OKP", "Ed25519"): frozenset({"EdDSA", "Ed25519"}),
 }
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,37 +70,46 @@ def _fits(alg: str, key: Any) -> bool:
     return True
 
 
-class JWKSCache:
-    """Keys by kid. Refreshes after ``ttl`` seconds; an unknown kid refetches at most once
-    per ``min_refetch_interval`` so a flood of forged kids cannot hammer the issuer."""
+def http_fetch(http: httpx.AsyncClient) -> Callable[[str], Awaitable[Any]]:
+    """Reads a key set with ``http``: None when it cannot (``KeySet`` keeps the keys it has,
+    and the next interval tries again)."""
+
+    async def fetch(uri: str) -> Any:
+        try:
+            response = await http.get(uri)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    return fetch
+
+
+class KeySet(ABC, Generic[K]):
+    """Keys by kid, from the key set ``fetch`` reads at ``jwks_uri``. Refreshes after
+    ``ttl`` seconds; an unknown kid refetches at most once per ``min_refetch_interval`` so
+    a flood of forged kids cannot hammer the issuer. Subclasses load each key."""
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
         jwks_uri: str,
+        fetch: Callable[[str], Awaitable[Any]],
         *,
         ttl: float = 300,
         min_refetch_interval: float = 30,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._http = http
         self.jwks_uri = jwks_uri
+        self._fetch = fetch
         self._ttl = ttl
         self._min_interval = min_refetch_interval
         self._clock = clock
-        self._keys: dict[str, VerificationKey] = {}
+        self._keys: dict[str, K] = {}
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0
 
-    def cached(self, kid: str) -> VerificationKey | None:
-        """The key if known and the set is fresh: the hot path, without awaiting."""
-        fetched = self._fetched_at
-        if fetched is not None and self._clock() - fetched < self._ttl:
-            return self._keys.get(kid)
-        return None
-
-    async def get(self, kid: str) -> VerificationKey | None:
+    async def get(self, kid: str) -> K | None:
         now = self._clock()
         key = self._keys.get(kid)
         stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
@@ -117,14 +129,28 @@ class JWKSCache:
                     return
             self._fetched_at = now
             self.fetches += 1
-            try:
-                response = await self._http.get(self.jwks_uri)
-                response.raise_for_status()
-                document = response.json()
-            except (httpx.HTTPError, ValueError):
-                return  # keep the keys we have; the next interval tries again
+            document = await self._fetch(self.jwks_uri)
             members = document.get("keys") if isinstance(document, dict) else None
             if not isinstance(members, list):
                 return
-            loaded = [_load(jwk) for jwk in members if isinstance(jwk, dict)]
-            self._keys = {key.kid: key for key in loaded if key is not None}
+            loaded = [self._load(jwk) for jwk in members if isinstance(jwk, dict)]
+            self._keys = dict(item for item in loaded if item is not None)
+
+    @abstractmethod
+    def _load(self, jwk: dict[str, Any]) -> tuple[str, K] | None:
+        """A member's kid and key, or None to pass over it."""
+
+
+class JWKSCache(KeySet[VerificationKey]):
+    """A ``KeySet`` of keys checked against the algorithms they may verify."""
+
+    def cached(self, kid: str) -> VerificationKey | None:
+        """The key if known and the set is fresh: the hot path, without awaiting."""
+        fetched = self._fetched_at
+        if fetched is not None and self._clock() - fetched < self._ttl:
+            return self._keys.get(kid)
+        return None
+
+    def _load(self, jwk: dict[str, Any]) -> tuple[str, VerificationKey] | None:
+        key = _load(jwk)
+        return (key.kid, key) if key is not None else None

@@ -22,7 +22,7 @@ from joserfc.jws import JWSRegistry
 from ostiary.cache.bounded import BoundedCache
 from ostiary.resource.errors import InvalidToken
 from ostiary.resource.introspection import Introspector
-from ostiary.resource.jwks import JWKSCache
+from ostiary.resource.jwks import JWKSCache, http_fetch
 from ostiary.resource.revocations import RevocationList
 
 DEFAULT_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
@@ -204,8 +204,8 @@ class TokenVerifier:
                         max_entries=self._introspection_cache_size,
                     )
                 self._jwks = JWKSCache(
-                    self._http,
                     jwks_uri,
+                    http_fetch(self._http),
                     ttl=self._jwks_ttl,
                     min_refetch_interval=self._unknown_kid_interval,
                 )
