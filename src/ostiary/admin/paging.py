@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.admin.problems import Problem
+from ostiary.storage.queries import admin_views as queries
 
 MAX_INT64 = 2**63 - 1
 
@@ -41,6 +45,23 @@ def decode(kind: str, cursor: str | None) -> str | None:
     if tag != kind or not sep or "\x00" in key:
         raise _bad()
     return key
+
+
+async def rows(
+    engine: AsyncEngine,
+    kind: str,
+    key: str,
+    *,
+    cursor: str | None,
+    limit: int,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[Any], str | None]:
+    """One page of the listing ``kind`` (its table's name) by its unique ``key`` column,
+    and the cursor of the next page (None on the last)."""
+    found, more = await queries.page(
+        engine, kind, key, after=decode(kind, cursor), limit=limit, where=where
+    )
+    return found, encode(kind, getattr(found[-1], key)) if more else None
 
 
 def decode_int(kind: str, cursor: str | None) -> int | None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import Path, Request
+from fastapi import Path, Request, Response
 
 from ostiary.admin.auth import Caller
-from ostiary.admin.problems import not_found
-from ostiary.domain.access import Group, Role
+from ostiary.admin.problems import conflict, not_found
+from ostiary.domain.access import AccessError, Group, Role
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
 from ostiary.services import Services
@@ -19,20 +20,22 @@ UserId = Annotated[str, Path(max_length=200, description="The user's id.")]
 ClientIdPath = Annotated[str, Path(max_length=200, description="The client_id.")]
 GroupId = Annotated[str, Path(max_length=200, description="The group's id.")]
 RolePath = Annotated[str, Path(max_length=200, description="The role's name.")]
+T = TypeVar("T")
+
+
+def found(thing: T | None, what: str) -> T:
+    """What a lookup found, or the 404 problem naming ``what``."""
+    if thing is None:
+        raise not_found(what)
+    return thing
 
 
 async def user_or_404(services: Services, user_id: str) -> User:
-    user = await services.store.users.get(user_id)
-    if user is None:
-        raise not_found(f"user {user_id!r}")
-    return user
+    return found(await services.store.users.get(user_id), f"user {user_id!r}")
 
 
 async def client_or_404(services: Services, client_id: str) -> Client:
-    client = await services.store.clients.get(client_id)
-    if client is None:
-        raise not_found(f"client {client_id!r}")
-    return client
+    return found(await services.store.clients.get(client_id), f"client {client_id!r}")
 
 
 async def group_or_404(services: Services, group_id: str) -> Group:
@@ -44,10 +47,15 @@ async def group_or_404(services: Services, group_id: str) -> Group:
 
 
 async def role_or_404(services: Services, name: str) -> Role:
-    role = await services.store.access.get_role(name)
-    if role is None:
-        raise not_found(f"role {name!r}")
-    return role
+    return found(await services.store.access.get_role(name), f"role {name!r}")
+
+
+async def new(creation: Awaitable[T], what: str) -> T:
+    """What the access repository created, or the 409 problem when ``what`` exists."""
+    try:
+        return await creation
+    except AccessError:
+        raise conflict(f"{what} exists already") from None
 
 
 def location(request: Request, *segments: str) -> str:
@@ -62,3 +70,22 @@ async def record(services: Services, caller: Caller, type: str, **fields: Any) -
     secret or a password hash: callers pass public views only."""
     fields.setdefault("ip", caller.ip)
     await services.audit.record(type, actor=caller.actor, **fields)
+
+
+async def created(
+    services: Services,
+    caller: Caller,
+    request: Request,
+    response: Response,
+    type: str,
+    after: dict[str, Any],
+    *segments: str,
+    user_id: str | None = None,
+    client_id: str | None = None,
+) -> None:
+    """The audit event of a new resource (its public view ``after``), and the response's
+    Location naming it by ``segments``."""
+    await record(
+        services, caller, type, user_id=user_id, client_id=client_id, details={"after": after}
+    )
+    response.headers["Location"] = location(request, *segments)

@@ -17,11 +17,10 @@ from ostiary.admin.client_schemas import (
     spec_changes,
 )
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
-from ostiary.admin.resources import ClientIdPath, client_or_404, location, record
+from ostiary.admin.resources import ClientIdPath, client_or_404, created, record
 from ostiary.admin.schemas import Count, Page
 from ostiary.domain.clients import Client
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
-from ostiary.storage.queries import admin_views as queries
 from ostiary.storage.repos.clients import _row_to_client
 
 router = APIRouter(prefix="/clients", tags=["clients"])
@@ -36,15 +35,10 @@ async def list_clients(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[ClientOut]:
     """Clients by client_id."""
-    rows, more = await queries.page(
-        services.engine,
-        "clients",
-        "client_id",
-        after=paging.decode("clients", cursor),
-        limit=limit,
+    rows, next_cursor = await paging.rows(
+        services.engine, "clients", "client_id", cursor=cursor, limit=limit
     )
     items = [ClientOut.model_validate(_client_view(r)) for r in rows]
-    next_cursor = paging.encode("clients", items[-1].client_id) if more else None
     return Page[ClientOut](items=items, next_cursor=next_cursor)
 
 
@@ -66,14 +60,17 @@ async def create_client(
     except RegistrationError as exc:
         raise unprocessable(str(exc)) from None
     out = view(client)
-    await record(
+    await created(
         services,
         caller,
+        request,
+        response,
         "client.created",
+        out.model_dump(),
+        "clients",
+        client.client_id,
         client_id=client.client_id,
-        details={"after": out.model_dump()},
     )
-    response.headers["Location"] = location(request, "clients", client.client_id)
     # The secret is shown once; no cache may keep it (RFC 7591 §3.2.1, RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
     return ClientCreated(**out.model_dump(), client_secret=secret)

@@ -16,8 +16,9 @@ from ostiary.admin.resources import (
     GroupId,
     RolePath,
     UserId,
+    created,
     group_or_404,
-    location,
+    new,
     record,
     user_or_404,
 )
@@ -45,11 +46,10 @@ async def list_groups(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[GroupOut]:
     """Groups by name."""
-    rows, more = await queries.page(
-        services.engine, "groups", "name", after=paging.decode("groups", cursor), limit=limit
+    rows, next_cursor = await paging.rows(
+        services.engine, "groups", "name", cursor=cursor, limit=limit
     )
     items = [view(Group(**r._mapping)) for r in rows]
-    next_cursor = paging.encode("groups", items[-1].name) if more else None
     return Page[GroupOut](items=items, next_cursor=next_cursor)
 
 
@@ -61,13 +61,12 @@ async def create_group(
     request: Request,
     response: Response,
 ) -> GroupOut:
-    try:
-        group = await services.store.access.create_group(body.name, body.external_id)
-    except AccessError:
-        raise conflict(f"group {body.name!r} exists already") from None
+    creation = services.store.access.create_group(body.name, body.external_id)
+    group = await new(creation, f"group {body.name!r}")
     out = view(group)
-    await record(services, caller, "group.created", details={"after": out.model_dump()})
-    response.headers["Location"] = location(request, "groups", group.id)
+    await created(
+        services, caller, request, response, "group.created", out.model_dump(), "groups", group.id
+    )
     return out
 
 

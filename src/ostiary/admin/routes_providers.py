@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.provider_schemas import ProviderCreate, ProviderOut, ProviderPatch
-from ostiary.admin.resources import location, record
+from ostiary.admin.resources import created, record
 from ostiary.admin.schemas import Page
 from ostiary.domain.federation import DuplicateProviderError
 from ostiary.federation.connectors import connector_for, new_provider
@@ -94,8 +94,10 @@ async def create_provider(
     except DuplicateProviderError:
         raise conflict(f"provider {body.name!r} exists already") from None
     out = view(services, provider)
-    await record(services, caller, "provider.created", details={"after": out.model_dump()})
-    response.headers["Location"] = location(request, "providers", provider.name)
+    after = out.model_dump()
+    await created(
+        services, caller, request, response, "provider.created", after, "providers", provider.name
+    )
     return out
 
 

@@ -17,7 +17,7 @@ from ostiary.admin.access_schemas import RoleCreate, RoleOut, ScopeCreate, Scope
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
-from ostiary.admin.resources import RolePath, location, record, role_or_404
+from ostiary.admin.resources import RolePath, created, new, record, role_or_404
 from ostiary.admin.schemas import Page
 from ostiary.domain.access import AccessError, Scope
 from ostiary.services import Services
@@ -32,11 +32,10 @@ _ADMIN_SCOPES = {ADMIN_SCOPE, ADMIN_READ_SCOPE}
 async def list_roles(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[RoleOut]:
-    rows, more = await queries.page(
-        services.engine, "roles", "name", after=paging.decode("roles", cursor), limit=limit
+    rows, next_cursor = await paging.rows(
+        services.engine, "roles", "name", cursor=cursor, limit=limit
     )
     items = [RoleOut(name=r.name, description=r.description, created_at=r.created_at) for r in rows]
-    next_cursor = paging.encode("roles", items[-1].name) if more else None
     return Page[RoleOut](items=items, next_cursor=next_cursor)
 
 
@@ -44,13 +43,12 @@ async def list_roles(
 async def create_role(
     body: RoleCreate, services: ServicesDep, caller: CallerDep, request: Request, response: Response
 ) -> RoleOut:
-    try:
-        role = await services.store.access.create_role(body.name, body.description)
-    except AccessError:
-        raise conflict(f"role {body.name!r} exists already") from None
+    creation = services.store.access.create_role(body.name, body.description)
+    role = await new(creation, f"role {body.name!r}")
     out = RoleOut(name=role.name, description=role.description, created_at=role.created_at)
-    await record(services, caller, "role.created", details={"after": out.model_dump()})
-    response.headers["Location"] = location(request, "roles", role.name)
+    await created(
+        services, caller, request, response, "role.created", out.model_dump(), "roles", role.name
+    )
     return out
 
 
@@ -78,8 +76,8 @@ async def delete_role(name: RolePath, services: ServicesDep, caller: CallerDep) 
 async def list_scopes(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[ScopeOut]:
-    rows, more = await queries.page(
-        services.engine, "scopes", "name", after=paging.decode("scopes", cursor), limit=limit
+    rows, next_cursor = await paging.rows(
+        services.engine, "scopes", "name", cursor=cursor, limit=limit
     )
     required = await queries.scope_requirements(services.engine, [r.name for r in rows])
     items = [
@@ -91,7 +89,6 @@ async def list_scopes(
         )
         for r in rows
     ]
-    next_cursor = paging.encode("scopes", items[-1].name) if more else None
     return Page[ScopeOut](items=items, next_cursor=next_cursor)
 
 
@@ -107,15 +104,14 @@ async def create_scope(
     if await access.get_scope(body.name) is not None:
         raise conflict(f"scope {body.name!r} exists already")
     await _require_roles(services, body.required_roles)
-    try:
-        scope = await access.create_scope(
-            body.name, description=body.description, required_roles=body.required_roles
-        )
-    except AccessError:
-        raise conflict(f"scope {body.name!r} exists already") from None
+    creation = access.create_scope(
+        body.name, description=body.description, required_roles=body.required_roles
+    )
+    scope = await new(creation, f"scope {body.name!r}")
     out = _scope_view(scope)
-    await record(services, caller, "scope.created", details={"after": out.model_dump()})
-    response.headers["Location"] = location(request, "scopes", scope.name)
+    await created(
+        services, caller, request, response, "scope.created", out.model_dump(), "scopes", scope.name
+    )
     return out
 
 

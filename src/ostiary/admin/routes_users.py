@@ -10,7 +10,7 @@ from ostiary.accounts import lifecycle
 from ostiary.admin import paging
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, unprocessable
-from ostiary.admin.resources import UserId, location, record, user_or_404
+from ostiary.admin.resources import UserId, created, record, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.services import Services
@@ -34,17 +34,15 @@ async def list_users(
     disabled: bool | None = None,
 ) -> Page[UserOut]:
     """Users by username; ``next_cursor`` continues after the last one."""
-    rows, more = await queries.page(
+    rows, next_cursor = await paging.rows(
         services.engine,
         "users",
         "username",
-        after=paging.decode("users", cursor),
+        cursor=cursor,
         limit=limit,
         where=queries.user_filters(username_prefix, email, disabled),
     )
-    found = [queries.user_of(r) for r in rows]
-    next_cursor = paging.encode("users", found[-1].username) if more else None
-    return Page[UserOut](items=[view(u) for u in found], next_cursor=next_cursor)
+    return Page[UserOut](items=[view(queries.user_of(r)) for r in rows], next_cursor=next_cursor)
 
 
 @router.post("", status_code=201, response_model=UserOut, responses=documented(409))
@@ -74,8 +72,18 @@ async def create_user(
     except EmailTaken as exc:
         raise conflict(str(exc)) from None
     out = view(user)
-    await record(services, caller, "user.created", user_id=user.id, details={"after": _public(out)})
-    response.headers["Location"] = location(request, "users", user.id)
+    after = _public(out)
+    await created(
+        services,
+        caller,
+        request,
+        response,
+        "user.created",
+        after,
+        "users",
+        user.id,
+        user_id=user.id,
+    )
     return out
 
 
