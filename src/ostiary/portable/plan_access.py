@@ -7,6 +7,7 @@ that still gates one (fail closed), and the admin API's own scopes stay gated.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
@@ -58,20 +59,16 @@ def plan_roles(p: Planning) -> None:
 
             p.add(Phase.ROLES, "update", "role", entry.name, describe, "description")
     gates = _final_gates(p)
-    for name in p.pruned("roles", set(p.now.roles), {r.name for r in given}):
-        gated = sorted(scope for scope, required in gates.items() if name in required)
-        if gated:
-            p.problems.append(
-                f"roles: {name!r} is not in the file but gates scope(s) {', '.join(gated)}, which "
-                "stay: pruning it would open them to every user"
-            )
-            continue
-
-        async def delete(name: str = name) -> None:
-            await access.delete_role(name)
-            await p.record("role.deleted", details={"before": role_entry(p.now.roles[name])})
-
-        p.add(Phase.PRUNE_ROLES, "delete", "role", name, delete)
+    _prune(
+        p,
+        "role",
+        Phase.PRUNE_ROLES,
+        p.pruned("roles", set(p.now.roles), {r.name for r in given}),
+        lambda name: sorted(scope for scope, required in gates.items() if name in required),
+        "gates scope(s) {}, which stay: pruning it would open them to every user",
+        access.delete_role,
+        lambda name: role_entry(p.now.roles[name]),
+    )
 
 
 async def _set_role_description(p: Planning, name: str, text: str) -> None:
@@ -140,20 +137,43 @@ def plan_scopes(p: Planning) -> None:
                 await p.record("scope.updated", details={"before": before, "after": wanted})
 
             p.add(Phase.SCOPES, "update", "scope", entry.name, change, ", ".join(changed))
-    for name in p.pruned("scopes", set(p.now.scopes), {s.name for s in given}):
-        gate = p.now.scopes[name].required_roles
-        if gate:
-            p.problems.append(
-                f"scopes: {name!r} is not in the file but is gated by {', '.join(gate)}: pruning "
-                "it would open it to every user; import it with required_roles [] first"
-            )
+
+    _prune(
+        p,
+        "scope",
+        Phase.PRUNE_SCOPES,
+        p.pruned("scopes", set(p.now.scopes), {s.name for s in given}),
+        lambda name: p.now.scopes[name].required_roles,
+        "is gated by {}: pruning it would open it to every user; import it with "
+        "required_roles [] first",
+        access.delete_scope,
+        lambda name: scope_entry(p.now.scopes[name]),
+    )
+
+
+def _prune(
+    p: Planning,
+    kind: str,
+    phase: Phase,
+    names: Iterable[str],
+    blocked_by: Callable[[str], Sequence[str]],
+    why: str,
+    remove: Callable[[str], Awaitable[object]],
+    entry: Callable[[str], dict[str, Any]],
+) -> None:
+    """Plan deleting each of ``names`` (left out of the file), unless something it gates or
+    is gated by must keep it (fail closed): then a problem saying ``why``, with them."""
+    for name in names:
+        if blockers := blocked_by(name):
+            reason = why.format(", ".join(blockers))
+            p.problems.append(f"{kind}s: {name!r} is not in the file but {reason}")
             continue
 
         async def delete(name: str = name) -> None:
-            await access.delete_scope(name)
-            await p.record("scope.deleted", details={"before": scope_entry(p.now.scopes[name])})
+            await remove(name)
+            await p.record(f"{kind}.deleted", details={"before": entry(name)})
 
-        p.add(Phase.PRUNE_SCOPES, "delete", "scope", name, delete)
+        p.add(phase, "delete", kind, name, delete)
 
 
 def plan_groups(p: Planning) -> None:
