@@ -145,9 +145,7 @@ class MemoryAccess:
     async def create_scope(
         self, name: str, *, description: str = "", required_roles: Iterable[str] = ()
     ) -> Scope:
-        required = sorted(set(required_roles))
-        for role in required:
-            self._require_role(role)
+        required = self._existing_roles(required_roles)
         if name in self._t.scopes:
             raise AccessError(f"scope {name!r} exists")
         scope = self._t.scopes[name] = Scope(name, description, (), clock.now())
@@ -155,9 +153,7 @@ class MemoryAccess:
         return dataclasses.replace(scope, required_roles=tuple(required))
 
     async def set_scope_roles(self, name: str, required_roles: Iterable[str]) -> None:
-        required = sorted(set(required_roles))
-        for role in required:
-            self._require_role(role)
+        required = self._existing_roles(required_roles)
         t = self._t
         t.scope_roles = {pair for pair in t.scope_roles if pair[0] != name}
         if name in t.scopes:
@@ -186,6 +182,13 @@ class MemoryAccess:
     def _require_role(self, role: str) -> None:
         if role not in self._t.roles:
             raise AccessError(f"no role {role!r}")
+
+    def _existing_roles(self, roles: Iterable[str]) -> list[str]:
+        """The distinct roles, sorted; ``AccessError`` if one does not exist."""
+        required = sorted(set(roles))
+        for role in required:
+            self._require_role(role)
+        return required
 
     def _named(self, name: str) -> Group | None:
         return next((g for g in self._t.groups.values() if g.name == name), None)

@@ -193,9 +193,7 @@ class AccessRepository(Repository):
     async def create_scope(
         self, name: str, *, description: str = "", required_roles: Iterable[str] = ()
     ) -> Scope:
-        required = sorted(set(required_roles))
-        for role in required:
-            await self._require_role(role)
+        required = await self._existing_roles(required_roles)
         now = clock.now()
         try:
             async with self._engine.begin() as conn:
@@ -208,9 +206,7 @@ class AccessRepository(Repository):
         return Scope(name, description, tuple(required), now)
 
     async def set_scope_roles(self, name: str, required_roles: Iterable[str]) -> None:
-        required = sorted(set(required_roles))
-        for role in required:
-            await self._require_role(role)
+        required = await self._existing_roles(required_roles)
         async with self._engine.begin() as conn:
             await conn.execute(delete(scope_roles).where(scope_roles.c.scope == name))
             await _gate(conn, name, required)
@@ -251,6 +247,13 @@ class AccessRepository(Repository):
     async def _require_role(self, role: str) -> None:
         if await self.get_role(role) is None:
             raise AccessError(f"no role {role!r}")
+
+    async def _existing_roles(self, roles: Iterable[str]) -> list[str]:
+        """The distinct roles, sorted; ``AccessError`` if one does not exist."""
+        required = sorted(set(roles))
+        for role in required:
+            await self._require_role(role)
+        return required
 
     async def _unlink(self, table: Table, **key: str) -> bool:
         return await self._write(delete(table).where(*_is(table, key))) > 0
