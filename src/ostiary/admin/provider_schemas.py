@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from ostiary.admin.schemas import Body
+from ostiary.domain.federation import Provider
+from ostiary.federation.connectors import new_provider
 from ostiary.federation.mapping import MAX_RULE_LENGTH, MAX_RULES
 
 ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=63)]
@@ -61,6 +63,18 @@ class ProviderCreate(_ProviderFields):
     issuer: Url
     client_id: ClientId
     preset: Preset = "oidc"
+
+    def started(self, client_secret: str | None = None) -> Provider:
+        """The provider as its preset starts it, before the other settings given; a
+        ValueError for an unknown preset."""
+        return new_provider(
+            name=self.name,
+            preset=self.preset,
+            issuer=self.issuer,
+            client_id=self.client_id,
+            display_name=self.display_name,
+            client_secret=client_secret,
+        )
 
 
 class ProviderPatch(_ProviderFields):

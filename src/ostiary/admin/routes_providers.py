@@ -13,7 +13,7 @@ from ostiary.admin.provider_schemas import ProviderCreate, ProviderOut, Provider
 from ostiary.admin.resources import created, record
 from ostiary.admin.schemas import Page
 from ostiary.domain.federation import DuplicateProviderError
-from ostiary.federation.connectors import connector_for, new_provider
+from ostiary.federation.connectors import connector_for
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import Provider, ProviderConfigError, check_provider
 from ostiary.federation.sealing import client_secrets
@@ -79,13 +79,7 @@ async def create_provider(
 ) -> ProviderOut:
     """Add a provider; register the returned ``redirect_uri`` at it."""
     try:
-        base = new_provider(
-            name=body.name,
-            preset=body.preset,
-            issuer=body.issuer,
-            client_id=body.client_id,
-            display_name=body.display_name,
-        )
+        base = body.started()
     except ValueError as exc:
         raise unprocessable(str(exc)) from None
     provider = _checked(dataclasses.replace(base, **_changes(body)))

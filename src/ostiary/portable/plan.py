@@ -105,6 +105,12 @@ class Planning:
             return current
         return given if self.prune else current | given
 
+    def final_names(self, section: str) -> set[str]:
+        """The names of a section's entries (roles, groups, providers) once the document
+        is applied."""
+        current = set(getattr(self.now, section))
+        return self.final(section, current, {e.name for e in getattr(self.doc, section) or []})
+
     def pruned(self, section: str, current: set[str], given: set[str]) -> list[str]:
         if not self.prune or getattr(self.doc, section) is None:
             return []

@@ -18,14 +18,6 @@ from ostiary.portable.snapshot import GroupState
 from ostiary.storage.queries import admin_views as queries
 
 
-def final_roles(p: Planning) -> set[str]:
-    return p.final("roles", set(p.now.roles), {r.name for r in p.doc.roles or []})
-
-
-def final_groups(p: Planning) -> set[str]:
-    return p.final("groups", set(p.now.groups), {g.name for g in p.doc.groups or []})
-
-
 def plan_roles(p: Planning) -> None:
     given = p.doc.roles
     if given is None:
@@ -91,7 +83,7 @@ def plan_scopes(p: Planning) -> None:
     if given is None:
         return
     access = p.services.store.access
-    roles = final_roles(p)
+    roles = p.final_names("roles")
     for index, entry in p.unique("scopes", given, lambda e: e.name):
         required = sorted(set(entry.required_roles))
         missing = [r for r in required if r not in roles]
@@ -180,7 +172,7 @@ def plan_groups(p: Planning) -> None:
     given = p.doc.groups
     if given is None:
         return
-    roles, groups = final_roles(p), final_groups(p)
+    roles, groups = p.final_names("roles"), p.final_names("groups")
     ids = {g.group.id: name for name, g in p.now.groups.items()}
     for index, entry in p.unique("groups", given, lambda e: e.name):
         unknown = [r for r in entry.roles if r not in roles]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ostiary.federation.connectors import connector_for, new_provider
+from ostiary.federation.connectors import connector_for
 from ostiary.federation.mapping import MappingError, parse_rules
 from ostiary.federation.providers import ProviderConfigError, check_provider
 from ostiary.portable import sealing
@@ -18,10 +18,6 @@ from ostiary.portable.document import ProviderEntry
 from ostiary.portable.entries import provider_entry
 from ostiary.portable.plan import Phase, Planning, differences
 from ostiary.portable.snapshot import providers
-
-
-def final_providers(p: Planning) -> set[str]:
-    return p.final("providers", set(p.now.providers), {e.name for e in p.doc.providers or []})
 
 
 def plan(p: Planning) -> None:
@@ -73,14 +69,7 @@ def _plan_one(p: Planning, entry: ProviderEntry) -> None:
     current = p.now.providers.get(entry.name)
     if secret is None and current is not None:
         secret = current.client_secret
-    base = new_provider(
-        name=entry.name,
-        preset=entry.preset,
-        issuer=entry.issuer,
-        client_id=entry.client_id,
-        display_name=entry.display_name,
-        client_secret=secret,
-    )
+    base = entry.started(client_secret=secret)
     wanted = dataclasses.replace(base, **_settings(entry))
     parse_rules(wanted.mapping)
     wanted = check_provider(connector.configure(wanted))

@@ -17,8 +17,6 @@ from ostiary.accounts import lifecycle
 from ostiary.domain.identifiers import username_key
 from ostiary.portable.document import UserEntry
 from ostiary.portable.plan import Phase, Planning, differences, duplicates
-from ostiary.portable.plan_access import final_groups, final_roles
-from ostiary.portable.plan_providers import final_providers
 from ostiary.portable.snapshot import UserState
 from ostiary.storage.repos.federation_identities import FederationRepository
 
@@ -115,14 +113,14 @@ def _check(
         if kind is not Type.ID:
             raise ValueError("password_hash: not an Argon2id hash ($argon2id$v=19$...)")
     for role in entry.roles:
-        if role not in final_roles(p):
+        if role not in p.final_names("roles"):
             raise ValueError(f"role {role!r} does not exist")
     for group in entry.groups:
-        if group not in final_groups(p):
+        if group not in p.final_names("groups"):
             raise ValueError(f"group {group!r} does not exist")
     mine = current.user.id if current else entry.id
     for link in entry.links:
-        if link.provider not in final_providers(p):
+        if link.provider not in p.final_names("providers"):
             raise ValueError(f"provider {link.provider!r} does not exist")
         owner = linked.get((link.provider, link.subject))
         if owner is not None and owner != mine:
