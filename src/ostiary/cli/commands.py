@@ -10,6 +10,23 @@ from typing import TypeAlias
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` (up to ``high``, if given)."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if high is None and number < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more")
+        if high is not None and not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
 def command(
     cmds: Subcommands,
     name: str,

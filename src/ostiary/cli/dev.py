@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ostiary import clock
+from ostiary.cli.commands import whole_number
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, REFRESH_TOKEN_PREFIX, digest, new_secret
@@ -47,9 +48,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser("dev", help="development tools (not for production databases)")
     cmds = parser.add_subparsers(dest="action", required=True)
     seed = cmds.add_parser("seed", help="bulk-create users, clients and refresh tokens")
-    seed.add_argument("--users", type=_count, default=0)
-    seed.add_argument("--clients", type=_count, default=0)
-    seed.add_argument("--refresh-tokens", type=_count, default=0)
+    seed.add_argument("--users", type=whole_number(0), default=0)
+    seed.add_argument("--clients", type=whole_number(0), default=0)
+    seed.add_argument("--refresh-tokens", type=whole_number(0), default=0)
     seed.add_argument(
         "--prefix", help="name prefix of seeded rows (default: seed-<random>, so reruns add)"
     )
@@ -61,16 +62,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     seed.add_argument("--json", action="store_true")
     seed.set_defaults(func=seed_command)
-
-
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return number
 
 
 def seed_command(args: argparse.Namespace) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from ostiary.cli import project
+from ostiary.cli.commands import whole_number
 from ostiary.cli.context import run_on_database
 from ostiary.cli.output import CommandError
 from ostiary.cli.ports import ensure_port_free
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument(
         "--workers",
-        type=_workers,
+        type=whole_number(1, 64),
         default=1,
         help="server processes sharing the port (uvicorn workers); all state is in the database",
     )
@@ -45,16 +46,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_tls_arguments(parser)
     parser.set_defaults(func=serve)
-
-
-def _workers(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if not 1 <= number <= 64:
-        raise argparse.ArgumentTypeError("must be between 1 and 64")
-    return number
 
 
 def serve(args: argparse.Namespace) -> None:

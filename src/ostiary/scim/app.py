@@ -89,10 +89,7 @@ async def resource_types(request: Request) -> Response:
 
 
 async def resource_type(request: Request) -> Response:
-    for item in discovery.resource_types(_base(request)):
-        if item["id"] == request.path_params["ident"]:
-            return json_response(item)
-    raise not_found("ResourceType", request.path_params["ident"])
+    return _one(request, "ResourceType", discovery.resource_types(_base(request)))
 
 
 async def schemas(request: Request) -> Response:
@@ -101,10 +98,15 @@ async def schemas(request: Request) -> Response:
 
 
 async def schema(request: Request) -> Response:
-    for item in discovery.schemas(_base(request)):
+    return _one(request, "Schema", discovery.schemas(_base(request)))
+
+
+def _one(request: Request, kind: str, items: list[dict[str, Any]]) -> Response:
+    """The discovery item the path names by id (RFC 7644 §4), or a 404."""
+    for item in items:
         if item["id"] == request.path_params["ident"]:
             return json_response(item)
-    raise not_found("Schema", request.path_params["ident"])
+    raise not_found(kind, request.path_params["ident"])
 
 
 async def method_not_allowed(request: Request) -> Response:
