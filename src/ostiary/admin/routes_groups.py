@@ -32,13 +32,7 @@ members_router = APIRouter(prefix="/groups/{group_id}", tags=["groups"], respons
 
 
 def view(group: Group) -> GroupOut:
-    return GroupOut(
-        id=group.id,
-        name=group.name,
-        external_id=group.external_id,
-        created_at=group.created_at,
-        updated_at=group.updated_at,
-    )
+    return GroupOut.model_validate(group, from_attributes=True)
 
 
 @router.get("", response_model=Page[GroupOut])
