@@ -10,7 +10,7 @@ from typing import Any
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, listing, reply, required
-from ostiary.cli.roles import ACTOR, checked, linked, require_role, require_user
+from ostiary.cli.roles import ACTOR, access_change, checked, linked, require_role, require_user
 from ostiary.domain import identifiers
 from ostiary.domain.access import AccessError, Group
 from ostiary.services import Services
@@ -60,10 +60,7 @@ def create_group(args: argparse.Namespace) -> None:
     name = checked(identifiers.group_name, args.name)
 
     async def action(services: Services) -> None:
-        try:
-            group = await services.store.access.create_group(name)
-        except AccessError as exc:
-            raise CommandError(str(exc)) from None
+        group = await access_change(services.store.access.create_group(name))
         await services.audit.record(
             "group.created", actor=ACTOR, details={"group": name, "group_id": group.id}
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
@@ -18,6 +18,7 @@ from ostiary.services import Services
 # Who the audit trail names for a change made on the command line (the admin API names
 # "admin:<sub>"): every mutating command records the admin API's event type with it.
 ACTOR = "cli"
+T = TypeVar("T")
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -48,6 +49,15 @@ def checked(rule: Callable[[str], str], value: str) -> str:
         raise CommandError(str(exc)) from None
 
 
+async def access_change(change: Awaitable[T]) -> T:
+    """An access repository change; its refusal (AccessError: taken, missing, in use) is
+    the command's one-line refusal."""
+    try:
+        return await change
+    except AccessError as exc:
+        raise CommandError(str(exc)) from None
+
+
 async def require_user(services: Services, key: str) -> User:
     return required(await services.store.users.find(key), f"user {key!r}")
 
@@ -60,10 +70,7 @@ def create_role(args: argparse.Namespace) -> None:
     name = checked(identifiers.role_name, args.name)
 
     async def action(services: Services) -> None:
-        try:
-            role = await services.store.access.create_role(name, args.description)
-        except AccessError as exc:
-            raise CommandError(str(exc)) from None
+        role = await access_change(services.store.access.create_role(name, args.description))
         await services.audit.record("role.created", actor=ACTOR, details={"role": name})
         reply(args.json, role_view(role), f"created role {name}")
 
@@ -137,10 +144,7 @@ def delete_role(args: argparse.Namespace) -> None:
                 f"role {args.name!r} gates scope(s) {', '.join(gated)}; change their roles "
                 "first (ostiary scope update)"
             )
-        try:
-            deleted = await access.delete_role(args.name)
-        except AccessError as exc:
-            raise CommandError(str(exc)) from None
+        deleted = await access_change(access.delete_role(args.name))
         if not deleted:
             raise CommandError(f"no role {args.name!r}")
         await services.audit.record("role.deleted", actor=ACTOR, details={"role": args.name})

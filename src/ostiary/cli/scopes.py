@@ -9,8 +9,8 @@ from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, reply, required, say, table
-from ostiary.cli.roles import ACTOR, require_role
-from ostiary.domain.access import AccessError, Scope
+from ostiary.cli.roles import ACTOR, access_change, require_role
+from ostiary.domain.access import Scope
 from ostiary.oauth.scopes import is_scope_token
 from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
@@ -72,12 +72,10 @@ def create_scope(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         for role in args.required_roles:
             await require_role(services, role)
-        try:
-            scope = await services.store.access.create_scope(
-                args.name, description=args.description, required_roles=args.required_roles
-            )
-        except AccessError as exc:
-            raise CommandError(str(exc)) from None
+        creation = services.store.access.create_scope(
+            args.name, description=args.description, required_roles=args.required_roles
+        )
+        scope = await access_change(creation)
         await services.audit.record(
             "scope.created",
             actor=ACTOR,
