@@ -58,6 +58,22 @@ async def new(creation: Awaitable[T], what: str) -> T:
         raise conflict(f"{what} exists already") from None
 
 
+async def updated(
+    services: Services,
+    caller: Caller,
+    type: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    user_id: str | None = None,
+    client_id: str | None = None,
+) -> None:
+    """The audit event of a change: the public view (or the changed members) before and
+    after."""
+    details = {"before": before, "after": after}
+    await record(services, caller, type, user_id=user_id, client_id=client_id, details=details)
+
+
 def location(request: Request, *segments: str) -> str:
     """An absolute-path Location (RFC 9110 §10.2.2) under the mount point. Not
     ``request.url_for``: in a mounted app that searches the parent's routes."""

@@ -17,7 +17,7 @@ from ostiary.admin.client_schemas import (
     spec_changes,
 )
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
-from ostiary.admin.resources import ClientIdPath, client_or_404, created, record
+from ostiary.admin.resources import ClientIdPath, client_or_404, created, record, updated
 from ostiary.admin.schemas import Count, Page
 from ostiary.domain.clients import Client
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
@@ -98,15 +98,10 @@ async def update_client(
     old, new = before.model_dump(), after.model_dump()
     changed = sorted(k for k in new if old[k] != new[k])
     if changed:
-        await record(
-            services,
-            caller,
-            "client.updated",
-            client_id=client_id,
-            details={
-                "before": {k: old[k] for k in changed},
-                "after": {k: new[k] for k in changed},
-            },
+        before_changed = {k: old[k] for k in changed}
+        after_changed = {k: new[k] for k in changed}
+        await updated(
+            services, caller, "client.updated", before_changed, after_changed, client_id=client_id
         )
     return after
 

@@ -20,6 +20,7 @@ from ostiary.admin.resources import (
     group_or_404,
     new,
     record,
+    updated,
     user_or_404,
 )
 from ostiary.admin.schemas import Page
@@ -88,12 +89,7 @@ async def update_group(
         await queries.set_group_external_id(services.engine, group.id, body.external_id)
     before, after = view(group), view(await group_or_404(services, group.id))
     if (before.name, before.external_id) != (after.name, after.external_id):
-        await record(
-            services,
-            caller,
-            "group.updated",
-            details={"before": before.model_dump(), "after": after.model_dump()},
-        )
+        await updated(services, caller, "group.updated", before.model_dump(), after.model_dump())
     return after
 
 

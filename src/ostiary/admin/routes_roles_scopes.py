@@ -17,7 +17,7 @@ from ostiary.admin.access_schemas import RoleCreate, RoleOut, ScopeCreate, Scope
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
-from ostiary.admin.resources import RolePath, created, new, record, role_or_404
+from ostiary.admin.resources import RolePath, created, new, record, role_or_404, updated
 from ostiary.admin.schemas import Page
 from ostiary.domain.access import AccessError, Scope
 from ostiary.services import Services
@@ -135,12 +135,7 @@ async def update_scope(
         await queries.set_scope_description(services.engine, name, body.description)
     after = _scope_view(await _scope_or_404(services, name))
     if after != before:
-        await record(
-            services,
-            caller,
-            "scope.updated",
-            details={"before": before.model_dump(), "after": after.model_dump()},
-        )
+        await updated(services, caller, "scope.updated", before.model_dump(), after.model_dump())
     return after
 
 

@@ -10,7 +10,7 @@ from ostiary.accounts import lifecycle
 from ostiary.admin import paging
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.problems import conflict, documented, unprocessable
-from ostiary.admin.resources import UserId, created, record, user_or_404
+from ostiary.admin.resources import UserId, created, record, updated, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
 from ostiary.services import Services
@@ -109,13 +109,7 @@ async def update_user(
         except EmailTaken as exc:
             raise conflict(str(exc)) from None
         before = {k: getattr(user, k) for k in changes}
-        await record(
-            services,
-            caller,
-            "user.updated",
-            user_id=user.id,
-            details={"before": before, "after": changes},
-        )
+        await updated(services, caller, "user.updated", before, changes, user_id=user.id)
     if "password" in sent and body.password is not None:
         await services.store.users.set_password_hash(
             user.id, await services.passwords.hash(body.password)
