@@ -55,7 +55,6 @@ def loaded(row: ScimGroupRow, base: str) -> Loaded:
 
 class GroupType(StoredType):
     name = "Group"
-    endpoint = "/Groups"
     model = Group
     catalogue = CATALOGUE
     lazy = frozenset({"members"})

@@ -86,9 +86,16 @@ class StoredType:
     """``get`` and ``page`` of a type whose repository reads rows by id (``get``) and by
     search (``search``, then ``fetch``); each lazy attribute is read unless excluded."""
 
+    name: str
+    endpoint: str
     lazy: frozenset[str]
     # The row's representation: a staticmethod of the type's module function.
     loaded: Callable[[Any, str], Loaded]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each endpoint is its type's name in the plural (RFC 7644 §3.2: /Users, /Groups).
+        cls.endpoint = f"/{cls.name}s"
 
     def repo(self, services: Services) -> Any: ...
 

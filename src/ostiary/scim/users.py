@@ -68,7 +68,6 @@ def loaded(row: ScimUserRow, base: str) -> Loaded:
 
 class UserType(StoredType):
     name = "User"
-    endpoint = "/Users"
     model = UserModel
     catalogue = CATALOGUE
     lazy: frozenset[str] = frozenset()
