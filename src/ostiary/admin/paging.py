@@ -10,14 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Query
-from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.admin.problems import Problem
+from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
 
 MAX_INT64 = 2**63 - 1
@@ -48,18 +46,12 @@ def decode(kind: str, cursor: str | None) -> str | None:
 
 
 async def rows(
-    engine: AsyncEngine,
-    kind: str,
-    key: str,
-    *,
-    cursor: str | None,
-    limit: int,
-    where: Sequence[ColumnElement[bool]] = (),
+    services: Services, kind: str, key: str, *, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
     """One page of the listing ``kind`` (its table's name) by its unique ``key`` column,
     and the cursor of the next page (None on the last)."""
     found, more = await queries.page(
-        engine, kind, key, after=decode(kind, cursor), limit=limit, where=where
+        services.engine, kind, key, after=decode(kind, cursor), limit=limit
     )
     return found, encode(kind, getattr(found[-1], key)) if more else None
 

@@ -36,7 +36,7 @@ async def list_clients(
 ) -> Page[ClientOut]:
     """Clients by client_id."""
     rows, next_cursor = await paging.rows(
-        services.engine, "clients", "client_id", cursor=cursor, limit=limit
+        services, "clients", "client_id", cursor=cursor, limit=limit
     )
     items = [ClientOut.model_validate(_client_view(r)) for r in rows]
     return Page[ClientOut](items=items, next_cursor=next_cursor)

@@ -41,9 +41,7 @@ async def list_groups(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[GroupOut]:
     """Groups by name."""
-    rows, next_cursor = await paging.rows(
-        services.engine, "groups", "name", cursor=cursor, limit=limit
-    )
+    rows, next_cursor = await paging.rows(services, "groups", "name", cursor=cursor, limit=limit)
     items = [view(Group(**r._mapping)) for r in rows]
     return Page[GroupOut](items=items, next_cursor=next_cursor)
 

@@ -32,9 +32,7 @@ _ADMIN_SCOPES = {ADMIN_SCOPE, ADMIN_READ_SCOPE}
 async def list_roles(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[RoleOut]:
-    rows, next_cursor = await paging.rows(
-        services.engine, "roles", "name", cursor=cursor, limit=limit
-    )
+    rows, next_cursor = await paging.rows(services, "roles", "name", cursor=cursor, limit=limit)
     items = [RoleOut(name=r.name, description=r.description, created_at=r.created_at) for r in rows]
     return Page[RoleOut](items=items, next_cursor=next_cursor)
 
@@ -76,9 +74,7 @@ async def delete_role(name: RolePath, services: ServicesDep, caller: CallerDep) 
 async def list_scopes(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[ScopeOut]:
-    rows, next_cursor = await paging.rows(
-        services.engine, "scopes", "name", cursor=cursor, limit=limit
-    )
+    rows, next_cursor = await paging.rows(services, "scopes", "name", cursor=cursor, limit=limit)
     required = await queries.scope_requirements(services.engine, [r.name for r in rows])
     items = [
         ScopeOut(

@@ -34,15 +34,17 @@ async def list_users(
     disabled: bool | None = None,
 ) -> Page[UserOut]:
     """Users by username; ``next_cursor`` continues after the last one."""
-    rows, next_cursor = await paging.rows(
+    rows, more = await queries.page(
         services.engine,
         "users",
         "username",
-        cursor=cursor,
+        after=paging.decode("users", cursor),
         limit=limit,
         where=queries.user_filters(username_prefix, email, disabled),
     )
-    return Page[UserOut](items=[view(queries.user_of(r)) for r in rows], next_cursor=next_cursor)
+    found = [queries.user_of(r) for r in rows]
+    next_cursor = paging.encode("users", found[-1].username) if more else None
+    return Page[UserOut](items=[view(u) for u in found], next_cursor=next_cursor)
 
 
 @router.post("", status_code=201, response_model=UserOut, responses=documented(409))
