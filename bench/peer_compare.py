@@ -231,7 +231,16 @@ class Bench:
         finally:
             await services.close()
 
-    def start_ostiary(self, backend: str, url: str, workloads: list[Workload]) -> Target:
+    def start_ostiary(
+        self,
+        backend: str,
+        url: str,
+        workloads: list[Workload],
+        server: str = "ostiary",
+        settings: dict[str, str] | None = None,
+    ) -> Target:
+        """Seed ``url`` and serve it; ``server`` names the variant that ``settings`` (more
+        OSTIARY_* variables) make, when several run side by side."""
         port = servers.free_port()
         per_run = math.ceil(REFRESH_POOL_RATE * max(self.args.seconds, self.args.warmup))
         runs = len(self.args.connections) * self.args.rounds + 1
@@ -240,7 +249,7 @@ class Bench:
         pool = per_run * runs + 1 if wants_refresh else 1
         seeded = asyncio.run(self.prepare(url, port, pool, scale))
         target = Target(
-            "ostiary",
+            server,
             f"http://127.0.0.1:{port}",
             basic(seeded.client_ids[0], seeded.client_secret),
             workloads,
@@ -248,12 +257,12 @@ class Bench:
         )
         if wants_refresh:
             for i in range(runs):
-                pool = self.workdir / f"refresh-{backend}-{i}.txt"
+                pool = self.workdir / f"refresh-{server}-{backend}-{i}.txt"
                 pool.write_text("\n".join(seeded.refresh_tokens[i * per_run : (i + 1) * per_run]))
                 target.pools.append(pool)
-        log = self.workdir / f"ostiary-{backend}.log"
+        log = self.workdir / f"{server}-{backend}.log"
         target.process = servers.start_ostiary(
-            f"ostiary/{backend}", url, port, self.secret_key, log
+            f"{server}/{backend}", url, port, self.secret_key, log, settings=settings
         )
         self.processes.append(target.process)
         target.values["jwt"] = httpx.post(

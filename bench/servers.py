@@ -113,8 +113,15 @@ class Process:
 
 
 def start_ostiary(
-    name: str, database_url: str, port: int, secret_key: str, log: Path, workers: int = 1
+    name: str,
+    database_url: str,
+    port: int,
+    secret_key: str,
+    log: Path,
+    workers: int = 1,
+    settings: dict[str, str] | None = None,
 ) -> Process:
+    """``settings``: more OSTIARY_* variables (a variant of the server under test)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSTIARY_")}
     env.update(
         OSTIARY_DATABASE_URL=database_url,
@@ -124,6 +131,7 @@ def start_ostiary(
         # themselves refusing (bench/README.md).
         OSTIARY_RATE_LIMITS__ENABLED="false",
     )
+    env.update(settings or {})
     argv = [str(OSTIARY), "serve", "--port", str(port), "--workers", str(workers)]
     process = Process(name, argv, env, log)
     process.wait_ready(f"http://127.0.0.1:{port}/health")

@@ -29,6 +29,12 @@ class Result:
     # CPU time of the server process per completed request (PostgreSQL's own not included):
     # unlike requests/s, it holds when other load shares the machine.
     cpu_us: float | None = None
+    # The tail, from wrk's latency histogram (microsecond resolution).
+    p90_ms: float | None = None
+    p999_ms: float | None = None
+    p9999_ms: float | None = None
+    max_ms: float | None = None
+    mean_ms: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -107,6 +113,11 @@ def run(
         rps=data["requests"] / (data["duration_us"] / 1e6),
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p999_ms=data["p999_us"] / 1000,
+        p9999_ms=data["p9999_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        mean_ms=data["mean_us"] / 1000,
         requests=int(data["requests"]),
         errors=sum(detail.values()),
         error_detail=detail,

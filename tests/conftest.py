@@ -161,6 +161,9 @@ def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
         # Counted (the middleware runs on every test) but never reached by a test run, all
         # from 127.0.0.1; tests/e2e/test_rate_limits.py starts servers with low limits.
         "rate_limits": {group: {"requests": 10_000_000} for group in RATE_LIMIT_DEFAULTS},
+        # A test process starts hundreds of servers: frozen objects are never collected, so
+        # each server's start-up would stay in memory after it stopped.
+        "gc": {"freeze": False},
     }
     values.update(overrides)
     return load_settings(**values)

@@ -24,7 +24,9 @@ function done(summary, latency, requests)
   end
   io.write(string.format(
     'BENCH_RESULT {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
-    '"non2xx":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\n',
+    '"non2xx":%d,"timeout":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"p999_us":%d,' ..
+    '"p9999_us":%d,"max_us":%d,"mean_us":%d}\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, bad, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency:percentile(99.99), latency.max, latency.mean))
 end

@@ -341,6 +341,18 @@ class TracingSettings(_Section):
         return value
 
 
+class GcSettings(_Section):
+    """Python's cyclic garbage collector in each server process (bench/README.md, tail
+    latency)."""
+
+    freeze: bool = Field(
+        True,
+        description="Once start-up is done, set everything made so far (modules, settings, "
+        "tables, templates, keys) aside with gc.freeze(): a full collection then walks only "
+        "what was made since, instead of pausing every request while it walks the whole heap.",
+    )
+
+
 class HstsSettings(_Section):
     """HTTP Strict Transport Security (RFC 6797): sent on every response when the issuer is
     https, so browsers that once reached it go on reaching it over https only."""
@@ -416,6 +428,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     hsts: HstsSettings = Field(default_factory=HstsSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

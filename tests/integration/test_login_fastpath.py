@@ -32,6 +32,7 @@ from ostiary.federation.providers import Provider
 from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
 from ostiary.settings import LockoutSettings
+from ostiary.storage.repos import audit as audit_repo
 from ostiary.storage.repos import codes as codes_module
 from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.federation_providers import ProviderRepository
@@ -218,6 +219,24 @@ async def test_one_audit_event_on_the_driver_reads_back(services: Services) -> N
     assert first.details == event.details and first.at == event.at and first.ip == "127.0.0.1"
     assert (first.outcome, first.reason, first.client_id) == ("success", None, "c1")
     assert second.details == {} and second.at > 0 and second.ip is None
+
+
+async def test_a_batch_larger_than_a_slice_is_written_whole_and_in_order(
+    services: Services,
+) -> None:
+    """The audit batch goes out in slices (the event loop runs requests between them);
+    every event of every slice is written, in the order raised."""
+    user_id = unique("sliced")
+    count = audit_repo.BATCH_SLICE * 2 + 3
+    batch = [
+        AuditEvent(type="token.issued", actor="client:c1", user_id=user_id, details={"n": n})
+        for n in range(count)
+    ]
+
+    await services.store.audit.add_many(batch)
+
+    rows = await services.store.audit.query(user_id=user_id, limit=count + 1)
+    assert [r.details["n"] for r in rows] == list(range(count))
 
 
 async def one_code_client(services: Services) -> tuple[str, str]:

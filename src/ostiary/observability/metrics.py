@@ -39,6 +39,9 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FEED_LAG_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+# A stall of the event loop or a collection: from a tenth of a millisecond (a young
+# generation's collection) to a second (a process that cannot keep up).
+STALL_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LOGIN_METHODS = {"pwd": "password", "federation": "federation"}
 FAILURE_REASONS = frozenset(
@@ -136,6 +139,22 @@ class Metrics:
             buckets=FEED_LAG_BUCKETS,
             registry=registry,
         )
+        self.loop_lag = histogram(
+            "ostiary_event_loop_lag_seconds",
+            "How late the event loop woke a task that asked to wake every 0.1 s: time in which "
+            "no request could run (a blocking call, a long callback, a garbage collection).",
+            buckets=STALL_BUCKETS,
+            registry=registry,
+        )
+        self.gc_pauses = histogram(
+            "ostiary_gc_pause_seconds",
+            "Collections of Python's cyclic garbage collector, by generation (0, 1, 2 = full): "
+            "each pauses every request of the process while it runs.",
+            ["generation"],
+            buckets=STALL_BUCKETS,
+            registry=registry,
+        )
+        self._gc_children = tuple(self.gc_pauses.labels(str(g)) for g in range(3))
         self._node = node
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._handlers: dict[str, Callable[[AuditEvent], None]] = {
@@ -176,6 +195,9 @@ class Metrics:
         if event.type not in FREQUENT:
             kind = event.type if _EVENT_TYPE.fullmatch(event.type) else "other"
             self._child(self.audit_events, kind, event.outcome[:16]).inc()
+
+    def gc_pause(self, generation: int, seconds: float) -> None:
+        self._gc_children[generation].observe(seconds)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from ostiary.domain.revocation import RevocationEvent
 from ostiary.events import AuditObserver
 from ostiary.keys.manager import NoSigningKeyError
-from ostiary.observability import context, request_log, security_log
+from ostiary.observability import context, request_log, security_log, stalls
 from ostiary.observability.listener import MetricsListener, listen
 from ostiary.observability.metrics import Metrics, multiprocess_dir
 from ostiary.observability.middleware import ObserveRequests
@@ -48,7 +48,8 @@ class Observability:
         self._services: Services | None = None
         self._observers: list[AuditObserver] = []
         self._listener: MetricsListener | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._gc_pauses: stalls.GcPauses | None = None
 
     def middleware(self) -> list[Middleware]:
         """Outermost first: the trace around everything, then the request's id, log line
@@ -82,13 +83,19 @@ class Observability:
         if metrics.registry is not None and port is not None:
             self._listener = listen(self.settings.metrics.host, port, metrics.registry)
         if metrics.node_gauges is not None:
-            self._task = asyncio.create_task(self._write_node_gauges(metrics))
+            self._tasks.append(asyncio.create_task(self._write_node_gauges(metrics)))
+        self._tasks.append(asyncio.create_task(stalls.sample_lag(metrics.loop_lag.observe)))
+        self._gc_pauses = stalls.GcPauses(metrics.gc_pause)
+        self._gc_pauses.install()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks.clear()
+        if self._gc_pauses is not None:
+            self._gc_pauses.remove()
         if self._listener is not None:
             self._listener.stop()
         if self.metrics is not None:

@@ -18,6 +18,8 @@ from ostiary.storage.repos._driver import Driver, json_text
 from ostiary.storage.repos._held_back import holding
 from ostiary.storage.tables import audit_events
 
+# Events per statement of a batch: about 2 ms of the event loop's time each.
+BATCH_SLICE = 500
 _INSERT = (
     "INSERT INTO audit_events (at, type, actor, outcome, user_id, client_id, ip, reason, details)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -55,22 +57,12 @@ class AuditRepository(QueriesAudit):
             return
         if not events:
             return
-        rows = [
-            {
-                "at": e.at or clock.now(),
-                "type": e.type,
-                "actor": e.actor,
-                "outcome": e.outcome,
-                "user_id": e.user_id,
-                "client_id": e.client_id,
-                "ip": e.ip,
-                "reason": e.reason,
-                "details": e.details,
-            }
-            for e in events
-        ]
+        # A batch is a second's worth of events (thousands under load), and turning rows
+        # into a statement's parameters runs on the event loop: in slices, each its own
+        # statement, the requests waiting meanwhile run between them instead of after all.
         async with self._engine.begin() as conn:
-            await conn.execute(insert(audit_events), rows)
+            for start in range(0, len(events), BATCH_SLICE):
+                await conn.execute(insert(audit_events), _rows(events[start : start + BATCH_SLICE]))
 
     async def _select(self, conditions: list[Condition], limit: int) -> list[AuditEvent]:
         stmt = select(audit_events).order_by(audit_events.c.id).limit(limit)
@@ -116,3 +108,20 @@ class AuditRepository(QueriesAudit):
                 delete(audit_events).where(audit_events.c.at < clock.now() - seconds)
             )
         return result.rowcount
+
+
+def _rows(events: Sequence[AuditEvent]) -> list[dict[str, object]]:
+    return [
+        {
+            "at": e.at or clock.now(),
+            "type": e.type,
+            "actor": e.actor,
+            "outcome": e.outcome,
+            "user_id": e.user_id,
+            "client_id": e.client_id,
+            "ip": e.ip,
+            "reason": e.reason,
+            "details": e.details,
+        }
+        for e in events
+    ]
