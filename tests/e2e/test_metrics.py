@@ -232,6 +232,10 @@ def test_two_workers_add_up_on_the_main_port(
             - value(before, "ostiary_http_request_duration_seconds_count", **live)
             == 2
         )
+        # Both workers sample their event loop's lag (ten times a second each) and time
+        # their collections; the flow above made garbage enough for young collections.
+        assert value(after, "ostiary_event_loop_lag_seconds_count") >= 2
+        assert value(after, "ostiary_gc_pause_seconds_count", generation="0") >= 1
     server.stop_cleanly()
     assert not directory.exists()
 

@@ -51,12 +51,40 @@ def test_collections_are_timed_by_generation_while_installed() -> None:
     watcher.install()  # once only
     try:
         gc.collect(2)
+        # Recorded only when drained, outside the collection (a metrics lock may be held
+        # where a collection starts).
+        assert pauses == []
+        watcher.drain()
     finally:
         watcher.remove()
     gc.collect(2)
+    watcher.drain()
 
     assert [g for g, _ in pauses] == [2]
     assert pauses[0][1] >= 0
+
+
+@pytest.mark.anyio
+async def test_pauses_reach_the_metric_from_the_sampler_not_from_the_collection() -> None:
+    """prometheus_client's multiprocess values hold a lock while they create a series, and
+    a collection may start inside that: the callback itself must never observe."""
+    observed: list[tuple[int, float]] = []
+    watcher = stalls.GcPauses(lambda generation, seconds: observed.append((generation, seconds)))
+    watcher.install()
+    sampler = asyncio.create_task(
+        stalls.sample_lag(lambda _lag: None, interval=0.01, then=watcher.drain)
+    )
+    try:
+        gc.collect(1)
+        assert observed == []
+        await asyncio.sleep(0.05)
+    finally:
+        sampler.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sampler
+        watcher.remove()
+
+    assert 1 in [g for g, _ in observed]
 
 
 def test_metrics_export_lag_and_gc_pauses() -> None:

@@ -84,9 +84,10 @@ class Observability:
             self._listener = listen(self.settings.metrics.host, port, metrics.registry)
         if metrics.node_gauges is not None:
             self._tasks.append(asyncio.create_task(self._write_node_gauges(metrics)))
-        self._tasks.append(asyncio.create_task(stalls.sample_lag(metrics.loop_lag.observe)))
-        self._gc_pauses = stalls.GcPauses(metrics.gc_pause)
-        self._gc_pauses.install()
+        pauses = self._gc_pauses = stalls.GcPauses(metrics.gc_pause)
+        pauses.install()
+        lag = stalls.sample_lag(metrics.loop_lag.observe, then=pauses.drain)
+        self._tasks.append(asyncio.create_task(lag))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -96,6 +97,7 @@ class Observability:
         self._tasks.clear()
         if self._gc_pauses is not None:
             self._gc_pauses.remove()
+            self._gc_pauses.drain()
         if self._listener is not None:
             self._listener.stop()
         if self.metrics is not None:
