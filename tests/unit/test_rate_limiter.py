@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ostiary import clock
 from ostiary.limits import GROUPS, group_of, source_of
+from ostiary.limits import limiter as limiter_module
 from ostiary.limits.limiter import Delta, RateLimiter
 from ostiary.limits.stores import MemoryCounters
 from ostiary.settings import RateLimitSettings
@@ -261,3 +262,69 @@ def test_one_node_allows_exactly_the_limit_per_address_and_window(
             assert allowed.get(slot, 0) == min(count, requests)
     finally:
         clock.now = original  # type: ignore[method-assign]
+
+
+class _Recording(MemoryCounters):
+    """A shared store that keeps the keys of each statement and can fail one of them."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.statements: list[list[str]] = []
+        self.fail_at = fail_at
+        self.totals: dict[tuple[str, int], int] = {}
+
+    async def add(self, deltas: Sequence[Delta]) -> dict[tuple[str, int], int]:
+        self.statements.append([key for key, *_ in deltas])
+        if len(self.statements) - 1 == self.fail_at:
+            raise ConnectionError("store down")
+        totals = await super().add(deltas)
+        self.totals.update(totals)
+        return totals
+
+
+def test_a_large_exchange_goes_in_key_ordered_slices(
+    now: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many addresses were seen, one statement carries at most a slice of counters
+    (the event loop is held a slice's worth at a time), in key order across statements (two
+    nodes lock rows in the same order), and every count arrives once."""
+    monkeypatch.setattr(limiter_module, "EXCHANGE_SLICE", 4)
+    store = _Recording()
+    a = limiter(store, login={"requests": 10})
+    addresses = [f"198.51.100.{i}" for i in range(10)]
+
+    async def run() -> None:
+        for address in addresses:
+            assert a.hit("login", address) == 0
+            assert a.hit("login", address) == 0
+        await a.sync()
+
+    asyncio.run(run())
+    assert [len(keys) for keys in store.statements] == [4, 4, 2]
+    sent = [key for keys in store.statements for key in keys]
+    assert sent == sorted(sent) and len(set(sent)) == 10
+    assert all(store.totals[(key, T0)] == 2 for key in sent)
+
+
+def test_a_store_failing_mid_exchange_sends_the_rest_next_time(
+    now: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slices sent before the failure count; the failed slice and the ones after it go
+    with the next exchange, each request counted exactly once."""
+    monkeypatch.setattr(limiter_module, "EXCHANGE_SLICE", 3)
+    store = _Recording(fail_at=1)
+    a = limiter(store, login={"requests": 10})
+    addresses = [f"198.51.100.{i}" for i in range(8)]
+
+    async def run() -> None:
+        for address in addresses:
+            assert a.hit("login", address) == 0
+        await a.sync()
+        assert len(store.statements) == 2, "the exchange stopped at the failing slice"
+        await a.sync()
+
+    asyncio.run(run())
+    first, _failed, *retried = store.statements
+    assert len(first) == 3 and sum(len(keys) for keys in retried) == 5
+    assert {key for key, _ in store.totals} == {key for keys in store.statements for key in keys}
+    assert all(total == 1 for total in store.totals.values())
