@@ -35,6 +35,9 @@ class Result:
     p9999_ms: float | None = None
     max_ms: float | None = None
     mean_ms: float | None = None
+    stdev_ms: float | None = None
+    # (percentile, latency in ms) from the median up, as HdrHistogram prints them.
+    spectrum: list[tuple[float, float]] | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -118,6 +121,8 @@ def run(
         p9999_ms=data["p9999_us"] / 1000,
         max_ms=data["max_us"] / 1000,
         mean_ms=data["mean_us"] / 1000,
+        stdev_ms=data["stdev_us"] / 1000,
+        spectrum=[(float(p), us / 1000) for p, us in data["spectrum_us"]],
         requests=int(data["requests"]),
         errors=sum(detail.values()),
         error_detail=detail,
