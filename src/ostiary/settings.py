@@ -409,6 +409,13 @@ class Settings(BaseSettings):
         description="Allow local passwords. False hides the password form, refuses password "
         "sign-in and never stores a password: users sign in with upstream providers only.",
     )
+    mfa: Literal["required", "optional", "off"] = Field(
+        "optional",
+        description="Multi-factor authentication for everyone: `required` (every user enrols "
+        "a second factor at the next sign-in), `optional` (users may enrol; a user with a "
+        "factor always uses it; roles, groups and clients may require it), or `off` (no "
+        "second factor is asked or offered).",
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated addresses or networks (CIDR) of reverse proxies in front "

@@ -17,6 +17,7 @@ from ostiary.storage.memory.audit import MemoryAudit
 from ostiary.storage.memory.clients import MemoryClients
 from ostiary.storage.memory.codes import MemoryCodes
 from ostiary.storage.memory.consents import MemoryConsents
+from ostiary.storage.memory.factors import MemoryFactors
 from ostiary.storage.memory.interactions import MemoryInteractions
 from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
@@ -30,6 +31,7 @@ from ostiary.storage.repos.audit import AuditRepository
 from ostiary.storage.repos.clients import ClientRepository
 from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.consents import ConsentRepository
+from ostiary.storage.repos.factors import FactorRepository
 from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
@@ -46,6 +48,7 @@ from ostiary.storage.repos.users import UserRepository
 IMPLEMENTATIONS: dict[str, tuple[type[Any], type[Any], type[Any]]] = {
     "clients": (repositories.Clients, ClientRepository, MemoryClients),
     "users": (repositories.Users, UserRepository, MemoryUsers),
+    "factors": (repositories.Factors, FactorRepository, MemoryFactors),
     "keys": (repositories.Keys, KeyRepository, MemoryKeys),
     "sessions": (repositories.Sessions, SessionRepository, MemorySessions),
     "interactions": (repositories.Interactions, InteractionRepository, MemoryInteractions),

@@ -18,6 +18,10 @@ class Interaction:
     request: dict[str, Any]
     expires_at: int
     authenticated: bool = False
+    # Who passed the first factor and owes a second one (None: nobody yet).
+    pending_user_id: str | None = None
+    # The second factor's state: "amr" (methods passed), "challenge" (WebAuthn), "enrol".
+    pending: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

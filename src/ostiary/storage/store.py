@@ -11,6 +11,7 @@ from ostiary.storage.repos.audit import AuditRepository
 from ostiary.storage.repos.clients import ClientRepository
 from ostiary.storage.repos.codes import CodeRepository
 from ostiary.storage.repos.consents import ConsentRepository
+from ostiary.storage.repos.factors import FactorRepository
 from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
@@ -44,6 +45,7 @@ class Store:
         self.throttles = ThrottleRepository(engine)
         self.rate_limits = RateLimitRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
+        self.factors = FactorRepository(engine)
         self.federation = FederationRepository(engine)
         self.accounts = AccountQueries(engine)
         self._driver = Driver(engine)

@@ -67,7 +67,7 @@ def _link(
     )
 
 
-def _catalogue(name: str, key_length: int) -> Table:
+def _catalogue(name: str, key_length: int, *rest: SchemaItem) -> Table:
     """Names an administrator registers, each with its description."""
     return Table(
         name,
@@ -75,7 +75,14 @@ def _catalogue(name: str, key_length: int) -> Table:
         Column("name", String(key_length), primary_key=True),
         Column("description", Text, nullable=False, server_default=""),
         Column("created_at", Timestamp, nullable=False),
+        *rest,
     )
+
+
+def _require_mfa() -> Column[bool]:
+    # MFA policy: whoever holds this (role, group) or signs in to it (client) needs a
+    # second factor (accounts.mfa.policy).
+    return Column("require_mfa", Boolean, nullable=False, server_default="0")
 
 
 clients = Table(
@@ -107,6 +114,7 @@ clients = Table(
     Column("include_groups", Boolean, nullable=False, server_default="0"),
     # Access tokens issued before this second are dead (revoke all, or a re-registered id).
     Column("tokens_valid_after", Timestamp, nullable=False, server_default="0"),
+    _require_mfa(),
 )
 
 users = Table(
@@ -132,6 +140,39 @@ users_email_index = Index(
     unique=True,
     sqlite_where=users.c.email.is_not(None),
     postgresql_where=users.c.email.is_not(None),
+)
+
+# Second factors: TOTP secrets (sealed) and passkeys (public keys), several per user.
+mfa_factors = Table(
+    "mfa_factors",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    _cascade("user_id", users.c.id),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("last_used_at", Timestamp),
+    Column("confirmed", Boolean, nullable=False, server_default="1"),
+    Column("secret", LargeBinary),
+    Column("last_step", BigInteger),
+    Column("credential_id", LargeBinary(1023), unique=True),
+    Column("public_key", LargeBinary),
+    Column("sign_count", BigInteger, nullable=False, server_default="0"),
+    Column("transports", JSON, nullable=False, server_default="[]"),
+    Column("backup_eligible", Boolean, nullable=False, server_default="0"),
+    Column("backup_state", Boolean, nullable=False, server_default="0"),
+    Column("discoverable", Boolean, nullable=False, server_default="0"),
+    Index("ix_mfa_factors_user_id", "user_id"),
+)
+
+# Single-use recovery codes, as SHA-256 digests (the codes carry 50 random bits).
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    _cascade("user_id", users.c.id, primary_key=True),
+    Column("code_hash", LargeBinary(32), primary_key=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("used_at", Timestamp),
 )
 
 signing_keys = Table(
@@ -197,6 +238,11 @@ interactions = Table(
     Column("expires_at", Timestamp, nullable=False),
     # Set once the user signed in within this interaction (prompt=login, max_age).
     Column("authenticated", Boolean, nullable=False, server_default="0"),
+    # Who passed the first factor here and still owes a second one (or an enrolment), and
+    # the second factor's state: the methods passed so far, a WebAuthn challenge. The
+    # session starts only once both factors are done.
+    Column("pending_user_id", String(36)),
+    Column("pending", JSON),
     Index("ix_interactions_expires_at", "expires_at"),
 )
 
@@ -274,7 +320,7 @@ revoked_tokens = Table(
 
 # -- roles, groups and scopes (RBAC) ---------------------------------------------------
 
-roles = _catalogue("roles", 100)
+roles = _catalogue("roles", 100, _require_mfa())
 
 user_roles = _link(
     "user_roles",
@@ -292,6 +338,7 @@ groups = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(150), nullable=False, unique=True),
     Column("external_id", String(200)),
+    _require_mfa(),
     *_created_updated(),
 )
 
@@ -417,6 +464,8 @@ federation_providers = Table(
     Column("provisioning", String(16), nullable=False, server_default="allow"),
     # Link to an existing account by email when the provider says it is verified.
     Column("trust_email", Boolean, nullable=False, server_default="0"),
+    # The provider's amr/acr saying the user passed MFA upstream counts here (MFA policy).
+    Column("trust_mfa", Boolean, nullable=False, server_default="0"),
     # Keep upstream access / refresh tokens (encrypted) after the login.
     Column("store_tokens", Boolean, nullable=False, server_default="0"),
     # Claim-mapping rules, one rule per string (federation.mapping).

@@ -30,9 +30,12 @@ from ostiary.services import Services, build_services
 from ostiary.settings import Settings
 from ostiary.web import (
     account_routes,
+    account_security_routes,
     demo,
     federation_routes,
+    interaction_mfa,
     oidc_routes,
+    passkey_routes,
     revocation_feed,
     wellknown,
 )
@@ -96,7 +99,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Route("/revocations", revocation_feed.revocations, methods=["GET"]),
         *wellknown.routes(settings),
         Route("/demo", demo.demo_page, methods=["GET"]),
+        *interaction_mfa.routes,
         *account_routes.routes,
+        *account_security_routes.routes,
+        *passkey_routes.routes,
         *federation_routes.routes,
         Mount(ADMIN_PREFIX, app=create_admin_api()),
         Mount(SCIM_PREFIX, app=create_scim_app()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ostiary import clock
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
@@ -38,10 +39,20 @@ class MemoryInteractions:
         throttle = state_of(self._t, keys)
         return LoginReads(await self.state(interaction_id), throttle, account)
 
+    async def set_pending(
+        self, interaction_id: str, user_id: str | None, pending: dict[str, Any] | None
+    ) -> None:
+        found = self._t.interactions.get(interaction_id)
+        if found is not None:
+            changed = dataclasses.replace(found, pending_user_id=user_id, pending=pending)
+            self._t.interactions[interaction_id] = changed
+
     async def mark_authenticated(self, interaction_id: str) -> None:
         found = self._t.interactions.get(interaction_id)
         if found is not None:
-            self._t.interactions[interaction_id] = dataclasses.replace(found, authenticated=True)
+            self._t.interactions[interaction_id] = dataclasses.replace(
+                found, authenticated=True, pending_user_id=None, pending=None
+            )
 
     async def delete(self, interaction_id: str) -> bool:
         return self._t.interactions.pop(interaction_id, None) is not None

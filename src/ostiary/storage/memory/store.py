@@ -9,6 +9,7 @@ from ostiary.storage.memory.audit import MemoryAudit
 from ostiary.storage.memory.clients import MemoryClients
 from ostiary.storage.memory.codes import MemoryCodes
 from ostiary.storage.memory.consents import MemoryConsents
+from ostiary.storage.memory.factors import MemoryFactors
 from ostiary.storage.memory.interactions import MemoryInteractions
 from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
@@ -45,3 +46,4 @@ class MemoryStore:
         self.throttles = MemoryThrottles(t)
         self.rate_limits = MemoryRateLimits(t)
         self.one_time_tokens = MemoryOneTimeTokens(t)
+        self.factors = MemoryFactors(t)

@@ -18,6 +18,7 @@ from ostiary.domain.clients import Client
 from ostiary.domain.codes import AuthorizationCode
 from ostiary.domain.interactions import Interaction
 from ostiary.domain.keys import StoredKey
+from ostiary.domain.mfa import Factor
 from ostiary.domain.one_time_tokens import OneTimeToken
 from ostiary.domain.revocation import RevocationEvent
 from ostiary.domain.sessions import LogoutFailure, Session
@@ -64,6 +65,9 @@ class Tables:
     # (key, window_start) -> (hits, expires_at)
     rate_limits: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     one_time_tokens: dict[bytes, OneTimeToken] = field(default_factory=dict)
+    factors: dict[str, Factor] = field(default_factory=dict)
+    # (user_id, code_hash) -> when it was used (None: unused).
+    recovery_codes: dict[tuple[str, bytes], int | None] = field(default_factory=dict)
     # (name, display name) of the enabled upstream providers: the login page's buttons.
     buttons: list[tuple[str, str]] = field(default_factory=list)
     # Row ids of the append-only tables (audit, feed, logout failures), as a sequence.
@@ -117,6 +121,8 @@ class Tables:
             return False
         self.drop("sessions", lambda s: s.user_id == user_id)
         self.drop("one_time_tokens", lambda t: t.user_id == user_id)
+        self.drop("factors", lambda f: f.user_id == user_id)
+        self.recovery_codes = {k: v for k, v in self.recovery_codes.items() if k[0] != user_id}
         self.consents = {k: v for k, v in self.consents.items() if k[0] != user_id}
         self.user_roles = {k: v for k, v in self.user_roles.items() if k[0] != user_id}
         self.group_members = {k: v for k, v in self.group_members.items() if k[1] != user_id}

@@ -28,8 +28,8 @@ _INSERT = (
     " VALUES ($1, $2, $3, $4, $5, $6)"
 )
 _LIVE = (
-    "SELECT id, browser_hash, client_id, request, expires_at, authenticated"
-    " FROM interactions WHERE id = $1 AND expires_at > $2"
+    "SELECT id, browser_hash, client_id, request, expires_at, authenticated,"
+    " pending_user_id, pending FROM interactions WHERE id = $1 AND expires_at > $2"
 )
 
 
@@ -54,6 +54,7 @@ def _state_sql(postgresql: bool) -> str:
     scopes = "i.request->'scopes'" if postgresql else "json_extract(i.request, '$.scopes')"
     return f"""
 SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticated,
+       i.pending_user_id, i.pending,
        {gates_sql(scopes, postgresql=postgresql)}, ({_buttons_sql(postgresql, "$3")})
 FROM interactions i
 WHERE i.id = $1 AND i.expires_at > $2
@@ -76,6 +77,7 @@ def _login_sql(postgresql: bool) -> str:
         records = "json_group_array(json_array(t.key, t.locked_until))"
     return f"""
 SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticated,
+       i.pending_user_id, i.pending,
        {gates_sql(scopes, postgresql=postgresql)}, ({_buttons_sql(postgresql, "$3")}),
        {USER_COLUMNS},
        (SELECT {records} FROM throttles t WHERE t.key IN ({keys}))
@@ -94,14 +96,25 @@ WITH added AS ({_INSERT})
 SELECT ({_buttons_sql(True, "$7")})
 """
 _BUTTONS_SQLITE = f"SELECT ({_buttons_sql(False, '$1')})"
-_MARK_AUTHENTICATED = "UPDATE interactions SET authenticated = $2 WHERE id = $1"
+_MARK_AUTHENTICATED = (
+    "UPDATE interactions SET authenticated = $2, pending_user_id = NULL, pending = NULL"
+    " WHERE id = $1"
+)
+_SET_PENDING = "UPDATE interactions SET pending_user_id = $2, pending = $3 WHERE id = $1"
 _DELETE = "DELETE FROM interactions WHERE id = $1 RETURNING 1"
 
 
 def _from_driver(row: Row) -> Interaction:
-    id_, browser_hash, client_id, request, expires_at, authenticated = row[:6]
+    id_, browser_hash, client_id, request, expires_at, authenticated, user_id, pending = row[:8]
     return Interaction(
-        id_, bytes(browser_hash), client_id, json_value(request), expires_at, bool(authenticated)
+        id_,
+        bytes(browser_hash),
+        client_id,
+        json_value(request),
+        expires_at,
+        bool(authenticated),
+        user_id,
+        json_value(pending) if pending is not None else None,
     )
 
 
@@ -145,7 +158,7 @@ class InteractionRepository:
         )
         if row is None:
             return None
-        return InteractionState(_from_driver(row), parse_gates(row[6]), _buttons(row[7]))
+        return InteractionState(_from_driver(row), parse_gates(row[8]), _buttons(row[9]))
 
     async def login_state(
         self, interaction_id: str, keys: list[str], username: str | None
@@ -164,12 +177,21 @@ class InteractionRepository:
         assert row is not None  # one row, always
         state = None
         if row[0] is not None:
-            state = InteractionState(_from_driver(row), parse_gates(row[6]), _buttons(row[7]))
-        account = user_from_driver(row[8:19]) if row[8] is not None else None
-        return LoginReads(state, throttle_state(json_value(row[19]) or []), account)
+            state = InteractionState(_from_driver(row), parse_gates(row[8]), _buttons(row[9]))
+        account = user_from_driver(row[10:21]) if row[10] is not None else None
+        return LoginReads(state, throttle_state(json_value(row[21]) or []), account)
+
+    async def set_pending(
+        self, interaction_id: str, user_id: str | None, pending: dict[str, Any] | None
+    ) -> None:
+        """Who owes a second factor here and its state (None, None: nobody)."""
+        value = json_text(pending) if pending is not None else None
+        async with self._driver.connection() as conn:
+            await conn.fetchrow_with(holding(), _SET_PENDING, interaction_id, user_id, value)
 
     async def mark_authenticated(self, interaction_id: str) -> None:
-        """In a unit of work, what it holds back is written in the same round trip."""
+        """Signed in here (whatever was pending is done). In a unit of work, what it
+        holds back is written in the same round trip."""
         async with self._driver.connection() as conn:
             await conn.fetchrow_with(holding(), _MARK_AUTHENTICATED, interaction_id, True)
 
