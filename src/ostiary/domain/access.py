@@ -17,6 +17,8 @@ class Role:
     name: str
     description: str
     created_at: int
+    # MFA policy: whoever holds the role, directly or through a group, needs a second factor.
+    require_mfa: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,8 @@ class Group:
     external_id: str | None
     created_at: int
     updated_at: int
+    # MFA policy: members, and members of its subgroups, need a second factor.
+    require_mfa: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,8 @@ class Client:
     include_roles: bool = False
     include_groups: bool = False
     tokens_valid_after: int = 0
+    # MFA policy: every sign-in to this client needs a second factor.
+    require_mfa: bool = False
 
     def public_view(self) -> dict[str, object]:
         """The registration as shown to operators; never includes the secret hash."""
@@ -47,17 +49,20 @@ class Client:
             "access_token_ttl": self.access_token_ttl,
             "refresh_token_ttl": self.refresh_token_ttl,
             **oidc_values(self),
+            "require_mfa": self.require_mfa,
             "created_at": self.created_at,
         }
 
 
 # The OpenID Connect registration fields (Dynamic Client Registration 1.0 §2 and the logout
 # specs' metadata), as ``Client`` and a registration request (``ClientSpec``) both name
-# them: the fields a registration may leave out, but the tokens' cut-off.
+# them: the fields a registration may leave out, but the tokens' cut-off and the MFA
+# policy (an operator's setting, not registration metadata).
+NOT_REGISTRATION = frozenset({"tokens_valid_after", "require_mfa"})
 OIDC_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(Client)
-    if f.default is not dataclasses.MISSING and f.name != "tokens_valid_after"
+    if f.default is not dataclasses.MISSING and f.name not in NOT_REGISTRATION
 )
 
 

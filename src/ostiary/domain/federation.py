@@ -55,6 +55,8 @@ class Provider:
     enabled: bool = True
     provisioning: str = "allow"
     trust_email: bool = False
+    # The provider's amr/acr saying the user passed MFA upstream counts toward our policy.
+    trust_mfa: bool = False
     store_tokens: bool = False
     mapping: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class Provider:
             "enabled": self.enabled,
             "provisioning": self.provisioning,
             "trust_email": self.trust_email,
+            "trust_mfa": self.trust_mfa,
             "store_tokens": self.store_tokens,
             "mapping": list(self.mapping),
             "options": dict(self.options),

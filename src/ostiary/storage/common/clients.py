@@ -10,8 +10,13 @@ from typing import Any
 from ostiary import clock
 from ostiary.domain.clients import OIDC_FIELDS, Client
 
-# The registration fields a caller may leave out, with the type's own defaults.
-_OPTIONAL = {f.name: f.default for f in dataclasses.fields(Client) if f.name in OIDC_FIELDS}
+# The fields a caller may leave out, with the type's own defaults: the registration's and
+# the MFA policy.
+_OPTIONAL = {
+    f.name: f.default
+    for f in dataclasses.fields(Client)
+    if f.name in OIDC_FIELDS or f.name == "require_mfa"
+}
 
 
 def _optional_values(given: dict[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,25 @@ class MemoryAccess:
 
     # -- roles ---------------------------------------------------------------------------
 
-    async def create_role(self, name: str, description: str = "") -> Role:
+    async def create_role(
+        self, name: str, description: str = "", *, require_mfa: bool = False
+    ) -> Role:
         if name in self._t.roles:
             raise AccessError(f"role {name!r} exists")
-        role = self._t.roles[name] = Role(name, description, clock.now())
+        role = self._t.roles[name] = Role(name, description, clock.now(), require_mfa)
+        return role
+
+    async def update_role(
+        self, name: str, *, description: str | None = None, require_mfa: bool | None = None
+    ) -> Role | None:
+        role = self._t.roles.get(name)
+        if role is None:
+            return None
+        role = self._t.roles[name] = dataclasses.replace(
+            role,
+            description=role.description if description is None else description,
+            require_mfa=role.require_mfa if require_mfa is None else require_mfa,
+        )
         return role
 
     async def list_roles(self) -> list[Role]:
@@ -56,13 +71,19 @@ class MemoryAccess:
     # -- groups --------------------------------------------------------------------------
 
     async def create_group(
-        self, name: str, external_id: str | None = None, *, group_id: str | None = None
+        self,
+        name: str,
+        external_id: str | None = None,
+        *,
+        group_id: str | None = None,
+        require_mfa: bool = False,
     ) -> Group:
         chosen = group_id or str(uuid.uuid4())
         if chosen in self._t.groups or self._named(name) is not None:
             raise AccessError(f"group {name!r} exists")
         now = clock.now()
-        group = self._t.groups[chosen] = Group(chosen, name, external_id, now, now)
+        group = Group(chosen, name, external_id, now, now, require_mfa)
+        self._t.groups[chosen] = group
         return group
 
     async def get_group(self, key: str) -> Group | None:
@@ -79,6 +100,13 @@ class MemoryAccess:
         if other is not None and other.id != group_id:
             raise AccessError(f"group {name!r} exists")
         self._t.groups[group_id] = dataclasses.replace(group, name=name, updated_at=clock.now())
+
+    async def update_group(self, group_id: str, *, require_mfa: bool) -> Group | None:
+        group = self._t.groups.get(group_id)
+        if group is not None:
+            group = dataclasses.replace(group, require_mfa=require_mfa, updated_at=clock.now())
+            self._t.groups[group_id] = group
+        return group
 
     async def delete_group(self, group_id: str) -> bool:
         t = self._t
@@ -139,6 +167,16 @@ class MemoryAccess:
         roles |= {role for group, role in t.group_roles if group in groups}
         names = {t.groups[g].name for g in groups if g in t.groups}
         return Effective(frozenset(roles), frozenset(names))
+
+    async def mfa_required_by(self, user_id: str) -> list[str]:
+        held, t = await self.effective(user_id), self._t
+        marked = [
+            f"role:{r.name}" for r in t.roles.values() if r.require_mfa and r.name in held.roles
+        ]
+        marked += [
+            f"group:{g.name}" for g in t.groups.values() if g.require_mfa and g.name in held.groups
+        ]
+        return sorted(marked)
 
     # -- scopes --------------------------------------------------------------------------
 

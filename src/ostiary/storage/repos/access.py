@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,14 +42,20 @@ GROUP = RowType.of(groups, Group)
 class AccessRepository(Repository):
     # -- roles ---------------------------------------------------------------------------
 
-    async def create_role(self, name: str, description: str = "") -> Role:
-        role = Role(name, description, clock.now())
-        await self._insert(
-            roles,
-            {"name": name, "description": description, "created_at": role.created_at},
-            lambda: AccessError(f"role {name!r} exists"),
-        )
+    async def create_role(
+        self, name: str, description: str = "", *, require_mfa: bool = False
+    ) -> Role:
+        role = Role(name, description, clock.now(), require_mfa)
+        await self._insert(roles, ROLE.values(role), lambda: AccessError(f"role {name!r} exists"))
         return role
+
+    async def update_role(
+        self, name: str, *, description: str | None = None, require_mfa: bool | None = None
+    ) -> Role | None:
+        changes = _given_values(description=description, require_mfa=require_mfa)
+        if changes:
+            await self._write(update(roles).where(roles.c.name == name).values(**changes))
+        return await self.get_role(name)
 
     async def list_roles(self) -> list[Role]:
         return ROLE.all(await self._rows(ROLE.select().order_by(roles.c.name)))
@@ -86,21 +92,18 @@ class AccessRepository(Repository):
     # -- groups --------------------------------------------------------------------------
 
     async def create_group(
-        self, name: str, external_id: str | None = None, *, group_id: str | None = None
+        self,
+        name: str,
+        external_id: str | None = None,
+        *,
+        group_id: str | None = None,
+        require_mfa: bool = False,
     ) -> Group:
         """A new group; ``group_id`` is chosen only when an import restores one."""
         now = clock.now()
-        group = Group(group_id or str(uuid.uuid4()), name, external_id, now, now)
+        group = Group(group_id or str(uuid.uuid4()), name, external_id, now, now, require_mfa)
         await self._insert(
-            groups,
-            {
-                "id": group.id,
-                "name": name,
-                "external_id": external_id,
-                "created_at": now,
-                "updated_at": now,
-            },
-            lambda: AccessError(f"group {name!r} exists"),
+            groups, GROUP.values(group), lambda: AccessError(f"group {name!r} exists")
         )
         return group
 
@@ -116,6 +119,15 @@ class AccessRepository(Repository):
         await self._write(
             update(groups).where(groups.c.id == group_id).values(name=name, updated_at=clock.now())
         )
+
+    async def update_group(self, group_id: str, *, require_mfa: bool) -> Group | None:
+        await self._write(
+            update(groups)
+            .where(groups.c.id == group_id)
+            .values(require_mfa=require_mfa, updated_at=clock.now())
+        )
+        row = await self._first(GROUP.select().where(groups.c.id == group_id))
+        return GROUP.build(row) if row else None
 
     async def delete_group(self, group_id: str) -> bool:
         return await self._write(delete(groups).where(groups.c.id == group_id)) > 0
@@ -187,6 +199,22 @@ class AccessRepository(Repository):
                     conn, select(groups.c.name).where(groups.c.id.in_(all_groups))
                 )
         return Effective(frozenset(held_roles), frozenset(names))
+
+    async def mfa_required_by(self, user_id: str) -> list[str]:
+        held = await self.effective(user_id)
+        if not held.roles and not held.groups:
+            return []
+        # One statement for both kinds, whatever the number of roles and groups.
+        marked = (
+            select(literal("role"), roles.c.name)
+            .where(roles.c.require_mfa.is_(True), roles.c.name.in_(held.roles))
+            .union_all(
+                select(literal("group"), groups.c.name).where(
+                    groups.c.require_mfa.is_(True), groups.c.name.in_(held.groups)
+                )
+            )
+        )
+        return sorted(f"{kind}:{name}" for kind, name in await self._rows(marked))
 
     # -- scopes --------------------------------------------------------------------------
 
@@ -270,6 +298,11 @@ class AccessRepository(Repository):
             .values(federation_provider=None)
         )
         return await self._write(claim) > 0
+
+
+def _given_values(**values: object) -> dict[str, object]:
+    """The changes a caller gave (None: keep the stored value)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _is(table: Table, key: dict[str, str]) -> list[ColumnElement[bool]]:

@@ -24,6 +24,7 @@ def _client(values: Row) -> Client:
     (grant_types, scopes, audience, first_party, access_ttl, refresh_ttl) = values[6:12]
     (created_at, post_logout_uris, logout_uri, logout_session, id_alg) = values[12:17]
     (id_ttl, session_refresh_tokens, roles, groups, tokens_valid_after) = values[17:22]
+    require_mfa = values[22]
     return Client(
         client_id,
         name,
@@ -47,6 +48,7 @@ def _client(values: Row) -> Client:
         bool(roles),
         bool(groups),
         tokens_valid_after,
+        bool(require_mfa),
     )
 
 

@@ -37,6 +37,7 @@ _NAMES = (
     "enabled",
     "provisioning",
     "trust_email",
+    "trust_mfa",
     "store_tokens",
     "mapping",
     "options",
@@ -54,8 +55,8 @@ class ProviderRepository(Repository):
 
     def _provider(self, values: Row) -> Provider:
         (name, display_name, preset, issuer, client_id, sealed, scopes, enabled) = values[:8]
-        (provisioning, trust_email, store_tokens, mapping, options) = values[8:13]
-        created_at, updated_at = values[13:15]
+        (provisioning, trust_email, trust_mfa, store_tokens, mapping, options) = values[8:14]
+        created_at, updated_at = values[14:16]
         return Provider(
             name=name,
             display_name=display_name,
@@ -67,6 +68,7 @@ class ProviderRepository(Repository):
             enabled=bool(enabled),
             provisioning=provisioning,
             trust_email=bool(trust_email),
+            trust_mfa=bool(trust_mfa),
             store_tokens=bool(store_tokens),
             mapping=tuple(json_value(mapping)),
             options=dict(json_value(options)),
@@ -86,6 +88,7 @@ class ProviderRepository(Repository):
             "enabled": provider.enabled,
             "provisioning": provider.provisioning,
             "trust_email": provider.trust_email,
+            "trust_mfa": provider.trust_mfa,
             "store_tokens": provider.store_tokens,
             "mapping": list(provider.mapping),
             "options": dict(provider.options),
