@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from ostiary import clock
+from ostiary.domain.mfa import ACR_PWD
 from ostiary.domain.users import User
 from ostiary.services import Services
 from ostiary.storage.tables import sessions
@@ -164,7 +165,7 @@ def test_oidc_core_3_1_3_7_id_token_validated_by_authlib(
         assert before <= claims["auth_time"] <= after
         assert isinstance(claims["sid"], str) and claims["sid"]
         assert claims["amr"] == ["pwd"]
-        assert claims["acr"] == "1"  # authenticated during this request
+        assert claims["acr"] == ACR_PWD  # one factor: the password
 
         # Single sign-on: no page at all, and the ID token says the session was reused.
         again = rp.authorization()
@@ -175,7 +176,7 @@ def test_oidc_core_3_1_3_7_id_token_validated_by_authlib(
         reused = rp.validate_id_token(
             tokens2.id_token, nonce=again.nonce, access_token=tokens2.access_token
         )
-        assert reused["acr"] == "0"
+        assert reused["acr"] == ACR_PWD
         assert reused["auth_time"] == claims["auth_time"]
         assert reused["sid"] == claims["sid"]
         assert reused["sub"] == claims["sub"]
@@ -422,7 +423,7 @@ def test_oidc_core_3_1_2_1_prompt_none_with_session_and_consent_issues_code(
             _, silent, pages = login_flow(web, rp, user, prompt="none")
             assert pages == []
             assert silent["sub"] == first["sub"]
-            assert silent["acr"] == "0"
+            assert silent["acr"] == ACR_PWD
             # More scope than was consented to: consent_required, not a page.
             request = rp.authorization(prompt="none", scope="openid profile email")
             journey = visit(web, request.url)
@@ -448,7 +449,7 @@ def test_oidc_core_3_1_2_1_prompt_login_forces_login(
         _, again, pages = login_flow(web, rp, user, prompt="login")
     # Signed in and consented, yet asked for the password; no consent page.
     assert pages == ["login"]
-    assert again["acr"] == "1"
+    assert again["acr"] == ACR_PWD
     assert again["auth_time"] >= first["auth_time"]
     assert again["sub"] == first["sub"]
 
@@ -465,7 +466,7 @@ def test_oidc_core_3_1_2_1_prompt_consent_forces_consent(
         assert pages == []
         _, claims, pages = login_flow(web, rp, user, prompt="consent")
     assert pages == ["consent"]
-    assert claims["acr"] == "0"  # consent asked again, but no new authentication
+    assert claims["acr"] == ACR_PWD  # consent asked again, but no new authentication
 
 
 def _start_of_a_second() -> None:
@@ -530,7 +531,7 @@ def test_oidc_core_3_1_2_1_max_age_reauthenticates_an_old_session(
         )
     assert claims["auth_time"] >= before
     assert claims["auth_time"] > first["auth_time"] - 600
-    assert claims["acr"] == "1"
+    assert claims["acr"] == ACR_PWD
 
 
 def test_oidc_core_3_1_2_1_login_hint_prefills_username(

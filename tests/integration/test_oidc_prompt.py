@@ -18,6 +18,7 @@ from ostiary import clock
 from ostiary.accounts.signin import SignedIn
 from ostiary.crypto.tokens import SESSION_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
+from ostiary.domain.mfa import ACR_MFA, ACR_PWD
 from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, UnsafeRedirectError
 from ostiary.oauth.authorize import AuthorizationRequest, validate
@@ -583,12 +584,15 @@ async def test_oidc_core_5_5_1_sub_value_of_another_user_means_login_then_refusa
 @pytest.mark.parametrize(
     ("acr", "sso", "fresh"),
     [
-        ({"essential": True, "values": ["1"]}, "login", "issue"),
-        ({"essential": True, "value": "1"}, "login", "issue"),
-        ({"essential": True, "values": ["0"]}, "issue", "issue"),  # a fresh login meets "0"
+        # A password session reused: a second factor is owed (a step-up), not a new login;
+        # right after a sign-in that did not reach the level, the request fails.
+        ({"essential": True, "values": [ACR_MFA]}, "second_factor", "unmet"),
+        ({"essential": True, "value": ACR_MFA}, "second_factor", "unmet"),
+        ({"essential": True, "values": [ACR_PWD]}, "issue", "issue"),
+        ({"essential": True, "values": [ACR_PWD, ACR_MFA]}, "issue", "issue"),
         ({"essential": True, "values": ["urn:example:gold"]}, "unmet", "unmet"),
         ({"essential": False, "values": ["urn:example:gold"]}, "issue", "issue"),  # voluntary
-        ({"values": ["1"]}, "issue", "issue"),
+        ({"values": [ACR_MFA]}, "second_factor", "access_denied"),  # voluntary but known
     ],
 )
 async def test_oidc_core_5_5_1_1_essential_acr(
@@ -604,6 +608,8 @@ async def test_oidc_core_5_5_1_1_essential_acr(
                 services, client, request, signed_in, authenticated_here=authenticated_here
             )
         except AuthorizationError as exc:
+            if exc.error == "access_denied":
+                return exc.error
             assert exc.error == "unmet_authentication_requirements"
             return "unmet"
         return step.value

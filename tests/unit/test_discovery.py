@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from ostiary.domain.mfa import ACR_MFA, ACR_PHR, ACR_PWD
 from ostiary.keys.algorithms import SUPPORTED as REGISTRABLE_ID_TOKEN_ALGS
 from ostiary.oauth.authorize import PROMPTS, RESPONSE_MODES
 from ostiary.oidc.discovery import openid_configuration
-from ostiary.oidc.prompt import ACR_FRESH, ACR_SSO
 from ostiary.settings import load_settings
 from ostiary.tokens.claims import SCOPE_CLAIMS
 
@@ -142,7 +142,8 @@ def test_oidc_discovery_3_subject_types_and_pkce() -> None:
 def test_oidc_discovery_3_prompt_and_acr_values_match_what_is_implemented() -> None:
     doc = metadata()
     assert set(doc["prompt_values_supported"]) == set(PROMPTS)
-    assert set(doc["acr_values_supported"]) == {ACR_FRESH, ACR_SSO}
+    # One factor, two factors, phishing-resistant (OpenID EAP ACR Values §2), weakest first.
+    assert doc["acr_values_supported"] == [ACR_PWD, ACR_MFA, ACR_PHR]
 
 
 def test_oidc_discovery_logout_support_is_stated() -> None:

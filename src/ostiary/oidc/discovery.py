@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.domain.mfa import ACR_LEVELS
 from ostiary.oauth.authorize import RESPONSE_MODES
 from ostiary.oauth.metadata import authorization_server_metadata
 from ostiary.settings import Settings
@@ -31,7 +32,8 @@ def openid_configuration(settings: Settings) -> dict[str, Any]:
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
-            "acr_values_supported": ["0", "1"],
+            # One factor, two factors, phishing-resistant (domain/mfa.py), weakest first.
+            "acr_values_supported": list(ACR_LEVELS),
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
             "frontchannel_logout_supported": False,

@@ -1,26 +1,31 @@
-"""What an authorization request needs next: login, consent, or nothing (OIDC §3.1.2.1)."""
+"""What an authorization request needs next: login, a second factor, consent, or nothing
+(OIDC Core §3.1.2.1, §3.1.2.6), and the level (acr) the session reached."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Protocol
 
 from ostiary import clock
+from ostiary.accounts.mfa import policy
 from ostiary.accounts.signin import SignedIn
 from ostiary.domain.clients import Client
+from ostiary.domain.mfa import ACR_LEVELS, ACR_MFA, ACR_PWD, level_of, meets
 from ostiary.oauth.authorize import AuthorizationRequest
 from ostiary.oauth.consent import needs_consent
-from ostiary.tokens.claims import essential_acr, requested_sub
-from ostiary.tokens.deps import HasStore
+from ostiary.tokens.claims import essential_acr, requested_acr, requested_sub
+from ostiary.tokens.deps import HasSettings, HasStore
 from ostiary.tokens.id_token import Authentication
 
-# acr values in the manner of Keycloak: "1" the user authenticated during this request,
-# "0" an existing SSO session was reused.
-ACR_FRESH = "1"
-ACR_SSO = "0"
+
+class Deciding(HasSettings, HasStore, Protocol):
+    """What deciding the next step reads: the MFA setting and the store."""
 
 
 class Step(Enum):
     LOGIN = "login"
+    # Signed in, but the session's level is below what the request or the MFA policy needs.
+    SECOND_FACTOR = "second_factor"
     CONSENT = "consent"
     ISSUE = "issue"
 
@@ -41,47 +46,80 @@ def must_log_in(
         return True
     # id_token_hint, or a claims request for a sub value (§3.1.2.2), names someone else
     # than who is signed in: ask who this is.
-    for named in (request.id_token_hint_sub, requested_sub(request.claims)):
-        if named is not None and named != signed_in.user.id:
-            return True
-    # §5.5.1.1: an essential acr of "1" is not met by a reused SSO session.
-    wanted = essential_acr(request.claims)
-    return (
-        wanted is not None
-        and ACR_FRESH in wanted
-        and not _meets(_acr(signed_in, authenticated_here=False), wanted)
+    return any(
+        named is not None and named != signed_in.user.id
+        for named in (request.id_token_hint_sub, requested_sub(request.claims))
     )
 
 
-def _acr(signed_in: SignedIn, *, authenticated_here: bool) -> str:
-    # An upstream provider's acr (federation) is carried as it was given.
-    return signed_in.session.acr or (ACR_FRESH if authenticated_here else ACR_SSO)
+def level(signed_in: SignedIn) -> str:
+    """The acr the session reached: from its methods, or set at sign-in (federation: the
+    level the upstream provider's authentication counts for here)."""
+    acr = signed_in.session.acr
+    if acr is not None:
+        # An acr not of ours (a session from before these levels) counts as one factor.
+        return acr if acr in ACR_LEVELS else ACR_PWD
+    return level_of(signed_in.session.amr)
 
 
-def _meets(acr: str, wanted: frozenset[str]) -> bool:
-    # Levels in the manner of Keycloak: a fresh login ("1") also meets a request for "0".
-    return acr in wanted or (acr == ACR_FRESH and ACR_SSO in wanted)
-
-
-def _check_authentication(
-    request: AuthorizationRequest, signed_in: SignedIn, *, authenticated_here: bool
-) -> None:
-    """After any login: the request's essential requirements hold, or it fails."""
+def _check_sub(request: AuthorizationRequest, signed_in: SignedIn) -> None:
     named = requested_sub(request.claims)
     if named is not None and named != signed_in.user.id:
         # §3.1.2.2: a positive response only for the End-User the sub value names.
         raise request.fail("access_denied", "the signed-in user is not the one requested")
-    wanted = essential_acr(request.claims)
-    if wanted is not None and not _meets(
-        _acr(signed_in, authenticated_here=authenticated_here), wanted
-    ):
-        # §5.5.1.1: unmet essential acr is a failed authentication (error name from
-        # OpenID Connect Core Unmet Authentication Requirements 1.0 §2).
+
+
+def asked_level(request: AuthorizationRequest) -> str | None:
+    """The level the request asks for: an essential ``acr`` claim request, else the
+    ``acr_values`` parameter (§3.1.2.1) and a voluntary ``acr`` claim request."""
+    voluntary = (*request.acr_values, *sorted(requested_acr(request.claims)))
+    return policy.asked_level(voluntary, essential_acr(request.claims))
+
+
+async def needed_level(
+    services: Deciding,
+    client: Client,
+    request: AuthorizationRequest,
+    signed_in: SignedIn,
+    *,
+    authenticated_here: bool,
+) -> str | None:
+    """The level the request (``acr_values``, an essential ``acr`` claim) or, for a session
+    reused here, the MFA policy needs (None: any). A sign-in made within this request was
+    held to the policy already."""
+    asked = asked_level(request)
+    reached = level(signed_in)
+    if authenticated_here or meets(reached, (ACR_MFA,)):
+        return asked
+    required = await policy.required_by(
+        services.store, services.settings, signed_in.user.id, client
+    )
+    return policy.stronger(asked, ACR_MFA if required else None)
+
+
+def _check_level(
+    request: AuthorizationRequest, signed_in: SignedIn, needed: str | None, *, can_step_up: bool
+) -> bool:
+    """Whether a second factor is still owed (True), or the session meets the request;
+    raises when the request's requirement cannot be met."""
+    reached = level(signed_in)
+    essential = essential_acr(request.claims)
+    if needed is not None and not meets(reached, (needed,)):
+        if can_step_up:
+            return True
+        if essential is not None:
+            # §5.5.1.1: an unmet essential acr is a failed authentication (error name from
+            # OpenID Connect Core Unmet Authentication Requirements 1.0 §2).
+            raise request.fail("unmet_authentication_requirements", "no requested acr can be met")
+        # §3.1.2.6: the level asked for (acr_values, or the MFA policy) was not reached.
+        raise request.fail("access_denied", "the authentication level needed was not reached")
+    if essential is not None and not meets(reached, essential):
         raise request.fail("unmet_authentication_requirements", "no requested acr value can be met")
+    return False
 
 
 async def next_step(
-    services: HasStore,
+    services: Deciding,
     client: Client,
     request: AuthorizationRequest,
     signed_in: SignedIn | None,
@@ -95,7 +133,15 @@ async def next_step(
             raise request.fail("login_required", "the user must sign in")
         return Step.LOGIN
     assert signed_in is not None
-    _check_authentication(request, signed_in, authenticated_here=authenticated_here)
+    _check_sub(request, signed_in)
+    needed = await needed_level(
+        services, client, request, signed_in, authenticated_here=authenticated_here
+    )
+    can_step_up = not authenticated_here and services.settings.mfa != "off"
+    if _check_level(request, signed_in, needed, can_step_up=can_step_up):
+        if silent:
+            raise request.fail("interaction_required", "a second factor is needed")
+        return Step.SECOND_FACTOR
     asks = "consent" in request.prompt or await needs_consent(
         services, client, signed_in.user.id, frozenset(request.scopes)
     )
@@ -110,7 +156,7 @@ def authentication(signed_in: SignedIn, *, authenticated_here: bool) -> Authenti
     session = signed_in.session
     return Authentication(
         auth_time=session.auth_time,
-        acr=_acr(signed_in, authenticated_here=authenticated_here),
+        acr=level(signed_in),
         amr=list(session.amr),
         sid=session.sid,
     )

@@ -115,6 +115,18 @@ def requested_sub(claims: dict[str, dict[str, Any]] | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def requested_acr(claims: dict[str, dict[str, Any]] | None) -> frozenset[str]:
+    """OIDC Core §5.5.1.1: the acr values the ID token's acr is asked to have, essential
+    or voluntary (empty: none asked)."""
+    spec = (claims or {}).get("id_token", {}).get("acr")
+    if not isinstance(spec, dict):
+        return frozenset()
+    values = spec.get("values")
+    if not isinstance(values, list):
+        values = [spec["value"]] if "value" in spec else []
+    return frozenset(v for v in values if isinstance(v, str))
+
+
 def essential_acr(claims: dict[str, dict[str, Any]] | None) -> frozenset[str] | None:
     """OIDC Core §5.5.1.1: the acr values one of which MUST be met, when essential."""
     spec = (claims or {}).get("id_token", {}).get("acr")

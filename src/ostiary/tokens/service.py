@@ -102,6 +102,11 @@ class TokenService:
             claims["scope"] = format_scope(grant.scopes)
         if grant.auth_time is not None:
             claims["auth_time"] = grant.auth_time
+        # RFC 9068 §2.2.1: how the user authenticated, for a resource server's step-up.
+        if grant.acr is not None:
+            claims["acr"] = grant.acr
+        if grant.amr:
+            claims["amr"] = list(grant.amr)
         if grant.sid is not None:
             claims["sid"] = grant.sid
         if grant.extra:

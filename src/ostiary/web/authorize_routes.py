@@ -14,10 +14,13 @@ from starlette.responses import Response
 from ostiary import clock
 from ostiary.accounts import access as rbac
 from ostiary.accounts import signin, throttle
+from ostiary.accounts.mfa import policy
 from ostiary.domain import identifiers
 from ostiary.domain.access import Gates
 from ostiary.domain.clients import Client
 from ostiary.domain.interactions import Interaction, InteractionState
+from ostiary.domain.mfa import ACR_PHR, AMR_PASSWORD
+from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
 from ostiary.oauth import authorize
 from ostiary.oauth.authorize import AuthorizationRequest, AuthorizationResponse
@@ -91,7 +94,11 @@ async def authorization_endpoint(request: Request) -> Response:
         expires_at=clock.now() + services.settings.sessions.interaction_ttl,
     )
     buttons = await services.store.interactions.add(interaction)
-    if step is Step.LOGIN:
+    if step is Step.SECOND_FACTOR:
+        assert signed_in is not None
+        state = InteractionState(interaction, {}, buttons)
+        response = await _step_up(services, state, signed_in, client)
+    elif step is Step.LOGIN:
         # The login page is the answer itself (no redirect to the interaction page: one
         # request and one read fewer per login); its forms post to the
         # interaction, and anything after the login goes through the interaction page.
@@ -101,6 +108,55 @@ async def authorization_endpoint(request: Request) -> Response:
         response = redirect(f"/interaction/{interaction.id}")
     browser.set_cookie(response, BROWSER_COOKIE, browser_id, services.settings.sessions.ttl)
     return response
+
+
+async def owe_second_factor(
+    services: Services,
+    state: InteractionState,
+    user: User,
+    amr: tuple[str, ...],
+    owed: policy.SecondFactor,
+) -> Response:
+    """Record that ``user`` passed ``amr`` and owes ``owed``; send the browser to the
+    second-factor page (``web/interaction_mfa.py``). A level no factor of the user reaches
+    and none can be enrolled for during a sign-in (a passkey, for ``phr``) ends the
+    request with ``access_denied`` (OIDC Core §3.1.2.6)."""
+    interaction = state.interaction
+    if owed.enrol and owed.level == ACR_PHR:
+        await services.store.interactions.delete(interaction.id)
+        request = AuthorizationRequest.from_json(interaction.request)
+        error = request.fail("access_denied", "a passkey is required and the user has none")
+        return deliver(authorize.error_response(services, error))
+    pending = {"amr": list(amr), "level": owed.level, "enrol": owed.enrol}
+    await services.store.interactions.set_pending(interaction.id, user.id, pending)
+    return redirect(f"/interaction/{interaction.id}/mfa")
+
+
+async def _owed_after_password(
+    services: Services, state: InteractionState, user: User
+) -> policy.SecondFactor | None:
+    """What a user who just gave the right password still owes in this interaction."""
+    if services.settings.mfa == "off":
+        return None
+    client = await services.store.clients.get(state.interaction.client_id)
+    request = AuthorizationRequest.from_json(state.interaction.request)
+    asked = prompt.asked_level(request)
+    return await policy.second_factor(services.store, services.settings, user.id, client, asked)
+
+
+async def _step_up(
+    services: Services, state: InteractionState, signed_in: signin.SignedIn, client: Client
+) -> Response:
+    """A session reused here is below the level the request or the policy needs
+    (``Step.SECOND_FACTOR``): its user owes a second factor."""
+    request = AuthorizationRequest.from_json(state.interaction.request)
+    needed = await prompt.needed_level(
+        services, client, request, signed_in, authenticated_here=False
+    )
+    factors = await services.store.factors.for_user(signed_in.user.id)
+    owed = policy.owed(services.settings, factors, True, needed)
+    assert owed is not None  # a step-up is only asked for when a level is missing
+    return await owe_second_factor(services, state, signed_in.user, signed_in.session.amr, owed)
 
 
 async def _issue(
@@ -158,7 +214,7 @@ def _owned(state: InteractionState | None, browser_id: str) -> bool:
     )
 
 
-async def _load(request: Request) -> tuple[InteractionState, str] | None:
+async def load(request: Request) -> tuple[InteractionState, str] | None:
     """The live interaction of this URL (with its gates and login buttons), if it belongs
     to this browser."""
     addressed = _addressed(request)
@@ -172,11 +228,14 @@ async def _load(request: Request) -> tuple[InteractionState, str] | None:
 
 
 async def interaction_page(request: Request) -> Response:
-    loaded = await _load(request)
+    loaded = await load(request)
     if loaded is None:
         return error_page(EXPIRED)
     state, browser_id = loaded
     interaction = state.interaction
+    if interaction.pending_user_id is not None:
+        # A second factor is owed: nothing else happens here until it is given.
+        return redirect(f"/interaction/{interaction.id}/mfa")
     services = _services(request)
     client = await services.store.clients.get(interaction.client_id)
     if client is None:
@@ -190,6 +249,8 @@ async def interaction_page(request: Request) -> Response:
     if step is Step.LOGIN:
         return await _login_page(request, state, browser_id, client=client)
     assert signed_in is not None
+    if step is Step.SECOND_FACTOR:
+        return await _step_up(services, state, signed_in, client)
     if step is Step.CONSENT:
         return page(
             "consent.html",
@@ -226,7 +287,7 @@ async def _decide(
     return step, auth_request
 
 
-async def _after_login(
+async def after_login(
     services: Services, state: InteractionState, signed_in: signin.SignedIn
 ) -> Response | None:
     """Straight from the login POST to the client when nothing is left to ask (the
@@ -311,7 +372,7 @@ async def _finish(
 async def _posted(request: Request) -> tuple[InteractionState, str, dict[str, str]] | Response:
     """The interaction a form was posted to, with the form, if the interaction is live,
     belongs to this browser and the CSRF token is right."""
-    loaded = await _load(request)
+    loaded = await load(request)
     if loaded is None:
         return error_page(EXPIRED)
     state, browser_id = loaded
@@ -319,10 +380,10 @@ async def _posted(request: Request) -> tuple[InteractionState, str, dict[str, st
         form = parse_params(await read_body(request.stream()))
     except OAuthError as exc:
         return error_page(exc.description or "Malformed form.")
-    return _csrf_checked(request, state, browser_id, form) or (state, browser_id, form)
+    return csrf_checked(request, state, browser_id, form) or (state, browser_id, form)
 
 
-def _csrf_checked(
+def csrf_checked(
     request: Request, state: InteractionState, browser_id: str, form: dict[str, str]
 ) -> Response | None:
     """The error page for a form without this interaction's CSRF token (None: it has it)."""
@@ -355,7 +416,7 @@ async def login_submit(request: Request) -> Response:
     state = reads.state
     if state is None or not _owned(state, browser_id):
         return error_page(EXPIRED)
-    if refused := _csrf_checked(request, state, browser_id, form):
+    if refused := csrf_checked(request, state, browser_id, form):
         return refused
     checked = services.throttle.checked(reads.throttle)
     account = reads.account
@@ -396,6 +457,10 @@ async def login_submit(request: Request) -> Response:
             username=username,
             status=401,
         )
+    if owed := await _owed_after_password(services, state, user):
+        # No session yet, and the account's failures are not forgiven until the second
+        # factor is right too: a stolen password buys no more guesses at the code.
+        return await owe_second_factor(services, state, user, (AMR_PASSWORD,), owed)
     await services.throttle.succeeded(keys[:1], checked)
     # The audit row and a new session's row are held back and written with the code (or
     # with the interaction's next step): one round trip instead of three. The unit of
@@ -411,7 +476,7 @@ async def login_submit(request: Request) -> Response:
         )
         cookie = request.cookies.get(SESSION_COOKIE)
         token, signed_in = await signin.sign_in(services, user, cookie)
-        response = await _after_login(services, state, signed_in)
+        response = await after_login(services, state, signed_in)
         if response is None:
             await services.store.interactions.mark_authenticated(interaction.id)
             response = redirect(f"/interaction/{interaction.id}")

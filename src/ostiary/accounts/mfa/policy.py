@@ -1,0 +1,90 @@
+"""Who must use a second factor, and which level an authorization request needs.
+
+MFA is required for a sign-in when ``OSTIARY_MFA=required``, when the client is registered
+with ``require_mfa``, or when one of the user's roles or groups (direct, through a group,
+or through a parent group) has it. A user who has enrolled a factor always uses it, unless
+``OSTIARY_MFA=off``. On top of that an application may ask for a level per request:
+``acr_values`` (OIDC Core §3.1.2.1) or an ``acr`` claim request (§5.5.1.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ostiary.domain.clients import Client
+from ostiary.domain.mfa import ACR_LEVELS, ACR_MFA, ACR_PHR, ACR_PWD, Factor
+from ostiary.domain.repositories import Store
+from ostiary.settings import Settings
+
+
+async def required_by(
+    store: Store, settings: Settings, user_id: str, client: Client | None
+) -> list[str]:
+    """What requires MFA of this user signing in to this client (empty: nothing):
+    ``"setting"``, ``"client:ID"``, ``"role:NAME"``, ``"group:NAME"``."""
+    if settings.mfa == "off":
+        return []
+    found = ["setting"] if settings.mfa == "required" else []
+    if client is not None and client.require_mfa:
+        found.append(f"client:{client.client_id}")
+    found.extend(await store.access.mfa_required_by(user_id))
+    return found
+
+
+def asked_level(acr_values: Iterable[str], essential: Iterable[str] | None = None) -> str | None:
+    """The weakest known level among those the request names (the one that satisfies it):
+    an essential ``acr`` claim request wins over ``acr_values``. Unknown values are
+    ignored (None: nothing known asked)."""
+    for wanted in (essential, acr_values):
+        known = [ACR_LEVELS.index(v) for v in wanted or () if v in ACR_LEVELS]
+        if known:
+            return ACR_LEVELS[min(known)]
+    return None
+
+
+def stronger(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a or b
+    return a if ACR_LEVELS.index(a) >= ACR_LEVELS.index(b) else b
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactor:
+    """What a sign-in still owes after the first factor."""
+
+    # The level to reach: ACR_MFA or ACR_PHR.
+    level: str
+    # True: the user has no factor that reaches it and must enrol one first.
+    enrol: bool
+
+
+def owed(
+    settings: Settings, factors: list[Factor], required: bool, asked: str | None
+) -> SecondFactor | None:
+    """Whether a user with these factors, after one factor, owes a second (None: no).
+
+    ``required``: the policy requires MFA; ``asked``: the level the request asks for."""
+    if settings.mfa == "off":
+        return None
+    confirmed = [f for f in factors if f.confirmed]
+    level = stronger(ACR_MFA if (required or confirmed) else None, asked)
+    if level is None or level == ACR_PWD:
+        return None
+    usable = [f for f in confirmed if level != ACR_PHR or f.kind == "passkey"]
+    return SecondFactor(level, enrol=not usable)
+
+
+async def second_factor(
+    store: Store, settings: Settings, user_id: str, client: Client | None, asked: str | None
+) -> SecondFactor | None:
+    """What a user who just passed one factor still owes (None: nothing). Reads the
+    user's factors, and the roles and groups only when no factor makes MFA apply anyway."""
+    if settings.mfa == "off":
+        return None
+    factors = await store.factors.for_user(user_id)
+    required = any(f.confirmed for f in factors) or settings.mfa == "required"
+    required = required or (client is not None and client.require_mfa)
+    if not required:
+        required = bool(await store.access.mfa_required_by(user_id))
+    return owed(settings, factors, required, asked)
