@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from ostiary.accounts import lifecycle
+from ostiary.accounts.mfa import admin as mfa_admin
 from ostiary.admin import paging
-from ostiary.admin.auth import CallerDep, ServicesDep
-from ostiary.admin.problems import conflict, documented, unprocessable
+from ostiary.admin.auth import Caller, CallerDep, ServicesDep
+from ostiary.admin.mfa_schemas import FactorId, FactorOut, MfaOut, MfaResetOut
+from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.resources import UserId, created, record, updated, user_or_404
 from ostiary.admin.schemas import Page, UserCreate, UserOut, UserPatch
 from ostiary.domain.users import DuplicateUserError, EmailTaken, User
@@ -132,6 +134,49 @@ async def delete_user(user_id: UserId, services: ServicesDep, caller: CallerDep)
     user = await user_or_404(services, user_id)
     await lifecycle.delete(services, user, actor=caller.actor)
     return Response(status_code=204)
+
+
+@router.get("/{user_id}/mfa", response_model=MfaOut, responses=documented(404))
+async def get_mfa(user_id: UserId, services: ServicesDep) -> MfaOut:
+    """The user's second factors (names, kinds, created, last used) and how many recovery
+    codes are left; no secret, key or code is ever shown."""
+    user = await user_or_404(services, user_id)
+    factors = services.store.factors
+    return MfaOut(
+        factors=[
+            FactorOut.model_validate(f.public_view()) for f in await factors.for_user(user.id)
+        ],
+        recovery_codes_left=await factors.recovery_codes_left(user.id),
+    )
+
+
+@router.delete("/{user_id}/mfa", response_model=MfaResetOut, responses=documented(404))
+async def reset_mfa(user_id: UserId, services: ServicesDep, caller: CallerDep) -> MfaResetOut:
+    """Remove every factor and recovery code: the user enrols again where policy requires
+    it. Every session of the user ends; audited as ``mfa.reset``."""
+    return await _reset(services, caller, user_id, None)
+
+
+@router.delete("/{user_id}/mfa/{factor_id}", status_code=204, responses=documented(404))
+async def remove_factor(
+    user_id: UserId, factor_id: FactorId, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """Remove one factor (with the last one, the recovery codes too); every session of
+    the user ends; audited as ``mfa.reset``."""
+    await _reset(services, caller, user_id, factor_id)
+    return Response(status_code=204)
+
+
+async def _reset(
+    services: Services, caller: Caller, user_id: str, factor_id: str | None
+) -> MfaResetOut:
+    user = await user_or_404(services, user_id)
+    removed = await mfa_admin.reset(
+        services, user.id, actor=caller.actor, factor_id=factor_id, ip=caller.ip
+    )
+    if removed is None:
+        raise not_found(f"factor {factor_id!r} of this user")
+    return MfaResetOut.model_validate(removed.view())
 
 
 def _check_password(services: Services, password: str) -> None:

@@ -1,4 +1,4 @@
-"""ostiary user create | list | show | disable | set-password"""
+"""ostiary user create | list | show | disable | set-password | mfa list | mfa reset"""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 import getpass
 import sys
+from datetime import UTC, datetime
 
 from ostiary.accounts import lifecycle, password_policy
+from ostiary.accounts.mfa import admin as mfa_admin
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import (
@@ -65,6 +67,20 @@ def add_parser(sub: Subcommands) -> None:
         ("delete", delete_user, "delete a user; their audit trail is pseudonymised"),
     ):
         command(cmds, name, func, text, "username")
+    _add_mfa_parser(cmds)
+
+
+def _add_mfa_parser(cmds: Subcommands) -> None:
+    mfa = cmds.add_parser("mfa", help="list or remove a user's second factors")
+    mfa_cmds = mfa.add_subparsers(dest="mfa_action", required=True)
+
+    def one_factor(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--factor", metavar="ID", help="remove only this factor")
+
+    user = "username:username or user id"
+    command(mfa_cmds, "list", list_mfa, "list a user's second factors", user)
+    text = "remove a user's factors and recovery codes (or one, --factor); sessions end"
+    command(mfa_cmds, "reset", reset_mfa, text, user, options=one_factor)
 
 
 PROFILE_OPTIONS = ("name", "given_name", "family_name", "nickname", "picture", "locale", "zoneinfo")
@@ -305,6 +321,50 @@ def delete_user(args: argparse.Namespace) -> None:
             },
             f"deleted {user.username}; ended {cutoff.sessions_ended} session(s) and "
             f"revoked {cutoff.refresh_tokens_revoked} refresh token(s)",
+        )
+
+    run_with_services(action)
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "never"
+
+
+def list_mfa(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await require_user(services, args.username)
+        factors = services.store.factors
+        found = await factors.for_user(user.id)
+        left = await factors.recovery_codes_left(user.id)
+        if args.json:
+            emit_json({"factors": [f.public_view() for f in found], "recovery_codes_left": left})
+            return
+        rows = [
+            {
+                **f.public_view(),
+                "created": _when(f.created_at),
+                "last used": _when(f.last_used_at),
+            }
+            for f in found
+        ]
+        table(rows, ["id", "kind", "name", "created", "last used", "confirmed"])
+        say(f"{len(rows)} factor(s); {left} unused recovery code(s)")
+
+    run_with_services(action)
+
+
+def reset_mfa(args: argparse.Namespace) -> None:
+    async def action(services: Services) -> None:
+        user = await require_user(services, args.username)
+        removed = await mfa_admin.reset(services, user.id, actor=ACTOR, factor_id=args.factor)
+        if removed is None:
+            raise CommandError(f"user {user.username} has no factor {args.factor!r}")
+        reply(
+            args.json,
+            {"id": user.id, "username": user.username, **removed.view()},
+            f"removed {len(removed.factors)} factor(s) of {user.username}"
+            + (" and their recovery codes" if removed.recovery_codes_deleted else "")
+            + f"; ended {removed.sessions_ended} session(s)",
         )
 
     run_with_services(action)

@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.accounts import signin, throttle
+from ostiary.accounts.mfa import verify
+from ostiary.crypto.tokens import digest, new_secret
+from ostiary.domain.mfa import AMR_PASSWORD, level_of
 from ostiary.domain.users import User
 from ostiary.errors import OAuthError
 from ostiary.federation.sealing import client_secrets
@@ -205,9 +208,13 @@ class PasswordOutcome:
 
 
 async def check_password(
-    request: Request, username: str, password: str, *, purpose: str
+    request: Request, username: str, password: str, *, purpose: str, finish: bool = True
 ) -> PasswordOutcome:
-    """Sign-in or re-authentication, with the login form's lockout and audit events."""
+    """Sign-in or re-authentication, with the login form's lockout and audit events.
+
+    ``finish=False``: a right password is not yet a sign-in (a second factor may follow),
+    so the account's failures are not forgiven and no success is recorded; the caller
+    calls ``password_accepted`` once nothing more is owed."""
     services = services_of(request)
     ip = client_ip(request)
     keys = [throttle.account_key(username), throttle.ip_key(ip)]
@@ -224,15 +231,23 @@ async def check_password(
         await login_failed(services, ip, check.reason, user_id=check.user_id, details=details)
         error = "Wrong username or password." if purpose == "login" else "Wrong password."
         return PasswordOutcome(None, error, 401)
-    await services.throttle.succeeded(keys[:1])
+    if finish:
+        await password_accepted(services, check.user, ip, purpose=purpose)
+    return PasswordOutcome(check.user)
+
+
+async def password_accepted(
+    services: Services, user: User, ip: str | None, *, purpose: str
+) -> None:
+    """A sign-in on the password alone: the account's failures are forgiven."""
+    await services.throttle.succeeded([throttle.account_key(user.username)])
     await services.audit.record(
         "login.success",
-        actor=f"user:{check.user.id}",
-        user_id=check.user.id,
+        actor=f"user:{user.id}",
+        user_id=user.id,
         ip=ip,
         details={"method": "pwd", "purpose": purpose},
     )
-    return PasswordOutcome(check.user)
 
 
 async def login(request: Request) -> Response:
@@ -250,14 +265,157 @@ async def login(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     username = form.get("username", "")[:150]
-    outcome = await check_password(request, username, form.get("password", ""), purpose="login")
+    password = form.get("password", "")
+    outcome = await check_password(request, username, password, purpose="login", finish=False)
     user = outcome.user
     if user is None:
         return await _login_page(
             request, outcome.status, next_path=next_path, username=username, error=outcome.error
         )
     services = services_of(request)
-    token = await signin.start_session(services, user, request.cookies.get(SESSION_COOKIE))
+    if await owes_second_factor(services, user):
+        return await ask_second_factor(request, user, next_path)
+    await password_accepted(services, user, client_ip(request), purpose="login")
+    if await enrolment_required(services, user):
+        # Signed in on one factor only to reach the page where the second is added.
+        next_path = "/account/security?notice=mfa-required"
+    return await signed_in_redirect(request, user, next_path)
+
+
+async def signed_in_redirect(
+    request: Request,
+    user: User,
+    next_path: str,
+    *,
+    amr: tuple[str, ...] = ("pwd",),
+    acr: str | None = None,
+) -> Response:
+    """Start the SSO session (a new cookie value) and go to ``next_path``."""
+    services = services_of(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    token = await signin.start_session(services, user, cookie, amr=amr, acr=acr)
     response = redirect(next_path)
     browser_of(request).set_session(response, token)
+    return response
+
+
+# -- the second factor of /account/login ----------------------------------------------------
+
+# The password was right and a second factor is owed: the pending sign-in is a one-time
+# token (only its digest is stored) in a cookie of its own, never the session cookie.
+MFA_COOKIE = "ost_mfa_login"
+MFA_PURPOSE = "mfa-login"
+MFA_PREFIX = "ost_ml_"
+MFA_TTL = 300
+WRONG_CODE = "Wrong code."
+RECOVERY_USED = "/account/security?notice=recovery-code-used"
+
+
+async def owes_second_factor(services: Services, user: User) -> bool:
+    """A user with a confirmed factor always uses it (unless MFA is switched off)."""
+    if services.settings.mfa == "off":
+        return False
+    return any(f.confirmed for f in await services.store.factors.for_user(user.id))
+
+
+async def enrolment_required(services: Services, user: User) -> bool:
+    """The MFA policy requires a factor of this user (who has none yet)."""
+    return services.settings.mfa == "required"
+
+
+async def ask_second_factor(request: Request, user: User, next_path: str) -> Response:
+    """Keep the sign-in pending server-side and send the browser to the code page."""
+    token = new_secret(MFA_PREFIX)
+    await services_of(request).store.one_time_tokens.add(
+        token_hash=digest(token), user_id=user.id, purpose=MFA_PURPOSE, ttl=MFA_TTL
+    )
+    response = redirect("/account/login/mfa?next=" + next_path)
+    browser_of(request).set_cookie(response, MFA_COOKIE, token, MFA_TTL)
+    return response
+
+
+async def _pending(request: Request) -> tuple[bytes, User] | None:
+    """The pending sign-in of this browser: its token's digest and the user, if live."""
+    token = request.cookies.get(MFA_COOKIE, "")
+    if not token.startswith(MFA_PREFIX) or len(token) > 100:
+        return None
+    token_hash = digest(token)
+    services = services_of(request)
+    pending = await services.store.one_time_tokens.peek(token_hash, MFA_PURPOSE)
+    user = await services.store.users.get(pending.user_id) if pending else None
+    if user is None or user.disabled:
+        return None
+    return token_hash, user
+
+
+async def _mfa_page(
+    request: Request,
+    user: User,
+    next_path: str,
+    method: str | None,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
+    """The code page: the authenticator-app field, or the recovery-code field with
+    ``method=recovery`` (and the passkey button, when that partial is installed)."""
+    factors = [f for f in await services_of(request).store.factors.for_user(user.id) if f.confirmed]
+    has_totp = any(f.kind == "totp" for f in factors)
+    left = await services_of(request).store.factors.recovery_codes_left(user.id)
+    if method != "recovery" or not left:
+        method = "totp" if has_totp else None
+    return anonymous_page(
+        request,
+        "account_login_mfa.html",
+        status,
+        next=next_path,
+        method=method,
+        has_totp=has_totp,
+        has_passkey=any(f.kind == "passkey" for f in factors),
+        recovery_left=left,
+        error=error,
+    )
+
+
+async def login_mfa(request: Request) -> Response:
+    """/account/login/mfa: the second factor after a right password (RFC 6238 codes or a
+    recovery code); the session starts only once it is right."""
+    next_path = request.query_params.get("next", "/account")
+    if not _NEXT.fullmatch(next_path):
+        next_path = "/account"
+    services = services_of(request)
+    pending = await _pending(request)
+    if pending is None or services.settings.mfa == "off":
+        return redirect("/account/login?next=" + next_path)
+    token_hash, user = pending
+    if request.method == "GET":
+        return await _mfa_page(request, user, next_path, request.query_params.get("method"))
+    form = await anonymous_form(request)
+    if isinstance(form, Response):
+        return form
+    method: verify.Method = "recovery" if form.get("method") == "recovery" else "totp"
+    code = form.get("code", "")[:64]
+    checked = await verify.check_code(services, user, method, code, ip=client_ip(request))
+    if checked.wait:
+        minutes = max(1, -(-checked.wait // 60))
+        locked = f"Too many failed attempts. Try again in {minutes} minute(s)."
+        response = await _mfa_page(request, user, next_path, method, 429, locked)
+        response.headers["Retry-After"] = str(checked.wait)
+        return response
+    if not checked.ok:
+        return await _mfa_page(request, user, next_path, method, 401, WRONG_CODE)
+    # Used only now: a wrong code leaves the pending sign-in for the next try.
+    if await services.store.one_time_tokens.use(token_hash, MFA_PURPOSE) is None:
+        return redirect("/account/login?next=" + next_path)
+    amr = tuple(dict.fromkeys((AMR_PASSWORD, *checked.amr)))
+    await services.audit.record(
+        "login.success",
+        actor=f"user:{user.id}",
+        user_id=user.id,
+        ip=client_ip(request),
+        details={"method": "+".join(amr), "purpose": "login"},
+    )
+    if checked.recovery_left is not None:
+        next_path = RECOVERY_USED
+    response = await signed_in_redirect(request, user, next_path, amr=amr, acr=level_of(amr))
+    response.delete_cookie(MFA_COOKIE, path="/", secure=browser_of(request).secure, httponly=True)
     return response
