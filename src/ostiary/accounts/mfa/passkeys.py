@@ -26,6 +26,7 @@ from webauthn import (
 )
 from webauthn.helpers import (
     base64url_to_bytes,
+    bytes_to_base64url,
     options_to_json_dict,
     parse_authentication_credential_json,
     parse_client_data_json,
@@ -104,6 +105,22 @@ def relying_party(settings: Settings) -> RelyingParty:
 
 def new_challenge() -> bytes:
     return secrets.token_bytes(CHALLENGE_BYTES)
+
+
+def challenge_text(challenge: bytes) -> str:
+    """A challenge as kept in an interaction's pending state (base64url)."""
+    return bytes_to_base64url(challenge)
+
+
+def challenge_from(text: object) -> bytes | None:
+    """The challenge ``challenge_text`` kept (None: nothing, or not one of ours)."""
+    if not isinstance(text, str) or len(text) > 2 * CHALLENGE_BYTES:
+        return None
+    try:
+        challenge = base64url_to_bytes(text)
+    except ValueError:  # binascii.Error is one
+        return None
+    return challenge if len(challenge) == CHALLENGE_BYTES else None
 
 
 def user_handle(user_id: str) -> bytes:
