@@ -55,7 +55,7 @@ def test_demo_page_signs_in_refreshes_and_revokes_in_chromium(
         page.wait_for_url(re.compile(r"/authorize\?"))
         page.locator("input[name=username]").fill(credentials.username)
         page.locator("input[name=password]").fill(credentials.password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
         # Consent page, then the redirect back to /demo with the code.
         expect(page.get_by_role("heading", name="Allow access?")).to_be_visible()

@@ -8,6 +8,7 @@ Every misbehaviour the upstream can be switched to is refused with a clear page 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from ostiary.domain.mfa import ACR_MFA, ACR_PWD
+from ostiary.federation.sealing import client_secrets
 from ostiary.services import Services
+from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.storage.tables import audit_events
 from ostiary.web.browser import SESSION_COOKIE
 from tests.conftest import LiveServer, unique
@@ -129,8 +133,9 @@ def test_oidc_core_3_1_sign_in_through_authlib_upstream(
     assert first["aud"] == setup.client_id
     assert first["nonce"] == "app-nonce"
     assert first["roles"] == ["employee"]
-    # MFA done at the provider counts: its acr/amr are carried into Ostiary's ID token.
-    assert first["acr"] == "urn:example:loa:high"
+    # The provider's amr is carried; its acr is its own, and a provider not trusted for
+    # MFA counts as one factor here whatever it says.
+    assert first["acr"] == ACR_PWD
     assert first["amr"] == ["pwd", "otp"]
     # RFC 7636: Ostiary sent a S256 challenge, and Authlib (PKCE required) checked it.
     assert upstream.challenges[-1] == "S256"
@@ -142,7 +147,28 @@ def test_oidc_core_3_1_sign_in_through_authlib_upstream(
     assert second["sub"] == first["sub"]
     assert second.get("roles", []) == []
     assert second["amr"] == ["fed"]  # no amr upstream: "signed in at a federated provider"
-    assert second.get("acr") != "urn:example:loa:high", second["acr"]
+    assert second["acr"] == ACR_PWD
+
+
+def test_mfa_at_a_provider_trusted_for_it_counts_here(
+    server: LiveServer, upstream: AuthlibProvider
+) -> None:
+    """``--trust-mfa``: the upstream's RFC 8176 ``mfa`` (or an MFA acr) makes the session
+    two-factor here, and the MFA policy asks for no second factor of its own."""
+    setup = _setup(server, upstream)
+
+    async def trust(services: Services) -> None:
+        providers = ProviderRepository(services.engine, client_secrets(services.settings))
+        provider = await providers.get(setup.provider)
+        assert provider is not None
+        await providers.replace(dataclasses.replace(provider, trust_mfa=True))
+        await services.store.clients.update(setup.client_id, require_mfa=True)
+
+    server.call(trust)
+    upstream.behaviour.amr = ["pwd", "otp", "mfa"]
+    claims = _sign_in(server, setup)
+    assert claims["acr"] == ACR_MFA
+    assert claims["amr"] == ["pwd", "otp", "mfa"]
 
 
 def _audit_detail(server: LiveServer, provider: str) -> str:

@@ -199,7 +199,7 @@ def _upstream_login(page: Page, sites: Sites, setup: Setup) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.locator("input[name=username]").fill(setup.username)
     page.locator("input[name=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def _code_at_the_app(page: Page, setup: Setup, started: Started) -> str:
@@ -238,7 +238,7 @@ def test_oidc_core_3_1_federated_sign_in_through_the_upstream_in_chromium(
         # local_login=False: the provider's button, and no password field at all.
         expect(_provider_button(page, setup)).to_be_visible()
         expect(page.locator("input[type=password]")).to_have_count(0)
-        expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+        expect(page.get_by_role("button", name="Sign in", exact=True)).to_have_count(0)
 
         _upstream_login(page, sites, setup)
         # The upstream asks the person to allow Ostiary-at-the-RP (not a first-party client).

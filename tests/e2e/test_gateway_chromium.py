@@ -127,7 +127,7 @@ def _sign_in_at_ostiary(page: Page, stack: Stack, username: str) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.locator("input[name=username]").fill(username)
     page.locator("input[name=password]").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_oidc_core_3_1_sign_in_lands_on_the_original_page_then_logout_in_chromium(

@@ -16,15 +16,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary.accounts import signin
+from ostiary.accounts.mfa import policy
 from ostiary.crypto.sealing import UnsealError
+from ostiary.domain.mfa import ACR_MFA, meets
 from ostiary.federation import flow, login
 from ostiary.federation.errors import FederationError
 from ostiary.federation.http import Upstream
 from ostiary.federation.providers import NAME, Provider
 from ostiary.federation.sealing import client_secrets
+from ostiary.oauth.authorize import AuthorizationRequest
+from ostiary.oidc import prompt
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
 from ostiary.storage.repos.federation_providers import ProviderRepository
+from ostiary.web import authorize_routes as authz
 from ostiary.web.account_auth import csrf, login_failed, signed_in_page, signed_in_post
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
 from ostiary.web.responses import error_page, page, redirect
@@ -158,12 +163,23 @@ async def callback(request: Request) -> Response:
         return error_page("Signing in with this provider is misconfigured.", 502)
     if pending.link_user_id is not None:
         return redirect("/account/identities?notice=linked")
+    level = policy.upstream_level(provider.trust_mfa, outcome.amr, outcome.acr)
+    if pending.interaction_id is not None and not meets(level, (ACR_MFA,)):
+        # The MFA policy holds for federated sign-ins too: an upstream not trusted for MFA
+        # counts as one factor, and the second is asked for here.
+        owed = await _owed(services, pending.interaction_id, outcome.user.id)
+        if owed is not None:
+            state = await services.store.interactions.state(pending.interaction_id)
+            if state is not None:
+                return await authz.owe_second_factor(
+                    services, state, outcome.user, outcome.amr, owed
+                )
     token = await signin.start_session(
         services,
         outcome.user,
         request.cookies.get(SESSION_COOKIE),
         amr=outcome.amr,
-        acr=outcome.acr,
+        acr=level,
     )
     if pending.interaction_id is not None:
         await services.store.interactions.mark_authenticated(pending.interaction_id)
@@ -172,6 +188,18 @@ async def callback(request: Request) -> Response:
         response = redirect("/account")
     request.app.state.browser.set_session(response, token)
     return response
+
+
+async def _owed(
+    services: Services, interaction_id: str, user_id: str
+) -> policy.SecondFactor | None:
+    interaction = await services.store.interactions.get_live(interaction_id)
+    if interaction is None:
+        return None
+    client = await services.store.clients.get(interaction.client_id)
+    request = AuthorizationRequest.from_json(interaction.request)
+    asked = prompt.asked_level(request)
+    return await policy.second_factor(services.store, services.settings, user_id, client, asked)
 
 
 def _upstream_refusal(provider: Provider, error: str) -> FederationError:

@@ -22,7 +22,7 @@ from ostiary.accounts import signin
 from ostiary.accounts.mfa import recovery, totp, verify
 from ostiary.accounts.mfa.changes import factor_changed
 from ostiary.domain.interactions import InteractionState
-from ostiary.domain.mfa import ACR_PHR, AMR_MFA, AMR_OTP, AMR_PASSWORD, Factor
+from ostiary.domain.mfa import ACR_PHR, AMR_MFA, AMR_OTP, AMR_PASSWORD, Factor, level_of
 from ostiary.domain.users import User
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import parse_params, read_body
@@ -75,6 +75,10 @@ async def finish(
     services = _services(request)
     interaction = state.interaction
     methods = tuple(dict.fromkeys(amr))
+    # The level is what the factor given here adds to one factor before it: whatever an
+    # upstream provider not trusted for MFA said in its amr does not count.
+    before = set((interaction.pending or {}).get("amr", ()))
+    acr = level_of((AMR_MFA, *(m for m in methods if m not in before)))
     async with services.store.unit_of_work():
         await services.audit.record(
             "login.success",
@@ -85,7 +89,7 @@ async def finish(
             details={"method": "+".join(methods)},
         )
         cookie = request.cookies.get(SESSION_COOKIE)
-        token, signed_in = await signin.sign_in(services, user, cookie, amr=methods)
+        token, signed_in = await signin.sign_in(services, user, cookie, amr=methods, acr=acr)
         response: Response | None = None
         if not as_json and then is None:
             response = await authz.after_login(services, state, signed_in)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ostiary.domain.clients import Client
-from ostiary.domain.mfa import ACR_LEVELS, ACR_MFA, ACR_PHR, ACR_PWD, Factor
+from ostiary.domain.mfa import ACR_LEVELS, ACR_MFA, ACR_PHR, ACR_PWD, AMR_MFA, Factor
 from ostiary.domain.repositories import Store
 from ostiary.settings import Settings
 
@@ -88,3 +88,26 @@ async def second_factor(
     if not required:
         required = bool(await store.access.mfa_required_by(user_id))
     return owed(settings, factors, required, asked)
+
+
+# Upstream acr values that say the user passed more than one factor there: ours, the
+# OpenID EAP ones (phr, phrh) and the PAPE multi-factor policies.
+_UPSTREAM_PHR = frozenset({ACR_PHR, "phrh"})
+_UPSTREAM_MFA = _UPSTREAM_PHR | {
+    ACR_MFA,
+    "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+    "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical",
+}
+
+
+def upstream_level(trusted: bool, amr: Iterable[str], acr: str | None) -> str:
+    """The level a sign-in at an upstream provider counts for here: one factor, unless
+    the provider is trusted for MFA (``ostiary provider update NAME --trust-mfa``) and its
+    ``acr`` or ``amr`` (RFC 8176 ``mfa``) says the user passed more."""
+    if not trusted:
+        return ACR_PWD
+    if acr in _UPSTREAM_PHR:
+        return ACR_PHR
+    if acr in _UPSTREAM_MFA or AMR_MFA in set(amr):
+        return ACR_MFA
+    return ACR_PWD
