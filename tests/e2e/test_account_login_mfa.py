@@ -6,18 +6,21 @@ secret the security page showed; time is moved by computing the codes of other s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from ostiary import clock
+from ostiary.accounts.mfa import recovery
 from ostiary.crypto.tokens import digest
-from ostiary.domain.mfa import ACR_MFA
+from ostiary.domain.mfa import ACR_MFA, Factor
 from ostiary.domain.sessions import Session
 from ostiary.services import Services
 from ostiary.web.account_auth import MFA_COOKIE
 from ostiary.web.browser import SESSION_COOKIE
-from tests.conftest import LiveServer, free_port, server_settings, start_server
+from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
 from tests.e2e.account_fixtures import is_signed_in, signed_in_browser
 from tests.e2e.helpers import PASSWORD, browser, csrf_of, make_user
 from tests.e2e.test_account_security import (
@@ -277,6 +280,35 @@ def test_new_recovery_codes_make_the_old_ones_useless(server: LiveServer) -> Non
     assert recovery_left(server, username) == 10
 
 
+def test_passkey_only_user_is_offered_the_recovery_codes_here(server: LiveServer) -> None:
+    username = make_user(server)
+
+    async def enrol(services: Services) -> list[str]:
+        user = await services.store.users.by_username(username)
+        assert user is not None
+        key = Factor(
+            id=str(uuid.uuid4()),
+            user_id=user.id,
+            kind="passkey",
+            name="Laptop",
+            created_at=clock.now(),
+            credential_id=uuid.uuid4().bytes,
+            public_key=b"cose",
+        )
+        await services.store.factors.add(key)
+        return await recovery.replace(services.store.factors, user.id)
+
+    codes = server.call(enrol)
+    with browser(server) as web:
+        page = to_code_page(web, username)
+        assert "Authentication code" not in page.text and "cannot ask for yet" in page.text
+        assert "Use a recovery code" in page.text
+        recovery_page = web.get("/account/login/mfa?method=recovery&next=/account")
+        # An authenticator-app code is no way in for a user who has none.
+        assert send_code(web, recovery_page, "123456").status_code == 401
+        assert send_code(web, recovery_page, codes[0], "recovery").status_code == 303
+
+
 # -- the account lockout -----------------------------------------------------------------------
 
 
@@ -368,6 +400,23 @@ def test_mfa_required_without_factor_signs_in_to_the_security_page(required: Liv
     with browser(required) as web:
         page = to_code_page(web, username)
         assert send_code(web, page, code_at(secret, steady_step() + 1)).status_code == 303
+
+
+def test_role_requiring_mfa_leads_a_user_without_factor_to_enrol(server: LiveServer) -> None:
+    username = make_user(server)
+    role = unique("guarded")
+
+    async def grant(services: Services) -> None:
+        user = await services.store.users.by_username(username)
+        assert user is not None
+        await services.store.access.create_role(role, require_mfa=True)
+        await services.store.access.assign(user.id, role)
+
+    server.call(grant)
+    with browser(server) as web:
+        answer = password_step(web, username)
+        assert answer.headers["location"] == "/account/security?notice=mfa-required"
+        assert session_of(server, web.cookies[SESSION_COOKIE]).amr == ("pwd",)
 
 
 def test_mfa_off_signs_in_on_the_password_alone(

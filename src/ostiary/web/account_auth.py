@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.accounts import signin, throttle
-from ostiary.accounts.mfa import verify
+from ostiary.accounts.mfa import policy, verify
 from ostiary.crypto.tokens import digest, new_secret
 from ostiary.domain.mfa import AMR_PASSWORD, level_of
 from ostiary.domain.users import User
@@ -273,10 +273,12 @@ async def login(request: Request) -> Response:
             request, outcome.status, next_path=next_path, username=username, error=outcome.error
         )
     services = services_of(request)
-    if await owes_second_factor(services, user):
+    # The account pages are no application: no client policy, no acr_values.
+    owed = await policy.second_factor(services.store, services.settings, user.id, None, None)
+    if owed is not None and not owed.enrol:
         return await ask_second_factor(request, user, next_path)
     await password_accepted(services, user, client_ip(request), purpose="login")
-    if await enrolment_required(services, user):
+    if owed is not None:
         # Signed in on one factor only to reach the page where the second is added.
         next_path = "/account/security?notice=mfa-required"
     return await signed_in_redirect(request, user, next_path)
@@ -309,18 +311,6 @@ MFA_PREFIX = "ost_ml_"
 MFA_TTL = 300
 WRONG_CODE = "Wrong code."
 RECOVERY_USED = "/account/security?notice=recovery-code-used"
-
-
-async def owes_second_factor(services: Services, user: User) -> bool:
-    """A user with a confirmed factor always uses it (unless MFA is switched off)."""
-    if services.settings.mfa == "off":
-        return False
-    return any(f.confirmed for f in await services.store.factors.for_user(user.id))
-
-
-async def enrolment_required(services: Services, user: User) -> bool:
-    """The MFA policy requires a factor of this user (who has none yet)."""
-    return services.settings.mfa == "required"
 
 
 async def ask_second_factor(request: Request, user: User, next_path: str) -> Response:
