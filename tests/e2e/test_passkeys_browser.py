@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
-from typing import Any
+import subprocess
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,13 +23,29 @@ from playwright.sync_api import Page, Route, expect
 
 from ostiary.domain.mfa import Factor
 from ostiary.services import Services
-from tests.conftest import LiveServer, free_port, server_settings, start_server
+from tests.conftest import (
+    SECRET_KEY,
+    LiveServer,
+    free_port,
+    server_settings,
+    start_server,
+    unique,
+)
 from tests.e2e.account_fixtures import account_login
 from tests.e2e.chromium import launch_chromium, require_chromium
-from tests.e2e.helpers import PASSWORD, csrf_of, interaction_of, make_user, query_of
+from tests.e2e.helpers import (
+    PASSWORD,
+    RegisteredClient,
+    csrf_of,
+    interaction_of,
+    make_user,
+    query_of,
+)
 from tests.e2e.oidc_helpers import Provider, RelyingParty, make_oidc_client
+from tests.e2e.processes import OSTIARY, Servers, clean_env, cli_json
 from tests.e2e.webauthn_helpers import SoftAuthenticator, VirtualAuthenticator, b64url
 
+T = TypeVar("T")
 TIMEOUT_MS = 15_000
 CALLBACK = "https://app.example.com/callback"
 SECURITY = "/account/security"
@@ -50,32 +69,39 @@ def mfa_off(database_url: str) -> Iterator[LiveServer]:
     yield from _start(database_url, mfa="off")
 
 
-def web_of(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+def web_of(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+
+
+def origin_of(web: httpx.Client) -> str:
+    return str(web.base_url).rstrip("/")
+
+
+def of_user(server: LiveServer, username: str, read: Callable[[Services, str], Awaitable[T]]) -> T:
+    """``read(services, user_id)`` in the server's loop, for the user named ``username``."""
+
+    async def run(services: Services) -> T:
+        user = await services.store.users.by_username(username)
+        assert user is not None
+        return await read(services, user.id)
+
+    return server.call(run)
 
 
 def factors_of(server: LiveServer, username: str) -> list[Factor]:
-    async def read(services: Services) -> list[Factor]:
-        user = await services.store.users.by_username(username)
-        assert user is not None
-        return await services.store.factors.for_user(user.id)
-
-    return server.call(read)
+    return of_user(server, username, lambda services, id: services.store.factors.for_user(id))
 
 
 def events_of(server: LiveServer, username: str, type: str) -> list[Any]:
-    async def read(services: Services) -> list[Any]:
-        user = await services.store.users.by_username(username)
-        assert user is not None
-        return await services.store.audit.query(user_id=user.id, type=type)
-
-    return server.call(read)
+    return of_user(
+        server, username, lambda services, id: services.store.audit.query(user_id=id, type=type)
+    )
 
 
 @contextlib.contextmanager
-def signed_in(server: LiveServer, username: str) -> Iterator[httpx.Client]:
+def signed_in(base_url: str, username: str) -> Iterator[httpx.Client]:
     """A browser signed in on /account/login (no factor yet: the password alone)."""
-    with web_of(server) as web:
+    with web_of(base_url) as web:
         answer = account_login(web, username)
         assert answer.status_code == 303, answer.text
         yield web
@@ -89,21 +115,32 @@ def post_json(
 
 
 def register_over_http(
-    server: LiveServer, web: httpx.Client, authenticator: SoftAuthenticator, name: str = ""
+    web: httpx.Client, authenticator: SoftAuthenticator, name: str = ""
 ) -> dict[str, Any]:
     """The security page's script, over HTTP: options, create(), the credential posted."""
     csrf = csrf_of(web.get(SECURITY).text)
     options = post_json(web, f"{SECURITY}/passkeys/options", csrf)
     assert options.status_code == 200, options.text
-    credential = authenticator.create(options.json(), server.base_url)
+    credential = authenticator.create(options.json(), origin_of(web))
     done = post_json(web, f"{SECURITY}/passkeys", csrf, {"name": name, "credential": credential})
     assert done.status_code == 200, done.text
     assert done.headers["cache-control"] == "no-store"
     return dict(done.json())
 
 
+def user_with_passkey(server: LiveServer, authenticator: SoftAuthenticator) -> str:
+    username = make_user(server)
+    with signed_in(server.base_url, username) as web:
+        register_over_http(web, authenticator)
+    return username
+
+
+def relying_party(base_url: str, client: RegisteredClient) -> RelyingParty:
+    """An Authlib client of the server at ``base_url``, asking for ``openid``."""
+    return RelyingParty(Provider.discover(base_url), client, "openid")
+
+
 def passkey_sign_in(
-    server: LiveServer,
     web: httpx.Client,
     interaction: str,
     csrf: str,
@@ -113,7 +150,7 @@ def passkey_sign_in(
     """The login or second-factor page's script: options, get(), the assertion posted."""
     options = post_json(web, f"{interaction}/passkey/options", csrf)
     assert options.status_code == 200, options.text
-    assertion = authenticator.get(options.json(), server.base_url, **get)
+    assertion = authenticator.get(options.json(), origin_of(web), **get)
     return post_json(web, f"{interaction}/passkey", csrf, {"credential": assertion})
 
 
@@ -145,9 +182,9 @@ def test_webauthn_l3_s7_1_first_passkey_comes_with_recovery_codes_shown_once(
     server: LiveServer,
 ) -> None:
     username = make_user(server)
-    with signed_in(server, username) as other, signed_in(server, username) as web:
+    with signed_in(server.base_url, username) as other, signed_in(server.base_url, username) as web:
         authenticator = SoftAuthenticator()
-        first = register_over_http(server, web, authenticator, "  Laptop  ")
+        first = register_over_http(web, authenticator, "  Laptop  ")
         assert first["factor"]["kind"] == "passkey" and first["factor"]["name"] == "Laptop"
         assert len(first["recovery_codes"]) == 10
         # §5.4.3: the second registration's options exclude the first passkey.
@@ -155,7 +192,7 @@ def test_webauthn_l3_s7_1_first_passkey_comes_with_recovery_codes_shown_once(
         options = post_json(web, f"{SECURITY}/passkeys/options", csrf).json()
         excluded = [c["id"] for c in options["excludeCredentials"]]
         assert excluded == [b64url(authenticator.credentials[0].credential_id)]
-        second = register_over_http(server, web, SoftAuthenticator())
+        second = register_over_http(web, SoftAuthenticator())
         assert second["factor"]["name"] == "Passkey" and second["recovery_codes"] == []
         # Still signed in here; the session elsewhere ended with the first enrolment.
         assert web.get(SECURITY).status_code == 200
@@ -181,7 +218,7 @@ def test_webauthn_l3_s7_1_first_passkey_comes_with_recovery_codes_shown_once(
 def test_account_passkey_endpoints_refuse_forged_and_malformed_requests(
     server: LiveServer, body: bytes, headers: dict[str, str], status: int, message: str
 ) -> None:
-    with signed_in(server, make_user(server)) as web:
+    with signed_in(server.base_url, make_user(server)) as web:
         csrf = csrf_of(web.get(SECURITY).text)
         sent = {k: v.format(csrf=csrf) for k, v in headers.items()}
         for url in (f"{SECURITY}/passkeys/options", f"{SECURITY}/passkeys"):
@@ -199,20 +236,28 @@ def test_account_passkey_endpoints_refuse_forged_and_malformed_requests(
         ({"credential": {"response": {"clientDataJSON": "%%%"}}}, "malformed"),
         ({"name": 7, "credential": {}}, "must be text"),
         ({"name": "x" * 101, "credential": {}}, "at most 100"),
+        ({"name": "tab\there", "credential": {}}, "control characters"),
     ],
 )
 def test_a_malformed_registration_is_a_400_with_a_clear_message(
     server: LiveServer, body: dict[str, Any], message: str
 ) -> None:
-    with signed_in(server, make_user(server)) as web:
+    with signed_in(server.base_url, make_user(server)) as web:
         csrf = csrf_of(web.get(SECURITY).text)
         answer = post_json(web, f"{SECURITY}/passkeys", csrf, body)
         assert answer.status_code == 400, answer.text
         assert message in answer.json()["error"]
 
 
+def test_the_csrf_token_may_come_in_the_body_instead_of_the_header(server: LiveServer) -> None:
+    with signed_in(server.base_url, make_user(server)) as web:
+        csrf = csrf_of(web.get(SECURITY).text)
+        answer = web.post(f"{SECURITY}/passkeys/options", json={"csrf": csrf})
+        assert answer.status_code == 200 and answer.json()["rp"]["id"] == "localhost"
+
+
 def test_registration_needs_a_session(server: LiveServer) -> None:
-    with web_of(server) as web:
+    with web_of(server.base_url) as web:
         answer = post_json(web, f"{SECURITY}/passkeys/options", "x")
         assert answer.status_code == 401 and answer.json()["error"] == "Sign in first."
 
@@ -230,17 +275,14 @@ def _login_page(web: httpx.Client, rp: RelyingParty) -> tuple[Any, str, str]:
 def test_webauthn_l3_s7_2_passwordless_over_http_signs_in_with_hwk_user_mfa(
     server: LiveServer,
 ) -> None:
-    username = make_user(server)
     authenticator = SoftAuthenticator()
-    with signed_in(server, username) as web:
-        register_over_http(server, web, authenticator)
+    user_with_passkey(server, authenticator)
     client = make_oidc_client(server)
-    provider = Provider.discover(server.base_url)
-    with RelyingParty(provider, client, "openid") as rp, web_of(server) as web:
+    with relying_party(server.base_url, client) as rp, web_of(server.base_url) as web:
         request, interaction, csrf = _login_page(web, rp)
         options = post_json(web, f"{interaction}/passkey/options", csrf).json()
         assert options["allowCredentials"] == [] and options["userVerification"] == "required"
-        assertion = authenticator.get(options, server.base_url)
+        assertion = authenticator.get(options, origin_of(web))
         done = post_json(web, f"{interaction}/passkey", csrf, {"credential": assertion})
         assert done.status_code == 200, done.text
         assert "ost_session" in done.headers.get("set-cookie", "")
@@ -253,13 +295,10 @@ def test_webauthn_l3_s7_2_passwordless_over_http_signs_in_with_hwk_user_mfa(
 
 
 def test_webauthn_l3_s7_2_password_then_passkey_over_http(server: LiveServer) -> None:
-    username = make_user(server)
     authenticator = SoftAuthenticator(backup_eligible=True)
-    with signed_in(server, username) as web:
-        register_over_http(server, web, authenticator)
+    username = user_with_passkey(server, authenticator)
     client = make_oidc_client(server)
-    provider = Provider.discover(server.base_url)
-    with RelyingParty(provider, client, "openid") as rp, web_of(server) as web:
+    with relying_party(server.base_url, client) as rp, web_of(server.base_url) as web:
         request, interaction, csrf = _login_page(web, rp)
         login = web.post(
             f"{interaction}/login",
@@ -270,7 +309,7 @@ def test_webauthn_l3_s7_2_password_then_passkey_over_http(server: LiveServer) ->
         assert "Use a passkey" in page.text, page.text
         options = post_json(web, f"{interaction}/passkey/options", csrf).json()
         assert len(options["allowCredentials"]) == 1
-        done = passkey_sign_in(server, web, interaction, csrf, authenticator)
+        done = passkey_sign_in(web, interaction, csrf, authenticator)
         assert done.status_code == 200, done.text
         amr = id_token_amr(rp, request, to_callback(web, done.json()["location"]))
     assert set(amr) >= {"pwd", "swk", "user", "mfa"}
@@ -278,8 +317,7 @@ def test_webauthn_l3_s7_2_password_then_passkey_over_http(server: LiveServer) ->
 
 def test_interaction_passkey_endpoints_refuse_bad_requests(server: LiveServer) -> None:
     client = make_oidc_client(server)
-    provider = Provider.discover(server.base_url)
-    with RelyingParty(provider, client, "openid") as rp, web_of(server) as web:
+    with relying_party(server.base_url, client) as rp, web_of(server.base_url) as web:
         _, interaction, csrf = _login_page(web, rp)
         for url in (f"{interaction}/passkey/options", f"{interaction}/passkey"):
             assert post_json(web, url, None).status_code == 403
@@ -294,21 +332,20 @@ def test_interaction_passkey_endpoints_refuse_bad_requests(server: LiveServer) -
         assert broken.status_code == 400 and "malformed" in broken.json()["error"]
         unknown = post_json(web, "/interaction/nope/passkey/options", csrf)
         assert unknown.status_code == 400 and "expired" in unknown.json()["error"]
-    with web_of(server) as stranger:
+    with web_of(server.base_url) as stranger:
         # Another browser (no browser cookie of this interaction) gets nothing.
         assert post_json(stranger, f"{interaction}/passkey/options", csrf).status_code == 400
 
 
 def test_ostiary_mfa_off_hides_passkeys_and_answers_404(mfa_off: LiveServer) -> None:
     username = make_user(mfa_off)
-    with signed_in(mfa_off, username) as web:
+    with signed_in(mfa_off.base_url, username) as web:
         csrf = csrf_of(web.get("/account").text)
         assert "Add a passkey" not in web.get(SECURITY).text
         for url in (f"{SECURITY}/passkeys/options", f"{SECURITY}/passkeys"):
             assert post_json(web, url, csrf).status_code == 404
     client = make_oidc_client(mfa_off)
-    provider = Provider.discover(mfa_off.base_url)
-    with RelyingParty(provider, client, "openid") as rp, web_of(mfa_off) as web:
+    with relying_party(mfa_off.base_url, client) as rp, web_of(mfa_off.base_url) as web:
         page = web.get(rp.authorization(scope="openid").url)
         interaction = interaction_of(page.text)
         for url in (f"{interaction}/passkey/options", f"{interaction}/passkey"):
@@ -374,8 +411,28 @@ def _to_client(page: Page, seen: list[str]) -> str:
     return seen[-1]
 
 
-def _sign_out(page: Page) -> None:
-    page.context.clear_cookies()
+@dataclass
+class Authorizing:
+    """An authorization request of an Authlib client, opened in the signed-out page."""
+
+    rp: RelyingParty
+    request: Any
+    # The client's redirect URI, answered in the browser: the URLs it was sent to.
+    seen: list[str]
+
+    def amr(self, page: Page) -> list[str]:
+        """Once the person is through: the code redeemed, the ID token's amr."""
+        return id_token_amr(self.rp, self.request, _to_client(page, self.seen))
+
+
+@contextlib.contextmanager
+def authorizing(page: Page, server: LiveServer) -> Iterator[Authorizing]:
+    page.context.clear_cookies()  # signed out
+    seen = _callback_capture(page)
+    with relying_party(server.base_url, make_oidc_client(server)) as rp:
+        request = rp.authorization(scope="openid")
+        page.goto(request.url)
+        yield Authorizing(rp, request, seen)
 
 
 @pytest.mark.browser
@@ -391,17 +448,11 @@ def test_chromium_register_then_passwordless_code_flow_amr(server: LiveServer, p
     (factor,) = factors_of(server, username)
     assert factor.discoverable and factor.name == "Chromium key"
 
-    _sign_out(page)
-    seen = _callback_capture(page)
-    client = make_oidc_client(server)
-    with RelyingParty(Provider.discover(server.base_url), client, "openid") as rp:
-        request = rp.authorization(scope="openid")
-        page.goto(request.url)
+    with authorizing(page, server) as flow:
         page.get_by_role("button", name="Sign in with a passkey").click()
-        callback = _to_client(page, seen)
-        amr = id_token_amr(rp, request, callback)
+        amr = flow.amr(page)
+        assert query_of(flow.seen[-1])["state"] == flow.request.state
     assert "user" in amr and ({"hwk", "swk"} & set(amr)), amr
-    assert query_of(callback)["state"] == request.state
 
 
 @pytest.mark.browser
@@ -409,18 +460,13 @@ def test_chromium_password_then_passkey(server: LiveServer, page: Page) -> None:
     VirtualAuthenticator(page)
     username = make_user(server)
     _register_in_browser(page, server, username, "Second factor key")
-    _sign_out(page)
-    seen = _callback_capture(page)
-    client = make_oidc_client(server)
-    with RelyingParty(Provider.discover(server.base_url), client, "openid") as rp:
-        request = rp.authorization(scope="openid")
-        page.goto(request.url)
+    with authorizing(page, server) as flow:
         page.locator("input[name=username]").fill(username)
         page.locator("input[name=password]").fill(PASSWORD)
         page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_url(re.compile(r"/interaction/[^/]+/mfa"))
         page.get_by_role("button", name="Use a passkey").click()
-        amr = id_token_amr(rp, request, _to_client(page, seen))
+        amr = flow.amr(page)
     assert "pwd" in amr and "mfa" in amr and ({"hwk", "swk"} & set(amr)), amr
 
 
@@ -435,10 +481,66 @@ def test_chromium_removed_passkey_is_refused(server: LiveServer, page: Page) -> 
     expect(page.get_by_role("cell", name="Soon gone")).to_have_count(0)
     assert factors_of(server, username) == []
 
-    _sign_out(page)
-    client = make_oidc_client(server)
-    with RelyingParty(Provider.discover(server.base_url), client, "openid") as rp:
-        page.goto(rp.authorization(scope="openid").url)
+    with authorizing(page, server):
         page.get_by_role("button", name="Sign in with a passkey").click()
         alert = page.locator(".passkey [role=alert]")
         expect(alert).to_contain_text("not registered")
+
+
+# -- docs/passkeys.md ---------------------------------------------------------------------------
+
+
+def test_docs_passkeys_localhost_serve_and_admin_commands(
+    database_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    """The commands of docs/passkeys.md: ``ostiary serve`` with a localhost issuer offers
+    passkeys; ``ostiary user mfa list`` shows them, ``reset --factor`` removes one, and
+    that passkey no longer signs in while the other still does."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    env = clean_env(
+        OSTIARY_ISSUER=origin, OSTIARY_DATABASE_URL=database_url, OSTIARY_SECRET_KEY=SECRET_KEY
+    )
+    servers.start(port=port, env=env, cwd=tmp_path)
+    username = unique("doc")
+    created = subprocess.run(
+        [str(OSTIARY), "user", "create", "--username", username, "--password-stdin"],
+        env=env,
+        input=PASSWORD,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    kept = SoftAuthenticator(backup_eligible=True, backed_up=True)
+    lost = SoftAuthenticator()
+    with signed_in(origin, username) as web:
+        assert "Add a passkey" in web.get(SECURITY).text
+        register_over_http(web, kept, "Phone")
+        register_over_http(web, lost, "Lost laptop")
+
+    listed = cli_json(env, "user", "mfa", "list", username)
+    factors = {f["name"]: f for f in listed["factors"]}  # type: ignore[attr-defined]
+    assert [factors[n]["synced"] for n in ("Phone", "Lost laptop")] == [True, False]
+    lost_id = factors["Lost laptop"]["id"]
+    assert cli_json(env, "user", "mfa", "reset", username, "--factor", lost_id)["username"]
+
+    client = cli_json(
+        env,
+        "client",
+        "create",
+        "--name",
+        unique("doc"),
+        "--redirect-uri",
+        CALLBACK,
+        "--scope",
+        "openid",
+    )
+    registered = RegisteredClient(str(client["client_id"]), str(client["client_secret"]), CALLBACK)
+    with relying_party(origin, registered) as rp:
+        for authenticator, works in ((lost, False), (kept, True)):
+            with web_of(origin) as web:
+                _, interaction, csrf = _login_page(web, rp)
+                done = passkey_sign_in(web, interaction, csrf, authenticator)
+                assert (done.status_code == 200) is works, done.text

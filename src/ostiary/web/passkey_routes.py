@@ -32,11 +32,13 @@ from ostiary.web.account_auth import (
     services_of,
     signed_in,
 )
+from ostiary.web.account_security_routes import NAME_MAX, factor_name
 from ostiary.web.authorize_routes import EXPIRED
 from ostiary.web.browser import SESSION_COOKIE
 from ostiary.web.responses import NO_STORE, json_response
 
 CSRF_HEADER = "x-csrf-token"
+DEFAULT_NAME = "Passkey"
 FORGED = "The page has expired. Reload it and try again."
 OFF = "Passkeys are not used on this server."
 NO_CHALLENGE = "Ask for the passkey again: that request was used or has expired."
@@ -80,6 +82,18 @@ def _credential(body: dict[str, Any]) -> dict[str, Any] | Response:
 # -- registration on /account/security --------------------------------------------------------
 
 
+def _name(raw: object) -> str:
+    """The security page's rule for a factor's name; none or blank: "Passkey"."""
+    if raw is not None and not isinstance(raw, str):
+        raise PasskeyError("The name must be text.")
+    if raw is None or not raw.strip():
+        return DEFAULT_NAME
+    try:
+        return factor_name(raw[: NAME_MAX * 4])
+    except ValueError as exc:
+        raise PasskeyError(str(exc)) from None
+
+
 async def _account_posted(request: Request) -> tuple[SignedIn, dict[str, Any]] | Response:
     """Who posted, and their CSRF-checked JSON body; else the JSON error to answer."""
     if services_of(request).settings.mfa == "off":
@@ -118,7 +132,7 @@ async def register(request: Request) -> Response:
     services = services_of(request)
     factors = services.store.factors
     try:
-        name = passkeys.clean_name(body.get("name"))
+        name = _name(body.get("name"))
         factor = await passkeys.finish_registration(services, who.user, credential, name)
     except PasskeyError as exc:
         return _error(exc.message, exc.status)
@@ -134,7 +148,7 @@ async def register(request: Request) -> Response:
             "factor_id": factor.id,
             "kind": "passkey",
             "name": factor.name,
-            "synced": factor.backup_eligible,
+            "backup_eligible": factor.backup_eligible,
             "recovery_codes": len(codes),
         },
         keep_sid=who.session.sid,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +62,6 @@ CHALLENGE_BYTES = 32
 # 16 bytes, used once); the browser's prompt is told the same.
 CHALLENGE_TTL = 300
 REGISTER = "passkey-register"
-NAME_MAX = 100
-DEFAULT_NAME = "Passkey"
 # §5.8.5: EdDSA, ES256 and RS256 cover every authenticator in use.
 ALGORITHMS = [
     COSEAlgorithmIdentifier.EDDSA,
@@ -126,20 +123,6 @@ def challenge_from(text: object) -> bytes | None:
 def user_handle(user_id: str) -> bytes:
     """§14.6.1: the user handle is the account's id, never a name or an address."""
     return user_id.encode()
-
-
-def clean_name(raw: object) -> str:
-    """A passkey's name as given (trimmed; empty: the default), 1-100 characters."""
-    if raw is None:
-        return DEFAULT_NAME
-    if not isinstance(raw, str):
-        raise PasskeyError("The passkey's name must be text.")
-    name = raw.strip() or DEFAULT_NAME
-    if len(name) > NAME_MAX:
-        raise PasskeyError(f"The passkey's name can have at most {NAME_MAX} characters.")
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise PasskeyError("The passkey's name cannot hold control characters.")
-    return name
 
 
 def _descriptors(factors: list[Factor]) -> list[PublicKeyCredentialDescriptor]:
