@@ -210,6 +210,7 @@ def _client_rows(seeded: Seeded, secret_hash: bytes) -> Iterator[dict[str, Any]]
             "include_roles": False,
             "include_groups": False,
             "tokens_valid_after": 0,
+            "require_mfa": False,
         }
 
 

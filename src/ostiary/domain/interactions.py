@@ -34,6 +34,16 @@ class InteractionState:
 
 
 @dataclass(frozen=True, slots=True)
+class MfaReads:
+    """What an account's sign-in owes, read with the account."""
+
+    # The kinds of the account's confirmed second factors ("totp", "passkey").
+    factor_kinds: tuple[str, ...]
+    # One of its roles or groups requires MFA.
+    required_by_access: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LoginReads:
     """What a password login POST decides on, read in one round trip."""
 
@@ -42,3 +52,5 @@ class LoginReads:
     throttle: ThrottleState
     # The account the username names (None: none, or no username looked up).
     account: User | None
+    # With an account: its factors and whether its access requires MFA.
+    mfa: MfaReads | None = None

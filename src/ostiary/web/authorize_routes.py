@@ -18,7 +18,7 @@ from ostiary.accounts.mfa import policy
 from ostiary.domain import identifiers
 from ostiary.domain.access import Gates
 from ostiary.domain.clients import Client
-from ostiary.domain.interactions import Interaction, InteractionState
+from ostiary.domain.interactions import Interaction, InteractionState, MfaReads
 from ostiary.domain.mfa import ACR_PHR, AMR_PASSWORD
 from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
@@ -133,15 +133,18 @@ async def owe_second_factor(
 
 
 async def _owed_after_password(
-    services: Services, state: InteractionState, user: User
+    services: Services, state: InteractionState, user: User, mfa: MfaReads | None
 ) -> policy.SecondFactor | None:
-    """What a user who just gave the right password still owes in this interaction."""
+    """What a user who just gave the right password still owes in this interaction;
+    ``mfa``: the account's factors and access requirement, read with the account."""
     if services.settings.mfa == "off":
         return None
     client = await services.store.clients.get(state.interaction.client_id)
-    request = AuthorizationRequest.from_json(state.interaction.request)
-    asked = prompt.asked_level(request)
-    return await policy.second_factor(services.store, services.settings, user.id, client, asked)
+    asked = prompt.asked_level(AuthorizationRequest.from_json(state.interaction.request))
+    if mfa is None:
+        return await policy.second_factor(services.store, services.settings, user.id, client, asked)
+    required = mfa.required_by_access or policy.applies(services.settings, client)
+    return policy.owed(services.settings, mfa.factor_kinds, required, asked)
 
 
 async def _step_up(
@@ -154,7 +157,7 @@ async def _step_up(
         services, client, request, signed_in, authenticated_here=False
     )
     factors = await services.store.factors.for_user(signed_in.user.id)
-    owed = policy.owed(services.settings, factors, True, needed)
+    owed = policy.owed(services.settings, policy.confirmed_kinds(factors), True, needed)
     assert owed is not None  # a step-up is only asked for when a level is missing
     return await owe_second_factor(services, state, signed_in.user, signed_in.session.amr, owed)
 
@@ -457,7 +460,7 @@ async def login_submit(request: Request) -> Response:
             username=username,
             status=401,
         )
-    if owed := await _owed_after_password(services, state, user):
+    if owed := await _owed_after_password(services, state, user, reads.mfa):
         # No session yet, and the account's failures are not forgiven until the second
         # factor is right too: a stolen password buys no more guesses at the code.
         return await owe_second_factor(services, state, user, (AMR_PASSWORD,), owed)

@@ -60,19 +60,23 @@ class SecondFactor:
 
 
 def owed(
-    settings: Settings, factors: list[Factor], required: bool, asked: str | None
+    settings: Settings, kinds: Iterable[str], required: bool, asked: str | None
 ) -> SecondFactor | None:
-    """Whether a user with these factors, after one factor, owes a second (None: no).
-
-    ``required``: the policy requires MFA; ``asked``: the level the request asks for."""
+    """Whether a user whose confirmed factors are of these ``kinds``, after one factor,
+    owes a second (None: no). ``required``: the policy requires MFA; ``asked``: the level
+    the request asks for. A user with a factor always uses it."""
     if settings.mfa == "off":
         return None
-    confirmed = [f for f in factors if f.confirmed]
-    level = stronger(ACR_MFA if (required or confirmed) else None, asked)
+    kinds = list(kinds)
+    level = stronger(ACR_MFA if (required or kinds) else None, asked)
     if level is None or level == ACR_PWD:
         return None
-    usable = [f for f in confirmed if level != ACR_PHR or f.kind == "passkey"]
+    usable = [k for k in kinds if level != ACR_PHR or k == "passkey"]
     return SecondFactor(level, enrol=not usable)
+
+
+def confirmed_kinds(factors: Iterable[Factor]) -> list[str]:
+    return [f.kind for f in factors if f.confirmed]
 
 
 async def second_factor(
@@ -82,12 +86,16 @@ async def second_factor(
     user's factors, and the roles and groups only when no factor makes MFA apply anyway."""
     if settings.mfa == "off":
         return None
-    factors = await store.factors.for_user(user_id)
-    required = any(f.confirmed for f in factors) or settings.mfa == "required"
-    required = required or (client is not None and client.require_mfa)
+    kinds = confirmed_kinds(await store.factors.for_user(user_id))
+    required = bool(kinds) or applies(settings, client)
     if not required:
         required = bool(await store.access.mfa_required_by(user_id))
-    return owed(settings, factors, required, asked)
+    return owed(settings, kinds, required, asked)
+
+
+def applies(settings: Settings, client: Client | None) -> bool:
+    """MFA is required whoever signs in: by the setting, or by the client."""
+    return settings.mfa == "required" or (client is not None and client.require_mfa)
 
 
 # Upstream acr values that say the user passed more than one factor there: ours, the

@@ -6,7 +6,8 @@ import dataclasses
 from typing import Any
 
 from ostiary import clock
-from ostiary.domain.interactions import Interaction, InteractionState, LoginReads
+from ostiary.domain.interactions import Interaction, InteractionState, LoginReads, MfaReads
+from ostiary.storage.memory.access import MemoryAccess
 from ostiary.storage.memory.tables import Tables
 from ostiary.storage.memory.throttles import state_of
 
@@ -37,7 +38,13 @@ class MemoryInteractions:
     ) -> LoginReads:
         account = self._t.user_named(username) if username is not None else None
         throttle = state_of(self._t, keys)
-        return LoginReads(await self.state(interaction_id), throttle, account)
+        mfa = None
+        if account is not None:
+            factors = self._t.factors.values()
+            kinds = tuple(f.kind for f in factors if f.user_id == account.id and f.confirmed)
+            required = bool(await MemoryAccess(self._t).mfa_required_by(account.id))
+            mfa = MfaReads(kinds, required)
+        return LoginReads(await self.state(interaction_id), throttle, account, mfa)
 
     async def set_pending(
         self, interaction_id: str, user_id: str | None, pending: dict[str, Any] | None
