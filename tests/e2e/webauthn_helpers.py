@@ -67,6 +67,7 @@ class SoftAuthenticator:
     backed_up: bool = False
     # 0: a counter that never moves (as synced passkeys report).
     counter_step: int = 1
+    credential_id_length: int = 16
     credentials: list[SoftCredential] = field(default_factory=list)
 
     def _flags(self, *, attested: bool, uv: bool | None) -> int:
@@ -91,7 +92,7 @@ class SoftAuthenticator:
         """navigator.credentials.create(): a new credential for ``options``."""
         rp = rp_id or options["rp"]["id"]
         credential = SoftCredential(
-            secrets.token_bytes(16),
+            secrets.token_bytes(self.credential_id_length),
             ec.generate_private_key(ec.SECP256R1()),
             rp,
             unb64url(options["user"]["id"]),

@@ -227,6 +227,16 @@ async def test_webauthn_l3_s7_1_wrong_origin_or_rp_id_is_refused(
     assert await services.store.factors.for_user(user.id) == []
 
 
+async def test_webauthn_l3_s7_1_step_25_a_credential_id_over_1023_bytes_is_refused(
+    services: Services,
+) -> None:
+    user = await new_user(services)
+    with pytest.raises(PasskeyError, match="could not be verified"):
+        await registered(services, user, SoftAuthenticator(credential_id_length=1024))
+    assert await services.store.factors.for_user(user.id) == []
+    assert (await registered(services, user, SoftAuthenticator(credential_id_length=1023))).id
+
+
 @pytest.mark.parametrize(
     "response",
     [

@@ -69,6 +69,7 @@ ALGORITHMS = [
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
 
+CREDENTIAL_ID_MAX = 1023
 EXPIRED = "The passkey request has expired. Try again."
 NOT_VERIFIED = "The passkey's answer could not be verified. Try again."
 UNKNOWN = "This passkey is not registered for this account."
@@ -218,6 +219,9 @@ async def finish_registration(
         )
     except Exception as exc:  # the library's refusals and any malformed part alike
         raise PasskeyError(NOT_VERIFIED) from exc
+    # §7.1 step 25: a longer credential id than this is no credential to keep.
+    if len(verified.credential_id) > CREDENTIAL_ID_MAX:
+        raise PasskeyError(NOT_VERIFIED)
     if await services.store.factors.by_credential(verified.credential_id) is not None:
         raise PasskeyError("This passkey is registered already.")
     factor = Factor(
@@ -287,7 +291,8 @@ async def _owned(
     services: AccountDeps, parsed: AuthenticationCredential, expected: User | None
 ) -> Factor:
     """The passkey the response names, if it may sign in here (§7.2 steps 5-6)."""
-    factor = await services.store.factors.by_credential(parsed.raw_id)
+    too_long = len(parsed.raw_id) > CREDENTIAL_ID_MAX
+    factor = None if too_long else await services.store.factors.by_credential(parsed.raw_id)
     if factor is None or factor.kind != "passkey" or factor.public_key is None:
         raise _Failure("unknown_credential", UNKNOWN)
     if expected is not None and factor.user_id != expected.id:
