@@ -617,9 +617,9 @@ def test_plain_output_of_every_command_and_errors_for_unknown_names(
     said("user delete", f"deleted {bob}")
 
     roles = printed("role list")
-    assert roles[0] == ["NAME", "DESCRIPTION"] and [names["r0"]] in roles
+    assert roles[0] == ["NAME", "REQUIRE_MFA", "DESCRIPTION"] and [names["r0"], "False"] in roles
     groups = printed("group list")
-    assert groups[0] == ["ID", "NAME", "EXTERNAL_ID"]
+    assert groups[0] == ["ID", "NAME", "REQUIRE_MFA", "EXTERNAL_ID"]
     assert any(names["g2"] in row for row in groups)
     shown = ok(results["group show"]).stdout
     assert f"name: {names['g2']}" in shown

@@ -46,6 +46,9 @@ class _ClientFields(Body):
     session_refresh_tokens: bool | None = None
     include_roles: bool | None = None
     include_groups: bool | None = None
+    require_mfa: bool | None = Field(
+        None, description="Every sign-in to this client needs a second factor (MFA policy)."
+    )
 
 
 class ClientCreate(_ClientFields):
@@ -77,10 +80,15 @@ _FLAGS = {
 }
 
 
+# The MFA policy is the operator's, not registration metadata: ``oauth.registration``
+# does not check it, the clients repository stores it beside the registration.
+_POLICY = "require_mfa"
+
+
 def spec_changes(body: _ClientFields) -> dict[str, Any]:
     """The members the caller sent, under ``ClientSpec`` names; null means the default."""
     changes: dict[str, Any] = {}
-    for name in body.model_fields_set:
+    for name in body.model_fields_set - {_POLICY}:
         value = getattr(body, name)
         if name == "scope":
             value = (value or "").split()
@@ -90,6 +98,11 @@ def spec_changes(body: _ClientFields) -> dict[str, Any]:
             value = False
         changes[_SPEC_NAMES.get(name, name)] = value
     return changes
+
+
+def require_mfa_change(body: _ClientFields) -> bool | None:
+    """The MFA policy the caller sent (null means the default, off); None if left out."""
+    return bool(body.require_mfa) if _POLICY in body.model_fields_set else None
 
 
 class ClientOut(BaseModel):
@@ -112,6 +125,7 @@ class ClientOut(BaseModel):
     session_refresh_tokens: bool
     include_roles: bool
     include_groups: bool
+    require_mfa: bool
     created_at: int
 
 

@@ -44,6 +44,11 @@ class _ProviderFields(Body):
     trust_email: bool | None = Field(
         None, description="Link to an existing account by an email the provider verified."
     )
+    trust_mfa: bool | None = Field(
+        None,
+        description="Count the provider's amr/acr (a second factor passed upstream) toward "
+        "the MFA policy.",
+    )
     store_tokens: bool | None = Field(
         None, description="Keep the upstream access/refresh tokens, encrypted at rest."
     )
@@ -95,6 +100,7 @@ class ProviderOut(BaseModel):
     enabled: bool
     provisioning: str
     trust_email: bool
+    trust_mfa: bool
     store_tokens: bool
     mapping: list[str]
     options: dict[str, Any]

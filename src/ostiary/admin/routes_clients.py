@@ -14,6 +14,7 @@ from ostiary.admin.client_schemas import (
     ClientCreated,
     ClientOut,
     ClientPatch,
+    require_mfa_change,
     spec_changes,
 )
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
@@ -59,6 +60,8 @@ async def create_client(
         client, secret = await register(store.clients, replace(blank, **spec_changes(body)))
     except RegistrationError as exc:
         raise unprocessable(str(exc)) from None
+    if require_mfa_change(body):
+        client = await store.clients.update(client.client_id, require_mfa=True) or client
     out = view(client)
     await created(
         services,
@@ -87,14 +90,18 @@ async def update_client(
 ) -> ClientOut:
     """Change a registration; the result is checked as a whole, as at creation."""
     before = view(await client_or_404(services, client_id))
-    changes = spec_changes(body)
+    changes, require_mfa = spec_changes(body), require_mfa_change(body)
     if "name" in changes and changes["name"] is None:
         raise unprocessable("client_name cannot be removed")
     try:
-        client = await update(services.store.clients, client_id, **changes)
+        # Only the registration's own members are checked again (not a policy change alone).
+        if changes:
+            await update(services.store.clients, client_id, **changes)
     except RegistrationError as exc:
         raise unprocessable(str(exc)) from None
-    after = view(client)
+    if require_mfa is not None:
+        await services.store.clients.update(client_id, require_mfa=require_mfa)
+    after = view(await client_or_404(services, client_id))
     old, new = before.model_dump(), after.model_dump()
     changed = sorted(k for k in new if old[k] != new[k])
     if changed:

@@ -54,7 +54,9 @@ async def create_group(
     request: Request,
     response: Response,
 ) -> GroupOut:
-    creation = services.store.access.create_group(body.name, body.external_id)
+    creation = services.store.access.create_group(
+        body.name, body.external_id, require_mfa=body.require_mfa
+    )
     group = await new(creation, f"group {body.name!r}")
     out = view(group)
     await created(
@@ -76,7 +78,7 @@ async def get_group(group_id: GroupId, services: ServicesDep) -> GroupDetail:
 async def update_group(
     group_id: GroupId, body: GroupPatch, services: ServicesDep, caller: CallerDep
 ) -> GroupOut:
-    """Rename the group or change its external id."""
+    """Rename the group, change its external id or its MFA policy."""
     group = await group_or_404(services, group_id)
     if body.name is not None and body.name != group.name:
         other = await services.store.access.get_group(body.name)
@@ -85,8 +87,10 @@ async def update_group(
         await services.store.access.rename_group(group.id, body.name)
     if "external_id" in body.model_fields_set:
         await queries.set_group_external_id(services.engine, group.id, body.external_id)
+    if body.require_mfa is not None and body.require_mfa != group.require_mfa:
+        await services.store.access.update_group(group.id, require_mfa=body.require_mfa)
     before, after = view(group), view(await group_or_404(services, group.id))
-    if (before.name, before.external_id) != (after.name, after.external_id):
+    if before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"}):
         await updated(services, caller, "group.updated", before.model_dump(), after.model_dump())
     return after
 

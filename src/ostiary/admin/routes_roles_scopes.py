@@ -13,13 +13,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from ostiary.admin import paging
-from ostiary.admin.access_schemas import RoleCreate, RoleOut, ScopeCreate, ScopeOut, ScopePatch
+from ostiary.admin.access_schemas import (
+    RoleCreate,
+    RoleOut,
+    RolePatch,
+    ScopeCreate,
+    ScopeOut,
+    ScopePatch,
+)
 from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
 from ostiary.admin.problems import conflict, documented, not_found, unprocessable
 from ostiary.admin.resources import RolePath, created, new, record, role_or_404, updated
 from ostiary.admin.schemas import Page
-from ostiary.domain.access import AccessError, Scope
+from ostiary.domain.access import AccessError, Role, Scope
 from ostiary.services import Services
 from ostiary.storage.queries import admin_views as queries
 
@@ -33,7 +40,7 @@ async def list_roles(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[RoleOut]:
     rows, next_cursor = await paging.rows(services, "roles", "name", cursor=cursor, limit=limit)
-    items = [RoleOut(name=r.name, description=r.description, created_at=r.created_at) for r in rows]
+    items = [RoleOut.model_validate(r, from_attributes=True) for r in rows]
     return Page[RoleOut](items=items, next_cursor=next_cursor)
 
 
@@ -41,9 +48,11 @@ async def list_roles(
 async def create_role(
     body: RoleCreate, services: ServicesDep, caller: CallerDep, request: Request, response: Response
 ) -> RoleOut:
-    creation = services.store.access.create_role(body.name, body.description)
+    creation = services.store.access.create_role(
+        body.name, body.description, require_mfa=body.require_mfa
+    )
     role = await new(creation, f"role {body.name!r}")
-    out = RoleOut(name=role.name, description=role.description, created_at=role.created_at)
+    out = _role_view(role)
     await created(
         services, caller, request, response, "role.created", out.model_dump(), "roles", role.name
     )
@@ -52,8 +61,24 @@ async def create_role(
 
 @router.get("/roles/{name}", response_model=RoleOut, responses=documented(404))
 async def get_role(name: RolePath, services: ServicesDep) -> RoleOut:
-    role = await role_or_404(services, name)
-    return RoleOut(name=role.name, description=role.description, created_at=role.created_at)
+    return _role_view(await role_or_404(services, name))
+
+
+@router.patch("/roles/{name}", response_model=RoleOut, responses=documented(404))
+async def update_role(
+    name: RolePath, body: RolePatch, services: ServicesDep, caller: CallerDep
+) -> RoleOut:
+    """Change the description or the MFA policy of the role."""
+    before = _role_view(await role_or_404(services, name))
+    role = await services.store.access.update_role(
+        name, description=body.description, require_mfa=body.require_mfa
+    )
+    if role is None:  # deleted meanwhile
+        raise not_found(f"role {name!r}")
+    after = _role_view(role)
+    if after != before:
+        await updated(services, caller, "role.updated", before.model_dump(), after.model_dump())
+    return after
 
 
 @router.delete("/roles/{name}", status_code=204, responses=documented(404, 409))
@@ -65,7 +90,7 @@ async def delete_role(name: RolePath, services: ServicesDep, caller: CallerDep) 
     except AccessError as exc:
         # Fail closed: without its role a scope would be open to every user.
         raise conflict(f"{exc} (PATCH their required_roles)") from None
-    before = RoleOut(name=role.name, description=role.description, created_at=role.created_at)
+    before = _role_view(role)
     await record(services, caller, "role.deleted", details={"before": before.model_dump()})
     return Response(status_code=204)
 
@@ -160,6 +185,10 @@ async def _require_roles(services: Services, names: list[str]) -> None:
     for role in names:
         if await services.store.access.get_role(role) is None:
             raise unprocessable(f"role {role!r} does not exist")
+
+
+def _role_view(role: Role) -> RoleOut:
+    return RoleOut.model_validate(role, from_attributes=True)
 
 
 def _scope_view(scope: Scope) -> ScopeOut:

@@ -8,7 +8,7 @@ from ostiary.accounts import lifecycle
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, listing, reply, required, say
-from ostiary.cli.roles import ACTOR
+from ostiary.cli.roles import ACTOR, require_mfa_option
 from ostiary.domain.clients import Client
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.redirect_uris import stored_problems
@@ -37,6 +37,7 @@ def add_parser(sub: Subcommands) -> None:
         cmd.add_argument("--refresh-token-ttl", type=int)
         cmd.add_argument("--client-id", help="choose the client_id instead of a random one")
         _oidc_arguments(cmd, defaults=True)
+        require_mfa_option(cmd, "every user signing in to this client", default=False)
 
     def update(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--name")
@@ -49,6 +50,7 @@ def add_parser(sub: Subcommands) -> None:
         cmd.add_argument("--access-token-ttl", type=int)
         cmd.add_argument("--refresh-token-ttl", type=int)
         _oidc_arguments(cmd, defaults=False)
+        require_mfa_option(cmd, "every user signing in to this client", default=None)
 
     command(cmds, "create", create_client, "register a client", options=create)
     text = "change a client's registration"
@@ -125,16 +127,22 @@ def update_client(args: argparse.Namespace) -> None:
     changes = {name: getattr(args, name) for name in _UPDATABLE if getattr(args, name) is not None}
     if args.scope is not None:
         changes["scopes"] = args.scope.split()
-    if not changes:
+    if not changes and args.require_mfa is None:
         raise CommandError("nothing to change: give at least one option")
 
     async def action(services: Services) -> None:
-        before = await services.store.clients.get(args.client_id)
+        clients = services.store.clients
+        before = required(await clients.get(args.client_id), f"client {args.client_id!r}")
         try:
-            client = await update(services.store.clients, args.client_id, **changes)
+            # The MFA policy is no registration field: a change of it alone does not
+            # check the registration again.
+            if changes:
+                await update(clients, args.client_id, **changes)
         except RegistrationError as exc:
             raise CommandError(str(exc)) from None
-        assert before is not None  # update() refuses an unknown client
+        if args.require_mfa is not None:
+            await clients.update(args.client_id, require_mfa=args.require_mfa)
+        client = required(await clients.get(args.client_id), f"client {args.client_id!r}")
         old, new = before.public_view(), client.public_view()
         changed = sorted(k for k in new if old.get(k) != new[k])
         if changed:
@@ -176,10 +184,13 @@ def create_client(args: argparse.Namespace) -> None:
     )
 
     async def action(services: Services) -> None:
+        clients = services.store.clients
         try:
-            client, secret = await register(services.store.clients, spec)
+            client, secret = await register(clients, spec)
         except RegistrationError as exc:
             raise CommandError(str(exc)) from None
+        if args.require_mfa:
+            client = await clients.update(client.client_id, require_mfa=True) or client
         await services.audit.record(
             "client.created",
             actor=ACTOR,
@@ -202,7 +213,8 @@ def create_client(args: argparse.Namespace) -> None:
 def list_clients(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         clients = [c.public_view() for c in await services.store.clients.list()]
-        listing(args.json, clients, ["client_id", "client_name", "public", "grant_types", "scope"])
+        columns = ["client_id", "client_name", "public", "require_mfa", "grant_types", "scope"]
+        listing(args.json, clients, columns)
 
     run_with_services(action)
 

@@ -1,5 +1,5 @@
-"""ostiary group create | list | show | add-member | remove-member | grant-role | revoke-role
-| nest | unnest | delete"""
+"""ostiary group create | update | list | show | add-member | remove-member | grant-role
+| revoke-role | nest | unnest | delete"""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from typing import Any
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, listing, reply, required
-from ostiary.cli.roles import ACTOR, access_change, checked, linked, require_role, require_user
+from ostiary.cli.roles import (
+    ACTOR,
+    access_change,
+    changed_views,
+    checked,
+    linked,
+    require_mfa_option,
+    require_role,
+    require_user,
+)
 from ostiary.domain import identifiers
 from ostiary.domain.access import AccessError, Group
 from ostiary.services import Services
@@ -21,7 +30,16 @@ def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("group", help="manage groups of users (nested, with roles)")
     cmds = parser.add_subparsers(dest="action", required=True)
     group, user = "group:group name or id", "username:username or user id"
-    command(cmds, "create", create_group, "create a group", "name:the group's name")
+    members = "the members of the group and of the groups nested in it"
+
+    def create(cmd: argparse.ArgumentParser) -> None:
+        require_mfa_option(cmd, members, default=False)
+
+    def update(cmd: argparse.ArgumentParser) -> None:
+        require_mfa_option(cmd, members, default=None)
+
+    command(cmds, "create", create_group, "create a group", "name:the group's name", options=create)
+    command(cmds, "update", update_group, "change a group's MFA policy", group, options=update)
     command(cmds, "list", list_groups, "list groups")
     command(cmds, "show", show_group, "show a group: members, roles, parents, subgroups", group)
     command(cmds, "add-member", add_member, "put a user in a group", group, user)
@@ -47,6 +65,7 @@ def group_view(group: Group) -> dict[str, Any]:
         "id": group.id,
         "name": group.name,
         "external_id": group.external_id,
+        "require_mfa": group.require_mfa,
         "created_at": group.created_at,
         "updated_at": group.updated_at,
     }
@@ -60,11 +79,36 @@ def create_group(args: argparse.Namespace) -> None:
     name = checked(identifiers.group_name, args.name)
 
     async def action(services: Services) -> None:
-        group = await access_change(services.store.access.create_group(name))
-        await services.audit.record(
-            "group.created", actor=ACTOR, details={"group": name, "group_id": group.id}
-        )
+        creation = services.store.access.create_group(name, require_mfa=args.require_mfa)
+        group = await access_change(creation)
+        details = {"group": name, "group_id": group.id, "require_mfa": group.require_mfa}
+        await services.audit.record("group.created", actor=ACTOR, details=details)
         reply(args.json, group_view(group), f"created group {name} ({group.id})")
+
+    run_with_services(action)
+
+
+def update_group(args: argparse.Namespace) -> None:
+    if args.require_mfa is None:
+        raise CommandError("nothing to change: give --require-mfa or --no-require-mfa")
+
+    async def action(services: Services) -> None:
+        group = await require_group(services, args.group)
+        before, after = group_view(group), group_view(group)
+        if group.require_mfa != args.require_mfa:
+            changed = await services.store.access.update_group(
+                group.id, require_mfa=args.require_mfa
+            )
+            after = group_view(required(changed, f"group {args.group!r}"))
+        details = changed_views(before, after)
+        if details is not None:
+            await services.audit.record(
+                "group.updated",
+                actor=ACTOR,
+                details={"group": group.name, "group_id": group.id, **details},
+            )
+        message = f"updated group {group.name}" if details else "nothing changed"
+        reply(args.json, after, message)
 
     run_with_services(action)
 
@@ -72,7 +116,7 @@ def create_group(args: argparse.Namespace) -> None:
 def list_groups(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [group_view(g) for g in await services.store.access.list_groups()]
-        listing(args.json, rows, ["id", "name", "external_id"])
+        listing(args.json, rows, ["id", "name", "require_mfa", "external_id"])
 
     run_with_services(action)
 
@@ -96,7 +140,7 @@ def show_group(args: argparse.Namespace) -> None:
         if args.json:
             emit_json(document)
             return
-        for key in ("id", "name", "external_id"):
+        for key in ("id", "name", "external_id", "require_mfa"):
             print(f"{key}: {document[key]}")
         print(f"roles: {' '.join(document['roles'])}")
         print(f"members: {' '.join(str(m['username']) for m in members)}")

@@ -36,6 +36,12 @@ def _common(cmd: argparse.ArgumentParser, *, adding: bool) -> None:
     )
     cmd.add_argument("--provisioning", choices=PROVISIONING)
     cmd.add_argument("--trust-email", action=argparse.BooleanOptionalAction, default=None)
+    cmd.add_argument(
+        "--trust-mfa",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="count the provider's amr/acr (MFA passed upstream) toward the MFA policy",
+    )
     cmd.add_argument("--store-tokens", action=argparse.BooleanOptionalAction, default=None)
     cmd.add_argument("--enabled", action=argparse.BooleanOptionalAction, default=None)
     cmd.add_argument(
@@ -101,6 +107,7 @@ def _changes(args: argparse.Namespace, base: Provider) -> Provider:
         "client_id",
         "provisioning",
         "trust_email",
+        "trust_mfa",
         "store_tokens",
         "enabled",
         "issuer",
@@ -187,10 +194,16 @@ def list_providers(args: argparse.Namespace) -> None:
             return
         table(
             [
-                {"name": p.name, "preset": p.preset, "enabled": p.enabled, "issuer": p.issuer}
+                {
+                    "name": p.name,
+                    "preset": p.preset,
+                    "enabled": p.enabled,
+                    "trust_mfa": p.trust_mfa,
+                    "issuer": p.issuer,
+                }
                 for p in found
             ],
-            ["name", "preset", "enabled", "issuer"],
+            ["name", "preset", "enabled", "trust_mfa", "issuer"],
         )
 
     run_with_services(run)

@@ -1,4 +1,4 @@
-"""ostiary role create | list | assign | unassign | delete"""
+"""ostiary role create | update | list | assign | unassign | delete"""
 
 from __future__ import annotations
 
@@ -25,10 +25,17 @@ def add_parser(sub: Subcommands) -> None:
     parser = sub.add_parser("role", help="manage roles (RBAC)")
     cmds = parser.add_subparsers(dest="action", required=True)
 
-    def description(cmd: argparse.ArgumentParser) -> None:
+    def create(cmd: argparse.ArgumentParser) -> None:
         cmd.add_argument("--description", default="")
+        require_mfa_option(cmd, "whoever holds the role", default=False)
 
-    command(cmds, "create", create_role, "create a role", "name", options=description)
+    def update(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--description")
+        require_mfa_option(cmd, "whoever holds the role", default=None)
+
+    command(cmds, "create", create_role, "create a role", "name", options=create)
+    text = "change a role's description or MFA policy"
+    command(cmds, "update", update_role, text, "name", options=update)
     command(cmds, "list", list_roles, "list roles")
     user = "username:username or user id"
     command(cmds, "assign", assign_role, "give a user a role", user, "role")
@@ -37,8 +44,34 @@ def add_parser(sub: Subcommands) -> None:
     command(cmds, "delete", delete_role, text, "name")
 
 
+def require_mfa_option(cmd: argparse.ArgumentParser, who: str, *, default: bool | None) -> None:
+    """--require-mfa / --no-require-mfa (None when left out of an update)."""
+    cmd.add_argument(
+        "--require-mfa",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help=f"a second factor at every sign-in for {who} (MFA policy)",
+    )
+
+
 def role_view(role: Role) -> dict[str, Any]:
-    return {"name": role.name, "description": role.description, "created_at": role.created_at}
+    return {
+        "name": role.name,
+        "description": role.description,
+        "require_mfa": role.require_mfa,
+        "created_at": role.created_at,
+    }
+
+
+def changed_views(
+    before: dict[str, Any], after: dict[str, Any]
+) -> dict[str, dict[str, Any]] | None:
+    """An update's audit details: the members that changed, before and after (None: no
+    change, no event)."""
+    changed = sorted(k for k in after if before.get(k) != after[k] and k != "updated_at")
+    if not changed:
+        return None
+    return {"before": {k: before.get(k) for k in changed}, "after": {k: after[k] for k in changed}}
 
 
 def checked(rule: Callable[[str], str], value: str) -> str:
@@ -70,9 +103,33 @@ def create_role(args: argparse.Namespace) -> None:
     name = checked(identifiers.role_name, args.name)
 
     async def action(services: Services) -> None:
-        role = await access_change(services.store.access.create_role(name, args.description))
-        await services.audit.record("role.created", actor=ACTOR, details={"role": name})
+        creation = services.store.access.create_role(
+            name, args.description, require_mfa=args.require_mfa
+        )
+        role = await access_change(creation)
+        details = {"role": name, "require_mfa": role.require_mfa}
+        await services.audit.record("role.created", actor=ACTOR, details=details)
         reply(args.json, role_view(role), f"created role {name}")
+
+    run_with_services(action)
+
+
+def update_role(args: argparse.Namespace) -> None:
+    if args.description is None and args.require_mfa is None:
+        raise CommandError("nothing to change: give --description or --(no-)require-mfa")
+
+    async def action(services: Services) -> None:
+        before = role_view(await require_role(services, args.name))
+        role = await services.store.access.update_role(
+            args.name, description=args.description, require_mfa=args.require_mfa
+        )
+        after = role_view(required(role, f"role {args.name!r}"))
+        details = changed_views(before, after)
+        if details is not None:
+            await services.audit.record(
+                "role.updated", actor=ACTOR, details={"role": args.name, **details}
+            )
+        reply(args.json, after, f"updated role {args.name}" if details else "nothing changed")
 
     run_with_services(action)
 
@@ -80,7 +137,7 @@ def create_role(args: argparse.Namespace) -> None:
 def list_roles(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [role_view(r) for r in await services.store.access.list_roles()]
-        listing(args.json, rows, ["name", "description"])
+        listing(args.json, rows, ["name", "require_mfa", "description"])
 
     run_with_services(action)
 

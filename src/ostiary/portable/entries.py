@@ -42,7 +42,7 @@ def client_entry(client: Client) -> dict[str, Any]:
 
 
 def role_entry(role: Role) -> dict[str, Any]:
-    return {"name": role.name, "description": role.description}
+    return {"name": role.name, "description": role.description, "require_mfa": role.require_mfa}
 
 
 def scope_entry(scope: Scope) -> dict[str, Any]:
@@ -58,6 +58,7 @@ def group_entry(state: GroupState) -> dict[str, Any]:
         "id": state.group.id,
         "name": state.group.name,
         "external_id": state.group.external_id,
+        "require_mfa": state.group.require_mfa,
         "parents": sorted(state.parents),
         "roles": sorted(state.roles),
     }

@@ -24,32 +24,40 @@ def plan_roles(p: Planning) -> None:
         return
     access = p.services.store.access
     for _, entry in p.unique("roles", given, lambda e: e.name):
-        wanted = {"name": entry.name, "description": entry.description}
+        wanted = {
+            "name": entry.name,
+            "description": entry.description,
+            "require_mfa": entry.require_mfa,
+        }
         current = p.now.roles.get(entry.name)
         if current is None:
 
-            async def create(name: str = entry.name, text: str = entry.description) -> None:
-                await access.create_role(name, text)
-                await p.record(
-                    "role.created", details={"after": {"name": name, "description": text}}
+            async def create(wanted: dict[str, Any] = wanted) -> None:
+                await access.create_role(
+                    wanted["name"], wanted["description"], require_mfa=wanted["require_mfa"]
                 )
+                await p.record("role.created", details={"after": wanted})
 
             p.add(Phase.ROLES, "create", "role", entry.name, create)
-        elif differences(role_entry(current), wanted):
+        elif changed := differences(role_entry(current), wanted):
 
-            async def describe(name: str = entry.name, text: str = entry.description) -> None:
-                before = p.now.roles[name].description
-                await _set_role_description(p, name, text)
+            async def change(wanted: dict[str, Any] = wanted, changed: list[str] = changed) -> None:
+                before = role_entry(p.now.roles[wanted["name"]])
+                await access.update_role(
+                    wanted["name"],
+                    description=wanted["description"],
+                    require_mfa=wanted["require_mfa"],
+                )
                 await p.record(
                     "role.updated",
                     details={
-                        "name": name,
-                        "before": {"description": before},
-                        "after": {"description": text},
+                        "name": wanted["name"],
+                        "before": {k: before[k] for k in changed},
+                        "after": {k: wanted[k] for k in changed},
                     },
                 )
 
-            p.add(Phase.ROLES, "update", "role", entry.name, describe, "description")
+            p.add(Phase.ROLES, "update", "role", entry.name, change, ", ".join(changed))
     gates = _final_gates(p)
     _prune(
         p,
@@ -61,11 +69,6 @@ def plan_roles(p: Planning) -> None:
         access.delete_role,
         lambda name: role_entry(p.now.roles[name]),
     )
-
-
-async def _set_role_description(p: Planning, name: str, text: str) -> None:
-    # Neither the admin API nor the CLI changes a description; the import is the first.
-    await queries.set_role_description(p.services.engine, name, text)
 
 
 def _final_gates(p: Planning) -> dict[str, set[str]]:
@@ -193,6 +196,7 @@ def plan_groups(p: Planning) -> None:
             "id": entry.id,
             "name": entry.name,
             "external_id": entry.external_id,
+            "require_mfa": entry.require_mfa,
             "parents": sorted(set(entry.parents)),
             "roles": sorted(set(entry.roles)),
         }
@@ -213,14 +217,24 @@ def _plan_group(p: Planning, wanted: dict[str, Any], current: GroupState | None)
     if current is None:
 
         async def create() -> None:
-            group = await access.create_group(name, wanted["external_id"], group_id=wanted["id"])
+            group = await access.create_group(
+                name,
+                wanted["external_id"],
+                group_id=wanted["id"],
+                require_mfa=wanted["require_mfa"],
+            )
+            after = {"id": group.id, "name": name, "external_id": group.external_id}
             await p.record(
-                "group.created",
-                details={"after": {"id": group.id, "name": name, "external_id": group.external_id}},
+                "group.created", details={"after": {**after, "require_mfa": group.require_mfa}}
             )
 
         p.add(Phase.GROUPS, "create", "group", name, create)
-        before: dict[str, Any] = {"external_id": wanted["external_id"], "parents": [], "roles": []}
+        before: dict[str, Any] = {
+            "external_id": wanted["external_id"],
+            "require_mfa": wanted["require_mfa"],
+            "parents": [],
+            "roles": [],
+        }
     else:
         before = group_entry(current)
         if before["external_id"] != wanted["external_id"]:
@@ -240,6 +254,21 @@ def _plan_group(p: Planning, wanted: dict[str, Any], current: GroupState | None)
                 )
 
             p.add(Phase.GROUPS, "update", "group", name, set_external_id, "external_id")
+        if before["require_mfa"] != wanted["require_mfa"]:
+
+            async def set_require_mfa() -> None:
+                group = await _group(p, name)
+                await access.update_group(group.id, require_mfa=wanted["require_mfa"])
+                await p.record(
+                    "group.updated",
+                    details={
+                        "group_id": group.id,
+                        "before": {"require_mfa": before["require_mfa"]},
+                        "after": {"require_mfa": wanted["require_mfa"]},
+                    },
+                )
+
+            p.add(Phase.GROUPS, "update", "group", name, set_require_mfa, "require_mfa")
     for role in sorted(set(wanted["roles"]) ^ set(before["roles"])):
         granting = role in wanted["roles"]
 

@@ -40,16 +40,18 @@ def plan(p: Planning) -> None:
 def _plan_one(p: Planning, entry: ClientEntry) -> None:
     changes = spec_changes(entry)
     changes.pop("client_secret_hash", None)
+    require_mfa = bool(entry.require_mfa)
     blank = ClientSpec(name=entry.client_name, redirect_uris=[], grant_types=[], scopes=[])
     spec = dataclasses.replace(blank, **changes)
     grant_types, method = check(spec)
     digest = decode_hash(entry.client_secret_hash) if entry.client_secret_hash else None
     if spec.public and digest is not None:
         raise ValueError("a public client has no secret: drop client_secret_hash")
-    wanted = client_entry(_as_client(spec, grant_types, method, digest))
+    wanted = client_entry(_as_client(spec, grant_types, method, digest, require_mfa))
     current = p.now.clients.get(entry.client_id)
     if current is None:
-        p.add(Phase.CLIENTS, "create", "client", entry.client_id, _create(p, spec, digest))
+        run = _create(p, spec, digest, require_mfa)
+        p.add(Phase.CLIENTS, "create", "client", entry.client_id, run)
         return
     if current.public != spec.public:
         raise ValueError(
@@ -59,12 +61,12 @@ def _plan_one(p: Planning, entry: ClientEntry) -> None:
     new_secret = digest is not None and digest != current.secret_hash
     if changed or new_secret:
         listed = changed + (["client_secret_hash"] if new_secret else [])
-        run = _update(p, current, spec, digest if new_secret else None, changed)
+        run = _update(p, current, spec, digest if new_secret else None, changed, require_mfa)
         p.add(Phase.CLIENTS, "update", "client", entry.client_id, run, ", ".join(listed))
 
 
 def _as_client(
-    spec: ClientSpec, grant_types: list[str], method: str, digest: bytes | None
+    spec: ClientSpec, grant_types: list[str], method: str, digest: bytes | None, require_mfa: bool
 ) -> Client:
     """The registration the spec stores, to compare in the one entry form."""
     oidc = spec.oidc_fields()
@@ -83,18 +85,23 @@ def _as_client(
         access_token_ttl=spec.access_token_ttl,
         refresh_token_ttl=spec.refresh_token_ttl,
         created_at=0,
+        require_mfa=require_mfa,
         **oidc,
     )
 
 
-def _create(p: Planning, spec: ClientSpec, digest: bytes | None) -> Any:
+def _create(p: Planning, spec: ClientSpec, digest: bytes | None, require_mfa: bool) -> Any:
     async def run() -> None:
         clients = p.services.store.clients
         client, secret = await register(clients, spec)
+        # The MFA policy is stored beside the registration (no ClientSpec field).
+        stored: dict[str, Any] = {"require_mfa": True} if require_mfa else {}
         if digest is not None:
             # The exported hash, so the secret the client holds keeps working.
-            client = await clients.update(client.client_id, secret_hash=digest) or client
-        elif secret is not None:
+            stored["secret_hash"] = digest
+        if stored:
+            client = await clients.update(client.client_id, **stored) or client
+        if digest is None and secret is not None:
             p.new_secrets[client.client_id] = secret
         await p.record(
             "client.created", client_id=client.client_id, details={"after": client.public_view()}
@@ -104,15 +111,23 @@ def _create(p: Planning, spec: ClientSpec, digest: bytes | None) -> Any:
 
 
 def _update(
-    p: Planning, current: Client, spec: ClientSpec, digest: bytes | None, changed: list[str]
+    p: Planning,
+    current: Client,
+    spec: ClientSpec,
+    digest: bytes | None,
+    changed: list[str],
+    require_mfa: bool,
 ) -> Any:
     async def run() -> None:
         clients = p.services.store.clients
         client_id = current.client_id
-        if changed:
+        if set(changed) - {"require_mfa"}:
             await update(clients, client_id, **{f: getattr(spec, f) for f in _UPDATABLE})
-        if digest is not None:
-            await clients.update(client_id, secret_hash=digest)
+        stored: dict[str, Any] = {"secret_hash": digest} if digest is not None else {}
+        if "require_mfa" in changed:
+            stored["require_mfa"] = require_mfa
+        if stored:
+            await clients.update(client_id, **stored)
         after = await clients.get(client_id)
         assert after is not None
         old, new = current.public_view(), after.public_view()
