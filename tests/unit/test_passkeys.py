@@ -105,7 +105,8 @@ async def events(services: Services, user: User, type: str) -> list[Any]:
     ("issuer", "rp_id", "origin"),
     [
         ("https://id.example.test", "id.example.test", "https://id.example.test"),
-        ("https://ID.Example.test:8443/tenant", "id.example.test", "https://ID.Example.test:8443"),
+        ("https://ID.Example.test:8443/tenant", "id.example.test", "https://id.example.test:8443"),
+        ("https://id.example.test:443", "id.example.test", "https://id.example.test"),
         ("http://localhost:8080", "localhost", "http://localhost:8080"),
     ],
 )

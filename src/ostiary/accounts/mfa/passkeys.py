@@ -98,7 +98,10 @@ class RelyingParty:
 def relying_party(settings: Settings) -> RelyingParty:
     parts = urlsplit(settings.issuer)
     assert parts.hostname is not None  # the settings refuse an issuer without a host
-    return RelyingParty(parts.hostname, f"{parts.scheme}://{parts.netloc}")
+    # The origin as a browser serialises it (HTML §7.5): host lowercased, default port left out.
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port not in (None, default) else ""
+    return RelyingParty(parts.hostname, f"{parts.scheme}://{parts.hostname}{port}")
 
 
 def new_challenge() -> bytes:
@@ -280,13 +283,6 @@ class _Failure(Exception):
         self.reason, self.message, self.user_id = reason, message, user_id
 
 
-def _parsed(credential: Mapping[str, Any]) -> AuthenticationCredential:
-    try:
-        return parse_authentication_credential_json(dict(credential))
-    except Exception as exc:
-        raise _Failure("malformed", "The passkey's answer is malformed.") from exc
-
-
 async def _owned(
     services: AccountDeps, parsed: AuthenticationCredential, expected: User | None
 ) -> Factor:
@@ -313,7 +309,10 @@ async def _check(
     expected: User | None,
     require_uv: bool,
 ) -> Asserted:
-    parsed = _parsed(credential)
+    try:
+        parsed = parse_authentication_credential_json(dict(credential))
+    except Exception as exc:
+        raise _Failure("malformed", "The passkey's answer is malformed.") from exc
     factor = await _owned(services, parsed, expected)
     assert factor.public_key is not None  # _owned refuses a passkey without one
     rp = relying_party(services.settings)
