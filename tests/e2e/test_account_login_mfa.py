@@ -20,7 +20,8 @@ from ostiary.domain.sessions import Session
 from ostiary.services import Services
 from ostiary.web.account_auth import MFA_COOKIE
 from ostiary.web.browser import SESSION_COOKIE
-from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
+from tests.conftest import LiveServer, unique
+from tests.e2e import test_account_security
 from tests.e2e.account_fixtures import is_signed_in, signed_in_browser
 from tests.e2e.helpers import PASSWORD, browser, csrf_of, make_user
 from tests.e2e.test_account_security import (
@@ -28,6 +29,7 @@ from tests.e2e.test_account_security import (
     code_at,
     codes_on,
     enrol_totp,
+    own_server,
     recovery_left,
     security_page,
     steady_step,
@@ -315,11 +317,14 @@ def test_passkey_only_user_is_offered_the_recovery_codes_here(server: LiveServer
 @pytest.fixture(scope="module")
 def strict(database_url: str) -> Iterator[LiveServer]:
     """A server that locks an account after three failures (passwords and codes alike)."""
-    port = free_port()
     lockout = {"account_threshold": THRESHOLD, "ip_threshold": 100_000, "base_lock": 120}
-    live, stop = start_server(server_settings(database_url, port, lockout=lockout), port)
-    yield live
-    stop()
+    with own_server(database_url, lockout=lockout) as live:
+        yield live
+
+
+def wrong_passwords(web: httpx.Client, username: str, count: int = THRESHOLD - 1) -> None:
+    for _ in range(count):
+        assert password_step(web, username, "wrong password!").status_code == 401
 
 
 def test_wrong_codes_lock_the_account_like_wrong_passwords(strict: LiveServer) -> None:
@@ -346,8 +351,7 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(strict: LiveServer) -
 def test_right_password_does_not_forgive_failures_when_a_code_follows(strict: LiveServer) -> None:
     username, secret, _ = enrolled_user(strict)
     with browser(strict) as web:
-        for _ in range(THRESHOLD - 1):
-            assert password_step(web, username, "wrong password!").status_code == 401
+        wrong_passwords(web, username)
         page = to_code_page(web, username)
         # The two wrong passwords still count: one wrong code makes three.
         assert send_code(web, page, wrong_code(secret)).status_code == 401
@@ -357,13 +361,11 @@ def test_right_password_does_not_forgive_failures_when_a_code_follows(strict: Li
 def test_right_code_forgives_the_failures(strict: LiveServer) -> None:
     username, secret, _ = enrolled_user(strict)
     with browser(strict) as web:
-        for _ in range(THRESHOLD - 1):
-            assert password_step(web, username, "wrong password!").status_code == 401
+        wrong_passwords(web, username)
         page = to_code_page(web, username)
         assert send_code(web, page, code_at(secret, steady_step() + 1)).status_code == 303
     with browser(strict) as web:
-        for _ in range(THRESHOLD - 1):
-            assert password_step(web, username, "wrong password!").status_code == 401
+        wrong_passwords(web, username)
         # Had the earlier failures stayed, this would be the third: it is the second.
         assert password_step(web, username).status_code == 303
 
@@ -373,18 +375,11 @@ def test_right_code_forgives_the_failures(strict: LiveServer) -> None:
 
 @pytest.fixture(scope="module")
 def required(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, mfa="required"), port)
-    yield live
-    stop()
+    with own_server(database_url, mfa="required") as live:
+        yield live
 
 
-@pytest.fixture(scope="module")
-def switched_off(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, mfa="off"), port)
-    yield live
-    stop()
+switched_off = test_account_security.mfa_off
 
 
 def test_mfa_required_without_factor_signs_in_to_the_security_page(required: LiveServer) -> None:

@@ -154,6 +154,17 @@ def session_browser(server: LiveServer, username: str) -> Iterator[httpx.Client]
         yield web
 
 
+@contextlib.contextmanager
+def own_server(database_url: str, **overrides: Any) -> Iterator[LiveServer]:
+    """A server of its own on the run's database, with these settings."""
+    port = free_port()
+    live, stop = start_server(server_settings(database_url, port, **overrides), port)
+    try:
+        yield live
+    finally:
+        stop()
+
+
 def text_of(page: str) -> str:
     """The page's text as a person reads it (tags dropped, entities decoded)."""
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
@@ -449,10 +460,8 @@ def test_removing_an_unfinished_setup_changes_nothing_else(
 
 @pytest.fixture(scope="module")
 def mfa_off(database_url: str) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, mfa="off"), port)
-    yield live
-    stop()
+    with own_server(database_url, mfa="off") as live:
+        yield live
 
 
 def test_mfa_off_page_says_so_and_every_change_answers_404(mfa_off: LiveServer) -> None:

@@ -61,8 +61,11 @@ def two_factors(server: LiveServer, username: str) -> list[str]:
     return server.call(enrol)
 
 
-def user_id_of(server: LiveServer, username: str) -> str:
-    return admin_api.user_id_of(server, username)
+def enrolled(server: LiveServer) -> tuple[str, str, str, str]:
+    """A new user with two factors: username, user id, the factors' ids."""
+    username = make_user(server)
+    phone, tablet = two_factors(server, username)
+    return username, admin_api.user_id_of(server, username), phone, tablet
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -153,9 +156,7 @@ def test_cli_user_mfa_unknown_user_or_factor_exits_1(
 def test_admin_api_get_mfa_lists_public_views_and_codes_left(
     server: LiveServer, admin: Admin, reader: httpx.Client
 ) -> None:
-    username = make_user(server)
-    phone, tablet = two_factors(server, username)
-    user_id = user_id_of(server, username)
+    _, user_id, phone, tablet = enrolled(server)
     for http in (admin.http, reader):
         answer = http.get(f"/users/{user_id}/mfa")
         assert answer.status_code == 200, answer.text
@@ -171,9 +172,7 @@ def test_admin_api_get_mfa_lists_public_views_and_codes_left(
 def test_admin_api_delete_one_factor_then_all(
     server: LiveServer, admin: Admin, reader: httpx.Client
 ) -> None:
-    username = make_user(server)
-    phone, tablet = two_factors(server, username)
-    user_id = user_id_of(server, username)
+    username, user_id, phone, tablet = enrolled(server)
     # RFC 6750 §3.1: the read-only scope cannot change anything.
     assert problem(reader.delete(f"/users/{user_id}/mfa"), 403)["error"] == "insufficient_scope"
     assert problem(reader.delete(f"/users/{user_id}/mfa/{phone}"), 403)
@@ -186,7 +185,7 @@ def test_admin_api_delete_one_factor_then_all(
         in problem(admin.http.delete(f"/users/{user_id}/mfa/{phone}"), 404)["detail"]
     )
     other = make_user(server)
-    problem(admin.http.delete(f"/users/{user_id_of(server, other)}/mfa/{tablet}"), 404)
+    problem(admin.http.delete(f"/users/{admin_api.user_id_of(server, other)}/mfa/{tablet}"), 404)
     assert [f.id for f in factors_of(server, username)] == [tablet]
     with (
         signed_in_browser(server, make_user(server)) as bystander,
