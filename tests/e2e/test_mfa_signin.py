@@ -434,3 +434,28 @@ def test_another_browser_cannot_use_a_pending_second_factor(server: LiveServer) 
             data={"csrf": csrf_of(html), "method": "totp", "code": code_at(secret, now_step())},
         )
         assert answer.status_code == 400
+
+
+def test_a_role_requiring_mfa_added_later_steps_up_the_session_at_the_next_request(
+    server: LiveServer,
+) -> None:
+    """A policy made stricter bites at the user's next authorization request: the
+    password session is not reused below the new level."""
+    client = oidc_client(server)
+    username = make_user(server)
+    user_id = user_id_of(server, username)
+    role = unique("finance")
+    with browser(server) as web:
+        verifier, params = params_for(client)
+        first = password_step(web, params, username)
+        assert id_token_claims(server, client, first, verifier, params)["acr"] == ACR_PWD
+
+        async def tighten(services: Services) -> None:
+            await services.store.access.create_role(role)
+            await services.store.access.update_role(role, require_mfa=True)
+            await services.store.access.assign(user_id, role)
+
+        server.call(tighten)
+        answer = web.get("/authorize", params=params_for(client)[1])
+        assert answer.status_code == 303 and answer.headers["location"].endswith("/mfa")
+        assert "Set up two-step verification" in web.get(answer.headers["location"]).text

@@ -290,7 +290,7 @@ async def test_live_session_and_its_user_in_one_statement(services: Services) ->
         acr="urn:example:mfa",
     )
     found = await services.store.sessions.live_with_user(live.id_hash)
-    assert found == (live, user)
+    assert found == (live, user, False)
     expired = await services.store.sessions.add(
         id_hash=digest(secrets.token_urlsafe(8)), user_id=user.id, ttl=-1
     )

@@ -1,5 +1,6 @@
 """The password login reads what a sign-in owes (the account's confirmed factors and
-whether its roles or groups require MFA) in its one statement (``Interactions.login_state``).
+whether its roles or groups require MFA) in its one statement (``Interactions.login_state``),
+and a session's read whether its user's roles or groups do (``Sessions.live_with_user``).
 These tests hold that read to the plain repositories it stands in for:
 ``Factors.for_user`` and ``Access.mfa_required_by``, on SQLite, PostgreSQL and the memory
 store, for every way a requirement reaches a user."""
@@ -126,6 +127,12 @@ async def _check(store: Store, arrange: Arrange, factors: list[tuple[str, bool]]
     assert reads.mfa is not None
     assert sorted(reads.mfa.factor_kinds) == sorted(plain.factor_kinds)
     assert reads.mfa.required_by_access == plain.required_by_access
+    # A session's read (every reused sign-in) carries the same answer.
+    session = await store.sessions.add(
+        id_hash=secrets.token_bytes(32), user_id=user.id, ttl=600, amr=("pwd",)
+    )
+    found = await store.sessions.live_with_user(session.id_hash)
+    assert found is not None and found[2] == plain.required_by_access
 
 
 @pytest.mark.parametrize("arrangement", list(ARRANGEMENTS))

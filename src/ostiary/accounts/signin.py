@@ -15,6 +15,9 @@ from ostiary.domain.users import User
 class SignedIn:
     session: Session
     user: User
+    # Whether the user's roles or groups require MFA, when read with the session (None:
+    # not read; ask ``Access.mfa_required_by``).
+    access_requires_mfa: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +122,10 @@ async def current(services: AccountDeps, cookie: str | None) -> SignedIn | None:
     found = await services.store.sessions.live_with_user(digest(cookie))
     if found is None:
         return None
-    session, user = found
+    session, user, requires_mfa = found
     if user.disabled:
         return None
-    return SignedIn(session, user)
+    return SignedIn(session, user, requires_mfa)
 
 
 async def end_session(services: AccountDeps, cookie: str | None) -> None:

@@ -107,7 +107,10 @@ class Keys(Protocol):
 class Sessions(Protocol):
     """SSO sessions by cookie digest, and which clients each ``sid`` gave tokens to."""
 
-    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User] | None: ...
+    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User, bool] | None:
+        """The live session, its user, and whether the user's roles or groups require MFA."""
+        ...
+
     async def add(
         self,
         *,

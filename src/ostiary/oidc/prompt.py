@@ -91,8 +91,12 @@ async def needed_level(
     reached = level(signed_in)
     if authenticated_here or meets(reached, (ACR_MFA,)):
         return asked
-    required = await policy.required_by(
-        services.store, services.settings, signed_in.user.id, client
+    required = await policy.required(
+        services.store,
+        services.settings,
+        signed_in.user.id,
+        client,
+        signed_in.access_requires_mfa,
     )
     return policy.stronger(asked, ACR_MFA if required else None)
 

@@ -18,18 +18,22 @@ from ostiary.domain.repositories import Store
 from ostiary.settings import Settings
 
 
-async def required_by(
-    store: Store, settings: Settings, user_id: str, client: Client | None
-) -> list[str]:
-    """What requires MFA of this user signing in to this client (empty: nothing):
-    ``"setting"``, ``"client:ID"``, ``"role:NAME"``, ``"group:NAME"``."""
+async def required(
+    store: Store,
+    settings: Settings,
+    user_id: str,
+    client: Client | None,
+    access: bool | None = None,
+) -> bool:
+    """Whether MFA is required of this user signing in to this client; ``access``: whether
+    the user's roles or groups require it, when read already (None: read here)."""
     if settings.mfa == "off":
-        return []
-    found = ["setting"] if settings.mfa == "required" else []
-    if client is not None and client.require_mfa:
-        found.append(f"client:{client.client_id}")
-    found.extend(await store.access.mfa_required_by(user_id))
-    return found
+        return False
+    if applies(settings, client):
+        return True
+    if access is None:
+        access = bool(await store.access.mfa_required_by(user_id))
+    return access
 
 
 def asked_level(acr_values: Iterable[str], essential: Iterable[str] | None = None) -> str | None:

@@ -9,6 +9,7 @@ from ostiary import clock
 from ostiary.domain.sessions import LogoutFailure, Session
 from ostiary.domain.users import User
 from ostiary.storage.common.sessions import StartsSessions
+from ostiary.storage.memory.access import MemoryAccess
 from ostiary.storage.memory.tables import Tables
 
 
@@ -16,10 +17,12 @@ class MemorySessions(StartsSessions):
     def __init__(self, tables: Tables) -> None:
         self._t = tables
 
-    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User] | None:
+    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User, bool] | None:
         session = await self.get_live(id_hash)
         user = self._t.users.get(session.user_id) if session is not None else None
-        return (session, user) if session is not None and user is not None else None
+        if session is None or user is None:
+            return None
+        return session, user, bool(await MemoryAccess(self._t).mfa_required_by(user.id))
 
     async def _store(self, session: Session) -> None:
         self._t.sessions[session.id_hash] = session

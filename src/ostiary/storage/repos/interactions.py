@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary import clock
 from ostiary.domain.interactions import Interaction, InteractionState, LoginReads, MfaReads
+from ostiary.storage.repos import _mfa_sql
 from ostiary.storage.repos._driver import Driver, Row, json_text, json_value
 from ostiary.storage.repos._gates import gates_sql, parse_gates
 from ostiary.storage.repos._held_back import holding
@@ -64,19 +65,6 @@ WHERE i.id = $1 AND i.expires_at > $2
 _STATE = {True: _state_sql(True), False: _state_sql(False)}
 
 
-# Whether a role or group of the account's (directly, through a group, or through a parent
-# group: ``member_of``) requires MFA; the same answer as ``Access.mfa_required_by`` being
-# non-empty (tests/integration/test_login_reads_mfa.py holds the two together).
-_MFA_REQUIRED_SQL = """(
-    EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.name = ur.role
-            WHERE ur.user_id = u.id AND r.require_mfa = $3)
-    OR EXISTS (SELECT 1 FROM groups g JOIN member_of m ON m.id = g.id
-               WHERE g.require_mfa = $3)
-    OR EXISTS (SELECT 1 FROM group_roles gr JOIN member_of m ON m.id = gr.group_id
-               JOIN roles r ON r.name = gr.role WHERE r.require_mfa = $3)
-)"""
-
-
 def _login_sql(postgresql: bool) -> str:
     """The interaction's state, the account by username with what its sign-in owes (its
     confirmed factors' kinds, whether its roles or groups require MFA) and the throttle
@@ -91,20 +79,16 @@ def _login_sql(postgresql: bool) -> str:
         keys = "SELECT value FROM json_each($4)"
         records = "json_group_array(json_array(t.key, t.locked_until))"
     kinds = "json_agg(f.kind)" if postgresql else "json_group_array(f.kind)"
+    account = "SELECT s2.user_id FROM scim_users s2 WHERE s2.user_name_ci = $5"
     return f"""
-WITH RECURSIVE member_of(id) AS (
-    SELECT gm.group_id FROM group_members gm
-    JOIN scim_users s2 ON s2.user_id = gm.user_id WHERE s2.user_name_ci = $5
-    UNION
-    SELECT gp.parent_id FROM group_parents gp JOIN member_of m ON gp.child_id = m.id
-)
+{_mfa_sql.member_of(account)}
 SELECT i.id, i.browser_hash, i.client_id, i.request, i.expires_at, i.authenticated,
        i.pending_user_id, i.pending,
        {gates_sql(scopes, postgresql=postgresql)}, ({_buttons_sql(postgresql, "$3")}),
        {USER_COLUMNS},
        (SELECT {records} FROM throttles t WHERE t.key IN ({keys})),
        (SELECT {kinds} FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed = $3),
-       {_MFA_REQUIRED_SQL}
+       {_mfa_sql.required("u.id", "$3")}
 FROM (SELECT 1) AS one
 LEFT JOIN interactions i ON i.id = $1 AND i.expires_at > $2
 LEFT JOIN scim_users s ON s.user_name_ci = $5

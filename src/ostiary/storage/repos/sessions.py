@@ -12,6 +12,7 @@ from ostiary import clock
 from ostiary.domain.sessions import Session
 from ostiary.domain.users import User
 from ostiary.storage.common.sessions import StartsSessions
+from ostiary.storage.repos import _mfa_sql
 from ostiary.storage.repos._driver import Driver, json_text, json_value
 from ostiary.storage.repos._held_back import holding
 from ostiary.storage.repos.users import USER_COLUMNS, user_from_driver
@@ -48,10 +49,12 @@ def _from_driver(values: Sequence[Any]) -> Session:
     return Session(bytes(id_hash), user_id, auth_time, created_at, expires_at, sid, amr, acr)
 
 
-# The live session of a cookie and its user in one round trip (every browser request that
-# carries a session cookie asks this). USER_COLUMNS is a constant; values are parameters.
+# The live session of a cookie, its user and whether the user's roles or groups require
+# MFA, in one round trip (every browser request that carries a session cookie asks this).
+# USER_COLUMNS is a constant; values are parameters.
 _LIVE_WITH_USER = f"""
-SELECT {_SESSION_COLUMNS}, {USER_COLUMNS}
+{_mfa_sql.member_of("SELECT s2.user_id FROM sessions s2 WHERE s2.id_hash = $1")}
+SELECT {_SESSION_COLUMNS}, {USER_COLUMNS}, {_mfa_sql.required("u.id", "$3")}
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id_hash = $1 AND s.expires_at > $2
 """  # noqa: S608
@@ -62,12 +65,13 @@ class SessionRepository(StartsSessions):
         self._engine = engine
         self._driver = Driver(engine)
 
-    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User] | None:
-        """The live session with this cookie digest and its user (None: no such session)."""
-        row = await self._driver.fetchrow(_LIVE_WITH_USER, id_hash, clock.now())
+    async def live_with_user(self, id_hash: bytes) -> tuple[Session, User, bool] | None:
+        """The live session with this cookie digest, its user, and whether a role or group
+        of the user's requires MFA (None: no such session)."""
+        row = await self._driver.fetchrow(_LIVE_WITH_USER, id_hash, clock.now(), True)
         if row is None:
             return None
-        return _from_driver(row), user_from_driver(row[8:19])
+        return _from_driver(row), user_from_driver(row[8:19]), bool(row[19])
 
     async def _store(self, session: Session) -> None:
         """In a unit of work the row is held back (``_held_back``)."""
