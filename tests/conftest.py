@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -167,6 +167,17 @@ def server_settings(database_url: str, port: int, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+@contextmanager
+def own_server(database_url: str, **overrides: Any) -> Iterator[LiveServer]:
+    """A server of its own on the run's database, with these settings."""
+    port = free_port()
+    live, stop = start_server(server_settings(database_url, port, **overrides), port)
+    try:
+        yield live
+    finally:
+        stop()
 
 
 @asynccontextmanager

@@ -8,9 +8,7 @@ checked with joserfc against the server's JWKS: ``acr`` is the level reached
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from ostiary import clock
 from ostiary.accounts.mfa import recovery, totp
 from ostiary.domain.mfa import ACR_MFA, ACR_PHR, ACR_PWD
 from ostiary.services import Services
-from tests.conftest import LiveServer, free_port, server_settings, start_server, unique
+from tests.conftest import LiveServer, own_server, unique
 from tests.e2e.helpers import (
     PASSWORD,
     RegisteredClient,
@@ -43,16 +41,6 @@ LOW_LOCKOUT = {"account_threshold": 3, "ip_threshold": 100_000}
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def own_server(database_url: str, **overrides: Any) -> Iterator[LiveServer]:
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, **overrides), port)
-    try:
-        yield live
-    finally:
-        stop()
 
 
 def user_id_of(server: LiveServer, username: str) -> str:
