@@ -29,13 +29,13 @@ from tests.e2e.test_account_security import (
     code_at,
     codes_on,
     enrol_totp,
-    own_server,
     recovery_left,
     security_page,
     steady_step,
     text_of,
     wrong_code,
 )
+from tests.e2e.test_mfa_signin import own_server
 
 WRONG = "Wrong code."
 THRESHOLD = 3

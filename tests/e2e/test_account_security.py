@@ -25,9 +25,10 @@ from ostiary.domain.audit import AuditEvent
 from ostiary.domain.mfa import Factor
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE
-from tests.conftest import LiveServer, free_port, server_settings, start_server
+from tests.conftest import LiveServer
 from tests.e2e.account_fixtures import is_signed_in, signed_in_browser
 from tests.e2e.helpers import browser, csrf_of, make_user
+from tests.e2e.test_mfa_signin import own_server
 
 STEP = 30
 CODE_ITEM = re.compile(r"<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>")
@@ -152,17 +153,6 @@ def session_browser(server: LiveServer, username: str) -> Iterator[httpx.Client]
         web.cookies.set(SESSION_COOKIE, cookie)
         assert is_signed_in(web)
         yield web
-
-
-@contextlib.contextmanager
-def own_server(database_url: str, **overrides: Any) -> Iterator[LiveServer]:
-    """A server of its own on the run's database, with these settings."""
-    port = free_port()
-    live, stop = start_server(server_settings(database_url, port, **overrides), port)
-    try:
-        yield live
-    finally:
-        stop()
 
 
 def text_of(page: str) -> str:
