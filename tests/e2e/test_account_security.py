@@ -371,6 +371,15 @@ def test_unconfirmed_setup_older_than_10_minutes_is_hidden_then_deleted(server: 
         assert f"/account/security/totp?factor={new_id}" in security_page(web).text
 
 
+def test_at_most_five_unfinished_setups_the_oldest_goes(server: LiveServer) -> None:
+    username = make_user(server)
+    with signed_in_browser(server, username) as web:
+        started = [begin_totp(web, f"Tab {n}")[0] for n in range(7)]
+    kept = {f.id for f in factors_of(server, username)}
+    # Started within one second, "oldest" is any of them but never the one just begun.
+    assert len(kept) == 5 and kept <= set(started) and started[-1] in kept
+
+
 def _fields(factor: Factor) -> dict[str, Any]:
     return {name: getattr(factor, name) for name in factor.__dataclass_fields__}
 

@@ -40,6 +40,9 @@ NAME_MAX = 100  # mfa_factors.name
 # A TOTP secret not confirmed within this many seconds is abandoned: no longer listed,
 # and deleted when the person starts another.
 ENROLMENT_TTL = 600
+# Unfinished setups one person may have at a time (say, in several tabs): starting more
+# drops the oldest, so a loop of POSTs cannot fill the table.
+MAX_UNFINISHED = 5
 KIND_LABELS = {"totp": "Authenticator app", "passkey": "Passkey"}
 MFA_OFF = "Multi-factor authentication is switched off on this server."
 NOTICES = {
@@ -165,9 +168,12 @@ async def begin_totp(request: Request, who: SignedIn, form: dict[str, str]) -> R
         return await _overview(request, who, 400, str(exc))
     services = services_of(request)
     now = clock.now()
-    for old in await services.store.factors.for_user(who.user.id):
-        if _abandoned(old, now):
-            await services.store.factors.delete(old.id, who.user.id)
+    unfinished = [f for f in await services.store.factors.for_user(who.user.id) if not f.confirmed]
+    young = [f for f in unfinished if not _abandoned(f, now)]
+    dropped = [f for f in unfinished if _abandoned(f, now)]
+    dropped += young[: max(0, len(young) - MAX_UNFINISHED + 1)]
+    for old in dropped:
+        await services.store.factors.delete(old.id, who.user.id)
     factor_id, _ = await totp.begin(services.store.factors, services.settings, who.user.id, name)
     return redirect(f"/account/security/totp?factor={factor_id}")
 
