@@ -7,6 +7,7 @@ store, for every way a requirement reaches a user."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -151,3 +152,29 @@ async def test_the_memory_store_agrees_too(arrangement: str) -> None:
 async def test_no_account_named_reads_no_mfa(services: Services) -> None:
     reads = await services.store.interactions.login_state("nope", [], "nobody-" + unique("x"))
     assert reads.account is None and reads.mfa is None
+
+
+async def _take_twice(store: Store) -> list[bool]:
+    interaction = Interaction(
+        id=secrets.token_urlsafe(24),
+        browser_hash=secrets.token_bytes(32),
+        client_id="any",
+        request={"scopes": []},
+        expires_at=clock.now() + 600,
+    )
+    await store.interactions.add(interaction)
+    await store.interactions.set_pending(interaction.id, None, {"challenge": "c-1", "amr": []})
+    rest = {"amr": []}
+    return list(
+        await asyncio.gather(
+            store.interactions.take_challenge(interaction.id, "c-1", rest),
+            store.interactions.take_challenge(interaction.id, "c-1", rest),
+        )
+    )
+
+
+async def test_webauthn_l3_s13_4_3_a_challenge_is_taken_once(services: Services) -> None:
+    """Two answers to one challenge posted at once: exactly one may go on (an authenticator
+    whose signature counter stays 0 gives no other protection against a replay)."""
+    assert sorted(await _take_twice(services.store)) == [False, True]
+    assert sorted(await _take_twice(MemoryStore())) == [False, True]

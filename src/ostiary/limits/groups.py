@@ -13,10 +13,20 @@ _POSTS = {
     "/revoke": "token",
     "/introspect": "token",
     "/account/login": "login",
+    "/account/login/mfa": "login",
     "/account/forgot": "recovery",
     "/account/reset": "recovery",
 }
-_INTERACTION_STEPS = {"login": "login", "consent": "consent"}
+# The second factor, its enrolment and a passkey's options and answer are sign-in
+# attempts like the password's.
+_INTERACTION_STEPS = {
+    ("login",): "login",
+    ("consent",): "consent",
+    ("mfa",): "login",
+    ("mfa", "enrol"): "login",
+    ("passkey",): "login",
+    ("passkey", "options"): "login",
+}
 _FEDERATION_STEPS = {"login", "callback"}
 
 
@@ -31,9 +41,9 @@ def group_of(method: str, path: str) -> str | None:
             return group
         if path.startswith("/interaction/"):
             parts = path.split("/")
-            # "", "interaction", id, step
-            if len(parts) == 4 and parts[2]:
-                return _INTERACTION_STEPS.get(parts[3])
+            # "", "interaction", id, step[, sub-step]
+            if len(parts) in (4, 5) and parts[2]:
+                return _INTERACTION_STEPS.get(tuple(parts[3:]))
         return None
     if method in ("GET", "HEAD") and path.startswith("/federation/"):
         parts = path.split("/")

@@ -337,6 +337,7 @@ async def _login_page(
         "username": username,
         "local_login": services.settings.local_login,
         "providers": state.buttons,
+        "mfa_off": services.settings.mfa == "off",
     }
     slots = {"interaction_id": interaction.id, "csrf": csrf}
     # The blank form of every sign-in comes from the rendered-once copy; a page with a

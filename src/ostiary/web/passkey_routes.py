@@ -219,13 +219,14 @@ async def sign_in(request: Request) -> Response:
     services = services_of(request)
     interaction = state.interaction
     pending = dict(interaction.pending or {})
-    challenge = passkeys.challenge_from(pending.pop("challenge", None))
-    if challenge is None:
+    text = pending.pop("challenge", None)
+    challenge = passkeys.challenge_from(text)
+    if challenge is None or not isinstance(text, str):
         return _error(NO_CHALLENGE)
-    # Used once, whatever the answer: a second try asks for new options.
-    await services.store.interactions.set_pending(
-        interaction.id, user.id if user else None, pending or None
-    )
+    # Used once, whatever the answer, and by one request only even when the same answer
+    # is posted twice at once: a second try asks for new options.
+    if not await services.store.interactions.take_challenge(interaction.id, text, pending or None):
+        return _error(NO_CHALLENGE)
     credential = _credential(body)
     if isinstance(credential, Response):
         return credential

@@ -54,6 +54,15 @@ class MemoryInteractions:
             changed = dataclasses.replace(found, pending_user_id=user_id, pending=pending)
             self._t.interactions[interaction_id] = changed
 
+    async def take_challenge(
+        self, interaction_id: str, challenge: str, rest: dict[str, Any] | None
+    ) -> bool:
+        found = await self.get_live(interaction_id)
+        if found is None or (found.pending or {}).get("challenge") != challenge:
+            return False
+        self._t.interactions[interaction_id] = dataclasses.replace(found, pending=rest)
+        return True
+
     async def mark_authenticated(self, interaction_id: str) -> None:
         found = self._t.interactions.get(interaction_id)
         if found is not None:

@@ -109,6 +109,12 @@ _MARK_AUTHENTICATED = (
     " WHERE id = $1"
 )
 _SET_PENDING = "UPDATE interactions SET pending_user_id = $2, pending = $3 WHERE id = $1"
+_TAKE_CHALLENGE = {
+    True: "UPDATE interactions SET pending = $3 WHERE id = $1 AND expires_at > $4"
+    " AND pending->>'challenge' = $2 RETURNING 1",
+    False: "UPDATE interactions SET pending = $3 WHERE id = $1 AND expires_at > $4"
+    " AND json_extract(pending, '$.challenge') = $2 RETURNING 1",
+}
 _DELETE = "DELETE FROM interactions WHERE id = $1 RETURNING 1"
 
 
@@ -200,6 +206,16 @@ class InteractionRepository:
         value = json_text(pending) if pending is not None else None
         async with self._driver.connection() as conn:
             await conn.fetchrow_with(holding(), _SET_PENDING, interaction_id, user_id, value)
+
+    async def take_challenge(
+        self, interaction_id: str, challenge: str, rest: dict[str, Any] | None
+    ) -> bool:
+        """Use the pending state's WebAuthn challenge once: True for the one call that
+        found it there (the state becomes ``rest``), even when two arrive at once."""
+        value = json_text(rest) if rest is not None else None
+        sql = _TAKE_CHALLENGE[self._driver.postgresql]
+        taken = await self._driver.fetchrow(sql, interaction_id, challenge, value, clock.now())
+        return taken is not None
 
     async def mark_authenticated(self, interaction_id: str) -> None:
         """Signed in here (whatever was pending is done). In a unit of work, what it
