@@ -187,7 +187,9 @@ def test_rfc6238_enrolment_shows_qr_uri_and_secret_and_counts_only_once_confirme
         factor_id, page = begin_totp(web, "  My phone  ")
         secret = secret_on(page.text)
         assert "<svg" in page.text and "Authenticator QR code" in page.text
-        uri = html.unescape(re.search(r'<textarea class="otpauth"[^>]*>([^<]+)</textarea>', page.text)[1])  # type: ignore[index]
+        shown = re.search(r'<textarea class="otpauth"[^>]*>([^<]+)</textarea>', page.text)
+        assert shown, page.text
+        uri = html.unescape(shown[1])
         parsed = pyotp.parse_uri(uri)
         assert isinstance(parsed, pyotp.TOTP)
         assert parsed.secret == secret and parsed.name == username and parsed.digits == 6
