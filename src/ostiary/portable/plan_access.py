@@ -237,38 +237,10 @@ def _plan_group(p: Planning, wanted: dict[str, Any], current: GroupState | None)
         }
     else:
         before = group_entry(current)
-        if before["external_id"] != wanted["external_id"]:
-
-            async def set_external_id() -> None:
-                group = await _group(p, name)
-                await queries.set_group_external_id(
-                    p.services.engine, group.id, wanted["external_id"]
-                )
-                await p.record(
-                    "group.updated",
-                    details={
-                        "group_id": group.id,
-                        "before": {"external_id": before["external_id"]},
-                        "after": {"external_id": wanted["external_id"]},
-                    },
-                )
-
-            p.add(Phase.GROUPS, "update", "group", name, set_external_id, "external_id")
-        if before["require_mfa"] != wanted["require_mfa"]:
-
-            async def set_require_mfa() -> None:
-                group = await _group(p, name)
-                await access.update_group(group.id, require_mfa=wanted["require_mfa"])
-                await p.record(
-                    "group.updated",
-                    details={
-                        "group_id": group.id,
-                        "before": {"require_mfa": before["require_mfa"]},
-                        "after": {"require_mfa": wanted["require_mfa"]},
-                    },
-                )
-
-            p.add(Phase.GROUPS, "update", "group", name, set_require_mfa, "require_mfa")
+        for member in ("external_id", "require_mfa"):
+            if before[member] != wanted[member]:
+                run = _set_group_member(p, name, member, before[member], wanted[member])
+                p.add(Phase.GROUPS, "update", "group", name, run, member)
     for role in sorted(set(wanted["roles"]) ^ set(before["roles"])):
         granting = role in wanted["roles"]
 
@@ -301,6 +273,25 @@ def _plan_group(p: Planning, wanted: dict[str, Any], current: GroupState | None)
         phase = Phase.NESTING if nesting else Phase.GROUPS
         detail = f"{'nest in' if nesting else 'take out of'} {parent}"
         p.add(phase, "update", "group", name, nest, detail)
+
+
+def _set_group_member(
+    p: Planning, name: str, member: str, before: Any, after: Any
+) -> Callable[[], Awaitable[None]]:
+    """Set one of the group's own members (``external_id`` or ``require_mfa``), audited."""
+
+    async def run() -> None:
+        group = await _group(p, name)
+        if member == "external_id":
+            await queries.set_group_external_id(p.services.engine, group.id, after)
+        else:
+            await p.services.store.access.update_group(group.id, require_mfa=after)
+        await p.record(
+            "group.updated",
+            details={"group_id": group.id, "before": {member: before}, "after": {member: after}},
+        )
+
+    return run
 
 
 async def _group(p: Planning, name: str) -> Group:
