@@ -20,7 +20,7 @@ from ostiary.domain.sessions import Session
 from ostiary.services import Services
 from ostiary.web.account_auth import MFA_COOKIE
 from ostiary.web.browser import SESSION_COOKIE
-from tests.conftest import LiveServer, unique
+from tests.conftest import LiveServer, own_server, unique
 from tests.e2e import test_account_security
 from tests.e2e.account_fixtures import is_signed_in, signed_in_browser
 from tests.e2e.helpers import PASSWORD, browser, csrf_of, make_user
@@ -35,7 +35,6 @@ from tests.e2e.test_account_security import (
     text_of,
     wrong_code,
 )
-from tests.e2e.test_mfa_signin import own_server
 
 WRONG = "Wrong code."
 THRESHOLD = 3

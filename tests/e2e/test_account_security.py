@@ -25,10 +25,9 @@ from ostiary.domain.audit import AuditEvent
 from ostiary.domain.mfa import Factor
 from ostiary.services import Services
 from ostiary.web.browser import SESSION_COOKIE
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, own_server
 from tests.e2e.account_fixtures import is_signed_in, signed_in_browser
 from tests.e2e.helpers import browser, csrf_of, make_user
-from tests.e2e.test_mfa_signin import own_server
 
 STEP = 30
 CODE_ITEM = re.compile(r"<li><code>([0-9a-z]{5}-[0-9a-z]{5})</code></li>")
