@@ -45,7 +45,7 @@ def _notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("notice", ""))
 
 
-def _when(ts: int) -> str:
+def when(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -107,9 +107,9 @@ async def sessions(request: Request, who: SignedIn) -> Response:
     rows = [
         {
             "sid": v.sid,
-            "created": _when(v.created_at),
-            "signed_in": _when(v.auth_time),
-            "expires": _when(v.expires_at),
+            "created": when(v.created_at),
+            "signed_in": when(v.auth_time),
+            "expires": when(v.expires_at),
             "clients": v.clients,
             "current": v.current,
         }
@@ -133,7 +133,7 @@ async def end_sessions(request: Request, who: SignedIn, form: dict[str, str]) ->
 async def applications(request: Request, who: SignedIn) -> Response:
     apps = await self_service.applications_of(services_of(request), who.user.id)
     rows = [
-        {"client_id": a.client_id, "name": a.name, "scopes": a.scopes, "since": _when(a.granted_at)}
+        {"client_id": a.client_id, "name": a.name, "scopes": a.scopes, "since": when(a.granted_at)}
         for a in apps
     ]
     return _account_page(request, who, "account_applications.html", applications=rows)

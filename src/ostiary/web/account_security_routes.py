@@ -11,7 +11,6 @@ page says so and every change answers 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,7 +31,7 @@ from ostiary.web.account_auth import (
     signed_in_page,
     signed_in_post,
 )
-from ostiary.web.account_routes import _when
+from ostiary.web.account_routes import when
 from ostiary.web.responses import error_page, page, redirect
 
 DEFAULT_NAME = "Authenticator app"
@@ -119,8 +118,8 @@ async def _overview(
             f.id,
             f.name,
             KIND_LABELS.get(f.kind, f.kind),
-            _when(f.created_at),
-            _when(f.last_used_at) if f.last_used_at else "never",
+            when(f.created_at),
+            when(f.last_used_at) if f.last_used_at else "never",
             f.confirmed,
         )
         for f in await factors.for_user(who.user.id)
@@ -192,17 +191,12 @@ async def _enrolling(services: Services, who: SignedIn, factor_id: str) -> Facto
     return factor
 
 
-def _issuer_label(services: Services) -> str:
-    """The account's issuer in an authenticator app: the host people reach us at."""
-    return urlsplit(services.settings.issuer).hostname or "Ostiary"
-
-
 async def _enrolment_page(
     request: Request, who: SignedIn, factor: Factor, status: int = 200, error: str | None = None
 ) -> Response:
     services = services_of(request)
     secret = totp.secret_of(services.settings, factor)
-    uri = totp.provisioning_uri(secret, who.user.username, _issuer_label(services))
+    uri = totp.provisioning_uri(secret, who.user.username, totp.issuer_label(services.settings))
     enrolment = {
         "factor_id": factor.id,
         "name": factor.name,

@@ -12,7 +12,6 @@ server-side; the pages work without JavaScript for TOTP and recovery codes.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -139,7 +138,7 @@ async def _page(
     usable = _usable(factors, level)
     if pending.get("enrol") and not usable:
         secret = await _enrolment_secret(services, state, user, factors)
-        uri = totp.provisioning_uri(secret, user.username, _issuer_name(services))
+        uri = totp.provisioning_uri(secret, user.username, totp.issuer_label(services.settings))
         response = page(
             "mfa_enrol.html",
             status,
@@ -167,10 +166,6 @@ async def _page(
         )
     response.headers.update({**NO_STORE, **(headers or {})})
     return response
-
-
-def _issuer_name(services: Services) -> str:
-    return urlsplit(services.settings.issuer).hostname or "Ostiary"
 
 
 async def _enrolment_secret(

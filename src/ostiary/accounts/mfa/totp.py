@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 import pyotp
 import segno
@@ -41,6 +42,11 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
     return pyotp.TOTP(secret, digits=DIGITS, interval=STEP).provisioning_uri(
         name=account, issuer_name=issuer
     )
+
+
+def issuer_label(settings: Settings) -> str:
+    """How the account is labelled in an authenticator app: the host people reach us at."""
+    return urlsplit(settings.issuer).hostname or "Ostiary"
 
 
 def normalise(code: str) -> str | None:
