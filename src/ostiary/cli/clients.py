@@ -8,7 +8,7 @@ from ostiary.accounts import lifecycle
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, listing, reply, required, say
-from ostiary.cli.roles import ACTOR, require_mfa_option
+from ostiary.cli.roles import ACTOR, changed_views, require_mfa_option
 from ostiary.domain.clients import Client
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.redirect_uris import stored_problems
@@ -143,17 +143,10 @@ def update_client(args: argparse.Namespace) -> None:
         if args.require_mfa is not None:
             await clients.update(args.client_id, require_mfa=args.require_mfa)
         client = required(await clients.get(args.client_id), f"client {args.client_id!r}")
-        old, new = before.public_view(), client.public_view()
-        changed = sorted(k for k in new if old.get(k) != new[k])
-        if changed:
+        details = changed_views(before.public_view(), client.public_view())
+        if details is not None:
             await services.audit.record(
-                "client.updated",
-                actor=ACTOR,
-                client_id=client.client_id,
-                details={
-                    "before": {k: old.get(k) for k in changed},
-                    "after": {k: new[k] for k in changed},
-                },
+                "client.updated", actor=ACTOR, client_id=client.client_id, details=details
             )
         reply(args.json, client.public_view(), f"updated client {client.client_id}")
 

@@ -17,7 +17,7 @@ from ostiary.cli.output import (
     say,
     table,
 )
-from ostiary.cli.roles import ACTOR
+from ostiary.cli.roles import ACTOR, changed_views
 from ostiary.domain.federation import DuplicateProviderError
 from ostiary.federation.connectors import REGISTRY, connector_for, new_provider
 from ostiary.federation.mapping import MappingError, parse_rules
@@ -170,13 +170,11 @@ def update_provider(args: argparse.Namespace) -> None:
         current = required(await repo.get(args.name), f"provider {args.name!r}")
         provider = await repo.replace(_changes(args, current))
         # The same event as the admin API's: what changed, and that the secret did.
-        old, new = _view(services, current), _view(services, provider)
-        changed = sorted(k for k in new if old.get(k) != new[k] and k != "updated_at")
-        if changed or args.client_secret_stdin:
+        changed = changed_views(_view(services, current), _view(services, provider))
+        if changed is not None or args.client_secret_stdin:
             details: dict[str, Any] = {
                 "name": provider.name,
-                "before": {k: old.get(k) for k in changed},
-                "after": {k: new[k] for k in changed},
+                **(changed or {"before": {}, "after": {}}),
             }
             if args.client_secret_stdin:
                 details["client_secret_changed"] = True
