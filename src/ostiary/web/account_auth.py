@@ -31,6 +31,7 @@ NO_PASSWORDS = (
     "Passwords are not used on this server: sign in with your organisation's identity "
     "provider instead."
 )
+SIGN_IN_AGAIN = "Sign in again to change your security settings."
 # CSRF tokens are bound to the session cookie when signed in, else to the browser cookie.
 SIGNED_IN_PURPOSE = "account"
 ANONYMOUS_PURPOSE = "account-anonymous"
@@ -256,9 +257,15 @@ async def login(request: Request) -> Response:
     if not _NEXT.fullmatch(next_path):
         next_path = "/account"
     if request.method == "GET":
-        if await signed_in(request) is not None:
+        again = request.query_params.get("prompt") == "login"
+        who = await signed_in(request)
+        if who is not None and not again:
             return redirect(next_path)
-        return await _login_page(request, next_path=next_path, username="")
+        # prompt=login: a signed-in person signs in again (a change to their factors
+        # needs a recent sign-in); the session stays, with a new sign-in time.
+        notice = SIGN_IN_AGAIN if again and who is not None else None
+        username = who.user.username if again and who is not None else ""
+        return await _login_page(request, next_path=next_path, username=username, notice=notice)
     if refused := passwords_off(request):
         return refused
     form = await anonymous_form(request)

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ostiary import clock
 from ostiary.accounts.mfa import admin, recovery, totp
-from ostiary.accounts.mfa.changes import factor_changed
+from ostiary.accounts.mfa.changes import REAUTHENTICATE, factor_changed, recently_signed_in
 from ostiary.accounts.signin import SignedIn
 from ostiary.domain import identifiers
 from ostiary.domain.mfa import Factor
@@ -156,11 +156,19 @@ async def _changed(request: Request, who: SignedIn, event: str, details: dict[st
     )
 
 
+def _stale(who: SignedIn) -> Response | None:
+    """The way to the sign-in page when the session's last sign-in is not recent enough
+    to change factors (None: it is)."""
+    return None if recently_signed_in(who.session) else redirect(REAUTHENTICATE)
+
+
 @signed_in_post
 async def begin_totp(request: Request, who: SignedIn, form: dict[str, str]) -> Response:
     """Start adding an authenticator app: a new secret, not yet counted."""
     if _off(request):
         return _not_found()
+    if stale := _stale(who):
+        return stale
     try:
         name = factor_name(form.get("name", "")[: NAME_MAX * 4])
     except ValueError as exc:
@@ -247,6 +255,8 @@ async def remove_factor(request: Request, who: SignedIn, form: dict[str, str]) -
     """Remove one factor; with the last one the recovery codes go too."""
     if _off(request):
         return _not_found()
+    if stale := _stale(who):
+        return stale
     services = services_of(request)
     removed = await admin.remove(services.store.factors, who.user.id, form.get("factor", "")[:64])
     if removed is None:
@@ -270,6 +280,8 @@ async def replace_codes(request: Request, who: SignedIn, _form: dict[str, str]) 
     """New recovery codes, shown once; every old one stops working."""
     if _off(request):
         return _not_found()
+    if stale := _stale(who):
+        return stale
     factors = services_of(request).store.factors
     if not any(f.confirmed for f in await factors.for_user(who.user.id)):
         return redirect("/account/security?notice=no-factor")

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ostiary.accounts.mfa import passkeys, recovery
-from ostiary.accounts.mfa.changes import factor_changed
+from ostiary.accounts.mfa.changes import REAUTHENTICATE, factor_changed, recently_signed_in
 from ostiary.accounts.mfa.passkeys import PasskeyError
 from ostiary.accounts.signin import SignedIn
 from ostiary.domain.interactions import InteractionState
@@ -42,6 +42,9 @@ DEFAULT_NAME = "Passkey"
 FORGED = "The page has expired. Reload it and try again."
 OFF = "Passkeys are not used on this server."
 NO_CHALLENGE = "Ask for the passkey again: that request was used or has expired."
+
+
+SIGN_IN_AGAIN = "Sign in again to change your security settings."
 
 
 def _error(message: str, status: int = 400) -> Response:
@@ -107,6 +110,8 @@ async def _account_posted(request: Request) -> tuple[SignedIn, dict[str, Any]] |
     cookie = request.cookies.get(SESSION_COOKIE, "")
     if not browser_of(request).csrf_ok(SIGNED_IN_PURPOSE, cookie, _csrf_token(request, body)):
         return _error(FORGED, 403)
+    if not recently_signed_in(who.session):
+        return json_response({"error": SIGN_IN_AGAIN, "location": REAUTHENTICATE}, 403, NO_STORE)
     return who, body
 
 

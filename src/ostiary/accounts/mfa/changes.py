@@ -6,8 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary import clock
 from ostiary.accounts import logout
 from ostiary.accounts.deps import AccountDeps
+from ostiary.domain.sessions import Session
+
+# A change to a person's factors needs a sign-in this recent: a session taken over (a
+# stolen cookie, an unlocked computer) must not be enough to add or remove a factor.
+RECENT_SIGN_IN = 600
+REAUTHENTICATE = "/account/login?next=/account/security&prompt=login"
+
+
+def recently_signed_in(session: Session) -> bool:
+    return clock.now() - session.auth_time <= RECENT_SIGN_IN
 
 
 async def factor_changed(

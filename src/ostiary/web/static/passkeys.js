@@ -71,6 +71,11 @@
     } catch {
       // Not JSON (a proxy's page): the status says enough.
     }
+    if (!response.ok && answer.location) {
+      // Sign in again first (a change to the factors needs a recent sign-in).
+      window.location.assign(answer.location);
+      throw new Error(answer.error || "Sign in again.");
+    }
     if (!response.ok) {
       throw new Error(answer.error || `The server refused the request (HTTP ${response.status}).`);
     }
