@@ -302,7 +302,7 @@ def test_passkey_only_user_is_offered_the_recovery_codes_here(server: LiveServer
     codes = server.call(enrol)
     with browser(server) as web:
         page = to_code_page(web, username)
-        assert "Authentication code" not in page.text and "cannot ask for yet" in page.text
+        assert "Authentication code" not in page.text and "Use a passkey" in page.text
         assert "Use a recovery code" in page.text
         recovery_page = web.get("/account/login/mfa?method=recovery&next=/account")
         # An authenticator-app code is no way in for a user who has none.

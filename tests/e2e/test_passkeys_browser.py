@@ -541,3 +541,35 @@ def test_docs_passkeys_localhost_serve_and_admin_commands(
                 _, interaction, csrf = _login_page(web, rp)
                 done = passkey_sign_in(web, interaction, csrf, authenticator)
                 assert (done.status_code == 200) is works, done.text
+
+
+def test_webauthn_l3_s7_2_passkey_as_the_second_factor_of_the_account_sign_in(
+    server: LiveServer,
+) -> None:
+    """/account/login: the password, then the passkey (no code page needed); the session
+    starts with both, and the pending sign-in and the challenge are used once."""
+    authenticator = SoftAuthenticator()
+    username = user_with_passkey(server, authenticator)
+    with web_of(server.base_url) as web:
+        page = web.get("/account/login")
+        answer = web.post(
+            "/account/login?next=/account/security",
+            data={"csrf": csrf_of(page.text), "username": username, "password": PASSWORD},
+        )
+        assert answer.headers["location"].startswith("/account/login/mfa")
+        code_page = web.get(answer.headers["location"])
+        assert "Use a passkey" in code_page.text
+        button = re.search(r'data-csrf="([^"]+)"', code_page.text)
+        assert button is not None
+        csrf = button.group(1)
+        base = "/account/login/passkey"
+        options = post_json(web, f"{base}/options?next=/account/security", csrf)
+        assert options.status_code == 200, options.text
+        assertion = authenticator.get(options.json(), origin_of(web))
+        done = post_json(web, f"{base}?next=/account/security", csrf, {"credential": assertion})
+        assert done.status_code == 200, done.text
+        assert done.json() == {"location": "/account/security"}
+        assert web.get("/account/security").status_code == 200
+        # The same answer again: the challenge and the pending sign-in are gone.
+        again = post_json(web, f"{base}?next=/account", csrf, {"credential": assertion})
+        assert again.status_code == 400

@@ -14,6 +14,8 @@ _POSTS = {
     "/introspect": "token",
     "/account/login": "login",
     "/account/login/mfa": "login",
+    "/account/login/passkey": "login",
+    "/account/login/passkey/options": "login",
     "/account/forgot": "recovery",
     "/account/reset": "recovery",
 }

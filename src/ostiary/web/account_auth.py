@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ostiary.accounts import signin, throttle
 from ostiary.accounts.mfa import policy, verify
 from ostiary.crypto.tokens import digest, new_secret
-from ostiary.domain.mfa import AMR_PASSWORD, level_of
+from ostiary.domain.mfa import AMR_MFA, AMR_PASSWORD, level_of
 from ostiary.domain.users import User
 from ostiary.errors import OAuthError
 from ostiary.federation.sealing import client_secrets
@@ -22,10 +22,10 @@ from ostiary.oauth.params import parse_params, read_body
 from ostiary.services import Services
 from ostiary.storage.repos.federation_providers import ProviderRepository
 from ostiary.web.browser import BROWSER_COOKIE, SESSION_COOKIE, Browser
-from ostiary.web.responses import error_page, page, redirect
+from ostiary.web.responses import NO_STORE, error_page, json_response, page, redirect
 
 # Where /account/login may send the person afterwards: our own account pages only.
-_NEXT = re.compile(r"/account(/[a-z-]{1,32})?")
+NEXT_PATH = re.compile(r"/account(/[a-z-]{1,32})?")
 FORM_EXPIRED = "The form has expired. Reload the page and try again."
 NO_PASSWORDS = (
     "Passwords are not used on this server: sign in with your organisation's identity "
@@ -80,7 +80,7 @@ async def _login_page(
 
 def to_login(request: Request) -> Response:
     path = request.url.path
-    return redirect("/account/login" + (f"?next={path}" if _NEXT.fullmatch(path) else ""))
+    return redirect("/account/login" + (f"?next={path}" if NEXT_PATH.fullmatch(path) else ""))
 
 
 def csrf(request: Request) -> str:
@@ -254,7 +254,7 @@ async def password_accepted(
 async def login(request: Request) -> Response:
     """/account/login: the password form that starts an SSO session for the account pages."""
     next_path = request.query_params.get("next", "/account")
-    if not _NEXT.fullmatch(next_path):
+    if not NEXT_PATH.fullmatch(next_path):
         next_path = "/account"
     if request.method == "GET":
         again = request.query_params.get("prompt") == "login"
@@ -331,7 +331,7 @@ async def ask_second_factor(request: Request, user: User, next_path: str) -> Res
     return response
 
 
-async def _pending(request: Request) -> tuple[bytes, User] | None:
+async def pending_login(request: Request) -> tuple[bytes, User] | None:
     """The pending sign-in of this browser: its token's digest and the user, if live."""
     token = request.cookies.get(MFA_COOKIE, "")
     if not token.startswith(MFA_PREFIX) or len(token) > 100:
@@ -360,11 +360,14 @@ async def _mfa_page(
     left = await services_of(request).store.factors.recovery_codes_left(user.id)
     if method != "recovery" or not left:
         method = "totp" if has_totp else None
+    passkey_urls = "/account/login/passkey{}?next=" + next_path
     return anonymous_page(
         request,
         "account_login_mfa.html",
         status,
         next=next_path,
+        passkey_options_url=passkey_urls.format("/options"),
+        passkey_verify_url=passkey_urls.format(""),
         method=method,
         has_totp=has_totp,
         has_passkey=any(f.kind == "passkey" for f in factors),
@@ -377,10 +380,10 @@ async def login_mfa(request: Request) -> Response:
     """/account/login/mfa: the second factor after a right password (RFC 6238 codes or a
     recovery code); the session starts only once it is right."""
     next_path = request.query_params.get("next", "/account")
-    if not _NEXT.fullmatch(next_path):
+    if not NEXT_PATH.fullmatch(next_path):
         next_path = "/account"
     services = services_of(request)
-    pending = await _pending(request)
+    pending = await pending_login(request)
     if pending is None or services.settings.mfa == "off":
         return redirect("/account/login?next=" + next_path)
     token_hash, user = pending
@@ -403,16 +406,31 @@ async def login_mfa(request: Request) -> Response:
     # Used only now: a wrong code leaves the pending sign-in for the next try.
     if await services.store.one_time_tokens.use(token_hash, MFA_PURPOSE) is None:
         return redirect("/account/login?next=" + next_path)
-    amr = tuple(dict.fromkeys((AMR_PASSWORD, *checked.amr)))
-    await services.audit.record(
+    if checked.recovery_left is not None:
+        next_path = RECOVERY_USED
+    return await finish_login(request, user, next_path, checked.amr)
+
+
+async def finish_login(
+    request: Request, user: User, next_path: str, added: tuple[str, ...], *, as_json: bool = False
+) -> Response:
+    """The second factor of a pending /account/login was right (its token is used): the
+    session starts with the password and ``added``; a redirect to ``next_path`` (or, for a
+    script, ``{"location": next_path}``)."""
+    amr = tuple(dict.fromkeys((AMR_PASSWORD, *added)))
+    await services_of(request).audit.record(
         "login.success",
         actor=f"user:{user.id}",
         user_id=user.id,
         ip=client_ip(request),
         details={"method": "+".join(amr), "purpose": "login"},
     )
-    if checked.recovery_left is not None:
-        next_path = RECOVERY_USED
-    response = await signed_in_redirect(request, user, next_path, amr=amr, acr=level_of(amr))
+    acr = level_of((AMR_MFA, *added))
+    response = await signed_in_redirect(request, user, next_path, amr=amr, acr=acr)
+    if as_json:
+        cookies = response.headers.getlist("set-cookie")
+        response = json_response({"location": next_path}, 200, NO_STORE)
+        for value in cookies:
+            response.headers.append("set-cookie", value)
     response.delete_cookie(MFA_COOKIE, path="/", secure=browser_of(request).secure, httponly=True)
     return response

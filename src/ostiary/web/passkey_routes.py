@@ -26,15 +26,20 @@ from ostiary.errors import OAuthError
 from ostiary.oauth.params import MAX_BODY, read_body
 from ostiary.web import interaction_mfa
 from ostiary.web.account_auth import (
+    ANONYMOUS_PURPOSE,
+    MFA_PURPOSE,
+    NEXT_PATH,
     SIGNED_IN_PURPOSE,
     browser_of,
     client_ip,
+    finish_login,
+    pending_login,
     services_of,
     signed_in,
 )
 from ostiary.web.account_security_routes import NAME_MAX, factor_name
 from ostiary.web.authorize_routes import EXPIRED
-from ostiary.web.browser import SESSION_COOKIE
+from ostiary.web.browser import SESSION_COOKIE, Browser
 from ostiary.web.responses import NO_STORE, json_response
 
 CSRF_HEADER = "x-csrf-token"
@@ -256,7 +261,73 @@ async def sign_in(request: Request) -> Response:
     return await interaction_mfa.finish(request, state, owner, asserted.amr, as_json=True)
 
 
+# -- the second factor of /account/login ---------------------------------------------------
+
+
+async def _account_login_posted(
+    request: Request,
+) -> tuple[bytes, User, dict[str, Any], str] | Response:
+    """The pending /account/login of this browser (its token's digest and user), the
+    CSRF-checked JSON body and where to go next; else the JSON error to answer."""
+    if services_of(request).settings.mfa == "off":
+        return _error(OFF, 404)
+    pending = await pending_login(request)
+    if pending is None:
+        return _error("This sign-in has expired: start again.", 400)
+    body = await _body(request)
+    if isinstance(body, Response):
+        return body
+    browser_id = Browser.browser_id(request)
+    token = _csrf_token(request, body)
+    if not browser_id or not browser_of(request).csrf_ok(ANONYMOUS_PURPOSE, browser_id, token):
+        return _error(FORGED, 403)
+    next_path = request.query_params.get("next", "/account")
+    return pending[0], pending[1], body, next_path if NEXT_PATH.fullmatch(next_path) else "/account"
+
+
+async def account_login_options(request: Request) -> Response:
+    """WebAuthn L3 §5.5: request options for the pending user's passkeys."""
+    posted = await _account_login_posted(request)
+    if isinstance(posted, Response):
+        return posted
+    options = await passkeys.begin_sign_in(services_of(request), posted[1])
+    if options is None:
+        return _error("You have no passkey: use another way to confirm it is you.")
+    return _ok(options)
+
+
+async def account_login(request: Request) -> Response:
+    """WebAuthn L3 §7.2: the passkey as /account/login's second factor; the session starts
+    and the answer says where to go."""
+    posted = await _account_login_posted(request)
+    if isinstance(posted, Response):
+        return posted
+    token_hash, user, body, next_path = posted
+    credential = _credential(body)
+    if isinstance(credential, Response):
+        return credential
+    services = services_of(request)
+    try:
+        challenge = await passkeys.take_sign_in_challenge(services, user, credential)
+        asserted = await passkeys.finish_authentication(
+            services,
+            credential,
+            challenge=challenge,
+            expected=user,
+            require_uv=False,
+            ip=client_ip(request),
+            client_id=None,
+        )
+    except PasskeyError as exc:
+        return _error(exc.message, exc.status)
+    if await services.store.one_time_tokens.use(token_hash, MFA_PURPOSE) is None:
+        return _error("This sign-in has expired: start again.", 400)
+    return await finish_login(request, user, next_path, asserted.amr, as_json=True)
+
+
 routes: list[BaseRoute] = [
+    Route("/account/login/passkey/options", account_login_options, methods=["POST"]),
+    Route("/account/login/passkey", account_login, methods=["POST"]),
     Route("/account/security/passkeys/options", registration_options, methods=["POST"]),
     Route("/account/security/passkeys", register, methods=["POST"]),
     Route("/interaction/{interaction_id}/passkey/options", sign_in_options, methods=["POST"]),

@@ -62,6 +62,8 @@ CHALLENGE_BYTES = 32
 # 16 bytes, used once); the browser's prompt is told the same.
 CHALLENGE_TTL = 300
 REGISTER = "passkey-register"
+# The challenge of a passkey as /account/login's second factor (a one-time token too).
+SIGN_IN = "passkey-sign-in"
 # §5.8.5: EdDSA, ES256 and RS256 cover every authenticator in use.
 ALGORITHMS = [
     COSEAlgorithmIdentifier.EDDSA,
@@ -180,6 +182,37 @@ async def begin_registration(services: AccountDeps, user: User) -> dict[str, Any
     )
     factors = await services.store.factors.for_user(user.id)
     return registration_options(relying_party(services.settings), user, factors, challenge)
+
+
+async def begin_sign_in(services: AccountDeps, user: User) -> dict[str, Any] | None:
+    """Request options for a known user's passkeys, the challenge kept as a one-time token
+    (None: the user has no passkey)."""
+    mine = await services.store.factors.for_user(user.id)
+    factors = [f for f in mine if f.kind == "passkey" and f.confirmed]
+    if not factors:
+        return None
+    challenge = new_challenge()
+    await services.store.one_time_tokens.add(
+        token_hash=hashlib.sha256(challenge).digest(),
+        user_id=user.id,
+        purpose=SIGN_IN,
+        ttl=CHALLENGE_TTL,
+    )
+    return authentication_options(
+        relying_party(services.settings), challenge, factors, require_uv=False
+    )
+
+
+async def take_sign_in_challenge(
+    services: AccountDeps, user: User, credential: Mapping[str, Any]
+) -> bytes:
+    """The challenge ``credential`` answers, if ``begin_sign_in`` gave it to this user and
+    it is unused: used up now (single use, even for two answers at once)."""
+    challenge = challenge_of(credential)
+    token = await services.store.one_time_tokens.use(hashlib.sha256(challenge).digest(), SIGN_IN)
+    if token is None or token.user_id != user.id:
+        raise PasskeyError("Ask for the passkey again: that request was used or has expired.")
+    return challenge
 
 
 def challenge_of(credential: Mapping[str, Any]) -> bytes:
