@@ -171,15 +171,21 @@ def registration_options(
     return as_json
 
 
-async def begin_registration(services: AccountDeps, user: User) -> dict[str, Any]:
-    """Creation options for a signed-in user; the challenge is kept as a one-time token."""
+async def _challenge_for(services: AccountDeps, user: User, purpose: str) -> bytes:
+    """A new challenge kept as a single-use one-time token of ``user`` (by its digest)."""
     challenge = new_challenge()
     await services.store.one_time_tokens.add(
         token_hash=hashlib.sha256(challenge).digest(),
         user_id=user.id,
-        purpose=REGISTER,
+        purpose=purpose,
         ttl=CHALLENGE_TTL,
     )
+    return challenge
+
+
+async def begin_registration(services: AccountDeps, user: User) -> dict[str, Any]:
+    """Creation options for a signed-in user; the challenge is kept as a one-time token."""
+    challenge = await _challenge_for(services, user, REGISTER)
     factors = await services.store.factors.for_user(user.id)
     return registration_options(relying_party(services.settings), user, factors, challenge)
 
@@ -191,13 +197,7 @@ async def begin_sign_in(services: AccountDeps, user: User) -> dict[str, Any] | N
     factors = [f for f in mine if f.kind == "passkey" and f.confirmed]
     if not factors:
         return None
-    challenge = new_challenge()
-    await services.store.one_time_tokens.add(
-        token_hash=hashlib.sha256(challenge).digest(),
-        user_id=user.id,
-        purpose=SIGN_IN,
-        ttl=CHALLENGE_TTL,
-    )
+    challenge = await _challenge_for(services, user, SIGN_IN)
     return authentication_options(
         relying_party(services.settings), challenge, factors, require_uv=False
     )
