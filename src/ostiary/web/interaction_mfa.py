@@ -246,7 +246,17 @@ async def second_factor_submit(request: Request) -> Response:
     if not checked.ok:
         return await _page(request, state, browser_id, user, error="Wrong code.", status=401)
     amr = (*pending.get("amr", [AMR_PASSWORD]), *checked.amr)
-    return await finish(request, state, user, amr)
+    if checked.recovery_left is None:
+        return await finish(request, state, user, amr)
+    # A recovery code used: the person learns how many are left before going on.
+    shown = page(
+        "mfa_recovery_used.html",
+        200,
+        interaction_id=state.interaction.id,
+        left=checked.recovery_left,
+    )
+    shown.headers.update(NO_STORE)
+    return await finish(request, state, user, amr, then=shown)
 
 
 async def enrol_submit(request: Request) -> Response:
