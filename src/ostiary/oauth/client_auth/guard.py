@@ -29,7 +29,8 @@ async def authenticate(
             await services.throttle.failed([throttle.ip_key(ip, "token")])
         raise
     try:
-        return await authenticate_client(services.store.clients, params, authorization)
+        # The credentials are read from the request once (they were, just above).
+        return await authenticate_client(services.store.clients, presented)
     except OAuthError as exc:
         if exc.error != "invalid_client":
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ostiary.domain.clients import Client
 from ostiary.domain.repositories import Clients
 from ostiary.errors import invalid_client
-from ostiary.oauth.client_auth.base import AuthMethod, presented_credentials
+from ostiary.oauth.client_auth.base import AuthMethod, Presented
 from ostiary.oauth.client_auth.none import NoneMethod
 from ostiary.oauth.client_auth.secret import ClientSecretBasic, ClientSecretPost
 
@@ -14,10 +14,9 @@ METHODS: dict[str, AuthMethod] = {
 }
 
 
-async def authenticate_client(
-    clients: Clients, params: dict[str, str], authorization: str | None
-) -> Client:
-    presented = presented_credentials(params, authorization)
+async def authenticate_client(clients: Clients, presented: Presented) -> Client:
+    """The client ``presented`` names, if the credentials prove it with the method it
+    registered (``presented_credentials`` read them from the request)."""
     basic = presented.method == "client_secret_basic"
     client = await clients.get(presented.client_id)
     if client is None:
