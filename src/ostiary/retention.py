@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ostiary.accounts.mfa import totp
 from ostiary.services import Services
 from ostiary.storage.repos.federation_identities import FederationRepository
 
@@ -27,6 +28,8 @@ async def purge(services: Services) -> dict[str, int]:
         "sessions": await store.sessions.purge_expired(),
         "interactions": await store.interactions.purge_expired(),
         "one_time_tokens": await store.one_time_tokens.purge_expired(),
+        # A second factor's secret that was never confirmed is not kept.
+        "unconfirmed_factors": await store.factors.purge_unconfirmed(totp.ENROLMENT_TTL),
         "federation_states": await FederationRepository(services.engine).purge_expired(),
         "throttles": await store.throttles.purge_idle(services.settings.lockout.window),
         "rate_limit_counters": await store.rate_limits.purge_expired(),

@@ -573,3 +573,41 @@ def test_webauthn_l3_s7_2_passkey_as_the_second_factor_of_the_account_sign_in(
         # The same answer again: the challenge and the pending sign-in are gone.
         again = post_json(web, f"{base}?next=/account", csrf, {"credential": assertion})
         assert again.status_code == 400
+
+
+def test_acr_values_phr_is_reached_only_by_a_passkey_that_verified_the_person(
+    server: LiveServer,
+) -> None:
+    """``acr_values=phr`` (OpenID EAP ACR Values §2): after the password only a passkey is
+    offered; one without user verification is refused, one with it gives ``acr`` "phr"."""
+    authenticator = SoftAuthenticator()
+    username = user_with_passkey(server, authenticator)
+    client = make_oidc_client(server)
+    with relying_party(server.base_url, client) as rp, web_of(server.base_url) as web:
+        request = rp.authorization(scope="openid", acr_values="phr")
+        page = web.get(request.url)
+        interaction, csrf = interaction_of(page.text), csrf_of(page.text)
+        login = web.post(
+            f"{interaction}/login",
+            data={"csrf": csrf, "username": username, "password": PASSWORD},
+        )
+        assert login.headers["location"] == f"{interaction}/mfa"
+        second = web.get(f"{interaction}/mfa")
+        assert "Use a passkey" in second.text
+        assert "Authentication code" not in second.text and "recovery code" not in second.text
+        # A code typed anyway is no way to phr.
+        typed = web.post(
+            f"{interaction}/mfa", data={"csrf": csrf, "method": "totp", "code": "123456"}
+        )
+        assert typed.status_code == 400 and "Use your passkey." in typed.text
+        unverified = passkey_sign_in(web, interaction, csrf, authenticator, uv=False)
+        assert unverified.status_code == 400, unverified.text
+        done = passkey_sign_in(web, interaction, csrf, authenticator)
+        assert done.status_code == 200, done.text
+        tokens = rp.redeem(request, to_callback(web, done.json()["location"]))
+        assert tokens.id_token is not None
+        claims = rp.validate_id_token(
+            tokens.id_token, nonce=request.nonce, access_token=tokens.access_token
+        )
+    assert claims["acr"] == "phr"
+    assert set(claims["amr"]) >= {"pwd", "user", "mfa"}

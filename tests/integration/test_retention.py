@@ -11,6 +11,7 @@ counts are at least ours, and each row is checked by its own key.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -18,10 +19,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from ostiary import clock, retention
 from ostiary.accounts import lifecycle
+from ostiary.accounts.mfa import totp
 from ostiary.crypto.tokens import digest
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.federation import PendingRequest
@@ -35,6 +37,7 @@ from ostiary.storage.tables import (
     backchannel_logout_failures,
     federation_states,
     interactions,
+    mfa_factors,
     one_time_tokens,
     refresh_tokens,
     revoked_tokens,
@@ -350,3 +353,27 @@ async def test_purge_removes_expired_pending_upstream_logins(services: Services)
     assert await present(services, federation_states.c.state_hash, *state.values()) == {
         state["live"]
     }
+
+
+async def test_purge_removes_totp_setups_never_confirmed(services: Services) -> None:
+    """A second factor's secret that was never confirmed (an abandoned setup) is not kept
+    past the setup's time; a setup under way and every confirmed factor stay."""
+    user = await services.store.users.add(username=unique("setup"), email=None, password_hash=None)
+    factors = services.store.factors
+    young, _ = await totp.begin(factors, services.settings, user.id, "young")
+    confirmed, _ = await totp.begin(factors, services.settings, user.id, "confirmed")
+    await factors.confirm(confirmed, last_step=1)
+    # Both older than a setup may take (a new setup would drop the unconfirmed one itself).
+    old = await factors.get(young)
+    assert old is not None
+    long_ago = clock.now() - totp.ENROLMENT_TTL - 5
+    await factors.add(dataclasses.replace(old, id=unique("old"), created_at=long_ago))
+    async with services.engine.begin() as conn:
+        await conn.execute(
+            update(mfa_factors).where(mfa_factors.c.id == confirmed).values(created_at=long_ago)
+        )
+
+    removed = await retention.purge(services)
+
+    assert removed["unconfirmed_factors"] >= 1
+    assert {f.id for f in await factors.for_user(user.id)} == {young, confirmed}

@@ -69,6 +69,12 @@ def lockout_fields(key: str, seconds: int) -> dict[str, Any]:
     return fields
 
 
+def locked_message(wait: int) -> str:
+    """What a person locked out for ``wait`` seconds reads (whole minutes, at least one)."""
+    minutes = max(1, -(-wait // 60))
+    return f"Too many failed attempts. Try again in {minutes} minute(s)."
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     # Seconds until every key is unlocked (0: go ahead).

@@ -398,6 +398,9 @@ class Factors(Protocol):
         ...
 
     async def recovery_codes_left(self, user_id: str) -> int: ...
+    async def purge_unconfirmed(self, seconds: int) -> int:
+        """Delete TOTP setups not confirmed within ``seconds`` of their start."""
+        ...
 
 
 class Store(Protocol):

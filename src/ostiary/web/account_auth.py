@@ -222,10 +222,7 @@ async def check_password(
     details = {"username": username, "purpose": purpose}
     if wait := await services.throttle.wait_seconds(keys):
         await login_failed(services, ip, "locked", details=details)
-        minutes = max(1, -(-wait // 60))
-        return PasswordOutcome(
-            None, f"Too many failed attempts. Try again in {minutes} minute(s).", 429
-        )
+        return PasswordOutcome(None, throttle.locked_message(wait), 429)
     check = await signin.check_password(services, username, password)
     if check.user is None:
         await services.throttle.failed(keys)
@@ -396,8 +393,7 @@ async def login_mfa(request: Request) -> Response:
     code = form.get("code", "")[:64]
     checked = await verify.check_code(services, user, method, code, ip=client_ip(request))
     if checked.wait:
-        minutes = max(1, -(-checked.wait // 60))
-        locked = f"Too many failed attempts. Try again in {minutes} minute(s)."
+        locked = throttle.locked_message(checked.wait)
         response = await _mfa_page(request, user, next_path, method, 429, locked)
         response.headers["Retry-After"] = str(checked.wait)
         return response

@@ -34,14 +34,7 @@ from ostiary.web.account_auth import (
 from ostiary.web.account_routes import when
 from ostiary.web.responses import error_page, page, redirect
 
-DEFAULT_NAME = "Authenticator app"
 NAME_MAX = 100  # mfa_factors.name
-# A TOTP secret not confirmed within this many seconds is abandoned: no longer listed,
-# and deleted when the person starts another.
-ENROLMENT_TTL = 600
-# Unfinished setups one person may have at a time (say, in several tabs): starting more
-# drops the oldest, so a loop of POSTs cannot fill the table.
-MAX_UNFINISHED = 5
 KIND_LABELS = {"totp": "Authenticator app", "passkey": "Passkey"}
 MFA_OFF = "Multi-factor authentication is switched off on this server."
 NOTICES = {
@@ -59,17 +52,13 @@ WRONG_CODE = "Wrong code: type the code the app shows now."
 def factor_name(raw: str) -> str:
     """The one rule for a factor's name as a person types it: trimmed; empty means the
     default; one line of at most 100 characters. ValueError says what is wrong."""
-    name = raw.strip() or DEFAULT_NAME
+    name = raw.strip() or totp.DEFAULT_NAME
     if len(name) > NAME_MAX:
         raise ValueError(f"The name can be at most {NAME_MAX} characters long.")
     try:
         return identifiers.single_line(name, "The name")
     except identifiers.InvalidIdentifier as exc:
         raise ValueError(f"{exc}.") from None
-
-
-def _abandoned(factor: Factor, now: int) -> bool:
-    return not factor.confirmed and factor.created_at < now - ENROLMENT_TTL
 
 
 def _off(request: Request) -> bool:
@@ -123,7 +112,7 @@ async def _overview(
             f.confirmed,
         )
         for f in await factors.for_user(who.user.id)
-        if not _abandoned(f, now)
+        if not totp.abandoned(f, now)
     ]
     left = await factors.recovery_codes_left(who.user.id)
     return _page(
@@ -174,13 +163,6 @@ async def begin_totp(request: Request, who: SignedIn, form: dict[str, str]) -> R
     except ValueError as exc:
         return await _overview(request, who, 400, str(exc))
     services = services_of(request)
-    now = clock.now()
-    unfinished = [f for f in await services.store.factors.for_user(who.user.id) if not f.confirmed]
-    young = [f for f in unfinished if not _abandoned(f, now)]
-    dropped = [f for f in unfinished if _abandoned(f, now)]
-    dropped += young[: max(0, len(young) - MAX_UNFINISHED + 1)]
-    for old in dropped:
-        await services.store.factors.delete(old.id, who.user.id)
     factor_id, _ = await totp.begin(services.store.factors, services.settings, who.user.id, name)
     return redirect(f"/account/security/totp?factor={factor_id}")
 
@@ -193,7 +175,7 @@ async def _enrolling(services: Services, who: SignedIn, factor_id: str) -> Facto
         or factor.user_id != who.user.id
         or factor.kind != "totp"
         or factor.confirmed
-        or _abandoned(factor, clock.now())
+        or totp.abandoned(factor, clock.now())
     ):
         return None
     return factor
@@ -240,9 +222,7 @@ async def confirm_totp(request: Request, who: SignedIn, form: dict[str, str]) ->
     code = form.get("code", "")[:64]
     if not await totp.confirm(factors, services.settings, who.user.id, factor.id, code):
         return await _enrolment_page(request, who, factor, 400, WRONG_CODE)
-    others = [f for f in await factors.for_user(who.user.id) if f.confirmed and f.id != factor.id]
-    first = not others and not await factors.recovery_codes_left(who.user.id)
-    codes = await recovery.replace(factors, who.user.id) if first else []
+    codes = await recovery.for_first_factor(factors, who.user.id, factor.id)
     details: dict[str, object] = {"factor_id": factor.id, "kind": "totp", "name": factor.name}
     await _changed(request, who, "mfa.enrolled", {**details, "recovery_codes": len(codes)})
     if not codes:

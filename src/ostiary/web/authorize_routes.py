@@ -133,16 +133,15 @@ async def owe_second_factor(
 
 
 async def _owed_after_password(
-    services: Services, state: InteractionState, user: User, mfa: MfaReads | None
+    services: Services, state: InteractionState, mfa: MfaReads | None
 ) -> policy.SecondFactor | None:
     """What a user who just gave the right password still owes in this interaction;
     ``mfa``: the account's factors and access requirement, read with the account."""
     if services.settings.mfa == "off":
         return None
+    assert mfa is not None  # read with the account whose password was right
     client = await services.store.clients.get(state.interaction.client_id)
     asked = prompt.asked_level(AuthorizationRequest.from_json(state.interaction.request))
-    if mfa is None:
-        return await policy.second_factor(services.store, services.settings, user.id, client, asked)
     required = mfa.required_by_access or policy.applies(services.settings, client)
     return policy.owed(services.settings, mfa.factor_kinds, required, asked)
 
@@ -429,12 +428,11 @@ async def login_submit(request: Request) -> Response:
         await login_failed(
             services, ip, "locked", client_id=interaction.client_id, details={"username": username}
         )
-        minutes = max(1, -(-wait // 60))
         return await _login_page(
             request,
             state,
             browser_id,
-            error=f"Too many failed attempts. Try again in {minutes} minute(s).",
+            error=throttle.locked_message(wait),
             username=username,
             status=429,
             headers={"Retry-After": str(wait)},
@@ -461,7 +459,7 @@ async def login_submit(request: Request) -> Response:
             username=username,
             status=401,
         )
-    if owed := await _owed_after_password(services, state, user, reads.mfa):
+    if owed := await _owed_after_password(services, state, reads.mfa):
         # No session yet, and the account's failures are not forgiven until the second
         # factor is right too: a stolen password buys no more guesses at the code.
         return await owe_second_factor(services, state, user, (AMR_PASSWORD,), owed)

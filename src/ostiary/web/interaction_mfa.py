@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.accounts import signin
+from ostiary.accounts import signin, throttle
 from ostiary.accounts.mfa import recovery, totp, verify
 from ostiary.accounts.mfa.changes import factor_changed
 from ostiary.domain.interactions import InteractionState
@@ -29,9 +29,6 @@ from ostiary.services import Services
 from ostiary.web import authorize_routes as authz
 from ostiary.web.browser import SESSION_COOKIE
 from ostiary.web.responses import NO_STORE, error_page, page, redirect
-
-# The name of a TOTP factor enrolled during a sign-in (renamed on the security page).
-ENROL_NAME = "Authenticator app"
 
 
 def _services(request: Request) -> Services:
@@ -178,7 +175,7 @@ async def _enrolment_secret(
     if begun is not None:
         return totp.secret_of(services.settings, begun)
     factor_id, secret = await totp.begin(
-        services.store.factors, services.settings, user.id, ENROL_NAME
+        services.store.factors, services.settings, user.id, totp.DEFAULT_NAME
     )
     pending["totp"] = factor_id
     await services.store.interactions.set_pending(state.interaction.id, user.id, pending)
@@ -223,7 +220,7 @@ async def second_factor_submit(request: Request) -> Response:
     pending = state.interaction.pending or {}
     method: verify.Method = "recovery" if form.get("method") == "recovery" else "totp"
     if pending.get("level") == ACR_PHR:
-        return await _page(request, state, browser_id, user, error="Use your passkey.")
+        return await _page(request, state, browser_id, user, error="Use your passkey.", status=400)
     checked = await verify.check_code(
         services,
         user,
@@ -233,13 +230,12 @@ async def second_factor_submit(request: Request) -> Response:
         client_id=state.interaction.client_id,
     )
     if checked.wait:
-        minutes = max(1, -(-checked.wait // 60))
         return await _page(
             request,
             state,
             browser_id,
             user,
-            error=f"Too many failed attempts. Try again in {minutes} minute(s).",
+            error=throttle.locked_message(checked.wait),
             status=429,
             headers={"Retry-After": str(checked.wait)},
         )
@@ -278,13 +274,13 @@ async def enrol_submit(request: Request) -> Response:
         return await _page(
             request, state, browser_id, user, error="Wrong code: try the current one.", status=401
         )
-    codes = await recovery.replace(services.store.factors, user.id)
+    codes = await recovery.for_first_factor(services.store.factors, user.id, factor_id)
     await factor_changed(
         services,
         user.id,
         "mfa.enrolled",
         actor=f"user:{user.id}",
-        details={"kind": "totp", "during": "sign-in"},
+        details={"factor_id": factor_id, "kind": "totp", "during": "sign-in"},
         ip=_ip(request),
     )
     amr = (*pending.get("amr", [AMR_PASSWORD]), AMR_OTP, AMR_MFA)

@@ -146,9 +146,7 @@ async def register(request: Request) -> Response:
         factor = await passkeys.finish_registration(services, who.user, credential, name)
     except PasskeyError as exc:
         return _error(exc.message, exc.status)
-    others = [f for f in await factors.for_user(who.user.id) if f.confirmed and f.id != factor.id]
-    first = not others and not await factors.recovery_codes_left(who.user.id)
-    codes = await recovery.replace(factors, who.user.id) if first else []
+    codes = await recovery.for_first_factor(factors, who.user.id, factor.id)
     await factor_changed(
         services,
         who.user.id,

@@ -413,8 +413,7 @@ async def finish_authentication(
     if checked is not None and checked.wait:
         assert expected is not None
         await _audit_failure(services, expected.id, "locked", audit)
-        minutes = max(1, -(-checked.wait // 60))
-        raise PasskeyError(f"Too many failed attempts. Try again in {minutes} minute(s).", 429)
+        raise PasskeyError(throttle.locked_message(checked.wait), 429)
     try:
         asserted = await _check(services, credential, challenge, expected, require_uv)
     except _Failure as failure:

@@ -53,6 +53,15 @@ def _digest_of(code: str) -> bytes:
     return hashed
 
 
+async def for_first_factor(factors: Factors, user_id: str, factor_id: str) -> list[str]:
+    """Ten new codes (shown once) when ``factor_id`` is the user's first confirmed factor
+    and none are left from before; otherwise none (the codes the user has stand)."""
+    others = [f for f in await factors.for_user(user_id) if f.confirmed and f.id != factor_id]
+    if others or await factors.recovery_codes_left(user_id):
+        return []
+    return await replace(factors, user_id)
+
+
 async def use(factors: Factors, user_id: str, code: str) -> int | None:
     """Use a code once; how many are left (None: not one of the user's unused codes)."""
     hashed = digest(code)

@@ -26,6 +26,13 @@ DIGITS = 6
 DRIFT = 1
 # 160 bits, as RFC 4226 §4 recommends for the shared secret.
 SECRET_BYTES = 20
+DEFAULT_NAME = "Authenticator app"
+# A secret not confirmed within this many seconds is abandoned: no longer shown, and
+# deleted when the user starts another.
+ENROLMENT_TTL = 600
+# Unfinished setups one user may have at a time (several tabs, several sign-ins): starting
+# more drops the oldest, so repeated requests cannot fill the table.
+MAX_UNFINISHED = 5
 
 
 def sealer(settings: Settings) -> Sealer:
@@ -70,15 +77,27 @@ def matching_step(secret: str, code: str, now: int) -> int | None:
     return found
 
 
+def abandoned(factor: Factor, now: int) -> bool:
+    return not factor.confirmed and factor.created_at < now - ENROLMENT_TTL
+
+
 async def begin(factors: Factors, settings: Settings, user_id: str, name: str) -> tuple[str, str]:
-    """Store a new, unconfirmed TOTP factor; (its id, the base32 secret to show once)."""
+    """Store a new, unconfirmed TOTP factor; (its id, the base32 secret to show once).
+    The user's abandoned setups go, and the oldest unfinished ones beyond the bound."""
+    now = clock.now()
+    unfinished = [f for f in await factors.for_user(user_id) if not f.confirmed]
+    young = [f for f in unfinished if not abandoned(f, now)]
+    dropped = [f for f in unfinished if abandoned(f, now)]
+    dropped += young[: max(0, len(young) - MAX_UNFINISHED + 1)]
+    for old in dropped:
+        await factors.delete(old.id, user_id)
     secret = new_secret()
     factor = Factor(
         id=str(uuid.uuid4()),
         user_id=user_id,
         kind="totp",
         name=name,
-        created_at=clock.now(),
+        created_at=now,
         confirmed=False,
         secret=sealer(settings).seal(secret.encode()),
     )

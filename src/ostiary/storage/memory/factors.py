@@ -98,3 +98,7 @@ class MemoryFactors:
     async def recovery_codes_left(self, user_id: str) -> int:
         codes = self._t.recovery_codes
         return sum(1 for (owner, _), used in codes.items() if owner == user_id and used is None)
+
+    async def purge_unconfirmed(self, seconds: int) -> int:
+        cutoff = clock.now() - seconds
+        return self._t.drop("factors", lambda f: not f.confirmed and f.created_at < cutoff)

@@ -154,6 +154,10 @@ class FactorRepository(Repository):
         row = await self._first(_left(user_id))
         return int(row[0]) if row else 0
 
+    async def purge_unconfirmed(self, seconds: int) -> int:
+        stale = (mf.c.confirmed.is_(False)) & (mf.c.created_at < clock.now() - seconds)
+        return await self._write(delete(mf).where(stale))
+
 
 def _left(user_id: str) -> Any:
     return select(func.count()).where(rc.c.user_id == user_id, rc.c.used_at.is_(None))
