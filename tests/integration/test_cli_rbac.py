@@ -55,6 +55,7 @@ PURGED_KINDS = {
     "sessions",
     "interactions",
     "one_time_tokens",
+    "unconfirmed_factors",
     "throttles",
     "rate_limit_counters",
     "federation_states",
