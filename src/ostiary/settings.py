@@ -353,6 +353,35 @@ class GcSettings(_Section):
     )
 
 
+class AdminConsoleSettings(_Section):
+    """The admin console at /admin (docs/admin-console.md). ``OSTIARY_ADMIN_CONSOLE=false``
+    turns it off; ``true`` or ``false`` alone stands for ``enabled``."""
+
+    enabled: bool = Field(True, description="Serve the admin console at /admin.")
+    idle_timeout: int = Field(
+        900,
+        ge=60,
+        le=86_400,
+        description="Seconds without a console request after which the console asks the "
+        "admin to sign in again.",
+    )
+    max_age: int = Field(
+        28_800,
+        ge=300,
+        le=604_800,
+        description="Seconds after sign-in when a console session ends, however busy.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_switch(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value in (0, 1):
+            return {"enabled": bool(value)}
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
+            return {"enabled": value.strip().lower() in {"true", "1"}}
+        return value
+
+
 class HstsSettings(_Section):
     """HTTP Strict Transport Security (RFC 6797): sent on every response when the issuer is
     https, so browsers that once reached it go on reaching it over https only."""
@@ -436,6 +465,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     hsts: HstsSettings = Field(default_factory=HstsSettings)
     gc: GcSettings = Field(default_factory=GcSettings)
+    admin_console: AdminConsoleSettings = Field(default_factory=AdminConsoleSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

@@ -21,6 +21,8 @@ from starlette.staticfiles import StaticFiles
 from ostiary import retention
 from ostiary.admin import problems
 from ostiary.admin.api import create_admin_api
+from ostiary.admin.console import setup as console_setup
+from ostiary.admin.console.routes import routes as console_routes
 from ostiary.admin.problems import problem_response
 from ostiary.observability.wiring import Observability
 from ostiary.scim.asgi import create_scim_app
@@ -65,6 +67,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             credentials = await demo.seed(svc)
             if credentials is not None:
                 _announce_demo(credentials)
+        if settings.admin_console.enabled:
+            await console_setup.ensure(svc)
         await observability.start(svc)
         background = [
             asyncio.create_task(retention.purge_forever(svc)),
@@ -105,6 +109,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         *passkey_routes.routes,
         *federation_routes.routes,
         Mount(ADMIN_PREFIX, app=create_admin_api()),
+        # After the API's mount, which takes everything under its own prefix.
+        *([Mount("/admin", routes=console_routes())] if settings.admin_console.enabled else []),
         Mount(SCIM_PREFIX, app=create_scim_app()),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]

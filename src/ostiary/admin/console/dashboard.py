@@ -1,0 +1,38 @@
+"""The console's first page: how many of everything, what happened lately, how old the
+signing keys are."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ostiary import clock
+from ostiary.admin.console import render
+from ostiary.admin.console.guard import Viewer, console_page, services_of
+from ostiary.admin.console.permissions import Area, may_read
+from ostiary.storage.queries import console_views
+
+RECENT_EVENTS = 10
+
+
+@console_page(Area.DASHBOARD)
+async def dashboard(request: Request, viewer: Viewer) -> Response:
+    services = services_of(request)
+    now = clock.now()
+    counts = await console_views.counts(services.engine, now)
+    events = []
+    if may_read(viewer.roles, Area.AUDIT):
+        events = await console_views.newest_events(services.engine, RECENT_EVENTS)
+    keys = []
+    if may_read(viewer.roles, Area.KEYS):
+        keys = sorted(await services.store.keys.unexpired(), key=lambda k: (k.alg, -k.activates_at))
+    return render.page(
+        request,
+        viewer,
+        "dashboard.html",
+        area=Area.DASHBOARD,
+        counts=counts,
+        events=events,
+        keys=keys,
+        now=now,
+    )

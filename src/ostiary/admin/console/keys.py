@@ -1,0 +1,7 @@
+"""Console pages: keys."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

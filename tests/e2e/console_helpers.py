@@ -1,0 +1,119 @@
+"""Signing in to the admin console against a real server, with httpx or with Chromium.
+
+A console user is made here with a role (admin, user-admin, auditor, or none) and a
+confirmed TOTP factor, so the sign-in meets the console's demand for a second factor the
+way an admin with an authenticator app would: password, then a current code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+import pyotp
+
+from ostiary import clock
+from ostiary.accounts.mfa import totp
+from ostiary.services import Services
+from tests.conftest import LiveServer, unique
+from tests.e2e.helpers import PASSWORD, csrf_of
+
+CODE_LABEL = "Authentication code"
+
+
+@dataclass
+class ConsoleUser:
+    username: str
+    user_id: str
+    secret: str | None
+    password: str = PASSWORD
+    step: int = 0
+
+    def next_code(self) -> str:
+        """A code of a time step not used yet (a code is single use, RFC 6238 §5.2):
+        the current step, then the following ones."""
+        assert self.secret is not None
+        step = clock.now() // totp.STEP + self.step
+        self.step += 1
+        return pyotp.TOTP(self.secret).generate_otp(step)
+
+
+def make_console_user(
+    server: LiveServer, role: str | None = "admin", *, with_totp: bool = True
+) -> ConsoleUser:
+    """A user holding ``role`` (None: no role) and, by default, a confirmed TOTP factor."""
+    username = unique(role or "nobody")
+
+    async def create(services: Services) -> ConsoleUser:
+        user = await services.store.users.add(
+            username=username,
+            email=f"{username}@example.com",
+            password_hash=await services.passwords.hash(PASSWORD),
+        )
+        if role is not None:
+            await services.store.access.assign(user.id, role)
+        secret = None
+        if with_totp:
+            factor_id, secret = await totp.begin(
+                services.store.factors, services.settings, user.id, "phone"
+            )
+            previous = pyotp.TOTP(secret).generate_otp(clock.now() // totp.STEP - 1)
+            assert await totp.confirm(
+                services.store.factors, services.settings, user.id, factor_id, previous
+            )
+        return ConsoleUser(username, user.id, secret)
+
+    return server.call(create)
+
+
+def console_client(server: LiveServer) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+
+
+def sign_in(web: httpx.Client, user: ConsoleUser, path: str = "/admin/") -> httpx.Response:
+    """Walk /admin/login → the login form → the second factor → /admin/callback; return
+    the callback's answer (303 to the console when it let the user in)."""
+    start = web.get("/admin/login", params={"next": path})
+    assert start.status_code == 303, start.text
+    page = web.get(_local(start.headers["location"]))
+    assert page.status_code == 200 and 'name="password"' in page.text, page.text
+    interaction = re.search(r'action="(/interaction/[^"/]+)/login"', page.text)
+    assert interaction
+    answer = web.post(
+        f"{interaction.group(1)}/login",
+        data={"csrf": csrf_of(page.text), "username": user.username, "password": user.password},
+    )
+    assert answer.status_code == 303, answer.text
+    location = _local(answer.headers["location"])
+    if location.endswith("/mfa"):
+        mfa = web.get(location)
+        assert mfa.status_code == 200, mfa.text
+        answer = web.post(
+            location,
+            data={"csrf": csrf_of(mfa.text), "method": "totp", "code": user.next_code()},
+        )
+        assert answer.status_code == 303, answer.text
+        location = _local(answer.headers["location"])
+    assert location.startswith("/admin/callback"), location
+    return web.get(location)
+
+
+def signed_in_client(server: LiveServer, user: ConsoleUser) -> httpx.Client:
+    """An httpx client holding a console session of ``user``."""
+    web = console_client(server)
+    answer = sign_in(web, user)
+    assert answer.status_code == 303, answer.text
+    return web
+
+
+def console_csrf(web: httpx.Client, path: str = "/admin/") -> str:
+    page = web.get(path)
+    assert page.status_code == 200, page.text
+    return csrf_of(page.text)
+
+
+def _local(location: str) -> str:
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
