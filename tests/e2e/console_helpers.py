@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pyotp
+from httpx._client import ClientState
 
 from ostiary import clock
 from ostiary.accounts.mfa import totp
@@ -68,8 +69,19 @@ def make_console_user(
     return server.call(create)
 
 
-def console_client(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, follow_redirects=False, timeout=30)
+class ConsoleBrowser(httpx.Client):
+    """An httpx client that may be used before and inside ``with`` (httpx refuses to
+    enter a client that already sent requests)."""
+
+    def __enter__(self) -> ConsoleBrowser:
+        if self._state == ClientState.OPENED:
+            return self
+        super().__enter__()
+        return self
+
+
+def console_client(server: LiveServer) -> ConsoleBrowser:
+    return ConsoleBrowser(base_url=server.base_url, follow_redirects=False, timeout=30)
 
 
 def sign_in(web: httpx.Client, user: ConsoleUser, path: str = "/admin/") -> httpx.Response:
@@ -100,7 +112,7 @@ def sign_in(web: httpx.Client, user: ConsoleUser, path: str = "/admin/") -> http
     return web.get(location)
 
 
-def signed_in_client(server: LiveServer, user: ConsoleUser) -> httpx.Client:
+def signed_in_client(server: LiveServer, user: ConsoleUser) -> ConsoleBrowser:
     """An httpx client holding a console session of ``user``."""
     web = console_client(server)
     answer = sign_in(web, user)

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from ostiary import clock
 from ostiary.admin.auth import Caller
 from ostiary.admin.console import render
+from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.permissions import Area, Forbidden, check, console_roles
 from ostiary.admin.console.session import ConsoleSession, Cookies
 from ostiary.admin.problems import Problem
@@ -32,8 +33,6 @@ log = logging.getLogger("ostiary.admin.console")
 
 CONSOLE_CLIENT_ID = "ostiary-console"
 CSRF_FIELD = "csrf"
-# What a form may carry at most (the biggest is a client's redirect URIs).
-MAX_FORM_FIELDS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +128,7 @@ def refusal(request: Request, viewer: Viewer | None, message: str) -> Response:
 
 
 async def check_csrf(request: Request, session: ConsoleSession) -> None:
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    presented = form.get(CSRF_FIELD)
+    presented = (await form_of(request)).get(CSRF_FIELD)
     # Bytes, so a non-ASCII value is a mismatch and not a TypeError.
     if not isinstance(presented, str) or not hmac.compare_digest(
         presented.encode(), session.csrf.encode()

@@ -25,6 +25,7 @@ from ostiary.admin.console.guard import (
     signed_in,
 )
 from ostiary.admin.console.permissions import Forbidden, console_roles
+from ostiary.admin.problems import Problem
 from ostiary.domain.mfa import ACR_MFA, meets
 from ostiary.errors import OAuthError
 from ostiary.oauth import pkce
@@ -181,7 +182,7 @@ async def logout(request: Request) -> Response:
         return response
     try:
         await check_csrf(request, viewer.session)
-    except Forbidden as refused:
+    except (Forbidden, Problem) as refused:
         return refusal(request, viewer, str(refused))
     session = await services.store.sessions.by_sid(viewer.session.sid)
     if session is not None:
