@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pyotp
+from axe_playwright_python.sync_playwright import Axe
 from httpx._client import ClientState
+from playwright.sync_api import Page
 
 from ostiary import clock
 from ostiary.accounts.mfa import totp
@@ -129,3 +131,51 @@ def console_csrf(web: httpx.Client, path: str = "/admin/") -> str:
 def _local(location: str) -> str:
     parts = urlsplit(location)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# -- Chromium ------------------------------------------------------------------------------
+
+SERIOUS = frozenset({"serious", "critical"})
+WIDTHS = (1280, 390)
+
+
+def browser_sign_in(
+    page: Page, server: LiveServer, user: ConsoleUser, path: str = "/admin/"
+) -> None:
+    """Sign in through the pages a person sees: password, then the authenticator's code."""
+    page.goto(f"{server.base_url}{path}")
+    page.get_by_label("Username").fill(user.username)
+    password = page.get_by_label("Password")
+    password.fill(user.password)
+    password.press("Enter")
+    code = page.get_by_label(CODE_LABEL)
+    code.fill(user.next_code())
+    code.press("Enter")
+    page.wait_for_url(f"{server.base_url}{path}*")
+
+
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now (WCAG 2.1 AA)."""
+    results = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. {v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+
+
+def overflowing_widths(page: Page) -> list[int]:
+    """The viewport widths (1280, 390) at which the page scrolls sideways."""
+    wide = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
+            wide.append(width)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    return wide
+
+
+def assert_page_is_usable(page: Page) -> None:
+    """No serious accessibility violation, no sideways scrolling at 1280 or 390 px."""
+    assert serious_violations(page) == [], page.url
+    assert overflowing_widths(page) == [], page.url
