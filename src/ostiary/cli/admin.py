@@ -50,5 +50,7 @@ def bootstrap_admin(args: argparse.Namespace) -> None:
             say(f"created administrator {done.user.username} ({done.user.id}) with role admin")
             say(f"admin API client_id: {done.client_id}")
             say(f"client_secret: {done.client_secret}\n(shown once; only its hash is stored)")
+            if services.settings.admin_console.enabled:
+                say(f"admin console: {services.settings.issuer}/admin/ (sign in as {username})")
 
     run_with_services(action)
