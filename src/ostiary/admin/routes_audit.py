@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, StringConstraints
 
-from ostiary.accounts.throttle import ip_key
 from ostiary.admin import paging
 from ostiary.admin.auth import CallerDep, ServicesDep
-from ostiary.admin.problems import unprocessable
-from ostiary.admin.resources import record
-from ostiary.admin.schemas import AuditEventOut, Body, Page
+from ostiary.admin.operations import audit as ops
+from ostiary.admin.operations.audit import AddressUnlock, Unlocked
+from ostiary.admin.schemas import AuditEventOut, Page
 
 router = APIRouter(tags=["audit"])
-# Endpoints that count failures per address (the callers of accounts.throttle.ip_key).
-_IP_ENDPOINTS = ("login", "token", "reset")
 
 
 @router.get("/audit", response_model=Page[AuditEventOut])
@@ -39,7 +34,7 @@ async def list_audit_events(
         user_id=user_id,
         client_id=client_id,
         type=type,
-        since=_unix(since) if since is not None else None,
+        since=ops.unix(since) if since is not None else None,
         after_id=paging.decode_int("audit", cursor),
         limit=limit + 1,
     )
@@ -50,29 +45,8 @@ async def list_audit_events(
     return Page[AuditEventOut](items=items, next_cursor=next_cursor)
 
 
-def _unix(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-class AddressUnlock(Body):
-    ip: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class Unlocked(BaseModel):
-    ip: str
-    count: int
-
-
 @router.post("/lockouts/unlock", response_model=Unlocked)
 async def unlock_address(body: AddressUnlock, services: ServicesDep, caller: CallerDep) -> Unlocked:
     """Clear the failure counters and locks of an IP address (sign-in, token endpoint,
     password reset)."""
-    try:
-        ip = str(ipaddress.ip_address(body.ip))
-    except ValueError:
-        raise unprocessable(f"{body.ip!r} is not an IP address") from None
-    cleared = await services.throttle.unlock([ip_key(ip, e) for e in _IP_ENDPOINTS])
-    await record(services, caller, "lockout.unlocked", details={"address": ip, "count": cleared})
-    return Unlocked(ip=ip, count=cleared)
+    return await ops.unlock_address(services, caller, body)

@@ -1,7 +1,7 @@
 """/groups: groups, their members, the roles they grant, and nesting.
 
 Members of a group are members of every group above it and hold the roles granted to
-any of them.
+any of them. The rules live in ``admin.operations.groups``, shared with the console.
 """
 
 from __future__ import annotations
@@ -10,30 +10,17 @@ from fastapi import APIRouter, Request, Response
 
 from ostiary.admin import paging
 from ostiary.admin.access_schemas import GroupCreate, GroupDetail, GroupOut, GroupPatch, MemberOut
-from ostiary.admin.auth import Caller, CallerDep, ServicesDep
-from ostiary.admin.problems import conflict, documented, not_found
-from ostiary.admin.resources import (
-    GroupId,
-    RolePath,
-    UserId,
-    created,
-    group_or_404,
-    new,
-    record,
-    updated,
-    user_or_404,
-)
+from ostiary.admin.auth import CallerDep, ServicesDep
+from ostiary.admin.operations import groups as ops
+from ostiary.admin.problems import documented
+from ostiary.admin.resources import GroupId, RolePath, UserId, group_or_404, location
 from ostiary.admin.schemas import Page
-from ostiary.domain.access import MAX_GROUP_DEPTH, AccessError, Group
-from ostiary.services import Services
+from ostiary.domain.access import Group
 from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/groups", tags=["groups"])
 members_router = APIRouter(prefix="/groups/{group_id}", tags=["groups"], responses=documented(404))
-
-
-def view(group: Group) -> GroupOut:
-    return GroupOut.model_validate(group, from_attributes=True)
+view = ops.group_view
 
 
 @router.get("", response_model=Page[GroupOut])
@@ -54,24 +41,15 @@ async def create_group(
     request: Request,
     response: Response,
 ) -> GroupOut:
-    creation = services.store.access.create_group(
-        body.name, body.external_id, require_mfa=body.require_mfa
-    )
-    group = await new(creation, f"group {body.name!r}")
-    out = view(group)
-    await created(
-        services, caller, request, response, "group.created", out.model_dump(), "groups", group.id
-    )
+    out = await ops.create_group(services, caller, body)
+    response.headers["Location"] = location(request, "groups", out.id)
     return out
 
 
 @router.get("/{group_id}", response_model=GroupDetail, responses=documented(404))
 async def get_group(group_id: GroupId, services: ServicesDep) -> GroupDetail:
     """The group with its roles, parents and children."""
-    group = await group_or_404(services, group_id)
-    parents, children = await queries.group_links(services.engine, group.id)
-    roles = await services.store.access.group_role_names(group.id)
-    return GroupDetail(**view(group).model_dump(), roles=roles, parents=parents, children=children)
+    return await ops.group_detail(services, group_id)
 
 
 @router.patch("/{group_id}", response_model=GroupOut, responses=documented(404, 409))
@@ -79,28 +57,13 @@ async def update_group(
     group_id: GroupId, body: GroupPatch, services: ServicesDep, caller: CallerDep
 ) -> GroupOut:
     """Rename the group, change its external id or its MFA policy."""
-    group = await group_or_404(services, group_id)
-    if body.name is not None and body.name != group.name:
-        other = await services.store.access.get_group(body.name)
-        if other is not None and other.id != group.id:
-            raise conflict(f"group {body.name!r} exists already")
-        await services.store.access.rename_group(group.id, body.name)
-    if "external_id" in body.model_fields_set:
-        await queries.set_group_external_id(services.engine, group.id, body.external_id)
-    if body.require_mfa is not None and body.require_mfa != group.require_mfa:
-        await services.store.access.update_group(group.id, require_mfa=body.require_mfa)
-    before, after = view(group), view(await group_or_404(services, group.id))
-    if before.model_dump(exclude={"updated_at"}) != after.model_dump(exclude={"updated_at"}):
-        await updated(services, caller, "group.updated", before.model_dump(), after.model_dump())
-    return after
+    return await ops.update_group(services, caller, group_id, body)
 
 
 @router.delete("/{group_id}", status_code=204, responses=documented(404))
 async def delete_group(group_id: GroupId, services: ServicesDep, caller: CallerDep) -> Response:
     """Delete the group; its members lose the roles it granted."""
-    group = await group_or_404(services, group_id)
-    await services.store.access.delete_group(group.id)
-    await record(services, caller, "group.deleted", details={"before": view(group).model_dump()})
+    await ops.delete_group(services, caller, group_id)
     return Response(status_code=204)
 
 
@@ -117,10 +80,7 @@ async def add_member(
     group_id: GroupId, user_id: UserId, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Make the user a member (idempotent)."""
-    group = await group_or_404(services, group_id)
-    user = await user_or_404(services, user_id)
-    if await services.store.access.add_member(group.id, user.id):
-        await _linked(services, caller, "group.member_added", group, user_id=user.id)
+    await ops.add_member(services, caller, group_id, user_id)
     return Response(status_code=204)
 
 
@@ -128,10 +88,7 @@ async def add_member(
 async def remove_member(
     group_id: GroupId, user_id: UserId, services: ServicesDep, caller: CallerDep
 ) -> Response:
-    group = await group_or_404(services, group_id)
-    if not await services.store.access.remove_member(group.id, user_id):
-        raise not_found(f"membership of user {user_id!r}")
-    await _linked(services, caller, "group.member_removed", group, user_id=user_id)
+    await ops.remove_member(services, caller, group_id, user_id)
     return Response(status_code=204)
 
 
@@ -140,13 +97,7 @@ async def grant_role(
     group_id: GroupId, role: RolePath, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Grant a role to every member (idempotent)."""
-    group = await group_or_404(services, group_id)
-    try:
-        added = await services.store.access.grant_group_role(group.id, role)
-    except AccessError:
-        raise not_found(f"role {role!r}") from None
-    if added:
-        await _linked(services, caller, "group.role_granted", group, role=role)
+    await ops.grant_role(services, caller, group_id, role)
     return Response(status_code=204)
 
 
@@ -154,10 +105,7 @@ async def grant_role(
 async def revoke_role(
     group_id: GroupId, role: RolePath, services: ServicesDep, caller: CallerDep
 ) -> Response:
-    group = await group_or_404(services, group_id)
-    if not await services.store.access.revoke_group_role(group.id, role):
-        raise not_found(f"grant of role {role!r} to this group")
-    await _linked(services, caller, "group.role_revoked", group, role=role)
+    await ops.revoke_role(services, caller, group_id, role)
     return Response(status_code=204)
 
 
@@ -167,24 +115,7 @@ async def nest_group(
 ) -> Response:
     """Nest this group in ``parent_id``: its members become the parent's members too.
     Refused if it would make a cycle or a chain more than MAX_GROUP_DEPTH levels deep."""
-    group = await group_or_404(services, group_id)
-    parent = await group_or_404(services, parent_id)
-    engine = services.engine
-    above, height = await queries.reach(engine, parent.id, upward=True)
-    if group.id == parent.id or group.id in above:
-        raise conflict("that nesting would make a cycle")
-    # A bound on what one can build, so every role lookup stays a few queries.
-    _, depth = await queries.reach(engine, group.id, upward=False)
-    if depth + 1 + height > MAX_GROUP_DEPTH:
-        raise conflict(f"groups nest at most {MAX_GROUP_DEPTH} levels deep")
-    parents, _ = await queries.group_links(engine, group.id)
-    if parent.id in parents:
-        return Response(status_code=204)
-    try:
-        await services.store.access.nest(group.id, parent.id)
-    except AccessError as exc:
-        raise conflict(str(exc)) from None
-    await _linked(services, caller, "group.nested", group, parent_id=parent.id)
+    await ops.nest(services, caller, group_id, parent_id)
     return Response(status_code=204)
 
 
@@ -192,20 +123,5 @@ async def nest_group(
 async def unnest_group(
     group_id: GroupId, parent_id: GroupId, services: ServicesDep, caller: CallerDep
 ) -> Response:
-    group = await group_or_404(services, group_id)
-    if not await services.store.access.unnest(group.id, parent_id):
-        raise not_found(f"nesting of this group in {parent_id!r}")
-    await _linked(services, caller, "group.unnested", group, parent_id=parent_id)
+    await ops.unnest(services, caller, group_id, parent_id)
     return Response(status_code=204)
-
-
-async def _linked(
-    services: Services, caller: Caller, type: str, group: Group, **details: str
-) -> None:
-    await record(
-        services,
-        caller,
-        type,
-        user_id=details.get("user_id"),
-        details={"group_id": group.id, "group": group.name, **details},
-    )
