@@ -658,3 +658,24 @@ def test_a_form_without_its_csrf_token_is_refused(server: LiveServer, admin: Con
         assert answer.status_code == 403, path
         assert "expired" in answer.text
     assert member_ids(server, group.id) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/roles/bad%00name",
+        "/admin/groups/bad%00id",
+        "/admin/scopes/bad%00scope",
+        "/admin/groups/{group}?members_after=%00",
+        "/admin/roles?cursor=%00",
+        "/admin/groups?cursor=%00",
+        "/admin/scopes?cursor=%00",
+    ],
+)
+def test_text_no_database_can_hold_is_a_404_or_400_never_a_500(
+    server: LiveServer, admin: Console, path: str
+) -> None:
+    group = make_group(server)
+    assert admin.web.get(path.format(group=group.id)).status_code in (400, 404)
+    for post in ("/admin/roles/x%00/delete", "/admin/groups/x%00/delete", "/admin/scopes/x%00"):
+        assert admin.post(post, {"action": "delete"}).status_code == 404

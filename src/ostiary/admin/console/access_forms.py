@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from ostiary.admin.console.permissions import check_privileged
+from ostiary.admin.problems import not_found
 from ostiary.services import Services
 from ostiary.storage.queries import access_pages
 from ostiary.storage.queries import admin_views as queries
@@ -40,3 +41,11 @@ async def check_group_change(services: Services, roles: frozenset[str], *group_i
     for group_id in group_ids:
         involved |= await carried_roles(services, group_id)
     check_privileged(roles, involved)
+
+
+def path_key(value: str, what: str) -> str:
+    """A path or query value to look up: one holding NUL names nothing (PostgreSQL cannot
+    even compare it), so it is a 404 before any query."""
+    if "\x00" in value:
+        raise not_found(what)
+    return value

@@ -24,6 +24,7 @@ from ostiary.admin.console.access_forms import (
     carried_roles,
     check_group_change,
     field_errors,
+    path_key,
 )
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
@@ -171,7 +172,8 @@ async def unnest(request: Request, viewer: Viewer) -> Response:
 
 
 async def _group(request: Request) -> Group:
-    return await group_or_404(services_of(request), request.path_params["group_id"])
+    group_id = path_key(request.path_params["group_id"], "group")
+    return await group_or_404(services_of(request), group_id)
 
 
 async def _list_page(
@@ -213,6 +215,8 @@ async def _group_page(
     services = services_of(request)
     detail = await ops.group_detail(services, group.id)
     after = request.query_params.get("members_after")
+    if after is not None:
+        after = path_key(after, "member")
     members, more = await access_pages.members_page(
         services.engine, group.id, after=after, limit=MEMBERS_SHOWN
     )

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from ostiary.admin import paging
 from ostiary.admin.access_schemas import RoleCreate, RoleOut, RolePatch
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import FORM, Errors, field_errors
+from ostiary.admin.console.access_forms import FORM, Errors, field_errors, path_key
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import CONSOLE_ROLES, Area
@@ -53,12 +53,12 @@ async def create_role(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.ROLES)
 async def show_role(request: Request, viewer: Viewer) -> Response:
-    return await _role_page(request, viewer, request.path_params["name"])
+    return await _role_page(request, viewer, path_key(request.path_params["name"], "role"))
 
 
 @console_page(Area.ROLES)
 async def update_role(request: Request, viewer: Viewer) -> Response:
-    name = request.path_params["name"]
+    name = path_key(request.path_params["name"], "role")
     form = await form_of(request)
     values = {"description": form.get("description") or "", "require_mfa": "require_mfa" in form}
     try:
@@ -71,7 +71,7 @@ async def update_role(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.ROLES)
 async def delete_role(request: Request, viewer: Viewer) -> Response:
-    name = request.path_params["name"]
+    name = path_key(request.path_params["name"], "role")
     # A refusal (a console role, a role gating scopes) is a Problem: the guard's message page.
     await ops.delete_role(services_of(request), viewer.caller, name)
     return render.redirect(request, "/admin/roles", f"Role {name} deleted.")

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from ostiary.admin import paging
 from ostiary.admin.access_schemas import ScopeCreate, ScopeOut, ScopePatch
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import FORM, Errors, field_errors
+from ostiary.admin.console.access_forms import FORM, Errors, field_errors, path_key
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
@@ -55,12 +55,12 @@ async def create_scope(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.SCOPES)
 async def show_scope(request: Request, viewer: Viewer) -> Response:
-    return await _scope_page(request, viewer, request.path_params["name"])
+    return await _scope_page(request, viewer, path_key(request.path_params["name"], "scope"))
 
 
 @console_page(Area.SCOPES)
 async def change_scope(request: Request, viewer: Viewer) -> Response:
-    name = request.path_params["name"]
+    name = path_key(request.path_params["name"], "scope")
     services = services_of(request)
     form = await form_of(request)
     if form.get("action") == "delete":
