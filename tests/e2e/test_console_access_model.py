@@ -147,19 +147,35 @@ def test_roles_list_shows_every_role_and_an_admin_gets_the_create_form(
     assert 'action="/admin/roles"' in page.text and "<h1>Roles</h1>" in page.text
 
 
-def test_roles_list_pages_with_a_cursor_and_a_bad_cursor_is_400(
-    server: LiveServer, admin: Console
+@pytest.mark.parametrize("kind", ["roles", "groups", "scopes"])
+def test_lists_page_by_cursor_through_every_item_once_and_a_bad_cursor_is_400(
+    server: LiveServer, admin: Console, kind: str
 ) -> None:
-    for _ in range(3):
-        make_role(server)
-    first = admin.get("/admin/roles")
-    assert first.status_code == 200
-    if "Next page" in first.text:
-        next_url = re.search(r'<p class="pager"><a href="([^"]+)"', first.text)
-        assert (
-            next_url and admin.web.get(next_url.group(1).replace("&amp;", "&")).status_code == 200
-        )
-    assert admin.get("/admin/roles", cursor="not-a-cursor").status_code == 400
+    prefix = unique("paged")
+
+    async def create(services: Services) -> None:
+        access = services.store.access
+        for n in range(55):
+            name = f"{prefix}-{n:02d}"
+            if kind == "roles":
+                await access.create_role(name, "")
+            elif kind == "groups":
+                await access.create_group(name, None)
+            else:
+                await access.create_scope(name, description="")
+
+    server.call(create)
+    seen: list[str] = []
+    page = admin.get(f"/admin/{kind}")
+    while True:
+        assert page.status_code == 200
+        seen += re.findall(rf">(?:<code>)?({prefix}-\d\d)<", page.text)
+        found = re.search(r'<p class="pager"><a href="([^"]+)"', page.text)
+        if found is None:
+            break
+        page = admin.web.get(found.group(1).replace("&amp;", "&"))
+    assert seen == [f"{prefix}-{n:02d}" for n in range(55)]
+    assert admin.get(f"/admin/{kind}", cursor="not-a-cursor").status_code == 400
 
 
 def test_admin_creates_a_role_and_the_event_names_them(server: LiveServer, admin: Console) -> None:
@@ -437,6 +453,9 @@ def test_a_user_admin_manages_an_ordinary_group(server: LiveServer, user_admin: 
     assert answer.status_code == 303
     assert last_event(server, "group.member_added", user_admin.actor).user_id == user_id
     role = make_role(server)
+    page = user_admin.get(f"/admin/groups/{group.id}")
+    # Only the roles a user-admin may grant are offered.
+    assert f'<option value="{role}"' in page.text and '<option value="admin"' not in page.text
     assert user_admin.post(f"/admin/groups/{group.id}/roles", {"role": role}).status_code == 303
 
 
