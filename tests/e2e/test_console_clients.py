@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE, bootstrap
+from ostiary.admin.console.client_form import ADVANCED
 from ostiary.admin.console.guard import CONSOLE_CLIENT_ID
 from ostiary.domain.audit import AuditEvent
 from ostiary.services import Services
@@ -167,6 +168,9 @@ def test_a_bad_redirect_uri_is_named_by_its_line_and_the_input_is_kept(
         ({"scope": "bad\\scope", "grant_types": "client_credentials"}, "scope"),
         ({"public": "on", "grant_types": "client_credentials"}, "grant_types"),
         ({"redirect_uris": "x" * 2001}, "redirect_uris"),
+        ({"backchannel_logout_uri": "ftp://x.example/logout"}, "backchannel_logout_uri"),
+        ({"id_token_signed_response_alg": "none"}, "id_token_signed_response_alg"),
+        ({"audience": "https://api.example\n" + "y" * 2001}, "audience"),
     ],
 )
 def test_validation_errors_stand_next_to_their_field(
@@ -175,6 +179,8 @@ def test_validation_errors_stand_next_to_their_field(
     answer = register(web, **fields)
     assert answer.status_code == 422, answer.text
     assert f'id="e-{field}"' in answer.text, answer.text
+    # An error among the further settings opens them.
+    assert ('<details class="more" open>' in answer.text) == (field in ADVANCED)
 
 
 def test_a_taken_client_id_is_refused_next_to_it(web: httpx.Client) -> None:
@@ -201,6 +207,11 @@ def test_an_admin_changes_uris_scopes_grants_lifetimes_and_method(
         id_token_ttl="300",
         token_endpoint_auth_method="client_secret_post",
         include_roles="on",
+        audience="https://api.example\n\nhttps://other.example",
+        id_token_signed_response_alg="ES256",
+        backchannel_logout_uri="https://a.example/logout",
+        backchannel_logout_session_required="on",
+        session_refresh_tokens="on",
     )
     answer = web.post(f"/admin/clients/{client_id}", data=data)
     assert answer.status_code == 303, answer.text
@@ -222,6 +233,10 @@ def test_an_admin_changes_uris_scopes_grants_lifetimes_and_method(
         300,
     )
     assert client.token_endpoint_auth_method == "client_secret_post" and client.include_roles
+    assert client.audience == ("https://api.example", "https://other.example")
+    assert client.id_token_signed_response_alg == "ES256"
+    assert client.backchannel_logout_uri == "https://a.example/logout"
+    assert client.backchannel_logout_session_required and client.session_refresh_tokens
     (event,) = events(server, "client.updated", client_id)
     assert event.actor == f"admin:{admin.user_id}"
     assert event.details["after"]["access_token_ttl"] == 600

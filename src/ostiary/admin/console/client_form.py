@@ -14,11 +14,30 @@ from pydantic import ValidationError
 
 from ostiary.admin.client_schemas import ClientOut
 from ostiary.admin.console.forms import Form
+from ostiary.keys.algorithms import SUPPORTED
 from ostiary.oauth.grants.registry import GRANTS
 
-URI_FIELDS = ("redirect_uris", "post_logout_redirect_uris")
+URI_FIELDS = ("redirect_uris", "post_logout_redirect_uris", "audience")
 TTL_FIELDS = ("access_token_ttl", "refresh_token_ttl", "id_token_ttl")
-FLAGS = ("first_party", "include_roles", "include_groups", "require_mfa")
+FLAGS = (
+    "first_party",
+    "include_roles",
+    "include_groups",
+    "require_mfa",
+    "session_refresh_tokens",
+    "backchannel_logout_session_required",
+)
+# Blank means the default (null in the API).
+OPTIONAL_TEXT = ("backchannel_logout_uri", "id_token_signed_response_alg")
+# Under "More settings", opened when one of them has an error.
+ADVANCED = (
+    "audience",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+    "id_token_signed_response_alg",
+    "session_refresh_tokens",
+)
+ID_TOKEN_ALGS = SUPPORTED
 GRANT_TYPES = sorted(GRANTS)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -35,6 +54,8 @@ _MESSAGE_FIELDS = (
     ("a public client authenticates", "token_endpoint_auth_method"),
     ("auth method", "token_endpoint_auth_method"),
     ("client_id", "client_id"),
+    ("back-channel logout URI", "backchannel_logout_uri"),
+    ("id_token_signed_response_alg", "id_token_signed_response_alg"),
     ("access-token lifetime", "access_token_ttl"),
     ("ID-token lifetime", "id_token_ttl"),
     ("name must not", "client_name"),
@@ -53,6 +74,7 @@ def values_of(form: Form) -> dict[str, Any]:
         name: form.get(name) or ""
         for name in ("client_name", "client_id", "scope", "token_endpoint_auth_method")
     }
+    values |= {name: form.get(name) or "" for name in OPTIONAL_TEXT}
     values |= {name: form.get(name) or "" for name in (*URI_FIELDS, *TTL_FIELDS)}
     values |= {name: name in form for name in (*FLAGS, "public")}
     values["grant_types"] = form.getlist("grant_types")
@@ -69,6 +91,7 @@ def values_from(client: ClientOut) -> dict[str, Any]:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "grant_types": list(client.grant_types),
     }
+    values |= {name: getattr(client, name) or "" for name in OPTIONAL_TEXT}
     values |= {name: "\n".join(getattr(client, name)) for name in URI_FIELDS}
     values |= {
         name: "" if getattr(client, name) is None else str(getattr(client, name))
@@ -88,7 +111,7 @@ def body_of(form: Form, *, creating: bool, public: bool = False) -> dict[str, An
     }
     body |= {name: lines(form.get(name)) for name in URI_FIELDS}
     # Left as typed: the model says what a lifetime may be ("abc" is its error, not ours).
-    body |= {name: form.text(name) or None for name in TTL_FIELDS}
+    body |= {name: form.text(name) or None for name in (*TTL_FIELDS, *OPTIONAL_TEXT)}
     body |= {name: name in form for name in FLAGS}
     if creating:
         body["client_id"] = form.text("client_id") or None

@@ -52,6 +52,8 @@ def _form_page(
         errors=errors,
         grant_types=client_form.GRANT_TYPES,
         auth_methods=client_form.AUTH_METHODS,
+        id_token_algs=client_form.ID_TOKEN_ALGS,
+        advanced_fields=client_form.ADVANCED,
         **context,
     )
 
