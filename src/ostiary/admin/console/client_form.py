@@ -135,6 +135,18 @@ def validation_errors(exc: ValidationError, form: Form) -> dict[str, str]:
     return errors
 
 
+def placed(errors: dict[str, str], hidden: set[str]) -> dict[str, str]:
+    """Errors about a field this form does not show go above the form, named, so none is
+    lost."""
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        if name in hidden:
+            out.setdefault("_form", f"{name}: {message}")
+        else:
+            out[name] = message
+    return out
+
+
 def _line_number(text: str, index: int) -> int:
     """The textarea line of the ``index``-th value (blank lines were not sent on)."""
     numbers = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]

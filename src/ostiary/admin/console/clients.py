@@ -26,6 +26,8 @@ from ostiary.admin.resources import client_or_404
 
 PAGE_SIZE = 50
 MAX_CURSOR = 1024
+# Fixed at registration: the change form has no field for them.
+_NOT_EDITED = {"client_id", "public"}
 
 
 def _client_path(client_id: str) -> str:
@@ -146,7 +148,7 @@ async def _update(request: Request, viewer: Viewer, client_id: str) -> Response:
             client_form.body_of(form, creating=False, public=out.public)
         )
     except ValidationError as exc:
-        errors = client_form.validation_errors(exc, form)
+        errors = client_form.placed(client_form.validation_errors(exc, form), _NOT_EDITED)
         return _form_page(
             request, viewer, "client.html", values=values, errors=errors, status=422, **context
         )
@@ -155,7 +157,7 @@ async def _update(request: Request, viewer: Viewer, client_id: str) -> Response:
     except Problem as problem:
         if problem.status != 422:
             raise
-        errors = client_form.problem_errors(problem.detail, form)
+        errors = client_form.placed(client_form.problem_errors(problem.detail, form), _NOT_EDITED)
         return _form_page(
             request, viewer, "client.html", values=values, errors=errors, status=422, **context
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ostiary.admin.console.client_form import lines, offending_line
+from ostiary.admin.console.client_form import lines, offending_line, placed
 from ostiary.admin.console.forms import Form
 from ostiary.admin.provider_schemas import ProviderOut
 from ostiary.federation.connectors import connector_for
@@ -150,6 +150,20 @@ def body_of(form: Form, preset: Preset, *, current: ProviderOut | None = None) -
     elif secret:
         body["client_secret"] = secret
     return body
+
+
+def _shown(preset: Preset, *, creating: bool) -> set[str]:
+    """The fields the form has for this preset (``provider_fields.html``)."""
+    fields = {"_form", "display_name", "issuer", "client_id", "client_secret", "scopes"}
+    fields |= {"token_endpoint_auth_method", "provisioning", "mapping", *FLAGS, *preset.options}
+    fields.add("name" if creating else "remove_secret")
+    return fields
+
+
+def on_the_form(errors: dict[str, str], preset: Preset, *, creating: bool) -> dict[str, str]:
+    """Errors next to their fields; those about a field this form lacks (an option set
+    through the API, say) above it."""
+    return placed(errors, set(errors) - _shown(preset, creating=creating))
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:

@@ -102,7 +102,9 @@ async def new_provider(request: Request, viewer: Viewer) -> Response:
     try:
         body = ProviderCreate.model_validate(provider_form.body_of(form, preset))
     except ValidationError as exc:
-        errors = provider_form.validation_errors(exc)
+        errors = provider_form.on_the_form(
+            provider_form.validation_errors(exc), preset, creating=True
+        )
         return _form_page(
             request,
             viewer,
@@ -118,7 +120,11 @@ async def new_provider(request: Request, viewer: Viewer) -> Response:
     except Problem as problem:
         if problem.status not in (409, 422):
             raise
-        errors = provider_form.problem_errors(problem.detail, form, creating=True)
+        errors = provider_form.on_the_form(
+            provider_form.problem_errors(problem.detail, form, creating=True),
+            preset,
+            creating=True,
+        )
         return _form_page(
             request,
             viewer,
@@ -151,7 +157,9 @@ async def provider_page(request: Request, viewer: Viewer) -> Response:
     try:
         body = ProviderPatch.model_validate(provider_form.body_of(form, preset, current=out))
     except ValidationError as exc:
-        errors = provider_form.validation_errors(exc)
+        errors = provider_form.on_the_form(
+            provider_form.validation_errors(exc), preset, creating=False
+        )
         return _form_page(
             request,
             viewer,
@@ -167,7 +175,11 @@ async def provider_page(request: Request, viewer: Viewer) -> Response:
     except Problem as problem:
         if problem.status != 422:
             raise
-        errors = provider_form.problem_errors(problem.detail, form, creating=False)
+        errors = provider_form.on_the_form(
+            provider_form.problem_errors(problem.detail, form, creating=False),
+            preset,
+            creating=False,
+        )
         return _form_page(
             request,
             viewer,
