@@ -63,6 +63,17 @@ _MESSAGE_FIELDS = (
 )
 
 
+def storable(text: str) -> bool:
+    """Text the database can hold and compare: no NUL, no lone surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def lines(text: str | None) -> list[str]:
     """A textarea, one value a line; blank lines do not count."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]

@@ -21,13 +21,23 @@ from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
 from ostiary.admin.operations import clients
-from ostiary.admin.problems import Problem
+from ostiary.admin.problems import Problem, not_found
 from ostiary.admin.resources import client_or_404
 
 PAGE_SIZE = 50
 MAX_CURSOR = 1024
+MAX_ID = 200
 # Fixed at registration: the change form has no field for them.
 _NOT_EDITED = {"client_id", "public"}
+
+
+def _client_id(request: Request) -> str:
+    """The client_id the path names. PostgreSQL cannot compare text holding NUL or a lone
+    surrogate, and no client_id has either (nor passes 64 characters): not found."""
+    client_id: str = request.path_params["client_id"]
+    if len(client_id) > MAX_ID or not client_form.storable(client_id):
+        raise not_found(f"client {client_id[:MAX_ID]!r}")
+    return client_id
 
 
 def _client_path(client_id: str) -> str:
@@ -115,7 +125,7 @@ async def new_client(request: Request, viewer: Viewer) -> Response:
 async def client_page(request: Request, viewer: Viewer) -> Response:
     """One client: its registration (a form for those who may change it), its actions,
     and, right after registration or rotation only, its secret."""
-    client_id = request.path_params["client_id"]
+    client_id = _client_id(request)
     services = services_of(request)
     if request.method == "POST":
         return await _update(request, viewer, client_id)
@@ -166,7 +176,7 @@ async def _update(request: Request, viewer: Viewer, client_id: str) -> Response:
 
 @console_page(Area.CLIENTS)
 async def rotate_secret(request: Request, viewer: Viewer) -> Response:
-    client_id = request.path_params["client_id"]
+    client_id = _client_id(request)
     secret = await clients.rotate_secret(services_of(request), viewer.caller, client_id)
     message = "New secret made: the old one no longer works."
     response = render.redirect(request, _client_path(client_id), message)
@@ -176,7 +186,7 @@ async def rotate_secret(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def revoke_tokens(request: Request, viewer: Viewer) -> Response:
-    client_id = request.path_params["client_id"]
+    client_id = _client_id(request)
     count = await clients.revoke_tokens(services_of(request), viewer.caller, client_id)
     message = (
         f"Revoked {count} refresh token(s); every access token issued to this client "
@@ -187,7 +197,7 @@ async def revoke_tokens(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def unlock(request: Request, viewer: Viewer) -> Response:
-    client_id = request.path_params["client_id"]
+    client_id = _client_id(request)
     count = await clients.unlock(services_of(request), viewer.caller, client_id)
     message = f"Cleared {count} failed-authentication lock(s) and counter(s)."
     return render.redirect(request, _client_path(client_id), message)
@@ -195,7 +205,7 @@ async def unlock(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def delete(request: Request, viewer: Viewer) -> Response:
-    client_id = request.path_params["client_id"]
+    client_id = _client_id(request)
     await clients.delete(services_of(request), viewer.caller, client_id)
     return render.redirect(request, "/admin/clients", f"Client {client_id} deleted.")
 

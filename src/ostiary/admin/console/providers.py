@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.admin.console import provider_form, render
+from ostiary.admin.console import client_form, provider_form, render
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
@@ -34,8 +34,9 @@ def _provider_path(name: str) -> str:
 
 def _name(request: Request) -> str:
     name: str = request.path_params["name"]
-    if len(name) > MAX_NAME:
-        raise not_found("this provider")
+    # No provider name holds NUL or a lone surrogate, which PostgreSQL cannot compare.
+    if len(name) > MAX_NAME or not client_form.storable(name):
+        raise not_found(f"provider {name[:MAX_NAME]!r}")
     return name
 
 
