@@ -176,6 +176,7 @@ async def _update(request: Request, viewer: Viewer, client_id: str) -> Response:
 
 @console_page(Area.CLIENTS)
 async def rotate_secret(request: Request, viewer: Viewer) -> Response:
+    """A new secret (RFC 6749 §2.3.1), shown once on the page this leads to."""
     client_id = _client_id(request)
     secret = await clients.rotate_secret(services_of(request), viewer.caller, client_id)
     message = "New secret made: the old one no longer works."
@@ -186,6 +187,7 @@ async def rotate_secret(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def revoke_tokens(request: Request, viewer: Viewer) -> Response:
+    """Every token of the client revoked (RFC 7009 §2.1, for a whole client)."""
     client_id = _client_id(request)
     count = await clients.revoke_tokens(services_of(request), viewer.caller, client_id)
     message = (
@@ -197,6 +199,7 @@ async def revoke_tokens(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def unlock(request: Request, viewer: Viewer) -> Response:
+    """The client's failed-authentication locks and counters cleared, from every address."""
     client_id = _client_id(request)
     count = await clients.unlock(services_of(request), viewer.caller, client_id)
     message = f"Cleared {count} failed-authentication lock(s) and counter(s)."
@@ -205,6 +208,7 @@ async def unlock(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.CLIENTS)
 async def delete(request: Request, viewer: Viewer) -> Response:
+    """The client deleted, its tokens first (``accounts.lifecycle.delete_client``)."""
     client_id = _client_id(request)
     await clients.delete(services_of(request), viewer.caller, client_id)
     return render.redirect(request, "/admin/clients", f"Client {client_id} deleted.")

@@ -20,6 +20,7 @@ from ostiary.admin.operations import keys
 
 @console_page(Area.KEYS)
 async def list_keys(request: Request, viewer: Viewer) -> Response:
+    """The key ring: every key's algorithm, state and dates (RFC 7517 key ids)."""
     services = services_of(request)
     return render.page(
         request,

@@ -75,6 +75,7 @@ def _preset_of(name: str) -> provider_form.Preset:
 
 @console_page(Area.PROVIDERS)
 async def list_providers(request: Request, viewer: Viewer) -> Response:
+    """Every provider by name, and a way in for each preset."""
     return render.page(
         request,
         viewer,
@@ -196,6 +197,7 @@ async def provider_page(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.PROVIDERS)
 async def delete(request: Request, viewer: Viewer) -> Response:
+    """The provider deleted, with the identities linked through it (the accounts stay)."""
     name = _name(request)
     await providers.delete(services_of(request), viewer.caller, name)
     message = f"Provider {name} deleted, with the identities linked through it."
