@@ -1,4 +1,6 @@
-"""/users/{id}/...: a user's roles, groups, SSO sessions, consents and lockout."""
+"""/users/{id}/...: a user's roles, groups, SSO sessions, consents and lockout.
+
+The changes are ``admin.operations.user_links``, shared with the console."""
 
 from __future__ import annotations
 
@@ -6,13 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from ostiary.accounts import lifecycle, logout
-from ostiary.accounts.throttle import account_key
 from ostiary.admin.auth import CallerDep, ServicesDep
-from ostiary.admin.problems import documented, not_found
-from ostiary.admin.resources import ClientIdPath, RolePath, UserId, record, user_or_404
+from ostiary.admin.operations import user_links
+from ostiary.admin.problems import documented
+from ostiary.admin.resources import ClientIdPath, RolePath, UserId, user_or_404
 from ostiary.admin.schemas import ConsentOut, Count, GroupLink, Page, RoleLink, SessionOut
-from ostiary.domain.access import AccessError
 from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/users/{user_id}", tags=["users"], responses=documented(404))
@@ -35,13 +35,7 @@ async def assign_role(
     user_id: UserId, role: RolePath, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Assign a role (idempotent)."""
-    user = await user_or_404(services, user_id)
-    try:
-        added = await services.store.access.assign(user.id, role)
-    except AccessError:
-        raise not_found(f"role {role!r}") from None
-    if added:
-        await record(services, caller, "role.assigned", user_id=user.id, details={"role": role})
+    await user_links.assign_role(services, caller, user_id, role)
     return Response(status_code=204)
 
 
@@ -50,10 +44,7 @@ async def unassign_role(
     user_id: UserId, role: RolePath, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Take back a directly assigned role; roles held through groups stay."""
-    user = await user_or_404(services, user_id)
-    if not await services.store.access.unassign(user.id, role):
-        raise not_found(f"assignment of role {role!r}")
-    await record(services, caller, "role.unassigned", user_id=user.id, details={"role": role})
+    await user_links.unassign_role(services, caller, user_id, role)
     return Response(status_code=204)
 
 
@@ -97,12 +88,7 @@ async def list_sessions(user_id: UserId, services: ServicesDep) -> Page[SessionO
 @router.delete("/sessions", response_model=Count)
 async def end_all_sessions(user_id: UserId, services: ServicesDep, caller: CallerDep) -> Count:
     """End every session of the user (with back-channel logout); returns how many."""
-    user = await user_or_404(services, user_id)
-    ended = await lifecycle.end_sessions(services, user.id)
-    await record(
-        services, caller, "session.ended_by_admin", user_id=user.id, details={"count": ended}
-    )
-    return Count(count=ended)
+    return Count(count=await user_links.end_all_sessions(services, caller, user_id))
 
 
 @router.delete("/sessions/{sid}", status_code=204)
@@ -110,18 +96,7 @@ async def end_one_session(
     user_id: UserId, sid: Sid, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """End one session: its tokens die and its clients are told (Back-Channel Logout §2)."""
-    user = await user_or_404(services, user_id)
-    session = await services.store.sessions.by_sid(sid)
-    if session is None or session.user_id != user.id:
-        raise not_found(f"session {sid!r} of this user")
-    told = await logout.end_session(services, session)
-    await record(
-        services,
-        caller,
-        "session.ended_by_admin",
-        user_id=user.id,
-        details={"sid": sid, "backchannel_clients": told},
-    )
+    await user_links.end_session(services, caller, user_id, sid)
     return Response(status_code=204)
 
 
@@ -141,20 +116,7 @@ async def revoke_consent(
     user_id: UserId, client_id: ClientIdPath, services: ServicesDep, caller: CallerDep
 ) -> Response:
     """Forget the consent: the client must ask the user again."""
-    user = await user_or_404(services, user_id)
-    consents = services.store.consents
-    scopes = await consents.granted(user.id, client_id)
-    if scopes is None:
-        raise not_found(f"consent of this user for client {client_id!r}")
-    await consents.revoke(user.id, client_id)
-    await record(
-        services,
-        caller,
-        "consent.revoked",
-        user_id=user.id,
-        client_id=client_id,
-        details={"before": {"scopes": sorted(scopes)}},
-    )
+    await user_links.revoke_consent(services, caller, user_id, client_id)
     return Response(status_code=204)
 
 
@@ -163,6 +125,4 @@ async def unlock_user(user_id: UserId, services: ServicesDep, caller: CallerDep)
     """Clear the failed-login counter and lock of the account; ``count`` is 1 if there was
     one."""
     user = await user_or_404(services, user_id)
-    cleared = await services.throttle.unlock([account_key(user.username)])
-    await record(services, caller, "user.unlocked", user_id=user.id, details={"count": cleared})
-    return Count(count=cleared)
+    return Count(count=await user_links.unlock(services, caller, user))
