@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
+from ostiary import clock
 from ostiary.accounts.mfa import totp
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.storage.tables import scim_users
+from ostiary.storage.tables import federation_providers, scim_users
 from tests.conftest import LiveServer, unique
 from tests.e2e import account_fixtures
 from tests.e2e.account_fixtures import Mailbox, link_in
@@ -607,6 +608,51 @@ def test_a_user_admin_may_not_grant_a_console_role_directly_or_through_groups(
     assert act(user_admin, user.id, "groups/add", group_id=child).status_code == 403
     assert act(user_admin, user.id, "groups/add", group_id=parent).status_code == 403
     assert server.call(lambda s: s.store.access.effective(user.id)).roles == frozenset()
+
+
+def test_an_admin_cannot_disable_or_delete_their_own_account(
+    server: LiveServer, web: httpx.Client, admin: ConsoleUser
+) -> None:
+    for action in ("disable", "delete"):
+        answer = act(web, admin.user_id, action)
+        assert answer.status_code == 409 and "your own account" in answer.text
+    assert not fresh(server, admin.user_id).disabled  # type: ignore[union-attr]
+
+
+def test_a_user_admin_is_offered_only_roles_they_may_grant(
+    server: LiveServer, user_admin: httpx.Client, web: httpx.Client
+) -> None:
+    user = new_user(server)
+    offered = user_admin.get(f"/admin/users/{user.id}").text
+    assert '<option value="auditor">' not in offered and '<option value="admin">' not in offered
+    assert '<option value="auditor">' in web.get(f"/admin/users/{user.id}").text
+
+
+def test_linked_identities_are_listed(server: LiveServer, web: httpx.Client) -> None:
+    user = new_user(server)
+    provider = unique("idp")
+
+    async def link(services: Services) -> None:
+        now = clock.now()
+        async with services.engine.begin() as conn:
+            await conn.execute(
+                insert(federation_providers).values(
+                    name=provider,
+                    display_name="Upstream",
+                    preset="oidc",
+                    issuer="https://idp.example",
+                    client_id="rp",
+                    scopes=["openid"],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await services.store.federation.link(provider, "sub-123", user.id, "up@example.com")
+
+    server.call(link)
+    page = web.get(f"/admin/users/{user.id}").text
+    section = page[page.index("Linked identities") :]
+    assert provider in section and "sub-123" in section and "up@example.com" in section
 
 
 def test_an_admin_may_grant_a_console_role(

@@ -48,6 +48,7 @@ def _action(action: Action) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def disable(request: Request, viewer: Viewer, user: User) -> str:
+    _not_yourself(viewer, user, "disable")
     await operations.set_disabled(services_of(request), viewer.caller, user, True)
     return f"{user.username} is disabled: their sessions ended and their tokens were revoked."
 
@@ -63,8 +64,15 @@ async def unlock(request: Request, viewer: Viewer, user: User) -> str:
 
 
 async def delete(request: Request, viewer: Viewer, user: User) -> str:
+    _not_yourself(viewer, user, "delete")
     await operations.delete(services_of(request), viewer.caller, user.id)
     return f"User {user.username} deleted."
+
+
+def _not_yourself(viewer: Viewer, user: User, verb: str) -> None:
+    # The console would end with the admin's own session, and maybe the last admin.
+    if user.id == viewer.user.id:
+        raise Problem(409, f"You cannot {verb} your own account from the console.")
 
 
 async def set_password(request: Request, viewer: Viewer, user: User) -> str | Response:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from ostiary.admin.bootstrap import ADMIN_ROLE
 from ostiary.admin.console import render
 from ostiary.admin.console.guard import Viewer, console_page, services_of
-from ostiary.admin.console.permissions import Area
+from ostiary.admin.console.permissions import CONSOLE_ROLES, Area
 from ostiary.admin.console.user_forms import (
     Errors,
     check_may_change,
@@ -49,6 +49,14 @@ async def page_of(
     """The user's page; with ``errors``, the password form's, answered 422."""
     services = services_of(request)
     held = await held_console_roles(services, user)
+    links = await _links(services, user)
+    # Offered only what the viewer may grant (the server refuses the rest anyway).
+    assigned = {name for name, _ in links["roles"]}
+    links["addable_roles"] = [
+        r
+        for r in links.pop("all_roles")
+        if r not in assigned and (ADMIN_ROLE in viewer.roles or r not in CONSOLE_ROLES)
+    ]
     return render.page(
         request,
         viewer,
@@ -64,7 +72,7 @@ async def page_of(
         local_login=services.settings.local_login,
         min_length=services.settings.passwords.min_length,
         errors=errors or {},
-        **await _links(services, user),
+        **links,
     )
 
 
