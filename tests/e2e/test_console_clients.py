@@ -12,9 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE, bootstrap
+from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE, CONSOLE_CLIENT_ID, bootstrap
 from ostiary.admin.console.client_form import ADVANCED
-from ostiary.admin.console.guard import CONSOLE_CLIENT_ID
 from ostiary.domain.audit import AuditEvent
 from ostiary.services import Services
 from tests.conftest import LiveServer, unique

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ostiary.accounts import lifecycle
-from ostiary.admin.console.guard import CONSOLE_CLIENT_ID
+from ostiary.admin.bootstrap import CONSOLE_CLIENT_ID
 from ostiary.domain.mfa import ACR_MFA
 from ostiary.services import Services
 from tests.conftest import LiveServer, own_server
@@ -243,3 +243,12 @@ def test_the_console_can_be_switched_off(database_url: str) -> None:
     ):
         assert web.get("/admin/").status_code == 404
         assert web.get("/admin/login").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/admin/?q=%00", "/admin/users/%00", "/admin/clients/a%00b"])
+def test_a_console_address_with_nul_is_a_clear_400(server: LiveServer, path: str) -> None:
+    admin = make_console_user(server, "admin")
+    with signed_in_client(server, admin) as web:
+        answer = web.get(path)
+        assert answer.status_code == 400
+        assert "NUL" in answer.text

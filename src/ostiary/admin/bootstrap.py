@@ -12,6 +12,8 @@ from ostiary.services import Services
 ADMIN_ROLE = "admin"
 ADMIN_SCOPE = "ostiary:admin"
 ADMIN_READ_SCOPE = "ostiary:admin:read"
+# The admin console's own client (admin/console/setup.py): built in, never changed by hand.
+CONSOLE_CLIENT_ID = "ostiary-console"
 
 
 class BootstrapError(Exception):

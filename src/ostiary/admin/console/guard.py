@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from ostiary import clock
 from ostiary.admin.auth import Caller
+from ostiary.admin.bootstrap import CONSOLE_CLIENT_ID
 from ostiary.admin.console import render
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.permissions import Area, Forbidden, check, console_roles
@@ -31,7 +32,6 @@ from ostiary.web.account_auth import client_ip
 
 log = logging.getLogger("ostiary.admin.console")
 
-CONSOLE_CLIENT_ID = "ostiary-console"
 CSRF_FIELD = "csrf"
 
 
@@ -74,6 +74,16 @@ def console_page(area: Area, *, write: bool | None = None) -> Callable[[Handler]
         @wraps(handler)
         async def endpoint(request: Request) -> Response:
             changing = write if write is not None else request.method not in ("GET", "HEAD")
+            if _has_nul(request):
+                # PostgreSQL cannot compare text holding NUL: no page could find it.
+                return render.page(
+                    request,
+                    None,
+                    "message.html",
+                    status=400,
+                    title="Not found",
+                    message="A console address must not contain NUL characters.",
+                )
             viewer = await signed_in(request)
             if viewer is None:
                 return _to_login(request)
@@ -137,6 +147,11 @@ async def check_csrf(request: Request, session: ConsoleSession) -> None:
             "This form has expired or did not come from your console session. "
             "Go back, reload the page and try again."
         )
+
+
+def _has_nul(request: Request) -> bool:
+    query: bytes = request.scope.get("query_string", b"")
+    return "\x00" in request.url.path or b"%00" in query or b"\x00" in query
 
 
 def _to_login(request: Request) -> Response:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from ostiary.admin.bootstrap import ensure_admin_model
-from ostiary.admin.console.guard import CONSOLE_CLIENT_ID
+from ostiary.admin.bootstrap import CONSOLE_CLIENT_ID, ensure_admin_model
 from ostiary.admin.console.permissions import AUDITOR_ROLE, USER_ADMIN_ROLE
 from ostiary.admin.console.signin import callback_uri, signed_out_uri
 from ostiary.domain.access import AccessError

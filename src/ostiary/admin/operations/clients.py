@@ -12,6 +12,7 @@ from dataclasses import replace
 from ostiary.accounts import lifecycle
 from ostiary.admin import paging
 from ostiary.admin.auth import Caller
+from ostiary.admin.bootstrap import CONSOLE_CLIENT_ID
 from ostiary.admin.client_schemas import (
     ClientCreate,
     ClientOut,
@@ -19,7 +20,6 @@ from ostiary.admin.client_schemas import (
     require_mfa_change,
     spec_changes,
 )
-from ostiary.admin.console.guard import CONSOLE_CLIENT_ID
 from ostiary.admin.problems import conflict, not_found, unprocessable
 from ostiary.admin.resources import client_or_404, record, updated
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
