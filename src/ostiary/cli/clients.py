@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ostiary.accounts import lifecycle
+from ostiary.admin.operations.clients import is_built_in
 from ostiary.cli.commands import Subcommands, command
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, listing, reply, required, say
@@ -130,6 +131,8 @@ def update_client(args: argparse.Namespace) -> None:
     if not changes and args.require_mfa is None:
         raise CommandError("nothing to change: give at least one option")
 
+    refuse_built_in(args.client_id)
+
     async def action(services: Services) -> None:
         clients = services.store.clients
         before = required(await clients.get(args.client_id), f"client {args.client_id!r}")
@@ -230,6 +233,13 @@ def show_client(args: argparse.Namespace) -> None:
     run_with_services(action)
 
 
+def refuse_built_in(client_id: str) -> None:
+    """The admin console's own client is kept in shape by the server at every start; a
+    change by hand could lock every administrator out (the admin API refuses it too)."""
+    if is_built_in(client_id):
+        raise CommandError(f"client {client_id!r} is the admin console's own; it cannot change")
+
+
 def registered_uris(client: Client) -> list[tuple[str, str]]:
     """Every URI a registration holds, named as registration errors name them."""
     uris = [("redirect URI", uri) for uri in client.redirect_uris]
@@ -240,6 +250,8 @@ def registered_uris(client: Client) -> list[tuple[str, str]]:
 
 
 def delete_client(args: argparse.Namespace) -> None:
+    refuse_built_in(args.client_id)
+
     async def action(services: Services) -> None:
         if not await lifecycle.delete_client(services, args.client_id, actor=ACTOR):
             raise CommandError(f"no client {args.client_id!r}")
