@@ -1,18 +1,30 @@
 """What the role, group, scope and audit pages share: a rejected body as messages next
-to its fields, and the rule that only an admin changes a group granting a console role."""
+to its fields, lists by name a page at a time, and the rule that only an admin changes a
+group granting a console role."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
+from pydantic import ValidationError
+from sqlalchemy import func
+from starlette.requests import Request
+
+from ostiary.admin import paging
+from ostiary.admin.console import render
+from ostiary.admin.console.guard import services_of
 from ostiary.admin.console.permissions import check_privileged
-from ostiary.admin.problems import not_found
+from ostiary.admin.problems import Problem
 from ostiary.services import Services
 from ostiary.storage.queries import access_pages
 from ostiary.storage.queries import admin_views as queries
 
 FORM = "_form"
 Errors = dict[str, str]
+PAGE_SIZE = 50
+MAX_PREFIX = 200
 
 
 def field_errors(exc: ValidationError) -> Errors:
@@ -43,9 +55,32 @@ async def check_group_change(services: Services, roles: frozenset[str], *group_i
     check_privileged(roles, involved)
 
 
-def path_key(value: str, what: str) -> str:
-    """A path or query value to look up: one holding NUL names nothing (PostgreSQL cannot
-    even compare it), so it is a 404 before any query."""
-    if "\x00" in value:
-        raise not_found(what)
-    return value
+@dataclass(frozen=True, slots=True)
+class NamePage:
+    """One page of a list by name: its rows, the link to the next (None on the last) and
+    the name prefix it is narrowed to ("" for none)."""
+
+    rows: list[Any]
+    next_url: str | None
+    q: str
+
+
+async def name_page(request: Request, table: str) -> NamePage:
+    """The page of ``table`` (roles, groups, scopes) the request's ``q`` (a name prefix)
+    and ``cursor`` ask for; the console lists it at /admin/<table>."""
+    q = request.query_params.get("q", "").strip()
+    if len(q) > MAX_PREFIX:
+        raise Problem(400, f"A name prefix is at most {MAX_PREFIX} characters.")
+    # substr, not LIKE: exact and case-sensitive on SQLite and PostgreSQL alike.
+    column = queries.PAGED[table].c.name
+    where = [func.substr(column, 1, len(q)) == q] if q else []
+    after = paging.decode(table, request.query_params.get("cursor"))
+    rows, more = await queries.page(
+        services_of(request).engine, table, "name", after=after, limit=PAGE_SIZE, where=where
+    )
+    next_url = None
+    if more:
+        params = {"q": q} if q else {}
+        params["cursor"] = paging.encode(table, rows[-1].name)
+        next_url = f"{render.base_path(request)}/admin/{table}?{urlencode(params)}"
+    return NamePage(rows, next_url, q)

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.admin import paging
 from ostiary.admin.access_schemas import GroupCreate, GroupPatch
 from ostiary.admin.console import render
 from ostiary.admin.console.access_forms import (
@@ -24,7 +23,7 @@ from ostiary.admin.console.access_forms import (
     carried_roles,
     check_group_change,
     field_errors,
-    path_key,
+    name_page,
 )
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
@@ -172,8 +171,7 @@ async def unnest(request: Request, viewer: Viewer) -> Response:
 
 
 async def _group(request: Request) -> Group:
-    group_id = path_key(request.path_params["group_id"], "group")
-    return await group_or_404(services_of(request), group_id)
+    return await group_or_404(services_of(request), request.path_params["group_id"])
 
 
 async def _list_page(
@@ -183,22 +181,16 @@ async def _list_page(
     values: dict[str, Any] | None = None,
     status: int = 422,
 ) -> Response:
-    services = services_of(request)
-    cursor = request.query_params.get("cursor")
-    rows, next_cursor = await paging.rows(
-        services, "groups", "name", cursor=cursor, limit=PAGE_SIZE
-    )
-    next_url = None
-    if next_cursor:
-        next_url = f"{render.base_path(request)}/admin/groups?cursor={next_cursor}"
+    listed = await name_page(request, "groups")
     return render.page(
         request,
         viewer,
         "groups.html",
         area=Area.GROUPS,
         status=status if errors else 200,
-        groups=[ops.group_view(Group(**r._mapping)) for r in rows],
-        next_url=next_url,
+        groups=[ops.group_view(Group(**r._mapping)) for r in listed.rows],
+        next_url=listed.next_url,
+        q=listed.q,
         errors=errors or {},
         values=values or {},
     )
@@ -215,8 +207,6 @@ async def _group_page(
     services = services_of(request)
     detail = await ops.group_detail(services, group.id)
     after = request.query_params.get("members_after")
-    if after is not None:
-        after = path_key(after, "member")
     members, more = await access_pages.members_page(
         services.engine, group.id, after=after, limit=MEMBERS_SHOWN
     )

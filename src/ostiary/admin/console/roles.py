@@ -11,10 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.admin import paging
 from ostiary.admin.access_schemas import RoleCreate, RoleOut, RolePatch
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import FORM, Errors, field_errors, path_key
+from ostiary.admin.console.access_forms import FORM, Errors, field_errors, name_page
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import CONSOLE_ROLES, Area
@@ -53,12 +52,12 @@ async def create_role(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.ROLES)
 async def show_role(request: Request, viewer: Viewer) -> Response:
-    return await _role_page(request, viewer, path_key(request.path_params["name"], "role"))
+    return await _role_page(request, viewer, request.path_params["name"])
 
 
 @console_page(Area.ROLES)
 async def update_role(request: Request, viewer: Viewer) -> Response:
-    name = path_key(request.path_params["name"], "role")
+    name = request.path_params["name"]
     form = await form_of(request)
     values = {"description": form.get("description") or "", "require_mfa": "require_mfa" in form}
     try:
@@ -71,7 +70,7 @@ async def update_role(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.ROLES)
 async def delete_role(request: Request, viewer: Viewer) -> Response:
-    name = path_key(request.path_params["name"], "role")
+    name = request.path_params["name"]
     # A refusal (a console role, a role gating scopes) is a Problem: the guard's message page.
     await ops.delete_role(services_of(request), viewer.caller, name)
     return render.redirect(request, "/admin/roles", f"Role {name} deleted.")
@@ -84,13 +83,8 @@ async def _list_page(
     values: dict[str, Any] | None = None,
     status: int = 422,
 ) -> Response:
-    services = services_of(request)
-    cursor = request.query_params.get("cursor")
-    rows, next_cursor = await paging.rows(services, "roles", "name", cursor=cursor, limit=PAGE_SIZE)
-    roles = [RoleOut.model_validate(r, from_attributes=True) for r in rows]
-    next_url = (
-        f"{render.base_path(request)}/admin/roles?cursor={next_cursor}" if next_cursor else None
-    )
+    listed = await name_page(request, "roles")
+    roles = [RoleOut.model_validate(r, from_attributes=True) for r in listed.rows]
     return render.page(
         request,
         viewer,
@@ -98,7 +92,8 @@ async def _list_page(
         area=Area.ROLES,
         status=status if errors else 200,
         roles=roles,
-        next_url=next_url,
+        next_url=listed.next_url,
+        q=listed.q,
         console_roles=CONSOLE_ROLES,
         errors=errors or {},
         values=values or {},

@@ -15,10 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.admin import paging
 from ostiary.admin.access_schemas import ScopeCreate, ScopeOut, ScopePatch
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import FORM, Errors, field_errors, path_key
+from ostiary.admin.console.access_forms import FORM, Errors, field_errors, name_page
 from ostiary.admin.console.forms import form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
@@ -55,12 +54,12 @@ async def create_scope(request: Request, viewer: Viewer) -> Response:
 
 @console_page(Area.SCOPES)
 async def show_scope(request: Request, viewer: Viewer) -> Response:
-    return await _scope_page(request, viewer, path_key(request.path_params["name"], "scope"))
+    return await _scope_page(request, viewer, request.path_params["name"])
 
 
 @console_page(Area.SCOPES)
 async def change_scope(request: Request, viewer: Viewer) -> Response:
-    name = path_key(request.path_params["name"], "scope")
+    name = request.path_params["name"]
     services = services_of(request)
     form = await form_of(request)
     if form.get("action") == "delete":
@@ -92,10 +91,8 @@ async def _list_page(
     status: int = 422,
 ) -> Response:
     services = services_of(request)
-    cursor = request.query_params.get("cursor")
-    rows, next_cursor = await paging.rows(
-        services, "scopes", "name", cursor=cursor, limit=PAGE_SIZE
-    )
+    listed = await name_page(request, "scopes")
+    rows = listed.rows
     required = await queries.scope_requirements(services.engine, [r.name for r in rows])
     scopes = [
         ScopeOut(
@@ -106,9 +103,6 @@ async def _list_page(
         )
         for r in rows
     ]
-    next_url = None
-    if next_cursor:
-        next_url = f"{render.base_path(request)}/admin/scopes?cursor={next_cursor}"
     return render.page(
         request,
         viewer,
@@ -116,7 +110,8 @@ async def _list_page(
         area=Area.SCOPES,
         status=status if errors else 200,
         scopes=scopes,
-        next_url=next_url,
+        next_url=listed.next_url,
+        q=listed.q,
         all_roles=[r.name for r in await services.store.access.list_roles()],
         errors=errors or {},
         values=values or {"required_roles": []},
