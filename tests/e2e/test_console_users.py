@@ -186,6 +186,10 @@ def test_odd_search_input_is_never_a_server_error(
     web: httpx.Client, params: dict[str, str]
 ) -> None:
     answer = web.get("/admin/users", params=params)
+    if "\x00" in params["q"]:
+        # The console refuses a NUL anywhere in its address, before any page runs.
+        assert answer.status_code in (400, 404), answer.text
+        return
     assert answer.status_code in (200, 422), answer.text
     assert 'id="f-q"' in answer.text
 

@@ -104,30 +104,32 @@ async def _page(
 
 
 async def _by_name(engine: AsyncEngine, key: str, after: str | None, limit: int) -> Found:
-    columns = (
+    # Each range gives its candidates with their username key (the index's rows are the
+    # table's: no join); the page is cut here and only its users are read.
+    names = (
         scim_users.c.display_name_ci,
         scim_users.c.given_name_ci,
         scim_users.c.family_name_ci,
     )
-    ids: set[str] = set()
+    candidates: dict[str, str] = {}
     capped = False
     async with engine.connect() as conn:
-        for column in columns:
+        for column in names:
             branch = (
-                select(scim_users.c.user_id)
+                select(scim_users.c.user_name_ci, scim_users.c.user_id)
                 .where(*_prefix(column, key))
                 .order_by(column)
                 .limit(NAME_CANDIDATES + 1)
             )
-            found = list((await conn.execute(branch)).scalars())
-            capped = capped or len(found) > NAME_CANDIDATES
-            ids.update(found[:NAME_CANDIDATES])
-        if not ids:
-            return Found([], None)
+            rows = (await conn.execute(branch)).all()
+            capped = capped or len(rows) > NAME_CANDIDATES
+            candidates.update((r.user_name_ci, r.user_id) for r in rows[:NAME_CANDIDATES])
+        keys = sorted(k for k in candidates if after is None or k > after)[: limit + 1]
+        if not keys:
+            return Found([], None, capped)
         order = scim_users.c.user_name_ci
-        stmt = _select(order).where(users.c.id.in_(ids)).order_by(order).limit(limit + 1)
-        if after is not None:
-            stmt = stmt.where(order > after)
+        chosen = [candidates[k] for k in keys]
+        stmt = _select(order).where(users.c.id.in_(chosen)).order_by(order)
         rows = list((await conn.execute(stmt)).all())
     result = _found(rows, limit)
     return Found(result.users, result.next_after, capped)
