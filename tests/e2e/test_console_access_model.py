@@ -708,3 +708,30 @@ def test_text_no_database_can_hold_is_a_404_or_400_never_a_500(
     assert admin.web.get(path.format(group=group.id)).status_code in (400, 404)
     for post in ("/admin/roles/x%00/delete", "/admin/groups/x%00/delete", "/admin/scopes/x%00"):
         assert admin.post(post, {"action": "delete"}).status_code in (400, 404)
+
+
+def test_a_big_groups_members_come_a_page_at_a_time(server: LiveServer, admin: Console) -> None:
+    group = make_group(server)
+    prefix = unique("crowd")
+
+    async def crowd(services: Services) -> None:
+        hashed = await services.passwords.hash(PASSWORD)
+        for n in range(105):
+            user = await services.store.users.add(
+                username=f"{prefix}-{n:03d}",
+                email=f"{prefix}-{n:03d}@example.com",
+                password_hash=hashed,
+            )
+            await services.store.access.add_member(group.id, user.id)
+
+    server.call(crowd)
+    first = admin.get(f"/admin/groups/{group.id}")
+    names = re.findall(rf">({prefix}-\d+)</a>", first.text)
+    assert names == [f"{prefix}-{n:03d}" for n in range(100)]
+    more = re.search(r'<p class="pager"><a href="([^"]+)">More members', first.text)
+    assert more
+    rest = admin.web.get(more.group(1).replace("&amp;", "&"))
+    assert re.findall(rf">({prefix}-\d+)</a>", rest.text) == [
+        f"{prefix}-{n:03d}" for n in range(100, 105)
+    ]
+    assert "More members" not in rest.text
