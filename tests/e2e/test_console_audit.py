@@ -201,3 +201,14 @@ def test_signed_out_the_log_and_its_export_send_to_sign_in(server: LiveServer) -
             answer = web.get(path)
             assert answer.status_code == 303
             assert answer.headers["location"].startswith("/admin/login?next=")
+
+
+def test_a_head_request_for_the_export_reads_nothing_and_records_nothing(
+    server: LiveServer, admin: tuple[httpx.Client, ConsoleUser]
+) -> None:
+    web, user = admin
+    answer = web.head("/admin/audit/export.jsonl")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/x-ndjson"
+    exported = server.call(lambda s: s.store.audit.query(type="audit.exported", limit=1000))
+    assert not any(e.actor == f"admin:{user.user_id}" for e in exported)

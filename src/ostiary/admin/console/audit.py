@@ -26,6 +26,7 @@ PAGE_SIZE = 50
 FILTERS = ("user_id", "client_id", "type", "since", "until")
 # Its own cursor kind: an API cursor (oldest first) means nothing here.
 CURSOR_KIND = "audit-newest"
+NDJSON = "application/x-ndjson"
 
 
 @console_page(Area.AUDIT)
@@ -53,11 +54,14 @@ async def export(request: Request, viewer: Viewer) -> Response:
         query = ops.AuditQuery.model_validate(_given(values))
     except ValidationError as exc:
         return _page(request, viewer, values, errors=field_errors(exc), status=422)
-    lines = await ops.export(services_of(request), viewer.caller, query)
     stamp = datetime.fromtimestamp(clock.now(), UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"ostiary-audit-{stamp}.jsonl"
-    headers = {**render.HEADERS, "Content-Disposition": f'attachment; filename="{name}"'}
-    return StreamingResponse(lines, media_type="application/x-ndjson", headers=headers)
+    disposition = f'attachment; filename="ostiary-audit-{stamp}.jsonl"'
+    headers = {**render.HEADERS, "Content-Disposition": disposition}
+    if request.method == "HEAD":
+        # Only an export that is read is recorded as one.
+        return Response(media_type=NDJSON, headers=headers)
+    lines = await ops.export(services_of(request), viewer.caller, query)
+    return StreamingResponse(lines, media_type=NDJSON, headers=headers)
 
 
 def _values(request: Request) -> dict[str, str]:

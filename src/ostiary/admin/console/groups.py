@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ostiary.admin.access_schemas import GroupCreate, GroupPatch
+from ostiary.admin.bootstrap import ADMIN_ROLE
 from ostiary.admin.console import render
 from ostiary.admin.console.access_forms import (
     FORM,
@@ -227,13 +228,21 @@ async def _group_page(
         children=await access_pages.groups_by_id(services.engine, detail.children),
         members=members,
         more_url=more_url,
-        all_roles=[r.name for r in await services.store.access.list_roles()],
+        grantable=[
+            r.name
+            for r in await services.store.access.list_roles()
+            if r.name not in detail.roles and _may_grant(viewer, r.name)
+        ],
         console_roles=CONSOLE_ROLES,
         privileged=sorted(set(CONSOLE_ROLES) & carried),
         inherited=sorted(carried - set(detail.roles)),
         errors=errors or {},
         values={**shown, **(values or {})},
     )
+
+
+def _may_grant(viewer: Viewer, role: str) -> bool:
+    return role not in CONSOLE_ROLES or ADMIN_ROLE in viewer.roles
 
 
 def _path(group_id: str) -> str:
