@@ -12,6 +12,11 @@ from ostiary.services import Services
 ADMIN_ROLE = "admin"
 ADMIN_SCOPE = "ostiary:admin"
 ADMIN_READ_SCOPE = "ostiary:admin:read"
+# The narrower roles of the admin console (admin/console/permissions.py says what each may
+# do); with ADMIN_ROLE they are never deleted.
+USER_ADMIN_ROLE = "user-admin"
+AUDITOR_ROLE = "auditor"
+CONSOLE_ROLES = (ADMIN_ROLE, USER_ADMIN_ROLE, AUDITOR_ROLE)
 # The admin console's own client (admin/console/setup.py): built in, never changed by hand.
 CONSOLE_CLIENT_ID = "ostiary-console"
 

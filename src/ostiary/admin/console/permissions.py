@@ -11,11 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
-from ostiary.admin.bootstrap import ADMIN_ROLE
-
-USER_ADMIN_ROLE = "user-admin"
-AUDITOR_ROLE = "auditor"
-CONSOLE_ROLES = (ADMIN_ROLE, USER_ADMIN_ROLE, AUDITOR_ROLE)
+from ostiary.admin.bootstrap import ADMIN_ROLE, AUDITOR_ROLE, CONSOLE_ROLES, USER_ADMIN_ROLE
 
 
 class Area(enum.StrEnum):

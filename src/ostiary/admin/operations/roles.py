@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ostiary.admin.access_schemas import RoleCreate, RoleOut, RolePatch
 from ostiary.admin.auth import Caller
-from ostiary.admin.console.permissions import CONSOLE_ROLES
+from ostiary.admin.bootstrap import CONSOLE_ROLES
 from ostiary.admin.problems import conflict, not_found
 from ostiary.admin.resources import new, record, role_or_404, updated
 from ostiary.domain.access import AccessError, Role
