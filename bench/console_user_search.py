@@ -166,7 +166,8 @@ async def plan(engine: AsyncEngine, by: SearchBy, q: str) -> str:
             "AND lower(u.email) < :hi ORDER BY lower(u.email) LIMIT 51"
         ),
         SearchBy.NAME: (
-            "SELECT user_id FROM scim_users WHERE family_name_ci >= :q AND family_name_ci < :hi "
+            "SELECT user_name_ci, user_id FROM scim_users "
+            "WHERE family_name_ci >= :q AND family_name_ci < :hi "
             "ORDER BY family_name_ci LIMIT 501"
         ),
     }
