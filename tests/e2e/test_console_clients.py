@@ -347,10 +347,12 @@ def test_an_unknown_client_is_a_404_page(web: httpx.Client, action: str) -> None
 
 @pytest.mark.parametrize("segment", ["%00", "a%00b", "%ED%A0%80", "x" * 300])
 def test_a_client_id_no_client_can_have_is_a_404_not_a_500(web: httpx.Client, segment: str) -> None:
-    """PostgreSQL cannot compare text holding NUL or a lone surrogate: never asked."""
-    assert web.get(f"/admin/clients/{segment}").status_code == 404
+    """PostgreSQL cannot compare text holding NUL or a lone surrogate: never asked (an
+    address holding NUL is the console's 400 in every area)."""
+    expected = 400 if "%00" in segment else 404
+    assert web.get(f"/admin/clients/{segment}").status_code == expected
     answer = web.post(f"/admin/clients/{segment}/delete", data={"csrf": console_csrf(web)})
-    assert answer.status_code == 404
+    assert answer.status_code == expected
 
 
 def test_a_bad_page_cursor_is_not_a_500(web: httpx.Client) -> None:

@@ -291,9 +291,10 @@ def test_an_unknown_provider_is_a_404_page(web: httpx.Client, action: str) -> No
 
 @pytest.mark.parametrize("segment", ["%00", "a%00b", "%ED%A0%80"])
 def test_a_name_no_provider_can_have_is_a_404_not_a_500(web: httpx.Client, segment: str) -> None:
-    assert web.get(f"/admin/providers/{segment}").status_code == 404
+    expected = 400 if "%00" in segment else 404  # NUL: the console's 400 in every area
+    assert web.get(f"/admin/providers/{segment}").status_code == expected
     answer = web.post(f"/admin/providers/{segment}/delete", data={"csrf": console_csrf(web)})
-    assert answer.status_code == 404
+    assert answer.status_code == expected
 
 
 # -- who may ---------------------------------------------------------------------------------

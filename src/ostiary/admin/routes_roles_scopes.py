@@ -25,7 +25,6 @@ from ostiary.admin.operations import scopes as scope_ops
 from ostiary.admin.problems import documented
 from ostiary.admin.resources import RolePath, location, role_or_404
 from ostiary.admin.schemas import Page
-from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(tags=["roles and scopes"])
 ScopePath = Annotated[str, Path(max_length=200, description="The scope (may contain '/').")]
@@ -75,17 +74,7 @@ async def list_scopes(
     services: ServicesDep, limit: paging.Limit = 50, cursor: paging.Cursor = None
 ) -> Page[ScopeOut]:
     rows, next_cursor = await paging.rows(services, "scopes", "name", cursor=cursor, limit=limit)
-    required = await queries.scope_requirements(services.engine, [r.name for r in rows])
-    items = [
-        ScopeOut(
-            name=r.name,
-            description=r.description,
-            required_roles=required.get(r.name, []),
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-    return Page[ScopeOut](items=items, next_cursor=next_cursor)
+    return Page[ScopeOut](items=await scope_ops.listed(services, rows), next_cursor=next_cursor)
 
 
 @router.post("/scopes", status_code=201, response_model=ScopeOut, responses=documented(409))

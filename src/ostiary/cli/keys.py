@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ostiary import clock
+from ostiary.admin.operations.keys import state as key_state
 from ostiary.cli.context import run_with_services
 from ostiary.cli.output import emit_json, listing, say
 from ostiary.cli.roles import ACTOR
@@ -24,24 +25,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rotate.set_defaults(func=rotate_keys)
 
 
-def _state(activates_at: int, retired_at: int | None, expires_at: int | None) -> str:
-    now = clock.now()
-    if expires_at is not None and expires_at <= now:
-        return "expired"
-    if activates_at > now:
-        return "published"
-    if retired_at is not None and retired_at <= now:
-        return "retired"
-    return "signing"
-
-
 def list_keys(args: argparse.Namespace) -> None:
     async def action(services: Services) -> None:
         rows = [
             {
                 "kid": k.kid,
                 "alg": k.alg,
-                "state": _state(k.activates_at, k.retired_at, k.expires_at),
+                "state": key_state(k.activates_at, k.retired_at, k.expires_at, clock.now()),
                 "created_at": k.created_at,
                 "activates_at": k.activates_at,
                 "retired_at": k.retired_at,

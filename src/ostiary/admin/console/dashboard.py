@@ -10,6 +10,7 @@ from ostiary import clock
 from ostiary.admin.console import render
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area, may_read
+from ostiary.admin.operations import keys as key_operations
 from ostiary.storage.queries import console_views
 
 RECENT_EVENTS = 10
@@ -25,7 +26,7 @@ async def dashboard(request: Request, viewer: Viewer) -> Response:
         events = await console_views.newest_events(services.engine, RECENT_EVENTS)
     keys = []
     if may_read(viewer.roles, Area.KEYS):
-        keys = sorted(await services.store.keys.unexpired(), key=lambda k: (k.alg, -k.activates_at))
+        keys = [k for k in await key_operations.listing(services) if k.state != "expired"]
     return render.page(
         request,
         viewer,

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ostiary.admin.access_schemas import ScopeCreate, ScopeOut, ScopePatch
+from ostiary.admin.access_schemas import ScopeCreate, ScopePatch
 from ostiary.admin.console import render
 from ostiary.admin.console.access_forms import FORM, Errors, field_errors, name_page
 from ostiary.admin.console.forms import form_of
@@ -23,7 +23,6 @@ from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
 from ostiary.admin.operations import scopes as ops
 from ostiary.admin.problems import Problem
-from ostiary.storage.queries import admin_views as queries
 
 PAGE_SIZE = 50
 
@@ -93,16 +92,7 @@ async def _list_page(
     services = services_of(request)
     listed = await name_page(request, "scopes")
     rows = listed.rows
-    required = await queries.scope_requirements(services.engine, [r.name for r in rows])
-    scopes = [
-        ScopeOut(
-            name=r.name,
-            description=r.description,
-            required_roles=required.get(r.name, []),
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    scopes = await ops.listed(services, rows)
     return render.page(
         request,
         viewer,

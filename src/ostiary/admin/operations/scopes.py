@@ -8,6 +8,9 @@ than silently opening it to everyone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from ostiary.admin.access_schemas import ScopeCreate, ScopeOut, ScopePatch
 from ostiary.admin.auth import Caller
 from ostiary.admin.bootstrap import ADMIN_READ_SCOPE, ADMIN_SCOPE
@@ -28,6 +31,20 @@ def scope_view(scope: Scope) -> ScopeOut:
         required_roles=list(scope.required_roles),
         created_at=scope.created_at,
     )
+
+
+async def listed(services: Services, rows: Sequence[Any]) -> list[ScopeOut]:
+    """A page of scope rows as the API and the console show them, with their gates."""
+    required = await queries.scope_requirements(services.engine, [r.name for r in rows])
+    return [
+        ScopeOut(
+            name=r.name,
+            description=r.description,
+            required_roles=required.get(r.name, []),
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
 
 
 async def scope_or_404(services: Services, name: str) -> Scope:
