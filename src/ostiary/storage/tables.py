@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import SchemaItem
 
+from ostiary.storage.profile_names import NAME_KEYS, lower_profile_name
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -141,6 +143,12 @@ users_email_index = Index(
     sqlite_where=users.c.email.is_not(None),
     postgresql_where=users.c.email.is_not(None),
 )
+# The console's name search (migration 0012): a name set anywhere but SCIM lives only in
+# the profile. ``profile_names`` explains why the expression is not SQLAlchemy's own.
+users_profile_name_indexes = [
+    Index(f"ix_users_profile_{key}_lower", lower_profile_name(users.c.profile, key))
+    for key in NAME_KEYS
+]
 
 # Second factors: TOTP secrets (sealed) and passkeys (public keys), several per user.
 mfa_factors = Table(

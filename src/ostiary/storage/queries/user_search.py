@@ -9,8 +9,13 @@ operator class or collation, and ``%p%`` never). The indexes:
   account has), so a search ignores case as sign-in does;
 - email addresses: ``ux_users_email_lower`` (unique, on ``lower(email)``);
 - names: ``scim_users.display_name_ci``, ``given_name_ci`` and ``family_name_ci``, which
-  SCIM provisioning fills. Three ranges cannot share one order, so each gives at most
-  ``NAME_CANDIDATES`` users, shown by username; ``capped`` says when there were more.
+  SCIM provisioning fills, and ``ix_users_profile_{name,given_name,family_name}_lower``
+  on the profile's names, which every other door writes (the admin API, the console,
+  the CLI, federation, the account pages). Six ranges cannot share one order, so each
+  gives at most ``NAME_CANDIDATES`` users, shown by username; ``capped`` says when there
+  were more. A profile range lowers with the database's ``lower()`` (ASCII only on
+  SQLite), so a query with other capitals is also looked up as typed with only its ASCII
+  letters lowered: "Émile" finds "Émile" there, as "émile" does on PostgreSQL.
 
 A matched row is checked again with ``substr`` so a collation that orders text
 differently from code points can add no false match.
@@ -28,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ostiary.domain import identifiers
 from ostiary.domain.audit import AuditEvent
 from ostiary.domain.users import User
+from ostiary.storage.profile_names import NAME_KEYS, lower_profile_name
 from ostiary.storage.tables import audit_events, scim_users, users
 
 # Above every code point, so in UTF-8 byte order (SQLite's binary collation, PostgreSQL's
@@ -67,14 +73,14 @@ async def search(
         # The index is partial (WHERE email IS NOT NULL): say so, so the planner uses it.
         where = [users.c.email.is_not(None), *_prefix(column, q.lower())]
         return await _page(engine, column, where, after, limit)
-    key = identifiers.username_key(q) if by is SearchBy.USERNAME else q.lower()
+    if by is SearchBy.NAME:
+        return await _by_name(engine, q, after, limit)
+    key = identifiers.username_key(q)
     if key is None:
         return Found([], None)  # text no database can hold names nobody
-    if by is SearchBy.USERNAME:
-        return await _page(
-            engine, scim_users.c.user_name_ci, _prefix(scim_users.c.user_name_ci, key), after, limit
-        )
-    return await _by_name(engine, key, after, limit)
+    return await _page(
+        engine, scim_users.c.user_name_ci, _prefix(scim_users.c.user_name_ci, key), after, limit
+    )
 
 
 def _prefix(column: Any, key: str) -> list[ColumnElement[bool]]:
@@ -103,27 +109,59 @@ async def _page(
     return _found(rows, limit)
 
 
-async def _by_name(engine: AsyncEngine, key: str, after: str | None, limit: int) -> Found:
-    # Each range gives its candidates with their username key (the index's rows are the
-    # table's: no join); the page is cut here and only its users are read.
-    names = (
-        scim_users.c.display_name_ci,
-        scim_users.c.given_name_ci,
-        scim_users.c.family_name_ci,
+def name_ranges(q: str) -> list[Select[Any]]:
+    """The candidate queries of a name search for ``q``: each one index's range, in that
+    index's order, giving the username key and id of up to NAME_CANDIDATES + 1 users."""
+    key = q.lower()
+    scim = [
+        _candidates(column, key, scim_users)
+        for column in (
+            scim_users.c.display_name_ci,
+            scim_users.c.given_name_ci,
+            scim_users.c.family_name_ci,
+        )
+    ]
+    # SQLite's lower() leaves other letters as they are: look those up as typed too.
+    keys = dict.fromkeys([key, "".join(c.lower() if c.isascii() else c for c in q)])
+    joined = users.join(scim_users, scim_users.c.user_id == users.c.id)
+    profile = [
+        _candidates(lower_profile_name(users.c.profile, name), each, joined)
+        for name in NAME_KEYS
+        for each in keys
+    ]
+    return scim + profile
+
+
+def _candidates(column: Any, key: str, source: Any) -> Select[Any]:
+    # The range alone, in index order, up to the cap: the planner reads the index and
+    # stops. With the substr check beside the range it guesses that few rows pass it, and
+    # reads and sorts the whole range instead (tens of thousands of rows for one letter);
+    # so the check is made on what the range gave, and said, not filtered.
+    ranged = (
+        select(scim_users.c.user_name_ci, scim_users.c.user_id, column.label("name_key"))
+        .select_from(source)
+        .where(column >= key, column < key + _ABOVE)
+        .order_by(column)
+        .limit(NAME_CANDIDATES + 1)
+        .subquery()
     )
+    matches = func.substr(ranged.c.name_key, 1, len(key)) == key
+    return select(ranged.c.user_name_ci, ranged.c.user_id, matches.label("matches"))
+
+
+async def _by_name(engine: AsyncEngine, q: str, after: str | None, limit: int) -> Found:
+    # Each range gives its candidates with their username key (a SCIM range reads the
+    # index's own table; a profile range one primary-key lookup per candidate); the page
+    # is cut here and only its users are read.
     candidates: dict[str, str] = {}
     capped = False
     async with engine.connect() as conn:
-        for column in names:
-            branch = (
-                select(scim_users.c.user_name_ci, scim_users.c.user_id)
-                .where(*_prefix(column, key))
-                .order_by(column)
-                .limit(NAME_CANDIDATES + 1)
-            )
+        for branch in name_ranges(q):
             rows = (await conn.execute(branch)).all()
             capped = capped or len(rows) > NAME_CANDIDATES
-            candidates.update((r.user_name_ci, r.user_id) for r in rows[:NAME_CANDIDATES])
+            candidates.update(
+                (r.user_name_ci, r.user_id) for r in rows[:NAME_CANDIDATES] if r.matches
+            )
         keys = sorted(k for k in candidates if after is None or k > after)[: limit + 1]
         if not keys:
             return Found([], None, capped)
