@@ -177,6 +177,19 @@ async def revoke_consent(request: Request, viewer: Viewer, user: User) -> str:
     return f"The consent given to {client_id} is revoked."
 
 
+async def unlink_identity(request: Request, viewer: Viewer, user: User) -> str:
+    provider = await _field(request, "provider")
+    # The link's key is (provider, upstream subject); a subject is the upstream's to
+    # choose, spaces included, so it is taken as sent (not trimmed).
+    subject = (await form_of(request)).get("subject") or ""
+    if not subject or len(subject) > 255:
+        raise Problem(404, "There is no such subject.")
+    await user_links.unlink_identity(
+        services_of(request), viewer.caller, user.id, provider, subject
+    )
+    return f"The {provider} identity {subject} is unlinked."
+
+
 async def _field(request: Request, name: str) -> str:
     """What a button names (a hidden field: a role or client id may hold a slash)."""
     value = (await form_of(request)).text(name)
@@ -201,6 +214,7 @@ _ACTIONS: list[tuple[str, Action]] = [
     ("sessions/end", end_sessions),
     ("sessions/end-one", end_session),
     ("consents/revoke", revoke_consent),
+    ("identities/unlink", unlink_identity),
 ]
 
 

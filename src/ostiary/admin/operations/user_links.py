@@ -1,4 +1,5 @@
-"""What hangs off one user: roles, group memberships, SSO sessions, consents, lockout.
+"""What hangs off one user: roles, group memberships, SSO sessions, consents, lockout,
+linked upstream identities.
 
 Shared by the admin API (``admin.routes_user_links``) and the console's user page; a
 membership is audited in the shape the groups API's member routes write.
@@ -95,6 +96,25 @@ async def revoke_consent(services: Services, caller: Caller, user_id: str, clien
         user_id=user.id,
         client_id=client_id,
         details={"before": {"scopes": sorted(scopes)}},
+    )
+
+
+async def unlink_identity(
+    services: Services, caller: Caller, user_id: str, provider: str, subject: str
+) -> None:
+    """Remove the link to an upstream identity (and the roles and groups its provider's
+    claim mapping gave, with its last link); audited ``federation.unlinked`` as the account
+    page writes it. The account may be left with no way to sign in: an admin can give it
+    a password."""
+    user = await user_or_404(services, user_id)
+    if not await services.store.federation.unlink(user.id, provider, subject):
+        raise not_found(f"identity {subject!r} of provider {provider!r} linked to this user")
+    await record(
+        services,
+        caller,
+        "federation.unlinked",
+        user_id=user.id,
+        details={"provider": provider, "subject": subject},
     )
 
 
