@@ -1,4 +1,5 @@
-"""/users/{id}/...: a user's roles, groups, SSO sessions, consents and lockout.
+"""/users/{id}/...: a user's roles, groups, SSO sessions, consents, linked identities and
+lockout.
 
 The changes are ``admin.operations.user_links``, shared with the console."""
 
@@ -12,10 +13,20 @@ from ostiary.admin.auth import CallerDep, ServicesDep
 from ostiary.admin.operations import user_links
 from ostiary.admin.problems import documented
 from ostiary.admin.resources import ClientIdPath, RolePath, UserId, user_or_404
-from ostiary.admin.schemas import ConsentOut, Count, GroupLink, Page, RoleLink, SessionOut
+from ostiary.admin.schemas import (
+    ConsentOut,
+    Count,
+    GroupLink,
+    IdentityOut,
+    Page,
+    RoleLink,
+    SessionOut,
+)
 from ostiary.storage.queries import admin_views as queries
 
 router = APIRouter(prefix="/users/{user_id}", tags=["users"], responses=documented(404))
+Provider = Annotated[str, Path(max_length=200, description="The provider's name.")]
+Subject = Annotated[str, Path(max_length=255, description="The user's sub at the provider.")]
 Sid = Annotated[str, Path(max_length=200, description="The session's sid (OIDC Core §2).")]
 
 
@@ -117,6 +128,35 @@ async def revoke_consent(
 ) -> Response:
     """Forget the consent: the client must ask the user again."""
     await user_links.revoke_consent(services, caller, user_id, client_id)
+    return Response(status_code=204)
+
+
+@router.get("/identities", response_model=Page[IdentityOut])
+async def list_identities(user_id: UserId, services: ServicesDep) -> Page[IdentityOut]:
+    """The upstream identities linked to the user, by provider."""
+    user = await user_or_404(services, user_id)
+    linked = await services.store.federation.for_user(user.id)
+    return Page[IdentityOut](
+        items=[
+            IdentityOut(
+                provider=i.provider,
+                subject=i.subject,
+                email=i.email,
+                created_at=i.created_at,
+                last_login_at=i.last_login_at,
+            )
+            for i in linked
+        ]
+    )
+
+
+@router.delete("/identities/{provider}/{subject:path}", status_code=204)
+async def unlink_identity(
+    user_id: UserId, provider: Provider, subject: Subject, services: ServicesDep, caller: CallerDep
+) -> Response:
+    """Remove the link (and what its provider's claim mapping gave, with the last link);
+    audited ``federation.unlinked``. The account may be left without a way to sign in."""
+    await user_links.unlink_identity(services, caller, user_id, provider, subject)
     return Response(status_code=204)
 
 

@@ -165,6 +165,16 @@ class SessionOut(BaseModel):
     client_ids: list[str] = Field(description="Clients that received tokens in the session.")
 
 
+class IdentityOut(BaseModel):
+    """An upstream identity linked to the user (federation.md)."""
+
+    provider: str
+    subject: str
+    email: str | None
+    created_at: int
+    last_login_at: int
+
+
 class ConsentOut(BaseModel):
     client_id: str
     scopes: list[str]
