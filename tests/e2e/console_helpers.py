@@ -21,6 +21,7 @@ from playwright.sync_api import Page
 
 from ostiary import clock
 from ostiary.accounts.mfa import totp
+from ostiary.admin.bootstrap import ensure_admin_model
 from ostiary.services import Services
 from tests.conftest import LiveServer, unique
 from tests.e2e.helpers import PASSWORD, csrf_of
@@ -52,6 +53,8 @@ def make_console_user(
     username = unique(role or "nobody")
 
     async def create(services: Services) -> ConsoleUser:
+        # The console roles, as ``ostiary admin bootstrap`` makes them.
+        await ensure_admin_model(services)
         user = await services.store.users.add(
             username=username,
             email=f"{username}@example.com",

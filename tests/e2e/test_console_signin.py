@@ -252,3 +252,14 @@ def test_a_console_address_with_nul_is_a_clear_400(server: LiveServer, path: str
         answer = web.get(path)
         assert answer.status_code == 400
         assert "NUL" in answer.text
+
+
+def test_the_consoles_client_is_made_or_moved_at_sign_in(database_url: str) -> None:
+    """The run's database is shared: the client may exist for another test server's issuer.
+    (That a fresh start makes no client: ``test_serve.py``.)"""
+    with own_server(database_url) as live, console_client(live) as web:
+        assert web.get("/admin/login").status_code == 303
+        client = live.call(lambda services: services.store.clients.get(CONSOLE_CLIENT_ID))
+        assert client is not None and client.public and client.first_party
+        # Each test server has its own issuer (port): the client follows it.
+        assert client.redirect_uris == (f"{live.base_url}/admin/callback",)

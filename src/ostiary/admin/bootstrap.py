@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from ostiary.domain.access import AccessError
@@ -33,10 +34,18 @@ class Bootstrapped:
 
 
 async def ensure_admin_model(services: Services) -> None:
-    """The admin role and the two admin scopes, gated by it (idempotent)."""
+    """The admin role, the console's narrower roles, and the two admin scopes, gated by the
+    admin role (idempotent)."""
     access = services.store.access
-    if await access.get_role(ADMIN_ROLE) is None:
-        await access.create_role(ADMIN_ROLE, "administers Ostiary")
+    for role, text in (
+        (ADMIN_ROLE, "administers Ostiary"),
+        (USER_ADMIN_ROLE, "manages users, groups and their sessions in the admin console"),
+        (AUDITOR_ROLE, "reads everything in the admin console and exports the audit log"),
+    ):
+        if await access.get_role(role) is None:
+            # Another node or command may make it first.
+            with contextlib.suppress(AccessError):
+                await access.create_role(role, text)
     for scope, text in (
         (ADMIN_SCOPE, "read and change everything through the admin API"),
         (ADMIN_READ_SCOPE, "read everything through the admin API"),

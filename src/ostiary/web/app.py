@@ -21,7 +21,6 @@ from starlette.staticfiles import StaticFiles
 from ostiary import retention
 from ostiary.admin import problems
 from ostiary.admin.api import create_admin_api
-from ostiary.admin.console import setup as console_setup
 from ostiary.admin.console.routes import routes as console_routes
 from ostiary.admin.problems import problem_response
 from ostiary.observability.wiring import Observability
@@ -67,8 +66,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             credentials = await demo.seed(svc)
             if credentials is not None:
                 _announce_demo(credentials)
-        if settings.admin_console.enabled:
-            await console_setup.ensure(svc)
         await observability.start(svc)
         background = [
             asyncio.create_task(retention.purge_forever(svc)),

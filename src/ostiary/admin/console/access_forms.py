@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
-from sqlalchemy import func
 from starlette.requests import Request
 
 from ostiary.admin import paging
@@ -71,12 +70,9 @@ async def name_page(request: Request, table: str) -> NamePage:
     q = request.query_params.get("q", "").strip()
     if len(q) > MAX_PREFIX:
         raise Problem(400, f"A name prefix is at most {MAX_PREFIX} characters.")
-    # substr, not LIKE: exact and case-sensitive on SQLite and PostgreSQL alike.
-    column = queries.PAGED[table].c.name
-    where = [func.substr(column, 1, len(q)) == q] if q else []
     after = paging.decode(table, request.query_params.get("cursor"))
-    rows, more = await queries.page(
-        services_of(request).engine, table, "name", after=after, limit=PAGE_SIZE, where=where
+    rows, more = await access_pages.names_page(
+        services_of(request).engine, table, q, after=after, limit=PAGE_SIZE
     )
     next_url = None
     if more:

@@ -28,7 +28,6 @@ from ostiary.admin.console.session import ConsoleSession, Cookies
 from ostiary.admin.problems import Problem
 from ostiary.domain.users import User
 from ostiary.services import Services
-from ostiary.web.account_auth import client_ip
 
 log = logging.getLogger("ostiary.admin.console")
 
@@ -52,6 +51,12 @@ class Viewer:
 
 
 Handler = Callable[[Request, Viewer], Awaitable[Response]]
+
+
+def client_ip(request: Request) -> str | None:
+    """The address the audit events name: behind a trusted proxy, uvicorn has already put
+    the X-Forwarded-For address here (``cli/serve.py``)."""
+    return request.client.host if request.client else None
 
 
 def services_of(request: Request) -> Services:

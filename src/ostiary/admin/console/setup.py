@@ -1,24 +1,25 @@
-"""What the console needs in the database: its client and the console roles. Run at every
-start while the console is on; each step is idempotent and safe when nodes start at once."""
+"""What the console needs in the database: its client (and, on the way, the console
+roles). Made at the first sign-in to the console, not at every start: a server nobody
+administers through a browser keeps no client it does not use. Idempotent, and safe when
+nodes sign admins in at once."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from ostiary.admin.bootstrap import CONSOLE_CLIENT_ID, ensure_admin_model
-from ostiary.admin.console.permissions import AUDITOR_ROLE, USER_ADMIN_ROLE
-from ostiary.admin.console.signin import callback_uri, signed_out_uri
-from ostiary.domain.access import AccessError
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
 from ostiary.services import Services
 
 log = logging.getLogger("ostiary.admin.console")
 
-ROLES = (
-    (USER_ADMIN_ROLE, "manages users, groups and their sessions in the admin console"),
-    (AUDITOR_ROLE, "reads everything in the admin console and exports the audit log"),
-)
+
+def callback_uri(services: Services) -> str:
+    return services.settings.issuer + "/admin/callback"
+
+
+def signed_out_uri(services: Services) -> str:
+    return services.settings.issuer + "/admin/signed-out"
 
 
 def console_spec(services: Services) -> ClientSpec:
@@ -36,15 +37,12 @@ def console_spec(services: Services) -> ClientSpec:
 
 
 async def ensure(services: Services) -> None:
-    await ensure_admin_model(services)
-    access = services.store.access
-    for name, description in ROLES:
-        if await access.get_role(name) is None:
-            # Another node may make it first.
-            with contextlib.suppress(AccessError):
-                await access.create_role(name, description)
+    """The console's client as this issuer needs it (one cached read when it is)."""
     spec = console_spec(services)
     client = await services.store.clients.get(CONSOLE_CLIENT_ID)
+    if client is not None and list(client.redirect_uris) == spec.redirect_uris:
+        return
+    await ensure_admin_model(services)
     if client is None:
         try:
             await register(services.store.clients, spec)
@@ -54,10 +52,9 @@ async def ensure(services: Services) -> None:
                 raise
         return
     # The issuer moved (a new host name): the console follows it.
-    if list(client.redirect_uris) != spec.redirect_uris:
-        await update(
-            services.store.clients,
-            CONSOLE_CLIENT_ID,
-            redirect_uris=spec.redirect_uris,
-            post_logout_redirect_uris=spec.post_logout_redirect_uris,
-        )
+    await update(
+        services.store.clients,
+        CONSOLE_CLIENT_ID,
+        redirect_uris=spec.redirect_uris,
+        post_logout_redirect_uris=spec.post_logout_redirect_uris,
+    )

@@ -15,16 +15,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary.accounts.logout import end_session
-from ostiary.admin.console import render
+from ostiary.admin.console import render, setup
 from ostiary.admin.console.guard import (
     CONSOLE_CLIENT_ID,
     check_csrf,
+    client_ip,
     cookies_of,
     refusal,
     services_of,
     signed_in,
 )
 from ostiary.admin.console.permissions import Forbidden, console_roles
+from ostiary.admin.console.setup import callback_uri
 from ostiary.admin.problems import Problem
 from ostiary.domain.mfa import ACR_MFA, meets
 from ostiary.errors import OAuthError
@@ -33,17 +35,8 @@ from ostiary.oauth.token_endpoint import token
 from ostiary.services import Services
 from ostiary.tokens import signed
 from ostiary.tokens.id_token import ID_TOKEN_TYP
-from ostiary.web.account_auth import client_ip
 
 log = logging.getLogger("ostiary.admin.console")
-
-
-def callback_uri(services: Services) -> str:
-    return services.settings.issuer + "/admin/callback"
-
-
-def signed_out_uri(services: Services) -> str:
-    return services.settings.issuer + "/admin/signed-out"
 
 
 def mfa_required(services: Services) -> bool:
@@ -66,6 +59,7 @@ async def login(request: Request) -> Response:
     services = services_of(request)
     if await signed_in(request) is not None:
         return render.redirect(request, safe_next(request.query_params.get("next")))
+    await setup.ensure(services)
     response = Response(status_code=303, headers=render.HEADERS)
     pending = cookies_of(request).begin_login(response, safe_next(request.query_params.get("next")))
     params = {

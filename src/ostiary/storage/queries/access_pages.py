@@ -6,11 +6,13 @@ role)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.domain.access import Group
+from ostiary.storage.queries import admin_views
 from ostiary.storage.tables import (
     group_members,
     group_roles,
@@ -94,3 +96,13 @@ async def members_page(
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
     return [(r.id, r.username) for r in rows[:limit]], len(rows) > limit
+
+
+async def names_page(
+    engine: AsyncEngine, table: str, prefix: str, *, after: str | None, limit: int
+) -> tuple[list[Any], bool]:
+    """A page of roles, groups or scopes by name, narrowed to names starting with
+    ``prefix`` (substr, not LIKE: exact and case-sensitive on SQLite and PostgreSQL alike)."""
+    column = admin_views.PAGED[table].c.name
+    where = [func.substr(column, 1, len(prefix)) == prefix] if prefix else []
+    return await admin_views.page(engine, table, "name", after=after, limit=limit, where=where)
