@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from starlette.requests import Request
 
 from ostiary.admin import paging
@@ -20,22 +19,8 @@ from ostiary.services import Services
 from ostiary.storage.queries import access_pages
 from ostiary.storage.queries import admin_views as queries
 
-FORM = "_form"
-Errors = dict[str, str]
 PAGE_SIZE = 50
 MAX_PREFIX = 200
-
-
-def field_errors(exc: ValidationError) -> Errors:
-    """One message per field (the first pydantic gives), keyed by the form's field name;
-    a rule over several fields goes to the form as a whole."""
-    errors: Errors = {}
-    for err in exc.errors():
-        loc = err.get("loc", ())
-        name = str(loc[0]) if loc else FORM
-        message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-        errors.setdefault(name, message)
-    return errors
 
 
 async def carried_roles(services: Services, group_id: str) -> set[str]:

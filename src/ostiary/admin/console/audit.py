@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from ostiary import clock
 from ostiary.admin import paging
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import field_errors
+from ostiary.admin.console.forms import field_errors
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
 from ostiary.admin.operations import audit as ops

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ostiary.admin.client_schemas import ClientOut
-from ostiary.admin.console.forms import Form
+from ostiary.admin.console.forms import Form, Loc, field_errors
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.oauth.grants.registry import GRANTS
 
@@ -135,15 +135,13 @@ def body_of(form: Form, *, creating: bool, public: bool = False) -> dict[str, An
 
 def validation_errors(exc: ValidationError, form: Form) -> dict[str, str]:
     """Pydantic's errors next to their fields; a URI's names its line."""
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        loc = error.get("loc", ())
-        name = str(loc[0]) if loc else "_form"
-        message = str(error.get("msg", "is not valid"))
+
+    def line(name: str, loc: Loc, message: str) -> str:
         if name in URI_FIELDS and len(loc) > 1 and isinstance(loc[1], int):
-            message = f"Line {_line_number(form.get(name) or '', loc[1])}: {message}"
-        errors.setdefault(name, message)
-    return errors
+            return f"Line {_line_number(form.get(name) or '', loc[1])}: {message}"
+        return message
+
+    return field_errors(exc, note=line)
 
 
 def placed(errors: dict[str, str], hidden: set[str]) -> dict[str, str]:

@@ -9,18 +9,16 @@ the same response, so a reload shows the secret no more. Nothing about it is sto
 
 from __future__ import annotations
 
-import base64
-import binascii
 from urllib.parse import quote
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ostiary import clock
 from ostiary.admin.console.guard import Viewer, services_of
 from ostiary.admin.console.render import base_path
-from ostiary.crypto.sealing import Sealer, UnsealError
+from ostiary.admin.console.session import open_json, seal_json
+from ostiary.crypto.sealing import Sealer
 
 COOKIE = "ost_console_secret"
 LIFETIME = 120
@@ -50,10 +48,8 @@ def _set(request: Request, response: Response, client_id: str, value: str, age: 
 
 def keep(request: Request, response: Response, viewer: Viewer, client_id: str, secret: str) -> None:
     """Hand ``secret`` to the next GET of the client's page, for this admin only."""
-    plain = orjson.dumps(
-        {"c": client_id, "u": viewer.user.id, "s": secret, "e": clock.now() + LIFETIME}
-    )
-    value = base64.urlsafe_b64encode(_sealer(request).seal(plain)).decode().rstrip("=")
+    data = {"c": client_id, "u": viewer.user.id, "s": secret, "e": clock.now() + LIFETIME}
+    value = seal_json(_sealer(request), data)
     _set(request, response, client_id, value, LIFETIME)
 
 
@@ -68,15 +64,8 @@ def forget(request: Request, response: Response, client_id: str) -> None:
 
 def take(request: Request, viewer: Viewer, client_id: str) -> str | None:
     """The secret waiting for this admin on this client's page, if any."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        data = orjson.loads(_sealer(request).unseal(sealed))
-    except (binascii.Error, ValueError, UnsealError, orjson.JSONDecodeError):
-        return None
-    if not isinstance(data, dict):
+    data = open_json(_sealer(request), request.cookies.get(COOKIE))
+    if data is None:
         return None
     fresh = isinstance(data.get("e"), int) and data["e"] > clock.now()
     if data.get("c") != client_id or data.get("u") != viewer.user.id or not fresh:

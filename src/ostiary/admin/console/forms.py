@@ -7,14 +7,20 @@ check and the page's handler share the one parse.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
 from starlette.requests import Request
 
 from ostiary.admin.problems import Problem
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import read_body
 
+# The key of an error about the form as a whole (shown above it).
+FORM = "_form"
+Errors = dict[str, str]
+Loc = tuple[int | str, ...]
 MAX_FORM_BYTES = 256 * 1024
 MAX_FORM_FIELDS = 1000
 _KEY = "ostiary.console.form"
@@ -68,3 +74,22 @@ async def form_of(request: Request) -> Form:
     form = Form(pairs)
     request.scope[_KEY] = form
     return form
+
+
+def field_errors(
+    exc: ValidationError,
+    *,
+    place: Callable[[Loc], str] | None = None,
+    note: Callable[[str, Loc, str], str] | None = None,
+) -> Errors:
+    """One message per form field from a body the API's schema refused (the first pydantic
+    gives): ``place`` names the form field of an error's location (by default its first
+    member), ``note`` adds to a message (e.g. a textarea's line). Never the input: it may
+    be a password."""
+    errors: Errors = {}
+    for item in exc.errors(include_input=False, include_url=False):
+        loc: Loc = tuple(item.get("loc", ()))
+        name = place(loc) if place else (str(loc[0]) if loc else FORM)
+        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+        errors.setdefault(name, note(name, loc, message) if note else message)
+    return errors

@@ -18,15 +18,8 @@ from starlette.routing import BaseRoute, Route
 from ostiary.admin.access_schemas import GroupCreate, GroupPatch
 from ostiary.admin.bootstrap import ADMIN_ROLE
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import (
-    FORM,
-    Errors,
-    carried_roles,
-    check_group_change,
-    field_errors,
-    name_page,
-)
-from ostiary.admin.console.forms import form_of
+from ostiary.admin.console.access_forms import carried_roles, check_group_change, name_page
+from ostiary.admin.console.forms import FORM, Errors, field_errors, form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import CONSOLE_ROLES, Area, check_privileged
 from ostiary.admin.operations import groups as ops

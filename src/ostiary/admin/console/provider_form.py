@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ostiary.admin.console.client_form import lines, offending_line, placed
-from ostiary.admin.console.forms import Form
+from ostiary.admin.console.forms import FORM, Form, Loc, field_errors
 from ostiary.admin.provider_schemas import ProviderOut
 from ostiary.federation.connectors import connector_for
 
@@ -167,17 +167,20 @@ def on_the_form(errors: dict[str, str], preset: Preset, *, creating: bool) -> di
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for error in exc.errors():
-        loc = error.get("loc", ())
-        name = str(loc[0]) if loc else "_form"
-        if name == "options" and len(loc) > 1:
-            name = str(loc[1])
-        message = str(error.get("msg", "is not valid"))
+    """Pydantic's errors next to their fields (a preset's option at its own field); a
+    mapping rule's or a tenant's names its line."""
+
+    def place(loc: Loc) -> str:
+        if len(loc) > 1 and loc[0] == "options":
+            return str(loc[1])
+        return str(loc[0]) if loc else FORM
+
+    def line(name: str, loc: Loc, message: str) -> str:
         if name in ("mapping", "tenants") and len(loc) > 1 and isinstance(loc[-1], int):
-            message = f"Line {loc[-1] + 1}: {message}"
-        errors.setdefault(name, message)
-    return errors
+            return f"Line {loc[-1] + 1}: {message}"
+        return message
+
+    return field_errors(exc, place=place, note=line)
 
 
 def problem_errors(detail: str, form: Form, *, creating: bool) -> dict[str, str]:

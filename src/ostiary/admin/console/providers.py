@@ -100,43 +100,31 @@ async def new_provider(request: Request, viewer: Viewer) -> Response:
             request, viewer, "provider_new.html", preset, values=values, errors={}, **context
         )
     form = await form_of(request)
-    values = provider_form.values_of(form)
-    try:
-        body = ProviderCreate.model_validate(provider_form.body_of(form, preset))
-    except ValidationError as exc:
-        errors = provider_form.on_the_form(
-            provider_form.validation_errors(exc), preset, creating=True
-        )
+
+    def refused(errors: dict[str, str]) -> Response:
+        placed = provider_form.on_the_form(errors, preset, creating=True)
+        values = provider_form.values_of(form)
         return _form_page(
             request,
             viewer,
             "provider_new.html",
             preset,
             values=values,
-            errors=errors,
+            errors=placed,
             status=422,
             **context,
         )
+
+    try:
+        body = ProviderCreate.model_validate(provider_form.body_of(form, preset))
+    except ValidationError as exc:
+        return refused(provider_form.validation_errors(exc))
     try:
         out = await providers.create(services, viewer.caller, body)
     except Problem as problem:
         if problem.status not in (409, 422):
             raise
-        errors = provider_form.on_the_form(
-            provider_form.problem_errors(problem.detail, form, creating=True),
-            preset,
-            creating=True,
-        )
-        return _form_page(
-            request,
-            viewer,
-            "provider_new.html",
-            preset,
-            values=values,
-            errors=errors,
-            status=422,
-            **context,
-        )
+        return refused(provider_form.problem_errors(problem.detail, form, creating=True))
     message = f"Provider {out.name} added. Register its redirect URI at the provider."
     return render.redirect(request, _provider_path(out.name), message)
 
@@ -155,43 +143,31 @@ async def provider_page(request: Request, viewer: Viewer) -> Response:
             request, viewer, "provider.html", preset, values=values, errors={}, **context
         )
     form = await form_of(request)
-    values = provider_form.values_of(form)
-    try:
-        body = ProviderPatch.model_validate(provider_form.body_of(form, preset, current=out))
-    except ValidationError as exc:
-        errors = provider_form.on_the_form(
-            provider_form.validation_errors(exc), preset, creating=False
-        )
+
+    def refused(errors: dict[str, str]) -> Response:
+        placed = provider_form.on_the_form(errors, preset, creating=False)
+        values = provider_form.values_of(form)
         return _form_page(
             request,
             viewer,
             "provider.html",
             preset,
             values=values,
-            errors=errors,
+            errors=placed,
             status=422,
             **context,
         )
+
+    try:
+        body = ProviderPatch.model_validate(provider_form.body_of(form, preset, current=out))
+    except ValidationError as exc:
+        return refused(provider_form.validation_errors(exc))
     try:
         await providers.change(services, viewer.caller, out.name, body)
     except Problem as problem:
         if problem.status != 422:
             raise
-        errors = provider_form.on_the_form(
-            provider_form.problem_errors(problem.detail, form, creating=False),
-            preset,
-            creating=False,
-        )
-        return _form_page(
-            request,
-            viewer,
-            "provider.html",
-            preset,
-            values=values,
-            errors=errors,
-            status=422,
-            **context,
-        )
+        return refused(provider_form.problem_errors(problem.detail, form, creating=False))
     return render.redirect(request, _provider_path(out.name), "Changes saved.")
 
 

@@ -17,8 +17,8 @@ from starlette.routing import BaseRoute, Route
 
 from ostiary.admin.access_schemas import ScopeCreate, ScopePatch
 from ostiary.admin.console import render
-from ostiary.admin.console.access_forms import FORM, Errors, field_errors, name_page
-from ostiary.admin.console.forms import form_of
+from ostiary.admin.console.access_forms import name_page
+from ostiary.admin.console.forms import FORM, Errors, field_errors, form_of
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
 from ostiary.admin.operations import scopes as ops

@@ -125,18 +125,10 @@ class Cookies:
         self._write(response, LOGIN_COOKIE, "", 0, "lax")
 
     def _pack(self, value: ConsoleSession | PendingLogin) -> str:
-        plain = orjson.dumps({k: getattr(value, k) for k in value.__slots__})
-        return base64.urlsafe_b64encode(self._sealer.seal(plain)).decode().rstrip("=")
+        return seal_json(self._sealer, {k: getattr(value, k) for k in value.__slots__})
 
     def _open(self, cookie: str | None) -> dict[str, Any] | None:
-        if not cookie or len(cookie) > 4096:
-            return None
-        try:
-            sealed = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
-            data = orjson.loads(self._sealer.unseal(sealed))
-        except (binascii.Error, ValueError, UnsealError, orjson.JSONDecodeError):
-            return None
-        return data if isinstance(data, dict) else None
+        return open_json(self._sealer, cookie)
 
     def _write(
         self, response: Response, name: str, value: str, max_age: int, same_site: str
@@ -146,3 +138,21 @@ class Cookies:
         if self.secure:
             parts.append("Secure")
         response.raw_headers.append((b"set-cookie", "; ".join(parts).encode("latin-1")))
+
+
+def seal_json(sealer: Sealer, data: dict[str, Any]) -> str:
+    """``data`` as JSON, sealed, as a cookie value (URL-safe base64 without padding)."""
+    return base64.urlsafe_b64encode(sealer.seal(orjson.dumps(data))).decode().rstrip("=")
+
+
+def open_json(sealer: Sealer, cookie: str | None) -> dict[str, Any] | None:
+    """What ``seal_json`` sealed, or None for a value that is absent, too long, forged or
+    not an object."""
+    if not cookie or len(cookie) > 4096:
+        return None
+    try:
+        sealed = base64.urlsafe_b64decode(cookie + "=" * (-len(cookie) % 4))
+        data = orjson.loads(sealer.unseal(sealed))
+    except (binascii.Error, ValueError, UnsealError, orjson.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

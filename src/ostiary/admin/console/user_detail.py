@@ -17,13 +17,13 @@ from ostiary.admin.console.permissions import CONSOLE_ROLES, Area
 from ostiary.admin.console.user_forms import (
     Errors,
     check_may_change,
-    field_errors,
     form_of,
     held_console_roles,
     optional,
     problem_errors,
     target,
     text,
+    user_field_errors,
 )
 from ostiary.admin.operations import users as operations
 from ostiary.admin.problems import Problem
@@ -132,7 +132,7 @@ async def edit(request: Request, viewer: Viewer) -> Response:
     try:
         body = UserPatch.model_validate(data)
     except ValidationError as exc:
-        return _edit_page(request, viewer, user, typed, flags, field_errors(exc))
+        return _edit_page(request, viewer, user, typed, flags, user_field_errors(exc))
     try:
         await operations.update(services_of(request), viewer.caller, user.id, body)
     except Problem as problem:

@@ -6,16 +6,13 @@ from __future__ import annotations
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from ostiary.admin.console.forms import Form, form_of
+from ostiary.admin.console.forms import FORM, Errors, Form, Loc, field_errors, form_of
 from ostiary.admin.console.guard import Viewer, services_of
 from ostiary.admin.console.permissions import check_privileged, console_roles
 from ostiary.admin.problems import Problem
 from ostiary.admin.resources import user_or_404
 from ostiary.domain.users import User
 from ostiary.services import Services
-
-Errors = dict[str, str]
-
 
 __all__ = ["Form", "form_of"]
 
@@ -30,17 +27,17 @@ def optional(form: Form, name: str) -> str | None:
     return form.text(name) or None
 
 
-def field_errors(error: ValidationError, aliases: dict[str, str] | None = None) -> Errors:
-    """One message per field from a pydantic error: a nested profile claim is shown at its
-    own field; messages never repeat the input (it may be a password)."""
-    errors: Errors = {}
-    for item in error.errors(include_input=False, include_url=False):
-        loc = [str(part) for part in item.get("loc", ())]
-        name = loc[1] if len(loc) > 1 and loc[0] == "profile" else (loc[0] if loc else "_form")
-        name = (aliases or {}).get(name, name)
-        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
-        errors.setdefault(name, message[:1].upper() + message[1:])
-    return errors
+def user_field_errors(error: ValidationError, aliases: dict[str, str] | None = None) -> Errors:
+    """One message per field from a pydantic error, a sentence each: a nested profile claim
+    is shown at its own field, ``aliases`` renames the others."""
+
+    def place(loc: Loc) -> str:
+        name = (
+            str(loc[1]) if len(loc) > 1 and loc[0] == "profile" else (str(loc[0]) if loc else FORM)
+        )
+        return (aliases or {}).get(name, name)
+
+    return field_errors(error, place=place, note=lambda _name, _loc, m: m[:1].upper() + m[1:])
 
 
 def problem_errors(problem: Problem, fields: dict[str, str]) -> Errors:

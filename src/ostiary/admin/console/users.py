@@ -18,11 +18,11 @@ from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area
 from ostiary.admin.console.user_forms import (
     Errors,
-    field_errors,
     form_of,
     optional,
     problem_errors,
     text,
+    user_field_errors,
 )
 from ostiary.admin.operations import users as operations
 from ostiary.admin.problems import Problem
@@ -92,7 +92,7 @@ async def new_user(request: Request, viewer: Viewer) -> Response:
     try:
         body = UserCreate.model_validate(data)
     except ValidationError as exc:
-        return _new_page(request, viewer, typed, field_errors(exc), send_reset)
+        return _new_page(request, viewer, typed, user_field_errors(exc), send_reset)
     services = services_of(request)
     if send_reset and not services.settings.smtp.host:
         errors = {"_form": "No mail can be sent from this server (OSTIARY_SMTP__HOST)."}
