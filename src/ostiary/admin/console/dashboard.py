@@ -11,7 +11,8 @@ from ostiary.admin.console import render
 from ostiary.admin.console.guard import Viewer, console_page, services_of
 from ostiary.admin.console.permissions import Area, may_read
 from ostiary.admin.operations import keys as key_operations
-from ostiary.storage.queries import console_views
+from ostiary.domain.audit import AuditEvent
+from ostiary.storage.queries import audit_pages, console_views
 
 RECENT_EVENTS = 10
 
@@ -21,10 +22,12 @@ async def dashboard(request: Request, viewer: Viewer) -> Response:
     services = services_of(request)
     now = clock.now()
     counts = await console_views.counts(services.engine, now)
-    events = []
+    events: list[AuditEvent] = []
     if may_read(viewer.roles, Area.AUDIT):
-        events = await console_views.newest_events(services.engine, RECENT_EVENTS)
-    keys = []
+        events, _ = await audit_pages.newest_first(
+            services.engine, audit_pages.AuditFilter(), before_id=None, limit=RECENT_EVENTS
+        )
+    keys: list[key_operations.KeyRow] = []
     if may_read(viewer.roles, Area.KEYS):
         keys = [k for k in await key_operations.listing(services) if k.state != "expired"]
     return render.page(

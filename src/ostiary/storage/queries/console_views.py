@@ -1,4 +1,4 @@
-"""Reads the admin console's dashboard needs: counts and the newest audit events."""
+"""The admin console dashboard's figures (its newest events: ``audit_pages.newest_first``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ostiary.domain.audit import AuditEvent
 from ostiary.storage.tables import audit_events, clients, sessions, users
 
 DAY = 86_400
@@ -48,11 +47,3 @@ async def counts(engine: AsyncEngine, now: int) -> Counts:
     async with engine.connect() as conn:
         row = (await conn.execute(stmt)).one()
     return Counts(*(int(v or 0) for v in row))
-
-
-async def newest_events(engine: AsyncEngine, limit: int) -> list[AuditEvent]:
-    columns = [c for c in audit_events.c]
-    stmt = select(*columns).order_by(audit_events.c.id.desc()).limit(limit)
-    async with engine.connect() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
-    return [AuditEvent(**dict(r)) for r in rows]
