@@ -95,7 +95,7 @@ async def callback(request: Request) -> Response:
         return _problem(request, "The sign-in response carries no code.", 400)
     try:
         claims = await _redeem(request, services, code, pending.verifier, pending.nonce)
-    except _Rejected as rejected:
+    except Rejected as rejected:
         log.warning("console sign-in rejected: %s", rejected)
         return _problem(request, "Sign-in could not be completed. Please start again.", 400)
     user = await services.store.users.get(str(claims["sub"]))
@@ -121,8 +121,8 @@ async def callback(request: Request) -> Response:
     return response
 
 
-class _Rejected(Exception):
-    pass
+class Rejected(Exception):
+    """The sign-in's answer failed a check; the message is logged, the page says less."""
 
 
 async def _redeem(
@@ -140,7 +140,7 @@ async def _redeem(
     try:
         issued = await token(services, body, None, client_ip(request))
     except OAuthError as exc:
-        raise _Rejected(f"token endpoint: {exc.error}") from None
+        raise Rejected(f"token endpoint: {exc.error}") from None
     try:
         keys = await services.keys.fresh()
         claims = await signed.verify(
@@ -150,19 +150,25 @@ async def _redeem(
             typ={ID_TOKEN_TYP},
         )
     except signed.InvalidToken as exc:
-        raise _Rejected(f"ID token: {exc}") from None
+        raise Rejected(f"ID token: {exc}") from None
+    check_claims(claims, nonce, wants_mfa=mfa_required(services))
+    return claims
+
+
+def check_claims(claims: dict[str, Any], nonce: str, *, wants_mfa: bool) -> None:
+    """What the console asks of its ID token beyond the signature, issuer and expiry that
+    ``signed.verify`` checks; ``Rejected`` names what failed (for the log, not the page)."""
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     # OIDC Core §3.1.3.7 steps 3 and 11: our audience, our nonce.
     if CONSOLE_CLIENT_ID not in audiences or claims.get("nonce") != nonce:
-        raise _Rejected("ID token audience or nonce")
+        raise Rejected("ID token audience or nonce")
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("sid"), str):
-        raise _Rejected("ID token without sub or sid")
+        raise Rejected("ID token without sub or sid")
     # OIDC Core §5.5.1.1: acr_values is a request; the console holds the answer to it.
     acr = claims.get("acr")
-    if mfa_required(services) and not meets(acr if isinstance(acr, str) else None, [ACR_MFA]):
-        raise _Rejected("sign-in without a second factor")
-    return claims
+    if wants_mfa and not meets(acr if isinstance(acr, str) else None, [ACR_MFA]):
+        raise Rejected("sign-in without a second factor")
 
 
 async def logout(request: Request) -> Response:
