@@ -66,7 +66,17 @@ class PrivatePostgres:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
 
     def start(self) -> None:
-        self._pg_ctl("start")
+        """Starts on ``self.port``, or on another free port if something took that one
+        between choosing it and binding it (a server of a parallel test, say)."""
+        for attempt in range(5):
+            try:
+                self._pg_ctl("start")
+                return
+            except RuntimeError as failed:
+                if "Address already in use" not in str(failed) or attempt == 4:
+                    raise
+                self.log.unlink(missing_ok=True)
+                self.port = free_port()
 
     def restart(self) -> None:
         """A fast shutdown (every backend gets SQLSTATE 57P01), then a start."""
