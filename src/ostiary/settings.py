@@ -382,6 +382,53 @@ class AdminConsoleSettings(_Section):
         return value
 
 
+class ClientSecuritySettings(_Section):
+    """Client authentication by signed assertion, pushed authorization requests,
+    sender-constrained tokens (docs/client-security.md)."""
+
+    par_lifetime: int = Field(
+        60,
+        ge=5,
+        le=600,
+        description="Seconds a pushed authorization request's request_uri may be used, once "
+        "(RFC 9126 §2.2).",
+    )
+    assertion_max_lifetime: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="Longest a client assertion (private_key_jwt, client_secret_jwt) may live "
+        "from now to its exp; longer ones are refused (RFC 7523 §3).",
+    )
+    jwks_uri_ttl: float = Field(
+        300,
+        ge=0,
+        le=86_400,
+        description="Seconds a client's keys fetched from its jwks_uri are used before they "
+        "are fetched again; an unknown kid fetches them at once (at most every 10 s).",
+    )
+    jwks_uri_timeout: float = Field(
+        5, gt=0, le=60, description="Seconds to wait for a client's jwks_uri to answer."
+    )
+    dpop_proof_max_age: int = Field(
+        60,
+        ge=5,
+        le=600,
+        description="Seconds a DPoP proof's iat may lie in the past (RFC 9449 §11.1).",
+    )
+    dpop_nonce: bool = Field(
+        False,
+        description="Ask DPoP clients at the token endpoint for a server nonce in their "
+        "proofs (RFC 9449 §8): proofs made in advance stop working.",
+    )
+    client_certificate_header: str | None = Field(
+        None,
+        description="Request header in which the TLS-terminating proxy passes the client's "
+        "certificate (PEM, URL-encoded), believed only from OSTIARY_TRUSTED_PROXIES "
+        "(RFC 8705 mutual TLS). Unset: no certificate-bound client authentication or tokens.",
+    )
+
+
 class HstsSettings(_Section):
     """HTTP Strict Transport Security (RFC 6797): sent on every response when the issuer is
     https, so browsers that once reached it go on reaching it over https only."""
@@ -452,6 +499,12 @@ class Settings(BaseSettings):
         "client address then comes from X-Forwarded-For (lockout, audit). Empty: the peer "
         "address is the client's.",
     )
+    require_par: bool = Field(
+        False,
+        description="Every authorization request must first be pushed to /par (RFC 9126 "
+        "§5); without it, only clients registered with require_pushed_authorization_requests "
+        "must.",
+    )
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     sessions: SessionSettings = Field(default_factory=SessionSettings)
@@ -466,6 +519,7 @@ class Settings(BaseSettings):
     hsts: HstsSettings = Field(default_factory=HstsSettings)
     gc: GcSettings = Field(default_factory=GcSettings)
     admin_console: AdminConsoleSettings = Field(default_factory=AdminConsoleSettings)
+    client_security: ClientSecuritySettings = Field(default_factory=ClientSecuritySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

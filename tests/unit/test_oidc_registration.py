@@ -184,4 +184,15 @@ def test_oidc_registration_oidc_fields_round_trip_through_the_spec() -> None:
         "session_refresh_tokens": True,
         "include_roles": False,
         "include_groups": False,
+        # Client security metadata, unset.
+        "jwks": None,
+        "jwks_uri": None,
+        "token_endpoint_auth_signing_alg": None,
+        "require_pushed_authorization_requests": False,
+        "dpop_bound_access_tokens": False,
+        "require_signed_request_object": False,
+        "request_object_signing_alg": None,
+        "tls_client_auth_subject_dn": None,
+        "tls_client_certificate_bound_access_tokens": False,
+        "profile": None,
     }

@@ -16,7 +16,18 @@ ClientName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ClientId = Annotated[str, StringConstraints(min_length=3, max_length=64)]
 Uri = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 ScopeString = Annotated[str, StringConstraints(max_length=4000)]
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+AuthMethod = Literal[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+    "none",
+]
+Alg = Annotated[str, StringConstraints(max_length=16)]
+# A JWK Set (RFC 7517 §5) as given; what its keys may be is ``oauth.registration``'s rule.
+Jwks = Annotated[dict[str, Any], Field(description="A JWK Set of public keys (RFC 7517 §5).")]
 AccessTtl = Annotated[int, Field(ge=1, le=86400)]
 # Ten years: a refresh token lifetime beyond that is a mistake, and it fits an INTEGER.
 RefreshTtl = Annotated[int, Field(ge=1, le=315_360_000)]
@@ -49,6 +60,18 @@ class _ClientFields(Body):
     require_mfa: bool | None = Field(
         None, description="Every sign-in to this client needs a second factor (MFA policy)."
     )
+    jwks: Jwks | None = None
+    jwks_uri: Uri | None = None
+    token_endpoint_auth_signing_alg: Alg | None = None
+    require_pushed_authorization_requests: bool | None = None
+    dpop_bound_access_tokens: bool | None = None
+    require_signed_request_object: bool | None = None
+    request_object_signing_alg: Alg | None = None
+    tls_client_auth_subject_dn: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    tls_client_certificate_bound_access_tokens: bool | None = None
+    profile: Literal["fapi2"] | None = Field(
+        None, description="fapi2: held to the FAPI 2.0 Security Profile as a whole."
+    )
 
 
 class ClientCreate(_ClientFields):
@@ -77,6 +100,10 @@ _FLAGS = {
     "session_refresh_tokens",
     "include_roles",
     "include_groups",
+    "require_pushed_authorization_requests",
+    "dpop_bound_access_tokens",
+    "require_signed_request_object",
+    "tls_client_certificate_bound_access_tokens",
 }
 
 
@@ -126,6 +153,16 @@ class ClientOut(BaseModel):
     include_roles: bool
     include_groups: bool
     require_mfa: bool
+    jwks: dict[str, Any] | None
+    jwks_uri: str | None
+    token_endpoint_auth_signing_alg: str | None
+    require_pushed_authorization_requests: bool
+    dpop_bound_access_tokens: bool
+    require_signed_request_object: bool
+    request_object_signing_alg: str | None
+    tls_client_auth_subject_dn: str | None
+    tls_client_certificate_bound_access_tokens: bool
+    profile: str | None
     created_at: int
 
 

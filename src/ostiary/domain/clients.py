@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,21 @@ class Client:
     tokens_valid_after: int = 0
     # MFA policy: every sign-in to this client needs a second factor.
     require_mfa: bool = False
+    # Client security, under the registration metadata names (RFC 7591 §2, RFC 9126 §6,
+    # RFC 9449 §5.2, RFC 9101 §10.5, RFC 8705 §2.1.2 and §3.4).
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    token_endpoint_auth_signing_alg: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    request_object_signing_alg: str | None = None
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_certificate_bound_access_tokens: bool = False
+    # A profile the client is held to as a whole ("fapi2": FAPI 2.0 Security Profile).
+    profile: str | None = None
+    # client_secret_jwt checks an HMAC, so needs the secret itself: sealed, never shown.
+    secret_sealed: bytes | None = None
 
     def public_view(self) -> dict[str, object]:
         """The registration as shown to operators; never includes the secret hash."""
@@ -58,7 +74,7 @@ class Client:
 # specs' metadata), as ``Client`` and a registration request (``ClientSpec``) both name
 # them: the fields a registration may leave out, but the tokens' cut-off and the MFA
 # policy (an operator's setting, not registration metadata).
-NOT_REGISTRATION = frozenset({"tokens_valid_after", "require_mfa"})
+NOT_REGISTRATION = frozenset({"tokens_valid_after", "require_mfa", "secret_sealed"})
 OIDC_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(Client)

@@ -33,4 +33,7 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         # RFC 9207: the iss parameter in authorization responses (mix-up defence).
         "authorization_response_iss_parameter_supported": True,
         "access_token_signing_alg_values_supported": list(ALLOWED_ALGS),
+        # RFC 9126 §5: pushed authorization requests.
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": settings.require_par,
     }

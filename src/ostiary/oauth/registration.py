@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +44,17 @@ class ClientSpec:
     # RFC 9068 §2.2.3.1 roles and groups claims in this client's tokens.
     include_roles: bool = False
     include_groups: bool = False
+    # Client security (see ``domain.clients.Client``).
+    jwks: Mapping[str, Any] | None = None
+    jwks_uri: str | None = None
+    token_endpoint_auth_signing_alg: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    request_object_signing_alg: str | None = None
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_certificate_bound_access_tokens: bool = False
+    profile: str | None = None
 
     def oidc_fields(self) -> dict[str, Any]:
         return oidc_values(self)
@@ -183,6 +195,16 @@ def spec_of(client: Client) -> ClientSpec:
         session_refresh_tokens=client.session_refresh_tokens,
         include_roles=client.include_roles,
         include_groups=client.include_groups,
+        jwks=client.jwks,
+        jwks_uri=client.jwks_uri,
+        token_endpoint_auth_signing_alg=client.token_endpoint_auth_signing_alg,
+        require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=client.dpop_bound_access_tokens,
+        require_signed_request_object=client.require_signed_request_object,
+        request_object_signing_alg=client.request_object_signing_alg,
+        tls_client_auth_subject_dn=client.tls_client_auth_subject_dn,
+        tls_client_certificate_bound_access_tokens=client.tls_client_certificate_bound_access_tokens,
+        profile=client.profile,
     )
 
 

@@ -117,6 +117,26 @@ clients = Table(
     # Access tokens issued before this second are dead (revoke all, or a re-registered id).
     Column("tokens_valid_after", Timestamp, nullable=False, server_default="0"),
     _require_mfa(),
+    # Client security (RFC 7591 §2 and the registration metadata of RFC 9126 §6,
+    # RFC 9449 §5.2, RFC 9101 §10.5, RFC 8705 §2.1.2 and §3.4): the keys a client signs
+    # with (given, or fetched from its jwks_uri), the one algorithm it signs its
+    # authentication assertions with, and which protections it must use.
+    Column("jwks", JSON),
+    Column("jwks_uri", Text),
+    Column("token_endpoint_auth_signing_alg", String(16)),
+    # client_secret_jwt needs the secret itself to check an HMAC: kept sealed
+    # (crypto.sealing), for such clients only.
+    Column("secret_sealed", LargeBinary),
+    Column("require_pushed_authorization_requests", Boolean, nullable=False, server_default="0"),
+    Column("dpop_bound_access_tokens", Boolean, nullable=False, server_default="0"),
+    Column("require_signed_request_object", Boolean, nullable=False, server_default="0"),
+    Column("request_object_signing_alg", String(16)),
+    Column("tls_client_auth_subject_dn", Text),
+    Column(
+        "tls_client_certificate_bound_access_tokens", Boolean, nullable=False, server_default="0"
+    ),
+    # A security profile the client is held to as a whole ("fapi2"), or none.
+    Column("profile", String(16)),
 )
 
 users = Table(
@@ -286,6 +306,10 @@ authorization_codes = Table(
     Column("family_id", String(36)),
     Column("access_jti", String(64)),
     Column("access_expires_at", Timestamp),
+    # The key the code is bound to (RFC 9449 §10: dpop_jkt at the authorization request),
+    # and the resources the request named (RFC 8707 §2.1).
+    Column("cnf", JSON),
+    Column("resources", JSON),
     Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
@@ -310,6 +334,10 @@ refresh_tokens = Table(
     # The access token issued alongside this refresh token, revoked with the family.
     Column("access_jti", String(64)),
     Column("access_expires_at", Timestamp),
+    # A public client's refresh token is bound to its DPoP key (RFC 9449 §5); the
+    # resources granted (RFC 8707 §2.2: a refresh may narrow them).
+    Column("cnf", JSON),
+    Column("resources", JSON),
     Index("ix_refresh_tokens_family_id", "family_id"),
     Index("ix_refresh_tokens_user_id", "user_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
@@ -418,6 +446,42 @@ rate_limit_counters = Table(
 )
 
 # Password-reset and email-verification tokens: digests, single use, short lived.
+# -- client security ---------------------------------------------------------------------
+
+# Identifiers that may be used once within their lifetime, across every node: client
+# assertion and DPoP proof jtis (RFC 7523 §3 item 7, RFC 9449 §11.1). The key is a digest
+# of what the identifier is scoped to and the identifier itself.
+used_jtis = Table(
+    "used_jtis",
+    metadata,
+    Column("key", LargeBinary(32), primary_key=True),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_used_jtis_expires_at", "expires_at"),
+)
+
+# Pushed authorization requests (RFC 9126 §2): the request's parameters under the digest
+# of its request_uri, until used once or expired.
+pushed_authorizations = Table(
+    "pushed_authorizations",
+    metadata,
+    Column("uri_hash", LargeBinary(32), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Index("ix_pushed_authorizations_expires_at", "expires_at"),
+)
+
+# Protected resources a client may ask tokens for (RFC 8707): the URI is the audience of
+# their tokens; a resource accepts only its scopes.
+resources = Table(
+    "resources",
+    metadata,
+    Column("uri", String(2000), primary_key=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
 one_time_tokens = Table(
     "one_time_tokens",
     metadata,

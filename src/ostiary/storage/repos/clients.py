@@ -24,7 +24,8 @@ def _client(values: Row) -> Client:
     (grant_types, scopes, audience, first_party, access_ttl, refresh_ttl) = values[6:12]
     (created_at, post_logout_uris, logout_uri, logout_session, id_alg) = values[12:17]
     (id_ttl, session_refresh_tokens, roles, groups, tokens_valid_after) = values[17:22]
-    require_mfa = values[22]
+    (require_mfa, jwks, jwks_uri, auth_alg, par, dpop, signed_request) = values[22:29]
+    (request_alg, tls_dn, tls_bound, profile, secret_sealed) = values[29:34]
     return Client(
         client_id,
         name,
@@ -49,6 +50,17 @@ def _client(values: Row) -> Client:
         bool(groups),
         tokens_valid_after,
         bool(require_mfa),
+        json_value(jwks) if jwks is not None else None,
+        jwks_uri,
+        auth_alg,
+        bool(par),
+        bool(dpop),
+        bool(signed_request),
+        request_alg,
+        tls_dn,
+        bool(tls_bound),
+        profile,
+        bytes(secret_sealed) if secret_sealed is not None else None,
     )
 
 
