@@ -370,6 +370,17 @@ class OneTimeTokens(Protocol):
     async def purge_expired(self) -> int: ...
 
 
+class UsedJtis(Protocol):
+    """Identifiers (client assertion and DPoP proof jtis, under a digest of what they are
+    scoped to) used once within their lifetime, across every node."""
+
+    async def first_use(self, key: bytes, expires_at: int) -> bool:
+        """True the first time; False while an earlier use is remembered."""
+        ...
+
+    async def purge_expired(self) -> int: ...
+
+
 class Factors(Protocol):
     """Second factors and recovery codes, per user."""
 
@@ -444,5 +455,7 @@ class Store(Protocol):
     def rate_limits(self) -> RateLimits: ...
     @property
     def one_time_tokens(self) -> OneTimeTokens: ...
+    @property
+    def used_jtis(self) -> UsedJtis: ...
     @property
     def factors(self) -> Factors: ...

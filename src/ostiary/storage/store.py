@@ -23,6 +23,7 @@ from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
 from ostiary.storage.repos.throttles import ThrottleRepository
+from ostiary.storage.repos.used_jtis import UsedJtiRepository
 from ostiary.storage.repos.users import UserRepository
 
 
@@ -45,6 +46,7 @@ class Store:
         self.throttles = ThrottleRepository(engine)
         self.rate_limits = RateLimitRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
+        self.used_jtis = UsedJtiRepository(engine)
         self.factors = FactorRepository(engine)
         self.federation = FederationRepository(engine)
         self.accounts = AccountQueries(engine)

@@ -18,6 +18,7 @@ from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRev
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
 from ostiary.storage.memory.tables import Tables
 from ostiary.storage.memory.throttles import MemoryRateLimits, MemoryThrottles
+from ostiary.storage.memory.used_jtis import MemoryUsedJtis
 from ostiary.storage.memory.users import MemoryUsers
 
 
@@ -46,4 +47,5 @@ class MemoryStore:
         self.throttles = MemoryThrottles(t)
         self.rate_limits = MemoryRateLimits(t)
         self.one_time_tokens = MemoryOneTimeTokens(t)
+        self.used_jtis = MemoryUsedJtis(t)
         self.factors = MemoryFactors(t)

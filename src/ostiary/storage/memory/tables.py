@@ -65,6 +65,8 @@ class Tables:
     # (key, window_start) -> (hits, expires_at)
     rate_limits: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     one_time_tokens: dict[bytes, OneTimeToken] = field(default_factory=dict)
+    # key digest -> expires_at
+    used_jtis: dict[bytes, int] = field(default_factory=dict)
     factors: dict[str, Factor] = field(default_factory=dict)
     # (user_id, code_hash) -> when it was used (None: unused).
     recovery_codes: dict[tuple[str, bytes], int | None] = field(default_factory=dict)
