@@ -1,5 +1,6 @@
 """The RFC 6750 §3 ``WWW-Authenticate: Bearer`` challenge, built in this one place for
-every surface that takes Bearer tokens (resource kit, gateway, UserInfo, admin API, SCIM)."""
+every surface that takes Bearer tokens (resource kit, gateway, UserInfo, admin API, SCIM),
+and its RFC 9449 §7.1 ``DPoP`` twin for the kit and the gateway."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ def challenge(
     error: str | None = None,
     description: str | None = None,
     scope: str | None = None,
+    *,
+    scheme: str = "Bearer",
+    algs: str | None = None,
 ) -> str:
     """``Bearer realm="...", error="...", error_description="...", scope="..."`` with the
     attributes that are given, in that order (RFC 6750 §3). Without credentials in the
-    request there is no error code and no description (§3.1)."""
+    request there is no error code and no description (§3.1). With ``scheme="DPoP"``,
+    the same attributes and ``algs``, the proof algorithms accepted (RFC 9449 §7.1)."""
     parts = [f"realm={quoted(realm)}"]
     if error:
         parts.append(f"error={quoted(error)}")
@@ -31,4 +36,6 @@ def challenge(
     if scope:
         # RFC 6750 §3: the scope the request needs, space-delimited as in RFC 6749 §3.3.
         parts.append(f"scope={quoted(scope)}")
-    return "Bearer " + ", ".join(parts)
+    if algs:
+        parts.append(f"algs={quoted(algs)}")
+    return f"{scheme} " + ", ".join(parts)

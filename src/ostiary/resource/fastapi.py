@@ -4,38 +4,59 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 
-from ostiary.resource.bearer import bearer_token
-from ostiary.resource.errors import InsufficientScope, ResourceError
-from ostiary.resource.verifier import Claims, TokenVerifier
+from ostiary.resource.asgi import scope_url
+from ostiary.resource.claims import Claims
+from ostiary.resource.errors import ResourceError
+from ostiary.resource.htu import check_origin
+from ostiary.resource.verifier import TokenVerifier
 
-Dependency = Callable[[Request], Awaitable[Claims]]
+Dependency = Callable[[Request, Response], Awaitable[Claims]]
 
 
 class ResourceServer:
-    """Binds a verifier to FastAPI; each method returns a dependency yielding the claims."""
+    """Binds a verifier to FastAPI; each method returns a dependency yielding the claims.
+    ``public_origin`` and ``trust_forwarded``: where DPoP proofs' URLs come from behind a
+    proxy (``ostiary.resource.asgi.BearerAuthMiddleware``)."""
 
-    def __init__(self, verifier: TokenVerifier, realm: str = "api") -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        realm: str = "api",
+        *,
+        public_origin: str | None = None,
+        trust_forwarded: bool = False,
+    ) -> None:
         self.verifier = verifier
         self.realm = realm
+        self.public_origin = check_origin(public_origin) if public_origin else None
+        self.trust_forwarded = trust_forwarded
 
     def _refuse(self, error: ResourceError) -> HTTPException:
-        # RFC 6750 §3: every refusal carries the Bearer challenge.
+        # RFC 6750 §3 / RFC 9449 §7.1: every refusal carries the challenge(s).
         return HTTPException(
             error.status,
             detail=error.body() or "authentication required",
-            headers={"WWW-Authenticate": error.challenge(self.realm)},
+            headers=dict(error.headers(self.realm, self.verifier.dpop_algs)),
         )
 
-    async def _claims(self, request: Request) -> Claims:
+    async def _claims(self, request: Request, response: Response) -> Claims:
         cached = getattr(request.state, "claims", None)
         if isinstance(cached, Claims):
             return cached
         try:
-            claims = await self.verifier.verify(bearer_token(request.headers.get("authorization")))
+            claims = await self.verifier.verify_request(
+                request.headers.get("authorization"),
+                request.headers.getlist("dpop"),
+                method=request.method,
+                url=lambda: scope_url(request.scope, self.public_origin, self.trust_forwarded),
+            )
         except ResourceError as error:
             raise self._refuse(error) from None
+        if claims.dpop is not None and claims.dpop.next_nonce:
+            # RFC 9449 §9: a fresher nonce for the client's next proof.
+            response.headers["DPoP-Nonce"] = claims.dpop.next_nonce
         request.state.claims = claims
         return claims
 
@@ -45,25 +66,26 @@ class ResourceServer:
 
     def require_scopes(self, *scopes: str) -> Dependency:
         """A valid token holding every one of ``scopes``."""
-        needed = frozenset(scopes)
 
-        async def dependency(request: Request) -> Claims:
-            claims = await self._claims(request)
-            if not needed <= claims.scopes:
-                raise self._refuse(InsufficientScope(scopes))
+        async def dependency(request: Request, response: Response) -> Claims:
+            claims = await self._claims(request, response)
+            try:
+                claims.require(scopes)
+            except ResourceError as error:
+                raise self._refuse(error) from None
             return claims
 
         return dependency
 
     def require_roles(self, *roles: str) -> Dependency:
         """A valid token whose roles claim (RFC 9068 §2.2.3.1) holds every one of ``roles``."""
-        needed = frozenset(roles)
 
-        async def dependency(request: Request) -> Claims:
-            claims = await self._claims(request)
-            if not needed <= claims.roles:
-                # RFC 6750 has no code for roles; insufficient_scope is the nearest (403).
-                raise self._refuse(InsufficientScope((), "the token lacks the required role"))
+        async def dependency(request: Request, response: Response) -> Claims:
+            claims = await self._claims(request, response)
+            try:
+                claims.require(roles=roles)
+            except ResourceError as error:
+                raise self._refuse(error) from None
             return claims
 
         return dependency

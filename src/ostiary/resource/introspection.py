@@ -14,7 +14,8 @@ from ostiary.resource.errors import InvalidToken
 
 # RFC 7662 §2.2 token_type is optional; when given it must name an access token, so a
 # refresh token shown to a resource server is refused rather than taken as a credential.
-_ACCESS_TOKEN_TYPES = {"bearer", "access_token"}
+# RFC 9449 §6.2: a DPoP-bound token is introspected as token_type "DPoP" (with cnf.jkt).
+_ACCESS_TOKEN_TYPES = {"bearer", "access_token", "dpop"}
 
 
 class Introspector:

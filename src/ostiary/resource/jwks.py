@@ -17,7 +17,7 @@ from joserfc.jws import JWSRegistry
 
 _KEY_TYPES: dict[str, Any] = {"EC": ECKey, "RSA": RSAKey, "OKP": OKPKey}
 # Which algorithms a key without an "alg" member may be used with (RFC 7518 §3.1).
-_ALGS_FOR: dict[tuple[str, str | None], frozenset[str]] = {
+ALGS_FOR: dict[tuple[str, str | None], frozenset[str]] = {
     ("EC", "P-256"): frozenset({"ES256"}),
     ("EC", "P-384"): frozenset({"ES384"}),
     ("EC", "P-521"): frozenset({"ES512"}),
@@ -44,7 +44,7 @@ def _load(jwk: dict[str, Any]) -> VerificationKey | None:
         return None  # a private or symmetric key has no place in a JWKS we trust
     alg = jwk.get("alg")
     curve = jwk.get("crv") if kty != "RSA" else None
-    allowed = _ALGS_FOR.get((kty, curve), frozenset())
+    allowed = ALGS_FOR.get((kty, curve), frozenset())
     algs = frozenset({alg}) & allowed if isinstance(alg, str) else allowed
     if not algs:
         return None
@@ -53,11 +53,11 @@ def _load(jwk: dict[str, Any]) -> VerificationKey | None:
     except (JoseError, ValueError, TypeError):
         return None
     # Check each algorithm against the key once here (curve, size), not per token.
-    algs = frozenset(alg for alg in algs if _fits(alg, key))
+    algs = frozenset(alg for alg in algs if fits(alg, key))
     return VerificationKey(kid, algs, key) if algs else None
 
 
-def _fits(alg: str, key: Any) -> bool:
+def fits(alg: str, key: Any) -> bool:
     model = JWSRegistry.algorithms.get(alg)
     if model is None:
         return False

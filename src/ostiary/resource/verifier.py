@@ -7,11 +7,9 @@ import binascii
 import contextlib
 import hashlib
 import json
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +18,11 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jws import JWSRegistry
 
 from ostiary.cache.bounded import BoundedCache
+from ostiary.resource.authenticate import URL, authenticate
+
+# Claims lived here before claims.py; imports of it from this module keep working.
+from ostiary.resource.claims import Claims as Claims
+from ostiary.resource.dpop import DPoPVerifier
 from ostiary.resource.errors import InvalidToken
 from ostiary.resource.introspection import Introspector
 from ostiary.resource.jwks import JWKSCache, http_fetch
@@ -56,51 +59,6 @@ def _b64_json(segment: str) -> Any:
         raise InvalidToken("malformed token") from None
 
 
-def _names(value: Any) -> frozenset[str]:
-    """RFC 9068 §2.2.3.1 roles/groups: strings, or RFC 7643 multi-valued {"value": ...}."""
-    if isinstance(value, str):
-        return frozenset(value.split())
-    if not isinstance(value, list):
-        return frozenset()
-    names = [item.get("value") if isinstance(item, dict) else item for item in value]
-    return frozenset(name for name in names if isinstance(name, str))
-
-
-@dataclass(frozen=True)
-class Claims(Mapping[str, Any]):
-    """A verified access token: the common claims typed, every claim in ``raw``."""
-
-    sub: str | None
-    client_id: str | None
-    scopes: frozenset[str]
-    roles: frozenset[str]
-    groups: frozenset[str]
-    raw: Mapping[str, Any] = field(repr=False)
-    source: str = "jwt"  # "jwt" (checked locally) or "introspection"
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any], source: str) -> Claims:
-        scope = raw.get("scope")
-        return cls(
-            sub=raw.get("sub") if isinstance(raw.get("sub"), str) else None,
-            client_id=raw.get("client_id") if isinstance(raw.get("client_id"), str) else None,
-            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
-            roles=_names(raw.get("roles")),
-            groups=_names(raw.get("groups")),
-            raw=raw,
-            source=source,
-        )
-
-    def __getitem__(self, name: str) -> Any:
-        return self.raw[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.raw)
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-
 @contextlib.contextmanager
 def _quiet(alg: str) -> Iterator[None]:
     # joserfc warns on the RFC 9864-deprecated name "EdDSA", which issuers still use.
@@ -132,9 +90,12 @@ class TokenVerifier:
         introspection_ttl: float = 30,
         introspection_cache_size: int = 10_000,
         verified_cache_size: int = VERIFIED_CACHE_SIZE,
+        dpop: DPoPVerifier | bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.issuer = issuer
+        # RFC 9449 §7: with dpop (True: the defaults), the DPoP scheme is accepted too.
+        self.dpop = DPoPVerifier(clock=clock) if dpop is True else dpop or None
         self.audience = audience
         self.algorithms = frozenset(algorithms)
         # RFC 8725 §3.1 / RFC 9068 §4: never "none", never HMAC (a public key is no secret).
@@ -166,6 +127,11 @@ class TokenVerifier:
         self._verified: BoundedCache[bytes, tuple[object, Mapping[str, Any]]] = BoundedCache(
             self._verified_max, lru=False
         )
+
+    @property
+    def dpop_algs(self) -> str | None:
+        """The ``algs`` of the DPoP challenge (RFC 9449 §7.1); None: DPoP not accepted."""
+        return self.dpop.algs if self.dpop is not None else None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -252,6 +218,20 @@ class TokenVerifier:
         self._check(claims, require=("exp", "iat"))
         return Claims.of(claims, "jwt")
 
+    async def verify_request(
+        self,
+        authorization: str | None,
+        proofs: Sequence[str] = (),
+        *,
+        method: str = "GET",
+        url: URL = "",
+    ) -> Claims:
+        """The claims of a request's ``Authorization`` header: a Bearer token, or with
+        ``dpop`` a DPoP-bound token and its one ``DPoP`` proof (``proofs``: every DPoP
+        header value) for ``method`` and ``url`` (the URL the client used, or a function
+        giving it). A ResourceError otherwise; its ``challenge`` names the scheme."""
+        return await authenticate(self.verify, self.dpop, authorization, proofs, method, url)
+
     async def verify_signed(self, token: str, typ: frozenset[str]) -> dict[str, Any]:
         """Header and signature checks only, for other JWTs the issuer signs (the
         revocation feed); the caller checks the claims."""
@@ -276,10 +256,12 @@ class TokenVerifier:
             raise InvalidToken("not a JWT")
         header_segment, payload_segment, signature_segment = parts
         header = self._header(header_segment)
-        if header.get("typ") not in typ:
+        # A header member of the wrong JSON type (a list is unhashable) is refused, not a 500.
+        token_type = header.get("typ")
+        if not isinstance(token_type, str) or token_type not in typ:
             raise InvalidToken("wrong token type")
         alg = header.get("alg")
-        if alg not in self.algorithms:
+        if not isinstance(alg, str) or alg not in self.algorithms:
             raise InvalidToken("algorithm not allowed")
         # RFC 7515 §4.1.11: we understand no extensions, so any crit header is fatal.
         if "crit" in header:
@@ -389,26 +371,3 @@ class TokenVerifier:
         reason = self.revocations.reason(claims)
         if reason is not None:
             raise InvalidToken(reason)
-
-
-class SyncTokenVerifier:
-    """A blocking face for WSGI: runs the async verifier in a private event-loop thread,
-    so its caches and connection pool are shared by every worker thread."""
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self.verifier = verifier
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="ostiary-verifier", daemon=True
-        )
-        self._thread.start()
-
-    def verify(self, token: str, timeout: float = 30) -> Claims:
-        future = asyncio.run_coroutine_threadsafe(self.verifier.verify(token), self._loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.verifier.aclose(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
-        self._loop.close()

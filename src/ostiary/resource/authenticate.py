@@ -1,0 +1,84 @@
+"""From a request's ``Authorization`` and ``DPoP`` headers to verified claims: the Bearer
+scheme (RFC 6750 §2.1) and, when the verifier accepts it, the DPoP scheme (RFC 9449 §7),
+with the rule that ties a token's binding (``cnf``) to the scheme it comes with."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
+
+from ostiary.resource.bearer import bearer_token, is_b64token
+from ostiary.resource.claims import Claims
+from ostiary.resource.dpop import USE_DPOP_NONCE, DPoPError, DPoPVerifier, one_proof
+from ostiary.resource.errors import (
+    InvalidDPoPProof,
+    InvalidRequest,
+    InvalidToken,
+    ResourceError,
+    UseDPoPNonce,
+)
+
+URL = str | Callable[[], str]
+
+
+def credentials(authorization: str | None, *, dpop: bool) -> tuple[str, str]:
+    """The scheme ("bearer" or "dpop") and token of an Authorization header; the DPoP
+    scheme only when ``dpop``, otherwise it is an unsupported one (``MissingToken``)."""
+    if not dpop or not authorization:
+        return "bearer", bearer_token(authorization)
+    scheme, _, rest = authorization.strip().partition(" ")
+    # RFC 9110 §11.1: the auth scheme is case-insensitive.
+    if scheme.lower() != "dpop":
+        return "bearer", bearer_token(authorization)
+    token = rest.strip()
+    # RFC 9449 §7.1: the DPoP credentials are one token68 (the syntax of a b64token).
+    if not token or not is_b64token(token):
+        raise InvalidRequest("malformed Authorization header").presented("dpop")
+    return "dpop", token
+
+
+def _bearer_usable(claims: Claims) -> Claims:
+    if claims.jkt is not None:
+        # RFC 9449 §7.2: a DPoP-bound token MUST NOT be accepted as a bearer token.
+        raise InvalidToken("the token is DPoP-bound: send it with the DPoP scheme and a proof")
+    if claims.confirmation is not None:
+        # RFC 7800 §3.1: a key-bound token is no bearer token, and no other binding
+        # (mTLS, RFC 8705) is checked here.
+        raise InvalidToken("the token is bound to a key by a method this API does not check")
+    return claims
+
+
+async def authenticate(
+    verify: Callable[[str], Awaitable[Claims]],
+    dpop: DPoPVerifier | None,
+    authorization: str | None,
+    proofs: Sequence[str],
+    method: str,
+    url: URL,
+) -> Claims:
+    """The claims (by ``verify``, a TokenVerifier's) of the request's token, presented as
+    its binding requires, the DPoP scheme accepted when ``dpop`` is given; else a
+    ``ResourceError`` whose ``scheme`` says which challenge carries the error."""
+    scheme, token = credentials(authorization, dpop=dpop is not None)
+    try:
+        claims = await verify(token)
+        if scheme == "bearer" or dpop is None:
+            return _bearer_usable(claims)
+        bound = claims.jkt
+        # RFC 9449 §7.1: the DPoP scheme presents a DPoP-bound token.
+        if bound is None:
+            raise InvalidToken("the token is not DPoP-bound: send it as a Bearer token")
+        target = url if isinstance(url, str) else url()
+        proof = await dpop.verify(one_proof(proofs), method=method, url=target, access_token=token)
+        # RFC 9449 §4.3 (12), §6: the proof's key is the one the token is bound to.
+        if not hmac.compare_digest(proof.jkt.encode(), bound.encode()):
+            raise InvalidToken("the DPoP proof is not signed by the token's key")
+        return dataclasses.replace(claims, dpop=proof)
+    except DPoPError as error:
+        if error.error == USE_DPOP_NONCE and error.nonce is not None:
+            raise UseDPoPNonce(error.description, error.nonce) from None
+        raise InvalidDPoPProof(error.description) from None
+    except ResourceError as error:
+        error.presented(scheme)
+        raise
