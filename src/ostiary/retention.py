@@ -28,6 +28,7 @@ async def purge(services: Services) -> dict[str, int]:
         "sessions": await store.sessions.purge_expired(),
         "interactions": await store.interactions.purge_expired(),
         "one_time_tokens": await store.one_time_tokens.purge_expired(),
+        "pushed_authorizations": await store.pushed_authorizations.purge_expired(),
         "used_jtis": await store.used_jtis.purge_expired(),
         # A second factor's secret that was never confirmed is not kept.
         "unconfirmed_factors": await store.factors.purge_unconfirmed(totp.ENROLMENT_TTL),

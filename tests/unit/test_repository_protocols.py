@@ -21,6 +21,7 @@ from ostiary.storage.memory.factors import MemoryFactors
 from ostiary.storage.memory.interactions import MemoryInteractions
 from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
+from ostiary.storage.memory.pushed_authorizations import MemoryPushedAuthorizations
 from ostiary.storage.memory.refresh_tokens import MemoryRefreshTokens
 from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRevocations
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
@@ -36,6 +37,7 @@ from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
 from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
+from ostiary.storage.repos.pushed_authorizations import PushedAuthorizationRepository
 from ostiary.storage.repos.rate_limits import RateLimitRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
 from ostiary.storage.repos.revocation_events import RevocationEventRepository
@@ -74,6 +76,11 @@ IMPLEMENTATIONS: dict[str, tuple[type[Any], type[Any], type[Any]]] = {
         repositories.OneTimeTokens,
         OneTimeTokenRepository,
         MemoryOneTimeTokens,
+    ),
+    "pushed_authorizations": (
+        repositories.PushedAuthorizations,
+        PushedAuthorizationRepository,
+        MemoryPushedAuthorizations,
     ),
 }
 

@@ -381,6 +381,21 @@ class UsedJtis(Protocol):
     async def purge_expired(self) -> int: ...
 
 
+class PushedAuthorizations(Protocol):
+    """Pushed authorization requests (RFC 9126) by request_uri digest: single use, short
+    lived, bound to the client that pushed them."""
+
+    async def add(
+        self, *, uri_hash: bytes, client_id: str, params: dict[str, str], ttl: int
+    ) -> None: ...
+    async def take(self, uri_hash: bytes, client_id: str) -> dict[str, str] | None:
+        """The pushed parameters, deleted in the same step (atomic: one taker wins); None
+        if unknown, taken, expired or another client's."""
+        ...
+
+    async def purge_expired(self) -> int: ...
+
+
 class Factors(Protocol):
     """Second factors and recovery codes, per user."""
 
@@ -455,6 +470,8 @@ class Store(Protocol):
     def rate_limits(self) -> RateLimits: ...
     @property
     def one_time_tokens(self) -> OneTimeTokens: ...
+    @property
+    def pushed_authorizations(self) -> PushedAuthorizations: ...
     @property
     def used_jtis(self) -> UsedJtis: ...
     @property

@@ -17,6 +17,7 @@ from ostiary.storage.repos.interactions import InteractionRepository
 from ostiary.storage.repos.keys import KeyRepository
 from ostiary.storage.repos.logout_failures import LogoutFailureRepository
 from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
+from ostiary.storage.repos.pushed_authorizations import PushedAuthorizationRepository
 from ostiary.storage.repos.rate_limits import RateLimitRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
 from ostiary.storage.repos.revocation_events import RevocationEventRepository
@@ -46,6 +47,7 @@ class Store:
         self.throttles = ThrottleRepository(engine)
         self.rate_limits = RateLimitRepository(engine)
         self.one_time_tokens = OneTimeTokenRepository(engine)
+        self.pushed_authorizations = PushedAuthorizationRepository(engine)
         self.used_jtis = UsedJtiRepository(engine)
         self.factors = FactorRepository(engine)
         self.federation = FederationRepository(engine)

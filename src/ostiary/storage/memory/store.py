@@ -13,6 +13,7 @@ from ostiary.storage.memory.factors import MemoryFactors
 from ostiary.storage.memory.interactions import MemoryInteractions
 from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
+from ostiary.storage.memory.pushed_authorizations import MemoryPushedAuthorizations
 from ostiary.storage.memory.refresh_tokens import MemoryRefreshTokens
 from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRevocations
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
@@ -47,5 +48,6 @@ class MemoryStore:
         self.throttles = MemoryThrottles(t)
         self.rate_limits = MemoryRateLimits(t)
         self.one_time_tokens = MemoryOneTimeTokens(t)
+        self.pushed_authorizations = MemoryPushedAuthorizations(t)
         self.used_jtis = MemoryUsedJtis(t)
         self.factors = MemoryFactors(t)

@@ -33,6 +33,15 @@ class ThrottleRecord:
     locked_until: int
 
 
+@dataclass(frozen=True)
+class PushedRequest:
+    """A pushed authorization request (RFC 9126): its client, parameters and expiry."""
+
+    client_id: str
+    params: dict[str, str]
+    expires_at: int
+
+
 @dataclass
 class Tables:
     clients: dict[str, Client] = field(default_factory=dict)
@@ -65,6 +74,8 @@ class Tables:
     # (key, window_start) -> (hits, expires_at)
     rate_limits: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     one_time_tokens: dict[bytes, OneTimeToken] = field(default_factory=dict)
+    # By digest of the request_uri.
+    pushed_authorizations: dict[bytes, PushedRequest] = field(default_factory=dict)
     # key digest -> expires_at
     used_jtis: dict[bytes, int] = field(default_factory=dict)
     factors: dict[str, Factor] = field(default_factory=dict)
