@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -20,13 +21,16 @@ from ostiary.gateway.responses import HeaderList, Receive, Scope, Send, send_err
 from ostiary.gateway.rules import BadPath, encode_path, normalise_path
 from ostiary.gateway.websocket import refusal_channel, relay
 from ostiary.resource import (
+    DPoPVerifier,
     InsufficientScope,
     InvalidToken,
     ResourceError,
     RevocationFeed,
     RevocationList,
+    TimedNonces,
     TokenVerifier,
 )
+from ostiary.resource.asgi import scope_url
 
 log = logging.getLogger("ostiary.gateway")
 
@@ -38,13 +42,22 @@ class Gateway:
     def __init__(self, config: GatewayConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.rules = config.rule_set
+        # RFC 9449 §7: API mode takes DPoP-bound tokens with their proofs too.
+        dpop: DPoPVerifier | None = None
+        if config.mode == "api" and config.dpop:
+            nonces = TimedNonces(clock=clock) if config.dpop_nonces else None
+            dpop = DPoPVerifier(nonces=nonces, clock=clock)
         self.verifier = TokenVerifier(
             config.issuer,
             config.token_audience,
             revocations=RevocationList(stale_after=config.feed_stale_after, clock=clock),
             unknown_kid_interval=min(10.0, config.feed_interval * 2),
+            dpop=dpop or False,
             clock=clock,
         )
+        # A proof names the URL its client used: the public origin when one is set.
+        public = urlsplit(config.public_url) if config.public_url else None
+        self.public_origin = f"{public.scheme}://{public.netloc}" if public else None
         self.feed = RevocationFeed(self.verifier, interval=config.feed_interval, clock=clock)
         self.upstream = Upstream(
             config.upstream,
@@ -122,7 +135,18 @@ class Gateway:
                 if self.browser is not None:
                     identity, cookies = await self.browser.identify(headers, rule)
                 else:
-                    identity = await self.bearer.identify(headers, rule)
+                    identity = await self.bearer.identify(
+                        headers,
+                        rule,
+                        method=method,
+                        url=lambda: scope_url(
+                            scope, self.public_origin, self.config.trust_forwarded
+                        ),
+                    )
+                    proof = identity.claims.dpop
+                    if proof is not None and proof.next_nonce:
+                        # RFC 9449 §9: the client's next proof should carry the new nonce.
+                        cookies.append((b"dpop-nonce", proof.next_nonce.encode()))
             except NeedsLogin:
                 assert self.browser is not None
                 if websocket:
@@ -139,7 +163,11 @@ class Gateway:
             client_ip=(scope.get("client") or (None,))[0],
             scheme=scope.get("scheme", "http"),
             trust_forwarded=self.config.trust_forwarded,
-            strip=() if self.config.forward_authorization else (b"authorization",),
+            # The DPoP proof goes with the token it proves: forwarded only when the token
+            # is, for an upstream that checks both itself. Otherwise it is of no use there
+            # (its jti is spent at the gateway) and the upstream need not see the client's
+            # key.
+            strip=() if self.config.forward_authorization else (b"authorization", b"dpop"),
             identity=identity.headers() if identity else None,
             drop_cookies=(self.browser.cookie_prefix,) if self.browser else (),
         )
@@ -160,14 +188,15 @@ class Gateway:
         )
 
     async def _challenge(self, send: Send, error: ResourceError) -> None:
-        # RFC 6750 §3: 401 and 403 alike carry the Bearer challenge.
-        challenge = (b"www-authenticate", error.challenge(self.config.realm).encode())
+        # RFC 6750 §3, RFC 9449 §7.1: 401 and 403 alike carry the challenge(s), and a
+        # use_dpop_nonce answer its DPoP-Nonce.
         if self.browser is not None and isinstance(error, InsufficientScope):
             await send_json(send, 403, error.body())
             return
+        headers = error.headers(self.config.realm, self.verifier.dpop_algs)
         await send_json(
             send,
             error.status,
-            error.body() or {"error_description": "a bearer token is required"},
-            [challenge],
+            error.body() or {"error_description": "an access token is required"},
+            [(name.lower().encode(), value.encode("latin-1")) for name, value in headers],
         )

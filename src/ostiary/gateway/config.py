@@ -63,6 +63,10 @@ class GatewayConfig(BaseModel):
     feed_interval: float = Field(5.0, gt=0, description="seconds between feed polls")
     feed_stale_after: float | None = Field(None, gt=0, description="refuse all when stale")
     realm: str = Field("ostiary-gateway", description="realm of WWW-Authenticate challenges")
+    dpop: bool = Field(True, description="API mode: accept DPoP-bound tokens (RFC 9449)")
+    dpop_nonces: bool = Field(
+        False, description="API mode: require a gateway-provided nonce in DPoP proofs"
+    )
     # Browser mode
     client_id: str | None = Field(None, description="the gateway's client at the issuer")
     client_secret: str | None = Field(None, repr=False, description="its secret (env/stdin)")

@@ -37,8 +37,10 @@ class Identity:
 
 def authorise(rule: Rule, claims: Claims) -> None:
     """RFC 6750 §3.1: a valid token that lacks what the rule names is insufficient_scope."""
+    # The refusal goes in the challenge of the scheme the token came with (RFC 9449 §7.1).
     if not rule.scopes <= claims.scopes:
-        raise InsufficientScope(sorted(rule.scopes))
+        raise InsufficientScope(sorted(rule.scopes)).presented(claims.scheme)
     if not rule.roles <= claims.roles:
         # RFC 6750 has no code for roles; insufficient_scope is the nearest (403).
-        raise InsufficientScope((), "the token lacks the required role")
+        refusal = InsufficientScope((), "the token lacks the required role")
+        raise refusal.presented(claims.scheme)
