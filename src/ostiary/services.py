@@ -18,6 +18,7 @@ from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
 from ostiary.limits.limiter import RateLimiter
 from ostiary.limits.stores import counter_store
+from ostiary.oauth.client_keys import ClientKeys
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.store import Store as SqlStore
@@ -48,6 +49,7 @@ class Services:
     audit: AuditLog
     throttle: Throttle
     limits: RateLimiter
+    client_keys: ClientKeys
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -73,6 +75,7 @@ class Services:
         await self.audit.flush()
         await self.limits.close()
         await self.store.clients.close()
+        await self.client_keys.aclose()
         if self.database is not None:
             await self.database.dispose()
 
@@ -112,4 +115,9 @@ def build_services(
         audit=audit,
         throttle=Throttle(store.throttles, settings.lockout, audit),
         limits=RateLimiter(settings.rate_limits, counter_store(settings.rate_limits, store)),
+        client_keys=ClientKeys(
+            Sealer(settings.require_secret_key(), "client-secrets"),
+            ttl=settings.client_security.jwks_uri_ttl,
+            timeout=settings.client_security.jwks_uri_timeout,
+        ),
     )

@@ -40,7 +40,7 @@ def make_client(server: LiveServer, **spec: object) -> RegisteredClient:
     client_spec = ClientSpec(**values)  # type: ignore[arg-type]
 
     async def create(services: Services):  # type: ignore[no-untyped-def]
-        return await register(services.store.clients, client_spec)
+        return await register(services.store.clients, client_spec, services.client_keys.seal_secret)
 
     client, secret = server.call(create)
     redirect = client.redirect_uris[0] if client.redirect_uris else None

@@ -26,6 +26,7 @@ from ostiary.storage.memory.refresh_tokens import MemoryRefreshTokens
 from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRevocations
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
 from ostiary.storage.memory.throttles import MemoryRateLimits, MemoryThrottles
+from ostiary.storage.memory.used_jtis import MemoryUsedJtis
 from ostiary.storage.memory.users import MemoryUsers
 from ostiary.storage.repos.access import AccessRepository
 from ostiary.storage.repos.audit import AuditRepository
@@ -44,6 +45,7 @@ from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
 from ostiary.storage.repos.throttles import ThrottleRepository
+from ostiary.storage.repos.used_jtis import UsedJtiRepository
 from ostiary.storage.repos.users import UserRepository
 
 # Store member: (Protocol, SQL repository, in-memory repository).
@@ -77,6 +79,7 @@ IMPLEMENTATIONS: dict[str, tuple[type[Any], type[Any], type[Any]]] = {
         OneTimeTokenRepository,
         MemoryOneTimeTokens,
     ),
+    "used_jtis": (repositories.UsedJtis, UsedJtiRepository, MemoryUsedJtis),
     "pushed_authorizations": (
         repositories.PushedAuthorizations,
         PushedAuthorizationRepository,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+from typing import Any
 
 from ostiary.accounts import lifecycle
 from ostiary.admin.operations.clients import is_built_in
@@ -12,6 +15,7 @@ from ostiary.cli.output import CommandError, emit_json, listing, reply, required
 from ostiary.cli.roles import ACTOR, changed_views, require_mfa_option
 from ostiary.domain.clients import Client
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
+from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.redirect_uris import stored_problems
 from ostiary.oauth.registration import ClientSpec, RegistrationError, register, update
 from ostiary.services import Services
@@ -29,7 +33,7 @@ def add_parser(sub: Subcommands) -> None:
         cmd.add_argument("--public", action="store_true", help="a public client (PKCE, no secret)")
         cmd.add_argument(
             "--auth-method",
-            choices=["client_secret_basic", "client_secret_post"],
+            choices=AUTH_METHODS,
             help="token endpoint auth method of a confidential client",
         )
         cmd.add_argument("--audience", action="append", default=[], help="access-token aud")
@@ -38,6 +42,7 @@ def add_parser(sub: Subcommands) -> None:
         cmd.add_argument("--refresh-token-ttl", type=int)
         cmd.add_argument("--client-id", help="choose the client_id instead of a random one")
         _oidc_arguments(cmd, defaults=True)
+        _security_arguments(cmd, defaults=True)
         require_mfa_option(cmd, "every user signing in to this client", default=False)
 
     def update(cmd: argparse.ArgumentParser) -> None:
@@ -45,12 +50,13 @@ def add_parser(sub: Subcommands) -> None:
         cmd.add_argument("--redirect-uri", action="append", dest="redirect_uris", help="replaces")
         cmd.add_argument("--grant-type", action="append", dest="grant_types", help="replaces")
         cmd.add_argument("--scope", help='replaces, space-separated, e.g. "a b c"')
-        cmd.add_argument("--auth-method", choices=["client_secret_basic", "client_secret_post"])
+        cmd.add_argument("--auth-method", choices=AUTH_METHODS)
         cmd.add_argument("--audience", action="append", help="replaces")
         cmd.add_argument("--first-party", action=argparse.BooleanOptionalAction, default=None)
         cmd.add_argument("--access-token-ttl", type=int)
         cmd.add_argument("--refresh-token-ttl", type=int)
         _oidc_arguments(cmd, defaults=False)
+        _security_arguments(cmd, defaults=False)
         require_mfa_option(cmd, "every user signing in to this client", default=None)
 
     command(cmds, "create", create_client, "register a client", options=create)
@@ -104,6 +110,79 @@ def _oidc_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     )
 
 
+# What a confidential client may authenticate with at the token endpoint.
+AUTH_METHODS = [m for m in METHODS if m != "none"]
+
+
+def _security_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Keys and protections of a client (docs/client-security.md), for create and update."""
+    flag: dict[str, object] = (
+        {"action": "store_true"} if defaults else {"action": argparse.BooleanOptionalAction}
+    )
+    parser.add_argument(
+        "--jwks-file", type=Path, help="the client's public keys, a JWK Set in a JSON file"
+    )
+    parser.add_argument("--jwks-uri", help="where the client publishes its public keys")
+    parser.add_argument(
+        "--auth-signing-alg",
+        dest="token_endpoint_auth_signing_alg",
+        help="the one algorithm of its client assertions (private_key_jwt, client_secret_jwt)",
+    )
+    parser.add_argument(
+        "--require-par",
+        dest="require_pushed_authorization_requests",
+        help="authorization requests must be pushed first (RFC 9126)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
+        "--require-dpop",
+        dest="dpop_bound_access_tokens",
+        help="tokens only with a DPoP proof, bound to its key (RFC 9449)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
+        "--require-signed-request-object",
+        dest="require_signed_request_object",
+        help="authorization requests only as signed request objects (RFC 9101)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
+        "--request-object-alg",
+        dest="request_object_signing_alg",
+        help="the one algorithm of its request objects",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["fapi2", "none"],
+        help="hold the client to the FAPI 2.0 Security Profile (none: no profile)",
+    )
+
+
+def _security_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The security options given, under ClientSpec names; None only where an option
+    clears a value (the other of jwks and jwks_uri, ``--profile none``)."""
+    names = (
+        "token_endpoint_auth_signing_alg",
+        "require_pushed_authorization_requests",
+        "dpop_bound_access_tokens",
+        "require_signed_request_object",
+        "request_object_signing_alg",
+    )
+    values: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.jwks_file is not None:
+        try:
+            values["jwks"] = json.loads(args.jwks_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"--jwks-file {args.jwks_file}: {exc}") from None
+        values["jwks_uri"] = None
+    if args.jwks_uri is not None:
+        values["jwks_uri"] = args.jwks_uri
+        values.setdefault("jwks", None)
+    if args.profile is not None:
+        values["profile"] = None if args.profile == "none" else args.profile
+    return values
+
+
 _UPDATABLE = (
     "name",
     "redirect_uris",
@@ -126,6 +205,7 @@ _UPDATABLE = (
 
 def update_client(args: argparse.Namespace) -> None:
     changes = {name: getattr(args, name) for name in _UPDATABLE if getattr(args, name) is not None}
+    changes.update(_security_values(args))
     if args.scope is not None:
         changes["scopes"] = args.scope.split()
     if not changes and args.require_mfa is None:
@@ -177,12 +257,13 @@ def create_client(args: argparse.Namespace) -> None:
         session_refresh_tokens=args.session_refresh_tokens,
         include_roles=args.include_roles,
         include_groups=args.include_groups,
+        **_security_values(args),
     )
 
     async def action(services: Services) -> None:
         clients = services.store.clients
         try:
-            client, secret = await register(clients, spec)
+            client, secret = await register(clients, spec, services.client_keys.seal_secret)
         except RegistrationError as exc:
             raise CommandError(str(exc)) from None
         if args.require_mfa:

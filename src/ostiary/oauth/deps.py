@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Protocol
 
 from ostiary.accounts.deps import HasAudit, HasThrottle
+from ostiary.oauth.client_keys import ClientKeys
 from ostiary.tokens.deps import Checking, HasSettings, HasStore, HasTokens, Signing
 
 
-class ClientAuthDeps(HasStore, HasAudit, HasThrottle, Protocol):
-    """Client authentication: registered clients, lockout counters, the audit trail."""
+class HasClientKeys(Protocol):
+    @property
+    def client_keys(self) -> ClientKeys: ...
+
+
+class ClientAuthDeps(HasSettings, HasStore, HasAudit, HasThrottle, HasClientKeys, Protocol):
+    """Client authentication: registered clients and their keys, lockout counters, the
+    audit trail, the issuer (an assertion's audience)."""
 
 
 class GrantDeps(Checking, Signing, HasTokens, HasAudit, Protocol):
     """A grant: the store, the token service, keys for ID tokens, the audit trail."""
 
 
-class EndpointDeps(GrantDeps, ClientAuthDeps, HasSettings, Protocol):
+class EndpointDeps(GrantDeps, ClientAuthDeps, Protocol):
     """The token, introspection and revocation endpoints: client authentication, then
     a grant or a token lookup."""

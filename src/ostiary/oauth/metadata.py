@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.oauth.client_auth.registry import METHODS
+from ostiary.oauth.client_keys import ASYMMETRIC_ALGS, HMAC_ALGS
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.pkce import SUPPORTED_METHODS
 from ostiary.settings import Settings
@@ -14,6 +15,8 @@ from ostiary.tokens.jwt_access import ALLOWED_ALGS
 def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
     issuer = settings.issuer
     auth_methods = sorted(METHODS)
+    # RFC 8414 §2: the algorithms of private_key_jwt and client_secret_jwt assertions.
+    assertion_algs = [*ASYMMETRIC_ALGS, *HMAC_ALGS]
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -27,8 +30,11 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": sorted(GRANTS),
         "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": [m for m in auth_methods if m != "none"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": list(SUPPORTED_METHODS),
         # RFC 9207: the iss parameter in authorization responses (mix-up defence).
         "authorization_response_iss_parameter_supported": True,

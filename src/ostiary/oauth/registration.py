@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,6 +12,7 @@ from ostiary.domain.clients import Client, oidc_values
 from ostiary.domain.repositories import Clients
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
 from ostiary.oauth.client_auth.registry import METHODS
+from ostiary.oauth.client_keys import ASYMMETRIC_ALGS, HMAC_ALGS, ClientKeyError, parse_key_set
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.redirect_uris import registration_problem
 from ostiary.oauth.scopes import is_scope_token
@@ -113,16 +114,87 @@ def check(spec: ClientSpec) -> tuple[list[str], str]:
     else:
         method = spec.auth_method or "client_secret_basic"
         if method not in METHODS or method == "none":
-            raise RegistrationError(
-                f"auth method {method!r} is not one of client_secret_basic, client_secret_post"
-            )
+            known = ", ".join(m for m in METHODS if m != "none")
+            raise RegistrationError(f"auth method {method!r} is not one of {known}")
     for ttl in (spec.access_token_ttl, spec.refresh_token_ttl):
         if ttl is not None and ttl <= 0:
             raise RegistrationError("token lifetimes must be positive")
     if spec.access_token_ttl is not None and spec.access_token_ttl > 86400:
         raise RegistrationError("access-token lifetime is capped at 86400 seconds")
     check_oidc(spec)
+    check_security(spec, method)
     return grant_types, method
+
+
+# Client authentication methods that prove the client with a key it alone holds
+# (FAPI 2.0 Security Profile §5.3.2.1: private_key_jwt or mutual TLS).
+KEY_BOUND_METHODS = ("private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth")
+
+
+def check_security(spec: ClientSpec, method: str) -> None:
+    """Keys, signing algorithms, and the protections a client is held to (RFC 7591 §2,
+    RFC 7523, RFC 9101 §10.5, RFC 8705 §2.1.2, FAPI 2.0)."""
+    # RFC 7591 §2: jwks and jwks_uri must not both be given.
+    if spec.jwks is not None and spec.jwks_uri is not None:
+        raise RegistrationError("give jwks or jwks_uri, not both")
+    if spec.jwks is not None:
+        try:
+            parse_key_set(spec.jwks)
+        except ClientKeyError as exc:
+            raise RegistrationError(f"jwks: {exc}") from None
+    if spec.jwks_uri is not None:
+        uri = spec.jwks_uri
+        problem = (
+            registration_problem(uri)
+            if uri.lower().startswith(("https://", "http://"))
+            else "must be an https URL (http only on loopback)"
+        )
+        if problem:
+            raise RegistrationError(f"jwks_uri {uri!r}: {problem}")
+    has_keys = spec.jwks is not None or spec.jwks_uri is not None
+    if method == "private_key_jwt" and not has_keys:
+        raise RegistrationError("private_key_jwt needs the client's public keys: jwks or jwks_uri")
+    alg = spec.token_endpoint_auth_signing_alg
+    if alg is not None:
+        allowed = {"private_key_jwt": ASYMMETRIC_ALGS, "client_secret_jwt": HMAC_ALGS}.get(method)
+        if allowed is None:
+            raise RegistrationError(
+                "token_endpoint_auth_signing_alg applies to private_key_jwt and client_secret_jwt"
+            )
+        if alg not in allowed:
+            raise RegistrationError(
+                f"token_endpoint_auth_signing_alg for {method} is one of {', '.join(allowed)}"
+            )
+    request_alg = spec.request_object_signing_alg
+    # RFC 9101 §10.5 and our rule: request objects are signed, with the client's own key.
+    if request_alg is not None and request_alg not in ASYMMETRIC_ALGS:
+        raise RegistrationError(
+            f"request_object_signing_alg is one of {', '.join(ASYMMETRIC_ALGS)}"
+        )
+    if (request_alg is not None or spec.require_signed_request_object) and not has_keys:
+        raise RegistrationError("signed request objects need the client's jwks or jwks_uri")
+    # A protection the server would not enforce is never accepted as if it were.
+    for wanted, feature in (
+        (spec.tls_client_auth_subject_dn is not None, "mutual TLS (RFC 8705)"),
+        (spec.tls_client_certificate_bound_access_tokens, "mutual TLS (RFC 8705)"),
+        (spec.dpop_bound_access_tokens, "DPoP-bound tokens at the token endpoint (RFC 9449)"),
+        (request_alg is not None, "request objects (RFC 9101)"),
+        (spec.require_signed_request_object, "request objects (RFC 9101)"),
+        (spec.profile is not None, "the FAPI 2.0 profile"),
+    ):
+        if wanted:
+            raise RegistrationError(f"{feature} is not offered by this server yet")
+    if spec.profile is not None:
+        if spec.profile != "fapi2":
+            raise RegistrationError("profile is fapi2 or none")
+        # FAPI 2.0 Security Profile §5.3.2.1: confidential clients only, authenticated
+        # with a key (private_key_jwt or mutual TLS).
+        if spec.public:
+            raise RegistrationError("a fapi2 client is confidential (FAPI 2.0 §5.3.2.1)")
+        if method not in KEY_BOUND_METHODS:
+            raise RegistrationError(
+                "a fapi2 client authenticates with private_key_jwt (FAPI 2.0 §5.3.2.1)"
+            )
 
 
 def check_oidc(spec: ClientSpec) -> None:
@@ -149,12 +221,19 @@ def check_oidc(spec: ClientSpec) -> None:
         raise RegistrationError("ID-token lifetime must be between 60 and 86400 seconds")
 
 
-async def register(clients: Clients, spec: ClientSpec) -> tuple[Client, str | None]:
-    """Store a client; a confidential one gets a 256-bit secret, returned only here."""
+async def register(
+    clients: Clients, spec: ClientSpec, seal: Callable[[str], bytes] | None = None
+) -> tuple[Client, str | None]:
+    """Store a client; a confidential one gets a 256-bit secret, returned only here.
+
+    ``seal`` keeps the secret of a client_secret_jwt client sealed beside its digest (the
+    HMAC check needs the secret itself); without it such a client must rotate its secret
+    before it can authenticate."""
     grant_types, method = check(spec)
     if spec.client_id is not None and await clients.get(spec.client_id) is not None:
         raise RegistrationError(f"client_id {spec.client_id!r} is taken")
     secret = None if spec.public else new_secret(CLIENT_SECRET_PREFIX)
+    sealed = seal(secret) if secret and seal and method == "client_secret_jwt" else None
     client = await clients.add(
         client_id=spec.client_id,
         name=spec.name,
@@ -169,6 +248,7 @@ async def register(clients: Clients, spec: ClientSpec) -> tuple[Client, str | No
         access_token_ttl=spec.access_token_ttl,
         refresh_token_ttl=spec.refresh_token_ttl,
         **spec.oidc_fields(),
+        secret_sealed=sealed,
     )
     return client, secret
 
@@ -220,6 +300,8 @@ async def update(clients: Clients, client_id: str, **changes: Any) -> Client:
         raise RegistrationError("client_id and public cannot change; create a new client")
     spec = replace(spec_of(client), **changes)
     grant_types, method = check(spec)
+    # Only a client_secret_jwt client keeps its secret sealed; another one never does.
+    sealed = client.secret_sealed if method == "client_secret_jwt" else None
     updated = await clients.update(
         client_id,
         name=spec.name,
@@ -232,6 +314,7 @@ async def update(clients: Clients, client_id: str, **changes: Any) -> Client:
         access_token_ttl=spec.access_token_ttl,
         refresh_token_ttl=spec.refresh_token_ttl,
         **spec.oidc_fields(),
+        secret_sealed=sealed,
     )
     assert updated is not None
     return updated

@@ -68,7 +68,9 @@ async def create(
         raise conflict(f"client_id {body.client_id!r} is taken")
     blank = ClientSpec(name=body.client_name, redirect_uris=[], grant_types=[], scopes=[])
     try:
-        client, secret = await register(store.clients, replace(blank, **spec_changes(body)))
+        client, secret = await register(
+            store.clients, replace(blank, **spec_changes(body)), services.client_keys.seal_secret
+        )
     except RegistrationError as exc:
         raise unprocessable(str(exc)) from None
     if require_mfa_change(body):
@@ -150,7 +152,14 @@ async def rotate_secret(services: Services, caller: Caller, client_id: str) -> s
         # RFC 6749 §2.1: a public client has no credentials to rotate.
         raise conflict(f"client {client_id!r} is public: it has no secret")
     secret = new_secret(CLIENT_SECRET_PREFIX)
-    if await services.store.clients.update(client_id, secret_hash=digest(secret)) is None:
+    # client_secret_jwt checks an HMAC under the secret itself: kept sealed for it only.
+    sealed = (
+        services.client_keys.seal_secret(secret)
+        if client.token_endpoint_auth_method == "client_secret_jwt"
+        else None
+    )
+    changes = {"secret_hash": digest(secret), "secret_sealed": sealed}
+    if await services.store.clients.update(client_id, **changes) is None:
         raise not_found(f"client {client_id!r}")
     await record(services, caller, "client.secret_rotated", client_id=client_id)
     return secret

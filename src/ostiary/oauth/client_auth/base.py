@@ -5,11 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
+
+import orjson
 
 from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client, invalid_request
+from ostiary.oauth.client_keys import HMAC_ALGS, ClientKeyError, header_of
+
+if TYPE_CHECKING:
+    from ostiary.oauth.deps import ClientAuthDeps
+
+# RFC 7523 §2.2: the client_assertion_type of a JWT client assertion.
+JWT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +28,18 @@ class Presented:
     method: str
     client_id: str
     secret: str | None
+    # A client assertion (RFC 7521 §4.2), with its header and claims as yet unchecked.
+    assertion: str | None = None
+    header: dict[str, Any] | None = None
+    claims: dict[str, Any] | None = None
 
 
 class AuthMethod(Protocol):
     name: str
 
-    def authenticate(self, client: Client, presented: Presented) -> None:
+    async def authenticate(
+        self, client: Client, presented: Presented, services: ClientAuthDeps
+    ) -> None:
         """Raise ``invalid_client`` unless the presented credentials prove the client."""
 
 
@@ -52,10 +67,44 @@ def read_basic(authorization: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def _assertion(params: dict[str, str], assertion: str) -> Presented:
+    """RFC 7521 §4.2 / RFC 7523 §2.2: the client is the assertion's subject; the method is
+    client_secret_jwt for an HMAC, private_key_jwt otherwise (OIDC Core §9)."""
+    # RFC 7521 §4.2: the assertion type must be given, and be one we know.
+    if params.get("client_assertion_type") != JWT_ASSERTION:
+        raise invalid_request(f"client_assertion_type must be {JWT_ASSERTION}")
+    try:
+        header = header_of(assertion)
+        claims = orjson.loads(compact_payload(assertion))
+    except (ClientKeyError, ValueError) as exc:
+        raise invalid_client(f"malformed client assertion: {exc}") from None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise invalid_client("the client assertion has no sub")
+    # RFC 7521 §4.2: a client_id given beside the assertion must name the same client.
+    if "client_id" in params and params["client_id"] != subject:
+        raise invalid_client("client_id does not match the client assertion")
+    alg = header.get("alg")
+    method = "client_secret_jwt" if alg in HMAC_ALGS else "private_key_jwt"
+    return Presented(method, subject, None, assertion, header, claims)
+
+
+def compact_payload(token: str) -> bytes:
+    payload = token.split(".")[1]
+    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+
+
 def presented_credentials(params: dict[str, str], authorization: str | None) -> Presented:
     """Work out which single method the client used (RFC 6749 §2.3: at most one)."""
     basic = read_basic(authorization)
     body_secret = params.get("client_secret")
+    assertion = params.get("client_assertion")
+    if assertion is not None:
+        if basic is not None or body_secret is not None:
+            raise invalid_request("use only one client authentication method")
+        return _assertion(params, assertion)
+    if "client_assertion_type" in params:
+        raise invalid_request("client_assertion_type without client_assertion")
     if basic is not None:
         if body_secret is not None:
             raise invalid_request("use only one client authentication method")

@@ -30,7 +30,7 @@ async def authenticate(
         raise
     try:
         # The credentials are read from the request once (they were, just above).
-        return await authenticate_client(services.store.clients, presented)
+        return await authenticate_client(services, presented)
     except OAuthError as exc:
         if exc.error != "invalid_client":
             raise

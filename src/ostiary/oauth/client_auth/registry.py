@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ostiary.domain.clients import Client
-from ostiary.domain.repositories import Clients
 from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import AuthMethod, Presented
+from ostiary.oauth.client_auth.jwt import ClientSecretJwt, PrivateKeyJwt
 from ostiary.oauth.client_auth.none import NoneMethod
 from ostiary.oauth.client_auth.secret import ClientSecretBasic, ClientSecretPost
 
+if TYPE_CHECKING:
+    from ostiary.oauth.deps import ClientAuthDeps
+
 METHODS: dict[str, AuthMethod] = {
-    m.name: m for m in (ClientSecretBasic(), ClientSecretPost(), NoneMethod())
+    m.name: m
+    for m in (
+        ClientSecretBasic(),
+        ClientSecretPost(),
+        ClientSecretJwt(),
+        PrivateKeyJwt(),
+        NoneMethod(),
+    )
 }
 
 
-async def authenticate_client(clients: Clients, presented: Presented) -> Client:
+async def authenticate_client(services: ClientAuthDeps, presented: Presented) -> Client:
     """The client ``presented`` names, if the credentials prove it with the method it
     registered (``presented_credentials`` read them from the request)."""
     basic = presented.method == "client_secret_basic"
-    client = await clients.get(presented.client_id)
+    client = await services.store.clients.get(presented.client_id)
     if client is None:
         raise invalid_client("client authentication failed", basic=basic, detail="unknown client")
     # A client uses the method it registered; anything else is a failed authentication
@@ -28,5 +40,5 @@ async def authenticate_client(clients: Clients, presented: Presented) -> Client:
             f"client must authenticate with {client.token_endpoint_auth_method}",
             basic=basic,
         )
-    METHODS[presented.method].authenticate(client, presented)
+    await METHODS[presented.method].authenticate(client, presented, services)
     return client

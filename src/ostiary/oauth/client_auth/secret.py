@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ostiary.crypto.tokens import matches
 from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client
 from ostiary.oauth.client_auth.base import Presented
 
+if TYPE_CHECKING:
+    from ostiary.oauth.deps import ClientAuthDeps
+
 
 class _SecretMethod:
     name = ""
 
-    def authenticate(self, client: Client, presented: Presented) -> None:
+    async def authenticate(
+        self, client: Client, presented: Presented, services: ClientAuthDeps
+    ) -> None:
         if presented.secret is None or not matches(presented.secret, client.secret_hash):
             raise invalid_client(
                 "client authentication failed",

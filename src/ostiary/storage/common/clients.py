@@ -11,11 +11,11 @@ from ostiary import clock
 from ostiary.domain.clients import OIDC_FIELDS, Client
 
 # The fields a caller may leave out, with the type's own defaults: the registration's and
-# the MFA policy.
+# the MFA policy, and the sealed secret of a client_secret_jwt client.
 _OPTIONAL = {
     f.name: f.default
     for f in dataclasses.fields(Client)
-    if f.name in OIDC_FIELDS or f.name == "require_mfa"
+    if f.name in OIDC_FIELDS or f.name in ("require_mfa", "secret_sealed")
 }
 
 
