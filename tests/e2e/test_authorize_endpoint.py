@@ -357,11 +357,12 @@ REDIRECTED_ERRORS = [
     pytest.param(
         "confidential", {"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="jar"
     ),
+    # A request object by reference; a PAR request_uri is tests/e2e/test_par_flow.py's.
     pytest.param(
         "confidential",
-        {"request_uri": "urn:ietf:params:oauth:request_uri:x"},
+        {"request_uri": "https://app.example.com/request.jwt"},
         "request_uri_not_supported",
-        id="par-uri",
+        id="request-uri-by-reference",
     ),
     pytest.param(
         "confidential", {"response_mode": "fragment"}, "invalid_request", id="fragment-mode"

@@ -12,6 +12,8 @@ _POSTS = {
     "/token": "token",
     "/revoke": "token",
     "/introspect": "token",
+    # RFC 9126 §2.3 (429): the PAR endpoint is limited as the token endpoint is.
+    "/par": "token",
     "/account/login": "login",
     "/account/login/mfa": "login",
     "/account/login/passkey": "login",

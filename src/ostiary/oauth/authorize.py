@@ -28,6 +28,15 @@ from ostiary.tokens import id_token
 from ostiary.tokens.deps import Checking
 
 RESPONSE_MODES = ("query", "form_post")
+# RFC 9126 §2.2: the form of the request_uri the PAR endpoint hands out. A request_uri of
+# this form names a pushed request; any other would be a request object by reference
+# (OIDC Core §6.2, RFC 9101 §5.2), which is not supported.
+PUSHED_REQUEST_URI = "urn:ietf:params:oauth:request_uri:"
+UNKNOWN_REQUEST_URI = (
+    "The pushed sign-in request (request_uri) is unknown, was already used, has expired or "
+    "belongs to another application (invalid_request_uri). Go back to the application and "
+    "start again."
+)
 PROMPTS = ("none", "login", "consent", "select_account")
 
 # The whole request (query string or form body), in bytes. Far above what a real client
@@ -127,8 +136,16 @@ class AuthorizationResponse:
 
 
 async def validate(
-    services: Checking, params: dict[str, str]
+    services: Checking, params: dict[str, str], *, pushed: bool = False
 ) -> tuple[Client, AuthorizationRequest]:
+    """The client and the request ``params`` make, or the error to show or send back.
+
+    ``pushed``: ``params`` came through the PAR endpoint (RFC 9126), which validates them
+    here as they arrive. A request_uri the PAR endpoint handed out is swapped for the
+    parameters pushed under it, which are validated again (§4: the client's registration
+    or the policy may have changed since)."""
+    if not pushed and params.get("request_uri", "").startswith(PUSHED_REQUEST_URI):
+        params, pushed = await _pushed_params(services, params), True
     client = await _client(services, params)
     redirect_uri = _redirect_uri(client, params)
     unfit = _unfit(params)
@@ -151,6 +168,12 @@ async def validate(
         raise fail("invalid_request", unfit[1])
     if not known_mode:
         raise fail("invalid_request", f"response_mode '{mode}' is not supported")
+    # RFC 9126 §4 (§5, §6): with PAR required, by the server or for this client, nothing
+    # but a pushed request is accepted. The redirect URI is a registered one by now.
+    if not pushed and (
+        services.settings.require_par or client.require_pushed_authorization_requests
+    ):
+        raise fail("invalid_request", "pushed authorization request required")
     for check in CHECKS:
         check(client, params, fail)
     scopes = _scopes(client, params, fail)
@@ -179,6 +202,28 @@ async def validate(
         acr_values=tuple(params.get("acr_values", "").split()),
         claims=claims,
     )
+
+
+async def _pushed_params(services: Checking, params: dict[str, str]) -> dict[str, str]:
+    """The parameters pushed under the request's request_uri, taken (used) now. The others
+    given with it are ignored (RFC 9126 §4 builds the request as RFC 9101 §6.3 does: only
+    the pushed parameters are used, even where the same one is given again here).
+
+    Every refusal is a page: until the pushed request is found, no redirect URI is known
+    to be the client's (RFC 6749 §4.1.2.1)."""
+    client_id = params.get("client_id")
+    # RFC 9101 §5: client_id is REQUIRED beside request_uri.
+    if client_id is None:
+        raise UnsafeRedirectError("The request has no client_id.")
+    # RFC 9126 §2.2: a request_uri MUST be bound to the client that pushed it; §4: used
+    # once, and an expired one MUST be rejected. One statement, so that of two nodes given
+    # the same request_uri only one can use it.
+    taken = await services.store.pushed_authorizations.take(
+        digest(params["request_uri"]), client_id
+    )
+    if taken is None:
+        raise UnsafeRedirectError(UNKNOWN_REQUEST_URI)
+    return taken
 
 
 async def _client(services: Checking, params: dict[str, str]) -> Client:
@@ -237,6 +282,13 @@ def _no_request_objects(client: Client, params: dict[str, str], fail: Fail) -> N
         raise fail("request_uri_not_supported", "request_uri is not supported")
 
 
+def _signed_request_object(client: Client, params: dict[str, str], fail: Fail) -> None:
+    # RFC 9101 §10.5 (RFC 9126 §2.3): a client registered to use signed request objects
+    # MUST have any other request refused, pushed or not; none is accepted here yet.
+    if client.require_signed_request_object:
+        raise fail("invalid_request", "this client must send a signed request object")
+
+
 def _response_type(client: Client, params: dict[str, str], fail: Fail) -> None:
     response_type = params.get("response_type")
     if response_type is None:
@@ -284,7 +336,15 @@ def _max_age(client: Client, params: dict[str, str], fail: Fail) -> None:
         raise fail("invalid_request", "max_age must be a non-negative integer")
 
 
-CHECKS = (_no_request_objects, _response_type, _grant_allowed, _pkce, _prompt, _max_age)
+CHECKS = (
+    _no_request_objects,
+    _signed_request_object,
+    _response_type,
+    _grant_allowed,
+    _pkce,
+    _prompt,
+    _max_age,
+)
 
 
 def _scopes(client: Client, params: dict[str, str], fail: Fail) -> frozenset[str]:

@@ -10,7 +10,16 @@ ADMIN_PREFIX = "/admin/api/v1"
 SCIM_PREFIX = "/scim/v2"
 # Paths a program calls, answered with RFC 6749 §5.2 JSON; the rest are pages.
 MACHINE = frozenset(
-    {"/token", "/revoke", "/introspect", "/jwks.json", "/userinfo", "/revocations", "/health"}
+    {
+        "/token",
+        "/revoke",
+        "/introspect",
+        "/par",
+        "/jwks.json",
+        "/userinfo",
+        "/revocations",
+        "/health",
+    }
 )
 
 Surface = Literal["admin", "scim", "machine", "page"]

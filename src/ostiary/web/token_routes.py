@@ -1,9 +1,9 @@
-"""The machine-to-machine endpoints as plain ASGI: token, revocation, introspection, the
-JWKS and the two metadata documents.
+"""The machine-to-machine endpoints as plain ASGI: token, revocation, introspection, pushed
+authorization requests, the JWKS and the two metadata documents.
 
 These are what clients and resource servers call thousands of times a second, and their
 shape is fixed (a form body in, JSON out), so they skip Starlette's request, routing and
-response objects: ``MachineEndpoints`` sits in front of the router, answers its six paths
+response objects: ``MachineEndpoints`` sits in front of the router, answers its seven paths
 itself and hands every other request on unchanged. Measured with ``bench/peer_compare.py``
 (server CPU per request), see bench/README.md.
 """
@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostiary.errors import OAuthError, invalid_request
-from ostiary.oauth import introspection, revocation, token_endpoint
+from ostiary.oauth import introspection, par, revocation, token_endpoint
 from ostiary.oauth.metadata import authorization_server_metadata
 from ostiary.oauth.params import MAX_BODY
 from ostiary.oidc.discovery import openid_configuration
@@ -83,9 +83,12 @@ async def _error(send: Send, exc: OAuthError) -> None:
     await _send(send, *oauth_error_parts(exc))
 
 
-def _form_endpoint(handler: Form, returns_body: bool) -> Callable[..., Awaitable[None]]:
+def _form_endpoint(
+    handler: Form, returns_body: bool, status: int = 200
+) -> Callable[..., Awaitable[None]]:
     """POST, ``application/x-www-form-urlencoded`` (RFC 6749 §3.2), Basic credentials in
-    ``Authorization``; the handler's result is the JSON answer (or an empty 200)."""
+    ``Authorization``; the handler's result is the JSON answer with ``status`` (or an
+    empty 200)."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, services: Services) -> None:
         content_type = authorization = None
@@ -115,7 +118,7 @@ def _form_endpoint(handler: Form, returns_body: bool) -> Callable[..., Awaitable
             await _error(send, unexpected_error())
             return
         if returns_body:
-            await _send(send, 200, [JSON, *NO_STORE], orjson.dumps(result))
+            await _send(send, status, [JSON, *NO_STORE], orjson.dumps(result))
         else:
             # RFC 7009 §2.2: 200 whether or not the token was known.
             await _send(send, 200, list(NO_STORE), b"")
@@ -154,6 +157,8 @@ ROUTES: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]] = {
     "/token": (POST, _form_endpoint(token_endpoint.token, True)),
     "/revoke": (POST, _form_endpoint(revocation.revoke, False)),
     "/introspect": (POST, _form_endpoint(introspection.introspect, True)),
+    # RFC 9126 §2.2: 201 Created with the request_uri.
+    "/par": (POST, _form_endpoint(par.push, True, 201)),
     "/jwks.json": (GET, _jwks),
     "/.well-known/openid-configuration": (GET, _document(openid_configuration)),
     "/.well-known/oauth-authorization-server": (GET, _document(authorization_server_metadata)),
