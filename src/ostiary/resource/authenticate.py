@@ -4,7 +4,6 @@ with the rule that ties a token's binding (``cnf``) to the scheme it comes with.
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -74,7 +73,7 @@ async def authenticate(
         # RFC 9449 §4.3 (12), §6: the proof's key is the one the token is bound to.
         if not hmac.compare_digest(proof.jkt.encode(), bound.encode()):
             raise InvalidToken("the DPoP proof is not signed by the token's key")
-        return dataclasses.replace(claims, dpop=proof)
+        return claims.with_proof(proof)
     except DPoPError as error:
         if error.error == USE_DPOP_NONCE and error.nonce is not None:
             raise UseDPoPNonce(error.description, error.nonce) from None

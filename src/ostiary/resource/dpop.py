@@ -119,9 +119,13 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+# One decoder: json.loads with a hook would build a new one per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique)
+
+
 def _json_object(segment: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64(segment), object_pairs_hook=_unique)
+        value = _DECODER.decode(_b64(segment).decode())
     except ValueError:  # includes UnicodeDecodeError and JSONDecodeError
         raise _invalid("the proof is not a well-formed JWT") from None
     if not isinstance(value, dict):

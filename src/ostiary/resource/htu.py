@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -18,12 +19,15 @@ def _default_port(scheme: str) -> str:
     return "80" if scheme == "http" else "443"
 
 
+@functools.lru_cache(maxsize=512)
 def normalise_uri(uri: str) -> str | None:
     """``scheme://host[:port]/path`` in normal form, query and fragment dropped; None when
-    ``uri`` is not an absolute http(s) URI with a host and no userinfo."""
-    if len(uri) > MAX_URI_LENGTH or not uri.isascii():
-        return None
-    if any(ch <= " " or ch == "\x7f" for ch in uri):
+    ``uri`` is not an absolute http(s) URI with a host and no userinfo.
+
+    Remembered for the last 512 URIs (an API sees few, and each proof names one): a pure
+    function of a string of bounded length."""
+    # ASCII without controls (isprintable: no Cc, so no DEL either) or spaces.
+    if len(uri) > MAX_URI_LENGTH or not uri.isascii() or not uri.isprintable() or " " in uri:
         return None
     # RFC 9449 §4.2: htu is the URI "without query and fragment parts".
     uri = uri.partition("#")[0].partition("?")[0]
