@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,8 @@ with warnings.catch_warnings():
 
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.jose import JsonWebKey
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 URN = "urn:ietf:params:oauth:request_uri:"
 REDIRECT = "https://app.example.com/callback"
@@ -71,8 +74,9 @@ def request_params(client: RegisteredClient, challenge: str, **extra: str) -> di
 
 def push(oauth: OAuth2Client, base_url: str, params: dict[str, str], method: str) -> httpx.Response:
     """POST /par authenticated by Authlib's client authentication, which adds client_id
-    itself for client_secret_post and none; Basic leaves it to the body (§2.1)."""
-    if method == "client_secret_basic":
+    itself for client_secret_post and none; Basic and assertions leave it to the body, where
+    §2.1 wants it."""
+    if method not in ("client_secret_post", "none"):
         params = {"client_id": oauth.client_id, **params}
     auth = oauth.client_auth(oauth.token_endpoint_auth_method)
     return oauth.post(f"{base_url}/par", data=params, auth=auth)
@@ -135,6 +139,55 @@ def test_rfc9126_full_flow_push_authorize_sign_in_code_token(
     assert token["token_type"].lower() == "bearer"
     assert token["scope"] == "openid read"
     assert token["access_token"] and token["id_token"]
+
+
+@pytest.mark.parametrize("audience", ["par", "issuer"])
+def test_rfc9126_2_private_key_jwt_at_par_with_either_audience(
+    server: LiveServer, audience: str
+) -> None:
+    """§2: client authentication as at the token endpoint, a signed assertion included; the
+    issuer MUST be accepted as its audience, the PAR endpoint's URL SHOULD be. The assertion
+    is not part of the request: the code is redeemed with a new one."""
+    key = JsonWebKey.generate_key("RSA", 2048, {"kid": secrets.token_hex(4)}, is_private=True)
+    client = register(
+        server, auth_method="private_key_jwt", jwks={"keys": [key.as_dict(is_private=False)]}
+    )
+    username = make_user(server)
+    verifier, challenge = pkce_pair()
+    at_par = f"{server.base_url}/par" if audience == "par" else server.base_url
+
+    def short() -> dict[str, int]:
+        # Ostiary takes assertions living five minutes at most; Authlib's live an hour.
+        # A dict each: Authlib writes the jti it makes into it, so a shared one would have
+        # both clients sign the same jti (refused the second time, rightly).
+        return {"exp": int(time.time()) + 120}
+
+    pushing = OAuth2Client(
+        client.client_id,
+        key.as_pem(is_private=True),
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method=PrivateKeyJWT(at_par, claims=short()),
+    )
+    redeeming = OAuth2Client(
+        client.client_id,
+        key.as_pem(is_private=True),
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method=PrivateKeyJWT(f"{server.base_url}/token", claims=short()),
+    )
+
+    with pushing, redeeming:
+        params = request_params(client, challenge)
+        request_uri = pushed(push(pushing, server.base_url, params, "private_key_jwt"))
+        with browser(server) as web:
+            answer = login_and_consent(web, by_reference(client, request_uri), username)
+        token = redeeming.fetch_token(
+            f"{server.base_url}/token",
+            grant_type="authorization_code",
+            code=query_of(answer.headers["location"])["code"],
+            code_verifier=verifier,
+        )
+
+    assert token["access_token"]
 
 
 def test_rfc9126_4_request_uri_is_used_once_and_other_query_parameters_are_ignored(
