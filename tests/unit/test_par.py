@@ -294,13 +294,16 @@ async def test_rfc9126_2_3_client_held_to_signed_request_objects_is_refused(
     services: Services,
 ) -> None:
     """§2.3: a client required to use signed request objects (RFC 9101 §10.5) MUST have
-    any other pushed request refused with invalid_request."""
+    any other pushed request refused with invalid_request; so has /authorize (one rule)."""
     app = await register_app(services)
     await services.store.clients.update(app.client_id, require_signed_request_object=True)
 
     refused = await push_error(services, app)
+    plain = await refusal(services, authorization_params(app))
 
     assert (refused.error, refused.status) == ("invalid_request", 400)
+    assert isinstance(plain, AuthorizationError) and plain.error == "invalid_request"
+    assert plain.description == refused.description
 
 
 # -- §2.2 the response --------------------------------------------------------------------
