@@ -55,6 +55,8 @@ PURGED_KINDS = {
     "sessions",
     "interactions",
     "one_time_tokens",
+    "used_jtis",
+    "pushed_authorizations",
     "unconfirmed_factors",
     "throttles",
     "rate_limit_counters",

@@ -24,6 +24,7 @@ from ostiary.cli.context import run_with_services
 from ostiary.cli.output import CommandError, emit_json, say
 from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, REFRESH_TOKEN_PREFIX, digest, new_secret
 from ostiary.domain import identifiers
+from ostiary.domain.clients import SECURITY_FIELDS, Client
 from ostiary.services import Services
 from ostiary.storage.bulk_load import bulk_insert
 
@@ -184,6 +185,12 @@ def _scim_rows(seeded: Seeded) -> Iterator[dict[str, Any]]:
         }
 
 
+# The client-security columns, unset, as a plain registration leaves them.
+_SECURITY_DEFAULTS = {
+    name: Client.__dataclass_fields__[name].default for name in (*SECURITY_FIELDS, "secret_sealed")
+}
+
+
 def _client_rows(seeded: Seeded, secret_hash: bytes) -> Iterator[dict[str, Any]]:
     now = clock.now()
     for client_id in seeded.client_ids:
@@ -211,6 +218,7 @@ def _client_rows(seeded: Seeded, secret_hash: bytes) -> Iterator[dict[str, Any]]
             "include_groups": False,
             "tokens_valid_after": 0,
             "require_mfa": False,
+            **_SECURITY_DEFAULTS,
         }
 
 
@@ -241,4 +249,6 @@ def _token_rows(
             "revoked_at": None,
             "access_jti": None,
             "access_expires_at": None,
+            "cnf": None,
+            "resources": None,
         }

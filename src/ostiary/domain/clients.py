@@ -70,6 +70,20 @@ class Client:
         }
 
 
+# The client-security registration fields (``Client`` above, from jwks to profile).
+SECURITY_FIELDS = (
+    "jwks",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "require_pushed_authorization_requests",
+    "dpop_bound_access_tokens",
+    "require_signed_request_object",
+    "request_object_signing_alg",
+    "tls_client_auth_subject_dn",
+    "tls_client_certificate_bound_access_tokens",
+    "profile",
+)
+
 # The OpenID Connect registration fields (Dynamic Client Registration 1.0 §2 and the logout
 # specs' metadata), as ``Client`` and a registration request (``ClientSpec``) both name
 # them: the fields a registration may leave out, but the tokens' cut-off and the MFA

@@ -34,6 +34,10 @@ class AuthorizationCode:
     family_id: str | None
     access_jti: str | None
     access_expires_at: int | None
+    # The DPoP key the code is bound to (RFC 9449 §10: {"jkt": dpop_jkt}) and the
+    # resources the authorization request named (RFC 8707 §2.1), if any.
+    cnf: dict[str, Any] | None = None
+    resources: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,6 +205,8 @@ class Codes(Protocol):
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
         remember: tuple[User, int] | None = None,
+        cnf: dict[str, Any] | None = None,
+        resources: list[str] | None = None,
     ) -> bool:
         """Store a code, record that its session (``sid``) gave tokens to the client, and,
         with ``interaction_id``, consume that interaction: all in one go. False (nothing

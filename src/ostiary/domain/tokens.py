@@ -27,6 +27,10 @@ class RefreshToken:
     revoked_at: int | None
     access_jti: str | None
     access_expires_at: int | None
+    # The key it is bound to (RFC 9449 §5: {"jkt": ...}) and the resources it was granted
+    # for (RFC 8707 §2.2), if any.
+    cnf: dict[str, Any] | None = None
+    resources: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class NewRefreshToken:
     acr: str | None = None
     amr: list[str] | None = None
     claims: dict[str, Any] | None = None
+    cnf: dict[str, Any] | None = None
+    resources: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,12 +37,14 @@ class AddsCodes(ABC):
         claims: dict[str, Any] | None = None,
         interaction_id: str | None = None,
         remember: Remembered = None,
+        cnf: dict[str, Any] | None = None,
+        resources: list[str] | None = None,
     ) -> bool:
         now = clock.now()
         code = AuthorizationCode(
             code_hash, client_id, user_id, session_hash, redirect_uri, redirect_uri_given,
             tuple(scopes), code_challenge, auth_time, nonce, sid, acr, amr, claims,
-            now + ttl, None, None, None, None, None,
+            now + ttl, None, None, None, None, None, cnf, resources,
         )  # fmt: skip
         return await self._store(code, now, interaction_id, remember)
 

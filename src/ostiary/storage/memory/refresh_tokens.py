@@ -25,7 +25,7 @@ def store_token(tables: Tables, new: NewRefreshToken) -> None:
     tables.refresh_tokens[new.token_hash] = RefreshToken(
         new.token_hash, new.family_id, new.client_id, new.user_id, tuple(new.scopes),
         new.auth_time, now, now + new.ttl, new.sid, new.acr, new.amr, new.claims,
-        None, None, new.access_jti, new.access_expires_at,
+        None, None, new.access_jti, new.access_expires_at, new.cnf, new.resources,
     )  # fmt: skip
 
 

@@ -39,6 +39,8 @@ def _from_driver(values: Row) -> AuthorizationCode:
     code["scopes"] = tuple(json_value(code["scopes"]))
     code["amr"] = json_value(code["amr"])
     code["claims"] = json_value(code["claims"])
+    code["cnf"] = json_value(code["cnf"])
+    code["resources"] = json_value(code["resources"])
     return AuthorizationCode(**code)
 
 
@@ -55,25 +57,20 @@ WHERE c.code_hash = $1
 
 
 _STATE = {True: _state_sql(True), False: _state_sql(False)}
-_INSERT = """
-INSERT INTO authorization_codes (code_hash, client_id, user_id, session_hash, redirect_uri,
-    redirect_uri_given, scopes, code_challenge, auth_time, nonce, sid, acr, amr, claims,
-    expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-"""
 _CODE_COLUMNS = """code_hash, client_id, user_id, session_hash, redirect_uri,
     redirect_uri_given, scopes, code_challenge, auth_time, nonce, sid, acr, amr, claims,
-    expires_at"""
-_CODE_VALUES = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
+    expires_at, cnf, resources"""
+_CODE_VALUES = ", ".join(f"${i}" for i in range(1, 18))
+_INSERT = f"INSERT INTO authorization_codes ({_CODE_COLUMNS}) VALUES ({_CODE_VALUES})"  # noqa: S608
 _LINK_SESSION = """INSERT INTO session_clients (sid, client_id, created_at)
-    SELECT sid, client_id, $16 FROM code WHERE sid IS NOT NULL
+    SELECT sid, client_id, $18 FROM code WHERE sid IS NOT NULL
     ON CONFLICT (sid, client_id) DO NOTHING"""
 # A code at the end of a browser interaction in one round trip on PostgreSQL:
 # the interaction consumed (single use: a second submission finds it gone and stores
 # nothing), the code stored, and the session recorded as having given tokens to the client
 # (for logout). All or nothing, one statement.
 _ISSUE_PG = f"""
-WITH gone AS (DELETE FROM interactions WHERE id = $17 RETURNING 1),
+WITH gone AS (DELETE FROM interactions WHERE id = $19 RETURNING 1),
 code AS (
     INSERT INTO authorization_codes ({_CODE_COLUMNS})
     SELECT {_CODE_VALUES} FROM gone
@@ -108,17 +105,18 @@ RETURNING 1
 
 
 # RFC 6749 §4.1.2: consume the code, record what it issues and store the refresh token in
-# one statement ($1-$14: the refresh token, as refresh_tokens.NewRefreshToken.values).
+# one statement ($1-$16: the refresh token, as refresh_tokens.insert_values gives them).
 def _redeem_pg_sql(guards: str = "") -> str:
     return f"""
 WITH consumed AS (
     UPDATE authorization_codes
-    SET consumed_at = $15, family_id = $2::varchar, access_jti = $13, access_expires_at = $14
-    WHERE code_hash = $16 AND consumed_at IS NULL{guards}
+    SET consumed_at = $17, family_id = $2::varchar, access_jti = $13, access_expires_at = $14
+    WHERE code_hash = $18 AND consumed_at IS NULL{guards}
     RETURNING 1
 )
 INSERT INTO refresh_tokens ({NEW_COLUMNS})
-SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM consumed
+SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+FROM consumed
 RETURNING 1
 """  # noqa: S608
 
@@ -149,7 +147,7 @@ def _guards(now: str, postgresql: bool) -> str:
 
 
 _CONSUME_GUARDED = {pg: _consume_sql(_guards("$2", pg)) for pg in (True, False)}
-_REDEEM_PG_GUARDED = _redeem_pg_sql(_guards("$15", True))
+_REDEEM_PG_GUARDED = _redeem_pg_sql(_guards("$17", True))
 # Codes this worker issued and still remembers (``add(remember=…)``), until redeemed or
 # expired.
 ISSUED_MAX = 1000
@@ -262,6 +260,8 @@ class CodeRepository(AddsCodes):
             json_text(code.amr),
             json_text(code.claims),
             code.expires_at,
+            json_text(code.cnf),
+            json_text(code.resources),
         )
         stored = await self._add(values, now, code.sid, code.client_id, interaction_id, holding())
         if stored and remember is not None:

@@ -29,7 +29,7 @@ from ostiary.storage.tables import refresh_tokens as rt
 def _token(values: Row) -> RefreshToken:
     (token_hash, family_id, client_id, user_id, scopes, auth_time, created_at) = values[:7]
     (expires_at, sid, acr, amr, claims, used_at, revoked_at) = values[7:14]
-    access_jti, access_expires_at = values[14:16]
+    access_jti, access_expires_at, cnf, resources = values[14:18]
     return RefreshToken(
         bytes(token_hash),
         family_id,
@@ -47,6 +47,8 @@ def _token(values: Row) -> RefreshToken:
         revoked_at,
         access_jti,
         access_expires_at,
+        json_value(cnf),
+        json_value(resources),
     )
 
 
@@ -71,20 +73,20 @@ _STATE = {
 
 NEW_COLUMNS = (
     "token_hash, family_id, client_id, user_id, scopes, auth_time, created_at, expires_at,"
-    " sid, acr, amr, claims, access_jti, access_expires_at"
+    " sid, acr, amr, claims, access_jti, access_expires_at, cnf, resources"
 )
-_PARAMS = ", ".join(f"${i}" for i in range(1, 15))
+_PARAMS = ", ".join(f"${i}" for i in range(1, 17))
 _INSERT = f"INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({_PARAMS})"  # noqa: S608
 # RFC 9700 §4.14.2: claim the old token (only if unused and unrevoked) and store its
 # successor in one statement, so both happen or neither, in one round trip.
 _ROTATE_PG = f"""
 WITH claimed AS (
-    UPDATE refresh_tokens SET used_at = $16
-    WHERE token_hash = $15 AND used_at IS NULL AND revoked_at IS NULL
+    UPDATE refresh_tokens SET used_at = $18
+    WHERE token_hash = $17 AND used_at IS NULL AND revoked_at IS NULL
     RETURNING family_id
 )
 INSERT INTO refresh_tokens ({NEW_COLUMNS})
-SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+SELECT $1, $2::varchar, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
 FROM claimed WHERE claimed.family_id = $2::varchar
 RETURNING 1
 """  # noqa: S608
@@ -116,6 +118,8 @@ def insert_values(new: NewRefreshToken, now: int) -> tuple[Any, ...]:
         json_text(new.claims),
         new.access_jti,
         new.access_expires_at,
+        json_text(new.cnf),
+        json_text(new.resources),
     )
 
 
