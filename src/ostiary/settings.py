@@ -237,6 +237,14 @@ class CacheSettings(_Section):
         "authentication; 0 disables the cache. Changes reach every node at once (PostgreSQL "
         "LISTEN/NOTIFY, or a stamp file beside a SQLite database); this is only the backstop.",
     )
+    resource_ttl: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a node may keep a protected resource's registration (RFC 8707) "
+        "in memory for the resource parameter at /authorize and /token; 0 disables the cache. "
+        "A deleted resource is forgotten on every node at once, as a client is; this is only "
+        "the backstop.",
+    )
 
 
 class HttpSettings(_Section):

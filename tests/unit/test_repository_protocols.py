@@ -23,6 +23,7 @@ from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
 from ostiary.storage.memory.pushed_authorizations import MemoryPushedAuthorizations
 from ostiary.storage.memory.refresh_tokens import MemoryRefreshTokens
+from ostiary.storage.memory.resources import MemoryResources
 from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRevocations
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
 from ostiary.storage.memory.throttles import MemoryRateLimits, MemoryThrottles
@@ -41,6 +42,7 @@ from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
 from ostiary.storage.repos.pushed_authorizations import PushedAuthorizationRepository
 from ostiary.storage.repos.rate_limits import RateLimitRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
+from ostiary.storage.repos.resources import ResourceRepository
 from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
@@ -85,6 +87,7 @@ IMPLEMENTATIONS: dict[str, tuple[type[Any], type[Any], type[Any]]] = {
         PushedAuthorizationRepository,
         MemoryPushedAuthorizations,
     ),
+    "resources": (repositories.Resources, ResourceRepository, MemoryResources),
 }
 
 

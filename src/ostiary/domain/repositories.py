@@ -21,6 +21,7 @@ from ostiary.domain.interactions import Interaction, InteractionState, LoginRead
 from ostiary.domain.keys import StoredKey
 from ostiary.domain.mfa import Factor
 from ostiary.domain.one_time_tokens import OneTimeToken
+from ostiary.domain.resources import Resource
 from ostiary.domain.revocation import RevocationEvent
 from ostiary.domain.sessions import Session
 from ostiary.domain.throttles import ThrottleState
@@ -398,6 +399,20 @@ class PushedAuthorizations(Protocol):
     async def purge_expired(self) -> int: ...
 
 
+class Resources(Protocol):
+    """Protected resources (RFC 8707) by URI; ``get`` may answer from a per-node cache."""
+
+    def enable_cache(self, ttl: float) -> None: ...
+    async def close(self) -> None: ...
+    async def get(self, uri: str) -> Resource | None: ...
+    async def add(self, *, uri: str, name: str, scopes: Iterable[str]) -> Resource | None:
+        """The new resource; None (nothing changed) if ``uri`` is registered already."""
+        ...
+
+    async def delete(self, uri: str) -> bool: ...
+    async def list(self) -> list[Resource]: ...
+
+
 class Factors(Protocol):
     """Second factors and recovery codes, per user."""
 
@@ -476,5 +491,7 @@ class Store(Protocol):
     def pushed_authorizations(self) -> PushedAuthorizations: ...
     @property
     def used_jtis(self) -> UsedJtis: ...
+    @property
+    def resources(self) -> Resources: ...
     @property
     def factors(self) -> Factors: ...

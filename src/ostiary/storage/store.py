@@ -20,6 +20,7 @@ from ostiary.storage.repos.one_time_tokens import OneTimeTokenRepository
 from ostiary.storage.repos.pushed_authorizations import PushedAuthorizationRepository
 from ostiary.storage.repos.rate_limits import RateLimitRepository
 from ostiary.storage.repos.refresh_tokens import RefreshTokenRepository
+from ostiary.storage.repos.resources import ResourceRepository
 from ostiary.storage.repos.revocation_events import RevocationEventRepository
 from ostiary.storage.repos.revocations import RevocationRepository
 from ostiary.storage.repos.sessions import SessionRepository
@@ -49,6 +50,7 @@ class Store:
         self.one_time_tokens = OneTimeTokenRepository(engine)
         self.pushed_authorizations = PushedAuthorizationRepository(engine)
         self.used_jtis = UsedJtiRepository(engine)
+        self.resources = ResourceRepository(engine)
         self.factors = FactorRepository(engine)
         self.federation = FederationRepository(engine)
         self.accounts = AccountQueries(engine)

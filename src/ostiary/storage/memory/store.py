@@ -15,6 +15,7 @@ from ostiary.storage.memory.keys import MemoryKeys
 from ostiary.storage.memory.one_time_tokens import MemoryOneTimeTokens
 from ostiary.storage.memory.pushed_authorizations import MemoryPushedAuthorizations
 from ostiary.storage.memory.refresh_tokens import MemoryRefreshTokens
+from ostiary.storage.memory.resources import MemoryResources
 from ostiary.storage.memory.revocations import MemoryRevocationEvents, MemoryRevocations
 from ostiary.storage.memory.sessions import MemoryLogoutFailures, MemorySessions
 from ostiary.storage.memory.tables import Tables
@@ -50,4 +51,5 @@ class MemoryStore:
         self.one_time_tokens = MemoryOneTimeTokens(t)
         self.pushed_authorizations = MemoryPushedAuthorizations(t)
         self.used_jtis = MemoryUsedJtis(t)
+        self.resources = MemoryResources(t)
         self.factors = MemoryFactors(t)

@@ -20,6 +20,7 @@ from ostiary.domain.interactions import Interaction
 from ostiary.domain.keys import StoredKey
 from ostiary.domain.mfa import Factor
 from ostiary.domain.one_time_tokens import OneTimeToken
+from ostiary.domain.resources import Resource
 from ostiary.domain.revocation import RevocationEvent
 from ostiary.domain.sessions import LogoutFailure, Session
 from ostiary.domain.tokens import RefreshToken
@@ -78,6 +79,8 @@ class Tables:
     pushed_authorizations: dict[bytes, PushedRequest] = field(default_factory=dict)
     # key digest -> expires_at
     used_jtis: dict[bytes, int] = field(default_factory=dict)
+    # Protected resources (RFC 8707) by URI.
+    resources: dict[str, Resource] = field(default_factory=dict)
     factors: dict[str, Factor] = field(default_factory=dict)
     # (user_id, code_hash) -> when it was used (None: unused).
     recovery_codes: dict[tuple[str, bytes], int | None] = field(default_factory=dict)
