@@ -18,7 +18,9 @@ from ostiary.keys.algorithms import SUPPORTED
 from ostiary.keys.manager import KeyManager
 from ostiary.limits.limiter import RateLimiter
 from ostiary.limits.stores import counter_store
+from ostiary.oauth import dpop
 from ostiary.oauth.client_keys import ClientKeys
+from ostiary.resource.dpop import DPoPVerifier
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
 from ostiary.storage.store import Store as SqlStore
@@ -50,6 +52,8 @@ class Services:
     throttle: Throttle
     limits: RateLimiter
     client_keys: ClientKeys
+    # DPoP proofs at the token and PAR endpoints (RFC 9449), and at UserInfo.
+    dpop: DPoPVerifier
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -75,6 +79,7 @@ class Services:
         await self.audit.flush()
         await self.limits.close()
         await self.store.clients.close()
+        await self.store.resources.close()
         await self.client_keys.aclose()
         if self.database is not None:
             await self.database.dispose()
@@ -98,6 +103,7 @@ def build_services(
         )
         store = SqlStore(engine)
     store.clients.enable_cache(settings.cache.client_ttl)
+    store.resources.enable_cache(settings.cache.resource_ttl)
     keys = KeyManager(
         store.keys,
         Sealer(settings.require_secret_key(), "signing-keys"),
@@ -115,6 +121,7 @@ def build_services(
         audit=audit,
         throttle=Throttle(store.throttles, settings.lockout, audit),
         limits=RateLimiter(settings.rate_limits, counter_store(settings.rate_limits, store)),
+        dpop=dpop.verifier(settings, store.used_jtis),
         client_keys=ClientKeys(
             Sealer(settings.require_secret_key(), "client-secrets"),
             ttl=settings.client_security.jwks_uri_ttl,

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 # The column's width (migration 0013).
 MAX_URI = 2000
 MAX_NAME = 200
-# RFC 3986 §2: a URI is printable ASCII without space; anything else (an IRI, white space,
-# control characters) is refused rather than normalised, since URIs are compared exactly.
-_URI_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+# RFC 3986 §2: a URI's characters are the unreserved and reserved ones and '%'; anything
+# else (an IRI, white space, '"', a backslash, '{') is refused rather than normalised,
+# since URIs are compared exactly.
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
 # A host name's characters, or an IP literal's: a registered URI is matched as a whole
 # string, so patterns or placeholders ('*', '{tenant}') would never match anything.
 _HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
@@ -60,7 +61,7 @@ def uri_problem(uri: str) -> str | None:
     if len(uri) > MAX_URI:
         return f"is longer than {MAX_URI} characters"
     if not _URI_CHARACTERS.fullmatch(uri):
-        return "must be printable ASCII without spaces (RFC 3986 §2)"
+        return "holds a character a URI cannot hold (RFC 3986 §2)"
     # RFC 8707 §2: the URI MUST NOT include a fragment component.
     if "#" in uri:
         return "must not contain a fragment (RFC 8707 §2)"
@@ -73,9 +74,9 @@ def uri_problem(uri: str) -> str | None:
     if not _SCHEME.match(uri):
         return "must be an absolute URI (RFC 8707 §2)"
     # Lowercase only: URIs are compared as exact strings, never normalised.
-    if not uri.startswith(("https://", "http://")):
+    if not uri.startswith(("https:", "http:")):
         return "must be an https URI"
-    if not parts.hostname:
+    if not uri.startswith(("https://", "http://")) or not parts.hostname:
         return "must name a host"
     if "@" in parts.netloc:
         return "must not contain user information"

@@ -20,7 +20,8 @@ from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
-from ostiary.oauth import pkce
+from ostiary.oauth import dpop, pkce, request_objects, resource_indicators
+from ostiary.oauth.deps import AuthorizeDeps
 from ostiary.oauth.redirect_uris import find_match
 from ostiary.oauth.scopes import check_allowed, parse_scope
 from ostiary.tokens import claims as oidc_claims
@@ -30,7 +31,9 @@ from ostiary.tokens.deps import Checking
 RESPONSE_MODES = ("query", "form_post")
 # RFC 9126 §2.2: the form of the request_uri the PAR endpoint hands out. A request_uri of
 # this form names a pushed request; any other would be a request object by reference
-# (OIDC Core §6.2, RFC 9101 §5.2), which is not supported.
+# (OIDC Core §6.2, RFC 9101 §5.2), which is not supported: fetching a URL the client names
+# would let anyone make this server send requests where they like. Request objects by
+# value (``request``) are (``request_objects``).
 PUSHED_REQUEST_URI = "urn:ietf:params:oauth:request_uri:"
 UNKNOWN_REQUEST_URI = (
     "The pushed sign-in request (request_uri) is unknown, was already used, has expired or "
@@ -61,6 +64,7 @@ PARAM_LIMITS: dict[str, int] = {
     "response_mode": 32,
     "code_challenge_method": 16,
     "display": 16,
+    "dpop_jkt": 64,
 }
 # JSON text and a JWT: the only ones whose characters are not checked here.
 _FREE_TEXT = frozenset({"claims", "id_token_hint"})
@@ -84,6 +88,10 @@ class AuthorizationRequest:
     id_token_hint_sub: str | None = None
     acr_values: tuple[str, ...] = ()
     claims: dict[str, Any] | None = field(default=None)
+    # RFC 9449 §10: the DPoP key the code is to be bound to.
+    dpop_jkt: str | None = None
+    # RFC 8707 §2.1: the resources the request names (registered ones), kept with the code.
+    resources: tuple[str, ...] = ()
 
     @property
     def openid(self) -> bool:
@@ -105,7 +113,7 @@ class AuthorizationRequest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuthorizationRequest:
-        tuples = ("scopes", "prompt", "acr_values")
+        tuples = ("scopes", "prompt", "acr_values", "resources")
         fields: dict[str, Any] = {k: tuple(v) if k in tuples else v for k, v in data.items()}
         return cls(**fields)
 
@@ -136,17 +144,23 @@ class AuthorizationResponse:
 
 
 async def validate(
-    services: Checking, params: dict[str, str], *, pushed: bool = False
+    services: AuthorizeDeps, params: dict[str, str], *, pushed: bool = False
 ) -> tuple[Client, AuthorizationRequest]:
     """The client and the request ``params`` make, or the error to show or send back.
 
     ``pushed``: ``params`` came through the PAR endpoint (RFC 9126), which validates them
     here as they arrive. A request_uri the PAR endpoint handed out is swapped for the
     parameters pushed under it, which are validated again (§4: the client's registration
-    or the policy may have changed since)."""
+    or the policy may have changed since). A signed request object (``request``, given
+    here or pushed) is swapped for the parameters it holds (RFC 9101 §6.3)."""
+    taken = False
     if not pushed and params.get("request_uri", "").startswith(PUSHED_REQUEST_URI):
-        params, pushed = await _pushed_params(services, params), True
+        params, pushed, taken = await _pushed_params(services, params), True, True
     client = await _client(services, params)
+    opened = None
+    if "request" in params:
+        opened = await request_objects.open_request(services, client, params)
+        params = opened.params
     redirect_uri = _redirect_uri(client, params)
     unfit = _unfit(params)
     unfit_name = unfit[0] if unfit else None
@@ -168,6 +182,16 @@ async def validate(
         raise fail("invalid_request", unfit[1])
     if not known_mode:
         raise fail("invalid_request", f"response_mode '{mode}' is not supported")
+    if opened is not None:
+        try:
+            # A pushed object's jti was recorded at the push; the pushed request is used once.
+            await request_objects.check_claims(services, opened, first_use=not taken)
+        except OAuthError as exc:
+            raise fail(exc.error, exc.description or "invalid request object") from None
+    # RFC 9101 §10.5 (RFC 9126 §2.3): a client registered to use signed request objects
+    # MUST have any other request refused, pushed or not.
+    elif client.require_signed_request_object:
+        raise fail("invalid_request", "this client must send a signed request object")
     # RFC 9126 §4 (§5, §6): with PAR required, by the server or for this client, nothing
     # but a pushed request is accepted. The redirect URI is a registered one by now.
     if not pushed and (
@@ -178,6 +202,11 @@ async def validate(
         check(client, params, fail)
     scopes = _scopes(client, params, fail)
     try:
+        resources = await resource_indicators.for_authorization(services.store.resources, params)
+    except OAuthError as exc:
+        # RFC 8707 §2: invalid_target, sent to the redirect URI as other errors are.
+        raise fail(exc.error, exc.description or "invalid resource") from None
+    try:
         claims = oidc_claims.parse_claims_request(params.get("claims"))
     except OAuthError as exc:
         raise fail(exc.error, exc.description or "invalid claims") from None
@@ -186,6 +215,10 @@ async def validate(
     if claims is not None and len(orjson.dumps(claims)) > PARAM_LIMITS["claims"]:
         raise fail("invalid_request", "claims is too long")
     hint_sub = await _id_token_hint(services, client, params, fail)
+    dpop_jkt = params.get("dpop_jkt")
+    # RFC 9449 §10: dpop_jkt is the JWK SHA-256 thumbprint of the client's DPoP key.
+    if dpop_jkt is not None and not dpop.is_jkt(dpop_jkt):
+        raise fail("invalid_request", "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
     return client, AuthorizationRequest(
         client_id=client.client_id,
         redirect_uri=redirect_uri,
@@ -201,6 +234,8 @@ async def validate(
         id_token_hint_sub=hint_sub,
         acr_values=tuple(params.get("acr_values", "").split()),
         claims=claims,
+        dpop_jkt=dpop_jkt,
+        resources=resources,
     )
 
 
@@ -274,19 +309,11 @@ def _unfit(params: dict[str, str]) -> tuple[str, str] | None:
 Fail = Callable[[str, str], AuthorizationError]
 
 
-def _no_request_objects(client: Client, params: dict[str, str], fail: Fail) -> None:
-    # OIDC Core §6: request objects are optional; metadata says they are unsupported.
-    if "request" in params:
-        raise fail("request_not_supported", "request objects are not supported")
+def _no_request_uri(client: Client, params: dict[str, str], fail: Fail) -> None:
+    # OIDC Core §6.2, RFC 9101 §5.2: request objects by reference are optional; the
+    # metadata says they are unsupported (a pushed request's URN never gets here).
     if "request_uri" in params:
         raise fail("request_uri_not_supported", "request_uri is not supported")
-
-
-def _signed_request_object(client: Client, params: dict[str, str], fail: Fail) -> None:
-    # RFC 9101 §10.5 (RFC 9126 §2.3): a client registered to use signed request objects
-    # MUST have any other request refused, pushed or not; none is accepted here yet.
-    if client.require_signed_request_object:
-        raise fail("invalid_request", "this client must send a signed request object")
 
 
 def _response_type(client: Client, params: dict[str, str], fail: Fail) -> None:
@@ -337,8 +364,7 @@ def _max_age(client: Client, params: dict[str, str], fail: Fail) -> None:
 
 
 CHECKS = (
-    _no_request_objects,
-    _signed_request_object,
+    _no_request_uri,
     _response_type,
     _grant_allowed,
     _pkce,
@@ -442,6 +468,8 @@ async def issue_code(
         claims=request.claims,
         interaction_id=interaction_id,
         remember=remember,
+        cnf={"jkt": request.dpop_jkt} if request.dpop_jkt else None,
+        resources=list(request.resources) or None,
     )
     if not stored:
         return None

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import parse_qsl
 
 from ostiary.errors import invalid_request
 
 MAX_PARAMS = 64
 MAX_BODY = 64 * 1024
+# RFC 8707 §2: the one parameter that may be given more than once (one resource each).
+# Its values travel in one entry, separated by spaces, each escaped ('%' as %25, ' ' as
+# %20) so that no value can split into two or two merge into one: ``values`` reads them.
+REPEATABLE = frozenset({"resource"})
+_ESCAPED = re.compile(r"%2[05]")
 
 
 async def read_body(chunks: AsyncIterator[bytes], limit: int = MAX_BODY) -> bytes:
@@ -28,8 +34,9 @@ def parse_params(encoded: str | bytes, limit: int = MAX_BODY) -> dict[str, str]:
     """Decode application/x-www-form-urlencoded data into single-valued parameters, of at
     most ``limit`` bytes.
 
-    RFC 6749 §3.1: parameters MUST NOT be included more than once, and parameters sent
-    without a value MUST be treated as if they were omitted.
+    RFC 6749 §3.1: parameters MUST NOT be included more than once (but ``resource``,
+    RFC 8707 §2: see ``REPEATABLE``), and parameters sent without a value MUST be treated
+    as if they were omitted.
     """
     if len(encoded) > limit:
         # Characters of a str are at least as many bytes: a str this long is too large.
@@ -55,11 +62,27 @@ def parse_params(encoded: str | bytes, limit: int = MAX_BODY) -> dict[str, str]:
     params: dict[str, str] = {}
     seen: set[str] = set()
     for name, value in pairs:
-        if name in seen:
+        if name in seen and name not in REPEATABLE:
             raise invalid_request(f"parameter '{name}' is repeated")
         seen.add(name)
         if "\x00" in value:
             raise invalid_request(f"parameter '{name}' contains a NUL character")
-        if value != "":
-            params[name] = value
+        if value == "":
+            continue
+        if name in REPEATABLE:
+            escaped = value.replace("%", "%25").replace(" ", "%20")
+            value = f"{params[name]} {escaped}" if name in params else escaped
+        params[name] = value
     return params
+
+
+def values(params: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Every value of the ``REPEATABLE`` parameter ``name``, in the order given."""
+    joined = params.get(name)
+    if joined is None:
+        return ()
+    return tuple(_ESCAPED.sub(_unescape, value) for value in joined.split(" "))
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return "%" if match[0] == "%25" else " "

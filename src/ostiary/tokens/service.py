@@ -16,6 +16,7 @@ from ostiary import clock
 from ostiary.crypto.tokens import REFRESH_TOKEN_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
 from ostiary.domain.repositories import Store
+from ostiary.domain.resources import Target
 from ostiary.domain.scopes import format_scope
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import KeyManager
@@ -29,6 +30,8 @@ class IssuedAccessToken:
     jti: str
     expires_at: int
     expires_in: int
+    # RFC 9449 §5: "DPoP" for a token bound to the client's DPoP key.
+    token_type: str = "Bearer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,17 @@ class Grant:
     claims: dict[str, Any] | None = None
     # roles / groups (RFC 9068 §2.2.3.1), for clients registered to receive them
     extra: dict[str, Any] | None = None
+    # The DPoP key the tokens are bound to (RFC 9449 §6: its JWK SHA-256 thumbprint).
+    jkt: str | None = None
+    # The resources the client named (RFC 8707): the access token's audience and scopes;
+    # None: the client's default audience and every granted scope.
+    target: Target | None = None
+
+    @property
+    def access_scopes(self) -> frozenset[str]:
+        """The access token's scopes: the grant's, narrowed to what its resources accept
+        (RFC 8707 §2.2); the ID token and the refresh token keep ``scopes``."""
+        return self.scopes if self.target is None else self.target.scopes
 
     def refresh_policy(self) -> tuple[bool, str | None]:
         """Whether a refresh token goes with this grant, and the session it is bound to.
@@ -71,8 +85,9 @@ class TokenService:
         self._store = store
         self._keys = keys
 
-    def audience(self, client: Client) -> str | list[str]:
-        aud = list(client.audience) or [
+    def audience(self, client: Client, target: Target | None = None) -> str | list[str]:
+        # RFC 8707 §2, RFC 9068 §3: the resources the client asked for are the audience.
+        aud = list(target.audience if target is not None else client.audience) or [
             self._settings.tokens.default_audience or self._settings.issuer
         ]
         return aud[0] if len(aud) == 1 else aud
@@ -92,14 +107,14 @@ class TokenService:
         claims: dict[str, Any] = {
             "iss": self._settings.issuer,
             "sub": grant.subject,
-            "aud": self.audience(client),
+            "aud": self.audience(client, grant.target),
             "exp": now + ttl,
             "iat": now,
             "jti": jti,
             "client_id": client.client_id,
         }
-        if grant.scopes:
-            claims["scope"] = format_scope(grant.scopes)
+        if grant.access_scopes:
+            claims["scope"] = format_scope(grant.access_scopes)
         if grant.auth_time is not None:
             claims["auth_time"] = grant.auth_time
         # RFC 9068 §2.2.1: how the user authenticated, for a resource server's step-up.
@@ -111,13 +126,17 @@ class TokenService:
             claims["sid"] = grant.sid
         if grant.extra:
             claims.update(grant.extra)
+        if grant.jkt is not None:
+            # RFC 9449 §6.1: the token is bound to the proof's key.
+            claims["cnf"] = {"jkt": grant.jkt}
         userinfo = (grant.claims or {}).get("userinfo")
         if userinfo:
             # OIDC Core §5.5: claims requested for the UserInfo endpoint travel with the token.
             claims["userinfo_claims"] = sorted(userinfo)
         keys = await self._keys.fresh()
         token = jwt_access.encode(keys, self._settings.tokens.access_token_alg, claims)
-        return IssuedAccessToken(token, jti, now + ttl, ttl)
+        token_type = "DPoP" if grant.jkt is not None else "Bearer"
+        return IssuedAccessToken(token, jti, now + ttl, ttl, token_type)
 
     def new_refresh_token(
         self,
@@ -144,6 +163,11 @@ class TokenService:
             acr=grant.acr,
             amr=grant.amr,
             claims=grant.claims,
+            # RFC 8707 §2.2: the refresh token is bound to every resource of the grant.
+            resources=list(grant.target.granted) if grant.target is not None else None,
+            # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a
+            # confidential client's is bound to the client by its authentication).
+            cnf={"jkt": grant.jkt} if grant.jkt is not None and grant.client.public else None,
         )
         return token, row
 
@@ -157,7 +181,7 @@ def token_response(
     """RFC 6749 §5.1 successful response body."""
     body: dict[str, Any] = {
         "access_token": access.token,
-        "token_type": "Bearer",
+        "token_type": access.token_type,
         "expires_in": access.expires_in,
     }
     if scopes:

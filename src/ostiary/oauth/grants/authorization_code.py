@@ -11,7 +11,7 @@ from ostiary.domain.codes import AuthorizationCode, CodeState, Refused
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.domain.users import User
 from ostiary.errors import invalid_grant, invalid_request
-from ostiary.oauth import pkce
+from ostiary.oauth import pkce, resource_indicators
 from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
@@ -86,6 +86,7 @@ class _Decision:
             raise invalid_grant("authorization code has expired")
         _check_redirect_uri(code, params.get("redirect_uri"))
         _check_pkce(code, params.get("code_verifier"))
+        _check_dpop_binding(code, self._request.jkt)
         user = state.user
         if user is None or user.disabled:
             raise invalid_grant("the user is no longer active")
@@ -96,6 +97,11 @@ class _Decision:
         # Roles may have changed since the code was issued: grant only what is allowed now.
         scopes, extra = await roles.for_token(
             services, client, user.id, frozenset(code.scopes), state.gates
+        )
+        # RFC 8707 §2.2: only resources the authorization request named (fewer downscope
+        # the access token; the refresh token keeps them all); none named: all of them.
+        target = await resource_indicators.for_token(
+            services.store.resources, params, scopes, granted=tuple(code.resources or ())
         )
         grant = Grant(
             client,
@@ -108,6 +114,8 @@ class _Decision:
             amr=code.amr,
             claims=code.claims,
             extra=extra,
+            jkt=self._request.jkt,
+            target=target,
         )
         last = self._last
         if last is not None and last.grant == grant:
@@ -131,6 +139,13 @@ def _check_redirect_uri(code: AuthorizationCode, given: str | None) -> None:
         raise invalid_grant("redirect_uri is required")
     if given is not None and given != code.redirect_uri:
         raise invalid_grant("redirect_uri does not match the authorization request")
+
+
+def _check_dpop_binding(code: AuthorizationCode, jkt: str | None) -> None:
+    bound = (code.cnf or {}).get("jkt")
+    # RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof by that key.
+    if bound is not None and jkt != bound:
+        raise invalid_grant("the DPoP proof is not signed by the key the code is bound to")
 
 
 def _check_pkce(code: AuthorizationCode, verifier: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.errors import unauthorized_client
+from ostiary.oauth import resource_indicators
 from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.finish import respond
@@ -21,8 +22,19 @@ class ClientCredentialsGrant:
         if client.public:
             raise unauthorized_client("public clients cannot use client_credentials")
         scopes = check_allowed(parse_scope(request.params.get("scope")), client.scopes)
+        # RFC 8707 §2.2: the resources asked for are the audience, the scopes narrowed.
+        target = await resource_indicators.for_token(
+            services.store.resources, request.params, scopes, granted=None
+        )
         # RFC 9068 §2.2: with no resource owner, sub identifies the client.
-        grant = Grant(client=client, subject=client.client_id, user_id=None, scopes=scopes)
+        grant = Grant(
+            client=client,
+            subject=client.client_id,
+            user_id=None,
+            scopes=scopes,
+            jkt=request.jkt,
+            target=target,
+        )
         access = await services.tokens.access_token(grant)
         # RFC 6749 §4.4.3: a refresh token SHOULD NOT be included.
         return await respond(

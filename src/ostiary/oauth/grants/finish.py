@@ -42,12 +42,18 @@ async def respond(
             requested=(grant.claims or {}).get("id_token"),
             extra=grant.extra,
         )
-    scope = " ".join(sorted(scopes))
+    # RFC 8707 §2.2: the access token's scopes, narrowed to its resources (the response's
+    # scope is the access token's, RFC 6749 §5.1).
+    access_scopes = grant.access_scopes
+    scope = " ".join(sorted(access_scopes))
+    details = {"grant_type": grant_type, "scope": scope} if grant_type else {"scope": scope}
+    if grant.target is not None:
+        details["resource"] = " ".join(grant.target.audience)
     services.audit.later(
         event,
         actor=f"client:{client.client_id}",
         user_id=grant.user_id,
         client_id=client.client_id,
-        details={"grant_type": grant_type, "scope": scope} if grant_type else {"scope": scope},
+        details=details,
     )
-    return token_response(access, scopes, refresh_token, issued_id_token)
+    return token_response(access, access_scopes, refresh_token, issued_id_token)

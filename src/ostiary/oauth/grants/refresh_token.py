@@ -7,6 +7,7 @@ from typing import Any
 from ostiary import clock
 from ostiary.crypto.tokens import digest
 from ostiary.errors import invalid_grant, invalid_request, invalid_scope
+from ostiary.oauth import resource_indicators
 from ostiary.oauth.deps import GrantDeps
 from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
@@ -44,6 +45,10 @@ class RefreshTokenGrant:
         now = clock.now()
         if token.expires_at <= now:
             raise invalid_grant("refresh token has expired")
+        bound = (token.cnf or {}).get("jkt")
+        # RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by it.
+        if bound is not None and request.jkt != bound:
+            raise invalid_grant("the DPoP proof is not signed by the key the token is bound to")
 
         original = frozenset(token.scopes)
         requested = parse_scope(params.get("scope")) if "scope" in params else original
@@ -68,15 +73,22 @@ class RefreshTokenGrant:
             requested, extra = await roles.for_token(
                 services, client, user.id, requested, state.gates
             )
+        # RFC 8707 §2.2: resources beyond the token's are refused; fewer downscope this
+        # access token, while the successor keeps them all.
+        target = await resource_indicators.for_token(
+            store.resources, params, requested, granted=tuple(token.resources or ())
+        )
         subject = token.user_id or client.client_id
         # Grant's keyword fields, the same for the access token and the successor.
         context: dict[str, Any] = {
+            "target": target,
             "auth_time": token.auth_time,
             "sid": token.sid,
             "acr": token.acr,
             "amr": token.amr,
             "claims": token.claims,
             "extra": extra,
+            "jkt": request.jkt,
         }
         grant = Grant(client, subject, token.user_id, requested, **context)
         access = await services.tokens.access_token(grant)
