@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from ostiary.gateway import Gateway, load_config
-from tests.e2e.test_resource_dpop import ALGS, API, DPoPClient, Issuer
+from tests.e2e.dpop_client import DPoPClient
+from tests.e2e.test_resource_dpop import ALGS, API, Issuer
 from tests.e2e.upstream_app import serving, upstream_app
 
 RULES = ["GET /api/* scope=orders:read", "POST /api/* scope=orders:write", "GET /health public"]

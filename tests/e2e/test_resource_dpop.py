@@ -10,8 +10,6 @@ as it meets Ostiary: by discovery, over HTTP. ``test_gateway_dpop.py`` uses it t
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import threading
 import time
 import uuid
@@ -41,6 +39,7 @@ from ostiary.resource import (
 from ostiary.resource.asgi import BearerAuthMiddleware
 from ostiary.resource.fastapi import ResourceServer
 from ostiary.resource.wsgi import protect
+from tests.e2e.dpop_client import DPoPClient
 from tests.e2e.upstream_app import serving
 
 API = "https://orders.example.com"
@@ -112,31 +111,6 @@ class Issuer:
             **self.claims(jkt),
         }
         return token
-
-
-class DPoPClient:
-    """A client holding a DPoP key: proofs for each request (RFC 9449 §4.2)."""
-
-    def __init__(self, alg: str = "ES256") -> None:
-        self.key = ECKey.generate_key("P-256")
-        self.jkt = self.key.thumbprint()
-
-    def proof(self, method: str, url: str, token: str | None = None, **claims: Any) -> str:
-        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.key.as_dict(private=False)}
-        body: dict[str, Any] = {
-            "jti": uuid.uuid4().hex,
-            "htm": method,
-            "htu": url,
-            "iat": int(time.time()),
-        }
-        if token is not None:
-            digest = hashlib.sha256(token.encode()).digest()
-            body["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        body.update(claims)
-        return jwt.encode(header, {k: v for k, v in body.items() if v is not None}, self.key)
-
-    def headers(self, method: str, url: str, token: str, **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"DPoP {token}", "DPoP": self.proof(method, url, token, **claims)}
 
 
 @pytest.fixture(scope="module")

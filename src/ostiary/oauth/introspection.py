@@ -43,8 +43,11 @@ async def _access_token(services: EndpointDeps, value: str) -> dict[str, Any]:
     if live is None:
         return INACTIVE
     claims = live.claims
-    response: dict[str, Any] = {"active": True, "token_type": "Bearer"}
-    for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time"):
+    # RFC 9449 §6.2: a DPoP-bound token is introspected with its cnf and type DPoP.
+    bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
+    response: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
+    fields = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "cnf")
+    for name in fields:
         if name in claims:
             response[name] = claims[name]
     if live.username is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.client_keys import ASYMMETRIC_ALGS, HMAC_ALGS
+from ostiary.oauth.dpop import SIGNING_ALGS as DPOP_ALGS
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.pkce import SUPPORTED_METHODS
 from ostiary.settings import Settings
@@ -39,6 +40,8 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         # RFC 9207: the iss parameter in authorization responses (mix-up defence).
         "authorization_response_iss_parameter_supported": True,
         "access_token_signing_alg_values_supported": list(ALLOWED_ALGS),
+        # RFC 9449 §5.1: DPoP proofs are accepted, signed with these.
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         # RFC 9126 §5: pushed authorization requests.
         "pushed_authorization_request_endpoint": f"{issuer}/par",
         "require_pushed_authorization_requests": settings.require_par,

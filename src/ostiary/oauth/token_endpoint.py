@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
+from ostiary.oauth import dpop
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.base import TokenRequest
@@ -13,7 +15,11 @@ from ostiary.oauth.params import parse_params
 
 
 async def token(
-    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps,
+    body: bytes,
+    authorization: str | None,
+    ip: str | None = None,
+    dpop_proofs: Sequence[str] = (),
 ) -> dict[str, Any]:
     params = parse_params(body)
     grant_type = params.get("grant_type")
@@ -26,4 +32,10 @@ async def token(
     # RFC 6749 §5.2 unauthorized_client: the client may not use this grant type.
     if grant_type not in client.grant_types:
         raise unauthorized_client(f"this client may not use {grant_type}")
-    return await handler.handle(TokenRequest(params, client), services)
+    url = f"{services.settings.issuer}/token"
+    proof = await dpop.request_proof(services.dpop, dpop_proofs, url)
+    # RFC 9449 §5.2: a client registered for DPoP-bound tokens gets no other kind.
+    if proof is None and client.dpop_bound_access_tokens:
+        raise invalid_request("this client must send a DPoP proof")
+    jkt = proof.jkt if proof is not None else None
+    return await handler.handle(TokenRequest(params, client, jkt), services)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.errors import OAuthError
-from ostiary.oauth.bearer import authenticate
+from ostiary.oauth.bearer import DPoPRequest, authenticate
 from ostiary.oauth.params import parse_params
 from ostiary.resource.errors import InsufficientScope, InvalidRequest, InvalidToken
 from ostiary.tokens import claims as claims_module
@@ -30,12 +30,20 @@ def form_token(body: bytes | None, content_type: str) -> str | None:
 
 
 async def userinfo(
-    services: Checking, authorization: str | None, body_token: str | None
+    services: Checking,
+    authorization: str | None,
+    body_token: str | None,
+    dpop: DPoPRequest | None = None,
 ) -> dict[str, Any]:
     """The claims of the token's user; refusals are ``ResourceError``s, and a header in
-    another scheme is invalid_request."""
+    another scheme (but DPoP, with ``dpop``: RFC 9449 §7) is invalid_request."""
     caller = await authenticate(
-        services, authorization, audience=None, form_token=body_token, not_bearer=_not_bearer
+        services,
+        authorization,
+        audience=None,
+        form_token=body_token,
+        not_bearer=_not_bearer,
+        dpop=dpop,
     )
     # OIDC Core §5.3.1: UserInfo answers only tokens granted the openid scope.
     if "openid" not in caller.scopes:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from ostiary.accounts import logout, signin
 from ostiary.errors import OAuthError
+from ostiary.oauth.bearer import DPoPRequest
 from ostiary.oauth.params import parse_params, read_body
 from ostiary.oidc import userinfo
 from ostiary.resource.errors import InvalidRequest, ResourceError
@@ -25,7 +26,11 @@ def _services(request: Request) -> Services:
     return request.app.state.services
 
 
-CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "Authorization"}
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization, DPoP",
+    "Access-Control-Expose-Headers": "WWW-Authenticate, DPoP-Nonce",
+}
 
 
 async def userinfo_endpoint(request: Request) -> Response:
@@ -36,9 +41,17 @@ async def userinfo_endpoint(request: Request) -> Response:
     try:
         body = await _userinfo_body(request)
         body_token = userinfo.form_token(body, request.headers.get("content-type", ""))
-        claims = await userinfo.userinfo(services, request.headers.get("authorization"), body_token)
+        dpop = DPoPRequest(
+            services.dpop,
+            request.headers.getlist("dpop"),
+            request.method,
+            f"{services.settings.issuer}/userinfo",
+        )
+        claims = await userinfo.userinfo(
+            services, request.headers.get("authorization"), body_token, dpop
+        )
     except ResourceError as exc:
-        return _refused(exc)
+        return _refused(exc, services.dpop.algs)
     except Exception as exc:
         log.exception("unexpected error at the UserInfo endpoint")
         return server_error(exc)
@@ -56,10 +69,13 @@ async def _userinfo_body(request: Request) -> bytes | None:
         raise InvalidRequest(exc.description or "") from None
 
 
-def _refused(exc: ResourceError) -> Response:
+def _refused(exc: ResourceError, dpop_algs: str) -> Response:
     """RFC 6750 §3: the challenge, and its attributes as the JSON body (empty without
-    credentials, as the challenge then carries no error)."""
-    headers = {**NO_STORE, **CORS, "WWW-Authenticate": exc.challenge(userinfo.REALM)}
+    credentials, as the challenge then carries no error). A refusal of the DPoP scheme
+    gets its DPoP challenge first, then the Bearer one (RFC 9449 §7.1, §7.2)."""
+    algs = dpop_algs if exc.scheme == "dpop" else None
+    headers = {**NO_STORE, **CORS}
+    headers.update(exc.headers(userinfo.REALM, algs))
     return json_response(exc.body(), exc.status, headers)
 
 

@@ -42,7 +42,8 @@ JSON = (b"content-type", b"application/json")
 # RFC 6749 §5.1: responses carrying tokens MUST NOT be cached (and errors, §5.2, likewise).
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC = (b"access-control-allow-origin", b"*")
-Form = Callable[[Services, bytes, str | None, str | None], Awaitable[Any]]
+# (services, body, authorization, ip[, DPoP headers]) -> the answer.
+Form = Callable[..., Awaitable[Any]]
 
 
 class _Gone(Exception):
@@ -84,26 +85,32 @@ async def _error(send: Send, exc: OAuthError) -> None:
 
 
 def _form_endpoint(
-    handler: Form, returns_body: bool, status: int = 200
+    handler: Form, returns_body: bool, status: int = 200, *, dpop: bool = False
 ) -> Callable[..., Awaitable[None]]:
     """POST, ``application/x-www-form-urlencoded`` (RFC 6749 §3.2), Basic credentials in
     ``Authorization``; the handler's result is the JSON answer with ``status`` (or an
-    empty 200)."""
+    empty 200). ``dpop``: the handler also takes the request's DPoP headers (RFC 9449)."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send, services: Services) -> None:
         content_type = authorization = None
+        proofs: list[str] = []
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
+            elif name == b"dpop":
+                proofs.append(value.decode("latin-1"))
         client = scope.get("client")
         ip = client[0] if client else None
         try:
             if content_type is None or content_type.split(";", 1)[0].strip().lower() != FORM:
                 raise invalid_request(f"Content-Type must be {FORM}")
             body = await _body(receive)
-            result = await handler(services, body, authorization, ip)
+            if dpop:
+                result = await handler(services, body, authorization, ip, proofs)
+            else:
+                result = await handler(services, body, authorization, ip)
         except _Gone:
             return
         except OAuthError as exc:
@@ -154,11 +161,11 @@ async def _jwks(scope: Scope, receive: Receive, send: Send, services: Services) 
 GET = ("GET", "HEAD")
 POST = ("POST",)
 ROUTES: dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]] = {
-    "/token": (POST, _form_endpoint(token_endpoint.token, True)),
+    "/token": (POST, _form_endpoint(token_endpoint.token, True, dpop=True)),
     "/revoke": (POST, _form_endpoint(revocation.revoke, False)),
     "/introspect": (POST, _form_endpoint(introspection.introspect, True)),
     # RFC 9126 §2.2: 201 Created with the request_uri.
-    "/par": (POST, _form_endpoint(par.push, True, 201)),
+    "/par": (POST, _form_endpoint(par.push, True, 201, dpop=True)),
     "/jwks.json": (GET, _jwks),
     "/.well-known/openid-configuration": (GET, _document(openid_configuration)),
     "/.well-known/oauth-authorization-server": (GET, _document(authorization_server_metadata)),

@@ -13,6 +13,8 @@ from ostiary.oauth.deps import GrantDeps
 class TokenRequest:
     params: dict[str, str]
     client: Client
+    # The thumbprint of the request's checked DPoP proof key (RFC 9449 §5), if any.
+    jkt: str | None = None
 
 
 class GrantHandler(Protocol):
