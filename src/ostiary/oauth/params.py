@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from ostiary.errors import invalid_request
@@ -70,10 +70,16 @@ def parse_params(encoded: str | bytes, limit: int = MAX_BODY) -> dict[str, str]:
         if value == "":
             continue
         if name in REPEATABLE:
-            escaped = value.replace("%", "%25").replace(" ", "%20")
+            escaped = join_values([value])
             value = f"{params[name]} {escaped}" if name in params else escaped
         params[name] = value
     return params
+
+
+def join_values(given: Iterable[str]) -> str:
+    """The one entry the values of a ``REPEATABLE`` parameter travel in (what ``values``
+    reads back): for a request object's (RFC 9101) ``resource`` array, say."""
+    return " ".join(value.replace("%", "%25").replace(" ", "%20") for value in given)
 
 
 def values(params: Mapping[str, str], name: str) -> tuple[str, ...]:
