@@ -20,7 +20,7 @@ from ostiary.crypto.tokens import AUTHORIZATION_CODE_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client
 from ostiary.domain.users import User
 from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError
-from ostiary.oauth import dpop, pkce, request_objects, resource_indicators
+from ostiary.oauth import dpop, pkce, profiles, request_objects, resource_indicators
 from ostiary.oauth.deps import AuthorizeDeps
 from ostiary.oauth.redirect_uris import find_match
 from ostiary.oauth.scopes import check_allowed, parse_scope
@@ -198,6 +198,9 @@ async def validate(
         services.settings.require_par or client.require_pushed_authorization_requests
     ):
         raise fail("invalid_request", "pushed authorization request required")
+    profile_problem = profiles.authorization_problem(client, params, pushed)
+    if profile_problem is not None:
+        raise fail("invalid_request", profile_problem)
     for check in CHECKS:
         check(client, params, fail)
     scopes = _scopes(client, params, fail)
@@ -460,7 +463,10 @@ async def issue_code(
         scopes=list(request.scopes),
         code_challenge=request.code_challenge,
         auth_time=auth.auth_time,
-        ttl=services.settings.tokens.authorization_code_ttl,
+        ttl=profiles.code_ttl(
+            await services.store.clients.get(request.client_id),
+            services.settings.tokens.authorization_code_ttl,
+        ),
         nonce=request.nonce,
         sid=sid,
         acr=auth.acr,

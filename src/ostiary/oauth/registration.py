@@ -177,10 +177,6 @@ def check_security(spec: ClientSpec, method: str) -> None:
     for wanted, feature in (
         (spec.tls_client_auth_subject_dn is not None, "mutual TLS (RFC 8705)"),
         (spec.tls_client_certificate_bound_access_tokens, "mutual TLS (RFC 8705)"),
-        (spec.dpop_bound_access_tokens, "DPoP-bound tokens at the token endpoint (RFC 9449)"),
-        (request_alg is not None, "request objects (RFC 9101)"),
-        (spec.require_signed_request_object, "request objects (RFC 9101)"),
-        (spec.profile is not None, "the FAPI 2.0 profile"),
     ):
         if wanted:
             raise RegistrationError(f"{feature} is not offered by this server yet")

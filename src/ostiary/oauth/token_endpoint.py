@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
-from ostiary.oauth import dpop
+from ostiary.oauth import dpop, profiles
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.base import TokenRequest
@@ -35,7 +35,7 @@ async def token(
     url = f"{services.settings.issuer}/token"
     proof = await dpop.request_proof(services.dpop, dpop_proofs, url)
     # RFC 9449 §5.2: a client registered for DPoP-bound tokens gets no other kind.
-    if proof is None and client.dpop_bound_access_tokens:
+    if proof is None and profiles.requires_dpop(client):
         raise invalid_request("this client must send a DPoP proof")
     jkt = proof.jkt if proof is not None else None
     return await handler.handle(TokenRequest(params, client, jkt), services)
