@@ -26,6 +26,7 @@ COMMANDS = {
     "role": "roles",
     "group": "groups",
     "scope": "scopes",
+    "resource": "resources",
     "audit": "audit",
     "purge": "purge",
     "admin": "admin",

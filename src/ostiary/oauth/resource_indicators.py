@@ -30,13 +30,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from ostiary.domain.resources import Resource, Target, uri_problem
+from ostiary.domain.resources import MAX_NAME, Resource, Target, uri_problem
 from ostiary.errors import OAuthError
 from ostiary.oauth.params import values
+from ostiary.oauth.scopes import is_scope_token
 
 PARAMETER = "resource"
 # More than any client needs for one token; each value costs a registry lookup.
 MAX_RESOURCES = 10
+MAX_SCOPES = 100
+MAX_SCOPE = 200
 
 
 class Lookup(Protocol):
@@ -123,3 +126,24 @@ async def for_token(
         audience, kept = asked or granted, granted
     resources = await registered(lookup, audience)
     return Target(audience, narrowed(scopes, resources), kept)
+
+
+def registration_problem(uri: str, name: str, scopes: Iterable[str]) -> str | None:
+    """Why a resource may not be registered so, or None: the rule of the command line and
+    the admin API alike (the URI's is ``uri_problem``, the one the endpoints apply)."""
+    problem = uri_problem(uri)
+    if problem is not None:
+        return f"uri {problem}"
+    if len(name) > MAX_NAME or not name.isprintable():
+        return f"name must be at most {MAX_NAME} printable characters"
+    listed = list(scopes)
+    if len(listed) > MAX_SCOPES:
+        return f"at most {MAX_SCOPES} scopes"
+    for scope in listed:
+        # RFC 6749 §3.3: a scope is a scope-token; anything else could never be requested.
+        if not is_scope_token(scope) or len(scope) > MAX_SCOPE:
+            return (
+                f"scope {scope[:MAX_SCOPE]!r} is not a scope token of at most {MAX_SCOPE} "
+                "characters (RFC 6749 §3.3)"
+            )
+    return None
