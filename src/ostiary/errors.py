@@ -82,3 +82,16 @@ class UnsafeRedirectError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class UnsafeRequestObjectError(UnsafeRedirectError):
+    """A request object (RFC 9101) not shown to be its client's: nothing in it, its redirect
+    URI included, can be trusted. A page at the authorization endpoint, a §5.2 error with
+    ``error`` at the PAR endpoint (RFC 9126 §2.3)."""
+
+    def __init__(self, description: str, error: str = "invalid_request_object") -> None:
+        super().__init__(
+            f"The application's signed request cannot be used ({error}): {description}."
+        )
+        self.error = error
+        self.description = description

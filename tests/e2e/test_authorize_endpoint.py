@@ -226,6 +226,13 @@ UNSAFE = [
         "redirect_uri is not registered",
         id="bad-uri-wins-over-later-errors",
     ),
+    # An unsigned request object proves nothing, its redirect URI included (RFC 9101
+    # §10.5); tests/e2e/test_request_objects.py has the signed ones.
+    pytest.param(
+        {"request": "eyJhbGciOiJub25lIn0.e30."},
+        "invalid_request_object",
+        id="rfc9101_10_5-unsigned-request-object",
+    ),
 ]
 
 
@@ -353,9 +360,6 @@ REDIRECTED_ERRORS = [
     ),
     pytest.param(
         "confidential", {"code_challenge": "A" * 44}, "invalid_request", id="long-challenge"
-    ),
-    pytest.param(
-        "confidential", {"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported", id="jar"
     ),
     # A request object by reference; a PAR request_uri is tests/e2e/test_par_flow.py's.
     pytest.param(

@@ -98,7 +98,7 @@ def test_oidc_discovery_3_4_provider_metadata(server: LiveServer, provider: Prov
     assert "form_post" in meta["response_modes_supported"]
     assert "RS256" in meta["id_token_signing_alg_values_supported"]
     assert meta["request_uri_parameter_supported"] is False
-    assert meta["request_parameter_supported"] is False
+    assert meta["request_parameter_supported"] is True  # RFC 9101, signed objects only
     assert meta["claims_parameter_supported"] is True
     assert {"openid", "profile", "email", "phone", "address", "offline_access"} <= set(
         meta["scopes_supported"]

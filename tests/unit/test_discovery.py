@@ -84,11 +84,18 @@ def test_oidc_discovery_3_issuer_has_no_trailing_slash_and_prefixes_every_endpoi
         assert "//" not in doc[member].removeprefix(issuer.split("//")[0] + "//")
 
 
-def test_oidc_discovery_3_request_objects_are_explicitly_unsupported() -> None:
-    """§3 defaults request_uri_parameter_supported to true, so false must be said out loud."""
+def test_oidc_discovery_3_request_objects_by_value_only() -> None:
+    """§3: request objects by value (RFC 9101) are supported, signed with the client's
+    asymmetric keys; by reference they are not, and §3 defaults
+    request_uri_parameter_supported to true, so false must be said out loud."""
     doc = metadata()
+    assert doc["request_parameter_supported"] is True
     assert doc["request_uri_parameter_supported"] is False
-    assert doc["request_parameter_supported"] is False
+    algs = doc["request_object_signing_alg_values_supported"]
+    assert "ES256" in algs and "PS256" in algs
+    assert not {"none", "HS256"} & set(algs)
+    # RFC 9101 §10.5: no server-wide requirement exists, so none is announced.
+    assert "require_signed_request_object" not in doc
 
 
 def test_oidc_discovery_3_only_the_code_flow_is_offered() -> None:

@@ -232,7 +232,7 @@ async def test_rfc9126_2_1_client_authentication_parameters_are_not_kept(
         pytest.param({"claims": "{not json"}, "invalid_request", id="claims"),
         pytest.param({"state": "s" * 1025}, "invalid_request", id="state-too-long"),
         pytest.param({"id_token_hint": "x.y.z"}, "invalid_request", id="id-token-hint"),
-        pytest.param({"request": "eyJ.x.y"}, "request_not_supported", id="request-object"),
+        pytest.param({"request": "eyJ.x.y"}, "invalid_request_object", id="request-object"),
     ],
 )
 async def test_rfc9126_2_1_pushed_request_is_validated_as_at_the_authorization_endpoint(

@@ -254,3 +254,48 @@ def test_rfc6749_s2_2_client_id_shape_refused(client_id: str) -> None:
 def test_rfc9700_s4_15_client_id_cannot_look_like_a_user_id(client_id: str) -> None:
     """RFC 9700 §4.15: a client's sub must never be confusable with a user's (UUID) sub."""
     _refused(spec(client_id=client_id), "UUID")
+
+
+# A P-256 public key: registered keys make signed request objects possible (RFC 9101).
+EC_JWKS = {
+    "keys": [
+        {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": "31QdVJjD2PHIdKlCmcafqpMAGmg3Rpi6YRQSBmGySrE",
+            "y": "wZLQNgoW9kfn7kV0Ac-zI_QoR5mnCcL9BNELO1B_9nY",
+            "kid": "k1",
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"jwks": EC_JWKS, "request_object_signing_alg": "ES256"},
+        {"jwks": EC_JWKS, "require_signed_request_object": True},
+        {"jwks_uri": "https://app.example.com/jwks", "require_signed_request_object": True},
+    ],
+)
+def test_rfc9101_10_5_request_object_settings_are_accepted(overrides: dict[str, Any]) -> None:
+    """RFC 9101 §10.5, OIDC Registration §2: request objects are offered, so a client may
+    name its algorithm and be held to signed request objects."""
+    check(spec(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"require_signed_request_object": True}, "jwks or jwks_uri"),
+        ({"request_object_signing_alg": "ES256"}, "jwks or jwks_uri"),
+        ({"jwks": EC_JWKS, "request_object_signing_alg": "HS256"}, "request_object_signing_alg"),
+        ({"jwks": EC_JWKS, "request_object_signing_alg": "none"}, "request_object_signing_alg"),
+    ],
+)
+def test_rfc9101_10_5_request_object_settings_need_keys_and_an_asymmetric_alg(
+    overrides: dict[str, Any], fragment: str
+) -> None:
+    """The client's own keys check its request objects: none registered, nothing could be
+    checked; HS256 keyed with a public key and alg none are forgeries (RFC 8725 §3.1)."""
+    _refused(spec(**overrides), fragment)

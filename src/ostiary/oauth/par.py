@@ -9,10 +9,18 @@ two entry points.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from ostiary.crypto.tokens import digest
-from ostiary.errors import AuthorizationError, OAuthError, UnsafeRedirectError, invalid_request
+from ostiary.errors import (
+    AuthorizationError,
+    OAuthError,
+    UnsafeRedirectError,
+    UnsafeRequestObjectError,
+    invalid_request,
+)
+from ostiary.oauth import dpop
 from ostiary.oauth.authorize import MAX_REQUEST, PUSHED_REQUEST_URI, form_encode, validate
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
@@ -24,7 +32,11 @@ CLIENT_AUTHENTICATION = frozenset({"client_secret", "client_assertion", "client_
 
 
 async def push(
-    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps,
+    body: bytes,
+    authorization: str | None,
+    ip: str | None = None,
+    dpop_proofs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """RFC 9126 §2.1: authenticate the client, validate its request as /authorize would,
     keep it under a new request_uri (§2.2)."""
@@ -32,13 +44,21 @@ async def push(
     # RFC 9126 §2.1 (1): the client authenticates as it would at the token endpoint.
     client = await authenticate(services, params, authorization, ip)
     # RFC 9126 §2.1: client_id is as required here as in any authorization request (with
-    # Basic credentials it may differ from none: the guard refused a mismatch).
+    # Basic credentials it may differ from none: the guard refused a mismatch). §3: a
+    # request object holds it, to be the authenticated client's (checked with the object).
     if "client_id" not in params:
-        raise invalid_request("client_id is required")
+        if "request" not in params:
+            raise invalid_request("client_id is required")
+        params = {**params, "client_id": client.client_id}
     # RFC 9126 §2.1 (2): request_uri MUST NOT be provided in a pushed request.
     if "request_uri" in params:
         raise invalid_request("request_uri must not be used in a pushed authorization request")
     request = {k: v for k, v in params.items() if k not in CLIENT_AUTHENTICATION}
+    url = f"{services.settings.issuer}/par"
+    proof = await dpop.request_proof(services.dpop, dpop_proofs, url)
+    # RFC 9449 §10.1: a proof at PAR binds the code as dpop_jkt does; both must agree.
+    if proof is not None and request.setdefault("dpop_jkt", proof.jkt) != proof.jkt:
+        raise invalid_request("dpop_jkt is not the thumbprint of the DPoP proof's key")
     # The authorization endpoint's own bound on a request, so the two accept the same.
     if len(form_encode(request)) > MAX_REQUEST:
         raise invalid_request("the authorization request is too large")
@@ -46,6 +66,9 @@ async def push(
     # invalid_request where §4.1.2.1 has no code (the redirect URI).
     try:
         await validate(services, request, pushed=True)
+    except UnsafeRequestObjectError as exc:
+        # §2.3: an extension's own error code (RFC 9101 §7: invalid_request_object).
+        raise OAuthError(exc.error, exc.description) from None
     except UnsafeRedirectError as exc:
         raise invalid_request(exc.message) from None
     except AuthorizationError as exc:

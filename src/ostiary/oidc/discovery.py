@@ -6,6 +6,7 @@ from typing import Any
 
 from ostiary.domain.mfa import ACR_LEVELS
 from ostiary.oauth.authorize import RESPONSE_MODES
+from ostiary.oauth.client_keys import ASYMMETRIC_ALGS
 from ostiary.oauth.metadata import authorization_server_metadata
 from ostiary.settings import Settings
 from ostiary.tokens.claims import OIDC_SCOPES, SUPPORTED_CLAIMS
@@ -28,8 +29,11 @@ def openid_configuration(settings: Settings) -> dict[str, Any]:
             "claims_supported": [*SUPPORTED_CLAIMS, *ID_TOKEN_CLAIMS],
             "claims_parameter_supported": True,
             "claim_types_supported": ["normal"],
-            # Discovery §3 defaults request_uri_parameter_supported to true: say false.
-            "request_parameter_supported": False,
+            # Signed request objects by value (RFC 9101, Core §6.1), at /authorize and /par.
+            "request_parameter_supported": True,
+            "request_object_signing_alg_values_supported": list(ASYMMETRIC_ALGS),
+            # Discovery §3 defaults request_uri_parameter_supported to true: say false (a
+            # request object by reference would have this server fetch any URL it is given).
             "request_uri_parameter_supported": False,
             "prompt_values_supported": ["none", "login", "consent", "select_account"],
             # One factor, two factors, phishing-resistant (domain/mfa.py), weakest first.

@@ -101,7 +101,6 @@ async def test_rfc6749_s4_1_2_1_untrusted_client_or_redirect_uri_is_a_page_not_a
         pytest.param({"prompt": "always"}, "invalid_request", id="oidc_s3_1_2_1-unknown-prompt"),
         pytest.param({"max_age": "-1"}, "invalid_request", id="oidc_s3_1_2_1-negative-max-age"),
         pytest.param({"max_age": "soon"}, "invalid_request", id="oidc_s3_1_2_1-max-age-text"),
-        pytest.param({"request": "eyJ.x.y"}, "request_not_supported", id="oidc_s6-request"),
         pytest.param(
             {"request_uri": "urn:x"}, "request_uri_not_supported", id="oidc_s6-request-uri"
         ),
