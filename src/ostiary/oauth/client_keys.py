@@ -22,6 +22,7 @@ from ostiary.cache.bounded import BoundedCache
 from ostiary.crypto.sealing import Sealer, UnsealError
 from ostiary.domain.clients import Client
 from ostiary.keys import compact
+from ostiary.keys.compact import Verifier
 
 # What a client may sign with its own keys: asymmetric algorithms only (never "none", and
 # no HMAC, whose "secret" would be a public key).
@@ -88,16 +89,44 @@ def header_of(token: str) -> dict[str, Any]:
         raise ClientKeyError(f"malformed JWT: {exc}") from None
 
 
+# Signature checks by (key object, alg): a client signs every assertion with the same key,
+# and building the check from the JWK each time would cost as much as the check itself.
+_checks: BoundedCache[tuple[int, str], tuple[Any, Verifier | None]] = BoundedCache(4096, lru=False)
+
+
+def _check_for(key: Any, alg: str) -> Verifier | None:
+    """``keys.compact``'s direct check for this key and alg (None: joserfc's path)."""
+    cached = _checks.get((id(key), alg))
+    if cached is not None and cached[0] is key:
+        return cached[1]
+    check = compact.verifier_for(alg, key.public_key) if key.key_type != "oct" else None
+    _checks.put((id(key), alg), (key, check))
+    return check
+
+
 def verify(token: str, keys: list[Any], alg: str) -> dict[str, Any]:
     """The claims of ``token`` if one of ``keys`` verifies its ``alg`` signature."""
     kty = _KTY_OF.get(alg[:2])
     candidates = [k for k in keys if k.key_type == kty]
+    try:
+        parts = compact.split(token)
+    except (ValueError, UnicodeError) as exc:
+        raise ClientKeyError(f"malformed JWT: {exc}") from None
     for key in candidates:
-        try:
-            with warnings.catch_warnings(action="ignore", category=SecurityWarning):
-                claims = jwt.decode(token, key, algorithms=[alg]).claims
-        except (JoseError, ValueError, TypeError):
-            continue
+        check = _check_for(key, alg)
+        if check is not None:
+            if not check(parts.signing_input, parts.signature):
+                continue
+            try:
+                claims = orjson.loads(parts.payload)
+            except orjson.JSONDecodeError:
+                raise ClientKeyError("the JWT's claims are not JSON") from None
+        else:
+            try:
+                with warnings.catch_warnings(action="ignore", category=SecurityWarning):
+                    claims = jwt.decode(token, key, algorithms=[alg]).claims
+            except (JoseError, ValueError, TypeError):
+                continue
         if isinstance(claims, dict):
             return claims
     raise ClientKeyError("the signature does not verify with the client's keys")
