@@ -159,7 +159,7 @@ async def validate(
     client = await _client(services, params)
     opened = None
     if "request" in params:
-        opened = await request_objects.open_request(services, client, params)
+        opened = await request_objects.open_request(services, client, params, pushed=pushed)
         params = opened.params
     redirect_uri = _redirect_uri(client, params)
     unfit = _unfit(params)

@@ -57,9 +57,12 @@ def replay_key(client_id: str, jti: str) -> bytes:
     return hashlib.sha256(f"request-object\0{client_id}\0{jti}".encode()).digest()
 
 
-async def open_request(services: AuthorizeDeps, client: Client, params: dict[str, str]) -> Opened:
+async def open_request(
+    services: AuthorizeDeps, client: Client, params: dict[str, str], *, pushed: bool = False
+) -> Opened:
     """The verified request object in ``params["request"]`` of ``client`` (the one its
-    client_id parameter names), or ``UnsafeRequestObjectError``."""
+    client_id parameter names), or ``UnsafeRequestObjectError``. ``pushed``: ``params``
+    came to the PAR endpoint, straight from the authenticated client."""
     token = params["request"]
     # OIDC Core §6.1, RFC 9101 §5: a request object by value or by reference, not both.
     if "request_uri" in params:
@@ -106,7 +109,15 @@ async def open_request(services: AuthorizeDeps, client: Client, params: dict[str
     # RFC 9101 §10.2 (§4: iss SHOULD be there): the source is verified, the client made it.
     if claims.get("iss") != client.client_id:
         raise UnsafeRequestObjectError("the request object's iss must be the client_id")
-    return Opened(client.client_id, _parameters(claims), claims, params.get("response_type"))
+    request = _parameters(claims)
+    bound = params.get("dpop_jkt") if pushed else None
+    # RFC 9449 §10.1: a DPoP proof at the PAR endpoint binds the code to its key (the PAR
+    # endpoint puts its thumbprint beside the object); the object may not name another.
+    if bound is not None and request.setdefault("dpop_jkt", bound) != bound:
+        raise UnsafeRequestObjectError(
+            "the request object's dpop_jkt is not the DPoP proof's key", "invalid_request"
+        )
+    return Opened(client.client_id, request, claims, params.get("response_type"))
 
 
 async def _verified(

@@ -690,3 +690,62 @@ async def test_rfc9126_4_pushed_object_expired_by_its_use_is_refused(
 
     assert isinstance(refused, AuthorizationError)
     assert (refused.error, refused.redirect_uri) == ("invalid_request_object", OTHER_URI)
+
+
+# -- parameters other features read from the object --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param(["https://api.example.test/", "https://files.example.test/"], id="array"),
+        pytest.param("https://api.example.test/", id="one-string"),
+    ],
+)
+async def test_rfc8707_2_resource_as_an_array_in_the_request_object(
+    services: Services, given: str | list[str]
+) -> None:
+    """RFC 8707 §2 with RFC 9101 §4: resource, repeatable in a query, is one string or an
+    array of them in a request object; the code keeps each."""
+    for uri in ("https://api.example.test/", "https://files.example.test/"):
+        await services.store.resources.add(uri=uri, name=uri, scopes=["read"])
+    app = await key_app(services)
+
+    _, request = await authorize.validate(
+        services, by_value(app, sign(request_claims(app, resource=given)))
+    )
+
+    assert request.resources == ((given,) if isinstance(given, str) else tuple(given))
+
+
+JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+
+
+async def test_rfc9449_10_1_dpop_key_of_the_push_binds_a_pushed_request_object(
+    services: Services,
+) -> None:
+    """RFC 9449 §10.1: the thumbprint the PAR endpoint puts beside a pushed object (from a
+    DPoP proof) binds the code, though §6.3 uses only the object's parameters; given with
+    an object at /authorize, it is ignored as any parameter beside the object."""
+    app = await key_app(services)
+    request_object = sign(request_claims(app, jti=None))
+
+    _, pushed = await authorize.validate(
+        services, by_value(app, request_object, dpop_jkt=JKT), pushed=True
+    )
+    _, direct = await authorize.validate(services, by_value(app, request_object, dpop_jkt=JKT))
+
+    assert pushed.dpop_jkt == JKT
+    assert direct.dpop_jkt is None
+
+
+async def test_rfc9449_10_1_object_naming_another_dpop_key_than_the_push_is_refused(
+    services: Services,
+) -> None:
+    app = await key_app(services)
+    request_object = sign(request_claims(app, dpop_jkt="A" * 43))
+
+    with pytest.raises(UnsafeRedirectError) as refused:
+        await authorize.validate(services, by_value(app, request_object, dpop_jkt=JKT), pushed=True)
+
+    assert "dpop_jkt" in refused.value.message
