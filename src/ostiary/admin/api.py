@@ -24,6 +24,7 @@ from ostiary.admin import (
     routes_clients,
     routes_groups,
     routes_providers,
+    routes_resources,
     routes_roles_scopes,
     routes_user_links,
     routes_users,
@@ -48,7 +49,8 @@ def build_fastapi() -> FastAPI:
     api = FastAPI(
         title="Ostiary admin API",
         version="1",
-        description="Manage users, clients, roles, groups, scopes and read the audit log. "
+        description="Manage users, clients, roles, groups, scopes, protected resources and "
+        "read the audit log. "
         "Reading needs the ostiary:admin:read or ostiary:admin scope; changing needs "
         "ostiary:admin. Every error is an RFC 9457 problem details object.",
         openapi_url="/openapi.json",
@@ -63,6 +65,7 @@ def build_fastapi() -> FastAPI:
         routes_user_links,
         routes_clients,
         routes_roles_scopes,
+        routes_resources,
         routes_providers,
         routes_audit,
     ):

@@ -17,6 +17,7 @@ from ostiary.storage.tables import (
     group_members,
     group_parents,
     groups,
+    resources,
     roles,
     scope_roles,
     scopes,
@@ -25,7 +26,7 @@ from ostiary.storage.tables import (
 )
 
 # What the admin API pages through, by the name its cursors carry.
-PAGED = {t.name: t for t in (users, clients, roles, scopes, groups)}
+PAGED = {t.name: t for t in (users, clients, roles, scopes, groups, resources)}
 
 
 async def page(
