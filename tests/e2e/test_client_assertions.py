@@ -398,3 +398,15 @@ def test_rfc7591_2_a_private_key_is_refused_and_jwks_and_jwks_uri_exclude_each_o
         key_client(server, jwks={"keys": [key.as_dict(is_private=True)]})
     with pytest.raises(RegistrationError, match="not both"):
         key_client(server, jwks=public_set(key), jwks_uri="https://app.example.com/jwks")
+
+
+@pytest.mark.parametrize("typ", ["oauth-authz-req+jwt", "dpop+jwt", "at+jwt"])
+def test_rfc8725_3_11_another_kind_of_jwt_is_no_assertion(server: LiveServer, typ: str) -> None:
+    """A request object (or any other JWT the client signs) with the claims an assertion
+    needs is still not one: typ tells them apart."""
+    key = new_key()
+    client = key_client(server, jwks=public_set(key))
+    signed = assertion(client.client_id, key, server.base_url, header={"typ": typ})
+    assert_invalid_client(token_with(server, client.client_id, signed))
+    plain = assertion(client.client_id, key, server.base_url, header={"typ": "JWT"})
+    assert token_with(server, client.client_id, plain).status_code == 200

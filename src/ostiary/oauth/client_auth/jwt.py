@@ -53,6 +53,11 @@ class _JwtMethod:
         # RFC 7515 §4.1.11: no extension is understood here.
         if "crit" in header:
             raise invalid_client("the client assertion uses an unsupported header")
+        typ = header.get("typ")
+        # RFC 8725 §3.11: another kind of JWT the client signs (a request object, RFC 9101
+        # §10.8: typ oauth-authz-req+jwt; a DPoP proof) is never taken as an assertion.
+        if typ is not None and (not isinstance(typ, str) or typ.lower() != "jwt"):
+            raise invalid_client("a client assertion is a JWT (typ JWT or none)")
         allowed = self.algs
         if client.token_endpoint_auth_signing_alg is not None:
             # RFC 7591 §2: token_endpoint_auth_signing_alg is the one alg the client uses.
