@@ -161,7 +161,7 @@ def test_a_bad_redirect_uri_is_named_by_its_line_and_the_input_is_kept(
         ({"id_token_ttl": "5"}, "id_token_ttl"),
         ({"client_name": ""}, "client_name"),
         ({"client_id": "a b"}, "client_id"),
-        ({"token_endpoint_auth_method": "private_key_jwt"}, "token_endpoint_auth_method"),
+        ({"token_endpoint_auth_method": "mystery_method"}, "token_endpoint_auth_method"),
         ({"grant_types": "implicit"}, "grant_types"),
         ({"grant_types": "authorization_code"}, "redirect_uris"),
         ({"scope": "bad\\scope", "grant_types": "client_credentials"}, "scope"),

@@ -8,6 +8,7 @@ back to the field (and the line) it is about.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from ostiary.admin.client_schemas import ClientOut
 from ostiary.admin.console.forms import Form, Loc, field_errors
 from ostiary.keys.algorithms import SUPPORTED
+from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.grants.registry import GRANTS
 
 URI_FIELDS = ("redirect_uris", "post_logout_redirect_uris", "audience")
@@ -26,9 +28,30 @@ FLAGS = (
     "require_mfa",
     "session_refresh_tokens",
     "backchannel_logout_session_required",
+    "require_pushed_authorization_requests",
+    "dpop_bound_access_tokens",
+    "require_signed_request_object",
 )
 # Blank means the default (null in the API).
-OPTIONAL_TEXT = ("backchannel_logout_uri", "id_token_signed_response_alg")
+OPTIONAL_TEXT = (
+    "backchannel_logout_uri",
+    "id_token_signed_response_alg",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "request_object_signing_alg",
+    "profile",
+)
+# Client security, under "Client security", opened when one of them has an error.
+SECURITY = (
+    "jwks",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "require_pushed_authorization_requests",
+    "dpop_bound_access_tokens",
+    "require_signed_request_object",
+    "request_object_signing_alg",
+    "profile",
+)
 # Under "More settings", opened when one of them has an error.
 ADVANCED = (
     "audience",
@@ -39,7 +62,10 @@ ADVANCED = (
 )
 ID_TOKEN_ALGS = SUPPORTED
 GRANT_TYPES = sorted(GRANTS)
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# Every method a confidential client may register (the registry's, "none" aside), so a
+# client's own method is always among the choices and a save never changes it.
+AUTH_METHODS = tuple(m for m in METHODS if m != "none")
+PROFILES = ("fapi2",)
 
 # A registration rule's message (``oauth.registration``) -> the field it is about; the
 # first prefix that matches wins, so the longer prefix of a pair comes first.
@@ -53,6 +79,15 @@ _MESSAGE_FIELDS = (
     ("scope", "scope"),
     ("a public client authenticates", "token_endpoint_auth_method"),
     ("auth method", "token_endpoint_auth_method"),
+    ("jwks_uri", "jwks_uri"),
+    ("jwks", "jwks"),
+    ("give jwks or jwks_uri", "jwks"),
+    ("private_key_jwt needs", "jwks"),
+    ("signed request objects need", "jwks"),
+    ("token_endpoint_auth_signing_alg", "token_endpoint_auth_signing_alg"),
+    ("request_object_signing_alg", "request_object_signing_alg"),
+    ("a fapi2 client", "profile"),
+    ("profile is", "profile"),
     ("client_id", "client_id"),
     ("back-channel logout URI", "backchannel_logout_uri"),
     ("id_token_signed_response_alg", "id_token_signed_response_alg"),
@@ -86,7 +121,7 @@ def values_of(form: Form) -> dict[str, Any]:
         for name in ("client_name", "client_id", "scope", "token_endpoint_auth_method")
     }
     values |= {name: form.get(name) or "" for name in OPTIONAL_TEXT}
-    values |= {name: form.get(name) or "" for name in (*URI_FIELDS, *TTL_FIELDS)}
+    values |= {name: form.get(name) or "" for name in (*URI_FIELDS, *TTL_FIELDS, "jwks")}
     values |= {name: name in form for name in (*FLAGS, "public")}
     values["grant_types"] = form.getlist("grant_types")
     return values
@@ -109,6 +144,7 @@ def values_from(client: ClientOut) -> dict[str, Any]:
         for name in TTL_FIELDS
     }
     values |= {name: getattr(client, name) for name in FLAGS}
+    values["jwks"] = json.dumps(client.jwks, indent=2) if client.jwks is not None else ""
     return values
 
 
@@ -124,6 +160,7 @@ def body_of(form: Form, *, creating: bool, public: bool = False) -> dict[str, An
     # Left as typed: the model says what a lifetime may be ("abc" is its error, not ours).
     body |= {name: form.text(name) or None for name in (*TTL_FIELDS, *OPTIONAL_TEXT)}
     body |= {name: name in form for name in FLAGS}
+    body["jwks"] = _json_or_text(form.text("jwks"))
     if creating:
         body["client_id"] = form.text("client_id") or None
         body["public"] = public = "public" in form
@@ -131,6 +168,17 @@ def body_of(form: Form, *, creating: bool, public: bool = False) -> dict[str, An
         # Blank: the default method (client_secret_basic), or "none" for a public client.
         body["token_endpoint_auth_method"] = form.text("token_endpoint_auth_method") or None
     return body
+
+
+def _json_or_text(text: str) -> Any:
+    """A JWK Set typed as JSON; text that is not JSON goes on as it is, for the model to
+    refuse next to the field (blank: none)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def validation_errors(exc: ValidationError, form: Form) -> dict[str, str]:

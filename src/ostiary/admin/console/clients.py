@@ -66,6 +66,8 @@ def _form_page(
         auth_methods=client_form.AUTH_METHODS,
         id_token_algs=client_form.ID_TOKEN_ALGS,
         advanced_fields=client_form.ADVANCED,
+        security_fields=client_form.SECURITY,
+        profiles=client_form.PROFILES,
         **context,
     )
 
