@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ostiary.admin.client_schemas import ClientOut
 from ostiary.admin.console.forms import Form, Loc, field_errors
+from ostiary.domain.clients import SECURITY_FIELDS
 from ostiary.keys.algorithms import SUPPORTED
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.grants.registry import GRANTS
@@ -41,17 +42,9 @@ OPTIONAL_TEXT = (
     "request_object_signing_alg",
     "profile",
 )
-# Client security, under "Client security", opened when one of them has an error.
-SECURITY = (
-    "jwks",
-    "jwks_uri",
-    "token_endpoint_auth_signing_alg",
-    "require_pushed_authorization_requests",
-    "dpop_bound_access_tokens",
-    "require_signed_request_object",
-    "request_object_signing_alg",
-    "profile",
-)
+# Client security, under "Client security", opened when one of them has an error (mutual
+# TLS is set through the API and the CLI).
+SECURITY = tuple(name for name in SECURITY_FIELDS if not name.startswith("tls_"))
 # Under "More settings", opened when one of them has an error.
 ADVANCED = (
     "audience",
