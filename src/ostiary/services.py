@@ -20,6 +20,7 @@ from ostiary.limits.limiter import RateLimiter
 from ostiary.limits.stores import counter_store
 from ostiary.oauth import dpop
 from ostiary.oauth.client_keys import ClientKeys
+from ostiary.resource.client_cert import CertificateHeader
 from ostiary.resource.dpop import DPoPVerifier
 from ostiary.settings import Settings
 from ostiary.storage.engine import create_engine
@@ -54,6 +55,8 @@ class Services:
     client_keys: ClientKeys
     # DPoP proofs at the token and PAR endpoints (RFC 9449), and at UserInfo.
     dpop: DPoPVerifier
+    # Where the TLS proxy passes the client's certificate (RFC 8705); None: no mutual TLS.
+    client_certificates: CertificateHeader | None = None
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -90,6 +93,11 @@ class Services:
         return set(SUPPORTED)
 
 
+def certificate_header(settings: Settings) -> CertificateHeader | None:
+    name = settings.client_security.client_certificate_header
+    return CertificateHeader(name, settings.trusted_proxies) if name else None
+
+
 def build_services(
     settings: Settings, engine: AsyncEngine | None = None, *, store: NodeStore | None = None
 ) -> Services:
@@ -122,6 +130,7 @@ def build_services(
         throttle=Throttle(store.throttles, settings.lockout, audit),
         limits=RateLimiter(settings.rate_limits, counter_store(settings.rate_limits, store)),
         dpop=dpop.verifier(settings, store.used_jtis),
+        client_certificates=certificate_header(settings),
         client_keys=ClientKeys(
             Sealer(settings.require_secret_key(), "client-secrets"),
             ttl=settings.client_security.jwks_uri_ttl,

@@ -436,6 +436,14 @@ class ClientSecuritySettings(_Section):
         "(RFC 8705 mutual TLS). Unset: no certificate-bound client authentication or tokens.",
     )
 
+    @field_validator("client_certificate_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        # RFC 9110 §5.1: a field name is a token.
+        if value is not None and not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
+            raise ValueError("must be an HTTP header name, e.g. X-Client-Cert")
+        return value
+
 
 class HstsSettings(_Section):
     """HTTP Strict Transport Security (RFC 6797): sent on every response when the issuer is
@@ -558,6 +566,16 @@ class Settings(BaseSettings):
                 # "*" is refused on purpose: it would let any client name its own address.
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return ",".join(networks)
+
+    @model_validator(mode="after")
+    def _certificate_header_needs_proxies(self) -> Settings:
+        # The header is believed from a trusted proxy only: without one, never.
+        if self.client_security.client_certificate_header and not self.trusted_proxies:
+            raise ValueError(
+                "OSTIARY_CLIENT_SECURITY__CLIENT_CERTIFICATE_HEADER needs OSTIARY_TRUSTED_PROXIES "
+                "(the proxies whose certificate header is believed)"
+            )
+        return self
 
     @field_validator("secret_key")
     @classmethod

@@ -28,9 +28,14 @@ def spec(**overrides: Any) -> ClientSpec:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"tls_client_auth_subject_dn": "CN=app"}, "mutual TLS"),
-        ({"tls_client_certificate_bound_access_tokens": True}, "mutual TLS"),
-        ({"auth_method": "tls_client_auth"}, "auth method"),
+        ({"tls_client_auth_subject_dn": "CN=app"}, "applies to tls_client_auth only"),
+        ({"auth_method": "tls_client_auth"}, "subject_dn"),
+        ({"auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "cn=app, o=x"},
+         "RFC 4514"),
+        ({"auth_method": "self_signed_tls_client_auth"}, "jwks or jwks_uri"),
+        ({"tls_client_certificate_bound_access_tokens": True, "dpop_bound_access_tokens": True},
+         "not both"),
+        ({"auth_method": "client_secret_post", "profile": "fapi2"}, "mutual TLS"),
         ({"auth_method": "client_secret_basic", "token_endpoint_auth_signing_alg": "ES256"},
          "applies to private_key_jwt and client_secret_jwt"),
         ({"auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "ES256"},
@@ -68,6 +73,15 @@ def test_rfc7591_2_client_security_metadata_is_checked(
         {"auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "HS512"},
         {"auth_method": "private_key_jwt", "jwks": JWKS, "profile": "fapi2"},
         {"dpop_bound_access_tokens": True},
+        {"auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=app,O=Acme,C=DE"},
+        {"auth_method": "self_signed_tls_client_auth", "jwks": JWKS},
+        {"auth_method": "self_signed_tls_client_auth", "jwks_uri": "https://app.example.com/k"},
+        {"tls_client_certificate_bound_access_tokens": True},
+        {
+            "auth_method": "tls_client_auth",
+            "tls_client_auth_subject_dn": "CN=bank-app",
+            "profile": "fapi2",
+        },
     ],
 )
 def test_rfc7591_2_client_security_metadata_accepted(overrides: dict[str, Any]) -> None:

@@ -99,7 +99,7 @@ def test_rfc6749_s2_1_public_client_cannot_use_a_secret_method(method: str) -> N
     _refused(spec(public=True, auth_method=method), "'none'")
 
 
-@pytest.mark.parametrize("method", ["none", "tls_client_auth", "BASIC"])
+@pytest.mark.parametrize("method", ["none", "tls_client_auth_dn", "BASIC"])
 def test_rfc6749_s2_3_confidential_client_needs_an_authentication_method(method: str) -> None:
     """RFC 6749 §2.3: a confidential client authenticates, with a method offered here."""
     _refused(spec(auth_method=method), "auth method")

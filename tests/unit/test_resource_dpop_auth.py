@@ -50,6 +50,7 @@ TOKENS: dict[str, dict[str, Any]] = {
     "bound": {"sub": "u", "scope": "read", "cnf": {"jkt": KEY.thumbprint()}},
     "plain": {"sub": "u", "scope": "read"},
     "mtls": {"sub": "u", "cnf": {"x5t#S256": "abc"}},
+    "jwk": {"sub": "u", "cnf": {"jwk": {"kty": "OKP"}}},
 }
 
 
@@ -100,7 +101,9 @@ def test_a_bound_token_as_bearer_is_refused_even_when_dpop_is_off() -> None:
 
 
 def test_rfc7800_a_token_bound_another_way_is_not_a_bearer_token() -> None:
-    assert "method this API does not check" in refusal("Bearer mtls").description
+    assert "method this API does not check" in refusal("Bearer jwk").description
+    # RFC 8705 §3: a certificate-bound one is taken only with its certificate.
+    assert "certificate-bound" in refusal("Bearer mtls").description
 
 
 def test_rfc9449_7_1_an_unbound_token_with_the_dpop_scheme_is_refused() -> None:

@@ -152,6 +152,18 @@ def _security_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         help="the one algorithm of its request objects",
     )
     parser.add_argument(
+        "--tls-subject-dn",
+        dest="tls_client_auth_subject_dn",
+        help="tls_client_auth: the subject DN of the client's certificate, RFC 4514 "
+        '(e.g. "CN=app,O=Example,C=DE"; RFC 8705 §2.1)',
+    )
+    parser.add_argument(
+        "--tls-bound-tokens",
+        dest="tls_client_certificate_bound_access_tokens",
+        help="tokens only bound to the client's TLS certificate (RFC 8705 §3)",
+        **flag,  # type: ignore[arg-type]
+    )
+    parser.add_argument(
         "--profile",
         choices=["fapi2", "none"],
         help="hold the client to the FAPI 2.0 Security Profile (none: no profile)",
@@ -167,8 +179,15 @@ def _security_values(args: argparse.Namespace) -> dict[str, Any]:
         "dpop_bound_access_tokens",
         "require_signed_request_object",
         "request_object_signing_alg",
+        "tls_client_certificate_bound_access_tokens",
     )
     values: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    dn = args.tls_client_auth_subject_dn
+    if dn is not None:
+        values["tls_client_auth_subject_dn"] = dn or None
+    elif args.auth_method not in (None, "tls_client_auth"):
+        # The subject DN belongs to tls_client_auth: another method leaves it behind.
+        values["tls_client_auth_subject_dn"] = None
     if args.jwks_file is not None:
         try:
             values["jwks"] = json.loads(args.jwks_file.read_text())

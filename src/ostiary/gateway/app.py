@@ -30,7 +30,7 @@ from ostiary.resource import (
     TimedNonces,
     TokenVerifier,
 )
-from ostiary.resource.asgi import scope_url
+from ostiary.resource.asgi import certificate_reader, scope_url
 
 log = logging.getLogger("ostiary.gateway")
 
@@ -58,6 +58,14 @@ class Gateway:
         # A proof names the URL its client used: the public origin when one is set.
         public = urlsplit(config.public_url) if config.public_url else None
         self.public_origin = f"{public.scheme}://{public.netloc}" if public else None
+        # RFC 8705 §3: certificate-bound tokens, with the certificate the TLS proxy passes.
+        self.certificates = config.certificate_header
+        # The DPoP proof goes with the token it proves: forwarded only when the token is,
+        # for an upstream that checks both itself. Otherwise it is of no use there (its
+        # jti is spent at the gateway) and the upstream need not see the client's key. The
+        # certificate header never goes on: the upstream cannot tell who wrote it.
+        strip = () if config.forward_authorization else (b"authorization", b"dpop")
+        self.strip = strip + ((self.certificates.name,) if self.certificates else ())
         self.feed = RevocationFeed(self.verifier, interval=config.feed_interval, clock=clock)
         self.upstream = Upstream(
             config.upstream,
@@ -142,6 +150,7 @@ class Gateway:
                         url=lambda: scope_url(
                             scope, self.public_origin, self.config.trust_forwarded
                         ),
+                        certificate=certificate_reader(self.certificates, scope),
                     )
                     proof = identity.claims.dpop
                     if proof is not None and proof.next_nonce:
@@ -163,11 +172,7 @@ class Gateway:
             client_ip=(scope.get("client") or (None,))[0],
             scheme=scope.get("scheme", "http"),
             trust_forwarded=self.config.trust_forwarded,
-            # The DPoP proof goes with the token it proves: forwarded only when the token
-            # is, for an upstream that checks both itself. Otherwise it is of no use there
-            # (its jti is spent at the gateway) and the upstream need not see the client's
-            # key.
-            strip=() if self.config.forward_authorization else (b"authorization", b"dpop"),
+            strip=self.strip,
             identity=identity.headers() if identity else None,
             drop_cookies=(self.browser.cookie_prefix,) if self.browser else (),
         )

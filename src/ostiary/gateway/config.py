@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from ostiary.gateway.rules import RuleError, RuleSet, parse_rule
+from ostiary.resource.client_cert import CertificateHeader
 
 CLIENT_SECRET_ENV = "OSTIARY_GATEWAY_CLIENT_SECRET"
 COOKIE_SECRET_ENV = "OSTIARY_GATEWAY_COOKIE_SECRET"
@@ -67,6 +68,15 @@ class GatewayConfig(BaseModel):
     dpop_nonces: bool = Field(
         False, description="API mode: require a gateway-provided nonce in DPoP proofs"
     )
+    client_certificate_header: str | None = Field(
+        None,
+        description="API mode: the header in which the TLS proxy passes the client "
+        "certificate, for certificate-bound tokens (RFC 8705)",
+    )
+    client_certificate_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of the proxies that header is believed from",
+    )
     # Browser mode
     client_id: str | None = Field(None, description="the gateway's client at the issuer")
     client_secret: str | None = Field(None, repr=False, description="its secret (env/stdin)")
@@ -92,6 +102,25 @@ class GatewayConfig(BaseModel):
             rest = list(values.get("cookie_secrets") or [])
             values["cookie_secrets"] = [*first, *(s for s in rest if s not in first)]
         return values
+
+    @model_validator(mode="after")
+    def _certificate_header(self) -> GatewayConfig:
+        if self.client_certificate_header is not None:
+            try:
+                CertificateHeader(self.client_certificate_header, self.client_certificate_proxies)
+            except ValueError as exc:
+                raise ValueError(f"client_certificate_header: {exc}") from None
+        elif self.client_certificate_proxies:
+            raise ValueError("client_certificate_proxies without client_certificate_header")
+        return self
+
+    @property
+    def certificate_header(self) -> CertificateHeader | None:
+        """Where the client certificate comes from, in API mode (None: not taken)."""
+        name = self.client_certificate_header
+        if name is None or self.mode != "api":
+            return None
+        return CertificateHeader(name, self.client_certificate_proxies)
 
     @field_validator("issuer")
     @classmethod

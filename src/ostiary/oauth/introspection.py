@@ -13,16 +13,21 @@ from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.params import parse_params
 from ostiary.oauth.token_status import live_access_token_brief
+from ostiary.resource.client_cert import ClientCertificate
 from ostiary.tokens import jwt_access
 
 INACTIVE: dict[str, Any] = {"active": False}
 
 
 async def introspect(
-    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps,
+    body: bytes,
+    authorization: str | None,
+    ip: str | None = None,
+    certificate: ClientCertificate | None = None,
 ) -> dict[str, Any]:
     params = parse_params(body)
-    caller = await authenticate(services, params, authorization, ip)
+    caller = await authenticate(services, params, authorization, ip, certificate)
     # RFC 7662 §2.1 / §4: the endpoint MUST require authorization; public clients
     # cannot prove who they are, so they may not probe tokens.
     if caller.public:
@@ -43,7 +48,8 @@ async def _access_token(services: EndpointDeps, value: str) -> dict[str, Any]:
     if live is None:
         return INACTIVE
     claims = live.claims
-    # RFC 9449 §6.2: a DPoP-bound token is introspected with its cnf and type DPoP.
+    # RFC 9449 §6.2: a DPoP-bound token is introspected with its cnf and type DPoP; RFC
+    # 8705 §3.2: a certificate-bound one with its cnf (x5t#S256), a Bearer token still.
     bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
     response: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
     fields = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "cnf")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ostiary.oauth.client_auth.mtls import MTLS_METHODS
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.client_keys import ASYMMETRIC_ALGS, HMAC_ALGS
 from ostiary.oauth.dpop import SIGNING_ALGS as DPOP_ALGS
@@ -15,10 +16,12 @@ from ostiary.tokens.jwt_access import ALLOWED_ALGS
 
 def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
     issuer = settings.issuer
-    auth_methods = sorted(METHODS)
+    mtls = settings.client_security.client_certificate_header is not None
+    # RFC 8705 §2: the mTLS methods only where a TLS proxy passes certificates on.
+    auth_methods = sorted(m for m in METHODS if mtls or m not in MTLS_METHODS)
     # RFC 8414 §2: the algorithms of private_key_jwt and client_secret_jwt assertions.
     assertion_algs = [*ASYMMETRIC_ALGS, *HMAC_ALGS]
-    return {
+    metadata: dict[str, Any] = {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
         "token_endpoint": f"{issuer}/token",
@@ -46,3 +49,8 @@ def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
         "pushed_authorization_request_endpoint": f"{issuer}/par",
         "require_pushed_authorization_requests": settings.require_par,
     }
+    if mtls:
+        # RFC 8705 §3.3: certificate-bound access tokens are issued. The endpoints take
+        # mutual TLS at their own URLs: no mtls_endpoint_aliases (§5).
+        metadata["tls_client_certificate_bound_access_tokens"] = True
+    return metadata

@@ -25,6 +25,7 @@ from ostiary.oauth.authorize import MAX_REQUEST, PUSHED_REQUEST_URI, form_encode
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.params import parse_params
+from ostiary.resource.client_cert import ClientCertificate
 
 # RFC 9126 §2.1: parameters that serve client authentication only, not part of the
 # authorization request (and secrets: never kept).
@@ -37,12 +38,13 @@ async def push(
     authorization: str | None,
     ip: str | None = None,
     dpop_proofs: Sequence[str] = (),
+    certificate: ClientCertificate | None = None,
 ) -> dict[str, Any]:
     """RFC 9126 §2.1: authenticate the client, validate its request as /authorize would,
     keep it under a new request_uri (§2.2)."""
     params = parse_params(body)
     # RFC 9126 §2.1 (1): the client authenticates as it would at the token endpoint.
-    client = await authenticate(services, params, authorization, ip)
+    client = await authenticate(services, params, authorization, ip, certificate)
     # RFC 9126 §2.1: client_id is as required here as in any authorization request (with
     # Basic credentials it may differ from none: the guard refused a mismatch). §3: a
     # request object holds it, to be the authenticated client's (checked with the object).

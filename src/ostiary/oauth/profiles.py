@@ -3,10 +3,10 @@
 ``fapi2``: the FAPI 2.0 Security Profile (OpenID Foundation, final, February 2025), §5.3.2
 (requirements for authorization servers), as far as this server offers its parts: pushed
 authorization requests only, PKCE with S256, the redirect URI in the request,
-private_key_jwt (registration refuses any other method), sender-constrained access tokens
-(DPoP: mutual TLS is not offered), codes that live 60 seconds at most, ``iss`` in
-authorization responses (RFC 9207, sent to every client). A refused request names the rule
-it broke.
+private_key_jwt or mutual TLS (registration refuses any other method), sender-constrained
+access tokens (DPoP, or bound to the client's TLS certificate), codes that live 60 seconds
+at most, ``iss`` in authorization responses (RFC 9207, sent to every client). A refused
+request names the rule it broke.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ def authorization_problem(client: Client, params: dict[str, str], pushed: bool) 
     return None
 
 
-def requires_dpop(client: Client) -> bool:
+def requires_dpop(client: Client, *, certificate_bound: bool = False) -> bool:
     """Whether the client's access tokens must be DPoP-bound (RFC 9449 §5.2; FAPI 2.0
-    §5.3.2.1: only sender-constrained access tokens)."""
-    return client.dpop_bound_access_tokens or client.profile == FAPI2
+    §5.3.2.1: only sender-constrained access tokens, by DPoP or by mutual TLS: a token
+    bound to the client's certificate, RFC 8705 §3, is one)."""
+    return client.dpop_bound_access_tokens or (client.profile == FAPI2 and not certificate_bound)
 
 
 def code_ttl(client: Client | None, default: int) -> int:

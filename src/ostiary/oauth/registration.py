@@ -11,6 +11,7 @@ from ostiary.crypto.tokens import CLIENT_SECRET_PREFIX, digest, new_secret
 from ostiary.domain.clients import Client, oidc_values
 from ostiary.domain.repositories import Clients
 from ostiary.keys.algorithms import SUPPORTED as SUPPORTED_ALGS
+from ostiary.oauth.client_auth.mtls import normal_dn
 from ostiary.oauth.client_auth.registry import METHODS
 from ostiary.oauth.client_keys import ASYMMETRIC_ALGS, HMAC_ALGS, ClientKeyError, parse_key_set
 from ostiary.oauth.grants.registry import GRANTS
@@ -143,14 +144,9 @@ def check_security(spec: ClientSpec, method: str) -> None:
         except ClientKeyError as exc:
             raise RegistrationError(f"jwks: {exc}") from None
     if spec.jwks_uri is not None:
-        uri = spec.jwks_uri
-        problem = (
-            registration_problem(uri)
-            if uri.lower().startswith(("https://", "http://"))
-            else "must be an https URL (http only on loopback)"
-        )
+        problem = web_uri_problem(spec.jwks_uri)
         if problem:
-            raise RegistrationError(f"jwks_uri {uri!r}: {problem}")
+            raise RegistrationError(f"jwks_uri {spec.jwks_uri!r}: {problem}")
     has_keys = spec.jwks is not None or spec.jwks_uri is not None
     if method == "private_key_jwt" and not has_keys:
         raise RegistrationError("private_key_jwt needs the client's public keys: jwks or jwks_uri")
@@ -173,13 +169,7 @@ def check_security(spec: ClientSpec, method: str) -> None:
         )
     if (request_alg is not None or spec.require_signed_request_object) and not has_keys:
         raise RegistrationError("signed request objects need the client's jwks or jwks_uri")
-    # A protection the server would not enforce is never accepted as if it were.
-    for wanted, feature in (
-        (spec.tls_client_auth_subject_dn is not None, "mutual TLS (RFC 8705)"),
-        (spec.tls_client_certificate_bound_access_tokens, "mutual TLS (RFC 8705)"),
-    ):
-        if wanted:
-            raise RegistrationError(f"{feature} is not offered by this server yet")
+    check_mtls(spec, method, has_keys)
     if spec.profile is not None:
         if spec.profile != "fapi2":
             raise RegistrationError("profile is fapi2 or none")
@@ -189,8 +179,51 @@ def check_security(spec: ClientSpec, method: str) -> None:
             raise RegistrationError("a fapi2 client is confidential (FAPI 2.0 §5.3.2.1)")
         if method not in KEY_BOUND_METHODS:
             raise RegistrationError(
-                "a fapi2 client authenticates with private_key_jwt (FAPI 2.0 §5.3.2.1)"
+                "a fapi2 client authenticates with private_key_jwt or mutual TLS "
+                "(FAPI 2.0 §5.3.2.1)"
             )
+
+
+def check_mtls(spec: ClientSpec, method: str, has_keys: bool) -> None:
+    """Mutual TLS (RFC 8705): the certificate a client authenticates with, and tokens bound
+    to it. Registration needs no server setting: without OSTIARY_CLIENT_SECURITY__
+    CLIENT_CERTIFICATE_HEADER such a client is refused at the token endpoint, saying so."""
+    dn = spec.tls_client_auth_subject_dn
+    # RFC 8705 §2.1.2: a tls_client_auth client registers the subject it expects (the one
+    # subject value offered here is the DN), and only such a client does.
+    if method == "tls_client_auth" and dn is None:
+        raise RegistrationError(
+            "tls_client_auth needs the certificate's tls_client_auth_subject_dn"
+        )
+    if dn is not None:
+        if method != "tls_client_auth":
+            raise RegistrationError("tls_client_auth_subject_dn applies to tls_client_auth only")
+        try:
+            normal_dn(dn)
+        except ValueError:
+            raise RegistrationError(
+                "tls_client_auth_subject_dn is an RFC 4514 DN such as CN=app,O=Example,C=DE "
+                "(attribute names in capitals, no space after a comma)"
+            ) from None
+    # RFC 8705 §2.2.2: the self-signed certificates are registered as jwks or jwks_uri.
+    if method == "self_signed_tls_client_auth" and not has_keys:
+        raise RegistrationError(
+            "self_signed_tls_client_auth needs the client's certificates: jwks or jwks_uri"
+        )
+    # A token is bound to one key: a certificate or a DPoP key (certificate_binding.py).
+    if spec.tls_client_certificate_bound_access_tokens and spec.dpop_bound_access_tokens:
+        raise RegistrationError(
+            "tokens are bound to the TLS certificate or to a DPoP key, not both: choose "
+            "tls_client_certificate_bound_access_tokens or dpop_bound_access_tokens"
+        )
+
+
+def web_uri_problem(uri: str) -> str | None:
+    """What is wrong with a URL this server calls (a back-channel logout URI, a
+    jwks_uri): https, or http on loopback; absolute, no fragment."""
+    if not uri.lower().startswith(("https://", "http://")):
+        return "must be an https URL (http only on loopback)"
+    return registration_problem(uri)
 
 
 def check_oidc(spec: ClientSpec) -> None:
@@ -201,11 +234,7 @@ def check_oidc(spec: ClientSpec) -> None:
     if spec.backchannel_logout_uri is not None:
         # Back-Channel Logout §2.2: an absolute http(s) URI without a fragment.
         uri = spec.backchannel_logout_uri
-        problem = (
-            registration_problem(uri)
-            if uri.lower().startswith(("https://", "http://"))
-            else "must be an https URL (http only on loopback)"
-        )
+        problem = web_uri_problem(uri)
         if problem:
             raise RegistrationError(f"back-channel logout URI {uri!r}: {problem}")
     alg = spec.id_token_signed_response_alg

@@ -8,17 +8,22 @@ from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.refresh_token import revoke_family
 from ostiary.oauth.params import parse_params
+from ostiary.resource.client_cert import ClientCertificate
 from ostiary.tokens import jwt_access
 
 _HINTS = {"access_token", "refresh_token"}
 
 
 async def revoke(
-    services: EndpointDeps, body: bytes, authorization: str | None, ip: str | None = None
+    services: EndpointDeps,
+    body: bytes,
+    authorization: str | None,
+    ip: str | None = None,
+    certificate: ClientCertificate | None = None,
 ) -> None:
     """Revoke a token the calling client holds. Unknown tokens are not an error (§2.2)."""
     params = parse_params(body)
-    client = await authenticate(services, params, authorization, ip)
+    client = await authenticate(services, params, authorization, ip, certificate)
     value = params.get("token")
     if value is None:
         raise invalid_request("token is required")

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
-from ostiary.oauth import dpop, profiles
+from ostiary.oauth import certificate_binding, dpop, profiles
 from ostiary.oauth.client_auth.guard import authenticate
 from ostiary.oauth.deps import EndpointDeps
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.registry import GRANTS
 from ostiary.oauth.params import parse_params
+from ostiary.resource.client_cert import ClientCertificate
 
 
 async def token(
@@ -20,6 +21,7 @@ async def token(
     authorization: str | None,
     ip: str | None = None,
     dpop_proofs: Sequence[str] = (),
+    certificate: ClientCertificate | None = None,
 ) -> dict[str, Any]:
     params = parse_params(body)
     grant_type = params.get("grant_type")
@@ -28,14 +30,16 @@ async def token(
     handler = GRANTS.get(grant_type)
     if handler is None:
         raise OAuthError("unsupported_grant_type", f"grant_type '{grant_type}' is not supported")
-    client = await authenticate(services, params, authorization, ip)
+    client = await authenticate(services, params, authorization, ip, certificate)
     # RFC 6749 §5.2 unauthorized_client: the client may not use this grant type.
     if grant_type not in client.grant_types:
         raise unauthorized_client(f"this client may not use {grant_type}")
     url = f"{services.settings.issuer}/token"
     proof = await dpop.request_proof(services.dpop, dpop_proofs, url)
+    # RFC 8705 §3: bound to the client's certificate, or to a DPoP key, never both.
+    x5t = certificate_binding.bound_thumbprint(services.settings, client, certificate, proof)
     # RFC 9449 §5.2: a client registered for DPoP-bound tokens gets no other kind.
-    if proof is None and profiles.requires_dpop(client):
+    if proof is None and profiles.requires_dpop(client, certificate_bound=x5t is not None):
         raise invalid_request("this client must send a DPoP proof")
     jkt = proof.jkt if proof is not None else None
-    return await handler.handle(TokenRequest(params, client, jkt), services)
+    return await handler.handle(TokenRequest(params, client, jkt, x5t), services)

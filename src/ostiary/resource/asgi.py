@@ -8,6 +8,7 @@ from typing import Any
 
 from ostiary.resource.authenticate import authenticate
 from ostiary.resource.bearer import single_header
+from ostiary.resource.client_cert import CertificateHeader, CertificateSource
 from ostiary.resource.dpop import DPoPVerifier
 from ostiary.resource.errors import ResourceError
 from ostiary.resource.htu import check_origin, external_url
@@ -27,7 +28,11 @@ class BearerAuthMiddleware:
 
     DPoP proofs name the URL the client used: behind a proxy, give ``public_origin``
     (``https://api.example.com``) or, when the proxy sets them and nothing else can,
-    ``trust_forwarded=True`` to read X-Forwarded-Proto and X-Forwarded-Host."""
+    ``trust_forwarded=True`` to read X-Forwarded-Proto and X-Forwarded-Host.
+
+    Certificate-bound tokens (RFC 8705 §3) need ``client_certificate``: the header in
+    which the TLS proxy passes the client's certificate, and the proxies it is believed
+    from (``CertificateHeader("X-Client-Cert", ["10.0.0.2"])``)."""
 
     def __init__(
         self,
@@ -39,8 +44,10 @@ class BearerAuthMiddleware:
         public_paths: Iterable[str] = (),
         public_origin: str | None = None,
         trust_forwarded: bool = False,
+        client_certificate: CertificateHeader | None = None,
     ) -> None:
         self.app = app
+        self.client_certificate = client_certificate
         self.verifier = verifier
         self.scopes = tuple(scopes)
         self.realm = realm
@@ -63,6 +70,7 @@ class BearerAuthMiddleware:
                 _headers(scope, b"dpop"),
                 scope.get("method", "GET"),
                 lambda: scope_url(scope, self.public_origin, self.trust_forwarded),
+                certificate_reader(self.client_certificate, scope),
             )
             claims.require(self.scopes)
         except ResourceError as error:
@@ -106,6 +114,12 @@ def scope_url(scope: Scope, public_origin: str | None, trust_forwarded: bool) ->
         forwarded_proto=",".join(_headers(scope, b"x-forwarded-proto")) if forwarded else None,
         forwarded_host=",".join(_headers(scope, b"x-forwarded-host")) if forwarded else None,
     )
+
+
+def certificate_reader(header: CertificateHeader | None, scope: Scope) -> CertificateSource:
+    """How to read the request's client certificate, if the app takes one: only read for a
+    certificate-bound token."""
+    return (lambda: header.from_scope(scope)) if header is not None else None
 
 
 def with_header(send: Send, name: bytes, value: str) -> Send:

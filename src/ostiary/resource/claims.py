@@ -76,6 +76,13 @@ class Claims(Mapping[str, Any]):
         return jkt if isinstance(jkt, str) else None
 
     @property
+    def x5t_s256(self) -> str | None:
+        """The thumbprint of the client certificate the token is bound to (RFC 8705 §3.1)."""
+        cnf = self.confirmation
+        x5t = cnf.get("x5t#S256") if cnf is not None else None
+        return x5t if isinstance(x5t, str) else None
+
+    @property
     def scheme(self) -> str:
         """How the token was presented: "dpop" (with its proof checked) or "bearer"."""
         return "dpop" if self.dpop is not None else "bearer"

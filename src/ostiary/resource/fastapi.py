@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request, Response
 
-from ostiary.resource.asgi import scope_url
+from ostiary.resource.asgi import certificate_reader, scope_url
 from ostiary.resource.claims import Claims
+from ostiary.resource.client_cert import CertificateHeader
 from ostiary.resource.errors import ResourceError
 from ostiary.resource.htu import check_origin
 from ostiary.resource.verifier import TokenVerifier
@@ -18,7 +19,8 @@ Dependency = Callable[[Request, Response], Awaitable[Claims]]
 class ResourceServer:
     """Binds a verifier to FastAPI; each method returns a dependency yielding the claims.
     ``public_origin`` and ``trust_forwarded``: where DPoP proofs' URLs come from behind a
-    proxy (``ostiary.resource.asgi.BearerAuthMiddleware``)."""
+    proxy; ``client_certificate``: where the TLS proxy passes the client's certificate, for
+    certificate-bound tokens (``ostiary.resource.asgi.BearerAuthMiddleware``)."""
 
     def __init__(
         self,
@@ -27,8 +29,10 @@ class ResourceServer:
         *,
         public_origin: str | None = None,
         trust_forwarded: bool = False,
+        client_certificate: CertificateHeader | None = None,
     ) -> None:
         self.verifier = verifier
+        self.client_certificate = client_certificate
         self.realm = realm
         self.public_origin = check_origin(public_origin) if public_origin else None
         self.trust_forwarded = trust_forwarded
@@ -51,6 +55,7 @@ class ResourceServer:
                 request.headers.getlist("dpop"),
                 method=request.method,
                 url=lambda: scope_url(request.scope, self.public_origin, self.trust_forwarded),
+                certificate=certificate_reader(self.client_certificate, request.scope),
             )
         except ResourceError as error:
             raise self._refuse(error) from None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ostiary.resource.authenticate import URL
 from ostiary.resource.claims import Claims
+from ostiary.resource.client_cert import CertificateSource
 from ostiary.resource.verifier import TokenVerifier
 
 
@@ -39,9 +40,12 @@ class SyncTokenVerifier:
         method: str = "GET",
         url: URL = "",
         timeout: float = 30,
+        certificate: CertificateSource = None,
     ) -> Claims:
         """``TokenVerifier.verify_request``, blocking."""
-        check = self.verifier.verify_request(authorization, proofs, method=method, url=url)
+        check = self.verifier.verify_request(
+            authorization, proofs, method=method, url=url, certificate=certificate
+        )
         return asyncio.run_coroutine_threadsafe(check, self._loop).result(timeout)
 
     def close(self) -> None:

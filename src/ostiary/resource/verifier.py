@@ -22,6 +22,7 @@ from ostiary.resource.authenticate import URL, authenticate
 
 # Claims lived here before claims.py; imports of it from this module keep working.
 from ostiary.resource.claims import Claims as Claims
+from ostiary.resource.client_cert import CertificateSource
 from ostiary.resource.dpop import DPoPVerifier
 from ostiary.resource.errors import InvalidToken
 from ostiary.resource.introspection import Introspector
@@ -225,12 +226,18 @@ class TokenVerifier:
         *,
         method: str = "GET",
         url: URL = "",
+        certificate: CertificateSource = None,
     ) -> Claims:
         """The claims of a request's ``Authorization`` header: a Bearer token, or with
         ``dpop`` a DPoP-bound token and its one ``DPoP`` proof (``proofs``: every DPoP
         header value) for ``method`` and ``url`` (the URL the client used, or a function
-        giving it). A ResourceError otherwise; its ``challenge`` names the scheme."""
-        return await authenticate(self.verify, self.dpop, authorization, proofs, method, url)
+        giving it). A certificate-bound token (RFC 8705 §3) only with ``certificate``, the
+        client certificate a trusted TLS proxy passed on (or a function reading it: called
+        only for such a token; see ``client_cert.CertificateHeader``). A ResourceError
+        otherwise; its ``challenge`` names the scheme."""
+        return await authenticate(
+            self.verify, self.dpop, authorization, proofs, method, url, certificate
+        )
 
     async def verify_signed(self, token: str, typ: frozenset[str]) -> dict[str, Any]:
         """Header and signature checks only, for other JWTs the issuer signs (the

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ostiary.resource.client_cert import CertificateHeader
 from ostiary.resource.errors import ResourceError
 from ostiary.resource.htu import check_origin, external_url
 from ostiary.resource.sync_verifier import SyncTokenVerifier
@@ -23,10 +24,14 @@ def protect(
     realm: str = "api",
     public_origin: str | None = None,
     trust_forwarded: bool = False,
+    client_certificate: CertificateHeader | None = None,
 ) -> Callable[[WSGIApp], WSGIApp]:
     """Wrap a WSGI app (a Flask app's ``wsgi_app`` too); the verified claims are left in
     ``environ["ostiary.claims"]`` (Flask: ``request.environ``). ``public_origin`` and
-    ``trust_forwarded``: where DPoP proofs' URLs come from behind a proxy (see asgi.py)."""
+    ``trust_forwarded``: where DPoP proofs' URLs come from behind a proxy;
+    ``client_certificate``: where the TLS proxy passes the client's certificate, for
+    certificate-bound tokens (see asgi.py). The peer checked is ``REMOTE_ADDR``."""
+    header = client_certificate
     blocking = verifier if isinstance(verifier, SyncTokenVerifier) else SyncTokenVerifier(verifier)
     needed_scopes, needed_roles = tuple(scopes), frozenset(roles)
     origin = check_origin(public_origin) if public_origin else None
@@ -41,6 +46,7 @@ def protect(
                     [environ["HTTP_DPOP"]] if "HTTP_DPOP" in environ else [],
                     method=environ.get("REQUEST_METHOD", "GET"),
                     url=lambda: environ_url(environ, origin, trust_forwarded),
+                    certificate=(lambda: header.from_environ(environ)) if header else None,
                 )
                 claims.require(needed_scopes, needed_roles)
             except ResourceError as error:

@@ -20,6 +20,7 @@ from ostiary.domain.resources import Target
 from ostiary.domain.scopes import format_scope
 from ostiary.domain.tokens import NewRefreshToken
 from ostiary.keys.manager import KeyManager
+from ostiary.resource.client_cert import X5T_S256
 from ostiary.settings import Settings
 from ostiary.tokens import jwt_access
 
@@ -52,6 +53,9 @@ class Grant:
     extra: dict[str, Any] | None = None
     # The DPoP key the tokens are bound to (RFC 9449 §6: its JWK SHA-256 thumbprint).
     jkt: str | None = None
+    # Or the client certificate (RFC 8705 §3.1: the SHA-256 thumbprint of its DER); the
+    # token endpoint never sets both (oauth/certificate_binding.py), and jkt would win.
+    x5t: str | None = None
     # The resources the client named (RFC 8707): the access token's audience and scopes;
     # None: the client's default audience and every granted scope.
     target: Target | None = None
@@ -129,6 +133,9 @@ class TokenService:
         if grant.jkt is not None:
             # RFC 9449 §6.1: the token is bound to the proof's key.
             claims["cnf"] = {"jkt": grant.jkt}
+        elif grant.x5t is not None:
+            # RFC 8705 §3.1: the token is bound to the client's certificate.
+            claims["cnf"] = {X5T_S256: grant.x5t}
         userinfo = (grant.claims or {}).get("userinfo")
         if userinfo:
             # OIDC Core §5.5: claims requested for the UserInfo endpoint travel with the token.
@@ -165,11 +172,20 @@ class TokenService:
             claims=grant.claims,
             # RFC 8707 §2.2: the refresh token is bound to every resource of the grant.
             resources=list(grant.target.granted) if grant.target is not None else None,
-            # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a
-            # confidential client's is bound to the client by its authentication).
-            cnf={"jkt": grant.jkt} if grant.jkt is not None and grant.client.public else None,
+            # RFC 9449 §5, RFC 8705 §4: a public client's refresh token is bound to its
+            # DPoP key or its certificate (a confidential client's is bound to the client
+            # by its authentication).
+            cnf=_refresh_binding(grant) if grant.client.public else None,
         )
         return token, row
+
+
+def _refresh_binding(grant: Grant) -> dict[str, str] | None:
+    if grant.jkt is not None:
+        return {"jkt": grant.jkt}
+    if grant.x5t is not None:
+        return {X5T_S256: grant.x5t}
+    return None
 
 
 def token_response(

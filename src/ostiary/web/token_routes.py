@@ -24,6 +24,7 @@ from ostiary.oauth import introspection, par, revocation, token_endpoint
 from ostiary.oauth.metadata import authorization_server_metadata
 from ostiary.oauth.params import MAX_BODY
 from ostiary.oidc.discovery import openid_configuration
+from ostiary.resource.client_cert import CertificateError, CertificateHeader, ClientCertificate
 from ostiary.services import Services
 from ostiary.storage.errors import is_unavailable
 from ostiary.web.responses import (
@@ -42,7 +43,7 @@ JSON = (b"content-type", b"application/json")
 # RFC 6749 §5.1: responses carrying tokens MUST NOT be cached (and errors, §5.2, likewise).
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC = (b"access-control-allow-origin", b"*")
-# (services, body, authorization, ip[, DPoP headers]) -> the answer.
+# (services, body, authorization, ip[, DPoP headers][, certificate=]) -> the answer.
 Form = Callable[..., Awaitable[Any]]
 
 
@@ -107,7 +108,20 @@ def _form_endpoint(
             if content_type is None or content_type.split(";", 1)[0].strip().lower() != FORM:
                 raise invalid_request(f"Content-Type must be {FORM}")
             body = await _body(receive)
-            if dpop:
+            # RFC 8705: read only when configured (one attribute test on every other
+            # request), and only from a trusted proxy (CertificateHeader).
+            certificates = services.client_certificates
+            certificate = _certificate(certificates, scope) if certificates else None
+            if certificate is not None:
+                if dpop:
+                    result = await handler(
+                        services, body, authorization, ip, proofs, certificate=certificate
+                    )
+                else:
+                    result = await handler(
+                        services, body, authorization, ip, certificate=certificate
+                    )
+            elif dpop:
                 result = await handler(services, body, authorization, ip, proofs)
             else:
                 result = await handler(services, body, authorization, ip)
@@ -131,6 +145,13 @@ def _form_endpoint(
             await _send(send, 200, list(NO_STORE), b"")
 
     return endpoint
+
+
+def _certificate(certificates: CertificateHeader, scope: Scope) -> ClientCertificate | None:
+    try:
+        return certificates.from_scope(scope)
+    except CertificateError as exc:
+        raise invalid_request(f"the TLS proxy's client certificate: {exc}") from None
 
 
 def _document(build: Callable[..., dict[str, Any]]) -> Callable[..., Awaitable[None]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
@@ -13,6 +13,7 @@ import orjson
 from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client, invalid_request
 from ostiary.oauth.client_keys import HMAC_ALGS, ClientKeyError, header_of
+from ostiary.resource.client_cert import ClientCertificate
 
 if TYPE_CHECKING:
     from ostiary.oauth.deps import ClientAuthDeps
@@ -32,6 +33,9 @@ class Presented:
     assertion: str | None = None
     header: dict[str, Any] | None = None
     claims: dict[str, Any] | None = None
+    # The certificate of the client's mutual-TLS connection (RFC 8705), as a trusted proxy
+    # passed it: proof of the client for the mTLS methods, a key to bind tokens to for all.
+    certificate: ClientCertificate | None = None
 
 
 class AuthMethod(Protocol):
@@ -94,8 +98,23 @@ def compact_payload(token: str) -> bytes:
     return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
 
 
-def presented_credentials(params: dict[str, str], authorization: str | None) -> Presented:
-    """Work out which single method the client used (RFC 6749 §2.3: at most one)."""
+def presented_credentials(
+    params: dict[str, str],
+    authorization: str | None,
+    certificate: ClientCertificate | None = None,
+) -> Presented:
+    """Work out which single method the client used (RFC 6749 §2.3: at most one).
+
+    A TLS client certificate is no credential of its own here: with ``client_id`` alone
+    the method is "none", and the client's registered mTLS method (RFC 8705 §2) decides
+    what the certificate must prove (``registry.authenticate_client``)."""
+    presented = _presented(params, authorization)
+    if certificate is not None:
+        presented = replace(presented, certificate=certificate)
+    return presented
+
+
+def _presented(params: dict[str, str], authorization: str | None) -> Presented:
     basic = read_basic(authorization)
     body_secret = params.get("client_secret")
     assertion = params.get("client_assertion")

@@ -8,10 +8,15 @@ from ostiary.errors import OAuthError
 from ostiary.oauth.client_auth.base import presented_credentials
 from ostiary.oauth.client_auth.registry import authenticate_client
 from ostiary.oauth.deps import ClientAuthDeps
+from ostiary.resource.client_cert import ClientCertificate
 
 
 async def authenticate(
-    services: ClientAuthDeps, params: dict[str, str], authorization: str | None, ip: str | None
+    services: ClientAuthDeps,
+    params: dict[str, str],
+    authorization: str | None,
+    ip: str | None,
+    certificate: ClientCertificate | None = None,
 ) -> Client:
     """authenticate_client; wrong credentials are counted per client id and address and per
     address, and refused with 429 while either of those is locked (RFC 6749 §2.3.1: protect
@@ -23,7 +28,7 @@ async def authenticate(
     out. Success reads nothing of the throttle: the hot path stays as it was.
     """
     try:
-        presented = presented_credentials(params, authorization)
+        presented = presented_credentials(params, authorization, certificate)
     except OAuthError as exc:
         if exc.error == "invalid_client":
             await services.throttle.failed([throttle.ip_key(ip, "token")])

@@ -115,6 +115,7 @@ class _Decision:
             claims=code.claims,
             extra=extra,
             jkt=self._request.jkt,
+            x5t=self._request.x5t,
             target=target,
         )
         last = self._last

@@ -15,6 +15,9 @@ class TokenRequest:
     client: Client
     # The thumbprint of the request's checked DPoP proof key (RFC 9449 §5), if any.
     jkt: str | None = None
+    # The thumbprint of the client certificate the tokens are bound to (RFC 8705 §3.1),
+    # if any; never set together with jkt (oauth/certificate_binding.py).
+    x5t: str | None = None
 
 
 class GrantHandler(Protocol):

@@ -33,6 +33,7 @@ class ClientCredentialsGrant:
             user_id=None,
             scopes=scopes,
             jkt=request.jkt,
+            x5t=request.x5t,
             target=target,
         )
         access = await services.tokens.access_token(grant)

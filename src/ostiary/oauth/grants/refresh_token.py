@@ -13,6 +13,7 @@ from ostiary.oauth.grants import roles
 from ostiary.oauth.grants.base import TokenRequest
 from ostiary.oauth.grants.finish import respond
 from ostiary.oauth.scopes import parse_scope
+from ostiary.resource.client_cert import X5T_S256
 from ostiary.tokens.service import Grant
 
 
@@ -49,6 +50,11 @@ class RefreshTokenGrant:
         # RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by it.
         if bound is not None and request.jkt != bound:
             raise invalid_grant("the DPoP proof is not signed by the key the token is bound to")
+        certificate = (token.cnf or {}).get(X5T_S256)
+        # RFC 8705 §4: a public client's refresh token bound to its certificate is used
+        # only over mutual TLS with that certificate.
+        if certificate is not None and request.x5t != certificate:
+            raise invalid_grant("the refresh token is bound to another client certificate")
 
         original = frozenset(token.scopes)
         requested = parse_scope(params.get("scope")) if "scope" in params else original
@@ -89,6 +95,7 @@ class RefreshTokenGrant:
             "claims": token.claims,
             "extra": extra,
             "jkt": request.jkt,
+            "x5t": request.x5t,
         }
         grant = Grant(client, subject, token.user_id, requested, **context)
         access = await services.tokens.access_token(grant)
