@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
@@ -71,7 +71,9 @@ def read_basic(authorization: str | None) -> tuple[str, str] | None:
     return client_id, secret
 
 
-def _assertion(params: dict[str, str], assertion: str) -> Presented:
+def _assertion(
+    params: dict[str, str], assertion: str, certificate: ClientCertificate | None
+) -> Presented:
     """RFC 7521 §4.2 / RFC 7523 §2.2: the client is the assertion's subject; the method is
     client_secret_jwt for an HMAC, private_key_jwt otherwise (OIDC Core §9)."""
     # RFC 7521 §4.2: the assertion type must be given, and be one we know.
@@ -90,7 +92,7 @@ def _assertion(params: dict[str, str], assertion: str) -> Presented:
         raise invalid_client("client_id does not match the client assertion")
     alg = header.get("alg")
     method = "client_secret_jwt" if alg in HMAC_ALGS else "private_key_jwt"
-    return Presented(method, subject, None, assertion, header, claims)
+    return Presented(method, subject, None, assertion, header, claims, certificate)
 
 
 def compact_payload(token: str) -> bytes:
@@ -108,20 +110,13 @@ def presented_credentials(
     A TLS client certificate is no credential of its own here: with ``client_id`` alone
     the method is "none", and the client's registered mTLS method (RFC 8705 §2) decides
     what the certificate must prove (``registry.authenticate_client``)."""
-    presented = _presented(params, authorization)
-    if certificate is not None:
-        presented = replace(presented, certificate=certificate)
-    return presented
-
-
-def _presented(params: dict[str, str], authorization: str | None) -> Presented:
     basic = read_basic(authorization)
     body_secret = params.get("client_secret")
     assertion = params.get("client_assertion")
     if assertion is not None:
         if basic is not None or body_secret is not None:
             raise invalid_request("use only one client authentication method")
-        return _assertion(params, assertion)
+        return _assertion(params, assertion, certificate)
     if "client_assertion_type" in params:
         raise invalid_request("client_assertion_type without client_assertion")
     if basic is not None:
@@ -129,10 +124,10 @@ def _presented(params: dict[str, str], authorization: str | None) -> Presented:
             raise invalid_request("use only one client authentication method")
         if "client_id" in params and params["client_id"] != basic[0]:
             raise invalid_client("client_id does not match the credentials", basic=True)
-        return Presented("client_secret_basic", basic[0], basic[1])
+        return Presented("client_secret_basic", basic[0], basic[1], certificate=certificate)
     client_id = params.get("client_id")
     if client_id is None:
         raise invalid_client("client authentication is required")
     if body_secret is not None:
-        return Presented("client_secret_post", client_id, body_secret)
-    return Presented("none", client_id, None)
+        return Presented("client_secret_post", client_id, body_secret, certificate=certificate)
+    return Presented("none", client_id, None, certificate=certificate)
