@@ -196,3 +196,10 @@ def test_the_gateway_takes_the_header_with_its_proxies() -> None:
         _gateway(client_certificate_header="X-Client-Cert")
     with pytest.raises(ConfigError, match="without client_certificate_header"):
         _gateway(client_certificate_proxies=[PROXY])
+
+
+def test_the_peer_key_is_the_one_the_http_protocol_writes() -> None:
+    """The kit cannot import the server's observability package: the same key, twice."""
+    from ostiary.observability.request_id import PEER as PROTOCOL_PEER
+
+    assert PEER == PROTOCOL_PEER
