@@ -95,6 +95,8 @@ def test_a_private_key_jwt_client_is_registered_and_a_save_keeps_it(
           "jwks_uri": "https://app.example/jwks"}, "jwks", "not both"),
         ({"token_endpoint_auth_method": "client_secret_basic", "profile": "fapi2"}, "profile",
          "private_key_jwt"),
+        ({"token_endpoint_auth_method": "tls_client_auth"}, "tls_client_auth_subject_dn",
+         "needs the certificate"),
     ],
 )  # fmt: skip
 def test_a_refusal_stands_next_to_its_field_and_keeps_the_input(

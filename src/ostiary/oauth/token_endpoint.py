@@ -40,6 +40,8 @@ async def token(
     x5t = certificate_binding.bound_thumbprint(services.settings, client, certificate, proof)
     # RFC 9449 §5.2: a client registered for DPoP-bound tokens gets no other kind.
     if proof is None and profiles.requires_dpop(client, certificate_bound=x5t is not None):
-        raise invalid_request("this client must send a DPoP proof")
+        # FAPI 2.0 §5.3.2.1: either sender constraint will do for a fapi2 client.
+        either = " or present its client certificate" if client.profile == profiles.FAPI2 else ""
+        raise invalid_request(f"this client must send a DPoP proof{either}")
     jkt = proof.jkt if proof is not None else None
     return await handler.handle(TokenRequest(params, client, jkt, x5t), services)

@@ -32,6 +32,7 @@ FLAGS = (
     "require_pushed_authorization_requests",
     "dpop_bound_access_tokens",
     "require_signed_request_object",
+    "tls_client_certificate_bound_access_tokens",
 )
 # Blank means the default (null in the API).
 OPTIONAL_TEXT = (
@@ -41,10 +42,10 @@ OPTIONAL_TEXT = (
     "token_endpoint_auth_signing_alg",
     "request_object_signing_alg",
     "profile",
+    "tls_client_auth_subject_dn",
 )
-# Client security, under "Client security", opened when one of them has an error (mutual
-# TLS is set through the API and the CLI).
-SECURITY = tuple(name for name in SECURITY_FIELDS if not name.startswith("tls_"))
+# Client security, under "Client security", opened when one of them has an error.
+SECURITY = SECURITY_FIELDS
 # Under "More settings", opened when one of them has an error.
 ADVANCED = (
     "audience",
@@ -80,6 +81,9 @@ _MESSAGE_FIELDS = (
     ("token_endpoint_auth_signing_alg", "token_endpoint_auth_signing_alg"),
     ("request_object_signing_alg", "request_object_signing_alg"),
     ("a fapi2 client", "profile"),
+    ("tls_client_auth_subject_dn", "tls_client_auth_subject_dn"),
+    ("tls_client_auth needs", "tls_client_auth_subject_dn"),
+    ("self_signed_tls_client_auth needs", "jwks"),
     ("profile is", "profile"),
     ("client_id", "client_id"),
     ("back-channel logout URI", "backchannel_logout_uri"),
