@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ostiary.domain.clients import Client
 from ostiary.errors import OAuthError, invalid_request, unauthorized_client
 from ostiary.oauth import certificate_binding, dpop, profiles
 from ostiary.oauth.client_auth.guard import authenticate
@@ -34,6 +35,27 @@ async def token(
     # RFC 6749 §5.2 unauthorized_client: the client may not use this grant type.
     if grant_type not in client.grant_types:
         raise unauthorized_client(f"this client may not use {grant_type}")
+    jkt = x5t = None
+    # Most token requests carry no proof and no certificate for a client that asks for
+    # neither: they skip the sender-constraint step (the hot path's cost stays as it was).
+    if (
+        dpop_proofs
+        or certificate is not None
+        or client.dpop_bound_access_tokens
+        or client.tls_client_certificate_bound_access_tokens
+        or client.profile is not None
+    ):
+        jkt, x5t = await _sender_constraint(services, client, dpop_proofs, certificate)
+    return await handler.handle(TokenRequest(params, client, jkt, x5t), services)
+
+
+async def _sender_constraint(
+    services: EndpointDeps,
+    client: Client,
+    dpop_proofs: Sequence[str],
+    certificate: ClientCertificate | None,
+) -> tuple[str | None, str | None]:
+    """The DPoP key (``jkt``) or the certificate (``x5t#S256``) the tokens are bound to."""
     url = f"{services.settings.issuer}/token"
     proof = await dpop.request_proof(services.dpop, dpop_proofs, url)
     # RFC 8705 §3: bound to the client's certificate, or to a DPoP key, never both.
@@ -43,5 +65,4 @@ async def token(
         # FAPI 2.0 §5.3.2.1: either sender constraint will do for a fapi2 client.
         either = " or present its client certificate" if client.profile == profiles.FAPI2 else ""
         raise invalid_request(f"this client must send a DPoP proof{either}")
-    jkt = proof.jkt if proof is not None else None
-    return await handler.handle(TokenRequest(params, client, jkt, x5t), services)
+    return (proof.jkt if proof is not None else None), x5t

@@ -23,8 +23,12 @@ class ClientCredentialsGrant:
             raise unauthorized_client("public clients cannot use client_credentials")
         scopes = check_allowed(parse_scope(request.params.get("scope")), client.scopes)
         # RFC 8707 §2.2: the resources asked for are the audience, the scopes narrowed.
-        target = await resource_indicators.for_token(
-            services.store.resources, request.params, scopes, granted=None
+        target = (
+            await resource_indicators.for_token(
+                services.store.resources, request.params, scopes, granted=None
+            )
+            if "resource" in request.params
+            else None
         )
         # RFC 9068 §2.2: with no resource owner, sub identifies the client.
         grant = Grant(
