@@ -19,6 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ostiary.oauth.registration import RegistrationError
 from tests.conftest import LiveServer
@@ -260,6 +263,7 @@ def test_rfc7523_3_7_a_replayed_assertion_is_refused(server: LiveServer) -> None
         ("3.4 exp not passed", {"exp": int(time.time()) - 3600}),
         ("lifetime at most 5 minutes", {"exp": int(time.time()) + 3600}),
         ("3.5 nbf reached", {"nbf": int(time.time()) + 3600}),
+        ("3.6 iat not in the future", {"iat": int(time.time()) + 3600}),
         ("3.7 jti present", {"jti": None}),
     ],
 )
@@ -410,3 +414,45 @@ def test_rfc8725_3_11_another_kind_of_jwt_is_no_assertion(server: LiveServer, ty
     assert_invalid_client(token_with(server, client.client_id, signed))
     plain = assertion(client.client_id, key, server.base_url, header={"typ": "JWT"})
     assert token_with(server, client.client_id, plain).status_code == 200
+
+
+def test_rfc7523_3_3_an_aud_array_holding_this_server_is_accepted(server: LiveServer) -> None:
+    key = new_key()
+    client = key_client(server, jwks=public_set(key))
+    signed = assertion(
+        client.client_id, key, "unused", aud=["https://other.example.com", server.base_url]
+    )
+    assert token_with(server, client.client_id, signed).status_code == 200
+
+
+def test_rfc7515_4_1_11_an_assertion_with_a_critical_extension_is_refused(
+    server: LiveServer,
+) -> None:
+    """Signed by the registered key, every claim right: only the crit header is wrong."""
+    key = new_key()
+    client = key_client(server, jwks=public_set(key))
+    header = {"alg": "ES256", "kid": key.kid, "crit": ["urn:example:ext"],
+              "urn:example:ext": True}  # fmt: skip
+    now = int(time.time())
+    claims = {
+        "iss": client.client_id, "sub": client.client_id, "aud": server.base_url,
+        "jti": secrets.token_hex(8), "exp": now + 60,
+    }  # fmt: skip
+    assert_invalid_client(token_with(server, client.client_id, es256_jws(header, claims, key)))
+    del header["crit"], header["urn:example:ext"]
+    claims["jti"] = secrets.token_hex(8)
+    assert token_with(server, client.client_id, es256_jws(header, claims, key)).status_code == 200
+
+
+def es256_jws(header: dict[str, Any], claims: dict[str, Any], key: Any) -> str:
+    """A compact ES256 JWS signed with cryptography itself (JOSE libraries refuse to make
+    one with an extension they do not know)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    private = serialization.load_pem_private_key(key.as_pem(is_private=True), password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    r, s = decode_dss_signature(private.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"

@@ -249,3 +249,28 @@ def test_rfc9449_5_1_metadata_lists_the_proof_algorithms(server: LiveServer) -> 
     metadata = httpx.get(f"{server.base_url}/.well-known/oauth-authorization-server").json()
     algs = metadata["dpop_signing_alg_values_supported"]
     assert "ES256" in algs and "none" not in algs and not any(a.startswith("HS") for a in algs)
+
+
+def test_rfc9449_10_1_a_dpop_jkt_other_than_the_proofs_key_is_refused_at_par(
+    server: LiveServer,
+) -> None:
+    client, dpop = spa(server), DPoPClient()
+    _, challenge = pkce_pair()
+    params = authorize_params(client, challenge, dpop_jkt=DPoPClient().jkt)
+    refused = httpx.post(
+        f"{server.base_url}/par",
+        data=params,
+        headers={"DPoP": dpop.proof("POST", f"{server.base_url}/par")},
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"
+
+
+def test_rfc9449_10_a_malformed_dpop_jkt_goes_back_to_the_client(server: LiveServer) -> None:
+    client = spa(server)
+    _, challenge = pkce_pair()
+    params = authorize_params(client, challenge, dpop_jkt="not-a-thumbprint")
+    with browser(server) as web:
+        response = web.get("/authorize", params=params)
+    assert response.status_code in (302, 303), response.text
+    query = query_of(response.headers["location"])
+    assert query["error"] == "invalid_request" and "dpop_jkt" in query["error_description"]

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from ostiary.oauth import profiles
 from ostiary.oauth.registration import RegistrationError
+from ostiary.services import Services
 from tests.conftest import LiveServer
 from tests.e2e.dpop_client import DPoPClient
 from tests.e2e.helpers import (
@@ -25,6 +27,13 @@ from tests.e2e.helpers import (
 from tests.e2e.test_client_assertions import ASSERTION_TYPE, assertion, new_key, public_set
 
 REDIRECT = "https://bank-app.example.com/cb"
+
+
+def stored_client(server: LiveServer, client_id: str) -> Any:
+    async def read(services: Services) -> Any:
+        return await services.store.clients.get(client_id)
+
+    return server.call(read)
 
 
 class Fapi2Client:
@@ -136,3 +145,21 @@ def test_fapi2_5_3_2_1_registration_keeps_the_client_to_a_key(
 ) -> None:
     with pytest.raises(RegistrationError, match=message):
         make_client(server, redirect_uris=[REDIRECT], profile="fapi2", **spec)
+
+
+def test_fapi2_5_3_2_2_the_redirect_uri_is_required(server: LiveServer) -> None:
+    client = Fapi2Client(server)
+    _, challenge = pkce_pair()
+    params = _params(client, challenge)
+    del params["redirect_uri"]
+    refused = client.push(params)
+    assert refused.status_code == 400
+    assert "redirect_uri" in refused.json()["error_description"]
+
+
+def test_fapi2_5_3_2_1_codes_live_60_seconds_at_most(server: LiveServer) -> None:
+    client = Fapi2Client(server)
+    fapi = stored_client(server, client.client_id)
+    plain = stored_client(server, make_client(server).client_id)
+    assert profiles.code_ttl(fapi, 600) == 60 and profiles.code_ttl(fapi, 30) == 30
+    assert profiles.code_ttl(plain, 600) == 600

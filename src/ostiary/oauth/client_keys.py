@@ -23,6 +23,7 @@ from ostiary.crypto.sealing import Sealer, UnsealError
 from ostiary.domain.clients import Client
 from ostiary.keys import compact
 from ostiary.keys.compact import Verifier
+from ostiary.resource.dpop import PRIVATE_MEMBERS
 
 # What a client may sign with its own keys: asymmetric algorithms only (never "none", and
 # no HMAC, whose "secret" would be a public key).
@@ -30,9 +31,6 @@ ASYMMETRIC_ALGS = ("ES256", "ES384", "PS256", "PS384", "RS256", "EdDSA")
 # client_secret_jwt (RFC 7523 §2.2 with OIDC Core §9): an HMAC under the client secret.
 HMAC_ALGS = ("HS256", "HS384", "HS512")
 _KTY_OF = {"ES": "EC", "PS": "RSA", "RS": "RSA", "Ed": "OKP", "HS": "oct"}
-# Members that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1,
-# RFC 8037 §2): a registered key set must never hold one.
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MAX_KEYS = 20
 MAX_JWKS_BYTES = 64 * 1024
 MAX_JWT_LENGTH = 16 * 1024
@@ -59,7 +57,7 @@ def parse_key_set(data: Any) -> KeySet:
             raise ClientKeyError("each key of a JWK Set is an object")
         if key.get("kty") not in ("RSA", "EC", "OKP"):
             raise ClientKeyError("keys must be RSA, EC or OKP public keys")
-        if _PRIVATE_MEMBERS & set(key):
+        if PRIVATE_MEMBERS & set(key):
             raise ClientKeyError("a key holds private members: register public keys only")
         if "kid" in key:
             kids.append(key["kid"])
@@ -79,14 +77,20 @@ def _rsa_bits(key: Any) -> int:
     return int(key.public_key.key_size)
 
 
-def header_of(token: str) -> dict[str, Any]:
-    """The JOSE header of a compact JWS, unchecked (to choose the key and the method)."""
+def split_jwt(token: str) -> compact.Parts:
+    """A compact JWS's parts, decoded and unchecked (its header chooses the key and the
+    method); ``verify`` takes them back, so a token is decoded once."""
     if len(token) > MAX_JWT_LENGTH or token.count(".") != 2:
         raise ClientKeyError("not a compact JWT")
     try:
-        return compact.split(token).header
+        return compact.split(token)
     except (ValueError, UnicodeError) as exc:
         raise ClientKeyError(f"malformed JWT: {exc}") from None
+
+
+def header_of(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, unchecked."""
+    return split_jwt(token).header
 
 
 # Signature checks by (key object, alg): a client signs every assertion with the same key,
@@ -104,14 +108,15 @@ def _check_for(key: Any, alg: str) -> Verifier | None:
     return check
 
 
-def verify(token: str, keys: list[Any], alg: str) -> dict[str, Any]:
-    """The claims of ``token`` if one of ``keys`` verifies its ``alg`` signature."""
+def verify(
+    token: str, keys: list[Any], alg: str, parts: compact.Parts | None = None
+) -> dict[str, Any]:
+    """The claims of ``token`` (``parts``: as ``split_jwt`` gave them) if one of ``keys``
+    verifies its ``alg`` signature."""
     kty = _KTY_OF.get(alg[:2])
     candidates = [k for k in keys if k.key_type == kty]
-    try:
-        parts = compact.split(token)
-    except (ValueError, UnicodeError) as exc:
-        raise ClientKeyError(f"malformed JWT: {exc}") from None
+    if parts is None:
+        parts = split_jwt(token)
     for key in candidates:
         check = _check_for(key, alg)
         if check is not None:
@@ -187,14 +192,22 @@ class ClientKeys:
     async def _fetch(self, uri: str, now: float) -> tuple[float, KeySet]:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        body = bytearray()
         try:
-            response = await self._http.get(uri, headers={"Accept": "application/json"})
+            async with self._http.stream(
+                "GET", uri, headers={"Accept": "application/json"}
+            ) as response:
+                if response.status_code != 200:
+                    raise ClientKeyError(f"the client's jwks_uri answered {response.status_code}")
+                # Read no more than a key set needs, whatever the other end sends.
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise ClientKeyError("the client's jwks_uri answered more than 64 KiB")
         except httpx.HTTPError as exc:
             raise ClientKeyError(f"the client's jwks_uri cannot be fetched: {exc}") from None
-        if response.status_code != 200 or len(response.content) > MAX_JWKS_BYTES:
-            raise ClientKeyError(f"the client's jwks_uri answered {response.status_code}")
         try:
-            key_set = parse_key_set(orjson.loads(response.content))
+            key_set = parse_key_set(orjson.loads(body))
         except orjson.JSONDecodeError:
             raise ClientKeyError("the client's jwks_uri did not answer JSON") from None
         fetched = (now, key_set)

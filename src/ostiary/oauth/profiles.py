@@ -34,6 +34,16 @@ def authorization_problem(client: Client, params: dict[str, str], pushed: bool) 
     return None
 
 
+def sender_constrained(client: Client) -> bool:
+    """Whether the client's access tokens must be bound to a key or a certificate, by its
+    registration (RFC 9449 §5.2, RFC 8705 §3.4) or its profile (FAPI 2.0 §5.3.2.1)."""
+    return (
+        client.dpop_bound_access_tokens
+        or client.tls_client_certificate_bound_access_tokens
+        or client.profile == FAPI2
+    )
+
+
 def requires_dpop(client: Client, *, certificate_bound: bool = False) -> bool:
     """Whether the client's access tokens must be DPoP-bound (RFC 9449 §5.2; FAPI 2.0
     §5.3.2.1: only sender-constrained access tokens, by DPoP or by mutual TLS: a token

@@ -38,13 +38,7 @@ async def token(
     jkt = x5t = None
     # Most token requests carry no proof and no certificate for a client that asks for
     # neither: they skip the sender-constraint step (the hot path's cost stays as it was).
-    if (
-        dpop_proofs
-        or certificate is not None
-        or client.dpop_bound_access_tokens
-        or client.tls_client_certificate_bound_access_tokens
-        or client.profile is not None
-    ):
+    if dpop_proofs or certificate is not None or profiles.sender_constrained(client):
         jkt, x5t = await _sender_constraint(services, client, dpop_proofs, certificate)
     return await handler.handle(TokenRequest(params, client, jkt, x5t), services)
 

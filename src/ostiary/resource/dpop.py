@@ -59,7 +59,7 @@ MAX_NONCE_LENGTH = 512
 RSA_BITS = (2048, 4096)  # RFC 7518 §3.3 floor; the ceiling bounds the cost of a check
 _KEY_TYPES: dict[str, Any] = {"EC": ECKey, "RSA": RSAKey, "OKP": OKPKey}
 # RFC 7517 §6.2.2, §6.3.2 (and §6.4 for "k"): members only a private key has.
-_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
@@ -161,7 +161,7 @@ def _public_key(jwk: Any, alg: str) -> tuple[Any, str]:
     if not isinstance(jwk, dict):
         raise _invalid("the proof has no jwk header")
     # RFC 9449 §4.3 (7): the jwk does not contain a private key.
-    if _PRIVATE_MEMBERS & jwk.keys():
+    if PRIVATE_MEMBERS & jwk.keys():
         raise _invalid("the proof's jwk holds a private key")
     kty, curve = jwk.get("kty"), jwk.get("crv")
     if not isinstance(kty, str) or not isinstance(curve, str | None):

@@ -43,7 +43,7 @@ JSON = (b"content-type", b"application/json")
 # RFC 6749 §5.1: responses carrying tokens MUST NOT be cached (and errors, §5.2, likewise).
 NO_STORE: Headers = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 PUBLIC = (b"access-control-allow-origin", b"*")
-# (services, body, authorization, ip[, DPoP headers][, certificate=]) -> the answer.
+# (services, body, authorization, ip[, DPoP headers], certificate) -> the answer.
 Form = Callable[..., Awaitable[Any]]
 
 
@@ -112,19 +112,10 @@ def _form_endpoint(
             # request), and only from a trusted proxy (CertificateHeader).
             certificates = services.client_certificates
             certificate = _certificate(certificates, scope) if certificates else None
-            if certificate is not None:
-                if dpop:
-                    result = await handler(
-                        services, body, authorization, ip, proofs, certificate=certificate
-                    )
-                else:
-                    result = await handler(
-                        services, body, authorization, ip, certificate=certificate
-                    )
-            elif dpop:
-                result = await handler(services, body, authorization, ip, proofs)
+            if dpop:
+                result = await handler(services, body, authorization, ip, proofs, certificate)
             else:
-                result = await handler(services, body, authorization, ip)
+                result = await handler(services, body, authorization, ip, certificate)
         except _Gone:
             return
         except OAuthError as exc:

@@ -12,7 +12,8 @@ import orjson
 
 from ostiary.domain.clients import Client
 from ostiary.errors import invalid_client, invalid_request
-from ostiary.oauth.client_keys import HMAC_ALGS, ClientKeyError, header_of
+from ostiary.keys import compact
+from ostiary.oauth.client_keys import HMAC_ALGS, ClientKeyError, split_jwt
 from ostiary.resource.client_cert import ClientCertificate
 
 if TYPE_CHECKING:
@@ -29,9 +30,9 @@ class Presented:
     method: str
     client_id: str
     secret: str | None
-    # A client assertion (RFC 7521 §4.2), with its header and claims as yet unchecked.
+    # A client assertion (RFC 7521 §4.2), decoded once, with its claims as yet unchecked.
     assertion: str | None = None
-    header: dict[str, Any] | None = None
+    parts: compact.Parts | None = None
     claims: dict[str, Any] | None = None
     # The certificate of the client's mutual-TLS connection (RFC 8705), as a trusted proxy
     # passed it: proof of the client for the mTLS methods, a key to bind tokens to for all.
@@ -80,8 +81,8 @@ def _assertion(
     if params.get("client_assertion_type") != JWT_ASSERTION:
         raise invalid_request(f"client_assertion_type must be {JWT_ASSERTION}")
     try:
-        header = header_of(assertion)
-        claims = orjson.loads(compact_payload(assertion))
+        parts = split_jwt(assertion)
+        claims = orjson.loads(parts.payload)
     except (ClientKeyError, ValueError) as exc:
         raise invalid_client(f"malformed client assertion: {exc}") from None
     subject = claims.get("sub") if isinstance(claims, dict) else None
@@ -90,14 +91,9 @@ def _assertion(
     # RFC 7521 §4.2: a client_id given beside the assertion must name the same client.
     if "client_id" in params and params["client_id"] != subject:
         raise invalid_client("client_id does not match the client assertion")
-    alg = header.get("alg")
+    alg = parts.header.get("alg")
     method = "client_secret_jwt" if alg in HMAC_ALGS else "private_key_jwt"
-    return Presented(method, subject, None, assertion, header, claims, certificate)
-
-
-def compact_payload(token: str) -> bytes:
-    payload = token.split(".")[1]
-    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    return Presented(method, subject, None, assertion, parts, claims, certificate)
 
 
 def presented_credentials(

@@ -47,8 +47,8 @@ class _JwtMethod:
     async def authenticate(
         self, client: Client, presented: Presented, services: ClientAuthDeps
     ) -> None:
-        assert presented.assertion is not None and presented.header is not None
-        header, claims = presented.header, presented.claims or {}
+        assert presented.assertion is not None and presented.parts is not None
+        header, claims = presented.parts.header, presented.claims or {}
         alg = header.get("alg")
         # RFC 7515 §4.1.11: no extension is understood here.
         if "crit" in header:
@@ -73,11 +73,10 @@ class _JwtMethod:
             keys = await self._keys(client, kid, services)
             if not keys:
                 raise ClientKeyError("no registered key of the client matches")
-            verified = verify(presented.assertion, keys, alg)
+            # The claims read before are the verified ones: the same decoded payload.
+            verify(presented.assertion, keys, alg, presented.parts)
         except ClientKeyError as exc:
             raise invalid_client("client authentication failed", detail=str(exc)) from None
-        if verified != claims:
-            raise invalid_client("client authentication failed")
         await _check_claims(client, claims, services)
 
 
